@@ -1,0 +1,1 @@
+"""Ranking completions: K completions per prompt ranked by human labelers."""

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api import HealthApi
+from projects import api as projects_api
+from projects import views as projects_views
+
+api_v1 = [
+    path("health/", HealthApi.as_view(), name="health"),
+    path("me/", projects_api.MeApi.as_view(), name="me"),
+    path("projects/", projects_api.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<slug:slug>/", projects_api.ProjectDetailApi.as_view(), name="project-detail"),
+]
+
+urlpatterns = [
+    path("", projects_views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,1 @@
+"""LLM endpoints, the OpenAI-compatible client that calls them, and the offline demo teacher."""

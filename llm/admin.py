@@ -1,0 +1,54 @@
+from django.contrib import admin, messages
+
+from llm.models import EndpointCheck, LLMEndpoint, LLMRequest
+from llm.services import request_endpoint_check
+
+
+@admin.register(LLMEndpoint)
+class LLMEndpointAdmin(admin.ModelAdmin):
+    list_display = ["name", "model", "base_url", "api_style", "api_key_env", "max_concurrency", "is_active"]
+    list_filter = ["api_style", "is_active"]
+    search_fields = ["name", "model", "base_url"]
+    actions = ["check_endpoints"]
+
+    @admin.action(description="Check selected endpoints (round trip through a worker)")
+    def check_endpoints(self, request, queryset):
+        for endpoint in queryset:
+            request_endpoint_check(endpoint=endpoint, requested_by=request.user)
+        self.message_user(request, f"Queued {queryset.count()} check(s); see Endpoint checks.", messages.SUCCESS)
+
+
+@admin.register(LLMRequest)
+class LLMRequestAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "endpoint",
+        "purpose",
+        "attempt",
+        "ok",
+        "error_kind",
+        "http_status",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "latency_ms",
+    ]
+    list_filter = ["ok", "error_kind", "endpoint", "purpose"]
+    search_fields = ["call_id", "error_message"]
+    readonly_fields = [f.name for f in LLMRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EndpointCheck)
+class EndpointCheckAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "endpoint", "status", "latency_ms", "worker", "finished_at"]
+    list_filter = ["status", "endpoint"]
+    readonly_fields = [f.name for f in EndpointCheck._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,277 @@
+"""The one way the platform calls a model: the `openai` package against any OpenAI-compatible base URL.
+
+The openai client's own retries are turned off so that this module owns them: each HTTP attempt is recorded
+(tokens, latency, error), the per-endpoint concurrency slot is held only while a request is in flight (never
+while backing off), Retry-After is honoured, and faults the openai client does not retry — a 200 whose body is
+not JSON, or one with no choices — are retried like any transient fault.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx2
+import openai
+from django.conf import settings
+
+from llm.concurrency import SlotTimeout, slot
+from llm.models import ApiStyle, ErrorKind, LLMEndpoint
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER_S = 300.0
+
+
+class LLMError(Exception):
+    """A call that did not produce a usable reply after its retries (or one that must not be retried)."""
+
+    def __init__(self, message: str, *, kind: str, retryable: bool, attempts: int = 0):
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class Choice:
+    text: str
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class LLMReply:
+    choices: list[Choice]
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    attempts: int
+    call_id: uuid.UUID
+    request_id: int
+    model: str = ""
+    raw_usage: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text
+
+    @property
+    def finish_reason(self) -> str:
+        return self.choices[0].finish_reason
+
+
+@dataclass
+class _Attempt:
+    ok: bool
+    kind: str = ""
+    message: str = ""
+    http_status: int | None = None
+    retry_after: float | None = None
+    choices: list[Choice] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind in (ErrorKind.CLIENT_ERROR, ErrorKind.CONFIGURATION):
+            return False
+        return not self.ok
+
+
+_clients: dict[tuple, openai.OpenAI] = {}
+
+
+def _api_key(endpoint: LLMEndpoint) -> str:
+    if not endpoint.api_key_env:
+        return "not-needed"  # local servers (vLLM, Ollama, the demo teacher) accept any key
+    value = os.environ.get(endpoint.api_key_env)
+    if not value:
+        raise LLMError(
+            f"endpoint {endpoint.name!r} reads its API key from ${endpoint.api_key_env}, which is not set",
+            kind=ErrorKind.CONFIGURATION,
+            retryable=False,
+        )
+    return value
+
+
+def _openai_client(endpoint: LLMEndpoint) -> openai.OpenAI:
+    key = (endpoint.base_url, _api_key(endpoint), endpoint.request_timeout_s)
+    client = _clients.get(key)
+    if client is None:
+        client = openai.OpenAI(base_url=key[0], api_key=key[1], timeout=key[2], max_retries=0)
+        _clients[key] = client
+    return client
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        seconds = parsed.timestamp() - time.time()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_S))
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with full jitter."""
+    cap = min(settings.LLM_RETRY_MAX_SECONDS, settings.LLM_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    return random.uniform(cap / 2, cap)
+
+
+def _send(endpoint: LLMEndpoint, payload: dict[str, Any]) -> _Attempt:
+    client = _openai_client(endpoint)
+    try:
+        if endpoint.api_style == ApiStyle.CHAT:
+            response = client.chat.completions.create(**payload)
+            choices = [Choice(c.message.content or "", c.finish_reason or "") for c in (response.choices or [])]
+        else:
+            response = client.completions.create(**payload)
+            choices = [Choice(c.text or "", c.finish_reason or "") for c in (response.choices or [])]
+    except openai.APIStatusError as exc:
+        status = exc.status_code
+        kind = {429: ErrorKind.RATE_LIMITED}.get(status) or (
+            ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.CLIENT_ERROR
+        )
+        if status in RETRYABLE_STATUS and kind == ErrorKind.CLIENT_ERROR:
+            kind = ErrorKind.SERVER_ERROR
+        return _Attempt(
+            ok=False,
+            kind=kind,
+            http_status=status,
+            message=str(exc)[:2000],
+            retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+        )
+    except openai.APITimeoutError as exc:
+        return _Attempt(ok=False, kind=ErrorKind.TIMEOUT, message=str(exc) or "request timed out")
+    except openai.APIConnectionError as exc:
+        cause = exc.__cause__
+        return _Attempt(ok=False, kind=ErrorKind.CONNECTION, message=f"{exc}: {cause!r}" if cause else str(exc))
+    except (json.JSONDecodeError, openai.APIResponseValidationError, UnicodeDecodeError) as exc:
+        return _Attempt(ok=False, kind=ErrorKind.MALFORMED, http_status=200, message=f"malformed reply: {exc}"[:2000])
+    except httpx2.HTTPError as exc:  # e.g. a body cut short after the headers arrived
+        return _Attempt(ok=False, kind=ErrorKind.CONNECTION, message=f"{type(exc).__name__}: {exc}"[:2000])
+    if not choices:
+        return _Attempt(ok=False, kind=ErrorKind.EMPTY, http_status=200, message="reply had no choices")
+    usage = response.usage
+    return _Attempt(
+        ok=True,
+        http_status=200,
+        choices=choices,
+        prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+        completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+        model=getattr(response, "model", "") or "",
+    )
+
+
+def _cost(endpoint: LLMEndpoint, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    return (
+        Decimal(prompt_tokens) * endpoint.price_input_per_1k + Decimal(completion_tokens) * endpoint.price_output_per_1k
+    ) / Decimal(1000)
+
+
+def build_payload(
+    endpoint: LLMEndpoint, *, prompt: str | None = None, messages: list[dict] | None = None, **params: Any
+) -> dict[str, Any]:
+    """The request body for the endpoint's API style; either a prompt or chat messages may be given."""
+    if (prompt is None) == (messages is None):
+        raise ValueError("give exactly one of prompt or messages")
+    body: dict[str, Any] = {"model": endpoint.model}
+    body.update({k: v for k, v in params.items() if v is not None})
+    if endpoint.api_style == ApiStyle.CHAT:
+        body["messages"] = messages if messages is not None else [{"role": "user", "content": prompt}]
+    else:
+        body["prompt"] = prompt if prompt is not None else "\n\n".join(m["content"] for m in messages)
+    return body
+
+
+def call_llm(
+    endpoint: LLMEndpoint,
+    *,
+    purpose: str,
+    prompt: str | None = None,
+    messages: list[dict] | None = None,
+    project_id: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **params: Any,
+) -> LLMReply:
+    """Call the endpoint with retries; every attempt is written as an LLMRequest row. Raises LLMError."""
+    from llm.services import record_request  # services import models; keep the import graph one-way
+
+    payload = build_payload(endpoint, prompt=prompt, messages=messages, **params)
+    call_id = uuid.uuid4()
+    lease_s = endpoint.request_timeout_s + 30
+    attempt_no = 0
+    while True:
+        attempt_no += 1
+        started = time.monotonic()
+        try:
+            with slot(
+                f"endpoint-{endpoint.pk}",
+                limit=endpoint.max_concurrency,
+                lease_s=lease_s,
+                wait_s=settings.LLM_SLOT_WAIT_SECONDS,
+            ) as waited:
+                sent_at = time.monotonic()
+                try:
+                    result = _send(endpoint, payload)
+                except LLMError as exc:
+                    result = _Attempt(ok=False, kind=exc.kind, message=str(exc))
+                latency_ms = int((time.monotonic() - sent_at) * 1000)
+        except SlotTimeout as exc:
+            raise LLMError(str(exc), kind="slot_timeout", retryable=True, attempts=attempt_no - 1) from None
+        row = record_request(
+            endpoint=endpoint,
+            project_id=project_id,
+            purpose=purpose,
+            call_id=call_id,
+            attempt=attempt_no,
+            ok=result.ok,
+            error_kind=result.kind,
+            http_status=result.http_status,
+            error_message=result.message,
+            retry_after_s=result.retry_after,
+            request_payload=payload,
+            response_text=result.choices[0].text if result.choices else "",
+            finish_reason=result.choices[0].finish_reason if result.choices else "",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost=_cost(endpoint, result.prompt_tokens, result.completion_tokens),
+            latency_ms=latency_ms,
+            slot_wait_ms=int(waited * 1000),
+        )
+        if result.ok:
+            return LLMReply(
+                choices=result.choices,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                latency_ms=int((time.monotonic() - started) * 1000),
+                attempts=attempt_no,
+                call_id=call_id,
+                request_id=row.pk,
+                model=result.model,
+            )
+        if not result.retryable or attempt_no > endpoint.max_retries:
+            raise LLMError(
+                f"{endpoint.name}: {result.kind} after {attempt_no} attempt(s): {result.message}",
+                kind=result.kind,
+                retryable=result.retryable,
+                attempts=attempt_no,
+            )
+        delay = result.retry_after if result.retry_after is not None else backoff_seconds(attempt_no)
+        logger.info("%s: %s (attempt %d), retrying in %.2fs", endpoint.name, result.kind, attempt_no, delay)
+        sleep(delay)

@@ -1,0 +1,63 @@
+"""manage.py add_endpoint NAME --base-url URL --model MODEL [--api-style chat|completions] [--api-key-env VAR] ..."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from llm.models import ApiStyle
+from llm.services import create_endpoint
+
+
+class Command(BaseCommand):
+    help = "Create or update an OpenAI-compatible LLM endpoint. The API key stays in an environment variable."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--base-url", required=True)
+        parser.add_argument("--model", required=True)
+        parser.add_argument("--api-style", choices=ApiStyle.values, default=ApiStyle.CHAT)
+        parser.add_argument(
+            "--api-key-env", default="", help="NAME of the env var holding the key, e.g. OPENAI_API_KEY"
+        )
+        parser.add_argument("--max-concurrency", type=int, default=4)
+        parser.add_argument("--timeout", type=float, default=60.0, help="request timeout in seconds")
+        parser.add_argument("--max-retries", type=int, default=5)
+        parser.add_argument("--price-input", type=float, default=0.0, help="price per 1K input tokens")
+        parser.add_argument("--price-output", type=float, default=0.0, help="price per 1K output tokens")
+
+    def handle(
+        self,
+        *args,
+        name,
+        base_url,
+        model,
+        api_style,
+        api_key_env,
+        max_concurrency,
+        timeout,
+        max_retries,
+        price_input,
+        price_output,
+        **options,
+    ):
+        if api_key_env.startswith(("sk-", "sk_")) or len(api_key_env) > 60:
+            raise CommandError("--api-key-env takes the NAME of an environment variable, not the key itself")
+        try:
+            endpoint = create_endpoint(
+                name=name,
+                base_url=base_url,
+                model=model,
+                api_style=api_style,
+                api_key_env=api_key_env,
+                max_concurrency=max_concurrency,
+                request_timeout_s=timeout,
+                max_retries=max_retries,
+                price_input_per_1k=price_input,
+                price_output_per_1k=price_output,
+            )
+        except ValidationError as exc:
+            fields = "; ".join(f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise CommandError(fields) from None
+        self.stdout.write(
+            f"endpoint {endpoint.name}: {endpoint.base_url} model={endpoint.model} "
+            f"style={endpoint.api_style} max_concurrency={endpoint.max_concurrency}"
+        )

@@ -1,0 +1,126 @@
+"""LLM endpoints (any OpenAI-compatible server), every HTTP attempt made to them, and endpoint checks."""
+
+import uuid
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+ENV_VAR_NAME = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_]*$",
+    "Give the NAME of an environment variable holding the key (e.g. OPENAI_API_KEY), never the key itself.",
+)
+
+
+def validate_base_url(value: str) -> None:
+    """http(s) with a host; single-label hosts (vllm, gpu-box) are fine, unlike Django's URLValidator."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or " " in value:
+        raise ValidationError("Enter an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000/v1")
+
+
+class ApiStyle(models.TextChoices):
+    CHAT = "chat", "Chat completions (/v1/chat/completions)"
+    COMPLETIONS = "completions", "Text completions (/v1/completions)"
+
+
+class LLMEndpoint(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    base_url = models.CharField(
+        max_length=500,
+        validators=[validate_base_url],
+        help_text="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1",
+    )
+    model = models.CharField(max_length=200)
+    api_style = models.CharField(max_length=16, choices=ApiStyle.choices, default=ApiStyle.CHAT)
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[ENV_VAR_NAME],
+        help_text="Name of the environment variable that holds the API key; empty for servers without keys.",
+    )
+    max_concurrency = models.PositiveIntegerField(default=4, validators=[MinValueValidator(1)])
+    request_timeout_s = models.FloatField(default=60.0, validators=[MinValueValidator(0.1)])
+    max_retries = models.PositiveSmallIntegerField(default=5)
+    price_input_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    price_output_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "LLM endpoint"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model})"
+
+
+class ErrorKind(models.TextChoices):
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    MALFORMED = "malformed"
+    EMPTY = "empty"
+    CLIENT_ERROR = "client_error"
+    CONFIGURATION = "configuration"
+
+
+class LLMRequest(models.Model):
+    """One HTTP attempt. Attempts of one logical call share call_id; retries are further rows."""
+
+    endpoint = models.ForeignKey(LLMEndpoint, on_delete=models.PROTECT, related_name="requests")
+    project = models.ForeignKey("projects.Project", null=True, blank=True, on_delete=models.SET_NULL)
+    purpose = models.CharField(max_length=64)
+    call_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    ok = models.BooleanField()
+    error_kind = models.CharField(max_length=32, choices=ErrorKind.choices, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    retry_after_s = models.FloatField(null=True, blank=True)
+    request_payload = models.JSONField(default=dict)
+    response_text = models.TextField(blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    slot_wait_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "LLM request"
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id}/{self.purpose} attempt {self.attempt}: {'ok' if self.ok else self.error_kind}"
+
+
+class CheckStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EndpointCheck(models.Model):
+    """A round trip through the queue, a worker and the endpoint: proves the whole chain is wired."""
+
+    endpoint = models.ForeignKey(LLMEndpoint, on_delete=models.CASCADE, related_name="checks")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=16, choices=CheckStatus.choices, default=CheckStatus.QUEUED)
+    reply = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"check {self.pk} of {self.endpoint_id}: {self.status}"

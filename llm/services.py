@@ -1,0 +1,76 @@
+"""Writes for LLM endpoints, request records and endpoint checks."""
+
+from __future__ import annotations
+
+import socket
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from llm.models import ApiStyle, CheckStatus, EndpointCheck, LLMEndpoint, LLMRequest
+
+CHECK_PROMPT = "Reply with one short sentence that says you are reachable."
+
+
+def create_endpoint(
+    *,
+    name: str,
+    base_url: str,
+    model: str,
+    api_style: str = ApiStyle.CHAT,
+    api_key_env: str = "",
+    max_concurrency: int = 4,
+    request_timeout_s: float = 60.0,
+    max_retries: int = 5,
+    price_input_per_1k: Decimal | float = 0,
+    price_output_per_1k: Decimal | float = 0,
+) -> LLMEndpoint:
+    """Create or update the endpoint called `name`. Raises ValidationError naming the bad field."""
+    endpoint = LLMEndpoint.objects.filter(name=name).first() or LLMEndpoint(name=name)
+    endpoint.base_url = base_url.rstrip("/")
+    endpoint.model = model
+    endpoint.api_style = api_style
+    endpoint.api_key_env = api_key_env
+    endpoint.max_concurrency = max_concurrency
+    endpoint.request_timeout_s = request_timeout_s
+    endpoint.max_retries = max_retries
+    endpoint.price_input_per_1k = Decimal(str(price_input_per_1k))
+    endpoint.price_output_per_1k = Decimal(str(price_output_per_1k))
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
+
+
+def record_request(**fields) -> LLMRequest:
+    return LLMRequest.objects.create(**fields)
+
+
+def request_endpoint_check(*, endpoint: LLMEndpoint, requested_by=None) -> EndpointCheck:
+    """Queue a round trip through a worker to the endpoint; the worker fills in the row."""
+    from llm.tasks import run_endpoint_check_task
+
+    with transaction.atomic():
+        check = EndpointCheck.objects.create(endpoint=endpoint, requested_by=requested_by)
+        run_endpoint_check_task.delay_on_commit(check.pk)
+    return check
+
+
+def run_endpoint_check(*, check_id: int) -> None:
+    """Idempotent: a redelivered message for a finished check does nothing."""
+    from llm.client import LLMError, call_llm
+
+    claimed = EndpointCheck.objects.filter(pk=check_id, status__in=[CheckStatus.QUEUED, CheckStatus.RUNNING]).update(
+        status=CheckStatus.RUNNING, worker=socket.gethostname()
+    )
+    if not claimed:
+        return
+    check = EndpointCheck.objects.select_related("endpoint").get(pk=check_id)
+    try:
+        reply = call_llm(check.endpoint, purpose="endpoint-check", prompt=CHECK_PROMPT, max_tokens=64, temperature=0)
+    except LLMError as exc:
+        check.status, check.error = CheckStatus.FAILED, str(exc)
+    else:
+        check.status, check.reply, check.latency_ms = CheckStatus.SUCCEEDED, reply.text[:2000], reply.latency_ms
+    check.finished_at = timezone.now()
+    check.save(update_fields=["status", "error", "reply", "latency_ms", "finished_at"])

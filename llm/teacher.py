@@ -1,0 +1,554 @@
+"""The offline demo teacher: an OpenAI-compatible HTTP server for demos and tests on machines with no network.
+
+It is NOT a language model. Replies are composed from a small phrase grammar written for this project and from
+the seed pool (answers are the outputs of the seed task nearest the question), so the platform's real client
+path — HTTP, timeouts, retries, 429s, token accounting — runs end to end without a model or a network.
+It can inject faults on request: a queue of faults for the next requests and/or random fault rates.
+
+Control API (JSON): POST /_teacher/faults {"queue": [...], "rates": {...}, "retry_after": s, "slow_seconds": s,
+"seed": n}; GET /_teacher/stats; POST /_teacher/reset.
+Faults: 429, 500, 503, slow, truncated, malformed, empty, reset, length.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+MODEL_ID = "demo-teacher"
+DISCLAIMER = "demo teacher: replies are composed from a phrase grammar and the seed pool, not by a language model"
+FAULTS = ("429", "500", "503", "slow", "truncated", "malformed", "empty", "reset", "length")
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+WORD = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff]", re.IGNORECASE)
+
+# --- phrase grammar (English) ---------------------------------------------------------------------------------
+EN_FRAMES = [
+    "Explain {s} to someone who has never heard of it",
+    "List three common mistakes people make with {s}",
+    "Write a short product description for a course on {s}",
+    "Give one argument for and one against {s}",
+    "Summarize why {s} matters in two sentences",
+    "Suggest a catchy title for a blog post about {s}",
+    "Describe a typical day of a person who works on {s}",
+    "Compare {s} with an everyday object and explain the analogy",
+    "Write a haiku that mentions {s}",
+    "Create a quiz question about {s} with four options",
+    "Propose a weekend plan for a beginner interested in {s}",
+    "Draft a polite email asking a colleague for advice on {s}",
+    "Name the key steps to get started with {s}",
+    "Rewrite this sentence about {s} so it sounds more formal",
+    "Tell a short story in which {s} saves the day",
+    "Identify the main risk of {s} and how to reduce it",
+    "Classify the following statement about {s} as fact or opinion",
+    "Translate a simple sentence about {s} into plain language for children",
+]
+EN_SUBJECTS = [
+    "compound interest",
+    "sourdough baking",
+    "solar panels",
+    "remote work",
+    "password managers",
+    "urban gardening",
+    "electric bicycles",
+    "public libraries",
+    "sleep hygiene",
+    "volunteering",
+    "recycling plastics",
+    "learning a second language",
+    "board games",
+    "marathon training",
+    "coral reefs",
+    "budget travel",
+    "open-source software",
+    "houseplants",
+    "job interviews",
+    "rainwater harvesting",
+    "chess openings",
+    "meal prepping",
+    "time zones",
+    "noise-cancelling headphones",
+    "bird watching",
+    "credit scores",
+    "3D printing",
+    "first aid",
+    "composting",
+    "public speaking",
+    "jazz improvisation",
+    "carpooling",
+    "tea ceremonies",
+    "mountain hiking",
+    "spreadsheet formulas",
+    "museum visits",
+]
+EN_MODIFIERS = [
+    "",
+    " in under 50 words",
+    " for a busy parent",
+    " using a cooking analogy",
+    " for a teenager",
+    " with a concrete example",
+    " in a cheerful tone",
+    " as a numbered list",
+    " for a small business owner",
+    " without using jargon",
+]
+
+# --- phrase grammar (Chinese) ---------------------------------------------------------------------------------
+ZH_FRAMES = [
+    "向从未听说过{s}的人解释它是什么",
+    "列出人们在{s}方面常犯的三个错误",
+    "为一门关于{s}的课程写一段简短介绍",
+    "分别给出支持和反对{s}的一个理由",
+    "用两句话概括{s}为什么重要",
+    "为一篇关于{s}的文章起一个吸引人的标题",
+    "描述一位从事{s}工作的人典型的一天",
+    "把{s}比作一件日常物品并解释这个比喻",
+    "写一首提到{s}的五言绝句",
+    "围绕{s}出一道有四个选项的选择题",
+    "为对{s}感兴趣的新手安排一个周末计划",
+    "写一封礼貌的邮件向同事请教{s}",
+    "说明开始{s}的几个关键步骤",
+    "讲一个{s}帮了大忙的小故事",
+    "指出{s}的主要风险以及如何降低风险",
+    "判断下面这句关于{s}的话是事实还是观点",
+]
+ZH_SUBJECTS = [
+    "复利",
+    "家庭烘焙",
+    "太阳能板",
+    "远程办公",
+    "密码管理",
+    "城市种菜",
+    "电动自行车",
+    "公共图书馆",
+    "睡眠习惯",
+    "志愿服务",
+    "垃圾分类",
+    "学习外语",
+    "桌游",
+    "马拉松训练",
+    "珊瑚礁保护",
+    "穷游",
+    "开源软件",
+    "养绿植",
+    "求职面试",
+    "雨水收集",
+    "下围棋",
+    "备餐",
+    "时区换算",
+    "观鸟",
+    "信用记录",
+    "3D打印",
+    "急救知识",
+    "堆肥",
+    "公开演讲",
+    "拼车出行",
+    "茶艺",
+    "登山",
+    "电子表格公式",
+    "逛博物馆",
+]
+ZH_MODIFIERS = [
+    "",
+    "，不超过五十字",
+    "，面向忙碌的父母",
+    "，用做饭来打比方",
+    "，面向中学生",
+    "，并举一个具体例子",
+    "，语气轻松活泼",
+    "，用编号列表的形式",
+    "，面向小店老板",
+    "，不要使用专业术语",
+]
+
+
+def is_chinese(text: str) -> bool:
+    cjk = len(CJK.findall(text))
+    letters = sum(ch.isalpha() for ch in text)
+    return cjk > 0 and cjk >= 0.3 * max(letters, 1)
+
+
+def count_tokens(text: str) -> int:
+    """A rough, deterministic token count (words and CJK characters) for usage reporting."""
+    return len(WORD.findall(text)) + sum(1 for ch in text if not ch.isalnum() and not ch.isspace()) // 2
+
+
+def load_seed_pool(paths: list[Path]) -> list[dict]:
+    pool: list[dict] = []
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                pool.append({"instruction": row["instruction"], "instances": row.get("instances") or []})
+    return pool
+
+
+class Composer:
+    """Composes instruction lists and answers. Deterministic for a given seed and request sequence."""
+
+    def __init__(self, seed_pool: list[dict], rng: random.Random):
+        self.pool = seed_pool
+        self.rng = rng
+        self._index = [(set(WORD.findall(row["instruction"].lower())), row) for row in seed_pool]
+
+    def instruction(self, chinese: bool) -> str:
+        if chinese:
+            text = self.rng.choice(ZH_FRAMES).format(s=self.rng.choice(ZH_SUBJECTS)) + self.rng.choice(ZH_MODIFIERS)
+            return text + "。"
+        text = self.rng.choice(EN_FRAMES).format(s=self.rng.choice(EN_SUBJECTS)) + self.rng.choice(EN_MODIFIERS)
+        return text + "."
+
+    def answer(self, question: str, chinese: bool) -> str:
+        words = set(WORD.findall(question.lower()))
+        scored = sorted(self._index, key=lambda item: (-len(words & item[0]), self.rng.random()))
+        candidates = [row for _, row in scored[:5] if row["instances"]] or [r for r in self.pool if r["instances"]]
+        if not candidates:
+            return "这是演示教师的回答。" if chinese else "This is the demo teacher's answer."
+        row = self.rng.choice(candidates)
+        return self.rng.choice(row["instances"])["output"] or ("（无内容）" if chinese else "(no content)")
+
+    def reply(self, prompt: str, max_items: int | None = None) -> str:
+        """Continue a numbered task list if the prompt holds one; otherwise answer the question."""
+        chinese = is_chinese(prompt)
+        numbers = [int(n) for n in re.findall(r"(?m)^\s*(\d{1,3})\s*[.、)．]", prompt)]
+        asked = re.search(r"(\d{1,3})\s*(?:个|条|道)?\s*(?:tasks|instructions|任务|指令)", prompt, re.IGNORECASE)
+        wants_triples = ("指令" in prompt and "输出" in prompt) or ("Instruction:" in prompt and "Output:" in prompt)
+        if not numbers and not asked:
+            return self.answer(prompt, chinese)
+        start = (numbers[-1] if numbers and not prompt.rstrip().endswith(("：", ":")) else 0) or 1
+        if numbers and prompt.rstrip().endswith(f"{numbers[-1]}."):
+            start = numbers[-1]  # the prompt opened the next item for us
+        count = int(asked.group(1)) if asked else max(1, 16 - start + 1)
+        count = min(count, max_items or count, 40)
+        items = []
+        for offset in range(count):
+            number = start + offset
+            instruction = self.instruction(chinese)
+            if wants_triples:
+                noinput = "<无输入>" if chinese else "<noinput>"
+                answer = self.answer(instruction, chinese)
+                if chinese:
+                    items.append(
+                        f"{number}. 指令：{instruction}\n{number}. 输入：\n{noinput}\n{number}. 输出：\n{answer}"
+                    )
+                else:
+                    items.append(
+                        f"{number}. Instruction: {instruction}\n{number}. Input:\n{noinput}\n"
+                        f"{number}. Output:\n{answer}"
+                    )
+            else:
+                items.append(f"{number}. {instruction}")
+        separator = "\n###\n" if wants_triples else "\n"
+        text = separator.join(items)
+        if numbers and prompt.rstrip().endswith(f"{start}."):
+            text = text[len(f"{start}.") :].lstrip()  # the number is already in the prompt
+        return text
+
+
+@dataclass
+class FaultPlan:
+    queue: list[str] = field(default_factory=list)
+    rates: dict[str, float] = field(default_factory=dict)
+    retry_after: float = 1.0
+    slow_seconds: float = 5.0
+    latency_ms: int = 0
+
+
+class TeacherState:
+    def __init__(self, seed_pool: list[dict], seed: int = 0, plan: FaultPlan | None = None):
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.composer = Composer(seed_pool, random.Random(seed + 1))
+        self.plan = plan or FaultPlan()
+        self.reset_stats()
+
+    def reset_stats(self) -> None:
+        with self.lock:
+            self.requests = 0
+            self.completed = 0
+            self.faults: dict[str, int] = {}
+            self.inflight = 0
+            self.max_inflight = 0
+
+    def next_fault(self) -> str | None:
+        with self.lock:
+            self.requests += 1
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+            fault = self.plan.queue.pop(0) if self.plan.queue else None
+            if fault is None:
+                for name, rate in self.plan.rates.items():
+                    if self.rng.random() < rate:
+                        fault = name
+                        break
+            if fault:
+                self.faults[fault] = self.faults.get(fault, 0) + 1
+            return fault
+
+    def done(self, completed: bool) -> None:
+        with self.lock:
+            self.inflight -= 1
+            self.completed += int(completed)
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "completed": self.completed,
+                "faults": dict(self.faults),
+                "inflight": self.inflight,
+                "max_inflight": self.max_inflight,
+                "queued_faults": list(self.plan.queue),
+            }
+
+    def configure(self, body: dict) -> None:
+        unknown = [f for f in list(body.get("queue", [])) + list(body.get("rates", {})) if f not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {unknown}; known: {list(FAULTS)}")
+        with self.lock:
+            if "queue" in body:
+                self.plan.queue = list(body["queue"])
+            if "rates" in body:
+                self.plan.rates = {k: float(v) for k, v in body["rates"].items()}
+            for key in ("retry_after", "slow_seconds"):
+                if key in body:
+                    setattr(self.plan, key, float(body[key]))
+            if "latency_ms" in body:
+                self.plan.latency_ms = int(body["latency_ms"])
+            if "seed" in body:
+                self.rng.seed(int(body["seed"]))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: TeacherServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    # -- plumbing --
+    def _json(self, status: int, body: dict, headers: dict | None = None) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        return json.loads(raw or b"{}")
+
+    # -- routes --
+    def do_GET(self):
+        state = self.server.state
+        if self.path.rstrip("/") == "/v1/models":
+            self._json(
+                200,
+                {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": DISCLAIMER}]},
+            )
+        elif self.path == "/_teacher/stats":
+            self._json(200, state.stats())
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def do_POST(self):
+        state = self.server.state
+        try:
+            body = self._body()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            self._json(400, {"error": {"message": f"request body is not JSON: {exc}", "type": "invalid_request"}})
+            return
+        if self.path == "/_teacher/faults":
+            try:
+                state.configure(body)
+            except (ValueError, TypeError) as exc:
+                self._json(400, {"error": {"message": str(exc), "type": "invalid_request"}})
+                return
+            self._json(200, state.stats())
+            return
+        if self.path == "/_teacher/reset":
+            state.reset_stats()
+            self._json(200, state.stats())
+            return
+        route = self.path.rstrip("/")
+        if route == "/v1/chat/completions":
+            self._complete(body, chat=True)
+        elif route == "/v1/completions":
+            self._complete(body, chat=False)
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def _complete(self, body: dict, *, chat: bool) -> None:
+        state = self.server.state
+        fault = state.next_fault()
+        completed = False
+        try:
+            if chat:
+                messages = body.get("messages")
+                if not isinstance(messages, list) or not messages:
+                    self._json(400, {"error": {"message": "messages must be a non-empty list", "type": "invalid"}})
+                    return
+                prompt = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
+            else:
+                prompt = body.get("prompt")
+                if isinstance(prompt, list):
+                    prompt = "\n".join(map(str, prompt))
+                if not isinstance(prompt, str):
+                    self._json(400, {"error": {"message": "prompt must be a string", "type": "invalid"}})
+                    return
+            if state.plan.latency_ms:
+                time.sleep(state.plan.latency_ms / 1000 * random.uniform(0.5, 1.5))
+            if self._inject(fault):
+                return
+            n = max(1, min(int(body.get("n") or 1), 16))
+            max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 1024)
+            with state.lock:
+                texts = [state.composer.reply(prompt) for _ in range(n)]
+            choices = []
+            for index, text in enumerate(texts):
+                finish = "stop"
+                if fault == "length" or count_tokens(text) > max_tokens:
+                    text, finish = (
+                        _truncate(text, max_tokens if fault != "length" else count_tokens(text) // 2),
+                        "length",
+                    )
+                if chat:
+                    choices.append(
+                        {"index": index, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+                    )
+                else:
+                    choices.append({"index": index, "text": text, "finish_reason": finish, "logprobs": None})
+            prompt_tokens = count_tokens(prompt)
+            completion_tokens = sum(count_tokens(t) for t in texts)
+            self._json(
+                200,
+                {
+                    "id": f"teacher-{uuid.uuid4().hex[:12]}",
+                    "object": "chat.completion" if chat else "text_completion",
+                    "created": int(time.time()),
+                    "model": body.get("model") or MODEL_ID,
+                    "system_fingerprint": MODEL_ID,
+                    "choices": choices,
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
+                },
+            )
+            completed = True
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout); nothing to answer
+        finally:
+            state.done(completed)
+
+    def _inject(self, fault: str | None) -> bool:
+        """Play the fault; True when the request has been answered (or dropped) by it."""
+        plan = self.server.state.plan
+        if fault in ("429", "500", "503"):
+            headers = {"Retry-After": f"{plan.retry_after:g}"} if fault in ("429", "503") else {}
+            kind = {"429": "rate_limit_exceeded", "500": "server_error", "503": "overloaded"}[fault]
+            self._json(int(fault), {"error": {"message": f"injected {fault} ({DISCLAIMER})", "type": kind}}, headers)
+            return True
+        if fault == "slow":
+            time.sleep(plan.slow_seconds)
+            return False
+        if fault == "malformed":
+            data = b'{"id": "teacher", "choices": [{"index": 0, "message": {"content": "unterminated'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return True
+        if fault == "truncated":
+            data = b'{"id": "teacher", "object": "chat.completion", "choices": ['
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data) + 500))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if fault == "empty":
+            self._json(
+                200,
+                {
+                    "id": "teacher",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": MODEL_ID,
+                    "choices": [],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                },
+            )
+            return True
+        if fault == "reset":
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.close()
+            return True
+        return False
+
+
+def _truncate(text: str, max_tokens: int) -> str:
+    out, used = [], 0
+    for piece in re.findall(r"\S+\s*", text):
+        used += count_tokens(piece)
+        if used > max_tokens:
+            break
+        out.append(piece)
+    return "".join(out)
+
+
+class TeacherServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, state: TeacherState, verbose: bool = False):
+        self.state = state
+        self.verbose = verbose
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="demo-teacher", daemon=True)
+        thread.start()
+        return thread
+
+
+def default_seed_files() -> list[Path]:
+    folder = Path(__file__).resolve().parent.parent / "selfinstruct" / "demo_seeds"
+    return sorted(folder.glob("*.jsonl"))
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    seed: int = 0,
+    seed_files: list[Path] | None = None,
+    plan: FaultPlan | None = None,
+    verbose: bool = False,
+) -> TeacherServer:
+    pool = load_seed_pool(seed_files or default_seed_files())
+    return TeacherServer(host, port, TeacherState(pool, seed=seed, plan=plan), verbose=verbose)

@@ -1,0 +1,53 @@
+"""Thin DRF views for projects and the signed-in account."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects.selectors import get_project_for_user, projects_for_user, role_in_project, user_roles
+
+
+class ProjectOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    guidelines = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ProjectDetailOutputSerializer(ProjectOutputSerializer):
+    role = serializers.ChoiceField(choices=["admin", "labeler", "consumer"], help_text="The caller's role here.")
+
+
+class ProjectListApi(ListAPIView):
+    serializer_class = ProjectOutputSerializer
+
+    def get_queryset(self):
+        return projects_for_user(user=self.request.user)
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(responses=ProjectDetailOutputSerializer)
+    def get(self, request, slug: str):
+        project = get_project_for_user(user=request.user, slug=slug)
+        data = ProjectOutputSerializer(project).data | {"role": role_in_project(user=request.user, project=project)}
+        return Response(ProjectDetailOutputSerializer(data).data)
+
+
+class MeOutputSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    is_admin = serializers.BooleanField()
+    projects = serializers.DictField(child=serializers.CharField(), help_text="{project slug: role}")
+
+
+class MeApi(APIView):
+    @extend_schema(responses=MeOutputSerializer)
+    def get(self, request):
+        data = {
+            "username": request.user.username,
+            "is_admin": request.user.is_staff,
+            "projects": user_roles(user=request.user),
+        }
+        return Response(MeOutputSerializer(data).data)

@@ -1,0 +1,62 @@
+"""manage.py load_demo — the demo project, its seeds, an admin, a labeler, a consumer and the demo teacher endpoint.
+
+Idempotent: running it again changes nothing and prints the same logins (kept in DATA_DIR/demo-logins.json).
+"""
+
+import json
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from llm.services import create_endpoint
+from llm.teacher import default_seed_files
+from projects.services import add_member, create_user, get_or_create_project, issue_token
+from selfinstruct.services import import_seed_file
+
+DEMO_USERS = (("admin", "admin"), ("labeler", "labeler"), ("consumer", "consumer"))
+
+
+class Command(BaseCommand):
+    help = "Create the demo project with seeds, users (printed logins) and the demo-teacher endpoint."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--teacher-port", type=int, default=8765)
+
+    def handle(self, *args, teacher_port, **options):
+        project = get_or_create_project(
+            slug="demo",
+            name="Demo project",
+            description="Bilingual demo seeds (English and Chinese) and the offline demo teacher.",
+            guidelines="Rank the most helpful, correct and harmless answer first.",
+        )
+        for path in default_seed_files():
+            result = import_seed_file(project=project, path=path, display_name=f"demo_seeds/{path.name}")
+            if result.created:
+                self.stdout.write(f"imported {result.created} demo seeds from {path.name}")
+        create_endpoint(
+            name="demo-teacher",
+            base_url=f"http://127.0.0.1:{teacher_port}/v1",
+            model="demo-teacher",
+            max_concurrency=4,
+            request_timeout_s=30,
+        )
+        logins_path = settings.DATA_DIR / "demo-logins.json"
+        logins = json.loads(logins_path.read_text()) if logins_path.exists() else {}
+        user_model = get_user_model()
+        for username, role in DEMO_USERS:
+            user = user_model.objects.filter(username=username).first()
+            if user is None:
+                user, password, _ = create_user(username=username, role=role, project=project)
+                logins[username] = {"role": role, "password": password}
+            else:
+                add_member(project=project, user=user, role=role)
+            if role == "consumer":
+                logins[username]["token"] = issue_token(user=user)
+        logins_path.write_text(json.dumps(logins, indent=2))
+        logins_path.chmod(0o600)
+        for username, info in logins.items():
+            extra = f"  token {info['token']}" if info.get("token") else ""
+            self.stdout.write(
+                f"login {username:9} password {info.get('password', '(set earlier)')}  ({info['role']}){extra}"
+            )

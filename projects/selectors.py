@@ -1,0 +1,45 @@
+"""Reads scoped to what a user may see. Site admins (staff) see every project; others see their memberships."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from projects.models import Membership, Project, Role
+
+
+def projects_for_user(*, user: AbstractBaseUser, roles: tuple[str, ...] | None = None) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_staff:
+        return Project.objects.all()
+    memberships = Membership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return Project.objects.filter(id__in=memberships.values("project_id"))
+
+
+def get_project_for_user(*, user: AbstractBaseUser, slug: str, roles: tuple[str, ...] | None = None) -> Project:
+    """The project, or Http404 — an outsider cannot tell a project they may not see from one that does not exist."""
+    project = projects_for_user(user=user, roles=roles).filter(slug=slug).first()
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
+def role_in_project(*, user: AbstractBaseUser, project: Project) -> str | None:
+    if user.is_staff:
+        return Role.ADMIN
+    membership = Membership.objects.filter(user=user, project=project).first()
+    return membership.role if membership else None
+
+
+def user_roles(*, user: AbstractBaseUser) -> dict[str, str]:
+    """{project slug: role} for the user's memberships."""
+    return dict(Membership.objects.filter(user=user).values_list("project__slug", "role"))
+
+
+def get_project_by_slug(*, slug: str) -> Project | None:
+    """Unscoped lookup for admin-side tools (management commands); never use it to answer a user request."""
+    return Project.objects.filter(slug=slug).first()

@@ -1,0 +1,79 @@
+"""Writes for projects, members and accounts."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from projects.models import Membership, Project, Role
+
+User = get_user_model()
+
+SITE_ROLES = ("admin", "labeler", "consumer")
+
+
+def create_project(*, slug: str, name: str, description: str = "", guidelines: str = "") -> Project:
+    project = Project(slug=slug, name=name, description=description, guidelines=guidelines)
+    project.full_clean()
+    project.save()
+    return project
+
+
+def get_or_create_project(*, slug: str, name: str, description: str = "", guidelines: str = "") -> Project:
+    existing = Project.objects.filter(slug=slug).first()
+    if existing:
+        return existing
+    return create_project(slug=slug, name=name, description=description, guidelines=guidelines)
+
+
+def add_member(*, project: Project, user, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValueError(f"role must be one of {Role.values}, got {role!r}")
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def create_user(
+    *,
+    username: str,
+    role: str,
+    password: str | None = None,
+    email: str = "",
+    project: Project | None = None,
+    with_token: bool = False,
+) -> tuple[object, str | None, str | None]:
+    """Create a user with a site role; returns (user, password if generated, API token if asked).
+
+    admin: staff + superuser (Django admin); labeler: labeling UI of their projects; consumer: token API.
+    """
+    if role not in SITE_ROLES:
+        raise ValueError(f"role must be one of {list(SITE_ROLES)}, got {role!r}")
+    if User.objects.filter(username=username).exists():
+        raise ValueError(f"user {username!r} already exists")
+    generated = None
+    if password is None:
+        generated = password = secrets.token_urlsafe(12)
+    user = User(username=username, email=email, is_staff=role == "admin", is_superuser=role == "admin")
+    validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    if project is not None:
+        add_member(project=project, user=user, role=role)
+    token = issue_token(user=user) if with_token else None
+    return user, generated, token
+
+
+def issue_token(*, user) -> str:
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def revoke_token(*, user) -> bool:
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted > 0

@@ -1,0 +1,1 @@
+"""Self-Instruct / Alpaca / BELLE generation: seed tasks and the instruction pool."""

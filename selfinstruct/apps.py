@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SelfinstructConfig(AppConfig):
+    name = "selfinstruct"
+    default_auto_field = "django.db.models.BigAutoField"

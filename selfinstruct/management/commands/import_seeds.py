@@ -1,0 +1,31 @@
+"""manage.py import_seeds PATH --project SLUG — import a Self-Instruct/BELLE JSONL seed file, all or nothing."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from projects.selectors import get_project_by_slug
+from selfinstruct.seeds import SeedFileError
+from selfinstruct.services import import_seed_file
+
+
+class Command(BaseCommand):
+    help = "Import seed tasks (Self-Instruct / BELLE JSON lines) into a project. Bad input imports nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", type=Path)
+        parser.add_argument("--project", required=True)
+
+    def handle(self, *args, paths, project, **options):
+        project_obj = get_project_by_slug(slug=project)
+        if project_obj is None:
+            raise CommandError(f"--project: no project with slug {project!r}")
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file")
+            try:
+                result = import_seed_file(project=project_obj, path=path)
+            except SeedFileError as exc:
+                raise CommandError(str(exc)) from None
+            langs = ", ".join(f"{k}={v}" for k, v in sorted(result.by_language.items())) or "none"
+            self.stdout.write(f"{path}: {result.created} imported ({langs}), {result.duplicates} duplicates skipped")

@@ -1,0 +1,118 @@
+"""Shared fixtures: the healthchecks-style cast of users, schema-checked API clients and the demo teacher."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from tests.helpers.openapi import SchemaCheckedClient
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Fast hashes for users made here; the default hashers stay so logins made by subprocesses still verify.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
+@pytest.fixture
+def project(db):
+    from projects.services import create_project
+
+    return create_project(slug="alpha", name="Alpha")
+
+
+@pytest.fixture
+def other_project(db):
+    from projects.services import create_project
+
+    return create_project(slug="beta", name="Beta")
+
+
+@pytest.fixture
+def cast(db, project, other_project):
+    """admin, labeler and consumer of `project`, labeler and consumer of `other_project`."""
+    from projects.services import create_user
+
+    def make(name, role, proj):
+        user, _, _ = create_user(
+            username=name, role=role, password="a-long-test-password-1", project=proj, with_token=role == "consumer"
+        )
+        return user
+
+    return {
+        "admin": make("root", "admin", None),
+        "labeler": make("lab", "labeler", project),
+        "consumer": make("con", "consumer", project),
+        "other_labeler": make("lab2", "labeler", other_project),
+        "other_consumer": make("con2", "consumer", other_project),
+    }
+
+
+@pytest.fixture
+def api():
+    return SchemaCheckedClient()
+
+
+@pytest.fixture
+def api_as(cast):
+    """api_as('labeler') -> a schema-checked client authenticated as that cast member (token for consumers)."""
+
+    def make(who: str | None) -> SchemaCheckedClient:
+        client = SchemaCheckedClient()
+        if who is None:
+            return client
+        user = cast[who]
+        if who.endswith("consumer"):
+            client.credentials(HTTP_AUTHORIZATION=f"Token {user.auth_token.key}")
+        else:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+class Teacher:
+    def __init__(self, server):
+        self.server = server
+        self.url = server.url
+
+    def control(self, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.url.removesuffix("/v1") + path,
+            data=data,
+            headers={"Content-Type": "application/json"},
+            method="POST" if data else "GET",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def faults(self, **body) -> dict:
+        return self.control("/_teacher/faults", body)
+
+    def stats(self) -> dict:
+        return self.control("/_teacher/stats")
+
+
+@pytest.fixture
+def teacher():
+    from llm.teacher import make_server
+
+    server = make_server("127.0.0.1", 0, seed=7)
+    server.start_in_thread()
+    try:
+        yield Teacher(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def endpoint(db, teacher):
+    from llm.services import create_endpoint
+
+    return create_endpoint(
+        name="teach", base_url=teacher.url, model="demo-teacher", max_concurrency=4, request_timeout_s=5, max_retries=3
+    )

@@ -1,0 +1,65 @@
+"""What `make run` does after installing: load the demo, start web + worker + teacher, stop them all on Ctrl-C."""
+
+import json
+import signal
+import socket
+import sys
+import urllib.request
+
+import pytest
+
+from projects.models import Membership
+from selfinstruct.models import SeedTask
+from tests.helpers.processes import REPO, free_port, manage, process_env, spawn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_load_demo_is_idempotent_and_prints_working_logins(settings):
+    teacher_port = str(free_port())
+    first = manage("load_demo", "--teacher-port", teacher_port, check=True)
+    second = manage("load_demo", "--teacher-port", teacher_port, check=True)
+    logins = [line for line in first.stdout.splitlines() if line.startswith("login")]
+    assert len(logins) == 3 and logins == [line for line in second.stdout.splitlines() if line.startswith("login")]
+    assert SeedTask.objects.filter(project__slug="demo", language="en").count() >= 30
+    assert SeedTask.objects.filter(project__slug="demo", language="zh").count() >= 30
+    assert set(Membership.objects.filter(project__slug="demo").values_list("role", flat=True)) == {
+        "admin",
+        "labeler",
+        "consumer",
+    }
+    saved = json.loads((settings.DATA_DIR / "demo-logins.json").read_text())
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="labeler", password=saved["labeler"]["password"]) is not None
+
+
+def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
+    port, teacher_port = free_port(), free_port()
+    manage("load_demo", "--teacher-port", str(teacher_port), check=True)
+    cmd = [
+        sys.executable,
+        str(REPO / "manage.py"),
+        "runstack",
+        "--port",
+        str(port),
+        "--teacher-port",
+        str(teacher_port),
+        "--concurrency",
+        "1",
+    ]
+    with spawn(cmd, ready="Ctrl-C stops everything", env=process_env(), timeout=90) as stack:
+        banner = stack.output()
+        assert f"http://127.0.0.1:{port}/admin/" in banner and "login       labeler /" in banner
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as resp:
+            assert resp.status == 200 and b"csrfmiddlewaretoken" in resp.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{teacher_port}/v1/models") as resp:
+            assert resp.status == 200
+        check = manage("check_endpoint", "demo-teacher", "--wait", "--timeout", "60")
+        assert check.returncode == 0, check.stderr  # the stack's own worker answered
+        stack.proc.send_signal(signal.SIGINT)
+        assert stack.proc.wait(timeout=30) == 0
+        assert "all stopped" in stack.output()
+    for p in (port, teacher_port):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", p), timeout=1).close()

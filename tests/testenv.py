@@ -1,0 +1,71 @@
+"""pytest plugin loaded before Django settings (-p tests.testenv): isolates test data and decides the pass.
+
+- DATA_DIR is a fresh temp folder, so tests never touch var/ (nor a running `make run`'s broker queue).
+- TEST_SERVICES_PASS=1 is the PostgreSQL + Redis pass: both are probed first; when missing, every test skips
+  with the reason shown, or the run fails at once when REQUIRE_SERVICES=1.
+- Tests marked `services` run only in that pass; `shared_data` tests need ../shared/data (required in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ["DATA_DIR"] = os.environ.get("TEST_DATA_DIR") or tempfile.mkdtemp(prefix="idp-test-")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))
+SERVICES_PASS = os.environ.get("TEST_SERVICES_PASS") == "1"
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _probe_services() -> str | None:
+    """None when PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) both answer, else why not."""
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url.startswith(("postgres", "pgsql")) or not redis_url.startswith("redis"):
+        return "the services pass needs DATABASE_URL=postgres://… and REDIS_URL=redis://…"
+    try:
+        import psycopg
+
+        psycopg.connect(database_url.replace("pgsql://", "postgres://"), connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL at {database_url} is not reachable: {exc}".strip()
+    try:
+        import redis
+
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=3)
+        client.ping()
+        client.flushdb()  # the test Redis database (TEST_REDIS_URL, /15 by default) belongs to the tests
+    except Exception as exc:  # noqa: BLE001
+        return f"Redis at {redis_url} is not reachable: {exc}"
+    return None
+
+
+_missing_services = _probe_services() if SERVICES_PASS else None
+
+
+def pytest_configure(config):
+    if _missing_services and REQUIRE_SERVICES:
+        pytest.exit(f"REQUIRE_SERVICES=1 but {_missing_services}", returncode=3)
+
+
+def pytest_report_header(config):
+    mode = "services pass: PostgreSQL + Redis" if SERVICES_PASS else "embedded pass: SQLite + filesystem broker"
+    return [f"test path: {mode}; DATA_DIR={os.environ['DATA_DIR']}"]
+
+
+def pytest_collection_modifyitems(config, items):
+    shared_missing = not SHARED_DATA.is_dir()
+    if shared_missing and REQUIRE_SERVICES and any(item.get_closest_marker("shared_data") for item in items):
+        pytest.exit(f"REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing", returncode=3)
+    for item in items:
+        if _missing_services:
+            item.add_marker(pytest.mark.skip(reason=_missing_services))
+        elif item.get_closest_marker("services") and not SERVICES_PASS:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL + Redis: runs in the services pass of make test"))
+        elif item.get_closest_marker("shared_data") and shared_missing:
+            item.add_marker(pytest.mark.skip(reason=f"shared data folder {SHARED_DATA} is missing"))

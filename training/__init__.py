@@ -1,0 +1,1 @@
+"""Training jobs: SFT and reward models trained from exported dataset versions."""
