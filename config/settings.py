@@ -223,6 +223,14 @@ LLM_RETRY_BASE_SECONDS = 0.5
 LLM_RETRY_MAX_SECONDS = 30.0
 LLM_SLOT_WAIT_SECONDS = env_int("LLM_SLOT_WAIT_SECONDS", 300, minimum=1)
 
+# --- Generation ---------------------------------------------------------------------------------------------
+# A lane (chain of requests) whose heartbeat is older than this is restarted by the reconciler that every worker
+# runs; it must exceed one request's worst case (timeout x retries + backoff).
+GENERATION_LANE_STALE_SECONDS = env_int("GENERATION_LANE_STALE_SECONDS", 600, minimum=1)
+GENERATION_RECONCILE_SECONDS = env_int("GENERATION_RECONCILE_SECONDS", 30, minimum=1)
+GENERATION_MAX_CONSECUTIVE_FAILURES = 10
+GENERATION_MAX_LANES = 8
+
 # --- Production hardening -------------------------------------------------------------------------------------
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

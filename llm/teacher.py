@@ -215,24 +215,33 @@ class Composer:
         row = self.rng.choice(candidates)
         return self.rng.choice(row["instances"])["output"] or ("（无内容）" if chinese else "(no content)")
 
-    def reply(self, prompt: str, max_items: int | None = None) -> str:
-        """Continue a numbered task list if the prompt holds one; otherwise answer the question."""
-        chinese = is_chinese(prompt)
-        numbers = [int(n) for n in re.findall(r"(?m)^\s*(\d{1,3})\s*[.、)．]", prompt)]
-        asked = re.search(r"(\d{1,3})\s*(?:个|条|道)?\s*(?:tasks|instructions|任务|指令)", prompt, re.IGNORECASE)
-        wants_triples = ("指令" in prompt and "输出" in prompt) or ("Instruction:" in prompt and "Output:" in prompt)
-        if not numbers and not asked:
+    def reply(self, prompt: str) -> str:
+        """Continue a numbered task list if the prompt holds one; otherwise answer the question.
+
+        - the prompt ends with an opened item ("9."): continue from there (the number is not repeated);
+        - the prompt asks for N tasks in instruction/input/output form: write the items after the demos, up to N;
+        - the prompt asks for N tasks: write N numbered instructions.
+        """
+        triples = ("指令" in prompt and "输出" in prompt) or ("Instruction:" in prompt and "Output:" in prompt)
+        field = r"(?:Instruction|指令)\s*[:：]\s*(.+)$" if triples else "(.+)$"
+        item_pattern = r"(?m)^\s*(\d{1,3})\s*[.、．]\s*" + field
+        demo_items = re.findall(item_pattern, prompt)
+        chinese = is_chinese(" ".join(text for _, text in demo_items)) if demo_items else is_chinese(prompt)
+        opened = re.search(r"(?:^|\n)\s*(\d{1,3})\s*[.、．]\s*$", prompt)
+        asked = re.search(r"(\d{1,3})\s*(?:个|条|道)?[^\d\n]{0,12}?(?:tasks|instructions|任务|指令)", prompt, re.I)
+        numbers = [int(number) for number, _ in demo_items]
+        if opened:
+            start, end = int(opened.group(1)), int(opened.group(1)) + 11
+        elif asked and triples:
+            start, end = (max(numbers) + 1 if numbers else 1), int(asked.group(1))
+        elif asked:
+            start, end = 1, int(asked.group(1))
+        else:
             return self.answer(prompt, chinese)
-        start = (numbers[-1] if numbers and not prompt.rstrip().endswith(("：", ":")) else 0) or 1
-        if numbers and prompt.rstrip().endswith(f"{numbers[-1]}."):
-            start = numbers[-1]  # the prompt opened the next item for us
-        count = int(asked.group(1)) if asked else max(1, 16 - start + 1)
-        count = min(count, max_items or count, 40)
         items = []
-        for offset in range(count):
-            number = start + offset
+        for number in range(start, min(end, start + 40) + 1):
             instruction = self.instruction(chinese)
-            if wants_triples:
+            if triples:
                 noinput = "<无输入>" if chinese else "<noinput>"
                 answer = self.answer(instruction, chinese)
                 if chinese:
@@ -246,11 +255,19 @@ class Composer:
                     )
             else:
                 items.append(f"{number}. {instruction}")
-        separator = "\n###\n" if wants_triples else "\n"
-        text = separator.join(items)
-        if numbers and prompt.rstrip().endswith(f"{start}."):
-            text = text[len(f"{start}.") :].lstrip()  # the number is already in the prompt
+        text = ("\n###\n" if triples else "\n").join(items)
+        if triples:
+            text = "\n" + text
+        if opened:
+            text = " " + text[len(f"{start}.") :].lstrip()  # the prompt already holds the number
         return text
+
+
+def apply_stop(text: str, stop) -> str:
+    """Cut the text at the first stop sequence, as an OpenAI-compatible server does."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return text if cut < 0 else text[:cut]
 
 
 @dataclass
@@ -416,7 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
             n = max(1, min(int(body.get("n") or 1), 16))
             max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 1024)
             with state.lock:
-                texts = [state.composer.reply(prompt) for _ in range(n)]
+                texts = [apply_stop(state.composer.reply(prompt), body.get("stop")) for _ in range(n)]
             choices = []
             for index, text in enumerate(texts):
                 finish = "stop"

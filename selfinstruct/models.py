@@ -1,5 +1,6 @@
 """Seed tasks of a project (the human-written demonstrations that drive generation)."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -24,6 +25,157 @@ class SeedTask(models.Model):
         ordering = ["project", "id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "instruction_key"], name="seed_instruction_unique_in_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.instruction[:80]
+
+
+class Method(models.TextChoices):
+    SELF_INSTRUCT = "self-instruct", "Self-Instruct (instructions only, 8 numbered demos)"
+    ALPACA = "alpaca", "Alpaca (20 instruction/input/output tasks from 3 demos)"
+    BELLE = "belle", "BELLE (10 Chinese 指令/输入/输出 tasks from 3 demos)"
+
+
+class PromptTemplate(models.Model):
+    """A generation prompt as data. `{{demos}}`, `{{num_tasks}}`, `{{next_number}}`, `{{topic}}` and `{{language}}`
+    are filled in per request. Editing bumps `version`; every batch keeps a snapshot of the text it used."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    body = models.TextField()
+    topic_line = models.CharField(max_length=300, blank=True, help_text="Inserted as {{topic}} when a topic is set.")
+    num_demos = models.PositiveSmallIntegerField(default=8)
+    num_machine_demos = models.PositiveSmallIntegerField(default=0, help_text="Of num_demos, from the pool.")
+    num_tasks = models.PositiveSmallIntegerField(default=8, help_text="Tasks asked for per request.")
+    version = models.PositiveIntegerField(default=1)
+    is_builtin = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class BatchStatus(models.TextChoices):
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class GenerationBatch(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="generation_batches")
+    endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="generation_batches")
+    template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="batches")
+    template_snapshot = models.JSONField(help_text="The template as it was when the batch started.")
+    language = models.CharField(max_length=8, choices=Language.choices)
+    target = models.PositiveIntegerField(help_text="Accepted instructions to reach.")
+    topic = models.CharField(max_length=300, blank=True)
+    params = models.JSONField(default=dict, help_text="Decoding parameters sent with every request.")
+    token_budget = models.PositiveIntegerField(null=True, blank=True)
+    cost_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.RUNNING)
+    stop_reason = models.CharField(max_length=300, blank=True)
+    lanes = models.PositiveSmallIntegerField(default=1, help_text="Request chains run at once.")
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    tokens_used = models.PositiveBigIntegerField(default=0)
+    cost_used = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seed = models.PositiveIntegerField(default=0, help_text="Seeds demonstration sampling.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "generation batches"
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.template_snapshot.get('name')}, {self.status})"
+
+
+class GenerationLane(models.Model):
+    """One chain of requests of a batch. `token` changes when a stalled lane is restarted, so an old chain that
+    wakes up finds itself superseded and stops; `step` makes a redelivered message a no-op."""
+
+    batch = models.ForeignKey(GenerationBatch, on_delete=models.CASCADE, related_name="lane_rows")
+    number = models.PositiveSmallIntegerField()
+    token = models.UUIDField()
+    step = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField()
+    reserved_tokens = models.PositiveIntegerField(default=0, help_text="Budget held for the request in flight.")
+    reserved_cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "number"], name="one_row_per_lane")]
+
+    def __str__(self) -> str:
+        return f"lane {self.number} of batch {self.batch_id} at step {self.step}"
+
+
+class GenerationRequest(models.Model):
+    """One logical request of a batch: the prompt, the demonstrations used, the raw reply and its outcome."""
+
+    batch = models.ForeignKey(GenerationBatch, on_delete=models.CASCADE, related_name="requests")
+    lane = models.PositiveSmallIntegerField()
+    step = models.PositiveIntegerField()
+    prompt = models.TextField()
+    demo_seed_ids = models.JSONField(default=list)
+    demo_instruction_ids = models.JSONField(default=list)
+    raw_text = models.TextField(blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    parsed = models.PositiveSmallIntegerField(default=0)
+    accepted = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        constraints = [models.UniqueConstraint(fields=["batch", "lane", "step"], name="one_request_per_step")]
+
+    def __str__(self) -> str:
+        return f"request {self.lane}/{self.step} of batch {self.batch_id}"
+
+
+class InstructionStatus(models.TextChoices):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class GeneratedInstruction(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="generated_instructions")
+    batch = models.ForeignKey(GenerationBatch, on_delete=models.CASCADE, related_name="instructions")
+    request = models.ForeignKey(GenerationRequest, on_delete=models.CASCADE, related_name="instructions")
+    instruction = models.TextField()
+    input = models.TextField(blank=True)
+    output = models.TextField(blank=True)
+    instruction_key = models.CharField(max_length=64)
+    language = models.CharField(max_length=8, choices=Language.choices)
+    status = models.CharField(max_length=16, choices=InstructionStatus.choices)
+    reason = models.CharField(max_length=32, blank=True, help_text="Why it was rejected (filter or reviewer).")
+    most_similar = models.JSONField(default=list, help_text="[[text, ROUGE-L], …] top 10 in the pool")
+    max_similarity = models.FloatField(default=0)
+    avg_similarity = models.FloatField(default=0)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "status", "id"]), models.Index(fields=["batch", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "instruction_key"],
+                condition=models.Q(status="accepted"),
+                name="accepted_instruction_unique_in_project",
+            )
         ]
 
     def __str__(self) -> str:

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import random
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Max, Min, Sum
+from django.utils import timezone
 
-from selfinstruct.models import SeedTask
+from llm.client import LLMError, LLMReply, call_llm
+from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item
+from selfinstruct.models import (
+    BatchStatus,
+    GeneratedInstruction,
+    GenerationBatch,
+    GenerationLane,
+    GenerationRequest,
+    InstructionStatus,
+    Language,
+    Method,
+    PromptTemplate,
+    SeedTask,
+)
+from selfinstruct.parsing import ParsedItem, parse_instruction_list, parse_triples
+from selfinstruct.pool import forget_pools, locked_pool
+from selfinstruct.prompts import TRIPLE_METHODS, BuiltPrompt, Demo, choose_human_demos, render
 from selfinstruct.seeds import read_selfinstruct_jsonl
+from selfinstruct.templates_builtin import BUILTINS, DEFAULT_PARAMS
 from selfinstruct.text import detect_language, instruction_key, normalize_whitespace
 
 
@@ -28,7 +52,7 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None) ->
     rows = read_selfinstruct_jsonl(Path(path), display_name=display_name)
     source = display_name or Path(path).name
     created, duplicates, by_language = 0, 0, {}
-    with transaction.atomic():
+    with locked_pool(project.pk):
         seen = set(SeedTask.objects.filter(project=project).values_list("instruction_key", flat=True))
         batch = []
         for row in rows:
@@ -55,3 +79,428 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None) ->
         SeedTask.objects.bulk_create(batch, batch_size=500)
         created = len(batch)
     return ImportResult(created=created, duplicates=duplicates, by_language=by_language)
+
+
+# --- Templates -------------------------------------------------------------------------------------------------
+
+
+def ensure_builtin_templates() -> None:
+    """Create the built-in templates if missing; edits made in the admin are kept."""
+    for name, spec in BUILTINS.items():
+        PromptTemplate.objects.get_or_create(name=name, defaults={**spec, "is_builtin": True})
+
+
+def get_template(*, name: str) -> PromptTemplate:
+    ensure_builtin_templates()
+    template = PromptTemplate.objects.filter(name=name).first()
+    if template is None:
+        names = ", ".join(PromptTemplate.objects.values_list("name", flat=True))
+        raise BatchError(f"template: no template named {name!r} (have: {names})")
+    return template
+
+
+def save_template(*, template: PromptTemplate) -> PromptTemplate:
+    """Save an edited template as a new version (batches keep the snapshot they started with)."""
+    if template.pk:
+        template.version = PromptTemplate.objects.get(pk=template.pk).version + 1
+    template.full_clean()
+    template.save()
+    return template
+
+
+def template_snapshot(template: PromptTemplate) -> dict:
+    return {
+        "name": template.name,
+        "version": template.version,
+        "method": template.method,
+        "body": template.body,
+        "topic_line": template.topic_line,
+        "num_demos": template.num_demos,
+        "num_machine_demos": template.num_machine_demos,
+        "num_tasks": template.num_tasks,
+    }
+
+
+# --- Batches ---------------------------------------------------------------------------------------------------
+
+
+class BatchError(ValueError):
+    """A batch that cannot be started or changed, with the field or state at fault."""
+
+
+ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty"}
+
+
+def start_batch(
+    *,
+    project,
+    endpoint,
+    template_name: str,
+    target: int,
+    language: str | None = None,
+    topic: str = "",
+    params: dict | None = None,
+    token_budget: int | None = None,
+    cost_budget: Decimal | None = None,
+    created_by=None,
+    seed: int = 0,
+) -> GenerationBatch:
+    template = get_template(name=template_name)
+    language = language or ("zh" if template.method == Method.BELLE else "en")
+    if language not in Language.values:
+        raise BatchError(f"language: must be one of {Language.values}, got {language!r}")
+    if target < 1:
+        raise BatchError("target: must be at least 1")
+    if not endpoint.is_active:
+        raise BatchError(f"endpoint: {endpoint.name} is not active")
+    unknown = set(params or {}) - ALLOWED_PARAMS
+    if unknown:
+        raise BatchError(f"params: unknown {sorted(unknown)}; allowed {sorted(ALLOWED_PARAMS)}")
+    if not SeedTask.objects.filter(project=project, language=language).exists():
+        raise BatchError(f"language: project {project.slug} has no {language} seed tasks to use as demonstrations")
+    per_request = max(1, template.num_tasks - (template.num_demos if template.method != Method.SELF_INSTRUCT else 1))
+    lanes = max(1, min(endpoint.max_concurrency, settings.GENERATION_MAX_LANES, -(-target // per_request)))
+    with transaction.atomic():
+        batch = GenerationBatch.objects.create(
+            project=project,
+            endpoint=endpoint,
+            template=template,
+            template_snapshot=template_snapshot(template),
+            language=language,
+            target=target,
+            topic=topic.strip(),
+            params={**DEFAULT_PARAMS[template.method], **(params or {})},
+            token_budget=token_budget,
+            cost_budget=cost_budget,
+            lanes=lanes,
+            created_by=created_by,
+            seed=seed,
+        )
+        now = timezone.now()
+        for number in range(lanes):
+            lane = GenerationLane.objects.create(batch=batch, number=number, token=uuid.uuid4(), heartbeat_at=now)
+            _enqueue_step(lane)
+    return batch
+
+
+def _enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:
+    from selfinstruct.tasks import generation_step_task
+
+    args = (lane.batch_id, lane.number, str(lane.token), lane.step)
+    transaction.on_commit(lambda: generation_step_task.apply_async(args, countdown=countdown))
+
+
+def _finish(batch_id: int, status: str, reason: str, *, from_statuses=(BatchStatus.RUNNING,)) -> bool:
+    return bool(
+        GenerationBatch.objects.filter(pk=batch_id, status__in=from_statuses).update(
+            status=status, stop_reason=reason[:300], finished_at=timezone.now()
+        )
+    )
+
+
+def pause_batch(*, batch: GenerationBatch) -> None:
+    if not GenerationBatch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(status=BatchStatus.PAUSED):
+        raise BatchError(f"status: only a running batch can be paused (batch {batch.pk} is {_status(batch)})")
+
+
+def resume_batch(*, batch: GenerationBatch) -> None:
+    with transaction.atomic():
+        resumed = GenerationBatch.objects.filter(pk=batch.pk, status=BatchStatus.PAUSED).update(
+            status=BatchStatus.RUNNING, consecutive_failures=0
+        )
+        if not resumed:
+            raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
+        for lane in GenerationLane.objects.filter(batch=batch):
+            _restart_lane(lane)
+
+
+def cancel_batch(*, batch: GenerationBatch) -> None:
+    if not _finish(
+        batch.pk, BatchStatus.CANCELLED, "cancelled", from_statuses=(BatchStatus.RUNNING, BatchStatus.PAUSED)
+    ):
+        raise BatchError(f"status: batch {batch.pk} is already {_status(batch)}")
+
+
+def _status(batch: GenerationBatch) -> str:
+    return GenerationBatch.objects.values_list("status", flat=True).get(pk=batch.pk)
+
+
+def _restart_lane(lane: GenerationLane) -> bool:
+    """Give the lane a new token (an older chain still alive will stop) and queue its next step."""
+    new_token = uuid.uuid4()
+    moved = GenerationLane.objects.filter(pk=lane.pk, token=lane.token).update(
+        token=new_token, heartbeat_at=timezone.now(), reserved_tokens=0, reserved_cost=0
+    )
+    if moved:
+        lane.token = new_token
+        _enqueue_step(lane)
+    return bool(moved)
+
+
+def restart_stalled_lanes(*, stale_seconds: float | None = None) -> int:
+    """Restart the lanes of running batches whose heartbeat stopped (a killed worker, a lost message)."""
+    stale = settings.GENERATION_LANE_STALE_SECONDS if stale_seconds is None else stale_seconds
+    cutoff = timezone.now() - timedelta(seconds=stale)
+    restarted = 0
+    for lane in GenerationLane.objects.filter(batch__status=BatchStatus.RUNNING, heartbeat_at__lt=cutoff):
+        with transaction.atomic():
+            restarted += _restart_lane(lane)
+    return restarted
+
+
+def _human_demos(batch: GenerationBatch, n: int, rng: random.Random) -> list[Demo]:
+    seeds = [
+        Demo("seed", seed_id, text, (instances or [{}])[0].get("input", ""), (instances or [{}])[0].get("output", ""))
+        for seed_id, text, instances in SeedTask.objects.filter(project=batch.project, language=batch.language)
+        .order_by("id")
+        .values_list("id", "instruction", "instances")
+    ]
+    return choose_human_demos(seeds, n, rng, batch.topic)
+
+
+def _machine_demos(batch: GenerationBatch, n: int, rng: random.Random) -> list[Demo]:
+    pool = GeneratedInstruction.objects.filter(
+        project=batch.project, status=InstructionStatus.ACCEPTED, language=batch.language
+    )
+    bounds = pool.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return []
+    demos: dict[int, Demo] = {}
+    for _ in range(n * 3):
+        row = pool.filter(id__gte=rng.randint(bounds["low"], bounds["high"])).order_by("id").first()
+        if row and row.id not in demos:
+            demos[row.id] = Demo("machine", row.id, row.instruction, row.input, row.output)
+        if len(demos) == n:
+            break
+    return list(demos.values())
+
+
+def build_prompt(batch: GenerationBatch, lane: int, step: int) -> BuiltPrompt:
+    snapshot = batch.template_snapshot
+    rng = random.Random(f"{batch.seed}:{batch.pk}:{lane}:{step}")
+    machine = _machine_demos(batch, snapshot["num_machine_demos"], rng) if snapshot["num_machine_demos"] else []
+    human = _human_demos(batch, snapshot["num_demos"] - len(machine), rng)
+    demos = human + machine
+    if snapshot["method"] == Method.SELF_INSTRUCT:
+        rng.shuffle(demos)
+    return render(snapshot, demos=demos, language=batch.language, topic=batch.topic)
+
+
+def _estimate(batch: GenerationBatch, prompt: BuiltPrompt) -> tuple[int, Decimal]:
+    """Most tokens and cost the next request could use: prompt (largest seen, or chars/2) + max_tokens."""
+    seen = GenerationRequest.objects.filter(batch=batch).aggregate(p=Max("prompt_tokens"))["p"] or 0
+    prompt_tokens = max(int(seen * 1.2), len(prompt.text) // 2)
+    completion = int(batch.params.get("max_tokens", 1024))
+    cost = (
+        Decimal(prompt_tokens) * batch.endpoint.price_input_per_1k
+        + Decimal(completion) * batch.endpoint.price_output_per_1k
+    ) / 1000
+    return prompt_tokens + completion, cost
+
+
+def _reserve_budget(batch: GenerationBatch, lane_number: int, token, prompt: BuiltPrompt) -> str | None:
+    """Hold the next request's worst case against the budgets; a reason to stop when it could exceed one."""
+    if batch.token_budget is None and batch.cost_budget is None:
+        return None
+    tokens, cost = _estimate(batch, prompt)
+    with transaction.atomic():
+        locked = GenerationBatch.objects.select_for_update().get(pk=batch.pk)
+        others = GenerationLane.objects.filter(batch=batch).exclude(number=lane_number)
+        held = others.aggregate(t=Sum("reserved_tokens"), c=Sum("reserved_cost"))
+        if locked.token_budget is not None and locked.tokens_used + (held["t"] or 0) + tokens > locked.token_budget:
+            return f"token budget: the next request could exceed {locked.token_budget} tokens"
+        if locked.cost_budget is not None and locked.cost_used + (held["c"] or 0) + cost > locked.cost_budget:
+            return f"cost budget: the next request could exceed {locked.cost_budget}"
+        GenerationLane.objects.filter(batch=batch, number=lane_number, token=token).update(
+            reserved_tokens=tokens, reserved_cost=cost
+        )
+    return None
+
+
+def accepted_count(batch_id: int) -> int:
+    return GeneratedInstruction.objects.filter(batch_id=batch_id, status=InstructionStatus.ACCEPTED).count()
+
+
+def run_generation_step(*, batch_id: int, lane_number: int, token: str, step: int) -> None:
+    """One request of one lane. Idempotent: a stale token or an already-done step is a no-op."""
+    lane = GenerationLane.objects.filter(batch_id=batch_id, number=lane_number, token=token, step=step).first()
+    if lane is None:
+        return
+    batch = GenerationBatch.objects.select_related("endpoint", "project").get(pk=batch_id)
+    if batch.status != BatchStatus.RUNNING:
+        return
+    if accepted_count(batch_id) >= batch.target:
+        _finish(batch_id, BatchStatus.COMPLETED, "target reached")
+        return
+    prompt = build_prompt(batch, lane_number, step)
+    stop_reason = _reserve_budget(batch, lane_number, token, prompt)
+    if stop_reason:
+        _finish(batch_id, BatchStatus.COMPLETED, stop_reason)
+        return
+    GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
+    try:
+        reply = call_llm(
+            batch.endpoint,
+            purpose="generation",
+            prompt=prompt.text,
+            project_id=batch.project_id,
+            stop=prompt.stop,
+            **batch.params,
+        )
+    except LLMError as exc:
+        _record_failed_step(batch, lane_number, token, step, prompt, exc)
+        return
+    _record_step(batch, lane_number, token, step, prompt, reply)
+
+
+def _request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
+    return GenerationRequest.objects.create(
+        batch=batch,
+        lane=lane_number,
+        step=step,
+        prompt=prompt.text,
+        demo_seed_ids=[d.id for d in prompt.demos if d.source == "seed"],
+        demo_instruction_ids=[d.id for d in prompt.demos if d.source == "machine"],
+        **fields,
+    )
+
+
+def _claim_step(batch_id: int, lane_number: int, token: str, step: int) -> GenerationLane | None:
+    return (
+        GenerationLane.objects.select_for_update()
+        .filter(batch_id=batch_id, number=lane_number, token=token, step=step)
+        .first()
+    )
+
+
+def _advance(lane: GenerationLane, *, countdown: float = 0) -> None:
+    lane.step += 1
+    lane.heartbeat_at = timezone.now()
+    lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
+    lane.save(update_fields=["step", "heartbeat_at", "reserved_tokens", "reserved_cost"])
+    _enqueue_step(lane, countdown=countdown)
+
+
+def _record_failed_step(batch, lane_number, token, step, prompt, exc: LLMError) -> None:
+    with transaction.atomic():
+        lane = _claim_step(batch.pk, lane_number, token, step)
+        if lane is None:
+            return
+        _request_row(batch, lane_number, step, prompt, attempts=exc.attempts, error=f"{exc.kind}: {exc}"[:4000])
+        GenerationBatch.objects.filter(pk=batch.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+        failures = GenerationBatch.objects.values_list("consecutive_failures", flat=True).get(pk=batch.pk)
+        if not exc.retryable:
+            _finish(batch.pk, BatchStatus.FAILED, f"{exc.kind}: {exc}")
+        elif failures >= settings.GENERATION_MAX_CONSECUTIVE_FAILURES:
+            _finish(batch.pk, BatchStatus.FAILED, f"{failures} requests in a row failed; last: {exc}")
+        else:
+            _advance(lane, countdown=min(60.0, 2.0**failures))
+
+
+def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LLMReply) -> None:
+    snapshot = batch.template_snapshot
+    triples = snapshot["method"] in TRIPLE_METHODS
+    parse = parse_triples if triples else parse_instruction_list
+    items = parse(reply.text, finish_reason=reply.finish_reason)
+    cost = _reply_cost(batch.endpoint, reply)
+    with locked_pool(batch.project_id) as pool:
+        lane = _claim_step(batch.pk, lane_number, token, step)
+        if lane is None:
+            return  # another delivery of this step already recorded it
+        request = _request_row(
+            batch,
+            lane_number,
+            step,
+            prompt,
+            raw_text=reply.text,
+            finish_reason=reply.finish_reason,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost=cost,
+            latency_ms=reply.latency_ms,
+            attempts=reply.attempts,
+            parsed=len(items),
+        )
+        accepted = sum(_judge(batch, request, item, pool, expects_output=triples) for item in items)
+        request.accepted = accepted
+        request.save(update_fields=["accepted"])
+        GenerationBatch.objects.filter(pk=batch.pk).update(
+            consecutive_failures=0,
+            tokens_used=F("tokens_used") + reply.prompt_tokens + reply.completion_tokens,
+            cost_used=F("cost_used") + cost,
+        )
+        if accepted_count(batch.pk) >= batch.target:
+            lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
+            lane.save(update_fields=["reserved_tokens", "reserved_cost"])
+            _finish(batch.pk, BatchStatus.COMPLETED, "target reached")
+        else:
+            _advance(lane)
+
+
+def _reply_cost(endpoint, reply: LLMReply) -> Decimal:
+    return (
+        Decimal(reply.prompt_tokens) * endpoint.price_input_per_1k
+        + Decimal(reply.completion_tokens) * endpoint.price_output_per_1k
+    ) / 1000
+
+
+def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> bool:
+    """Filter one parsed item against the rules and the pool; store it accepted or rejected. True if accepted."""
+    key = instruction_key(item.instruction)
+    reason = check_item(item, language=batch.language, expects_output=expects_output)
+    similar: list[tuple[str, float]] = []
+    if reason is None and key in pool.keys:
+        reason = Reason.DUPLICATE
+    if reason is None:
+        similar = pool.index.most_similar(item.instruction, k=10)
+        if similar and similar[0][1] > NEAR_DUPLICATE_THRESHOLD:
+            reason = Reason.NEAR_DUPLICATE
+    row = GeneratedInstruction.objects.create(
+        project_id=batch.project_id,
+        batch=batch,
+        request=request,
+        instruction=item.instruction,
+        input=item.input,
+        output=item.output,
+        instruction_key=key,
+        language=batch.language,
+        status=InstructionStatus.REJECTED if reason else InstructionStatus.ACCEPTED,
+        reason=reason or "",
+        most_similar=[[pool.texts[item_id], round(score, 4)] for item_id, score in similar],
+        max_similarity=similar[0][1] if similar else 0.0,
+        avg_similarity=sum(s for _, s in similar) / len(similar) if similar else 0.0,
+    )
+    if reason:
+        return False
+    pool.index.add(f"g{row.pk}", row.instruction)
+    pool.texts[f"g{row.pk}"] = row.instruction
+    pool.keys.add(key)
+    pool.instruction_hwm = row.pk
+    return True
+
+
+def review_instructions(*, instructions, accept: bool, reviewer) -> tuple[int, int]:
+    """Bulk accept or reject (admin review). Accepting an exact duplicate of an accepted row is skipped.
+    Returns (changed, skipped)."""
+    changed = skipped = 0
+    for row in instructions:
+        with locked_pool(row.project_id) as pool:
+            if accept:
+                if row.status == InstructionStatus.ACCEPTED:
+                    continue
+                if row.instruction_key in pool.keys:
+                    skipped += 1
+                    continue
+                GeneratedInstruction.objects.filter(pk=row.pk).update(
+                    status=InstructionStatus.ACCEPTED, reason="", reviewed_by=reviewer
+                )
+            else:
+                if row.status == InstructionStatus.REJECTED:
+                    continue
+                GeneratedInstruction.objects.filter(pk=row.pk).update(
+                    status=InstructionStatus.REJECTED, reason=Reason.REVIEWER, reviewed_by=reviewer
+                )
+            changed += 1
+    if changed:
+        forget_pools()  # membership changed below the high-water marks: rebuild on next use
+    return changed, skipped

@@ -1,0 +1,78 @@
+"""A project's instruction pool (seeds + accepted generated instructions) for near-duplicate checks.
+
+Every write to the pool runs inside `locked_pool(project_id)`: one transaction holding the project's pool lock
+(a PostgreSQL advisory lock; on SQLite every write transaction is already BEGIN IMMEDIATE, i.e. serialized). Under
+the lock the process-local index first takes in the rows other workers committed since it last looked, so
+check-and-insert is correct across any number of workers, and the index stays incremental (never rebuilt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from selfinstruct.similarity import ExhaustiveIndex, SimilarityIndex
+
+
+def _lock_key(project_id: int) -> int:
+    digest = hashlib.sha256(f"selfinstruct-pool:{project_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass
+class PoolState:
+    index: SimilarityIndex = field(default_factory=ExhaustiveIndex)
+    texts: dict[str, str] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
+    seed_hwm: int = 0
+    instruction_hwm: int = 0
+
+
+_pools: dict[int, PoolState] = {}
+
+
+def _sync(project_id: int, state: PoolState) -> None:
+    from selfinstruct.models import GeneratedInstruction, InstructionStatus, SeedTask
+
+    seeds = SeedTask.objects.filter(project_id=project_id, id__gt=state.seed_hwm).order_by("id")
+    for seed_id, text, key in seeds.values_list("id", "instruction", "instruction_key").iterator(chunk_size=2000):
+        state.index.add(f"s{seed_id}", text)
+        state.texts[f"s{seed_id}"] = text
+        state.keys.add(key)
+        state.seed_hwm = seed_id
+    accepted = GeneratedInstruction.objects.filter(
+        project_id=project_id, status=InstructionStatus.ACCEPTED, id__gt=state.instruction_hwm
+    ).order_by("id")
+    for row_id, text, key in accepted.values_list("id", "instruction", "instruction_key").iterator(chunk_size=2000):
+        state.index.add(f"g{row_id}", text)
+        state.texts[f"g{row_id}"] = text
+        state.keys.add(key)
+        state.instruction_hwm = row_id
+
+
+@contextmanager
+def locked_pool(project_id: int):
+    """Yield the project's up-to-date PoolState inside a transaction that holds the pool lock.
+
+    Callers add accepted rows to the database and then call `remember()`; if the transaction fails, the cached
+    state is dropped (it may hold items that were never committed) and rebuilt on next use.
+    """
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(project_id)])
+            state = _pools.setdefault(project_id, PoolState())
+            _sync(project_id, state)
+            yield state
+    except BaseException:
+        _pools.pop(project_id, None)
+        raise
+
+
+def forget_pools() -> None:
+    """Drop every cached pool (tests; or after rows were removed from a pool)."""
+    _pools.clear()

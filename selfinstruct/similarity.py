@@ -1,0 +1,84 @@
+"""ROUGE-L similarity between instructions, and the near-duplicate index interface the generation engine uses.
+
+Tokenization matches `rouge_score`'s default tokenizer for English (lower-case, runs of [a-z0-9], no stemming), so
+scores equal the reference's for English pairs. Unlike the reference — which drops every non-[a-z0-9] character
+and so scores any two Chinese texts 0 — each CJK character is a token of its own, so Chinese works; mixed text
+yields Latin words and CJK characters in reading order.
+
+ROUGE-L F1 (beta 1) = 2·LCS / (|a| + |b|).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+_TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Longest common subsequence length, bit-parallel over a's positions (Allison–Dix / Hyyrö)."""
+    if not a or not b:
+        return 0
+    masks: dict[str, int] = {}
+    for position, token in enumerate(a):
+        masks[token] = masks.get(token, 0) | (1 << position)
+    full = (1 << len(a)) - 1
+    v = full
+    for token in b:
+        u = v & masks.get(token, 0)
+        v = ((v + u) | (v - u)) & full
+    return len(a) - bin(v).count("1")
+
+
+def rouge_l(a: list[str], b: list[str]) -> float:
+    if not a or not b:
+        return 0.0
+    lcs = lcs_length(a, b)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(b), lcs / len(a)
+    return 2 * precision * recall / (precision + recall)
+
+
+class SimilarityIndex(Protocol):
+    def add(self, item_id: str, text: str) -> None: ...
+
+    def most_similar(self, text: str, k: int = 10) -> list[tuple[str, float]]: ...
+
+    def is_near_duplicate(self, text: str, threshold: float = 0.7) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+
+class ExhaustiveIndex:
+    """Compares a candidate with every item: correct by construction, O(pool) per candidate."""
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+        self._tokens: list[list[str]] = []
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, item_id: str, text: str) -> None:
+        self._ids.append(item_id)
+        self._tokens.append(tokenize(text))
+
+    def scores(self, text: str) -> list[tuple[str, float]]:
+        query = tokenize(text)
+        return [(item_id, rouge_l(query, tokens)) for item_id, tokens in zip(self._ids, self._tokens, strict=True)]
+
+    def most_similar(self, text: str, k: int = 10) -> list[tuple[str, float]]:
+        """Top k by score (ties: earlier-added first); items scoring 0 are left out."""
+        scored = [(item_id, score, n) for n, (item_id, score) in enumerate(self.scores(text)) if score > 0]
+        scored.sort(key=lambda item: (-item[1], item[2]))
+        return [(item_id, score) for item_id, score, _ in scored[:k]]
+
+    def is_near_duplicate(self, text: str, threshold: float = 0.7) -> bool:
+        query = tokenize(text)
+        return any(rouge_l(query, tokens) > threshold for tokens in self._tokens)
