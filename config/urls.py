@@ -6,12 +6,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.api import HealthApi
 from projects import api as projects_api
 from projects import views as projects_views
+from selfinstruct import api as selfinstruct_api
 
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
     path("me/", projects_api.MeApi.as_view(), name="me"),
     path("projects/", projects_api.ProjectListApi.as_view(), name="project-list"),
     path("projects/<slug:slug>/", projects_api.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<slug:slug>/seeds", selfinstruct_api.SeedImportApi.as_view(), name="project-seeds"),
+    path("generation-batches/", selfinstruct_api.BatchListCreateApi.as_view(), name="batch-list"),
+    path("generation-batches/<int:batch_id>/", selfinstruct_api.BatchDetailApi.as_view(), name="batch-detail"),
+    path("generation-batches/<int:batch_id>/pause", selfinstruct_api.BatchPauseApi.as_view(), name="batch-pause"),
+    path("generation-batches/<int:batch_id>/resume", selfinstruct_api.BatchResumeApi.as_view(), name="batch-resume"),
+    path("generation-batches/<int:batch_id>/cancel", selfinstruct_api.BatchCancelApi.as_view(), name="batch-cancel"),
 ]
 
 urlpatterns = [

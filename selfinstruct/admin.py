@@ -1,6 +1,33 @@
-from django.contrib import admin
+"""Admin: seeds (with upload), templates (versioned), batches (start, watch live, pause/resume/cancel), review."""
 
-from selfinstruct.models import SeedTask
+import tempfile
+from pathlib import Path
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+
+from selfinstruct.forms import SeedUploadForm, StartBatchForm
+from selfinstruct.models import GeneratedInstruction, GenerationBatch, GenerationRequest, PromptTemplate, SeedTask
+from selfinstruct.seeds import SeedFileError
+from selfinstruct.selectors import batch_progress
+from selfinstruct.services import (
+    BatchError,
+    cancel_batch,
+    ensure_builtin_templates,
+    import_seed_file,
+    pause_batch,
+    resume_batch,
+    review_instructions,
+    save_template,
+    start_batch,
+)
+
+
+def _form_page(request, admin_site, form, title, submit_label):
+    context = {**admin_site.each_context(request), "form": form, "title": title, "submit_label": submit_label}
+    return render(request, "admin/selfinstruct/form_page.html", context)
 
 
 @admin.register(SeedTask)
@@ -13,3 +40,266 @@ class SeedTaskAdmin(admin.ModelAdmin):
     @admin.display(description="instruction")
     def short_instruction(self, obj):
         return obj.instruction[:100]
+
+    def get_urls(self):
+        upload = path("import/", self.admin_site.admin_view(self.import_view), name="selfinstruct_seedtask_import")
+        return [upload, *super().get_urls()]
+
+    def import_view(self, request):
+        form = SeedUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            with tempfile.TemporaryDirectory() as folder:
+                target = Path(folder) / Path(upload.name).name
+                with target.open("wb") as sink:
+                    for chunk in upload.chunks():
+                        sink.write(chunk)
+                try:
+                    result = import_seed_file(
+                        project=form.cleaned_data["project"],
+                        path=target,
+                        display_name=upload.name,
+                        fmt=form.cleaned_data["format"],
+                    )
+                except SeedFileError as exc:
+                    form.add_error("file", str(exc))
+                else:
+                    self.message_user(
+                        request,
+                        f"Imported {result.created} seeds ({result.by_language}); "
+                        f"{result.duplicates} duplicates skipped.",
+                        messages.SUCCESS,
+                    )
+                    return redirect("admin:selfinstruct_seedtask_changelist")
+        return _form_page(request, self.admin_site, form, "Import seed tasks", "Import (all or nothing)")
+
+
+@admin.register(PromptTemplate)
+class PromptTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "method", "version", "num_demos", "num_machine_demos", "num_tasks", "is_builtin"]
+    readonly_fields = ["version", "is_builtin", "updated_at"]
+
+    def changelist_view(self, request, extra_context=None):
+        ensure_builtin_templates()
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        save_template(template=obj)
+
+
+class RequestInline(admin.TabularInline):
+    model = GenerationRequest
+    fields = [
+        "lane",
+        "step",
+        "finish_reason",
+        "parsed",
+        "accepted",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_ms",
+        "attempts",
+        "error",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+    show_change_link = True
+    ordering = ["-id"]
+
+
+@admin.register(GenerationBatch)
+class GenerationBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "project",
+        "template_name",
+        "language",
+        "status",
+        "accepted",
+        "rejected",
+        "target",
+        "endpoint",
+        "created_at",
+    ]
+    list_filter = ["status", "project", "language", "endpoint"]
+    readonly_fields = [
+        "project",
+        "endpoint",
+        "template",
+        "template_snapshot",
+        "language",
+        "target",
+        "topic",
+        "params",
+        "token_budget",
+        "cost_budget",
+        "status",
+        "stop_reason",
+        "lanes",
+        "tokens_used",
+        "cost_used",
+        "consecutive_failures",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "seed",
+    ]
+    exclude = []
+    actions = ["pause", "resume", "cancel"]
+    inlines = [RequestInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_accepted=Count("instructions", filter=Q(instructions__status="accepted")),
+                n_rejected=Count("instructions", filter=Q(instructions__status="rejected")),
+            )
+        )
+
+    @admin.display(description="template")
+    def template_name(self, obj):
+        return f"{obj.template_snapshot.get('name')} v{obj.template_snapshot.get('version')}"
+
+    @admin.display(ordering="n_accepted")
+    def accepted(self, obj):
+        return obj.n_accepted
+
+    @admin.display(ordering="n_rejected")
+    def rejected(self, obj):
+        return obj.n_rejected
+
+    def has_add_permission(self, request):
+        return request.user.is_staff
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff  # the page is read-only; actions change state through services
+
+    def add_view(self, request, form_url="", extra_context=None):
+        ensure_builtin_templates()
+        form = StartBatchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                batch = start_batch(
+                    project=data["project"],
+                    endpoint=data["endpoint"],
+                    template_name=data["template"].name,
+                    target=data["target"],
+                    language=data["language"] or None,
+                    topic=data["topic"],
+                    token_budget=data["token_budget"],
+                    cost_budget=data["cost_budget"],
+                    created_by=request.user,
+                )
+            except BatchError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Batch {batch.pk} started with {batch.lanes} lane(s).", messages.SUCCESS)
+                return redirect("admin:selfinstruct_generationbatch_change", batch.pk)
+        return _form_page(request, self.admin_site, form, "Start a generation batch", "Start")
+
+    def get_urls(self):
+        progress = path(
+            "<int:batch_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name="selfinstruct_generationbatch_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def _progress_context(self, batch):
+        return {
+            "progress": batch_progress(batch=batch),
+            "poll_url": reverse("admin:selfinstruct_generationbatch_progress", args=[batch.pk]),
+        }
+
+    def progress_view(self, request, batch_id):
+        batch = get_object_or_404(GenerationBatch, pk=batch_id)
+        return render(request, "selfinstruct/batch_progress.html", self._progress_context(batch))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = get_object_or_404(GenerationBatch, pk=object_id)
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **self._progress_context(batch)}
+        )
+
+    def _apply(self, request, queryset, action, verb):
+        done = 0
+        for batch in queryset:
+            try:
+                action(batch=batch)
+                done += 1
+            except BatchError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        if done:
+            self.message_user(request, f"{verb} {done} batch(es).", messages.SUCCESS)
+
+    @admin.action(description="Pause selected batches")
+    def pause(self, request, queryset):
+        self._apply(request, queryset, pause_batch, "Paused")
+
+    @admin.action(description="Resume selected batches")
+    def resume(self, request, queryset):
+        self._apply(request, queryset, resume_batch, "Resumed")
+
+    @admin.action(description="Cancel selected batches")
+    def cancel(self, request, queryset):
+        self._apply(request, queryset, cancel_batch, "Cancelled")
+
+
+@admin.register(GeneratedInstruction)
+class GeneratedInstructionAdmin(admin.ModelAdmin):
+    list_display = ["id", "short_instruction", "status", "reason", "max_similarity", "language", "batch"]
+    list_filter = ["status", "reason", "language", "batch", "project"]
+    search_fields = ["instruction", "input", "output"]
+    readonly_fields = [
+        "project",
+        "batch",
+        "request",
+        "instruction",
+        "input",
+        "output",
+        "instruction_key",
+        "language",
+        "status",
+        "reason",
+        "most_similar",
+        "max_similarity",
+        "avg_similarity",
+        "reviewed_by",
+        "created_at",
+    ]
+    actions = ["accept", "reject"]
+
+    @admin.display(description="instruction")
+    def short_instruction(self, obj):
+        return obj.instruction[:120]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Accept selected (exact duplicates of accepted rows are skipped)")
+    def accept(self, request, queryset):
+        changed, skipped = review_instructions(instructions=queryset, accept=True, reviewer=request.user)
+        self.message_user(request, f"Accepted {changed}; skipped {skipped} exact duplicates.", messages.SUCCESS)
+
+    @admin.action(description="Reject selected")
+    def reject(self, request, queryset):
+        changed, _ = review_instructions(instructions=queryset, accept=False, reviewer=request.user)
+        self.message_user(request, f"Rejected {changed}.", messages.SUCCESS)
+
+
+@admin.register(GenerationRequest)
+class GenerationRequestAdmin(admin.ModelAdmin):
+    list_display = ["id", "batch", "lane", "step", "finish_reason", "parsed", "accepted", "attempts", "error"]
+    list_filter = ["batch", "finish_reason"]
+    readonly_fields = [f.name for f in GenerationRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

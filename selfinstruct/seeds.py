@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 MAX_SEED_FILE_BYTES = 50 * 1024 * 1024
+SEED_FORMATS = ("selfinstruct", "belle", "alpaca", "csv")
+CSV_COLUMNS = ("instruction", "input", "output")
 
 
 class SeedFileError(ValueError):
@@ -61,9 +65,7 @@ def _check_row(obj, path: str, line: int) -> SeedRow:
     return SeedRow(line, str(obj.get("id", "")), str(obj.get("name", "")), instruction, clean, is_cls)
 
 
-def read_selfinstruct_jsonl(path: Path, *, display_name: str | None = None) -> list[SeedRow]:
-    """Rows of a Self-Instruct / BELLE seed file (JSON lines). Raises SeedFileError at the first problem."""
-    name = display_name or str(path)
+def _read_text(path: Path, name: str) -> str:
     size = path.stat().st_size
     if size == 0:
         raise SeedFileError(name, "file is empty")
@@ -71,10 +73,13 @@ def read_selfinstruct_jsonl(path: Path, *, display_name: str | None = None) -> l
         raise SeedFileError(name, f"file is {size} bytes; the limit is {MAX_SEED_FILE_BYTES}")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise SeedFileError(name, f"not UTF-8 (byte 0x{raw[exc.start]:02x})", line=line) from None
+
+
+def _jsonl_rows(text: str, name: str) -> list[SeedRow]:
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -83,7 +88,94 @@ def read_selfinstruct_jsonl(path: Path, *, display_name: str | None = None) -> l
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SeedFileError(name, f"invalid JSON: {exc.msg} at column {exc.colno}", line=number) from None
+        except RecursionError:
+            raise SeedFileError(name, "JSON nested too deeply", line=number) from None
         rows.append(_check_row(obj, name, number))
+    return rows
+
+
+def _alpaca_object(obj, name: str, line: int) -> dict:
+    """An Alpaca item {instruction, input, output} in the Self-Instruct shape."""
+    if not isinstance(obj, dict):
+        raise SeedFileError(name, f"expected a JSON object, got {type(obj).__name__}", line=line)
+    for key in ("input", "output"):
+        if key in obj and not isinstance(obj[key], str):
+            raise SeedFileError(name, f"must be a string, got {type(obj[key]).__name__}", line=line, field=key)
+    return {
+        "instruction": obj.get("instruction"),
+        "instances": [{"input": obj.get("input", ""), "output": obj.get("output", "")}],
+        "is_classification": obj.get("is_classification", False),
+        **{k: obj[k] for k in ("id", "name") if k in obj},
+    }
+
+
+def _alpaca_rows(text: str, name: str) -> list[SeedRow]:
+    """A JSON list of Alpaca items; errors give the line where the item starts."""
+    decoder = json.JSONDecoder()
+    start = len(text) - len(text.lstrip())
+    if not text[start:].startswith("["):
+        raise SeedFileError(name, "expected a JSON list of {instruction, input, output}", line=1)
+    pos, rows = start + 1, []
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        line = text.count("\n", 0, pos) + 1
+        if pos >= len(text):
+            raise SeedFileError(name, "invalid JSON: the list is not closed with ]", line=line)
+        if text[pos] == "]":
+            break
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise SeedFileError(name, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+        except RecursionError:
+            raise SeedFileError(name, "JSON nested too deeply", line=line) from None
+        rows.append(_check_row(_alpaca_object(obj, name, line), name, line))
+    if text[pos + 1 :].strip():
+        raise SeedFileError(name, "unexpected text after the closing ]", line=text.count("\n", 0, pos) + 1)
+    return rows
+
+
+def _csv_rows(text: str, name: str) -> list[SeedRow]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise SeedFileError(name, f"header must have columns {list(CSV_COLUMNS)}; missing {missing}", line=1)
+    reader.fieldnames = header
+    rows = []
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            raise SeedFileError(name, f"more cells than the {len(header)} header columns", line=line)
+        flag = (record.get("is_classification") or "").strip().lower()
+        if flag not in ("", "true", "false", "1", "0", "yes", "no"):
+            raise SeedFileError(name, f"must be true or false, got {flag!r}", line=line, field="is_classification")
+        obj = {
+            "instruction": record["instruction"] if record["instruction"] is not None else None,
+            "instances": [{"input": record["input"] or "", "output": record["output"] or ""}],
+            "is_classification": flag in ("true", "1", "yes"),
+            **{k: record[k] for k in ("id", "name") if record.get(k)},
+        }
+        rows.append(_check_row(obj, name, line))
+    return rows
+
+
+def detect_format(path: Path, text: str) -> str:
+    if path.suffix.lower() == ".csv":
+        return "csv"
+    return "alpaca" if text.lstrip().startswith("[") else "selfinstruct"
+
+
+def read_seed_file(path: Path, *, fmt: str = "auto", display_name: str | None = None) -> list[SeedRow]:
+    """Rows of a seed file in any supported format. Raises SeedFileError at the first problem."""
+    name = display_name or str(path)
+    if fmt != "auto" and fmt not in SEED_FORMATS:
+        raise SeedFileError(name, f"unknown format {fmt!r}; use auto or one of {list(SEED_FORMATS)}")
+    text = _read_text(path, name)
+    fmt = detect_format(path, text) if fmt == "auto" else fmt
+    parser = {"selfinstruct": _jsonl_rows, "belle": _jsonl_rows, "alpaca": _alpaca_rows, "csv": _csv_rows}[fmt]
+    rows = parser(text, name)
     if not rows:
         raise SeedFileError(name, "no seed tasks in file")
     return rows

@@ -31,7 +31,7 @@ from selfinstruct.models import (
 from selfinstruct.parsing import ParsedItem, parse_instruction_list, parse_triples
 from selfinstruct.pool import forget_pools, locked_pool
 from selfinstruct.prompts import TRIPLE_METHODS, BuiltPrompt, Demo, choose_human_demos, render
-from selfinstruct.seeds import read_selfinstruct_jsonl
+from selfinstruct.seeds import read_seed_file
 from selfinstruct.templates_builtin import BUILTINS, DEFAULT_PARAMS
 from selfinstruct.text import detect_language, instruction_key, normalize_whitespace
 
@@ -43,13 +43,13 @@ class ImportResult:
     by_language: dict[str, int]
 
 
-def import_seed_file(*, project, path: Path, display_name: str | None = None) -> ImportResult:
-    """Import a Self-Instruct/BELLE JSONL seed file into the project, all or nothing.
+def import_seed_file(*, project, path: Path, display_name: str | None = None, fmt: str = "auto") -> ImportResult:
+    """Import a seed file (Self-Instruct/BELLE JSONL, Alpaca JSON list, CSV) into the project, all or nothing.
 
     Exact duplicates (whitespace-normalized, case-folded instruction), within the file or against the project's
     existing seeds, are skipped and counted. Raises SeedFileError naming file, line and field.
     """
-    rows = read_selfinstruct_jsonl(Path(path), display_name=display_name)
+    rows = read_seed_file(Path(path), fmt=fmt, display_name=display_name)
     source = display_name or Path(path).name
     created, duplicates, by_language = 0, 0, {}
     with locked_pool(project.pk):

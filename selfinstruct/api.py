@@ -1,0 +1,199 @@
+"""Thin DRF views for seeds and generation batches. Only project admins (and site admins) may use them."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from llm.selectors import get_endpoint
+from projects.models import Role
+from projects.selectors import get_project_for_user, projects_for_user
+from selfinstruct.models import GenerationBatch
+from selfinstruct.seeds import SEED_FORMATS, SeedFileError
+from selfinstruct.selectors import batch_progress, batches_for_projects
+from selfinstruct.services import BatchError, cancel_batch, import_seed_file, pause_batch, resume_batch, start_batch
+
+ADMIN_ROLES = (Role.ADMIN,)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    stop_reason = serializers.CharField()
+    target = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rejected_by_reason = serializers.DictField(child=serializers.IntegerField())
+    requests = serializers.IntegerField()
+    failed_requests = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    cost = serializers.FloatField()
+    elapsed_s = serializers.FloatField()
+    accepted_per_min = serializers.FloatField()
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    endpoint = serializers.CharField(source="endpoint.name")
+    template = serializers.CharField(source="template_snapshot.name")
+    template_version = serializers.IntegerField(source="template_snapshot.version")
+    language = serializers.CharField()
+    target = serializers.IntegerField()
+    topic = serializers.CharField()
+    params = serializers.DictField()
+    token_budget = serializers.IntegerField(allow_null=True)
+    cost_budget = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    progress = ProgressSerializer(source="*")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["progress"] = ProgressSerializer(batch_progress(batch=instance)).data
+        return data
+
+
+class BatchInputSerializer(serializers.Serializer):
+    project = serializers.SlugField()
+    endpoint = serializers.CharField()
+    template = serializers.CharField(default="self-instruct")
+    target = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    language = serializers.ChoiceField(choices=["en", "zh"], required=False)
+    topic = serializers.CharField(required=False, default="", allow_blank=True, max_length=300)
+    params = serializers.DictField(required=False, default=dict)
+    token_budget = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    cost_budget = serializers.DecimalField(required=False, max_digits=12, decimal_places=4, allow_null=True)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+def _batch_for(user, batch_id: int) -> GenerationBatch:
+    batch = batches_for_projects(projects=projects_for_user(user=user, roles=ADMIN_ROLES)).filter(pk=batch_id).first()
+    if batch is None:
+        raise Http404("No such batch.")
+    return batch
+
+
+class BatchListCreateApi(APIView):
+    @extend_schema(responses=BatchOutputSerializer(many=True))
+    def get(self, request):
+        batches = batches_for_projects(projects=projects_for_user(user=request.user, roles=ADMIN_ROLES))
+        if request.query_params.get("project"):
+            batches = batches.filter(project__slug=request.query_params["project"])
+        return Response(BatchOutputSerializer(batches[:200], many=True).data)
+
+    @extend_schema(request=BatchInputSerializer, responses={201: BatchOutputSerializer, 400: ErrorSerializer})
+    def post(self, request):
+        data = BatchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=ADMIN_ROLES)
+        endpoint = get_endpoint(name=values["endpoint"])
+        if endpoint is None:
+            return Response({"detail": f"endpoint: no endpoint named {values['endpoint']!r}"}, status=400)
+        try:
+            batch = start_batch(
+                project=project,
+                endpoint=endpoint,
+                template_name=values["template"],
+                target=values["target"],
+                language=values.get("language"),
+                topic=values["topic"],
+                params=values["params"],
+                token_budget=values.get("token_budget"),
+                cost_budget=values.get("cost_budget"),
+                created_by=request.user,
+                seed=values["seed"],
+            )
+        except BatchError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        return Response(BatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class BatchDetailApi(APIView):
+    @extend_schema(responses=BatchOutputSerializer)
+    def get(self, request, batch_id: int):
+        return Response(BatchOutputSerializer(_batch_for(request.user, batch_id)).data)
+
+
+def _action_view(action, name: str):
+    class BatchActionApi(APIView):
+        @extend_schema(
+            request=None,
+            responses={200: BatchOutputSerializer, 409: ErrorSerializer},
+            operation_id=f"generation_batches_{name}",
+        )
+        def post(self, request, batch_id: int):
+            batch = _batch_for(request.user, batch_id)
+            try:
+                action(batch=batch)
+            except BatchError as exc:
+                return Response({"detail": str(exc)}, status=409)
+            batch.refresh_from_db()
+            return Response(BatchOutputSerializer(batch).data)
+
+    BatchActionApi.__name__ = f"Batch{name.capitalize()}Api"
+    return BatchActionApi
+
+
+BatchPauseApi = _action_view(pause_batch, "pause")
+BatchResumeApi = _action_view(resume_batch, "resume")
+BatchCancelApi = _action_view(cancel_batch, "cancel")
+
+
+class SeedImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=inline_serializer(
+            "SeedUpload",
+            {
+                "file": serializers.FileField(),
+                "format": serializers.ChoiceField(choices=["auto", *SEED_FORMATS], default="auto"),
+            },
+        ),
+        responses={
+            201: inline_serializer(
+                "SeedImportResult",
+                {
+                    "created": serializers.IntegerField(),
+                    "duplicates": serializers.IntegerField(),
+                    "by_language": serializers.DictField(child=serializers.IntegerField()),
+                },
+            ),
+            400: ErrorSerializer,
+        },
+    )
+    def post(self, request, slug: str):
+        project = get_project_for_user(user=request.user, slug=slug, roles=ADMIN_ROLES)
+        upload = request.FILES.get("file")
+        if upload is None:
+            return Response({"detail": "file: upload a seed file in the 'file' field"}, status=400)
+        fmt = request.data.get("format", "auto")
+        if fmt not in ("auto", *SEED_FORMATS):
+            return Response({"detail": f"format: must be auto or one of {list(SEED_FORMATS)}"}, status=400)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(upload.name).name
+            with path.open("wb") as sink:
+                for chunk in upload.chunks():
+                    sink.write(chunk)
+            try:
+                result = import_seed_file(project=project, path=path, display_name=upload.name, fmt=fmt)
+            except SeedFileError as exc:
+                return Response({"detail": str(exc)}, status=400)
+        return Response(
+            {"created": result.created, "duplicates": result.duplicates, "by_language": result.by_language},
+            status=201,
+        )

@@ -1,0 +1,85 @@
+"""manage.py generate --project SLUG --endpoint NAME --target N --template self-instruct|alpaca|belle [--wait]"""
+
+import time
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from llm.selectors import get_endpoint
+from projects.selectors import get_project_by_slug
+from selfinstruct.models import BatchStatus, GenerationBatch
+from selfinstruct.selectors import batch_progress, format_progress
+from selfinstruct.services import BatchError, start_batch
+
+FINAL = (BatchStatus.COMPLETED, BatchStatus.CANCELLED, BatchStatus.FAILED)
+
+
+def wait_for_batch(command: BaseCommand, batch_id: int, *, timeout: float | None = None) -> None:
+    """Progress bar until the batch ends; raise CommandError unless it completed."""
+    batch = GenerationBatch.objects.get(pk=batch_id)
+    deadline = time.monotonic() + timeout if timeout else None
+    with tqdm(total=batch.target, desc=f"batch {batch_id}", unit="instr", file=command.stderr._out) as bar:
+        while True:
+            batch.refresh_from_db()
+            progress = batch_progress(batch=batch)
+            bar.n = min(progress["accepted"], batch.target)
+            bar.set_postfix(rejected=progress["rejected"], requests=progress["requests"], refresh=False)
+            bar.refresh()
+            if batch.status in FINAL:
+                break
+            if deadline and time.monotonic() > deadline:
+                raise CommandError(f"batch {batch_id} still {batch.status} after {timeout:.0f}s — is a worker running?")
+            time.sleep(0.5)
+    command.stdout.write(f"batch {batch_id} {format_progress(progress)}")
+    if batch.status != BatchStatus.COMPLETED:
+        raise CommandError(f"batch {batch_id} {batch.status}: {batch.stop_reason}")
+
+
+class Command(BaseCommand):
+    help = "Start a generation batch (Self-Instruct / Alpaca / BELLE) and optionally wait for it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--endpoint", required=True)
+        parser.add_argument("--target", type=int, required=True, help="accepted instructions to reach")
+        parser.add_argument("--template", required=True, help="self-instruct, alpaca, belle or a custom template")
+        parser.add_argument("--language", choices=["en", "zh"], help="default: zh for belle, else en")
+        parser.add_argument("--topic", default="")
+        parser.add_argument("--temperature", type=float)
+        parser.add_argument("--max-tokens", type=int)
+        parser.add_argument("--token-budget", type=int)
+        parser.add_argument("--cost-budget", type=Decimal)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--wait", action="store_true", help="show progress; exit non-zero unless it completes")
+        parser.add_argument("--timeout", type=float, help="seconds to wait with --wait")
+
+    def handle(self, *args, **o):
+        project = get_project_by_slug(slug=o["project"])
+        if project is None:
+            raise CommandError(f"--project: no project with slug {o['project']!r}")
+        endpoint = get_endpoint(name=o["endpoint"])
+        if endpoint is None:
+            raise CommandError(f"--endpoint: no endpoint named {o['endpoint']!r}")
+        params = {k: v for k, v in {"temperature": o["temperature"], "max_tokens": o["max_tokens"]}.items() if v}
+        try:
+            batch = start_batch(
+                project=project,
+                endpoint=endpoint,
+                template_name=o["template"],
+                target=o["target"],
+                language=o["language"],
+                topic=o["topic"],
+                params=params,
+                token_budget=o["token_budget"],
+                cost_budget=o["cost_budget"],
+                seed=o["seed"],
+            )
+        except BatchError as exc:
+            raise CommandError(f"--{exc}") from None
+        self.stdout.write(
+            f"batch {batch.pk} started: {batch.template_snapshot['name']} v{batch.template.version}, "
+            f"{batch.language}, target {batch.target}, {batch.lanes} lane(s)"
+        )
+        if o["wait"]:
+            wait_for_batch(self, batch.pk, timeout=o["timeout"])
