@@ -27,3 +27,28 @@ class HealthApi(APIView):
             database = False
         body = HealthOutputSerializer({"status": "ok" if database else "degraded", "database": database}).data
         return Response(body, status=200 if database else 503)
+
+
+def _flatten(errors, prefix: str = "") -> list[str]:
+    if isinstance(errors, dict):
+        return [m for key, value in errors.items() for m in _flatten(value, f"{prefix}{key}." if key else prefix)]
+    if isinstance(errors, list):
+        return [m for value in errors for m in _flatten(value, prefix)]
+    return [f"{prefix.rstrip('.')}: {errors}" if prefix else str(errors)]
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with validation errors also summarized in `detail` ("field: message; …"), so every
+    error response has a `detail` string and field errors stay available under `errors`."""
+    from rest_framework.exceptions import ValidationError
+    from rest_framework.views import exception_handler as drf_handler
+
+    response = drf_handler(exc, context)
+    if response is not None and isinstance(exc, ValidationError):
+        response.data = {"detail": "; ".join(_flatten(response.data)), "errors": response.data}
+    return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.JSONField(required=False, help_text="Field errors, for validation failures.")

@@ -6,12 +6,13 @@ import tempfile
 from pathlib import Path
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import ErrorSerializer
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
@@ -21,10 +22,6 @@ from selfinstruct.selectors import batch_progress, batches_for_projects
 from selfinstruct.services import BatchError, cancel_batch, import_seed_file, pause_batch, resume_batch, start_batch
 
 ADMIN_ROLES = (Role.ADMIN,)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -58,12 +55,11 @@ class BatchOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    progress = ProgressSerializer(source="*")
+    progress = serializers.SerializerMethodField()
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["progress"] = ProgressSerializer(batch_progress(batch=instance)).data
-        return data
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, batch) -> dict:
+        return ProgressSerializer(batch_progress(batch=batch)).data
 
 
 class BatchInputSerializer(serializers.Serializer):

@@ -16,6 +16,15 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pool_cache():
+    from selfinstruct.pool import forget_pools
+
+    forget_pools()  # rolled-back test transactions can reuse ids the cached pools have already seen
+    yield
+    forget_pools()
+
+
 @pytest.fixture
 def project(db):
     from projects.services import create_project

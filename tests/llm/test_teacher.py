@@ -24,13 +24,13 @@ def test_models_endpoint_says_it_is_not_a_language_model(teacher):
     assert "not by a language model" in body["data"][0]["owned_by"]
 
 
-def test_continues_a_numbered_list_from_the_next_number(composer):
+def test_continues_a_numbered_list_from_the_next_number_and_honours_stop(composer):
     prompt = "Come up with tasks.\n1. Name a fruit.\n2. Sum two numbers.\n3."
-    reply = composer.reply(prompt)
-    lines = reply.splitlines()
-    assert not lines[0].startswith("3.")  # the prompt already opened item 3
+    lines = composer.reply(prompt).splitlines()
+    assert not lines[0].lstrip().startswith("3.")  # the prompt already opened item 3
     assert [line.split(".")[0] for line in lines[1:3]] == ["4", "5"]
-    assert len(lines) == 14  # up to item 16, as Self-Instruct's prompt expects
+    stopped = apply_stop(composer.reply(prompt), ["\n\n", "\n8", "8."]).splitlines()
+    assert len(stopped) == 5 and stopped[-1].startswith("7.")  # items 3..7, cut where item 8 would start
 
 
 def test_chinese_prompt_gets_chinese_triples(composer):

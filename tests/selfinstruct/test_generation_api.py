@@ -1,0 +1,118 @@
+"""Seeds and generation batches through the API: project admins only, scoped, schema-checked, clear errors."""
+
+import pytest
+
+from llm.teacher import default_seed_files
+from projects.services import add_member
+from selfinstruct.models import GenerationBatch, SeedTask
+from selfinstruct.services import import_seed_file
+
+
+@pytest.fixture
+def manager(cast, project):
+    add_member(project=project, user=cast["labeler"], role="admin")  # "lab" now administers alpha
+    return "labeler"
+
+
+@pytest.fixture
+def seeded(project):
+    for path in default_seed_files():
+        import_seed_file(project=project, path=path)
+    return project
+
+
+def batch_body(**extra):
+    return {"project": "alpha", "endpoint": "teach", "template": "alpaca", "target": 10, **extra}
+
+
+def test_project_admin_starts_and_watches_a_batch(api_as, manager, seeded, endpoint):
+    client = api_as(manager)
+    response = client.post(
+        "/api/v1/generation-batches/", batch_body(topic="cooking", params={"temperature": 0.9}), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["template"] == "alpaca" and body["language"] == "en" and body["params"]["temperature"] == 0.9
+    assert body["progress"]["status"] == "running" and body["progress"]["accepted"] == 0
+    detail = client.get(f"/api/v1/generation-batches/{body['id']}/").json()
+    assert detail["id"] == body["id"] and detail["topic"] == "cooking"
+    assert [b["id"] for b in client.get("/api/v1/generation-batches/?project=alpha").json()] == [body["id"]]
+    assert client.post(f"/api/v1/generation-batches/{body['id']}/pause").json()["status"] == "paused"
+    conflict = client.post(f"/api/v1/generation-batches/{body['id']}/pause")
+    assert conflict.status_code == 409 and "only a running batch" in conflict.json()["detail"]
+    assert client.post(f"/api/v1/generation-batches/{body['id']}/resume").json()["status"] == "running"
+    assert client.post(f"/api/v1/generation-batches/{body['id']}/cancel").json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("who", ["consumer", "other_labeler", "other_consumer"])
+def test_others_cannot_see_or_start_batches(api_as, cast, seeded, endpoint, who):
+    from selfinstruct.services import start_batch
+
+    batch = start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=5)
+    client = api_as(who)
+    assert client.post("/api/v1/generation-batches/", batch_body(), format="json").status_code == 404
+    assert client.get(f"/api/v1/generation-batches/{batch.pk}/").status_code == 404
+    assert client.post(f"/api/v1/generation-batches/{batch.pk}/cancel").status_code == 404
+    assert client.get("/api/v1/generation-batches/").json() == []
+    assert GenerationBatch.objects.count() == 1
+
+
+def test_site_admin_sees_all_batches(api_as, seeded, endpoint):
+    from selfinstruct.services import start_batch
+
+    start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=5)
+    assert len(api_as("admin").get("/api/v1/generation-batches/").json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"endpoint": "nope"}, "endpoint: no endpoint named 'nope'"),
+        ({"template": "nope"}, "template: no template named 'nope'"),
+        ({"params": {"best_of": 3}}, "params: unknown"),
+        ({"language": "zh", "project": "alpha"}, None),
+    ],
+)
+def test_batch_errors_name_the_field(api_as, manager, seeded, endpoint, extra, message):
+    response = api_as(manager).post("/api/v1/generation-batches/", batch_body(**extra), format="json")
+    if message is None:
+        assert response.status_code == 201
+    else:
+        assert response.status_code == 400 and message in response.json()["detail"]
+
+
+def test_target_must_be_positive(api_as, manager, seeded, endpoint):
+    response = api_as(manager).post("/api/v1/generation-batches/", batch_body(target=0), format="json")
+    assert response.status_code == 400 and response.json()["detail"].startswith("target: ")
+
+
+def test_seed_upload(api_as, manager, project, tmp_path):
+    client = api_as(manager)
+    good = tmp_path / "seeds.csv"
+    good.write_text(
+        "instruction,input,output\nName a red fruit please.,,Apple\n用一句话介绍长城。,,长城是古代防御工程。\n"
+    )
+    with good.open("rb") as f:
+        response = client.post("/api/v1/projects/alpha/seeds", {"file": f}, format="multipart")
+    assert response.status_code == 201 and response.json() == {
+        "created": 2,
+        "duplicates": 0,
+        "by_language": {"en": 1, "zh": 1},
+    }
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "ok one"}\n{"instruction": ["not", "text"]}\n')
+    with bad.open("rb") as f:
+        response = client.post("/api/v1/projects/alpha/seeds", {"file": f}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "bad.jsonl, line 2, field 'instruction': must be a string, got list"
+    assert SeedTask.objects.count() == 2
+    assert client.post("/api/v1/projects/alpha/seeds", {}, format="multipart").status_code == 400
+
+
+def test_seed_upload_is_for_project_admins(api_as, cast, project, tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"instruction": "Name a red fruit please."}\n')
+    for who in ("labeler", "consumer", "other_labeler"):
+        with path.open("rb") as f:
+            assert api_as(who).post("/api/v1/projects/alpha/seeds", {"file": f}, format="multipart").status_code == 404
+    assert not SeedTask.objects.exists()
