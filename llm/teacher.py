@@ -25,6 +25,23 @@ from pathlib import Path
 
 MODEL_ID = "demo-teacher"
 DISCLAIMER = "demo teacher: replies are composed from a phrase grammar and the seed pool, not by a language model"
+CLASSIFY_HINTS = (
+    "classify",
+    "decide whether",
+    "decide if",
+    "whether",
+    "which of",
+    "fact or opinion",
+    "spam",
+    "sentiment",
+    "identify the language",
+    "判断",
+    "是否",
+    "哪个",
+    "分类",
+    "属于",
+    "哪种",
+)
 FAULTS = ("429", "500", "503", "slow", "truncated", "malformed", "empty", "reset", "length")
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff]", re.IGNORECASE)
@@ -215,6 +232,30 @@ class Composer:
         row = self.rng.choice(candidates)
         return self.rng.choice(row["instances"])["output"] or ("（无内容）" if chinese else "(no content)")
 
+    def classify(self, task: str, chinese: bool) -> str:
+        yes = any(k in task.lower() for k in CLASSIFY_HINTS)
+        return ("是" if yes else "否") if chinese else ("Yes" if yes else "No")
+
+    def instances(self, task: str, chinese: bool, output_first: bool) -> str:
+        """Examples for a task: 'Class label:'/'Input:' blocks (output-first) or 'Example n' blocks."""
+        inputs = [i["input"] for row in self.pool for i in row["instances"] if i.get("input")]
+        inputs = [x for x in inputs if is_chinese(x) == chinese] or inputs or ["…"]
+        chosen = self.rng.sample(inputs, min(3, len(inputs)))
+        colon = "：" if chinese else ": "
+        if output_first:
+            labels = ["是", "否"] if chinese else ["Yes", "No"]
+            word_label, word_input = ("类别", "输入") if chinese else ("Class label", "Input")
+            return "\n".join(
+                f"{word_label}{colon}{label}\n{word_input}{colon}{text}"
+                for label, text in zip(labels, chosen, strict=False)
+            )
+        word_example, word_input, word_output = ("示例", "输入", "输出") if chinese else ("Example", "Input", "Output")
+        blocks = []
+        for n, text in enumerate(chosen, start=1):
+            answer = self.answer(task + " " + text, chinese)
+            blocks.append(f"{word_example} {n}\n{word_input}{colon}{text}\n{word_output}{colon}{answer}")
+        return "\n\n".join(blocks)
+
     def reply(self, prompt: str) -> str:
         """Continue a numbered task list if the prompt holds one; otherwise answer the question.
 
@@ -222,6 +263,14 @@ class Composer:
         - the prompt asks for N tasks in instruction/input/output form: write the items after the demos, up to N;
         - the prompt asks for N tasks: write N numbered instructions.
         """
+        lines = prompt.rstrip().splitlines()
+        last = lines[-1] if lines else ""
+        if re.match(r"^\s*(Classification|是否分类任务)\s*[:：]\s*$", last):
+            task = re.sub(r"^\s*(Task|任务)\s*[:：]\s*", "", lines[-2] if len(lines) > 1 else "")
+            return self.classify(task, is_chinese(task))
+        if re.match(r"^\s*(Task|任务)\s*[:：]", last) and re.search(r"(Input|输入)", prompt):
+            task = re.sub(r"^\s*(Task|任务)\s*[:：]\s*", "", last)
+            return self.instances(task, is_chinese(task), output_first=bool(re.search(r"Class label|类别：", prompt)))
         triples = ("指令" in prompt and "输出" in prompt) or ("Instruction:" in prompt and "Output:" in prompt)
         field = r"(?:Instruction|指令)\s*[:：]\s*(.+)$" if triples else "(.+)$"
         item_pattern = r"(?m)^\s*(\d{1,3})\s*[.、．]\s*" + field

@@ -9,7 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from selfinstruct.forms import SeedUploadForm, StartBatchForm
-from selfinstruct.models import GeneratedInstruction, GenerationBatch, GenerationRequest, PromptTemplate, SeedTask
+from selfinstruct.models import (
+    GeneratedInstance,
+    GeneratedInstruction,
+    GenerationBatch,
+    GenerationRequest,
+    PromptTemplate,
+    SeedTask,
+)
 from selfinstruct.seeds import SeedFileError
 from selfinstruct.selectors import batch_progress
 from selfinstruct.services import (
@@ -250,10 +257,30 @@ class GenerationBatchAdmin(admin.ModelAdmin):
         self._apply(request, queryset, cancel_batch, "Cancelled")
 
 
+class InstanceInline(admin.TabularInline):
+    model = GeneratedInstance
+    fields = ["input", "output", "status", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    max_num = 0
+
+
 @admin.register(GeneratedInstruction)
 class GeneratedInstructionAdmin(admin.ModelAdmin):
-    list_display = ["id", "short_instruction", "status", "reason", "max_similarity", "language", "batch"]
-    list_filter = ["status", "reason", "language", "batch", "project"]
+    list_display = [
+        "id",
+        "short_instruction",
+        "status",
+        "reason",
+        "max_similarity",
+        "language",
+        "is_classification",
+        "instances_status",
+        "batch",
+    ]
+    list_filter = ["status", "reason", "language", "is_classification", "instances_status", "batch", "project"]
+    inlines = [InstanceInline]
     search_fields = ["instruction", "input", "output"]
     readonly_fields = [
         "project",

@@ -26,6 +26,7 @@ ADMIN_ROLES = (Role.ADMIN,)
 
 class ProgressSerializer(serializers.Serializer):
     status = serializers.CharField()
+    stage = serializers.ChoiceField(choices=["instructions", "instances"])
     stop_reason = serializers.CharField()
     target = serializers.IntegerField()
     accepted = serializers.IntegerField()
@@ -38,6 +39,10 @@ class ProgressSerializer(serializers.Serializer):
     cost = serializers.FloatField()
     elapsed_s = serializers.FloatField()
     accepted_per_min = serializers.FloatField()
+    instances = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Self-Instruct's second stage: instructions pending/working/done/failed, and instances written.",
+    )
 
 
 class BatchOutputSerializer(serializers.Serializer):

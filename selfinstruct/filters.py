@@ -90,6 +90,9 @@ class Reason:
     NEAR_DUPLICATE = "near_duplicate"
     WRONG_LANGUAGE = "wrong_language"
     REVIEWER = "reviewer"
+    CONFLICTING_OUTPUTS = "conflicting_outputs"
+    OVER_LIMIT = "over_limit"
+    NO_INSTANCES = "no_instances"
 
     ALL = (
         TRUNCATED,
@@ -148,3 +151,34 @@ def check_item(item: ParsedItem, *, language: str, expects_output: bool) -> str 
         if item.input.strip() and item.input.strip() == item.output.strip():
             return Reason.INPUT_EQUALS_OUTPUT
     return None
+
+
+MAX_INSTANCES_PER_TASK = 5
+
+
+def judge_instances(pairs: list[tuple[str, str]]) -> list[str | None]:
+    """Self-Instruct's final instance filters, one reason (or None) per pair: empty output, input == output,
+    the same input with different outputs (all of them go), exact repeats, and at most five per task."""
+    outputs_by_input: dict[str, set[str]] = {}
+    for input_text, output in pairs:
+        outputs_by_input.setdefault(input_text.strip(), set()).add(output.strip())
+    reasons: list[str | None] = []
+    seen: set[tuple[str, str]] = set()
+    kept = 0
+    for input_text, output in pairs:
+        key = (input_text.strip(), output.strip())
+        if not key[1]:
+            reasons.append(Reason.EMPTY_OUTPUT)
+        elif key[0] and key[0] == key[1]:
+            reasons.append(Reason.INPUT_EQUALS_OUTPUT)
+        elif len(outputs_by_input[key[0]]) > 1:
+            reasons.append(Reason.CONFLICTING_OUTPUTS)
+        elif key in seen:
+            reasons.append(Reason.DUPLICATE)
+        elif kept >= MAX_INSTANCES_PER_TASK:
+            reasons.append(Reason.OVER_LIMIT)
+        else:
+            reasons.append(None)
+            kept += 1
+        seen.add(key)
+    return reasons

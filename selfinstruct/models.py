@@ -67,6 +67,11 @@ class BatchStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class Stage(models.TextChoices):
+    INSTRUCTIONS = "instructions"
+    INSTANCES = "instances"
+
+
 class GenerationBatch(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="generation_batches")
     endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="generation_batches")
@@ -79,6 +84,10 @@ class GenerationBatch(models.Model):
     token_budget = models.PositiveIntegerField(null=True, blank=True)
     cost_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.RUNNING)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.INSTRUCTIONS)
+    generate_instances = models.BooleanField(
+        default=True, help_text="Self-Instruct only: after the target, classify each instruction and write instances."
+    )
     stop_reason = models.CharField(max_length=300, blank=True)
     lanes = models.PositiveSmallIntegerField(default=1, help_text="Request chains run at once.")
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -116,10 +125,20 @@ class GenerationLane(models.Model):
         return f"lane {self.number} of batch {self.batch_id} at step {self.step}"
 
 
+class RequestKind(models.TextChoices):
+    TASKS = "tasks", "new tasks"
+    CLASSIFY = "classify", "classification identification"
+    INSTANCES = "instances", "instance generation"
+
+
 class GenerationRequest(models.Model):
     """One logical request of a batch: the prompt, the demonstrations used, the raw reply and its outcome."""
 
     batch = models.ForeignKey(GenerationBatch, on_delete=models.CASCADE, related_name="requests")
+    kind = models.CharField(max_length=16, choices=RequestKind.choices, default=RequestKind.TASKS)
+    instruction = models.ForeignKey(
+        "GeneratedInstruction", null=True, blank=True, on_delete=models.CASCADE, related_name="stage_two_requests"
+    )
     lane = models.PositiveSmallIntegerField()
     step = models.PositiveIntegerField()
     prompt = models.TextField()
@@ -139,7 +158,9 @@ class GenerationRequest(models.Model):
 
     class Meta:
         ordering = ["batch", "id"]
-        constraints = [models.UniqueConstraint(fields=["batch", "lane", "step"], name="one_request_per_step")]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "lane", "step", "kind"], name="one_request_per_step_and_kind")
+        ]
 
     def __str__(self) -> str:
         return f"request {self.lane}/{self.step} of batch {self.batch_id}"
@@ -148,6 +169,14 @@ class GenerationRequest(models.Model):
 class InstructionStatus(models.TextChoices):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+
+
+class InstancesStatus(models.TextChoices):
+    NONE = "", "not applicable"
+    PENDING = "pending"
+    WORKING = "working"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class GeneratedInstruction(models.Model):
@@ -165,6 +194,10 @@ class GeneratedInstruction(models.Model):
     max_similarity = models.FloatField(default=0)
     avg_similarity = models.FloatField(default=0)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    is_classification = models.BooleanField(null=True, blank=True)
+    instances_status = models.CharField(max_length=16, choices=InstancesStatus.choices, blank=True)
+    instances_lane = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Lane working on it.")
+    instance_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -180,3 +213,21 @@ class GeneratedInstruction(models.Model):
 
     def __str__(self) -> str:
         return self.instruction[:80]
+
+
+class GeneratedInstance(models.Model):
+    """An input/output example written for a generated instruction (Self-Instruct's second stage)."""
+
+    instruction = models.ForeignKey(GeneratedInstruction, on_delete=models.CASCADE, related_name="instances")
+    request = models.ForeignKey(GenerationRequest, on_delete=models.CASCADE, related_name="instances")
+    input = models.TextField(blank=True)
+    output = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=InstructionStatus.choices)
+    reason = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["instruction", "id"]
+
+    def __str__(self) -> str:
+        return f"instance {self.pk} of {self.instruction_id}"

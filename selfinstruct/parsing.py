@@ -96,3 +96,53 @@ def _mark_truncated(items: list[ParsedItem], finish_reason: str) -> list[ParsedI
         last = items[-1]
         items[-1] = ParsedItem(last.instruction, last.input, last.output, truncated=True)
     return items
+
+
+_YES = {"yes", "true", "是", "是的", "对"}
+_NO = {"no", "false", "否", "不是", "不"}
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """The first word of a classification-identification reply as True/False; None when it is neither."""
+    stripped = text.strip().strip("\"'“”「」.。!！").strip()
+    first = re.split(r"[\s,，.。:：!！]", stripped, maxsplit=1)[0].lower() if stripped else ""
+    if first in _YES or stripped[:1] == "是":
+        return True
+    if first in _NO or stripped[:1] == "否" or stripped.startswith("不是"):
+        return False
+    return None
+
+
+_EXAMPLE = re.compile(r"(?im)^\s*(?:example|示例|例子)\s*\d*\s*[:：.]?\s*$")
+_LABEL = re.compile(r"(?im)^\s*(?:class\s*label|label|类别|标签)\s*[:：]\s*")
+_INPUT = re.compile(r"(?im)^\s*(?:input|输入)\s*[:：]\s*")
+_OUTPUT = re.compile(r"(?im)^\s*(?:output|输出)\s*[:：]\s*")
+
+
+def _field(block: str, start: re.Pattern, *stops: re.Pattern) -> str:
+    match = start.search(block)
+    if not match:
+        return ""
+    rest = block[match.end() :]
+    ends = [m.start() for p in stops if (m := p.search(rest))]
+    return _clean(rest[: min(ends)] if ends else rest)
+
+
+def parse_instances(text: str, *, classification: bool) -> list[tuple[str, str]]:
+    """(input, output) pairs. Output-first replies give (input, label) for each 'Class label:' block."""
+    if classification:
+        starts = [m.start() for m in _LABEL.finditer(text)]
+        pairs = []
+        for index, start in enumerate(starts):
+            block = text[start : starts[index + 1] if index + 1 < len(starts) else len(text)]
+            label_match = _LABEL.match(block)
+            label = _clean(block[label_match.end() :].split("\n", 1)[0])
+            pairs.append((_field(block, _INPUT, _LABEL), label))
+        return pairs
+    blocks = [b for b in _EXAMPLE.split(text) if b.strip()] if _EXAMPLE.search(text) else [text]
+    pairs = []
+    for block in blocks:
+        if not _OUTPUT.search(block):
+            continue
+        pairs.append((_field(block, _INPUT, _OUTPUT), _field(block, _OUTPUT, _EXAMPLE, _INPUT)))
+    return pairs

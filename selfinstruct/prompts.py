@@ -8,6 +8,14 @@ from dataclasses import dataclass
 from rank_bm25 import BM25Okapi
 
 from selfinstruct.similarity import tokenize
+from selfinstruct.templates_builtin import (
+    CLASSIFY_EXAMPLES,
+    CLASSIFY_HEADER,
+    CLASSIFY_LABELS,
+    INPUT_FIRST_HEADER,
+    INSTANCE_WORDS,
+    OUTPUT_FIRST_HEADER,
+)
 
 LANGUAGE_NAMES = {"en": ("English", "英文"), "zh": ("Chinese", "中文")}
 TRIPLE_METHODS = ("alpaca", "belle")
@@ -89,3 +97,36 @@ def render(template: dict, *, demos: list[Demo], language: str, topic: str = "")
         text = text.replace(key, value)
     text = text.replace("\n\n\n", "\n\n")
     return BuiltPrompt(text=text, demos=demos, stop=stop, first_number=next_number)
+
+
+def render_classify(instruction: str, language: str) -> tuple[str, list[str]]:
+    """Few-shot classification identification; the reply is one word (Yes/No, 是/否)."""
+    task_word, answer_word = CLASSIFY_LABELS[language]
+    colon = "：" if language == "zh" else ": "
+    lines = [CLASSIFY_HEADER[language], ""]
+    for task, answer in CLASSIFY_EXAMPLES[language]:
+        lines += [f"{task_word}{colon}{task}", f"{answer_word}{colon}{answer}", ""]
+    lines += [f"{task_word}{colon}{' '.join(instruction.split())}", f"{answer_word}{colon}".rstrip()]
+    return "\n".join(lines), ["\n"]
+
+
+def render_instances(instruction: str, language: str, *, classification: bool, demos: list[Demo]) -> str:
+    """Output-first prompt (label, then input) for classification tasks, input-first otherwise; demos are seeds
+    of the same kind with their real instances."""
+    words = INSTANCE_WORDS[language]
+    colon = "：" if language == "zh" else ": "
+    header = OUTPUT_FIRST_HEADER[language] if classification else INPUT_FIRST_HEADER[language]
+    blocks = [header, ""]
+    for demo in demos:
+        blocks.append(f"{words['task']}{colon}{demo.instruction}")
+        if classification:
+            blocks += [f"{words['label']}{colon}{demo.output}", f"{words['input']}{colon}{demo.input}"]
+        else:
+            blocks += [
+                f"{words['example']} 1",
+                f"{words['input']}{colon}{demo.input}",
+                f"{words['output']}{colon}{demo.output}",
+            ]
+        blocks.append("")
+    blocks.append(f"{words['task']}{colon}{' '.join(instruction.split())}")
+    return "\n".join(blocks)

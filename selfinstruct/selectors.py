@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from selfinstruct.models import GeneratedInstruction, GenerationBatch, InstructionStatus, SeedTask
+from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationBatch, InstructionStatus, SeedTask
 
 
 def seed_counts_by_language(*, project) -> dict[str, int]:
@@ -30,10 +30,22 @@ def batch_progress(*, batch: GenerationBatch) -> dict:
         completion_tokens=Sum("completion_tokens"),
         cost=Sum("cost"),
     )
+    stage_two = dict(
+        rows.filter(status=InstructionStatus.ACCEPTED)
+        .exclude(instances_status="")
+        .values_list("instances_status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    if stage_two:
+        stage_two["instances"] = GeneratedInstance.objects.filter(
+            instruction__batch=batch, status=InstructionStatus.ACCEPTED
+        ).count()
     end = batch.finished_at or timezone.now()
     minutes = max((end - batch.created_at).total_seconds() / 60, 1e-9)
     return {
         "status": batch.status,
+        "stage": batch.stage,
         "stop_reason": batch.stop_reason,
         "target": batch.target,
         "accepted": accepted,
@@ -46,6 +58,7 @@ def batch_progress(*, batch: GenerationBatch) -> dict:
         "cost": float(requests["cost"] or 0),
         "elapsed_s": round(minutes * 60, 1),
         "accepted_per_min": round(accepted / minutes, 2),
+        "instances": stage_two,
     }
 
 
@@ -56,5 +69,11 @@ def format_progress(progress: dict) -> str:
         f"({reasons}), {progress['requests']} requests ({progress['failed_requests']} failed), "
         f"{progress['prompt_tokens'] + progress['completion_tokens']} tokens, cost {progress['cost']:.4f}, "
         f"{progress['accepted_per_min']} accepted/min"
+        + (
+            f", instances for {progress['instances'].get('done', 0)} instructions "
+            f"({progress['instances'].get('instances', 0)} instances, {progress['instances'].get('failed', 0)} gave up)"
+            if progress["instances"]
+            else ""
+        )
         + (f" — {progress['stop_reason']}" if progress["stop_reason"] else "")
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,24 +15,36 @@ from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 
 from llm.client import LLMError, LLMReply, call_llm
-from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item
+from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item, judge_instances
 from selfinstruct.models import (
     BatchStatus,
+    GeneratedInstance,
     GeneratedInstruction,
     GenerationBatch,
     GenerationLane,
     GenerationRequest,
+    InstancesStatus,
     InstructionStatus,
     Language,
     Method,
     PromptTemplate,
+    RequestKind,
     SeedTask,
+    Stage,
 )
-from selfinstruct.parsing import ParsedItem, parse_instruction_list, parse_triples
+from selfinstruct.parsing import ParsedItem, parse_instances, parse_instruction_list, parse_triples, parse_yes_no
 from selfinstruct.pool import forget_pools, locked_pool
-from selfinstruct.prompts import TRIPLE_METHODS, BuiltPrompt, Demo, choose_human_demos, render
+from selfinstruct.prompts import (
+    TRIPLE_METHODS,
+    BuiltPrompt,
+    Demo,
+    choose_human_demos,
+    render,
+    render_classify,
+    render_instances,
+)
 from selfinstruct.seeds import read_seed_file
-from selfinstruct.templates_builtin import BUILTINS, DEFAULT_PARAMS
+from selfinstruct.templates_builtin import BUILTINS, DEFAULT_PARAMS, STAGE_TWO_PARAMS
 from selfinstruct.text import detect_language, instruction_key, normalize_whitespace
 
 
@@ -329,8 +341,12 @@ def run_generation_step(*, batch_id: int, lane_number: int, token: str, step: in
     batch = GenerationBatch.objects.select_related("endpoint", "project").get(pk=batch_id)
     if batch.status != BatchStatus.RUNNING:
         return
+    if batch.stage == Stage.INSTANCES:
+        _run_instance_step(batch, lane, step)
+        return
     if accepted_count(batch_id) >= batch.target:
-        _finish(batch_id, BatchStatus.COMPLETED, "target reached")
+        with transaction.atomic():
+            _target_reached(batch, lane)
         return
     prompt = build_prompt(batch, lane_number, step)
     stop_reason = _reserve_budget(batch, lane_number, token, prompt)
@@ -365,6 +381,203 @@ def _request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> Gen
     )
 
 
+def _target_reached(batch: GenerationBatch, lane: GenerationLane) -> None:
+    """Inside a transaction: finish, or — for Self-Instruct — move on to classifying and writing instances."""
+    if batch.template_snapshot["method"] == Method.SELF_INSTRUCT and batch.generate_instances:
+        moved = GenerationBatch.objects.filter(pk=batch.pk, stage=Stage.INSTRUCTIONS).update(stage=Stage.INSTANCES)
+        if moved:
+            GeneratedInstruction.objects.filter(batch=batch, status=InstructionStatus.ACCEPTED).update(
+                instances_status=InstancesStatus.PENDING
+            )
+        _advance(lane)
+        return
+    lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
+    lane.save(update_fields=["reserved_tokens", "reserved_cost"])
+    _finish(batch.pk, BatchStatus.COMPLETED, "target reached")
+
+
+# --- Self-Instruct's second stage: classification identification and instances ---------------------------------
+
+MAX_INSTANCE_ATTEMPTS = 3
+
+
+def _count_instance_attempt(instruction: GeneratedInstruction) -> None:
+    """An attempt at an instruction's instances failed; after three, give up on it and free the lane."""
+    GeneratedInstruction.objects.filter(pk=instruction.pk).update(instance_attempts=F("instance_attempts") + 1)
+    GeneratedInstruction.objects.filter(pk=instruction.pk, instance_attempts__gte=MAX_INSTANCE_ATTEMPTS).update(
+        instances_status=InstancesStatus.FAILED, instances_lane=None
+    )
+
+
+def _claim_instruction(batch: GenerationBatch, lane_number: int) -> GeneratedInstruction | None:
+    """The instruction this lane is working on (after a restart), or the next pending one, claimed atomically."""
+    rows = GeneratedInstruction.objects.filter(batch=batch, status=InstructionStatus.ACCEPTED)
+    held = rows.filter(instances_status=InstancesStatus.WORKING, instances_lane=lane_number).first()
+    if held:
+        return held
+    for row_id in (
+        rows.filter(instances_status=InstancesStatus.PENDING).order_by("id").values_list("id", flat=True)[:16]
+    ):
+        if rows.filter(pk=row_id, instances_status=InstancesStatus.PENDING).update(
+            instances_status=InstancesStatus.WORKING, instances_lane=lane_number
+        ):
+            return rows.get(pk=row_id)
+    return None
+
+
+def _finish_instances_if_done(batch: GenerationBatch) -> None:
+    open_work = GeneratedInstruction.objects.filter(
+        batch=batch, instances_status__in=[InstancesStatus.PENDING, InstancesStatus.WORKING]
+    )
+    if not open_work.exists():
+        _finish(batch.pk, BatchStatus.COMPLETED, "target reached; instances written")
+
+
+def _instance_demos(batch: GenerationBatch, classification: bool, rng: random.Random) -> list[Demo]:
+    demos = []
+    for seed_id, text, instances in (
+        SeedTask.objects.filter(project=batch.project, language=batch.language, is_classification=classification)
+        .order_by("id")
+        .values_list("id", "instruction", "instances")
+    ):
+        usable = [i for i in instances if i.get("output")]
+        if usable:
+            first = usable[0]
+            demos.append(Demo("seed", seed_id, text, first.get("input", ""), first["output"]))
+    return rng.sample(demos, min(2, len(demos)))
+
+
+def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) -> None:
+    token = str(lane.token)
+    instruction = _claim_instruction(batch, lane.number)
+    if instruction is None:
+        _finish_instances_if_done(batch)
+        return  # nothing left for this lane; lanes still working finish the batch
+    rng = random.Random(f"{batch.seed}:{batch.pk}:{lane.number}:{step}:instances")
+    classify_text, classify_stop = render_classify(instruction.instruction, batch.language)
+    classify_prompt = BuiltPrompt(classify_text, [], classify_stop, 0)
+    budget_probe = BuiltPrompt(classify_text * 3, [], [], 0)  # instance prompts are about this size
+    stop_reason = _reserve_budget(batch, lane.number, token, budget_probe)
+    if stop_reason:
+        _finish(batch.pk, BatchStatus.COMPLETED, stop_reason)
+        return
+    GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
+    classify_reply = None
+    is_classification = instruction.is_classification
+    if is_classification is None:
+        try:
+            classify_reply = call_llm(
+                batch.endpoint,
+                purpose="generation-classify",
+                prompt=classify_text,
+                project_id=batch.project_id,
+                stop=classify_stop,
+                **STAGE_TWO_PARAMS["classify"],
+            )
+        except LLMError as exc:
+            _record_failed_step(
+                batch,
+                lane.number,
+                token,
+                step,
+                classify_prompt,
+                exc,
+                kind=RequestKind.CLASSIFY,
+                instruction=instruction,
+            )
+            return
+        is_classification = bool(parse_yes_no(classify_reply.text))
+    demos = _instance_demos(batch, is_classification, rng)
+    instance_text = render_instances(
+        instruction.instruction, batch.language, classification=is_classification, demos=demos
+    )
+    instance_prompt = BuiltPrompt(instance_text, demos, [], 0)
+    try:
+        reply = call_llm(
+            batch.endpoint,
+            purpose="generation-instances",
+            prompt=instance_text,
+            project_id=batch.project_id,
+            **STAGE_TWO_PARAMS["instances"],
+        )
+    except LLMError as exc:
+        _record_failed_step(
+            batch, lane.number, token, step, instance_prompt, exc, kind=RequestKind.INSTANCES, instruction=instruction
+        )
+        return
+    pairs = parse_instances(reply.text, classification=is_classification)
+    reasons = judge_instances(pairs)
+    with transaction.atomic():
+        claimed = _claim_step(batch.pk, lane.number, token, step)
+        if claimed is None:
+            return
+        used = 0
+        cost = Decimal(0)
+        if classify_reply is not None:
+            cost += _reply_cost(batch.endpoint, classify_reply)
+            used += classify_reply.prompt_tokens + classify_reply.completion_tokens
+            _request_row(
+                batch,
+                lane.number,
+                step,
+                classify_prompt,
+                kind=RequestKind.CLASSIFY,
+                instruction=instruction,
+                **_reply_fields(batch.endpoint, classify_reply),
+            )
+        cost += _reply_cost(batch.endpoint, reply)
+        used += reply.prompt_tokens + reply.completion_tokens
+        request = _request_row(
+            batch,
+            lane.number,
+            step,
+            instance_prompt,
+            kind=RequestKind.INSTANCES,
+            instruction=instruction,
+            parsed=len(pairs),
+            accepted=reasons.count(None),
+            **_reply_fields(batch.endpoint, reply),
+        )
+        GeneratedInstance.objects.bulk_create(
+            [
+                GeneratedInstance(
+                    instruction=instruction,
+                    request=request,
+                    input=inp,
+                    output=out,
+                    status=InstructionStatus.REJECTED if why else InstructionStatus.ACCEPTED,
+                    reason=why or "",
+                )
+                for (inp, out), why in zip(pairs, reasons, strict=True)
+            ]
+        )
+        instruction.is_classification = is_classification
+        instruction.save(update_fields=["is_classification"])
+        if None in reasons:
+            GeneratedInstruction.objects.filter(pk=instruction.pk).update(
+                instances_status=InstancesStatus.DONE, instances_lane=None
+            )
+        else:
+            _count_instance_attempt(instruction)
+        GenerationBatch.objects.filter(pk=batch.pk).update(
+            consecutive_failures=0, tokens_used=F("tokens_used") + used, cost_used=F("cost_used") + cost
+        )
+        _advance(claimed)
+        _finish_instances_if_done(batch)
+
+
+def _reply_fields(endpoint, reply: LLMReply) -> dict:
+    return {
+        "raw_text": reply.text,
+        "finish_reason": reply.finish_reason,
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "cost": _reply_cost(endpoint, reply),
+        "latency_ms": reply.latency_ms,
+        "attempts": reply.attempts,
+    }
+
+
 def _claim_step(batch_id: int, lane_number: int, token: str, step: int) -> GenerationLane | None:
     return (
         GenerationLane.objects.select_for_update()
@@ -381,12 +594,25 @@ def _advance(lane: GenerationLane, *, countdown: float = 0) -> None:
     _enqueue_step(lane, countdown=countdown)
 
 
-def _record_failed_step(batch, lane_number, token, step, prompt, exc: LLMError) -> None:
+def _record_failed_step(
+    batch, lane_number, token, step, prompt, exc: LLMError, *, kind=RequestKind.TASKS, instruction=None
+) -> None:
     with transaction.atomic():
         lane = _claim_step(batch.pk, lane_number, token, step)
         if lane is None:
             return
-        _request_row(batch, lane_number, step, prompt, attempts=exc.attempts, error=f"{exc.kind}: {exc}"[:4000])
+        _request_row(
+            batch,
+            lane_number,
+            step,
+            prompt,
+            attempts=exc.attempts,
+            error=f"{exc.kind}: {exc}"[:4000],
+            kind=kind,
+            instruction=instruction,
+        )
+        if instruction is not None:
+            _count_instance_attempt(instruction)
         GenerationBatch.objects.filter(pk=batch.pk).update(consecutive_failures=F("consecutive_failures") + 1)
         failures = GenerationBatch.objects.values_list("consecutive_failures", flat=True).get(pk=batch.pk)
         if not exc.retryable:
@@ -402,6 +628,8 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
     triples = snapshot["method"] in TRIPLE_METHODS
     parse = parse_triples if triples else parse_instruction_list
     items = parse(reply.text, finish_reason=reply.finish_reason)
+    if snapshot["method"] == Method.SELF_INSTRUCT and reply.finish_reason == "length":
+        items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
     cost = _reply_cost(batch.endpoint, reply)
     with locked_pool(batch.project_id) as pool:
         lane = _claim_step(batch.pk, lane_number, token, step)
@@ -430,9 +658,7 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
             cost_used=F("cost_used") + cost,
         )
         if accepted_count(batch.pk) >= batch.target:
-            lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
-            lane.save(update_fields=["reserved_tokens", "reserved_cost"])
-            _finish(batch.pk, BatchStatus.COMPLETED, "target reached")
+            _target_reached(batch, lane)
         else:
             _advance(lane)
 

@@ -94,3 +94,52 @@ DEFAULT_PARAMS = {
     "alpaca": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 3072},
     "belle": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 3072},
 }
+
+# --- Self-Instruct's second stage (our own wording) -------------------------------------------------------------
+# 1. Is the task a classification task (a choice among a small, fixed set of labels)? Few-shot, temperature 0.
+# 2. Instances: output-first for classification tasks (label, then an input for it), input-first otherwise.
+
+CLASSIFY_EXAMPLES = {
+    "en": [
+        ("Given a movie review, say whether the reviewer liked the film.", "Yes"),
+        ("Write a short poem about autumn leaves.", "No"),
+        ("Which of these animals is a mammal: shark, dolphin, trout?", "Yes"),
+        ("Explain how a rainbow forms after rain.", "No"),
+        ("Decide if the email below is urgent or can wait.", "Yes"),
+        ("Suggest three names for a bakery.", "No"),
+    ],
+    "zh": [
+        ("判断这条影评的作者是否喜欢这部电影。", "是"),
+        ("写一首关于秋天落叶的小诗。", "否"),
+        ("下面哪种动物是哺乳动物：鲨鱼、海豚、鳟鱼？", "是"),
+        ("解释雨后彩虹是怎样形成的。", "否"),
+        ("判断下面这封邮件是紧急的还是可以稍后处理。", "是"),
+        ("为一家面包店起三个名字。", "否"),
+    ],
+}
+
+CLASSIFY_HEADER = {
+    "en": "For each task, answer Yes if it is a classification task — its answer is one label from a small, fixed "
+    "set (yes/no, positive/negative, a category) — and No otherwise.",
+    "zh": "判断每个任务是不是分类任务：如果答案是从一小组固定标签中选一个（是/否、正面/负面、某个类别），回答“是”，否则回答“否”。",
+}
+CLASSIFY_LABELS = {"en": ("Task", "Classification"), "zh": ("任务", "是否分类任务")}
+
+INPUT_FIRST_HEADER = {
+    "en": "Write examples for the task below, as many as make sense up to five. For each, give the input the task "
+    "needs after 'Input:' (leave it empty if the task needs none) and a good answer after 'Output:'.",
+    "zh": "为下面的任务写几个示例（最多五个）。每个示例在“输入：”后给出任务需要的输入（不需要输入就留空），在“输出：”后给出高质量的回答。",
+}
+OUTPUT_FIRST_HEADER = {
+    "en": "The task below is a classification task. First list its possible class labels; then, for each label, "
+    "write 'Class label:' with the label and an 'Input:' whose correct answer is that label.",
+    "zh": "下面的任务是分类任务。先想好它可能的类别标签；然后对每个标签，写出“类别：”和一个正确答案就是该标签的“输入：”。",
+}
+INSTANCE_WORDS = {
+    "en": {"task": "Task", "example": "Example", "input": "Input", "output": "Output", "label": "Class label"},
+    "zh": {"task": "任务", "example": "示例", "input": "输入", "output": "输出", "label": "类别"},
+}
+STAGE_TWO_PARAMS = {
+    "classify": {"temperature": 0.0, "max_tokens": 5},
+    "instances": {"temperature": 0.0, "top_p": 0.0, "max_tokens": 512},
+}

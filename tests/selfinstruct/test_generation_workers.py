@@ -82,7 +82,7 @@ def test_two_workers_faults_kills_and_lost_queues(seeded, teacher):
     stats = teacher.stats()
     assert sum(stats["faults"].values()) >= 5
     # nothing lost or duplicated: every stored request is one step, and the counts reconcile with the rows
-    requests = GenerationRequest.objects.filter(batch=done)
+    requests = GenerationRequest.objects.filter(batch=done, kind="tasks")
     assert requests.count() == len(set(requests.values_list("lane", "step")))
     assert sum(r.accepted for r in requests) == progress["accepted"]
     assert sum(r.parsed for r in requests) == GeneratedInstruction.objects.filter(batch=done).count()
