@@ -230,6 +230,9 @@ LLM_SLOT_WAIT_SECONDS = env_int("LLM_SLOT_WAIT_SECONDS", 300, minimum=1)
 GENERATION_LANE_STALE_SECONDS = env_int("GENERATION_LANE_STALE_SECONDS", 600, minimum=1)
 GENERATION_RECONCILE_SECONDS = env_int("GENERATION_RECONCILE_SECONDS", 30, minimum=1)
 GENERATION_MAX_CONSECUTIVE_FAILURES = 10
+# A batch whose last N successful replies added nothing to the pool has saturated (its teacher keeps repeating
+# itself): it stops instead of paying for requests forever.
+GENERATION_STALL_REQUESTS = env_int("GENERATION_STALL_REQUESTS", 100, minimum=1)
 GENERATION_MAX_LANES = 8
 
 # --- Production hardening -------------------------------------------------------------------------------------

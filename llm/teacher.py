@@ -46,26 +46,34 @@ FAULTS = ("429", "500", "503", "slow", "truncated", "malformed", "empty", "reset
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 WORD = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff]", re.IGNORECASE)
 
-# --- phrase grammar (English) ---------------------------------------------------------------------------------
-EN_FRAMES = [
-    "Explain {s} to someone who has never heard of it",
-    "List three common mistakes people make with {s}",
-    "Write a short product description for a course on {s}",
-    "Give one argument for and one against {s}",
-    "Summarize why {s} matters in two sentences",
-    "Suggest a catchy title for a blog post about {s}",
-    "Describe a typical day of a person who works on {s}",
-    "Compare {s} with an everyday object and explain the analogy",
-    "Write a haiku that mentions {s}",
-    "Create a quiz question about {s} with four options",
-    "Propose a weekend plan for a beginner interested in {s}",
-    "Draft a polite email asking a colleague for advice on {s}",
-    "Name the key steps to get started with {s}",
-    "Rewrite this sentence about {s} so it sounds more formal",
-    "Tell a short story in which {s} saves the day",
-    "Identify the main risk of {s} and how to reduce it",
-    "Classify the following statement about {s} as fact or opinion",
-    "Translate a simple sentence about {s} into plain language for children",
+# --- phrase grammar ---------------------------------------------------------------------------------------------
+# An instruction is verb + subject + audience + constraint, every part drawn independently, so that two composed
+# instructions rarely share enough words to be near-duplicates (ROUGE-L > 0.7): thousands of distinct ones.
+EN_VERBS = [
+    "Explain",
+    "Summarize the key facts about",
+    "Write a short guide to",
+    "List the pros and cons of",
+    "Give practical advice about",
+    "Compare two approaches to",
+    "Describe common misconceptions about",
+    "Draft a short speech about",
+    "Create a checklist for",
+    "Suggest five questions to ask about",
+    "Tell a short story involving",
+    "Write a haiku about",
+    "Propose a weekend plan around",
+    "Identify the main risks of",
+    "Outline a lesson plan on",
+    "Write a product description for a course on",
+    "Argue for and against",
+    "Invent a catchy slogan for",
+    "Draft a polite email asking for help with",
+    "Classify these statements about",
+    "Design a quiz about",
+    "Recommend three resources for learning",
+    "Describe a typical day of someone working in",
+    "Rewrite a dull sentence about",
 ]
 EN_SUBJECTS = [
     "compound interest",
@@ -104,38 +112,70 @@ EN_SUBJECTS = [
     "mountain hiking",
     "spreadsheet formulas",
     "museum visits",
+    "the causes of inflation",
+    "how vaccines work",
+    "renting your first flat",
+    "negotiating a salary",
+    "caring for an elderly dog",
+    "writing a cover letter",
+    "the water cycle",
+    "basic car maintenance",
+    "saving for retirement",
+    "reducing food waste",
+    "choosing a laptop",
+    "the history of printing",
 ]
-EN_MODIFIERS = [
+EN_AUDIENCES = [
     "",
-    " in under 50 words",
+    "",
     " for a busy parent",
-    " using a cooking analogy",
-    " for a teenager",
+    " for first-year university students",
+    " for a retired engineer",
+    " for a small bakery owner",
+    " for a ten-year-old",
+    " for a nervous beginner",
+    " for a team of nurses",
+    " for someone moving abroad",
+    " for a sceptical teenager",
+    " for a rural book club",
+]
+EN_CONSTRAINTS = [
+    "",
+    "",
+    " in under 60 words",
+    " as a numbered list",
+    " using one vivid analogy",
     " with a concrete example",
     " in a cheerful tone",
-    " as a numbered list",
-    " for a small business owner",
-    " without using jargon",
+    " without any jargon",
+    " in exactly three sentences",
+    " ending with a question",
+    " in the style of a radio announcer",
+    " with a short summary at the end",
 ]
 
-# --- phrase grammar (Chinese) ---------------------------------------------------------------------------------
-ZH_FRAMES = [
-    "向从未听说过{s}的人解释它是什么",
-    "列出人们在{s}方面常犯的三个错误",
-    "为一门关于{s}的课程写一段简短介绍",
-    "分别给出支持和反对{s}的一个理由",
-    "用两句话概括{s}为什么重要",
-    "为一篇关于{s}的文章起一个吸引人的标题",
-    "描述一位从事{s}工作的人典型的一天",
-    "把{s}比作一件日常物品并解释这个比喻",
-    "写一首提到{s}的五言绝句",
-    "围绕{s}出一道有四个选项的选择题",
-    "为对{s}感兴趣的新手安排一个周末计划",
-    "写一封礼貌的邮件向同事请教{s}",
-    "说明开始{s}的几个关键步骤",
-    "讲一个{s}帮了大忙的小故事",
-    "指出{s}的主要风险以及如何降低风险",
-    "判断下面这句关于{s}的话是事实还是观点",
+ZH_VERBS = [
+    "解释",
+    "概括一下关于",
+    "写一份简短的入门指南，主题是",
+    "列出优点和缺点：",
+    "给出实用建议，关于",
+    "比较两种做法，主题是",
+    "指出常见的误解，关于",
+    "写一段简短的演讲稿，谈谈",
+    "做一份清单，用于",
+    "提出五个值得思考的问题，关于",
+    "讲一个小故事，情节涉及",
+    "写一首小诗，描写",
+    "安排一个周末计划，围绕",
+    "说明主要风险，关于",
+    "设计一节课的教案，讲授",
+    "为一门课程写简介，课程内容是",
+    "分别论证支持和反对",
+    "为下面的主题想一句口号：",
+    "写一封礼貌的求助邮件，请教",
+    "出一套小测验，考查",
+    "推荐三个学习资源，用于学习",
 ]
 ZH_SUBJECTS = [
     "复利",
@@ -172,18 +212,42 @@ ZH_SUBJECTS = [
     "登山",
     "电子表格公式",
     "逛博物馆",
+    "通货膨胀的成因",
+    "疫苗的原理",
+    "第一次租房",
+    "谈薪水",
+    "照顾老年犬",
+    "写求职信",
+    "水循环",
+    "汽车日常保养",
+    "养老储蓄",
+    "减少食物浪费",
 ]
-ZH_MODIFIERS = [
+ZH_AUDIENCES = [
     "",
-    "，不超过五十字",
-    "，面向忙碌的父母",
-    "，用做饭来打比方",
-    "，面向中学生",
+    "",
+    "面向忙碌的父母，",
+    "面向大一新生，",
+    "面向退休工程师，",
+    "面向小店老板，",
+    "面向十岁的孩子，",
+    "面向紧张的新手，",
+    "面向护士团队，",
+    "面向准备出国的人，",
+    "面向乡村读书会，",
+]
+ZH_CONSTRAINTS = [
+    "",
+    "",
+    "，不超过六十字",
+    "，用编号列表的形式",
+    "，用一个生动的比喻",
     "，并举一个具体例子",
     "，语气轻松活泼",
-    "，用编号列表的形式",
-    "，面向小店老板",
     "，不要使用专业术语",
+    "，恰好用三句话",
+    "，最后以一个问题结尾",
+    "，结尾附一句总结",
 ]
 
 
@@ -217,11 +281,10 @@ class Composer:
         self._index = [(set(WORD.findall(row["instruction"].lower())), row) for row in seed_pool]
 
     def instruction(self, chinese: bool) -> str:
+        pick = self.rng.choice
         if chinese:
-            text = self.rng.choice(ZH_FRAMES).format(s=self.rng.choice(ZH_SUBJECTS)) + self.rng.choice(ZH_MODIFIERS)
-            return text + "。"
-        text = self.rng.choice(EN_FRAMES).format(s=self.rng.choice(EN_SUBJECTS)) + self.rng.choice(EN_MODIFIERS)
-        return text + "."
+            return f"{pick(ZH_AUDIENCES)}{pick(ZH_VERBS)}{pick(ZH_SUBJECTS)}{pick(ZH_CONSTRAINTS)}。"
+        return f"{pick(EN_VERBS)} {pick(EN_SUBJECTS)}{pick(EN_AUDIENCES)}{pick(EN_CONSTRAINTS)}."
 
     def answer(self, question: str, chinese: bool) -> str:
         words = set(WORD.findall(question.lower()))

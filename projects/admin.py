@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from projects.models import Membership, Project
 
@@ -15,6 +17,12 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    actions = ["start_generation_batch"]
+
+    @admin.action(description="Start a generation batch for the selected project")
+    def start_generation_batch(self, request, queryset):
+        project = queryset.first()
+        return redirect(f"{reverse('admin:selfinstruct_generationbatch_add')}?project={project.pk}")
 
 
 @admin.register(Membership)

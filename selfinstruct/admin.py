@@ -187,7 +187,7 @@ class GenerationBatchAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         ensure_builtin_templates()
-        form = StartBatchForm(request.POST or None)
+        form = StartBatchForm(request.POST or None, initial={"project": request.GET.get("project")})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

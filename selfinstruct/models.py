@@ -91,6 +91,7 @@ class GenerationBatch(models.Model):
     stop_reason = models.CharField(max_length=300, blank=True)
     lanes = models.PositiveSmallIntegerField(default=1, help_text="Request chains run at once.")
     consecutive_failures = models.PositiveIntegerField(default=0)
+    requests_since_accept = models.PositiveIntegerField(default=0)
     tokens_used = models.PositiveBigIntegerField(default=0)
     cost_used = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -654,11 +654,20 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
         request.save(update_fields=["accepted"])
         GenerationBatch.objects.filter(pk=batch.pk).update(
             consecutive_failures=0,
+            requests_since_accept=0 if accepted else F("requests_since_accept") + 1,
             tokens_used=F("tokens_used") + reply.prompt_tokens + reply.completion_tokens,
             cost_used=F("cost_used") + cost,
         )
+        fruitless = GenerationBatch.objects.values_list("requests_since_accept", flat=True).get(pk=batch.pk)
         if accepted_count(batch.pk) >= batch.target:
             _target_reached(batch, lane)
+        elif fruitless >= settings.GENERATION_STALL_REQUESTS:
+            _finish(
+                batch.pk,
+                BatchStatus.FAILED,
+                f"stalled: the last {fruitless} replies added no new instruction "
+                "(the pool looks saturated for this endpoint and template)",
+            )
         else:
             _advance(lane)
 

@@ -116,3 +116,12 @@ def test_editing_a_template_bumps_its_version_and_batches_keep_their_snapshot(ad
     batch.refresh_from_db()
     assert batch.template_snapshot["version"] == 1 and "New body" not in batch.template_snapshot["body"]
     assert PromptTemplate.objects.count() == 3
+
+
+def test_project_action_opens_the_start_form_for_that_project(admin_client, seeded):
+    response = admin_client.post(
+        "/admin/projects/project/", {"action": "start_generation_batch", "_selected_action": [seeded.pk]}
+    )
+    assert response.status_code == 302 and response["Location"].endswith(f"/add/?project={seeded.pk}")
+    form = admin_client.get(response["Location"]).content.decode()
+    assert f'<option value="{seeded.pk}" selected>' in form

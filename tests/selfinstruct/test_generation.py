@@ -181,3 +181,42 @@ def test_start_batch_validation(seeded, project, endpoint, other_project):
         start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=5, params={"logit_bias": 1})
     with pytest.raises(BatchError, match="has no zh seed tasks"):
         start_batch(project=other_project, endpoint=endpoint, template_name="belle", target=5)
+
+
+def test_completions_api_style_generates_too(seeded, teacher):
+    from llm.models import ApiStyle
+
+    legacy = create_endpoint(name="legacy", base_url=teacher.url, model="m", api_style=ApiStyle.COMPLETIONS)
+    batch = drive(start_batch(project=seeded, endpoint=legacy, template_name="alpaca", target=15))
+    assert batch.status == BatchStatus.COMPLETED and batch_progress(batch=batch)["accepted"] >= 15
+    from llm.models import LLMRequest
+
+    assert LLMRequest.objects.filter(endpoint=legacy).first().request_payload["prompt"].startswith("Please write")
+
+
+def test_a_saturated_batch_stops_instead_of_paying_forever(seeded, endpoint, settings):
+    settings.GENERATION_STALL_REQUESTS = 3
+    first = drive(start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10, seed=1))
+    assert first.status == BatchStatus.COMPLETED
+    # the same demonstrations and teacher state again: every reply repeats what the pool already holds
+    from selfinstruct.models import GeneratedInstruction as Row
+
+    Row.objects.filter(status="rejected").delete()
+    pool_size = Row.objects.filter(status="accepted").count()
+    from unittest import mock
+
+    with mock.patch("selfinstruct.services.call_llm") as fake:
+        fake.return_value = mock.Mock(
+            text=" "
+            + "\n".join(
+                f"{n}. {t}" for n, t in enumerate(Row.objects.values_list("instruction", flat=True)[:5], start=10)
+            ),
+            finish_reason="stop",
+            prompt_tokens=10,
+            completion_tokens=10,
+            latency_ms=1,
+            attempts=1,
+        )
+        stalled = drive(start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10))
+    assert stalled.status == BatchStatus.FAILED and stalled.stop_reason.startswith("stalled: the last 3 replies")
+    assert Row.objects.filter(status="accepted").count() == pool_size

@@ -89,19 +89,37 @@ def test_two_workers_faults_kills_and_lost_queues(seeded, teacher):
     assert assert_pool_is_clean(seeded.pk) == progress["accepted"]
 
 
-COMBOS = [("self-instruct", "en"), ("self-instruct", "zh"), ("alpaca", "en"), ("alpaca", "zh"), ("belle", "zh"),
-          ("belle", "en")]
+COMBOS = [
+    ("self-instruct", "en"),
+    ("self-instruct", "zh"),
+    ("alpaca", "en"),
+    ("alpaca", "zh"),
+    ("belle", "zh"),
+    ("belle", "en"),
+]
 
 
 def test_every_template_in_both_languages_through_two_workers_under_faults(seeded, teacher):
-    endpoint = create_endpoint(name="flaky", base_url=teacher.url, model="demo-teacher", max_concurrency=4,
-                               request_timeout_s=1.5, max_retries=5)
-    teacher.faults(rates={"429": 0.1, "500": 0.1, "slow": 0.03, "malformed": 0.05, "reset": 0.03},
-                   retry_after=0.1, slow_seconds=3, seed=3)
+    endpoint = create_endpoint(
+        name="flaky",
+        base_url=teacher.url,
+        model="demo-teacher",
+        max_concurrency=4,
+        request_timeout_s=1.5,
+        max_retries=5,
+    )
+    teacher.faults(
+        rates={"429": 0.1, "500": 0.1, "slow": 0.03, "malformed": 0.05, "reset": 0.03},
+        retry_after=0.1,
+        slow_seconds=3,
+        seed=3,
+    )
     env = process_env(**FAST_RECOVERY)
     with celery_worker(concurrency=2, env=env), celery_worker(concurrency=2, env=env):
-        batches = [start_batch(project=seeded, endpoint=endpoint, template_name=t, target=20, language=lang)
-                   for t, lang in COMBOS]
+        batches = [
+            start_batch(project=seeded, endpoint=endpoint, template_name=t, target=20, language=lang)
+            for t, lang in COMBOS
+        ]
         finished = [wait_until_final(b.pk, timeout=300) for b in batches]
     for (template, language), batch in zip(COMBOS, finished, strict=True):
         progress = batch_progress(batch=batch)

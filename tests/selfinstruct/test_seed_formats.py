@@ -81,3 +81,13 @@ def test_deeply_nested_json_is_a_clear_error(tmp_path):
     path.write_text('{"instruction": "x", "instances": ' + "[" * 100000 + "]" * 100000 + "}\n")
     with pytest.raises(SeedFileError, match="line 1"):
         read_seed_file(path)
+
+
+def test_oversize_file_is_refused_before_reading(tmp_path, monkeypatch):
+    from selfinstruct import seeds
+
+    monkeypatch.setattr(seeds, "MAX_SEED_FILE_BYTES", 100)
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"instruction": "' + "x" * 200 + '"}\n')
+    with pytest.raises(SeedFileError, match="the limit is 100"):
+        read_seed_file(path)
