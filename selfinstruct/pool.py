@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from selfinstruct.similarity import ExhaustiveIndex, SimilarityIndex
+from selfinstruct.neardup import NearDuplicateIndex
+from selfinstruct.similarity import SimilarityIndex
 
 
 def _lock_key(project_id: int) -> int:
@@ -24,7 +25,7 @@ def _lock_key(project_id: int) -> int:
 
 @dataclass
 class PoolState:
-    index: SimilarityIndex = field(default_factory=ExhaustiveIndex)
+    index: SimilarityIndex = field(default_factory=NearDuplicateIndex)
     texts: dict[str, str] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
     seed_hwm: int = 0
@@ -37,6 +38,9 @@ _pools: dict[int, PoolState] = {}
 def _sync(project_id: int, state: PoolState) -> None:
     from selfinstruct.models import GeneratedInstruction, InstructionStatus, SeedTask
 
+    if not state.seed_hwm and not state.instruction_hwm:
+        _initial_build(project_id, state)
+        return
     seeds = SeedTask.objects.filter(project_id=project_id, id__gt=state.seed_hwm).order_by("id")
     for seed_id, text, key in seeds.values_list("id", "instruction", "instruction_key").iterator(chunk_size=2000):
         state.index.add(f"s{seed_id}", text)
@@ -51,6 +55,35 @@ def _sync(project_id: int, state: PoolState) -> None:
         state.texts[f"g{row_id}"] = text
         state.keys.add(key)
         state.instruction_hwm = row_id
+
+
+def _initial_build(project_id: int, state: PoolState) -> None:
+    """First use in this process: load the whole pool at once, fixing the index's token order by frequency."""
+    from selfinstruct.models import GeneratedInstruction, InstructionStatus, SeedTask
+
+    items: list[tuple[str, str]] = []
+    for seed_id, text, key in (
+        SeedTask.objects.filter(project_id=project_id)
+        .order_by("id")
+        .values_list("id", "instruction", "instruction_key")
+        .iterator(chunk_size=5000)
+    ):
+        items.append((f"s{seed_id}", text))
+        state.keys.add(key)
+        state.seed_hwm = seed_id
+    accepted = GeneratedInstruction.objects.filter(project_id=project_id, status=InstructionStatus.ACCEPTED)
+    for row_id, text, key in (
+        accepted.order_by("id").values_list("id", "instruction", "instruction_key").iterator(chunk_size=5000)
+    ):
+        items.append((f"g{row_id}", text))
+        state.keys.add(key)
+        state.instruction_hwm = row_id
+    if isinstance(state.index, NearDuplicateIndex):
+        state.index.build(items)
+    else:
+        for item_id, text in items:
+            state.index.add(item_id, text)
+    state.texts.update(items)
 
 
 @contextmanager

@@ -383,12 +383,9 @@ def _request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> Gen
 
 def _target_reached(batch: GenerationBatch, lane: GenerationLane) -> None:
     """Inside a transaction: finish, or — for Self-Instruct — move on to classifying and writing instances."""
-    if batch.template_snapshot["method"] == Method.SELF_INSTRUCT and batch.generate_instances:
-        moved = GenerationBatch.objects.filter(pk=batch.pk, stage=Stage.INSTRUCTIONS).update(stage=Stage.INSTANCES)
-        if moved:
-            GeneratedInstruction.objects.filter(batch=batch, status=InstructionStatus.ACCEPTED).update(
-                instances_status=InstancesStatus.PENDING
-            )
+    if _wants_instances(batch):
+        # Accepted rows are already pending (see _judge), including those a lane commits after this switch.
+        GenerationBatch.objects.filter(pk=batch.pk, stage=Stage.INSTRUCTIONS).update(stage=Stage.INSTANCES)
         _advance(lane)
         return
     lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
@@ -701,6 +698,7 @@ def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> b
         language=batch.language,
         status=InstructionStatus.REJECTED if reason else InstructionStatus.ACCEPTED,
         reason=reason or "",
+        instances_status=InstancesStatus.PENDING if not reason and _wants_instances(batch) else InstancesStatus.NONE,
         most_similar=[[pool.texts[item_id], round(score, 4)] for item_id, score in similar],
         max_similarity=similar[0][1] if similar else 0.0,
         avg_similarity=sum(s for _, s in similar) / len(similar) if similar else 0.0,
@@ -712,6 +710,10 @@ def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> b
     pool.keys.add(key)
     pool.instruction_hwm = row.pk
     return True
+
+
+def _wants_instances(batch: GenerationBatch) -> bool:
+    return batch.template_snapshot["method"] == Method.SELF_INSTRUCT and batch.generate_instances
 
 
 def review_instructions(*, instructions, accept: bool, reviewer) -> tuple[int, int]:

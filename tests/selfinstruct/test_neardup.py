@@ -1,0 +1,132 @@
+"""The exact near-duplicate index gives the same answers as comparing with every item (brute force)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rouge_score import rouge_scorer
+
+from selfinstruct.neardup import NearDuplicateIndex
+from selfinstruct.similarity import ExhaustiveIndex
+
+WORDS = [
+    "the",
+    "a",
+    "of",
+    "explain",
+    "list",
+    "write",
+    "three",
+    "tips",
+    "healthy",
+    "fruit",
+    "red",
+    "sort",
+    "story",
+    "cat",
+    "dog",
+    "numbers",
+    "你",
+    "好",
+    "世",
+    "界",
+    "中",
+    "文",
+    "学",
+    "习",
+    "🙂",
+    "C++",
+    "e-mail",
+    "3D",
+]
+texts = st.lists(st.sampled_from(WORDS), min_size=0, max_size=14).map(" ".join)
+
+
+def build_both(pool, split):
+    brute, index = ExhaustiveIndex(), NearDuplicateIndex()
+    index.build([(str(i), t) for i, t in enumerate(pool[:split])])
+    for i, text in enumerate(pool):
+        brute.add(str(i), text)
+        if i >= split:
+            index.add(str(i), text)  # the rest incrementally
+    return brute, index
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pool=st.lists(texts, max_size=30),
+    queries=st.lists(texts, min_size=1, max_size=5),
+    k=st.integers(1, 12),
+    split=st.integers(0, 30),
+    data=st.data(),
+)
+def test_most_similar_and_decisions_equal_brute_force(pool, queries, k, split, data):
+    brute, index = build_both(pool, min(split, len(pool)))
+    if pool:
+        queries = queries + [data.draw(st.sampled_from(pool))]
+    for query in queries:
+        expected = brute.most_similar(query, k)
+        got = index.most_similar(query, k)
+        assert [i for i, _ in got] == [i for i, _ in expected]
+        assert all(abs(a - b) < 1e-12 for (_, a), (_, b) in zip(got, expected, strict=True))
+        for threshold in (0.7, 0.75, 0.9):
+            assert index.is_near_duplicate(query, threshold) == brute.is_near_duplicate(query, threshold)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.lists(st.sampled_from(WORDS[:16]), min_size=1, max_size=20).map(" ".join),
+    b=st.lists(st.sampled_from(WORDS[:16]), min_size=1, max_size=20).map(" ".join),
+)
+def test_english_scores_equal_rouge_score(a, b):
+    index = NearDuplicateIndex()
+    index.add("b", b)
+    reference = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False).score(a, b)["rougeL"].fmeasure
+    got = index.most_similar(a, 1)
+    assert (got[0][1] if got else 0.0) == reference  # the same float, not just close
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "?!…。，",
+        "🙂🙂🙂",
+        "Résumé naïve café",
+        "用Python写一个quick sort函数 😀",
+        " ".join(f"word{i}" for i in range(200)),
+        "重复重复重复重复重复重复重复重复重复重复重复重复" * 10,
+    ],
+)
+def test_edge_cases_agree_with_brute_force(text):
+    pool = [
+        "",
+        "Résumé of a naive cafe",
+        "用Python写一个快速排序函数",
+        " ".join(f"word{i}" for i in range(190)),
+        "重复重复重复重复重复重复重复重复" * 12,
+        "🙂",
+    ]
+    brute, index = build_both(pool, 3)
+    assert index.most_similar(text, 10) == brute.most_similar(text, 10)
+    assert index.is_near_duplicate(text) == brute.is_near_duplicate(text)
+
+
+def test_long_texts_use_the_big_integer_path():
+    long_a = " ".join(f"w{i}" for i in range(100))
+    long_b = " ".join(f"w{i}" for i in range(5, 100))
+    index = NearDuplicateIndex()
+    index.add("b", long_b)
+    assert index.is_near_duplicate(long_a)
+    assert index.most_similar(long_a, 1)[0][1] == pytest.approx(2 * 95 / 195)
+
+
+def test_chinese_near_duplicates_are_caught():
+    index = NearDuplicateIndex()
+    index.add("x", "把下面的会议记录整理成三条要点。")
+    assert index.is_near_duplicate("把下面的会议纪要整理成三个要点。")
+    assert not index.is_near_duplicate("为一家面包店起三个名字。")
+
+
+def test_threshold_below_the_index_threshold_is_refused():
+    with pytest.raises(ValueError, match="prunes for F > 0.7"):
+        NearDuplicateIndex().is_near_duplicate("x", 0.5)
