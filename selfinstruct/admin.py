@@ -1,8 +1,5 @@
 """Admin: seeds (with upload), templates (versioned), batches (start, watch live, pause/resume/cancel), review."""
 
-import tempfile
-from pathlib import Path
-
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +20,7 @@ from selfinstruct.services import (
     BatchError,
     cancel_batch,
     ensure_builtin_templates,
-    import_seed_file,
+    import_seed_upload,
     pause_batch,
     resume_batch,
     review_instructions,
@@ -55,29 +52,21 @@ class SeedTaskAdmin(admin.ModelAdmin):
     def import_view(self, request):
         form = SeedUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            with tempfile.TemporaryDirectory() as folder:
-                target = Path(folder) / Path(upload.name).name
-                with target.open("wb") as sink:
-                    for chunk in upload.chunks():
-                        sink.write(chunk)
-                try:
-                    result = import_seed_file(
-                        project=form.cleaned_data["project"],
-                        path=target,
-                        display_name=upload.name,
-                        fmt=form.cleaned_data["format"],
-                    )
-                except SeedFileError as exc:
-                    form.add_error("file", str(exc))
-                else:
-                    self.message_user(
-                        request,
-                        f"Imported {result.created} seeds ({result.by_language}); "
-                        f"{result.duplicates} duplicates skipped.",
-                        messages.SUCCESS,
-                    )
-                    return redirect("admin:selfinstruct_seedtask_changelist")
+            try:
+                result = import_seed_upload(
+                    project=form.cleaned_data["project"],
+                    upload=form.cleaned_data["file"],
+                    fmt=form.cleaned_data["format"],
+                )
+            except SeedFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"Imported {result.created} seeds ({result.by_language}); {result.duplicates} duplicates skipped.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:selfinstruct_seedtask_changelist")
         return _form_page(request, self.admin_site, form, "Import seed tasks", "Import (all or nothing)")
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
@@ -19,7 +16,14 @@ from projects.selectors import get_project_for_user, projects_for_user
 from selfinstruct.models import GenerationBatch
 from selfinstruct.seeds import SEED_FORMATS, SeedFileError
 from selfinstruct.selectors import batch_progress, batches_for_projects
-from selfinstruct.services import BatchError, cancel_batch, import_seed_file, pause_batch, resume_batch, start_batch
+from selfinstruct.services import (
+    BatchError,
+    cancel_batch,
+    import_seed_upload,
+    pause_batch,
+    resume_batch,
+    start_batch,
+)
 
 ADMIN_ROLES = (Role.ADMIN,)
 
@@ -185,15 +189,10 @@ class SeedImportApi(APIView):
         fmt = request.data.get("format", "auto")
         if fmt not in ("auto", *SEED_FORMATS):
             return Response({"detail": f"format: must be auto or one of {list(SEED_FORMATS)}"}, status=400)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(upload.name).name
-            with path.open("wb") as sink:
-                for chunk in upload.chunks():
-                    sink.write(chunk)
-            try:
-                result = import_seed_file(project=project, path=path, display_name=upload.name, fmt=fmt)
-            except SeedFileError as exc:
-                return Response({"detail": str(exc)}, status=400)
+        try:
+            result = import_seed_upload(project=project, upload=upload, fmt=fmt)
+        except SeedFileError as exc:
+            return Response({"detail": str(exc)}, status=400)
         return Response(
             {"created": result.created, "duplicates": result.duplicates, "by_language": result.by_language},
             status=201,

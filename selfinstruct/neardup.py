@@ -111,8 +111,9 @@ class NearDuplicateIndex:
         self._order_key.append(frequency * (1 << 32) + token_id)
         return token_id
 
-    def _elements(self, token_ids: list[int]) -> list[tuple[int, int]]:
-        """(element id, token id) pairs in the global order; the k-th repeat of a token is its own element."""
+    def _elements(self, token_ids: list[int], *, create: bool = True) -> list[tuple[int, int]]:
+        """(element id, token id) pairs in the global order; the k-th repeat of a token is its own element.
+        With create=False (queries), elements never indexed come back as -1."""
         seen: Counter = Counter()
         keyed = []
         for token_id in token_ids:
@@ -122,8 +123,8 @@ class NearDuplicateIndex:
         keyed.sort()
         out = []
         for _, occurrence, token_id in keyed:
-            element = self._element_ids.get((token_id, occurrence))
-            if element is None:
+            element = self._element_ids.get((token_id, occurrence), -1)
+            if element < 0 and create:
                 element = self._element_ids[(token_id, occurrence)] = len(self._element_ids)
             out.append((element, token_id))
         return out
@@ -154,19 +155,9 @@ class NearDuplicateIndex:
         tokens = tokenize(text)
         token_ids = [self._token_ids.get(t, -1) for t in tokens]
         known = [t for t in token_ids if t >= 0]
-        elements = [e for e, _ in self._elements_readonly(known)]
+        elements = [e for e, _ in self._elements(known, create=False)]
         unknown = len(token_ids) - len(known)
         return token_ids, [-1] * unknown + elements  # unseen tokens are the rarest of all
-
-    def _elements_readonly(self, token_ids: list[int]) -> list[tuple[int, int]]:
-        seen: Counter = Counter()
-        keyed = []
-        for token_id in token_ids:
-            occurrence = seen[token_id]
-            seen[token_id] += 1
-            keyed.append((self._order_key[token_id], occurrence, token_id))
-        keyed.sort()
-        return [(self._element_ids.get((t, o), -1), t) for _, o, t in keyed]
 
     def _exact_f(self, query_ids: list[int], candidates: np.ndarray) -> np.ndarray:
         """ROUGE-L F between the query and each candidate item, exact: bit-parallel LCS (Allison-Dix/Hyyro) over

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -53,6 +54,16 @@ class ImportResult:
     created: int
     duplicates: int
     by_language: dict[str, int]
+
+
+def import_seed_upload(*, project, upload, fmt: str = "auto") -> ImportResult:
+    """Import an uploaded file (admin form or API): spooled to a private temp file, then imported all or nothing."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(upload.name).name
+        with path.open("wb") as sink:
+            for chunk in upload.chunks():
+                sink.write(chunk)
+        return import_seed_file(project=project, path=path, display_name=upload.name, fmt=fmt)
 
 
 def import_seed_file(*, project, path: Path, display_name: str | None = None, fmt: str = "auto") -> ImportResult:
