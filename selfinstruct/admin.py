@@ -39,11 +39,16 @@ class SeedTaskAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "language", "is_classification", "short_instruction", "source"]
     list_filter = ["project", "language", "is_classification", "source"]
     search_fields = ["instruction", "name", "external_id"]
-    readonly_fields = ["instruction_key", "created_at"]
+    # Seeds enter through the import (which keys, deduplicates and takes the pool lock); the instruction itself is
+    # not editable here because the near-duplicate pool is keyed on it.
+    readonly_fields = ["project", "instruction", "instruction_key", "language", "source", "created_at"]
 
     @admin.display(description="instruction")
     def short_instruction(self, obj):
         return obj.instruction[:100]
+
+    def has_add_permission(self, request):
+        return False
 
     def get_urls(self):
         upload = path("import/", self.admin_site.admin_view(self.import_view), name="selfinstruct_seedtask_import")

@@ -38,9 +38,6 @@ _pools: dict[int, PoolState] = {}
 def _sync(project_id: int, state: PoolState) -> None:
     from selfinstruct.models import GeneratedInstruction, InstructionStatus, SeedTask
 
-    if not state.seed_hwm and not state.instruction_hwm:
-        _initial_build(project_id, state)
-        return
     seeds = SeedTask.objects.filter(project_id=project_id, id__gt=state.seed_hwm).order_by("id")
     for seed_id, text, key in seeds.values_list("id", "instruction", "instruction_key").iterator(chunk_size=2000):
         state.index.add(f"s{seed_id}", text)
@@ -90,15 +87,22 @@ def _initial_build(project_id: int, state: PoolState) -> None:
 def locked_pool(project_id: int):
     """Yield the project's up-to-date PoolState inside a transaction that holds the pool lock.
 
-    Callers add accepted rows to the database and then call `remember()`; if the transaction fails, the cached
-    state is dropped (it may hold items that were never committed) and rebuilt on next use.
+    Callers insert accepted rows and add them to the state (index, texts, keys, high-water mark) as they go; if
+    the transaction fails, the cached state is dropped (it may hold items never committed) and rebuilt on next use.
     """
+    state = _pools.get(project_id)
+    if state is None:
+        # First use in this process: load the whole pool before taking the lock, so a large pool does not hold
+        # up other workers. Writers commit in id order under the lock, so rows committed after this read all
+        # have higher ids and the incremental sync below takes them in.
+        state = PoolState()
+        _initial_build(project_id, state)
+        _pools[project_id] = state
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(project_id)])
-            state = _pools.setdefault(project_id, PoolState())
             _sync(project_id, state)
             yield state
     except BaseException:

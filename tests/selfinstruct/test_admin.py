@@ -125,3 +125,21 @@ def test_project_action_opens_the_start_form_for_that_project(admin_client, seed
     assert response.status_code == 302 and response["Location"].endswith(f"/add/?project={seeded.pk}")
     form = admin_client.get(response["Location"]).content.decode()
     assert f'<option value="{seeded.pk}" selected>' in form
+
+
+def test_seeds_enter_only_through_the_import(admin_client, project):
+    listing = admin_client.get("/admin/selfinstruct/seedtask/").content.decode()
+    assert "/admin/selfinstruct/seedtask/import/" in listing
+    assert admin_client.get("/admin/selfinstruct/seedtask/add/").status_code == 403
+
+
+def test_a_new_worker_builds_its_pool_once_then_syncs_increments(seeded, endpoint):
+    from selfinstruct.pool import _pools, locked_pool
+
+    with locked_pool(seeded.pk) as state:
+        first_size = len(state.index)
+    assert first_size == SeedTask.objects.filter(project=seeded).count()
+    drive(start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=10))
+    with locked_pool(seeded.pk) as state:
+        assert len(state.index) == first_size + GeneratedInstruction.objects.filter(status="accepted").count()
+    assert seeded.pk in _pools
