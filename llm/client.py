@@ -59,7 +59,7 @@ class LLMReply:
     call_id: uuid.UUID
     request_id: int
     model: str = ""
-    raw_usage: dict = field(default_factory=dict)
+    cost: Decimal = Decimal(0)
 
     @property
     def text(self) -> str:
@@ -264,6 +264,7 @@ def call_llm(
                 call_id=call_id,
                 request_id=row.pk,
                 model=result.model,
+                cost=row.cost,
             )
         if not result.retryable or attempt_no > endpoint.max_retries:
             raise LLMError(

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from selfinstruct.neardup import NearDuplicateIndex
-from selfinstruct.similarity import SimilarityIndex
 
 
 def _lock_key(project_id: int) -> int:
@@ -25,7 +24,7 @@ def _lock_key(project_id: int) -> int:
 
 @dataclass
 class PoolState:
-    index: SimilarityIndex = field(default_factory=NearDuplicateIndex)
+    index: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
     texts: dict[str, str] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
     seed_hwm: int = 0
@@ -75,11 +74,7 @@ def _initial_build(project_id: int, state: PoolState) -> None:
         items.append((f"g{row_id}", text))
         state.keys.add(key)
         state.instruction_hwm = row_id
-    if isinstance(state.index, NearDuplicateIndex):
-        state.index.build(items)
-    else:
-        for item_id, text in items:
-            state.index.add(item_id, text)
+    state.index.build(items)
     state.texts.update(items)
 
 

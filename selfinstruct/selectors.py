@@ -5,11 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationBatch, InstructionStatus, SeedTask
-
-
-def seed_counts_by_language(*, project) -> dict[str, int]:
-    return dict(SeedTask.objects.filter(project=project).values_list("language").annotate(n=Count("id")))
+from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationBatch, InstructionStatus
 
 
 def batches_for_projects(*, projects: QuerySet) -> QuerySet[GenerationBatch]:

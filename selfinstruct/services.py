@@ -522,7 +522,7 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
         used = 0
         cost = Decimal(0)
         if classify_reply is not None:
-            cost += _reply_cost(batch.endpoint, classify_reply)
+            cost += classify_reply.cost
             used += classify_reply.prompt_tokens + classify_reply.completion_tokens
             _request_row(
                 batch,
@@ -533,7 +533,7 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
                 instruction=instruction,
                 **_reply_fields(batch.endpoint, classify_reply),
             )
-        cost += _reply_cost(batch.endpoint, reply)
+        cost += reply.cost
         used += reply.prompt_tokens + reply.completion_tokens
         request = _request_row(
             batch,
@@ -580,7 +580,7 @@ def _reply_fields(endpoint, reply: LLMReply) -> dict:
         "finish_reason": reply.finish_reason,
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens,
-        "cost": _reply_cost(endpoint, reply),
+        "cost": reply.cost,
         "latency_ms": reply.latency_ms,
         "attempts": reply.attempts,
     }
@@ -638,7 +638,7 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
     items = parse(reply.text, finish_reason=reply.finish_reason)
     if snapshot["method"] == Method.SELF_INSTRUCT and reply.finish_reason == "length":
         items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
-    cost = _reply_cost(batch.endpoint, reply)
+    cost = reply.cost
     with locked_pool(batch.project_id) as pool:
         lane = _claim_step(batch.pk, lane_number, token, step)
         if lane is None:
@@ -678,13 +678,6 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
             )
         else:
             _advance(lane)
-
-
-def _reply_cost(endpoint, reply: LLMReply) -> Decimal:
-    return (
-        Decimal(reply.prompt_tokens) * endpoint.price_input_per_1k
-        + Decimal(reply.completion_tokens) * endpoint.price_output_per_1k
-    ) / 1000
 
 
 def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> bool:

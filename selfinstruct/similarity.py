@@ -11,7 +11,6 @@ ROUGE-L F1 (beta 1) = 2·LCS / (|a| + |b|).
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
@@ -45,18 +44,9 @@ def rouge_l(a: list[str], b: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-class SimilarityIndex(Protocol):
-    def add(self, item_id: str, text: str) -> None: ...
-
-    def most_similar(self, text: str, k: int = 10) -> list[tuple[str, float]]: ...
-
-    def is_near_duplicate(self, text: str, threshold: float = 0.7) -> bool: ...
-
-    def __len__(self) -> int: ...
-
-
 class ExhaustiveIndex:
-    """Compares a candidate with every item: correct by construction, O(pool) per candidate."""
+    """Compares a candidate with every item: correct by construction, O(pool) per candidate. The brute-force
+    reference the exact index (selfinstruct.neardup) is tested against."""
 
     def __init__(self) -> None:
         self._ids: list[str] = []

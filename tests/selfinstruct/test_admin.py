@@ -2,9 +2,8 @@
 
 import pytest
 
-from llm.teacher import default_seed_files
 from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationBatch, PromptTemplate, SeedTask
-from selfinstruct.services import get_template, import_seed_file, start_batch
+from selfinstruct.services import get_template, start_batch
 from tests.helpers.generation import drive
 
 
@@ -12,13 +11,6 @@ from tests.helpers.generation import drive
 def admin_client(client, cast):
     client.force_login(cast["admin"])
     return client
-
-
-@pytest.fixture
-def seeded(project):
-    for path in default_seed_files():
-        import_seed_file(project=project, path=path)
-    return project
 
 
 def test_start_a_batch_from_the_admin_form(admin_client, seeded, endpoint, other_project):

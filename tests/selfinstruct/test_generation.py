@@ -5,13 +5,11 @@ import uuid
 import pytest
 
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
 from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationLane, GenerationRequest
 from selfinstruct.selectors import batch_progress
 from selfinstruct.services import (
     BatchError,
     cancel_batch,
-    import_seed_file,
     pause_batch,
     restart_stalled_lanes,
     resume_batch,
@@ -19,13 +17,6 @@ from selfinstruct.services import (
     start_batch,
 )
 from tests.helpers.generation import assert_pool_is_clean, drive
-
-
-@pytest.fixture
-def seeded(project):
-    for path in default_seed_files():
-        import_seed_file(project=project, path=path)
-    return project
 
 
 @pytest.mark.parametrize(
@@ -216,6 +207,7 @@ def test_a_saturated_batch_stops_instead_of_paying_forever(seeded, endpoint, set
             completion_tokens=10,
             latency_ms=1,
             attempts=1,
+            cost=0,
         )
         stalled = drive(start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10))
     assert stalled.status == BatchStatus.FAILED and stalled.stop_reason.startswith("stalled: the last 3 replies")

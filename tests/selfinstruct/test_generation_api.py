@@ -2,23 +2,14 @@
 
 import pytest
 
-from llm.teacher import default_seed_files
 from projects.services import add_member
 from selfinstruct.models import GenerationBatch, SeedTask
-from selfinstruct.services import import_seed_file
 
 
 @pytest.fixture
 def manager(cast, project):
     add_member(project=project, user=cast["labeler"], role="admin")  # "lab" now administers alpha
     return "labeler"
-
-
-@pytest.fixture
-def seeded(project):
-    for path in default_seed_files():
-        import_seed_file(project=project, path=path)
-    return project
 
 
 def batch_body(**extra):

@@ -13,23 +13,15 @@ import pytest
 from django.conf import settings
 
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
 from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationRequest
 from selfinstruct.selectors import batch_progress
-from selfinstruct.services import accepted_count, import_seed_file, start_batch
+from selfinstruct.services import accepted_count, start_batch
 from tests.helpers.generation import assert_pool_is_clean, wait_until_final
 from tests.helpers.processes import celery_worker, manage, process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FAST_RECOVERY = {"GENERATION_LANE_STALE_SECONDS": "4", "GENERATION_RECONCILE_SECONDS": "1"}
-
-
-@pytest.fixture
-def seeded(project):
-    for path in default_seed_files():
-        import_seed_file(project=project, path=path)
-    return project
 
 
 def drop_queued_messages() -> None:

@@ -2,7 +2,6 @@
 
 import pytest
 
-from llm.teacher import default_seed_files
 from selfinstruct.filters import Reason, judge_instances
 from selfinstruct.models import (
     BatchStatus,
@@ -14,7 +13,7 @@ from selfinstruct.models import (
 )
 from selfinstruct.parsing import parse_instances, parse_yes_no
 from selfinstruct.prompts import Demo, render_classify, render_instances
-from selfinstruct.services import import_seed_file, start_batch
+from selfinstruct.services import start_batch
 from tests.helpers.generation import drive
 
 
@@ -87,13 +86,6 @@ def test_prompts_put_the_task_last():
         "Explain tides.", "en", classification=False, demos=[Demo("seed", 1, "Add the numbers.", "1, 2", "3")]
     )
     assert "Example 1\nInput: 1, 2\nOutput: 3" in in_first
-
-
-@pytest.fixture
-def seeded(project):
-    for path in default_seed_files():
-        import_seed_file(project=project, path=path)
-    return project
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
