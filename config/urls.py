@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.api import HealthApi
+from annotation import api as annotation_api
+from annotation import views as annotation_views
 from projects import api as projects_api
 from projects import views as projects_views
 from selfinstruct import api as selfinstruct_api
@@ -19,6 +21,32 @@ api_v1 = [
     path("generation-batches/<int:batch_id>/pause", selfinstruct_api.BatchPauseApi.as_view(), name="batch-pause"),
     path("generation-batches/<int:batch_id>/resume", selfinstruct_api.BatchResumeApi.as_view(), name="batch-resume"),
     path("generation-batches/<int:batch_id>/cancel", selfinstruct_api.BatchCancelApi.as_view(), name="batch-cancel"),
+    path("annotation/next", annotation_api.NextTaskApi.as_view(), name="annotation-next"),
+    path("annotation/undo", annotation_api.UndoApi.as_view(), name="annotation-undo"),
+    path("annotation/rankings", annotation_api.RankingListApi.as_view(), name="annotation-rankings"),
+    path("annotation/stats", annotation_api.StatsApi.as_view(), name="annotation-stats"),
+    path(
+        "annotation/tasks/<int:task_id>/ranking",
+        annotation_api.SubmitRankingApi.as_view(),
+        name="annotation-task-ranking",
+    ),
+    path("annotation/tasks/<int:task_id>/skip", annotation_api.TaskSkipApi.as_view(), name="annotation-task-skip"),
+    path(
+        "annotation/tasks/<int:task_id>/heartbeat",
+        annotation_api.TaskHeartbeatApi.as_view(),
+        name="annotation-task-heartbeat",
+    ),
+    path("sampling-runs/", annotation_api.SamplingListCreateApi.as_view(), name="sampling-list"),
+    path("sampling-runs/<int:run_id>/", annotation_api.SamplingDetailApi.as_view(), name="sampling-detail"),
+]
+
+label_urls = [
+    path("", annotation_views.label_home, name="label-home"),
+    path("<slug:slug>/", annotation_views.label_next, name="label-next"),
+    path("<slug:slug>/tasks/<int:task_id>/submit", annotation_views.label_submit, name="label-submit"),
+    path("<slug:slug>/tasks/<int:task_id>/skip", annotation_views.label_skip, name="label-skip"),
+    path("<slug:slug>/undo", annotation_views.label_undo, name="label-undo"),
+    path("<slug:slug>/dashboard/", annotation_views.dashboard, name="label-dashboard"),
 ]
 
 urlpatterns = [
@@ -27,6 +55,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("label/", include(label_urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -73,3 +73,43 @@ def format_progress(progress: dict) -> str:
         )
         + (f" — {progress['stop_reason']}" if progress["stop_reason"] else "")
     )
+
+
+def prompt_candidates(*, project, sources: tuple[str, ...]) -> list[dict]:
+    """Instructions that can be turned into ranking prompts: accepted generated instructions and/or seed tasks,
+    each with the input of its first example (empty when it takes none), oldest first."""
+    from selfinstruct.models import SeedTask
+
+    rows: list[dict] = []
+    if "seed" in sources:
+        for seed in SeedTask.objects.filter(project=project).order_by("id"):
+            first = seed.instances[0] if seed.instances else {}
+            rows.append(
+                {
+                    "source": "seed",
+                    "source_ref": f"seed:{seed.pk}",
+                    "instruction": seed.instruction,
+                    "input": (first.get("input") or "") if isinstance(first, dict) else "",
+                    "language": seed.language,
+                    "category": "classification" if seed.is_classification else "",
+                }
+            )
+    if "generated" in sources:
+        accepted = GeneratedInstruction.objects.filter(project=project, status=InstructionStatus.ACCEPTED)
+        first_inputs = dict(
+            GeneratedInstance.objects.filter(instruction__in=accepted, status=InstructionStatus.ACCEPTED)
+            .order_by("instruction_id", "-id")
+            .values_list("instruction_id", "input")
+        )  # later rows overwrite earlier ones in dict(): ordering by -id keeps the first instance
+        for item in accepted.order_by("id"):
+            rows.append(
+                {
+                    "source": "generated",
+                    "source_ref": f"instruction:{item.pk}",
+                    "instruction": item.instruction,
+                    "input": item.input or first_inputs.get(item.pk, ""),
+                    "language": item.language,
+                    "category": "classification" if item.is_classification else "",
+                }
+            )
+    return rows

@@ -1,0 +1,371 @@
+"""Thin DRF views for ranking: claim the next task, submit/skip/heartbeat/undo, sampling runs, stats, rankings."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import selectors, services
+from annotation.models import MAX_K, MIN_K, Flag
+from annotation.services import AnnotationError
+from config.api import ErrorSerializer
+from llm.selectors import get_endpoint
+from projects.models import Role
+from projects.selectors import get_project_for_user, projects_for_user
+
+STATUS_FOR_CODE = {"invalid": 400, "not_assigned": 409, "conflict": 409, "lease_lost": 409}
+
+
+def _error(exc: AnnotationError) -> Response:
+    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
+
+
+class PromptViewSerializer(serializers.Serializer):
+    instruction = serializers.CharField()
+    input = serializers.CharField(allow_blank=True)
+    instruction_html = serializers.CharField(help_text="Sanitized HTML (Markdown rendered, no raw HTML).")
+    input_html = serializers.CharField(allow_blank=True)
+    language = serializers.CharField()
+
+
+class CompletionViewSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField(help_text="A, B, C… in the shown order.")
+    text = serializers.CharField()
+    html = serializers.CharField(help_text="Sanitized HTML.")
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+
+class TaskViewSerializer(serializers.Serializer):
+    task = serializers.IntegerField()
+    project = serializers.CharField()
+    prompt = PromptViewSerializer()
+    completions = CompletionViewSerializer(many=True)
+    lease_expires_at = serializers.DateTimeField()
+    claimed_at = serializers.DateTimeField()
+    allow_ties = serializers.BooleanField()
+    guidelines = serializers.CharField(allow_blank=True)
+    progress = ProgressSerializer()
+
+
+class RankingInputSerializer(serializers.Serializer):
+    ranking = serializers.JSONField(
+        required=False,
+        help_text="Completion ids best first, e.g. [12, 15, 11, 14]; with ties allowed, groups: [[12], [15, 11], [14]].",
+    )
+    flag = serializers.ChoiceField(choices=[f for f in Flag.values if f], required=False, default="")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    time_spent_ms = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+
+
+class RankingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    task = serializers.IntegerField(source="task_id")
+    labeler = serializers.CharField(source="labeler.username")
+    ranking = serializers.JSONField()
+    flag = serializers.CharField(allow_blank=True)
+    comment = serializers.CharField(allow_blank=True)
+    time_spent_ms = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+def _task_payload(assignment, user) -> dict:
+    task = assignment.task
+    config = services.get_ranking_config(project=task.project)
+    return {
+        **selectors.task_view(task=task, assignment=assignment),
+        "allow_ties": config.allow_ties,
+        "guidelines": task.project.guidelines,
+        "progress": selectors.labeler_progress(project=task.project, labeler=user),
+    }
+
+
+class NextTaskApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=True, description="Project slug")],
+        responses={
+            200: TaskViewSerializer,
+            204: OpenApiResponse(description="No task left for you in this project."),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        description="Claim the next ranking task (or get back the one you hold), with a lease.",
+    )
+    def get(self, request):
+        slug = request.query_params.get("project")
+        if not slug:
+            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
+        project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+        try:
+            assignment = services.claim_next_ranking_task(project=project, labeler=request.user)
+        except AnnotationError as exc:
+            return _error(exc)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
+
+
+class SubmitRankingApi(APIView):
+    @extend_schema(
+        request=RankingInputSerializer,
+        responses={201: RankingOutputSerializer, 200: RankingOutputSerializer, 400: ErrorSerializer,
+                   404: ErrorSerializer, 409: ErrorSerializer},
+        description="Submit a ranking (or a flag). The same submission again returns 200 with the stored one; a "
+        "submission after your lease expired and the task went to someone else is refused with 409.",
+    )  # fmt: skip
+    def post(self, request, task_id: int):
+        task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
+        data = RankingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            row, created = services.submit_ranking(
+                task=task,
+                labeler=request.user,
+                ranking=values.get("ranking"),
+                flag=values["flag"],
+                comment=values["comment"],
+                time_spent_ms=values["time_spent_ms"],
+            )
+        except AnnotationError as exc:
+            return _error(exc)
+        return Response(RankingOutputSerializer(row).data, status=201 if created else 200)
+
+
+def _simple_task_action(action, name: str, description: str):
+    class TaskActionApi(APIView):
+        @extend_schema(
+            request=None,
+            responses={200: inline_serializer(f"Task{name.capitalize()}Result", {"ok": serializers.BooleanField()}),
+                       404: ErrorSerializer, 409: ErrorSerializer},
+            operation_id=f"annotation_tasks_{name}",
+            description=description,
+        )  # fmt: skip
+        def post(self, request, task_id: int):
+            task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
+            try:
+                ok = action(task, request.user)
+            except AnnotationError as exc:
+                return _error(exc)
+            if ok is False:
+                return Response({"detail": "you hold no live claim on this task"}, status=409)
+            return Response({"ok": True})
+
+    TaskActionApi.__name__ = f"Task{name.capitalize()}Api"
+    return TaskActionApi
+
+
+def _heartbeat(task, user):
+    from annotation.models import Assignment
+
+    assignment = Assignment.objects.filter(task=task, labeler=user).select_related("task__project").first()
+    return bool(assignment) and services.renew_lease(assignment=assignment)
+
+
+TaskSkipApi = _simple_task_action(
+    lambda task, user: services.skip_task(task=task, labeler=user),
+    "skip",
+    "Give the task back; you will not be served it again.",
+)
+TaskHeartbeatApi = _simple_task_action(_heartbeat, "heartbeat", "Renew your lease while you work on the task.")
+
+
+class UndoApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=True)],
+        request=None,
+        responses={200: TaskViewSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        description="Take back your latest submission in the project within its undo window; the task is yours again.",
+    )
+    def post(self, request):
+        slug = request.query_params.get("project") or request.data.get("project")
+        if not slug:
+            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
+        project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+        try:
+            assignment = services.undo_last_submission(project=project, labeler=request.user)
+        except AnnotationError as exc:
+            return _error(exc)
+        return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
+
+
+class RankingListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", str, required=True),
+            OpenApiParameter("after", int, required=False, description="Return rankings with id > after."),
+            OpenApiParameter("limit", int, required=False, description="At most 1000 (default 500)."),
+        ],
+        responses={
+            200: inline_serializer(
+                "RankingPage",
+                {
+                    "results": inline_serializer(
+                        "RawRanking",
+                        {
+                            "id": serializers.IntegerField(),
+                            "task": serializers.IntegerField(),
+                            "prompt_id": serializers.IntegerField(),
+                            "labeler": serializers.CharField(),
+                            "ranking": serializers.JSONField(),
+                            "flag": serializers.CharField(allow_blank=True),
+                            "is_gold": serializers.BooleanField(),
+                            "time_spent_ms": serializers.IntegerField(),
+                            "consensus": serializers.JSONField(allow_null=True),
+                            "created_at": serializers.DateTimeField(),
+                        },
+                        many=True,
+                    ),
+                    "next_after": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        description="Raw rankings (always kept) with each task's consensus; page with ?after=<last id>.",
+    )
+    def get(self, request):
+        slug = request.query_params.get("project")
+        if not slug:
+            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
+        project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN, Role.CONSUMER))
+        try:
+            after = int(request.query_params.get("after", 0))
+            limit = min(max(int(request.query_params.get("limit", 500)), 1), 1000)
+        except ValueError:
+            return Response({"detail": "after/limit: must be integers"}, status=400)
+        rows = list(selectors.rankings_for_projects(projects=[project]).filter(pk__gt=after)[:limit])
+        results = [
+            {
+                "id": r.pk,
+                "task": r.task_id,
+                "prompt_id": r.task.prompt_id,
+                "labeler": r.labeler.username,
+                "ranking": r.ranking,
+                "flag": r.flag,
+                "is_gold": r.is_gold,
+                "time_spent_ms": r.time_spent_ms,
+                "consensus": getattr(getattr(r.task, "consensus", None), "ranking", None),
+                "created_at": r.created_at,
+            }
+            for r in rows
+        ]
+        return Response({"results": results, "next_after": rows[-1].pk if len(rows) == limit else None})
+
+
+class StatsApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=True)],
+        responses={
+            200: inline_serializer(
+                "RankingStats",
+                {
+                    "progress": serializers.DictField(),
+                    "labelers": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        description="Project admins: progress, throughput, agreement (pairwise, Kendall's W), labeler table.",
+    )
+    def get(self, request):
+        slug = request.query_params.get("project")
+        if not slug:
+            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
+        project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+        return Response(
+            {
+                "progress": selectors.project_ranking_stats(project=project),
+                "labelers": selectors.labeler_table(project=project),
+            }
+        )
+
+
+# --- Sampling runs ----------------------------------------------------------------------------------------------
+
+
+class EndpointPlanSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    params = serializers.DictField(required=False, default=dict, help_text="Sampling parameters for this endpoint.")
+
+
+class SamplingInputSerializer(serializers.Serializer):
+    project = serializers.SlugField()
+    endpoints = EndpointPlanSerializer(many=True, min_length=1)
+    per_prompt = serializers.IntegerField(min_value=MIN_K, max_value=MAX_K, required=False, allow_null=True)
+    sources = serializers.ListField(
+        child=serializers.ChoiceField(choices=["generated", "seed", "imported"]), required=False,
+        default=["generated"], min_length=1,
+    )  # fmt: skip
+    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+
+
+class SamplingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    per_prompt = serializers.IntegerField()
+    plan = serializers.JSONField()
+    sources = serializers.JSONField()
+    status = serializers.CharField()
+    prompts_total = serializers.IntegerField()
+    prompts_done = serializers.IntegerField()
+    prompts_failed = serializers.IntegerField()
+    completions_created = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class SamplingListCreateApi(APIView):
+    @extend_schema(responses=SamplingOutputSerializer(many=True))
+    def get(self, request):
+        runs = selectors.sampling_runs_for_projects(
+            projects=projects_for_user(user=request.user, roles=(Role.ADMIN,))
+        )
+        return Response(SamplingOutputSerializer(runs[:200], many=True).data)
+
+    @extend_schema(request=SamplingInputSerializer, responses={201: SamplingOutputSerializer, 400: ErrorSerializer})
+    def post(self, request):
+        data = SamplingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=(Role.ADMIN,))
+        plan = []
+        for index, entry in enumerate(values["endpoints"]):
+            endpoint = get_endpoint(name=entry["name"])
+            if endpoint is None:
+                return Response({"detail": f"endpoints.{index}.name: no endpoint named {entry['name']!r}"}, 400)
+            plan.append((endpoint, entry["params"]))
+        try:
+            run = services.start_sampling_run(
+                project=project,
+                endpoints=plan,
+                per_prompt=values.get("per_prompt"),
+                sources=tuple(values["sources"]),
+                limit=values.get("limit"),
+                created_by=request.user,
+            )
+        except AnnotationError as exc:
+            return _error(exc)
+        return Response(SamplingOutputSerializer(run).data, status=201)
+
+
+class SamplingDetailApi(APIView):
+    @extend_schema(responses={200: SamplingOutputSerializer, 404: ErrorSerializer})
+    def get(self, request, run_id: int):
+        run = (
+            selectors.sampling_runs_for_projects(projects=projects_for_user(user=request.user, roles=(Role.ADMIN,)))
+            .filter(pk=run_id)
+            .first()
+        )
+        if run is None:
+            raise Http404("No such sampling run.")
+        return Response(SamplingOutputSerializer(run).data)

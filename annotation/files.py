@@ -1,0 +1,131 @@
+"""Reading completion files and prompt lists (JSONL or a JSON list); every error names the file, line and field.
+
+A completion file holds one model's responses keyed by prompt, one object per line:
+  {"instruction": …, "input": …, "response": …}   (the Self-Instruct prediction files), or
+  {"prompt": …, "completion": …}; "output" is accepted for the response, "model" overrides the file's model name.
+A prompt list holds {"instruction": …, "input": …} or {"prompt": …} objects (or plain strings in a JSON list).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+RESPONSE_FIELDS = ("response", "completion", "output")
+
+
+class AnnotationFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    instruction: str
+    input: str
+    category: str
+    where: str
+
+
+@dataclass(frozen=True)
+class CompletionRow:
+    prompt: PromptRow
+    text: str
+    model: str
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        raise AnnotationFileError(f"{path}: no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise AnnotationFileError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if path.stat().st_size == 0:
+        raise AnnotationFileError(f"{path}: the file is empty")
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationFileError(f"{path}: not UTF-8 (byte {exc.start})") from None
+
+
+def _objects(path: Path) -> list[tuple[int, object]]:
+    """(line, value) pairs: a JSON list (line = item index + 1, approximated by position) or JSON lines."""
+    text = _read(path)
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AnnotationFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        return [(index + 1, value) for index, value in enumerate(values)]
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise AnnotationFileError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+    if not rows:
+        raise AnnotationFileError(f"{path}: no rows")
+    return rows
+
+
+def _text(obj: dict, field: str, where: str, *, required: bool) -> str:
+    value = obj.get(field)
+    if value is None:
+        if required:
+            raise AnnotationFileError(f"{where}: field '{field}' is missing")
+        return ""
+    if not isinstance(value, str):
+        raise AnnotationFileError(f"{where}: field '{field}' must be a string, not {type(value).__name__}")
+    return value
+
+
+def _prompt(obj, where: str) -> PromptRow:
+    if isinstance(obj, str):
+        obj = {"prompt": obj}
+    if not isinstance(obj, dict):
+        raise AnnotationFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    if "instruction" in obj:
+        instruction = _text(obj, "instruction", where, required=True).strip()
+        input_text = _text(obj, "input", where, required=False).strip()
+        field = "instruction"
+    else:
+        instruction = _text(obj, "prompt", where, required=True).strip()
+        input_text, field = "", "prompt"
+    if not instruction:
+        raise AnnotationFileError(f"{where}: field '{field}' is empty")
+    category = obj.get("category") or obj.get("motivation_app") or ""
+    return PromptRow(instruction=instruction, input=input_text, category=str(category)[:100], where=where)
+
+
+def read_prompt_list(path: Path) -> list[PromptRow]:
+    return [_prompt(obj, f"{path.name}:{line}") for line, obj in _objects(path)]
+
+
+def model_name_for(path: Path) -> str:
+    name = path.stem
+    for suffix in ("_predictions", "-predictions", "_completions", "-completions"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def read_completion_file(path: Path) -> list[CompletionRow]:
+    default_model = model_name_for(path)
+    rows = []
+    for line, obj in _objects(path):
+        where = f"{path.name}:{line}"
+        prompt = _prompt(obj, where)
+        field = next((f for f in RESPONSE_FIELDS if f in obj), None)
+        if field is None:
+            raise AnnotationFileError(f"{where}: field 'response' is missing (or 'completion'/'output')")
+        text = _text(obj, field, where, required=True).strip()
+        if not text:
+            raise AnnotationFileError(f"{where}: field '{field}' is empty")
+        model = obj.get("model", default_model)
+        if not isinstance(model, str) or not model.strip():
+            raise AnnotationFileError(f"{where}: field 'model' must be a non-empty string")
+        rows.append(CompletionRow(prompt=prompt, text=text, model=model.strip()[:200]))
+    return rows

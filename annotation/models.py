@@ -1,0 +1,232 @@
+"""Prompts, their K completions, ranking tasks with leased assignments, raw rankings and consensus rankings.
+
+A ranking is stored as groups of completion ids, best first: [[12], [15, 11], [14]] means 12 > 15 = 11 > 14.
+Raw rankings are never rewritten; the consensus of a task is kept apart and recomputed from them.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+MIN_K, MAX_K = 2, 9
+
+
+class RankingConfig(models.Model):
+    """A project's ranking settings (one row per project, created on first use with the defaults)."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, related_name="ranking_config")
+    completions_per_prompt = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(MIN_K), MaxValueValidator(MAX_K)], help_text="K, from 2 to 9."
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Rankings each task needs, from different labelers.",
+    )
+    lease_minutes = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1)], help_text="How long a claimed task stays reserved."
+    )
+    allow_ties = models.BooleanField(default=False)
+    gold_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of claims that serve a gold task (known ranking) the labeler has not seen.",
+    )
+    undo_seconds = models.PositiveIntegerField(default=60, help_text="How long a labeler may undo a submission.")
+
+    def __str__(self) -> str:
+        return f"ranking settings of {self.project}"
+
+
+class PromptSource(models.TextChoices):
+    GENERATED = "generated", "Accepted generated instruction"
+    SEED = "seed", "Seed task"
+    IMPORTED = "imported", "Imported prompt list"
+
+
+class Prompt(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="ranking_prompts")
+    source = models.CharField(max_length=16, choices=PromptSource.choices)
+    source_ref = models.CharField(max_length=200, blank=True, help_text="Id of the instruction/seed, or file:line.")
+    instruction = models.TextField()
+    input = models.TextField(blank=True)
+    text_key = models.CharField(max_length=64, help_text="sha256 of the normalized instruction + input")
+    language = models.CharField(max_length=8)
+    category = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["project", "text_key"], name="one_prompt_per_text")]
+
+    def __str__(self) -> str:
+        return self.instruction[:80]
+
+
+class SamplingStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SamplingRun(models.Model):
+    """K completions for each of a set of prompts, from one or more endpoints, done in idempotent chunks."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="sampling_runs")
+    per_prompt = models.PositiveSmallIntegerField(validators=[MinValueValidator(MIN_K), MaxValueValidator(MAX_K)])
+    plan = models.JSONField(help_text='[{"endpoint": name, "endpoint_id": id, "params": {…}}, …]; slot i uses i % n')
+    sources = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=SamplingStatus.choices, default=SamplingStatus.RUNNING)
+    prompts_total = models.PositiveIntegerField(default=0)
+    prompts_done = models.PositiveIntegerField(default=0)
+    prompts_failed = models.PositiveIntegerField(default=0)
+    completions_created = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"sampling run {self.pk} ({self.project})"
+
+
+class SamplingChunk(models.Model):
+    run = models.ForeignKey(SamplingRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    prompt_ids = models.JSONField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="one_chunk_per_number")]
+
+
+class Completion(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="completions")
+    text = models.TextField()
+    model = models.CharField(max_length=200)
+    endpoint = models.ForeignKey("llm.LLMEndpoint", null=True, blank=True, on_delete=models.SET_NULL)
+    params = models.JSONField(default=dict)
+    origin_key = models.CharField(max_length=200, help_text="run:<id>:<slot> or import:<model>; unique per prompt")
+    sampling_run = models.ForeignKey(SamplingRun, null=True, blank=True, on_delete=models.SET_NULL)
+    source_file = models.CharField(max_length=300, blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    llm_request_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["prompt", "origin_key"], name="one_completion_per_origin")]
+
+    def __str__(self) -> str:
+        return f"{self.model}: {self.text[:60]}"
+
+
+class RankingTask(models.Model):
+    """One prompt + its K completions in a stored shuffled order. `fill` = submitted + live leases."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="ranking_tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="ranking_tasks")
+    origin = models.CharField(max_length=64, help_text="run:<id> or import")
+    completion_ids = models.JSONField(help_text="Completion ids in the order labelers see them.")
+    required = models.PositiveSmallIntegerField(help_text="Rankings needed (the project's overlap when created).")
+    rankings_count = models.PositiveIntegerField(default=0)
+    active_count = models.PositiveIntegerField(default=0)
+    fill = models.PositiveIntegerField(default=0, help_text="rankings_count + active_count")
+    next_lease_expiry = models.DateTimeField(null=True, blank=True, help_text="Earliest lease among live claims.")
+    is_complete = models.BooleanField(default=False)
+    is_gold = models.BooleanField(default=False)
+    gold_ranking = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["prompt", "origin"], name="one_task_per_prompt_and_origin")]
+        indexes = [
+            models.Index(fields=["project", "is_gold", "is_complete", "-fill", "id"], name="task_claim_order"),
+            models.Index(fields=["project", "next_lease_expiry"], name="task_lease_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ranking task {self.pk}"
+
+    @property
+    def k(self) -> int:
+        return len(self.completion_ids)
+
+
+class AssignmentStatus(models.TextChoices):
+    ACTIVE = "active"
+    SUBMITTED = "submitted"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+
+
+class Assignment(models.Model):
+    """A labeler's claim on a task. One per (task, labeler): nobody is ever served the same task twice."""
+
+    task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.ACTIVE)
+    claimed_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["task", "labeler"], name="one_assignment_per_labeler")]
+        indexes = [models.Index(fields=["labeler", "status"], name="assignment_labeler_status")]
+
+    def __str__(self) -> str:
+        return f"{self.labeler} on task {self.task_id} ({self.status})"
+
+
+class Flag(models.TextChoices):
+    NONE = "", "none"
+    CANNOT_RANK = "cannot_rank", "Cannot rank"
+    BAD_PROMPT = "bad_prompt", "Bad prompt"
+    HARMFUL = "harmful", "Harmful content"
+
+
+class Ranking(models.Model):
+    """A labeler's raw ranking, kept as submitted. `ranking` is empty when the submission is only a flag."""
+
+    task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="rankings")
+    labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rankings")
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="ranking")
+    ranking = models.JSONField(default=list, help_text="Groups of completion ids, best first; ties share a group.")
+    flag = models.CharField(max_length=16, choices=Flag.choices, blank=True)
+    comment = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(default=0)
+    is_gold = models.BooleanField(default=False)
+    flag_resolved = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["task", "labeler"], name="one_ranking_per_labeler")]
+
+    def __str__(self) -> str:
+        return f"ranking of task {self.task_id} by {self.labeler}"
+
+
+class Consensus(models.Model):
+    """The task's consensus ranking (ranked pairs over all its non-flag rankings), kept apart from the raw ones."""
+
+    task = models.OneToOneField(RankingTask, on_delete=models.CASCADE, related_name="consensus")
+    ranking = models.JSONField()
+    method = models.CharField(max_length=32, default="ranked_pairs")
+    n_rankings = models.PositiveSmallIntegerField()
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "consensus rankings"

@@ -1,0 +1,215 @@
+"""Reads for ranking: what a labeler sees, progress, agreement, labeler quality and the flagged queue."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import timedelta
+from itertools import combinations
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from annotation.models import Assignment, AssignmentStatus, Completion, Ranking, RankingTask, SamplingRun
+from annotation.rankings import kendalls_w, pairwise_agreement
+from annotation.render import render_markdown
+from projects.models import Role
+from projects.selectors import projects_for_user
+
+LABELING_ROLES = (Role.ADMIN, Role.LABELER)
+
+
+def labeling_projects(*, user) -> QuerySet:
+    return projects_for_user(user=user, roles=LABELING_ROLES)
+
+
+def get_task_for_labeler(*, user, task_id: int) -> RankingTask:
+    """The task when it belongs to a project the user labels in; else 404 (never 403: no probing of ids)."""
+    task = (
+        RankingTask.objects.select_related("project", "prompt")
+        .filter(pk=task_id, project__in=labeling_projects(user=user))
+        .first()
+    )
+    if task is None:
+        raise Http404("No such task.")
+    return task
+
+
+def sampling_runs_for_projects(*, projects) -> QuerySet[SamplingRun]:
+    return SamplingRun.objects.filter(project__in=projects).select_related("project")
+
+
+def task_view(*, task: RankingTask, assignment: Assignment | None = None) -> dict:
+    """What the labeler sees: the prompt and the completions in the task's stored order, rendered safely. Never
+    says whether the task is gold nor which model wrote which completion."""
+    completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids)}
+    prompt = task.prompt
+    return {
+        "task": task.pk,
+        "project": task.project.slug,
+        "prompt": {
+            "instruction": prompt.instruction,
+            "input": prompt.input,
+            "instruction_html": render_markdown(prompt.instruction),
+            "input_html": render_markdown(prompt.input) if prompt.input else "",
+            "language": prompt.language,
+        },
+        "completions": [
+            {"id": cid, "label": chr(ord("A") + n), "text": completions[cid].text,
+             "html": render_markdown(completions[cid].text)}
+            for n, cid in enumerate(task.completion_ids)
+        ],  # fmt: skip
+        "lease_expires_at": assignment.lease_expires_at if assignment else None,
+        "claimed_at": assignment.claimed_at if assignment else None,
+    }
+
+
+def labeler_progress(*, project, labeler) -> dict:
+    done = Ranking.objects.filter(task__project=project, labeler=labeler, is_gold=False).count()
+    remaining = (
+        RankingTask.objects.filter(project=project, is_gold=False, is_complete=False)
+        .exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
+        .count()
+    )
+    return {"done": done, "remaining": remaining}
+
+
+def _rankings_by_task(project, *, gold: bool) -> dict[int, list[Ranking]]:
+    grouped: dict[int, list[Ranking]] = defaultdict(list)
+    for ranking in (
+        Ranking.objects.filter(task__project=project, is_gold=gold)
+        .exclude(ranking=[])
+        .select_related("labeler")
+        .order_by("task_id", "id")
+    ):
+        grouped[ranking.task_id].append(ranking)
+    return grouped
+
+
+def agreement_stats(*, project) -> dict:
+    """Pairwise agreement (share of item pairs two labelers order alike) and Kendall's W, over tasks ranked by
+    two or more labelers; plus each labeler's mean agreement with the others."""
+    per_pair: list[float] = []
+    per_task_w: list[float] = []
+    per_labeler: dict[int, list[float]] = defaultdict(list)
+    for rankings in _rankings_by_task(project, gold=False).values():
+        if len(rankings) < 2:
+            continue
+        w = kendalls_w([r.ranking for r in rankings])
+        if w is not None:
+            per_task_w.append(w)
+        for first, second in combinations(rankings, 2):
+            value = pairwise_agreement(first.ranking, second.ranking)
+            per_pair.append(value)
+            per_labeler[first.labeler_id].append(value)
+            per_labeler[second.labeler_id].append(value)
+    return {
+        "multiply_ranked_tasks": len(per_task_w),
+        "pairwise_agreement": round(statistics.fmean(per_pair), 4) if per_pair else None,
+        "kendalls_w": round(statistics.fmean(per_task_w), 4) if per_task_w else None,
+        "per_labeler": {k: round(statistics.fmean(v), 4) for k, v in per_labeler.items()},
+    }
+
+
+def gold_accuracy(*, project) -> dict[int, dict]:
+    """{labeler id: {"gold_tasks": n, "gold_accuracy": mean pairwise agreement with the known ranking}}."""
+    golds = dict(RankingTask.objects.filter(project=project, is_gold=True).values_list("pk", "gold_ranking"))
+    scores: dict[int, list[float]] = defaultdict(list)
+    for task_id, rankings in _rankings_by_task(project, gold=True).items():
+        gold = golds.get(task_id)
+        if gold:
+            for ranking in rankings:
+                scores[ranking.labeler_id].append(pairwise_agreement(ranking.ranking, gold))
+    return {k: {"gold_tasks": len(v), "gold_accuracy": round(statistics.fmean(v), 4)} for k, v in scores.items()}
+
+
+def labeler_table(*, project) -> list[dict]:
+    agreement = agreement_stats(project=project)["per_labeler"]
+    gold = gold_accuracy(project=project)
+    times: dict[int, list[int]] = defaultdict(list)
+    names: dict[int, str] = {}
+    counts: dict[int, int] = defaultdict(int)
+    flags: dict[int, int] = defaultdict(int)
+    for row in Ranking.objects.filter(task__project=project, is_gold=False).values(
+        "labeler_id", "labeler__username", "time_spent_ms", "flag"
+    ):
+        lid = row["labeler_id"]
+        names[lid] = row["labeler__username"]
+        counts[lid] += 1
+        times[lid].append(row["time_spent_ms"])
+        flags[lid] += bool(row["flag"])
+    for lid in gold:
+        names.setdefault(lid, Ranking.objects.filter(labeler_id=lid).values_list("labeler__username", flat=True)[0])
+    rows = []
+    for lid in sorted(names, key=lambda i: names[i]):
+        rows.append(
+            {
+                "labeler": names[lid],
+                "tasks": counts.get(lid, 0),
+                "flags": flags.get(lid, 0),
+                "median_seconds_per_task": round(statistics.median(times[lid]) / 1000, 1) if times.get(lid) else None,
+                "gold_tasks": gold.get(lid, {}).get("gold_tasks", 0),
+                "gold_accuracy": gold.get(lid, {}).get("gold_accuracy"),
+                "agreement_with_others": agreement.get(lid),
+            }
+        )
+    return rows
+
+
+def project_ranking_stats(*, project, now=None) -> dict:
+    now = now or timezone.now()
+    tasks = RankingTask.objects.filter(project=project, is_gold=False)
+    total = tasks.count()
+    complete = tasks.filter(is_complete=True).count()
+    started = tasks.filter(is_complete=False, rankings_count__gt=0).count()
+    rankings = Ranking.objects.filter(task__project=project, is_gold=False)
+    last_hour = rankings.filter(created_at__gte=now - timedelta(hours=1)).count()
+    last_day = rankings.filter(created_at__gte=now - timedelta(days=1)).count()
+    live = Assignment.objects.filter(
+        task__project=project, status=AssignmentStatus.ACTIVE, lease_expires_at__gt=now
+    ).count()
+    agreement = agreement_stats(project=project)
+    return {
+        "tasks": total,
+        "complete": complete,
+        "in_progress": started,
+        "not_started": total - complete - started,
+        "gold_tasks": RankingTask.objects.filter(project=project, is_gold=True).count(),
+        "rankings": rankings.count(),
+        "rankings_last_hour": last_hour,
+        "rankings_last_day": last_day,
+        "active_claims": live,
+        "flagged_open": rankings.exclude(flag="").filter(flag_resolved=False).count(),
+        "multiply_ranked_tasks": agreement["multiply_ranked_tasks"],
+        "pairwise_agreement": agreement["pairwise_agreement"],
+        "kendalls_w": agreement["kendalls_w"],
+    }
+
+
+def flagged_queue(*, project, limit: int = 100) -> QuerySet[Ranking]:
+    return (
+        Ranking.objects.filter(task__project=project)
+        .exclude(flag="")
+        .filter(flag_resolved=False)
+        .select_related("labeler", "task__prompt")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def rankings_for_projects(*, projects) -> QuerySet[Ranking]:
+    """Raw rankings (always kept), newest last, with the consensus alongside for export."""
+    return (
+        Ranking.objects.filter(task__project__in=projects)
+        .select_related("task__project", "labeler", "task__consensus")
+        .order_by("id")
+    )
+
+
+def completion_counts(*, project) -> dict:
+    return dict(
+        Completion.objects.filter(prompt__project=project)
+        .values_list("model")
+        .annotate(n=Count("id"))
+        .values_list("model", "n")
+    )

@@ -1,0 +1,609 @@
+"""Writes for ranking: prompts, completions (sampled or imported), tasks, claims with leases, rankings, consensus.
+
+Claim correctness (a labeler never gets a task twice; a task never collects more than `required` rankings, even
+with many labelers at once) rests on two things:
+- every change to a task's counters happens while holding that task's row (PostgreSQL: SELECT … FOR UPDATE, with
+  SKIP LOCKED when picking; SQLite: the whole write transaction is serialized by BEGIN IMMEDIATE), and
+- one Assignment row per (task, labeler), enforced by a unique constraint.
+Leases expire lazily: a task whose earliest lease has passed is recounted, under its lock, by whoever claims it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Min
+from django.utils import timezone
+
+from annotation.files import CompletionRow, PromptRow, read_completion_file, read_prompt_list
+from annotation.models import (
+    MAX_K,
+    MIN_K,
+    Assignment,
+    AssignmentStatus,
+    Completion,
+    Consensus,
+    Flag,
+    Prompt,
+    PromptSource,
+    Ranking,
+    RankingConfig,
+    RankingTask,
+    SamplingChunk,
+    SamplingRun,
+    SamplingStatus,
+)
+from annotation.rankings import RankingError, normalize_ranking, ranked_pairs
+from llm.client import LLMError, call_llm
+from selfinstruct.selectors import prompt_candidates
+from selfinstruct.text import detect_language, instruction_key
+
+logger = logging.getLogger(__name__)
+
+SAMPLING_CHUNK_PROMPTS = 8
+DEFAULT_SAMPLING_PARAMS = {"temperature": 0.9, "top_p": 0.95, "max_tokens": 768}
+MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000
+
+
+class AnnotationError(Exception):
+    """A request that cannot be honoured; `code` lets the API choose the status, the message says why."""
+
+    def __init__(self, message: str, *, code: str = "invalid"):
+        super().__init__(message)
+        self.code = code
+
+
+# --- Settings -------------------------------------------------------------------------------------------------
+
+
+def get_ranking_config(*, project) -> RankingConfig:
+    config, _ = RankingConfig.objects.get_or_create(project=project)
+    return config
+
+
+def update_ranking_config(*, project, **fields) -> RankingConfig:
+    config = get_ranking_config(project=project)
+    for name, value in fields.items():
+        setattr(config, name, value)
+    config.full_clean()
+    config.save()
+    return config
+
+
+# --- Prompts --------------------------------------------------------------------------------------------------
+
+
+def prompt_text_key(instruction: str, input_text: str) -> str:
+    return instruction_key(f"{instruction}\n\n{input_text}" if input_text else instruction)
+
+
+def _get_or_create_prompt(project, *, source: str, source_ref: str, instruction: str, input_text: str, **extra):
+    prompt, created = Prompt.objects.get_or_create(
+        project=project,
+        text_key=prompt_text_key(instruction, input_text),
+        defaults={
+            "source": source,
+            "source_ref": source_ref[:200],
+            "instruction": instruction,
+            "input": input_text,
+            "language": extra.get("language") or detect_language(f"{instruction} {input_text}"),
+            "category": extra.get("category", "")[:100],
+        },
+    )
+    return prompt, created
+
+
+def collect_prompts(*, project, sources: tuple[str, ...] = ("generated",)) -> int:
+    """Make ranking prompts from accepted generated instructions and/or seeds; returns how many are new."""
+    created = 0
+    with transaction.atomic():
+        for row in prompt_candidates(project=project, sources=sources):
+            _, new = _get_or_create_prompt(
+                project,
+                source=row["source"],
+                source_ref=row["source_ref"],
+                instruction=row["instruction"],
+                input_text=row["input"],
+                language=row["language"],
+                category=row["category"],
+            )
+            created += new
+    return created
+
+
+@dataclass
+class ImportSummary:
+    prompts_created: int = 0
+    completions_created: int = 0
+    completions_skipped: int = 0
+    tasks_created: int = 0
+    models: list[str] = field(default_factory=list)
+
+
+def import_prompt_list(*, project, path: Path) -> ImportSummary:
+    rows = read_prompt_list(Path(path))
+    summary = ImportSummary()
+    with transaction.atomic():
+        for row in rows:
+            _, new = _prompt_from_row(project, row, PromptSource.IMPORTED)
+            summary.prompts_created += new
+    return summary
+
+
+def _prompt_from_row(project, row: PromptRow, source: str):
+    return _get_or_create_prompt(
+        project,
+        source=source,
+        source_ref=row.where,
+        instruction=row.instruction,
+        input_text=row.input,
+        category=row.category,
+    )
+
+
+def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -> ImportSummary:
+    """Each file = one model's responses keyed by prompt. All files are read and checked before anything is
+    written, and everything is written in one transaction. With make_tasks, every prompt that now has ≥ 2 imported
+    completions (at most 9) gets a ranking task (origin "import") if it has none yet."""
+    per_file: list[tuple[Path, list[CompletionRow]]] = [(Path(p), read_completion_file(Path(p))) for p in paths]
+    summary = ImportSummary()
+    touched: set[int] = set()
+    with transaction.atomic():
+        for path, rows in per_file:
+            for row in rows:
+                prompt, new_prompt = _prompt_from_row(project, row.prompt, PromptSource.IMPORTED)
+                summary.prompts_created += new_prompt
+                _, created = Completion.objects.get_or_create(
+                    prompt=prompt,
+                    origin_key=f"import:{row.model}"[:200],
+                    defaults={"text": row.text, "model": row.model, "source_file": path.name[:300]},
+                )
+                summary.completions_created += created
+                summary.completions_skipped += not created
+                touched.add(prompt.pk)
+                if row.model not in summary.models:
+                    summary.models.append(row.model)
+        if make_tasks:
+            config = get_ranking_config(project=project)
+            for prompt in Prompt.objects.filter(pk__in=touched).order_by("pk"):
+                ids = list(
+                    prompt.completions.filter(origin_key__startswith="import:").order_by("pk").values_list("pk", flat=True)
+                )
+                if MIN_K <= len(ids) <= MAX_K:
+                    summary.tasks_created += create_ranking_task(
+                        prompt=prompt, origin="import", completion_ids=ids, required=config.overlap
+                    )[1]
+    return summary
+
+
+# --- Tasks ----------------------------------------------------------------------------------------------------
+
+
+def create_ranking_task(*, prompt: Prompt, origin: str, completion_ids: list[int], required: int):
+    """(task, created). The shown order is shuffled once here and stored, so every labeler sees the same order
+    and the order never reveals which model wrote what."""
+    order = list(completion_ids)
+    random.Random(secrets.randbits(64)).shuffle(order)
+    task, created = RankingTask.objects.get_or_create(
+        prompt=prompt,
+        origin=origin,
+        defaults={"project_id": prompt.project_id, "completion_ids": order, "required": required},
+    )
+    return task, created
+
+
+def set_gold(*, task: RankingTask, ranking) -> RankingTask:
+    """Make a task a gold task with a known ranking (groups, best first). Gold tasks are served to every labeler
+    once, at the project's gold rate, to score them; their rankings never count as data."""
+    groups = normalize_ranking(ranking, item_ids=task.completion_ids, allow_ties=True)
+    RankingTask.objects.filter(pk=task.pk).update(is_gold=True, gold_ranking=groups, is_complete=False)
+    task.refresh_from_db()
+    return task
+
+
+# --- Sampling completions -------------------------------------------------------------------------------------
+
+
+def start_sampling_run(
+    *,
+    project,
+    endpoints: list[tuple[object, dict]],
+    per_prompt: int | None = None,
+    sources: tuple[str, ...] = ("generated",),
+    limit: int | None = None,
+    created_by=None,
+) -> SamplingRun:
+    """Sample K completions for each prompt (slot i from endpoint i mod n, with that endpoint's parameters).
+    Prompts are made from the given sources first; `imported` means prompts already imported."""
+    if not endpoints:
+        raise AnnotationError("name at least one endpoint", code="invalid")
+    config = get_ranking_config(project=project)
+    k = per_prompt or config.completions_per_prompt
+    if not MIN_K <= k <= MAX_K:
+        raise AnnotationError(f"per_prompt must be between {MIN_K} and {MAX_K}, got {k}")
+    unknown = set(sources) - {"generated", "seed", "imported"}
+    if unknown:
+        raise AnnotationError(f"unknown prompt source(s): {sorted(unknown)}")
+    collect_prompts(project=project, sources=tuple(s for s in sources if s != "imported"))
+    source_values = [{"seed": PromptSource.SEED, "generated": PromptSource.GENERATED}.get(s, s) for s in sources]
+    prompts = Prompt.objects.filter(project=project, source__in=source_values).order_by("pk")
+    prompt_ids = list(prompts.values_list("pk", flat=True))
+    if limit is not None:
+        prompt_ids = prompt_ids[:limit]
+    if not prompt_ids:
+        raise AnnotationError(f"project {project.slug} has no prompts from {', '.join(sources)} to sample for")
+    plan = []
+    for endpoint, params in endpoints:
+        merged = {**DEFAULT_SAMPLING_PARAMS, **(params or {})}
+        plan.append({"endpoint": endpoint.name, "endpoint_id": endpoint.pk, "model": endpoint.model, "params": merged})
+    chunks = [prompt_ids[i : i + SAMPLING_CHUNK_PROMPTS] for i in range(0, len(prompt_ids), SAMPLING_CHUNK_PROMPTS)]
+    with transaction.atomic():
+        run = SamplingRun.objects.create(
+            project=project,
+            per_prompt=k,
+            plan=plan,
+            sources=list(sources),
+            prompts_total=len(prompt_ids),
+            chunks_total=len(chunks),
+            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        )
+        SamplingChunk.objects.bulk_create(
+            SamplingChunk(run=run, number=n, prompt_ids=ids) for n, ids in enumerate(chunks)
+        )
+        transaction.on_commit(lambda: _enqueue_chunks(run.pk))
+    return run
+
+
+def _enqueue_chunks(run_id: int) -> None:
+    from annotation.tasks import sampling_chunk_task
+
+    for number in SamplingChunk.objects.filter(run_id=run_id, done=False).values_list("number", flat=True):
+        sampling_chunk_task.delay(run_id, number)
+
+
+def resume_sampling_run(*, run: SamplingRun) -> None:
+    """Re-enqueue the chunks not done yet (after a worker loss); chunks are idempotent."""
+    if run.status == SamplingStatus.CANCELLED:
+        raise AnnotationError("the run was cancelled", code="conflict")
+    SamplingRun.objects.filter(pk=run.pk).update(status=SamplingStatus.RUNNING, finished_at=None)
+    transaction.on_commit(lambda: _enqueue_chunks(run.pk))
+
+
+def cancel_sampling_run(*, run: SamplingRun) -> None:
+    SamplingRun.objects.filter(pk=run.pk, status=SamplingStatus.RUNNING).update(
+        status=SamplingStatus.CANCELLED, finished_at=timezone.now()
+    )
+
+
+def _messages_for(prompt: Prompt) -> list[dict]:
+    content = f"{prompt.instruction}\n\n{prompt.input}" if prompt.input else prompt.instruction
+    return [{"role": "user", "content": content}]
+
+
+def run_sampling_chunk(*, run_id: int, number: int) -> None:
+    """Fill the missing completion slots of one chunk's prompts, then make their ranking tasks. Safe to run
+    twice: a slot that already has its completion is skipped, and the chunk is counted done once."""
+    from llm.models import LLMEndpoint
+
+    run = SamplingRun.objects.select_related("project").get(pk=run_id)
+    chunk = SamplingChunk.objects.get(run=run, number=number)
+    if chunk.done or run.status != SamplingStatus.RUNNING:
+        return
+    endpoints = {e.pk: e for e in LLMEndpoint.objects.filter(pk__in=[p["endpoint_id"] for p in run.plan])}
+    config = get_ranking_config(project=run.project)
+    failed = 0
+    created_total = 0
+    for prompt in Prompt.objects.filter(pk__in=chunk.prompt_ids).order_by("pk"):
+        if SamplingRun.objects.filter(pk=run_id, status=SamplingStatus.CANCELLED).exists():
+            return
+        have = set(
+            Completion.objects.filter(prompt=prompt, sampling_run=run).values_list("origin_key", flat=True)
+        )
+        prompt_failed = False
+        for slot_no in range(run.per_prompt):
+            key = f"run:{run.pk}:{slot_no}"
+            if key in have:
+                continue
+            entry = run.plan[slot_no % len(run.plan)]
+            endpoint = endpoints.get(entry["endpoint_id"])
+            if endpoint is None:
+                prompt_failed = True
+                break
+            try:
+                reply = call_llm(
+                    endpoint,
+                    purpose="completion",
+                    messages=_messages_for(prompt),
+                    project_id=run.project_id,
+                    **entry["params"],
+                )
+            except LLMError as exc:
+                logger.warning("sampling run %s prompt %s slot %s: %s", run.pk, prompt.pk, slot_no, exc)
+                prompt_failed = True
+                break
+            choice = reply.choices[0]
+            if not choice.text.strip():
+                prompt_failed = True
+                break
+            _, created = Completion.objects.get_or_create(
+                prompt=prompt,
+                origin_key=key,
+                defaults={
+                    "text": choice.text.strip(),
+                    "model": reply.model or endpoint.model,
+                    "endpoint": endpoint,
+                    "params": entry["params"],
+                    "sampling_run": run,
+                    "finish_reason": choice.finish_reason or "",
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "latency_ms": reply.latency_ms,
+                    "llm_request_id": reply.request_id,
+                },
+            )
+            created_total += created
+        if prompt_failed:
+            failed += 1
+            continue
+        ids = list(
+            Completion.objects.filter(prompt=prompt, sampling_run=run).order_by("origin_key").values_list("pk", flat=True)
+        )
+        create_ranking_task(prompt=prompt, origin=f"run:{run.pk}", completion_ids=ids, required=config.overlap)
+    with transaction.atomic():
+        if SamplingChunk.objects.filter(pk=chunk.pk, done=False).update(done=True) != 1:
+            return  # a redelivered copy finished it first
+        SamplingRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            prompts_done=F("prompts_done") + len(chunk.prompt_ids) - failed,
+            prompts_failed=F("prompts_failed") + failed,
+            completions_created=F("completions_created") + created_total,
+        )
+        run.refresh_from_db()
+        if run.chunks_done >= run.chunks_total and run.status == SamplingStatus.RUNNING:
+            status = SamplingStatus.SUCCEEDED if run.prompts_done else SamplingStatus.FAILED
+            error = f"{run.prompts_failed} prompt(s) got no complete set of completions" if run.prompts_failed else ""
+            SamplingRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), error=error)
+
+
+# --- Claims, leases and submissions ---------------------------------------------------------------------------
+
+
+def _lease(config: RankingConfig, now) -> timezone.datetime:
+    return now + timedelta(minutes=config.lease_minutes)
+
+
+def _live_assignment(project, labeler) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("task")
+        .filter(labeler=labeler, task__project=project, status=AssignmentStatus.ACTIVE)
+        .order_by("claimed_at")
+        .first()
+    )
+
+
+def _recount(task: RankingTask, now) -> None:
+    """Expire the task's passed leases and recompute its counters. Caller holds the task's row lock."""
+    Assignment.objects.filter(task=task, status=AssignmentStatus.ACTIVE, lease_expires_at__lte=now).update(
+        status=AssignmentStatus.EXPIRED, finished_at=now
+    )
+    live = Assignment.objects.filter(task=task, status=AssignmentStatus.ACTIVE)
+    task.active_count = live.count()
+    task.next_lease_expiry = live.aggregate(m=Min("lease_expires_at"))["m"]
+    task.fill = task.rankings_count + task.active_count
+    task.save(update_fields=["active_count", "next_lease_expiry", "fill"])
+
+
+def _candidates(project, labeler, *, gold: bool):
+    return (
+        RankingTask.objects.filter(project=project, is_gold=gold, is_complete=False)
+        .exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+
+
+def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | None:
+    if config.gold_rate and rng.random() < config.gold_rate:
+        gold = _candidates(project, labeler, gold=True).order_by("id").first()
+        if gold is not None:
+            return gold
+    # Breadth-first: tasks whose leases ran out first (others started them), then the fullest open tasks.
+    for task in _candidates(project, labeler, gold=False).filter(next_lease_expiry__lte=now).order_by("id")[:5]:
+        _recount(task, now)
+        if task.fill < task.required:
+            return task
+    return _candidates(project, labeler, gold=False).filter(fill__lt=F("required")).order_by("-fill", "id").first()
+
+
+def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assignment | None:
+    """The labeler's live assignment in the project (its lease renewed), else a newly claimed task, else None."""
+    config = get_ranking_config(project=project)
+    now = now or timezone.now()
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                current = _live_assignment(project, labeler)
+                if current is not None:
+                    # The lease may have passed; as long as nobody recounted the task, the slot is still theirs.
+                    if Assignment.objects.filter(pk=current.pk, status=AssignmentStatus.ACTIVE).update(
+                        lease_expires_at=_lease(config, now)
+                    ):
+                        current.refresh_from_db()
+                        return current
+                task = _pick(project, labeler, config, now, rng)
+                if task is None:
+                    return None
+                lease = _lease(config, now)
+                assignment = Assignment.objects.create(
+                    task=task, labeler=labeler, claimed_at=now, lease_expires_at=lease
+                )
+                task.active_count += 1
+                task.fill += 1
+                if task.next_lease_expiry is None or lease < task.next_lease_expiry:
+                    task.next_lease_expiry = lease
+                task.save(update_fields=["active_count", "fill", "next_lease_expiry"])
+                assignment.task = task
+                return assignment
+        except IntegrityError:
+            continue  # the same labeler claimed from two tabs at once; the retry returns the live assignment
+    raise AnnotationError("could not claim a task, try again", code="conflict")
+
+
+def renew_lease(*, assignment: Assignment, now=None) -> bool:
+    """Heartbeat from an active labeler: push the lease forward. False when the claim is no longer live."""
+    now = now or timezone.now()
+    config = get_ranking_config(project=assignment.task.project)
+    return bool(
+        Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.ACTIVE).update(
+            lease_expires_at=_lease(config, now)
+        )
+    )
+
+
+def _locked_task(task_id: int) -> RankingTask:
+    return RankingTask.objects.select_for_update().select_related("project").get(pk=task_id)
+
+
+def _same_submission(existing: Ranking, groups, flag: str) -> bool:
+    return existing.ranking == groups and existing.flag == flag
+
+
+def submit_ranking(
+    *, task: RankingTask, labeler, ranking=None, flag: str = "", comment: str = "", time_spent_ms=None, now=None
+) -> tuple[Ranking, bool]:
+    """Store the labeler's ranking (or flag). Returns (ranking, created); resubmitting the same thing returns the
+    stored one. A submission whose lease ran out is accepted only while the task still has room for it."""
+    now = now or timezone.now()
+    if flag not in Flag.values:
+        raise AnnotationError(f"flag: unknown flag {flag!r}; use one of {[f for f in Flag.values if f]}")
+    config = get_ranking_config(project=task.project)
+    if ranking in (None, []) and not flag:
+        raise AnnotationError("ranking: rank the completions, or flag the task")
+    groups = []
+    if ranking not in (None, []):
+        try:
+            groups = normalize_ranking(ranking, item_ids=task.completion_ids, allow_ties=config.allow_ties)
+        except RankingError as exc:
+            raise AnnotationError(f"ranking: {exc}") from None
+    with transaction.atomic():
+        task = _locked_task(task.pk)
+        assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
+        if assignment is None:
+            raise AnnotationError("this task was never assigned to you; ask for the next task", code="not_assigned")
+        existing = Ranking.objects.filter(assignment=assignment).first()
+        if existing is not None:
+            if _same_submission(existing, groups, flag):
+                return existing, False
+            raise AnnotationError("you already submitted this task; undo it first to change it", code="conflict")
+        if assignment.status == AssignmentStatus.SKIPPED:
+            raise AnnotationError("you skipped this task", code="conflict")
+        if assignment.status == AssignmentStatus.EXPIRED:
+            if not task.is_gold and task.fill >= task.required:
+                raise AnnotationError(
+                    "your lease on this task expired and the task went to another labeler; "
+                    "your ranking was not stored — ask for the next task",
+                    code="lease_lost",
+                )
+            task.fill += 1
+        else:
+            task.active_count -= 1
+        task.rankings_count += 1
+        task.is_complete = not task.is_gold and task.rankings_count >= task.required
+        task.save(update_fields=["active_count", "rankings_count", "fill", "is_complete"])
+        Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED, finished_at=now)
+        spent = time_spent_ms if isinstance(time_spent_ms, int) and time_spent_ms >= 0 else None
+        if spent is None:
+            spent = int((now - assignment.claimed_at).total_seconds() * 1000)
+        row = Ranking.objects.create(
+            task=task,
+            labeler=labeler,
+            assignment=assignment,
+            ranking=groups,
+            flag=flag,
+            comment=comment[:5000],
+            time_spent_ms=min(spent, MAX_TIME_SPENT_MS),
+            is_gold=task.is_gold,
+        )
+        if not task.is_gold:
+            refresh_consensus(task=task)
+    return row, True
+
+
+def skip_task(*, task: RankingTask, labeler, now=None) -> None:
+    """Give the task back; the labeler will not be served it again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        task = _locked_task(task.pk)
+        assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
+        if assignment is None:
+            raise AnnotationError("this task was never assigned to you", code="not_assigned")
+        if assignment.status == AssignmentStatus.SUBMITTED:
+            raise AnnotationError("you already submitted this task", code="conflict")
+        if assignment.status == AssignmentStatus.ACTIVE:
+            task.active_count -= 1
+            task.fill -= 1
+            task.save(update_fields=["active_count", "fill"])
+        Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SKIPPED, finished_at=now)
+
+
+def undo_last_submission(*, project, labeler, now=None) -> Assignment:
+    """Take back the labeler's latest submission in the project within the project's undo window; the task is
+    theirs again (a fresh lease) so they can rank it anew."""
+    now = now or timezone.now()
+    config = get_ranking_config(project=project)
+    last = Ranking.objects.filter(task__project=project, labeler=labeler).order_by("-created_at", "-id").first()
+    if last is None:
+        raise AnnotationError("nothing to undo", code="conflict")
+    if (now - last.created_at).total_seconds() > config.undo_seconds:
+        raise AnnotationError(f"the undo window ({config.undo_seconds} s) has passed", code="conflict")
+    with transaction.atomic():
+        task = _locked_task(last.task_id)
+        if not Ranking.objects.filter(pk=last.pk).exists():
+            raise AnnotationError("nothing to undo", code="conflict")
+        Ranking.objects.filter(pk=last.pk).delete()
+        lease = _lease(config, now)
+        Assignment.objects.filter(pk=last.assignment_id).update(
+            status=AssignmentStatus.ACTIVE, lease_expires_at=lease, finished_at=None
+        )
+        task.rankings_count -= 1
+        task.active_count += 1
+        task.is_complete = False
+        if task.next_lease_expiry is None or lease < task.next_lease_expiry:
+            task.next_lease_expiry = lease
+        task.save(update_fields=["rankings_count", "active_count", "is_complete", "next_lease_expiry"])
+        if not task.is_gold:
+            refresh_consensus(task=task)
+    return Assignment.objects.select_related("task").get(pk=last.assignment_id)
+
+
+# --- Consensus and review -------------------------------------------------------------------------------------
+
+
+def refresh_consensus(*, task: RankingTask) -> Consensus | None:
+    rankings = [r.ranking for r in Ranking.objects.filter(task=task).exclude(ranking=[]).only("ranking")]
+    if not rankings:
+        Consensus.objects.filter(task=task).delete()
+        return None
+    order = ranked_pairs(rankings, items=task.completion_ids)
+    consensus, _ = Consensus.objects.update_or_create(
+        task=task, defaults={"ranking": order, "n_rankings": len(rankings), "method": "ranked_pairs"}
+    )
+    return consensus
+
+
+def resolve_flags(*, rankings) -> int:
+    return Ranking.objects.filter(pk__in=[r.pk for r in rankings]).exclude(flag="").update(flag_resolved=True)
+
+
+def add_rankings_needed(*, task: RankingTask, extra: int = 1) -> None:
+    """Ask for more rankings of a task (e.g. after a flag was reviewed): raises `required`, reopens it."""
+    with transaction.atomic():
+        task = _locked_task(task.pk)
+        task.required += extra
+        task.is_complete = task.rankings_count >= task.required
+        task.save(update_fields=["required", "is_complete"])

@@ -1,0 +1,175 @@
+// Ranking page: order the answers best first by drag-and-drop or keyboard; ties when the project allows them.
+// The list's DOM order is the ranking; a card with data-tied="1" shares the rank of the card above it.
+(function () {
+  "use strict";
+  const list = document.getElementById("ranking");
+  const form = document.getElementById("submit-form");
+  if (!list || !form) return;
+  const allowTies = list.dataset.allowTies === "1";
+  const rankingInput = document.getElementById("ranking-input");
+  const timeInput = document.getElementById("time-input");
+  const notice = document.getElementById("notice");
+  let changed = false;
+  let confirmUnchanged = false;
+  let dragged = null;
+
+  const cards = () => Array.from(list.querySelectorAll("li.completion"));
+
+  function groups() {
+    const result = [];
+    cards().forEach((card, index) => {
+      const id = Number(card.dataset.id);
+      if (index > 0 && card.dataset.tied === "1") result[result.length - 1].push(id);
+      else result.push([id]);
+    });
+    return result;
+  }
+
+  function refresh() {
+    let rank = 0;
+    cards().forEach((card, index) => {
+      if (index === 0) card.dataset.tied = "0";
+      if (card.dataset.tied !== "1") rank += 1;
+      card.querySelector(".rank-badge").textContent = String(rank);
+      card.classList.toggle("tied", card.dataset.tied === "1");
+    });
+    rankingInput.value = JSON.stringify(groups());
+  }
+
+  function touched() {
+    changed = true;
+    confirmUnchanged = false;
+    notice.textContent = "";
+    refresh();
+  }
+
+  function moveTo(card, position) {
+    const all = cards().filter((c) => c !== card);
+    position = Math.max(0, Math.min(position, all.length));
+    card.dataset.tied = "0";
+    if (position >= all.length) list.appendChild(card);
+    else list.insertBefore(card, all[position]);
+    card.focus();
+    touched();
+  }
+
+  function toggleTie(card) {
+    if (!allowTies || card === cards()[0]) return;
+    card.dataset.tied = card.dataset.tied === "1" ? "0" : "1";
+    touched();
+  }
+
+  // --- Keyboard ---------------------------------------------------------------------------------------------
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target.closest && target.closest("textarea, input, select")) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const all = cards();
+    const current = target.closest ? target.closest("li.completion") : null;
+    const index = current ? all.indexOf(current) : -1;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      if (current && event.shiftKey) moveTo(current, index + step);
+      else (all[index < 0 ? 0 : Math.max(0, Math.min(all.length - 1, index + step))] || all[0]).focus();
+    } else if (/^[1-9]$/.test(event.key) && current) {
+      event.preventDefault();
+      moveTo(current, Number(event.key) - 1);
+    } else if (event.key === "=" && current) {
+      event.preventDefault();
+      toggleTie(current);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      submit();
+    } else if (event.key === "s" || event.key === "S") {
+      event.preventDefault();
+      document.getElementById("skip-form").submit();
+    } else if (event.key === "f" || event.key === "F") {
+      event.preventDefault();
+      document.getElementById("flag-select").focus();
+    } else if ((event.key === "u" || event.key === "U") && document.getElementById("undo-form")) {
+      event.preventDefault();
+      document.getElementById("undo-form").submit();
+    }
+  });
+
+  list.addEventListener("click", (event) => {
+    const button = event.target.closest(".tie-toggle");
+    if (button) toggleTie(button.closest("li.completion"));
+  });
+
+  // --- Drag and drop ----------------------------------------------------------------------------------------
+  list.addEventListener("dragstart", (event) => {
+    dragged = event.target.closest("li.completion");
+    if (!dragged) return;
+    dragged.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", dragged.dataset.id);
+  });
+  list.addEventListener("dragover", (event) => {
+    if (!dragged) return;
+    event.preventDefault();
+    const others = cards().filter((c) => c !== dragged);
+    const before = others.find((c) => event.clientY < c.getBoundingClientRect().top + c.offsetHeight / 2);
+    if (before) list.insertBefore(dragged, before);
+    else list.appendChild(dragged);
+  });
+  list.addEventListener("drop", (event) => {
+    event.preventDefault();
+  });
+  list.addEventListener("dragend", () => {
+    if (!dragged) return;
+    dragged.classList.remove("dragging");
+    dragged.dataset.tied = "0";
+    dragged = null;
+    touched();
+  });
+
+  // --- Time on task (visible time only) and lease heartbeat -------------------------------------------------
+  let visibleMs = 0;
+  let since = document.visibilityState === "visible" ? performance.now() : null;
+  let lastActivity = Date.now();
+  const now = () => visibleMs + (since === null ? 0 : performance.now() - since);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") since = performance.now();
+    else if (since !== null) {
+      visibleMs += performance.now() - since;
+      since = null;
+    }
+  });
+  ["keydown", "pointerdown", "scroll"].forEach((name) =>
+    document.addEventListener(name, () => (lastActivity = Date.now()), { passive: true })
+  );
+  const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  setInterval(() => {
+    if (Date.now() - lastActivity > 5 * 60 * 1000) return; // idle labelers let their lease run out
+    fetch(list.dataset.heartbeatUrl, { method: "POST", headers: { "X-CSRFToken": csrf }, credentials: "same-origin" });
+  }, 60 * 1000);
+
+  // --- Submit -----------------------------------------------------------------------------------------------
+  function submit() {
+    const flagged = document.getElementById("flag-select").value !== "";
+    if (!changed && !flagged && !confirmUnchanged) {
+      confirmUnchanged = true;
+      notice.textContent = list.dataset.msgUnchanged;
+      return;
+    }
+    refresh();
+    timeInput.value = String(Math.round(now()));
+    form.submit();
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+
+  // --- Undo bar fades out when its window closes ------------------------------------------------------------
+  const undo = document.getElementById("undo-form");
+  if (undo) setTimeout(() => undo.remove(), Number(undo.dataset.seconds || 60) * 1000);
+
+  refresh();
+  (cards()[0] || list).focus();
+})();

@@ -1,0 +1,10 @@
+"""Celery shells for ranking: take ids, call a service."""
+
+from celery import shared_task
+
+from annotation import services
+
+
+@shared_task(acks_late=True)
+def sampling_chunk_task(run_id: int, number: int) -> None:
+    services.run_sampling_chunk(run_id=run_id, number=number)

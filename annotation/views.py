@@ -1,0 +1,134 @@
+"""The labeler's pages (server-rendered) and the project admin's ranking dashboard."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from annotation import selectors, services
+from annotation.models import Flag
+from annotation.services import AnnotationError
+from annotation.render import render_markdown
+from projects.models import Role
+from projects.selectors import get_project_for_user
+
+
+@login_required
+def label_home(request):
+    projects = selectors.labeling_projects(user=request.user)
+    rows = [{"project": p, **selectors.labeler_progress(project=p, labeler=request.user)} for p in projects]
+    return render(request, "annotation/home.html", {"rows": rows})
+
+
+@login_required
+def label_next(request, slug: str):
+    project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+    try:
+        assignment = services.claim_next_ranking_task(project=project, labeler=request.user)
+    except AnnotationError as exc:
+        messages.error(request, str(exc))
+        assignment = None
+    config = services.get_ranking_config(project=project)
+    context = {
+        "project": project,
+        "config": config,
+        "guidelines_html": render_markdown(project.guidelines) if project.guidelines else "",
+        "progress": selectors.labeler_progress(project=project, labeler=request.user),
+        "flags": [(value, label) for value, label in Flag.choices if value],
+        "undo_seconds": config.undo_seconds,
+        "just_submitted": request.session.pop(f"submitted:{project.pk}", None),
+    }
+    if assignment is None:
+        return render(request, "annotation/done.html", context)
+    context["view"] = selectors.task_view(task=assignment.task, assignment=assignment)
+    return render(request, "annotation/rank.html", context)
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@login_required
+@require_POST
+def label_submit(request, slug: str, task_id: int):
+    task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
+    if task.project.slug != slug:
+        return HttpResponseBadRequest("task and project do not match")
+    flag = request.POST.get("flag", "")
+    raw = request.POST.get("ranking", "")
+    try:
+        ranking = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        ranking = raw
+    if flag:
+        ranking = ranking or None  # a flag may come with or without a ranking
+    try:
+        services.submit_ranking(
+            task=task,
+            labeler=request.user,
+            ranking=ranking,
+            flag=flag,
+            comment=request.POST.get("comment", ""),
+            time_spent_ms=_int_or_none(request.POST.get("time_spent_ms")),
+        )
+    except AnnotationError as exc:
+        messages.error(request, str(exc))
+        return redirect("label-next", slug=slug)
+    request.session[f"submitted:{task.project_id}"] = task.pk
+    messages.success(request, _("Submitted."))
+    return redirect("label-next", slug=slug)
+
+
+@login_required
+@require_POST
+def label_skip(request, slug: str, task_id: int):
+    task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
+    try:
+        services.skip_task(task=task, labeler=request.user)
+        messages.info(request, _("Skipped."))
+    except AnnotationError as exc:
+        messages.error(request, str(exc))
+    return redirect("label-next", slug=slug)
+
+
+@login_required
+@require_POST
+def label_undo(request, slug: str):
+    project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+    try:
+        services.undo_last_submission(project=project, labeler=request.user)
+        messages.info(request, _("Your last submission was taken back; rank the task again."))
+    except AnnotationError as exc:
+        messages.error(request, str(exc))
+    return redirect("label-next", slug=slug)
+
+
+@login_required
+def dashboard(request, slug: str):
+    project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+    if request.method == "POST":
+        ids = [int(x) for x in request.POST.getlist("ranking") if x.isdigit()]
+        rankings = selectors.flagged_queue(project=project).model.objects.filter(pk__in=ids, task__project=project)
+        count = services.resolve_flags(rankings=list(rankings))
+        messages.success(request, _("%(n)d flag(s) marked resolved.") % {"n": count})
+        return redirect(reverse("label-dashboard", kwargs={"slug": slug}))
+    context = {
+        "project": project,
+        "stats": selectors.project_ranking_stats(project=project),
+        "labelers": selectors.labeler_table(project=project),
+        "flagged": selectors.flagged_queue(project=project),
+        "completion_counts": selectors.completion_counts(project=project),
+    }
+    if request.htmx:
+        return render(request, "annotation/dashboard_stats.html", context)
+    return render(request, "annotation/dashboard.html", context)
