@@ -38,7 +38,7 @@ class CompletionViewSerializer(serializers.Serializer):
     html = serializers.CharField(help_text="Sanitized HTML.")
 
 
-class ProgressSerializer(serializers.Serializer):
+class LabelerProgressSerializer(serializers.Serializer):
     done = serializers.IntegerField()
     remaining = serializers.IntegerField()
 
@@ -52,7 +52,7 @@ class TaskViewSerializer(serializers.Serializer):
     claimed_at = serializers.DateTimeField()
     allow_ties = serializers.BooleanField()
     guidelines = serializers.CharField(allow_blank=True)
-    progress = ProgressSerializer()
+    progress = LabelerProgressSerializer()
 
 
 class RankingInputSerializer(serializers.Serializer):

@@ -117,13 +117,13 @@ def read_completion_file(path: Path) -> list[CompletionRow]:
     rows = []
     for line, obj in _objects(path):
         where = f"{path.name}:{line}"
+        if not isinstance(obj, dict):
+            raise AnnotationFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         prompt = _prompt(obj, where)
         field = next((f for f in RESPONSE_FIELDS if f in obj), None)
         if field is None:
             raise AnnotationFileError(f"{where}: field 'response' is missing (or 'completion'/'output')")
-        text = _text(obj, field, where, required=True).strip()
-        if not text:
-            raise AnnotationFileError(f"{where}: field '{field}' is empty")
+        text = _text(obj, field, where, required=True).strip()  # an empty answer is an answer: it ranks last
         model = obj.get("model", default_model)
         if not isinstance(model, str) or not model.strip():
             raise AnnotationFileError(f"{where}: field 'model' must be a non-empty string")

@@ -1,0 +1,108 @@
+"""The ranking API: claim → submit/skip/heartbeat/undo, scoped to the labeler's projects, schema-checked."""
+
+import pytest
+
+from annotation.models import Ranking, RankingTask
+from annotation.services import update_ranking_config
+from projects.services import add_member
+
+
+def test_labeler_claims_and_submits_through_the_api(api_as, project, make_tasks):
+    make_tasks(2)
+    client = api_as("labeler")
+    body = client.get("/api/v1/annotation/next?project=alpha").json()
+    assert len(body["completions"]) == 4 and body["progress"] == {"done": 0, "remaining": 1}
+    assert [c["label"] for c in body["completions"]] == ["A", "B", "C", "D"]
+    assert "model" not in body["completions"][0]  # labelers never see which model wrote what
+    order = [c["id"] for c in body["completions"]][::-1]
+    url = f"/api/v1/annotation/tasks/{body['task']}/ranking"
+    created = client.post(url, {"ranking": order, "time_spent_ms": 4200}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["ranking"] == [[i] for i in order] and created.json()["time_spent_ms"] == 4200
+    again = client.post(url, {"ranking": order, "time_spent_ms": 4200}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == created.json()["id"]
+    changed = client.post(url, {"ranking": order[::-1]}, format="json")
+    assert changed.status_code == 409 and "undo" in changed.json()["detail"]
+    bad = client.post(f"/api/v1/annotation/tasks/{body['task']}/ranking", {"ranking": order[:2]}, format="json")
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("ranking:")
+
+
+def test_validation_errors_name_the_field(api_as, project, make_tasks):
+    make_tasks(1, k=3)
+    client = api_as("labeler")
+    body = client.get("/api/v1/annotation/next?project=alpha").json()
+    ids = [c["id"] for c in body["completions"]]
+    url = f"/api/v1/annotation/tasks/{body['task']}/ranking"
+    response = client.post(url, {"ranking": ids[:2]}, format="json")
+    assert response.status_code == 400 and response.json()["detail"].startswith("ranking: ")
+    response = client.post(url, {"flag": "boring"}, format="json")
+    assert response.status_code == 400 and response.json()["detail"].startswith("flag:")
+    assert not Ranking.objects.exists()
+
+
+def test_skip_heartbeat_undo_and_empty_queue(api_as, project, make_tasks):
+    make_tasks(2)
+    update_ranking_config(project=project, undo_seconds=120)
+    client = api_as("labeler")
+    first = client.get("/api/v1/annotation/next?project=alpha").json()
+    assert client.post(f"/api/v1/annotation/tasks/{first['task']}/heartbeat").json() == {"ok": True}
+    assert client.post(f"/api/v1/annotation/tasks/{first['task']}/skip").json() == {"ok": True}
+    assert client.post(f"/api/v1/annotation/tasks/{first['task']}/heartbeat").status_code == 409
+    second = client.get("/api/v1/annotation/next?project=alpha").json()
+    assert second["task"] != first["task"]
+    ids = [c["id"] for c in second["completions"]]
+    client.post(f"/api/v1/annotation/tasks/{second['task']}/ranking", {"ranking": ids}, format="json")
+    assert client.get("/api/v1/annotation/next?project=alpha").status_code == 204
+    undone = client.post("/api/v1/annotation/undo?project=alpha")
+    assert undone.status_code == 200 and undone.json()["task"] == second["task"]
+    assert RankingTask.objects.get(pk=second["task"]).rankings_count == 0
+    assert client.post("/api/v1/annotation/undo?project=alpha").status_code == 409  # nothing left to undo
+
+
+@pytest.mark.parametrize("who", ["other_labeler", "consumer", "other_consumer"])
+def test_outsiders_cannot_claim_or_touch_tasks(api_as, project, make_tasks, who):
+    (task,) = make_tasks(1)
+    client = api_as(who)
+    assert client.get("/api/v1/annotation/next?project=alpha").status_code == 404
+    ids = task.completion_ids
+    assert client.post(f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": ids}, format="json").status_code == 404
+    assert client.post(f"/api/v1/annotation/tasks/{task.pk}/skip").status_code == 404
+
+
+def test_anonymous_gets_401(api_as, project):
+    assert api_as(None).get("/api/v1/annotation/next?project=alpha").status_code in (401, 403)
+
+
+def test_consumers_read_raw_rankings_with_consensus_and_admins_see_stats(api_as, project, make_tasks, cast):
+    make_tasks(1, k=2)
+    labeler = api_as("labeler")
+    body = labeler.get("/api/v1/annotation/next?project=alpha").json()
+    ids = [c["id"] for c in body["completions"]]
+    labeler.post(f"/api/v1/annotation/tasks/{body['task']}/ranking", {"ranking": ids}, format="json")
+    page = api_as("consumer").get("/api/v1/annotation/rankings?project=alpha").json()
+    assert [r["ranking"] for r in page["results"]] == [[[i] for i in ids]]
+    assert page["results"][0]["consensus"] == [[i] for i in ids] and page["next_after"] is None
+    assert api_as("other_consumer").get("/api/v1/annotation/rankings?project=alpha").status_code == 404
+    assert api_as("labeler").get("/api/v1/annotation/stats?project=alpha").status_code == 404
+    stats = api_as("admin").get("/api/v1/annotation/stats?project=alpha").json()
+    assert stats["progress"]["complete"] == 1 and stats["labelers"][0]["labeler"] == "lab"
+
+
+def test_project_admin_starts_a_sampling_run(api_as, cast, project, endpoint, tmp_path):
+    from annotation.services import import_prompt_list
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"prompt": "Name a colour."}\n{"prompt": "Name a fruit."}\n')
+    import_prompt_list(project=project, path=path)
+    add_member(project=project, user=cast["labeler"], role="admin")
+    client = api_as("labeler")
+    body = {"project": "alpha", "endpoints": [{"name": "teach", "params": {"temperature": 0.5}}], "per_prompt": 3,
+            "sources": ["imported"]}  # fmt: skip
+    response = client.post("/api/v1/sampling-runs/", body, format="json")
+    assert response.status_code == 201, response.json()
+    run = response.json()
+    assert run["prompts_total"] == 2 and run["per_prompt"] == 3 and run["plan"][0]["params"]["temperature"] == 0.5
+    assert client.get(f"/api/v1/sampling-runs/{run['id']}/").json()["status"] == "running"
+    assert api_as("other_labeler").get(f"/api/v1/sampling-runs/{run['id']}/").status_code == 404
+    unknown = client.post("/api/v1/sampling-runs/", {**body, "endpoints": [{"name": "nope"}]}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["detail"].startswith("endpoints.0.name")
