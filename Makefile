@@ -9,7 +9,7 @@ TEACHER_PORT ?= 8765
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install lint check-deploy clean
+.PHONY: run test install browser lint check-deploy clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests drive Debian's chromium (never a downloaded browser) and need a CJK font for Chinese pages.
+# Installed with apt-get when missing and possible (root); otherwise those tests skip, or fail under REQUIRE_SERVICES=1.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium fonts-wqy-microhei >/dev/null 2>&1)) || \
+	  echo "note: could not install chromium; the browser tests will not run"; \
+	else echo "note: chromium missing (apt-get install chromium fonts-wqy-microhei); the browser tests will not run"; fi
+
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo --teacher-port $(TEACHER_PORT)
@@ -27,7 +37,7 @@ run: $(STAMP)
 # Pass 1: the embedded default (SQLite + filesystem broker), exactly what a bare laptop runs.
 # Pass 2: the production path (PostgreSQL + Redis). Without them its tests skip with the reason shown, unless
 # REQUIRE_SERVICES=1, which turns every skip for a missing service or missing shared data into a failure.
-test: $(STAMP)
+test: $(STAMP) browser
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TEST_SERVICES_PASS=1 $(PY) -m pytest
 

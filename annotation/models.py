@@ -7,6 +7,7 @@ Raw rankings are never rewritten; the consensus of a task is kept apart and reco
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 MIN_K, MAX_K = 2, 9
 
@@ -191,10 +192,10 @@ class Assignment(models.Model):
 
 
 class Flag(models.TextChoices):
-    NONE = "", "none"
-    CANNOT_RANK = "cannot_rank", "Cannot rank"
-    BAD_PROMPT = "bad_prompt", "Bad prompt"
-    HARMFUL = "harmful", "Harmful content"
+    NONE = "", _("No flag")
+    CANNOT_RANK = "cannot_rank", _("Cannot rank")
+    BAD_PROMPT = "bad_prompt", _("Bad prompt")
+    HARMFUL = "harmful", _("Harmful content")
 
 
 class Ranking(models.Model):

@@ -4,10 +4,12 @@ import json
 import signal
 import socket
 import sys
+import time
 import urllib.request
 
 import pytest
 
+from annotation.models import RankingTask, SamplingRun
 from projects.models import Membership
 from selfinstruct.models import SeedTask
 from tests.helpers.processes import REPO, free_port, manage, process_env, spawn
@@ -57,6 +59,14 @@ def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
             assert resp.status == 200
         check = manage("check_endpoint", "demo-teacher", "--wait", "--timeout", "60")
         assert check.returncode == 0, check.stderr  # the stack's own worker answered
+        deadline = time.monotonic() + 120
+        run = SamplingRun.objects.get(project__slug="demo")
+        while run.status == "running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            run.refresh_from_db()
+        assert run.status == "succeeded", (run.status, run.error)  # the demo's ranking work is ready
+        assert RankingTask.objects.filter(project__slug="demo").count() == run.prompts_total == 24
+        assert "/label/demo/" in banner
         stack.proc.send_signal(signal.SIGINT)
         assert stack.proc.wait(timeout=30) == 0
         assert "all stopped" in stack.output()

@@ -158,6 +158,7 @@
       return;
     }
     refresh();
+    if (flagged && !changed) rankingInput.value = ""; // a flag alone: the order as shown is not a judgement
     timeInput.value = String(Math.round(now()));
     form.submit();
   }

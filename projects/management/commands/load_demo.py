@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from annotation.services import start_sampling_run
 from llm.services import create_endpoint
 from llm.teacher import default_seed_files
 from projects.services import add_member, create_user, get_or_create_project, issue_token
@@ -34,13 +35,19 @@ class Command(BaseCommand):
             result = import_seed_file(project=project, path=path, display_name=f"demo_seeds/{path.name}")
             if result.created:
                 self.stdout.write(f"imported {result.created} demo seeds from {path.name}")
-        create_endpoint(
+        endpoint = create_endpoint(
             name="demo-teacher",
             base_url=f"http://127.0.0.1:{teacher_port}/v1",
             model="demo-teacher",
             max_concurrency=4,
             request_timeout_s=30,
         )
+        if not project.sampling_runs.exists():
+            # Ranking work for the labeler: 4 answers from the demo teacher for 24 demo seeds. The worker started
+            # by `make run` samples them (the teacher may come up a moment later: the client retries).
+            run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=4, sources=("seed",),
+                                     limit=24)  # fmt: skip
+            self.stdout.write(f"sampling run {run.pk}: {run.prompts_total} prompts x 4 answers queued for ranking")
         logins_path = settings.DATA_DIR / "demo-logins.json"
         logins = json.loads(logins_path.read_text()) if logins_path.exists() else {}
         user_model = get_user_model()

@@ -97,6 +97,8 @@ class Command(BaseCommand):
             "",
             "Instruction-data platform is running (Ctrl-C stops everything)",
             f"  web UI      {base}/",
+            f"  rank        {base}/label/demo/  (labelers)",
+            f"  dashboard   {base}/label/demo/dashboard/  (project admins)",
             f"  admin       {base}/admin/",
             f"  API docs    {base}/api/docs/",
             f"  demo teacher http://127.0.0.1:{teacher_port}/v1  (offline; not a language model)",
