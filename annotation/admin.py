@@ -86,7 +86,8 @@ class PromptAdmin(admin.ModelAdmin):
                     self.message_user(
                         request,
                         f"Imported {summary.completions_created} completion(s) from {', '.join(summary.models)}; "
-                        f"{summary.tasks_created} ranking task(s) created, {summary.completions_skipped} already there.",
+                        f"{summary.tasks_created} ranking task(s) created, "
+                        f"{summary.completions_skipped} already there.",
                         messages.SUCCESS,
                     )
                     return redirect("admin:annotation_rankingtask_changelist")

@@ -58,7 +58,8 @@ class TaskViewSerializer(serializers.Serializer):
 class RankingInputSerializer(serializers.Serializer):
     ranking = serializers.JSONField(
         required=False,
-        help_text="Completion ids best first, e.g. [12, 15, 11, 14]; with ties allowed, groups: [[12], [15, 11], [14]].",
+        help_text="Completion ids best first, e.g. [12, 15, 11, 14]; "
+        "with ties allowed, groups: [[12], [15, 11], [14]].",
     )
     flag = serializers.ChoiceField(choices=[f for f in Flag.values if f], required=False, default="")
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
@@ -327,9 +328,7 @@ class SamplingOutputSerializer(serializers.Serializer):
 class SamplingListCreateApi(APIView):
     @extend_schema(responses=SamplingOutputSerializer(many=True))
     def get(self, request):
-        runs = selectors.sampling_runs_for_projects(
-            projects=projects_for_user(user=request.user, roles=(Role.ADMIN,))
-        )
+        runs = selectors.sampling_runs_for_projects(projects=projects_for_user(user=request.user, roles=(Role.ADMIN,)))
         return Response(SamplingOutputSerializer(runs[:200], many=True).data)
 
     @extend_schema(request=SamplingInputSerializer, responses={201: SamplingOutputSerializer, 400: ErrorSerializer})

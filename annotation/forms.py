@@ -42,9 +42,7 @@ class SamplingForm(forms.Form):
     def plan(self) -> list[tuple]:
         params = self.cleaned_data["params"]
         per_endpoint = all(isinstance(v, dict) for v in params.values()) and params
-        return [
-            (e, params.get(e.name, {}) if per_endpoint else params) for e in self.cleaned_data["endpoints"]
-        ]
+        return [(e, params.get(e.name, {}) if per_endpoint else params) for e in self.cleaned_data["endpoints"]]
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -107,6 +107,9 @@ class SamplingChunk(models.Model):
         ordering = ["run", "number"]
         constraints = [models.UniqueConstraint(fields=["run", "number"], name="one_chunk_per_number")]
 
+    def __str__(self) -> str:
+        return f"chunk {self.number} of run {self.run_id}"
+
 
 class Completion(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="completions")
@@ -231,3 +234,6 @@ class Consensus(models.Model):
 
     class Meta:
         verbose_name_plural = "consensus rankings"
+
+    def __str__(self) -> str:
+        return f"consensus of task {self.task_id}"

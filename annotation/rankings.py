@@ -118,9 +118,7 @@ def ranked_pairs(rankings: Iterable[Ranking], items: Sequence[int]) -> Ranking:
             if a in pos and b in pos and pos[a] != pos[b]:
                 winner, loser = (a, b) if pos[a] < pos[b] else (b, a)
                 wins[(winner, loser)] += 1
-    majorities = [
-        (wins[(a, b)] - wins[(b, a)], wins[(a, b)], a, b) for (a, b) in wins if wins[(a, b)] > wins[(b, a)]
-    ]
+    majorities = [(wins[(a, b)] - wins[(b, a)], wins[(a, b)], a, b) for (a, b) in wins if wins[(a, b)] > wins[(b, a)]]
     majorities.sort(key=lambda m: (-m[0], -m[1], order[m[2]], order[m[3]]))
     beats: dict[int, set[int]] = {item: set() for item in items}
 

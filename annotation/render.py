@@ -11,7 +11,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table").enable("strikethrough")
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+_md.enable("table").enable("strikethrough")
 
 
 def _image_as_alt_text(renderer, tokens, idx, options, env) -> str:

@@ -43,7 +43,7 @@ def sampling_runs_for_projects(*, projects) -> QuerySet[SamplingRun]:
 def task_view(*, task: RankingTask, assignment: Assignment | None = None) -> dict:
     """What the labeler sees: the prompt and the completions in the task's stored order, rendered safely. Never
     says whether the task is gold nor which model wrote which completion."""
-    completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids)}
+    completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids).only("id", "text")}
     prompt = task.prompt
     return {
         "task": task.pk,
@@ -56,8 +56,12 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None) -> dic
             "language": prompt.language,
         },
         "completions": [
-            {"id": cid, "label": chr(ord("A") + n), "text": completions[cid].text,
-             "html": render_markdown(completions[cid].text)}
+            {
+                "id": cid,
+                "label": chr(ord("A") + n),
+                "text": completions[cid].text,
+                "html": render_markdown(completions[cid].text),
+            }
             for n, cid in enumerate(task.completion_ids)
         ],  # fmt: skip
         "lease_expires_at": assignment.lease_expires_at if assignment else None,
@@ -66,12 +70,9 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None) -> dic
 
 
 def labeler_progress(*, project, labeler) -> dict:
+    """Tasks the labeler ranked, and tasks still open in the project (not yet fully ranked)."""
     done = Ranking.objects.filter(task__project=project, labeler=labeler, is_gold=False).count()
-    remaining = (
-        RankingTask.objects.filter(project=project, is_gold=False, is_complete=False)
-        .exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
-        .count()
-    )
+    remaining = RankingTask.objects.filter(project=project, is_gold=False, is_complete=False).count()
     return {"done": done, "remaining": remaining}
 
 

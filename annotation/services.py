@@ -63,7 +63,12 @@ class AnnotationError(Exception):
 
 
 def get_ranking_config(*, project) -> RankingConfig:
+    """The project's settings, read once per project object (a request reads them several times)."""
+    cached = getattr(project, "_ranking_config_cache", None)
+    if cached is not None:
+        return cached
     config, _ = RankingConfig.objects.get_or_create(project=project)
+    project._ranking_config_cache = config
     return config
 
 
@@ -73,6 +78,7 @@ def update_ranking_config(*, project, **fields) -> RankingConfig:
         setattr(config, name, value)
     config.full_clean()
     config.save()
+    project._ranking_config_cache = config
     return config
 
 
@@ -172,9 +178,8 @@ def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -
         if make_tasks:
             config = get_ranking_config(project=project)
             for prompt in Prompt.objects.filter(pk__in=touched).order_by("pk"):
-                ids = list(
-                    prompt.completions.filter(origin_key__startswith="import:").order_by("pk").values_list("pk", flat=True)
-                )
+                imported = prompt.completions.filter(origin_key__startswith="import:").order_by("pk")
+                ids = list(imported.values_list("pk", flat=True))
                 if MIN_K <= len(ids) <= MAX_K:
                     summary.tasks_created += create_ranking_task(
                         prompt=prompt, origin="import", completion_ids=ids, required=config.overlap
@@ -302,9 +307,7 @@ def run_sampling_chunk(*, run_id: int, number: int) -> None:
     for prompt in Prompt.objects.filter(pk__in=chunk.prompt_ids).order_by("pk"):
         if SamplingRun.objects.filter(pk=run_id, status=SamplingStatus.CANCELLED).exists():
             return
-        have = set(
-            Completion.objects.filter(prompt=prompt, sampling_run=run).values_list("origin_key", flat=True)
-        )
+        have = set(Completion.objects.filter(prompt=prompt, sampling_run=run).values_list("origin_key", flat=True))
         prompt_failed = False
         for slot_no in range(run.per_prompt):
             key = f"run:{run.pk}:{slot_no}"
@@ -351,9 +354,8 @@ def run_sampling_chunk(*, run_id: int, number: int) -> None:
         if prompt_failed:
             failed += 1
             continue
-        ids = list(
-            Completion.objects.filter(prompt=prompt, sampling_run=run).order_by("origin_key").values_list("pk", flat=True)
-        )
+        mine = Completion.objects.filter(prompt=prompt, sampling_run=run).order_by("origin_key")
+        ids = list(mine.values_list("pk", flat=True))
         create_ranking_task(prompt=prompt, origin=f"run:{run.pk}", completion_ids=ids, required=config.overlap)
     with transaction.atomic():
         if SamplingChunk.objects.filter(pk=chunk.pk, done=False).update(done=True) != 1:
@@ -434,6 +436,7 @@ def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assign
                         lease_expires_at=_lease(config, now)
                     ):
                         current.refresh_from_db()
+                        current.task.project = project
                         return current
                 task = _pick(project, labeler, config, now, rng)
                 if task is None:
@@ -447,6 +450,7 @@ def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assign
                 if task.next_lease_expiry is None or lease < task.next_lease_expiry:
                     task.next_lease_expiry = lease
                 task.save(update_fields=["active_count", "fill", "next_lease_expiry"])
+                task.project = project
                 assignment.task = task
                 return assignment
         except IntegrityError:

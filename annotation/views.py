@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 
 from annotation import selectors, services
 from annotation.models import Flag
-from annotation.services import AnnotationError
 from annotation.render import render_markdown
+from annotation.services import AnnotationError
 from projects.models import Role
 from projects.selectors import get_project_for_user
 

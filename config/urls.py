@@ -3,9 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.api import HealthApi
 from annotation import api as annotation_api
 from annotation import views as annotation_views
+from config.api import HealthApi
 from projects import api as projects_api
 from projects import views as projects_views
 from selfinstruct import api as selfinstruct_api

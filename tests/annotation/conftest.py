@@ -22,7 +22,9 @@ def make_tasks(project):
                 language="en",
             )
             ids = [
-                Completion.objects.create(prompt=prompt, text=f"answer {j} to {i}", model=f"m{j}", origin_key=f"t:{j}").pk
+                Completion.objects.create(
+                    prompt=prompt, text=f"answer {j} to {i}", model=f"m{j}", origin_key=f"t:{j}"
+                ).pk
                 for j in range(k)
             ]
             tasks.append(create_ranking_task(prompt=prompt, origin="test", completion_ids=ids, required=overlap)[0])

@@ -11,7 +11,7 @@ def test_labeler_claims_and_submits_through_the_api(api_as, project, make_tasks)
     make_tasks(2)
     client = api_as("labeler")
     body = client.get("/api/v1/annotation/next?project=alpha").json()
-    assert len(body["completions"]) == 4 and body["progress"] == {"done": 0, "remaining": 1}
+    assert len(body["completions"]) == 4 and body["progress"] == {"done": 0, "remaining": 2}
     assert [c["label"] for c in body["completions"]] == ["A", "B", "C", "D"]
     assert "model" not in body["completions"][0]  # labelers never see which model wrote what
     order = [c["id"] for c in body["completions"]][::-1]
@@ -65,7 +65,9 @@ def test_outsiders_cannot_claim_or_touch_tasks(api_as, project, make_tasks, who)
     client = api_as(who)
     assert client.get("/api/v1/annotation/next?project=alpha").status_code == 404
     ids = task.completion_ids
-    assert client.post(f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": ids}, format="json").status_code == 404
+    assert (
+        client.post(f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": ids}, format="json").status_code == 404
+    )
     assert client.post(f"/api/v1/annotation/tasks/{task.pk}/skip").status_code == 404
 
 

@@ -10,8 +10,8 @@ from annotation.models import Completion, Prompt, RankingTask, SamplingRun, Samp
 from annotation.services import import_completions, run_sampling_chunk, start_sampling_run
 from llm.models import LLMRequest
 from llm.services import create_endpoint
-from tests.testenv import SHARED_DATA
 from tests.helpers.processes import manage
+from tests.testenv import SHARED_DATA
 
 HUMAN_EVAL = SHARED_DATA / "self_instruct_human_eval"
 MODELS = ["davinci-self-instruct", "davinci-t0-ft", "text-davinci-001", "text-davinci-003"]
@@ -24,7 +24,10 @@ def test_the_self_instruct_prediction_files_become_252_tasks_of_four(project):
     assert sorted(summary.models) == MODELS
     assert summary.prompts_created == 252 and summary.completions_created == 1008 and summary.tasks_created == 252
     task = RankingTask.objects.filter(project=project).first()
-    assert task.k == 4 and sorted(Completion.objects.filter(pk__in=task.completion_ids).values_list("model", flat=True)) == MODELS
+    assert (
+        task.k == 4
+        and sorted(Completion.objects.filter(pk__in=task.completion_ids).values_list("model", flat=True)) == MODELS
+    )
     again = import_completions(project=project, paths=paths)
     assert again.completions_created == 0 and again.completions_skipped == 1008 and again.tasks_created == 0
 
@@ -83,7 +86,9 @@ def test_import_completions_command(project, tmp_path, transactional_db):
 def test_sampling_k_completions_from_two_endpoints(project, endpoint, teacher, tmp_path):
     from annotation.services import import_prompt_list
 
-    lines = [{"instruction": f"Give a short tip about topic {i}."} for i in range(10)] + [{"prompt": "用一句话介绍长城。"}]
+    lines = [{"instruction": f"Give a short tip about topic {i}."} for i in range(10)] + [
+        {"prompt": "用一句话介绍长城。"}
+    ]
     import_prompt_list(project=project, path=write(tmp_path, "prompts.jsonl", lines))
     second = create_endpoint(name="teach-b", base_url=teacher.url, model="demo-teacher-b", max_retries=2)
     run = start_sampling_run(

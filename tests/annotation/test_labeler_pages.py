@@ -48,7 +48,9 @@ def test_rank_page_renders_markdown_safely(labeler_client, project, make_tasks):
     body = html.split('id="ranking"', 1)[1].split("</ol>", 1)[0]
     elements = parse_elements(body)
     assert not [tag for tag, _ in elements if tag in ("script", "img", "iframe", "object", "style")]
-    assert not [(t, a) for t, attrs in elements for a, v in attrs if a.startswith("on")], "event handler reached the page"
+    assert not [(t, a) for t, attrs in elements for a, v in attrs if a.startswith("on")], (
+        "event handler reached the page"
+    )
     hrefs = [v for _, attrs in elements for a, v in attrs if a == "href"]
     assert hrefs == [] and "pixel" in body  # no javascript: link survives; images become their alt text
     assert "&lt;script&gt;" in body and "<strong>bold</strong>" in body and "<code>code</code>" in body

@@ -1,4 +1,6 @@
-"""manage.py sample_completions --project SLUG --endpoint NAME [--endpoint NAME …] --per-prompt K [--limit N] [--wait]"""
+"""manage.py sample_completions --project SLUG --endpoint NAME [--endpoint NAME …] --per-prompt K [--limit N] [--wait]
+
+Each prompt gets K completions (slot i from endpoint i mod n) and becomes a ranking task."""
 
 import json
 import time
