@@ -214,3 +214,77 @@ def completion_counts(*, project) -> dict:
         .annotate(n=Count("id"))
         .values_list("model", "n")
     )
+
+
+def iter_ranked_tasks(
+    *,
+    project,
+    labelers: list[str] | None = None,
+    date_from=None,
+    date_to=None,
+    languages: list[str] | None = None,
+    categories: list[str] | None = None,
+    use_consensus: bool = False,
+    min_agreement: float | None = None,
+    chunk_size: int = 500,
+):
+    """Ranked tasks streamed in id order, each with its prompt, completion texts and models, and either its raw
+    rankings (one entry per labeler) or its consensus ranking. Gold rankings and flag-only submissions are left
+    out; with min_agreement, only tasks ranked by ≥ 2 labelers whose mean pairwise agreement reaches it."""
+    tasks = RankingTask.objects.filter(project=project, is_gold=False, rankings_count__gt=0)
+    if languages:
+        tasks = tasks.filter(prompt__language__in=languages)
+    if categories:
+        tasks = tasks.filter(prompt__category__in=categories)
+    ids = list(tasks.order_by("id").values_list("id", flat=True))
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start : start + chunk_size]
+        by_task: dict[int, list[Ranking]] = defaultdict(list)
+        rankings = (
+            Ranking.objects.filter(task_id__in=chunk, is_gold=False).exclude(ranking=[]).select_related("labeler")
+        )
+        if labelers:
+            rankings = rankings.filter(labeler__username__in=labelers)
+        if date_from:
+            rankings = rankings.filter(created_at__gte=date_from)
+        if date_to:
+            rankings = rankings.filter(created_at__lt=date_to)
+        for ranking in rankings.order_by("id"):
+            by_task[ranking.task_id].append(ranking)
+        task_rows = RankingTask.objects.filter(pk__in=chunk).select_related("prompt", "consensus").order_by("id")
+        completion_ids = [cid for t in task_rows for cid in t.completion_ids]
+        completions = {
+            c["id"]: c
+            for c in Completion.objects.filter(pk__in=completion_ids).values(
+                "id", "text", "model", "endpoint__name", "sampling_run_id"
+            )
+        }
+        for task in task_rows:
+            raw = by_task.get(task.pk, [])
+            if not raw:
+                continue
+            agreement = None
+            if len(raw) >= 2:
+                agreement = statistics.fmean(pairwise_agreement(a.ranking, b.ranking) for a, b in combinations(raw, 2))
+            if min_agreement is not None and (agreement is None or agreement < min_agreement):
+                continue
+            consensus = getattr(task, "consensus", None)
+            if use_consensus:
+                if consensus is None:
+                    continue
+                orderings = [{"ranking": consensus.ranking, "labeler": None, "ranking_id": None}]
+            else:
+                orderings = [{"ranking": r.ranking, "labeler": r.labeler.username, "ranking_id": r.pk} for r in raw]
+            yield {
+                "task_id": task.pk,
+                "prompt_id": task.prompt_id,
+                "instruction": task.prompt.instruction,
+                "input": task.prompt.input,
+                "language": task.prompt.language,
+                "category": task.prompt.category,
+                "completions": {cid: completions[cid] for cid in task.completion_ids if cid in completions},
+                "orderings": orderings,
+                "labelers": sorted({r.labeler.username for r in raw}),
+                "ranking_ids": [r.pk for r in raw],
+                "agreement": agreement,
+            }

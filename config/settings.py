@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "llm",
     "selfinstruct",
     "annotation",
+    "exports",
     "training",
 ]
 
@@ -185,6 +186,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # ?format= names a dataset format on the download endpoint, not a DRF renderer
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Instruction-data platform API",

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from config.api import HealthApi
+from exports import api as exports_api
 from projects import api as projects_api
 from projects import views as projects_views
 from selfinstruct import api as selfinstruct_api
@@ -36,6 +37,9 @@ api_v1 = [
         annotation_api.TaskHeartbeatApi.as_view(),
         name="annotation-task-heartbeat",
     ),
+    path("datasets/", exports_api.DatasetListCreateApi.as_view(), name="dataset-list"),
+    path("datasets/<int:version_id>/", exports_api.DatasetDetailApi.as_view(), name="dataset-detail"),
+    path("datasets/<int:version_id>/download", exports_api.DatasetDownloadApi.as_view(), name="dataset-download"),
     path("sampling-runs/", annotation_api.SamplingListCreateApi.as_view(), name="sampling-list"),
     path("sampling-runs/<int:run_id>/", annotation_api.SamplingDetailApi.as_view(), name="sampling-detail"),
 ]

@@ -113,3 +113,83 @@ def prompt_candidates(*, project, sources: tuple[str, ...]) -> list[dict]:
                 }
             )
     return rows
+
+
+def iter_sft_examples(
+    *,
+    project,
+    batch_ids: list[int] | None = None,
+    date_from=None,
+    date_to=None,
+    accepted_only: bool = True,
+    languages: list[str] | None = None,
+    include_seeds: bool = True,
+    chunk_size: int = 2000,
+):
+    """Instruction/input/output examples, streamed in id order (never all in memory): each accepted instance of a
+    generated instruction (or the instruction's own output when it has no instances), then each seed instance."""
+    from selfinstruct.models import SeedTask
+
+    instructions = GeneratedInstruction.objects.filter(project=project)
+    if accepted_only:
+        instructions = instructions.filter(status=InstructionStatus.ACCEPTED)
+    if batch_ids:
+        instructions = instructions.filter(batch_id__in=batch_ids)
+    if date_from:
+        instructions = instructions.filter(created_at__gte=date_from)
+    if date_to:
+        instructions = instructions.filter(created_at__lt=date_to)
+    if languages:
+        instructions = instructions.filter(language__in=languages)
+    rows = instructions.order_by("id").values(
+        "id", "batch_id", "instruction", "input", "output", "language", "is_classification",
+        "batch__endpoint__name", "batch__template_snapshot__name",
+    )  # fmt: skip
+    batch: list[dict] = []
+
+    def flush(items):
+        ids = [item["id"] for item in items]
+        instances: dict[int, list[tuple[str, str]]] = {}
+        accepted = GeneratedInstance.objects.filter(instruction_id__in=ids, status=InstructionStatus.ACCEPTED)
+        for iid, inp, out in accepted.order_by("id").values_list("instruction_id", "input", "output"):
+            instances.setdefault(iid, []).append((inp, out))
+        for item in items:
+            examples = instances.get(item["id"]) or ([(item["input"], item["output"])] if item["output"] else [])
+            for n, (inp, out) in enumerate(examples):
+                yield {
+                    "group": f"instruction-{item['id']}",
+                    "source": {"type": "generated", "instruction_id": item["id"], "example": n,
+                               "batch_id": item["batch_id"], "endpoint": item["batch__endpoint__name"],
+                               "template": item["batch__template_snapshot__name"]},
+                    "instruction": item["instruction"],
+                    "input": inp,
+                    "output": out,
+                    "language": item["language"],
+                    "category": "classification" if item["is_classification"] else "generation",
+                }  # fmt: skip
+
+    for item in rows.iterator(chunk_size=chunk_size):
+        batch.append(item)
+        if len(batch) >= chunk_size:
+            yield from flush(batch)
+            batch = []
+    if batch:
+        yield from flush(batch)
+    if not include_seeds or batch_ids:
+        return
+    seeds = SeedTask.objects.filter(project=project)
+    if languages:
+        seeds = seeds.filter(language__in=languages)
+    for seed in seeds.order_by("id").iterator(chunk_size=chunk_size):
+        for n, instance in enumerate(seed.instances or []):
+            if not isinstance(instance, dict) or not instance.get("output"):
+                continue
+            yield {
+                "group": f"seed-{seed.pk}",
+                "source": {"type": "seed", "seed_id": seed.pk, "example": n, "file": seed.source},
+                "instruction": seed.instruction,
+                "input": instance.get("input") or "",
+                "output": instance["output"],
+                "language": seed.language,
+                "category": "classification" if seed.is_classification else "generation",
+            }

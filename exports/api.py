@@ -1,0 +1,197 @@
+"""Thin DRF views for dataset versions: list/create, detail (stats, lineage), and the streamed download
+(constant memory, ETag = the sha256 of the bytes served, resumable with Range)."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ErrorSerializer
+from exports import selectors, services
+from exports.formats import FILE_TYPES, SHAPES, SPLITS
+from exports.models import DatasetKind
+from exports.services import DatasetError
+from projects.selectors import get_project_for_user
+
+CHUNK = 256 * 1024
+STATUS_FOR_CODE = {"invalid": 400, "not_ready": 409, "missing": 410, "conflict": 409}
+
+
+class VersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    kind = serializers.CharField()
+    number = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    status = serializers.CharField()
+    filters = serializers.JSONField()
+    test_fraction = serializers.FloatField()
+    split_seed = serializers.IntegerField()
+    rows_written = serializers.IntegerField()
+    row_count = serializers.IntegerField()
+    train_rows = serializers.IntegerField()
+    test_rows = serializers.IntegerField()
+    content_hash = serializers.CharField(allow_blank=True)
+    stats = serializers.JSONField()
+    lineage = serializers.JSONField()
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class VersionInputSerializer(serializers.Serializer):
+    project = serializers.SlugField()
+    kind = serializers.ChoiceField(choices=DatasetKind.values)
+    filters = serializers.DictField(required=False, default=dict)
+    test_fraction = serializers.FloatField(required=False, default=0.1, min_value=0.0, max_value=0.99)
+    split_seed = serializers.IntegerField(required=False, default=0, min_value=0)
+    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+
+
+def _error(exc: DatasetError) -> Response:
+    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
+
+
+class DatasetListCreateApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=False)], responses=VersionSerializer(many=True)
+    )
+    def get(self, request):
+        versions = selectors.versions_for_user(user=request.user)
+        if request.query_params.get("project"):
+            versions = versions.filter(project__slug=request.query_params["project"])
+        return Response(VersionSerializer(versions[:500], many=True).data)
+
+    @extend_schema(
+        request=VersionInputSerializer,
+        responses={201: VersionSerializer, 400: ErrorSerializer},
+        description="Create a version (built by a worker; poll the detail until status is ready). Filters — sft: "
+        "batches, date_from, date_to, accepted_only, languages, include_seeds; preference: date_from, date_to, "
+        "labelers, min_agreement, consensus, languages, categories, margin.",
+    )
+    def post(self, request):
+        data = VersionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=selectors.EXPORT_ROLES)
+        try:
+            version = services.create_dataset_version(
+                project=project,
+                kind=values["kind"],
+                filters=values["filters"],
+                test_fraction=values["test_fraction"],
+                split_seed=values["split_seed"],
+                name=values["name"],
+                created_by=request.user,
+            )
+        except DatasetError as exc:
+            return _error(exc)
+        return Response(VersionSerializer(version).data, status=201)
+
+
+class DatasetDetailApi(APIView):
+    @extend_schema(responses={200: VersionSerializer, 404: ErrorSerializer})
+    def get(self, request, version_id: int):
+        return Response(
+            VersionSerializer(selectors.get_version_for_user(user=request.user, version_id=version_id)).data
+        )
+
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _file_chunks(path, start: int, length: int):
+    with path.open("rb") as handle:
+        handle.seek(start)
+        left = length
+        while left > 0:
+            block = handle.read(min(CHUNK, left))
+            if not block:
+                return
+            left -= len(block)
+            yield block
+
+
+class DatasetDownloadApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                required=True,
+                enum=sorted({s for v in SHAPES.values() for s in v}),
+                description="sft: alpaca, messages, trl-sft, raw; preference: trl-preference, raw",
+            ),
+            OpenApiParameter("split", str, required=False, enum=list(SPLITS), description="default all"),
+            OpenApiParameter("type", str, required=False, enum=list(FILE_TYPES), description="default jsonl"),
+            OpenApiParameter("gzip", bool, required=False, description="gzip the JSONL"),
+        ],  # fmt: skip
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="the file"),
+            (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="a byte range"),
+            304: OpenApiResponse(description="If-None-Match matched the ETag"),
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            410: ErrorSerializer,
+            416: OpenApiResponse(description="Range not satisfiable"),
+        },
+        description="Stream a version in one format. ETag is the sha256 of the bytes; send Range: bytes=N- (with "
+        "If-Range: <etag>) to resume an interrupted download.",
+    )
+    def get(self, request, version_id: int):
+        version = selectors.get_version_for_user(user=request.user, version_id=version_id)
+        params = request.query_params
+        shape = params.get("format")
+        if not shape:
+            return Response({"detail": f"format: required; one of {list(SHAPES[version.kind])}"}, status=400)
+        compress = params.get("gzip", "").lower() in ("1", "true", "yes")
+        try:
+            path, digest = services.materialize(
+                version=version, shape=shape, split=params.get("split", "all"), file_type=params.get("type", "jsonl"),
+                compress=compress,
+            )  # fmt: skip
+        except DatasetError as exc:
+            return _error(exc)
+        etag = f'"{digest}"'
+        if request.headers.get("If-None-Match") == etag:
+            return HttpResponse(status=304, headers={"ETag": etag})
+        size = path.stat().st_size
+        start, length, status = 0, size, 200
+        range_header = request.headers.get("Range")
+        if_range = request.headers.get("If-Range")
+        if range_header and (not if_range or if_range == etag):
+            match = RANGE.match(range_header.strip())
+            if not match or (not match.group(1) and not match.group(2)):
+                return HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
+            first, last = match.groups()
+            if first:
+                start = int(first)
+                end = min(int(last), size - 1) if last else size - 1
+            else:
+                start, end = max(size - int(last), 0), size - 1
+            if start >= size or end < start:
+                return HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
+            length, status = end - start + 1, 206
+        suffix = path.name
+        response = StreamingHttpResponse(
+            _file_chunks(path, start, length),
+            status=status,
+            content_type="application/gzip" if compress else (
+                "application/vnd.apache.parquet" if suffix.endswith(".parquet") else "application/x-ndjson"),
+        )  # fmt: skip
+        response["Content-Length"] = str(length)
+        response["ETag"] = etag
+        response["Accept-Ranges"] = "bytes"
+        response["Content-Disposition"] = (
+            f'attachment; filename="{version.project.slug}-{version.kind}-v{version.number}-{suffix}"'
+        )
+        if status == 206:
+            response["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+        return response

@@ -1,0 +1,23 @@
+"""Reads for dataset versions, scoped to the caller's projects."""
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from exports.models import DatasetVersion
+from projects.models import Role
+from projects.selectors import projects_for_user
+
+EXPORT_ROLES = (Role.ADMIN, Role.CONSUMER)
+
+
+def versions_for_user(*, user) -> QuerySet[DatasetVersion]:
+    return DatasetVersion.objects.filter(project__in=projects_for_user(user=user, roles=EXPORT_ROLES)).select_related(
+        "project"
+    )
+
+
+def get_version_for_user(*, user, version_id: int) -> DatasetVersion:
+    version = versions_for_user(user=user).filter(pk=version_id).first()
+    if version is None:
+        raise Http404("No such dataset version.")
+    return version

@@ -1,0 +1,309 @@
+"""Writes for dataset versions: create (numbered, queued), build (streamed to a canonical rows file, split by
+prompt group, hashed, with stats and lineage), and materialize a download representation once per format."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import shutil
+import statistics
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotation.rankings import ordered_pairs
+from annotation.selectors import iter_ranked_tasks
+from exports.formats import FILE_TYPES, SHAPES, SPLITS, canonical, read_rows, shape_row, write_jsonl, write_parquet
+from exports.models import DatasetKind, DatasetVersion, VersionStatus
+from selfinstruct.selectors import iter_sft_examples
+
+logger = logging.getLogger(__name__)
+
+FILTER_KEYS = {
+    "sft": {"batches", "date_from", "date_to", "accepted_only", "languages", "include_seeds"},
+    "preference": {"date_from", "date_to", "labelers", "min_agreement", "consensus", "languages", "categories",
+                   "margin"},
+}  # fmt: skip
+
+
+class DatasetError(Exception):
+    def __init__(self, message: str, *, code: str = "invalid"):
+        super().__init__(message)
+        self.code = code
+
+
+def version_dir(version: DatasetVersion) -> Path:
+    return Path(settings.DATA_DIR) / "datasets" / str(version.pk)
+
+
+def rows_path(version: DatasetVersion) -> Path:
+    return version_dir(version) / "rows.jsonl"
+
+
+def _check_filters(kind: str, filters: dict) -> dict:
+    if kind not in FILTER_KEYS:
+        raise DatasetError(f"kind: must be one of {sorted(FILTER_KEYS)}")
+    unknown = sorted(set(filters) - FILTER_KEYS[kind])
+    if unknown:
+        raise DatasetError(f"filters: unknown filter(s) for {kind}: {unknown}; known: {sorted(FILTER_KEYS[kind])}")
+    clean = dict(filters)
+    for key in ("date_from", "date_to"):
+        if clean.get(key):
+            try:
+                datetime.fromisoformat(str(clean[key]))
+            except ValueError:
+                raise DatasetError(f"filters.{key}: not an ISO date or datetime: {clean[key]!r}") from None
+    for key in ("batches",):
+        if key in clean and not (isinstance(clean[key], list) and all(isinstance(i, int) for i in clean[key])):
+            raise DatasetError(f"filters.{key}: a list of ids")
+    for key in ("languages", "labelers", "categories"):
+        if key in clean and not (isinstance(clean[key], list) and all(isinstance(i, str) for i in clean[key])):
+            raise DatasetError(f"filters.{key}: a list of strings")
+    if "min_agreement" in clean and clean["min_agreement"] is not None:
+        value = clean["min_agreement"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise DatasetError("filters.min_agreement: a number from 0 to 1")
+    for key in ("accepted_only", "include_seeds", "consensus", "margin"):
+        if key in clean and not isinstance(clean[key], bool):
+            raise DatasetError(f"filters.{key}: true or false")
+    return clean
+
+
+def create_dataset_version(
+    *, project, kind: str, filters: dict | None = None, test_fraction: float = 0.1, split_seed: int = 0,
+    name: str = "", created_by=None,
+) -> DatasetVersion:  # fmt: skip
+    """Number and queue a new version; a Celery task builds it (progress in rows_written)."""
+    filters = _check_filters(kind, filters or {})
+    if not 0 <= test_fraction < 1:
+        raise DatasetError("test_fraction: must be at least 0 and below 1")
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                number = (
+                    DatasetVersion.objects.filter(project=project, kind=kind).aggregate(n=Max("number"))["n"] or 0
+                ) + 1
+                version = DatasetVersion.objects.create(
+                    project=project, kind=kind, number=number, name=name[:200], filters=filters,
+                    test_fraction=test_fraction, split_seed=split_seed,
+                    created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+                )  # fmt: skip
+                transaction.on_commit(lambda: _enqueue_build(version.pk))
+                return version
+        except IntegrityError:
+            continue  # two versions numbered at once; take the next number
+    raise DatasetError("could not number the version, try again", code="conflict")
+
+
+def _enqueue_build(version_id: int) -> None:
+    from exports.tasks import build_dataset_version_task
+
+    build_dataset_version_task.delay(version_id)
+
+
+def split_of(group: str, *, seed: int, test_fraction: float) -> str:
+    """Deterministic by prompt group: one group's rows never straddle splits."""
+    value = int.from_bytes(hashlib.sha256(f"{seed}:{group}".encode()).digest()[:8], "big") / 2**64
+    return "test" if value < test_fraction else "train"
+
+
+class _Stats:
+    """Streaming statistics: counts, mixes, and lengths (mean, max, median of a seeded reservoir sample)."""
+
+    def __init__(self):
+        self.splits = Counter()
+        self.languages = Counter()
+        self.categories = Counter()
+        self.groups = Counter()
+        self.lengths: dict[str, dict] = {}
+        self.rng = random.Random(0)
+
+    def length(self, field: str, text: str) -> None:
+        entry = self.lengths.setdefault(field, {"n": 0, "total": 0, "max": 0, "sample": []})
+        size = len(text)
+        entry["n"] += 1
+        entry["total"] += size
+        entry["max"] = max(entry["max"], size)
+        if len(entry["sample"]) < 10_000:
+            entry["sample"].append(size)
+        else:
+            slot = self.rng.randrange(entry["n"])
+            if slot < 10_000:
+                entry["sample"][slot] = size
+
+    def summary(self) -> dict:
+        lengths = {
+            field: {"mean": round(e["total"] / e["n"], 1), "median": statistics.median(e["sample"]), "max": e["max"]}
+            for field, e in self.lengths.items()
+            if e["n"]
+        }
+        per_group = list(self.groups.values())
+        return {
+            "splits": dict(self.splits),
+            "languages": dict(self.languages),
+            "categories": dict(self.categories),
+            "groups": len(self.groups),
+            "rows_per_group": {"mean": round(statistics.fmean(per_group), 2), "max": max(per_group)}
+            if per_group
+            else {},
+            "lengths_chars": lengths,
+        }
+
+
+def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
+    f = version.filters
+    batches, endpoints, templates, seeds, instructions = set(), set(), set(), set(), set()
+    for example in iter_sft_examples(
+        project=version.project, batch_ids=f.get("batches"), date_from=f.get("date_from"), date_to=f.get("date_to"),
+        accepted_only=f.get("accepted_only", True), languages=f.get("languages"),
+        include_seeds=f.get("include_seeds", True),
+    ):  # fmt: skip
+        source = example["source"]
+        if source["type"] == "generated":
+            batches.add(source["batch_id"])
+            endpoints.add(source["endpoint"])
+            templates.add(source["template"])
+            instructions.add(source["instruction_id"])
+        else:
+            seeds.add(source["seed_id"])
+        stats.length("prompt", example["instruction"] + example["input"])
+        stats.length("output", example["output"])
+        yield {
+            "group_id": example["group"], "instruction": example["instruction"], "input": example["input"],
+            "output": example["output"], "language": example["language"], "category": example["category"],
+            "source": source,
+        }  # fmt: skip
+    lineage.update(
+        batches=sorted(batches), endpoints=sorted(e for e in endpoints if e), templates=sorted(t for t in templates if t),
+        generated_instructions=len(instructions), seeds=len(seeds), seed_ids=sorted(seeds)[:10_000],
+    )  # fmt: skip
+
+
+def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
+    from exports.formats import prompt_text
+
+    f = version.filters
+    use_consensus = f.get("consensus", False)
+    with_margin = f.get("margin", True)
+    labelers, models, endpoints, runs, rankings, agreements, tasks = set(), set(), set(), set(), 0, [], 0
+    for task in iter_ranked_tasks(
+        project=version.project, labelers=f.get("labelers"), date_from=f.get("date_from"), date_to=f.get("date_to"),
+        languages=f.get("languages"), categories=f.get("categories"), use_consensus=use_consensus,
+        min_agreement=f.get("min_agreement"),
+    ):  # fmt: skip
+        tasks += 1
+        labelers.update(task["labelers"])
+        rankings += len(task["ranking_ids"])
+        if task["agreement"] is not None:
+            agreements.append(task["agreement"])
+        completions = task["completions"]
+        for c in completions.values():
+            models.add(c["model"])
+            if c["endpoint__name"]:
+                endpoints.add(c["endpoint__name"])
+            if c["sampling_run_id"]:
+                runs.add(c["sampling_run_id"])
+        prompt = prompt_text(task["instruction"], task["input"])
+        for ordering in task["orderings"]:
+            for chosen, rejected, distance in ordered_pairs(ordering["ranking"]):
+                if chosen not in completions or rejected not in completions:
+                    continue
+                stats.length("prompt", prompt)
+                stats.length("chosen", completions[chosen]["text"])
+                stats.length("rejected", completions[rejected]["text"])
+                yield {
+                    "group_id": f"prompt-{task['prompt_id']}", "prompt": prompt,
+                    "chosen": completions[chosen]["text"], "rejected": completions[rejected]["text"],
+                    "margin": float(distance) if with_margin else 0.0, "language": task["language"],
+                    "category": task["category"],
+                    "source": {"task_id": task["task_id"], "ranking_id": ordering["ranking_id"],
+                               "labeler": ordering["labeler"], "consensus": use_consensus,
+                               "chosen_id": chosen, "rejected_id": rejected,
+                               "chosen_model": completions[chosen]["model"],
+                               "rejected_model": completions[rejected]["model"]},
+                }  # fmt: skip
+    lineage.update(
+        tasks=tasks, rankings=rankings, labelers=sorted(labelers), models=sorted(models),
+        endpoints=sorted(endpoints), sampling_runs=sorted(runs), from_consensus=use_consensus,
+    )  # fmt: skip
+    if agreements:
+        lineage["mean_agreement"] = round(statistics.fmean(agreements), 4)
+
+
+def build_dataset_version(*, version_id: int) -> None:
+    """Stream the rows into DATA_DIR/datasets/<id>/rows.jsonl (canonical JSON, one row per line), hash them, and
+    mark the version ready. Safe to run again: a ready version is left alone; a half-built one is rebuilt."""
+    version = DatasetVersion.objects.select_related("project").get(pk=version_id)
+    if version.status != VersionStatus.BUILDING:
+        return
+    folder = version_dir(version)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    stats, lineage = _Stats(), {}
+    source = _sft_rows if version.kind == DatasetKind.SFT else _preference_rows
+    digest = hashlib.sha256()
+    tmp = folder / ".rows.jsonl.tmp"
+    try:
+        with tmp.open("wb") as out:
+            for n, row in enumerate(source(version, stats, lineage), start=1):
+                row["split"] = split_of(row["group_id"], seed=version.split_seed, test_fraction=version.test_fraction)
+                row["id"] = n
+                stats.splits[row["split"]] += 1
+                stats.languages[row["language"]] += 1
+                stats.categories[row["category"] or "uncategorized"] += 1
+                stats.groups[row["group_id"]] += 1
+                line = canonical(row)
+                digest.update(line)
+                out.write(line)
+                if n % 5000 == 0:
+                    DatasetVersion.objects.filter(pk=version.pk).update(rows_written=n)
+        tmp.replace(rows_path(version))
+    except Exception as exc:
+        logger.exception("building dataset version %s failed", version.pk)
+        DatasetVersion.objects.filter(pk=version.pk).update(
+            status=VersionStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
+        )
+        return
+    summary = stats.summary()
+    total = sum(stats.splits.values())
+    DatasetVersion.objects.filter(pk=version.pk, status=VersionStatus.BUILDING).update(
+        status=VersionStatus.READY, rows_written=total, row_count=total, train_rows=stats.splits["train"],
+        test_rows=stats.splits["test"], content_hash=digest.hexdigest(), stats=summary, lineage=lineage,
+        finished_at=timezone.now(),
+    )  # fmt: skip
+
+
+def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: str, compress: bool):
+    """(path, sha256) of the download for this representation, written once from the canonical rows and reused
+    (so a download can be resumed with Range and gives the same bytes every time)."""
+    if version.status != VersionStatus.READY:
+        raise DatasetError(f"version {version.pk} is {version.status}, not ready", code="not_ready")
+    if shape not in SHAPES[version.kind]:
+        raise DatasetError(f"format: {shape!r} is not a {version.kind} format; use one of {list(SHAPES[version.kind])}")
+    if split not in SPLITS:
+        raise DatasetError(f"split: must be one of {list(SPLITS)}")
+    if file_type not in FILE_TYPES:
+        raise DatasetError(f"file type: must be one of {list(FILE_TYPES)}")
+    if file_type == "parquet" and compress:
+        raise DatasetError("gzip: Parquet files are compressed already; ask for gzip with JSONL only")
+    source = rows_path(version)
+    if not source.exists():
+        raise DatasetError(f"version {version.pk}: its rows file is missing from the data folder", code="missing")
+    name = f"{shape}.{split}.{file_type}" + (".gz" if compress else "")
+    target = version_dir(version) / name
+    hash_file = target.with_name(name + ".sha256")
+    if target.exists() and hash_file.exists():
+        return target, hash_file.read_text().strip()
+    rows = (shape_row(row, shape) for row in read_rows(source, split))
+    if file_type == "parquet" and shape == "raw":  # lineage dicts differ by source type: one JSON column
+        rows = ({**row, "source": json.dumps(row["source"], ensure_ascii=False, sort_keys=True)} for row in rows)
+    digest = write_parquet(rows, target) if file_type == "parquet" else write_jsonl(rows, target, compress=compress)
+    hash_file.write_text(digest)
+    return target, digest

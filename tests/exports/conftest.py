@@ -1,0 +1,1 @@
+from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
