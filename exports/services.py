@@ -95,7 +95,7 @@ def create_dataset_version(
                     test_fraction=test_fraction, split_seed=split_seed,
                     created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
                 )  # fmt: skip
-                transaction.on_commit(lambda: _enqueue_build(version.pk))
+                transaction.on_commit(lambda pk=version.pk: _enqueue_build(pk))
                 return version
         except IntegrityError:
             continue  # two versions numbered at once; take the next number
@@ -181,8 +181,9 @@ def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
             "source": source,
         }  # fmt: skip
     lineage.update(
-        batches=sorted(batches), endpoints=sorted(e for e in endpoints if e), templates=sorted(t for t in templates if t),
-        generated_instructions=len(instructions), seeds=len(seeds), seed_ids=sorted(seeds)[:10_000],
+        batches=sorted(batches), endpoints=sorted(e for e in endpoints if e),
+        templates=sorted(t for t in templates if t), generated_instructions=len(instructions), seeds=len(seeds),
+        seed_ids=sorted(seeds)[:10_000],
     )  # fmt: skip
 
 
