@@ -33,6 +33,10 @@ def _filter_arg(value: str) -> tuple[str, object]:
 class Command(BaseCommand):
     help = "Create (or re-download) a dataset version and write it to a file."
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # --version ID (as documented) replaces Django's built-in --version flag for this command
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True)
         parser.add_argument("--kind", choices=["sft", "preference"])

@@ -1,0 +1,77 @@
+"""Admin: create dataset versions from a form, see their stats and lineage, download them."""
+
+import json
+
+from django import forms
+from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from annotation.admin import _form_page
+from exports.formats import SHAPES
+from exports.models import DatasetKind, DatasetVersion
+from exports.services import DatasetError, create_dataset_version
+from projects.models import Project
+
+
+class VersionForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.all())
+    kind = forms.ChoiceField(choices=DatasetKind.choices)
+    name = forms.CharField(required=False, max_length=200)
+    filters = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='JSON, e.g. {"languages": ["zh"], "consensus": true, "min_agreement": 0.6}',
+    )  # fmt: skip
+    test_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=0.99)
+    split_seed = forms.IntegerField(initial=0, min_value=0)
+
+    def clean_filters(self):
+        raw = self.cleaned_data["filters"].strip()
+        try:
+            value = json.loads(raw) if raw else {}
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("give a JSON object")
+        return value
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "number", "status", "row_count", "train_rows", "test_rows", "short_hash",
+                    "created_at"]  # fmt: skip
+    list_filter = ["project", "kind", "status"]
+    readonly_fields = [*(f.name for f in DatasetVersion._meta.fields), "downloads"]
+
+    @admin.display(description="hash")
+    def short_hash(self, obj):
+        return obj.content_hash[:12]
+
+    @admin.display(description="Download")
+    def downloads(self, obj):
+        if obj.status != "ready":
+            return "-"
+        base = reverse("dataset-download", args=[obj.pk])
+        links = [(f"{base}?format={shape}&split={split}", f"{shape} · {split}") for shape in SHAPES[obj.kind]
+                 for split in ("train", "test", "all")]  # fmt: skip
+        return format_html_join(format_html("<br>"), '<a href="{}">{}</a>', links)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff  # read-only page: versions are immutable
+
+    def add_view(self, request, form_url="", extra_context=None):
+        form = VersionForm(request.POST or None, initial={"project": request.GET.get("project")})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                version = create_dataset_version(
+                    project=data["project"], kind=data["kind"], filters=data["filters"], name=data["name"],
+                    test_fraction=data["test_fraction"], split_seed=data["split_seed"], created_by=request.user,
+                )  # fmt: skip
+            except DatasetError as exc:
+                form.add_error("filters", str(exc))
+            else:
+                self.message_user(request, f"Version {version.pk} is being built.")
+                return redirect("admin:exports_datasetversion_change", version.pk)
+        return _form_page(request, self.admin_site, form, "Create a dataset version", "Create")
