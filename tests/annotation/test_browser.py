@@ -74,8 +74,8 @@ def test_labeler_ranks_by_keyboard_and_drag_skips_and_flags(browser, live_server
     assert shown_ids(page) == expected
     assert page.inner_text("li.completion:nth-child(1) .rank-badge") == "1"
     page.screenshot(path=str(ARTIFACTS / "rank-keyboard.png"), full_page=True)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#undo-form")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert Ranking.objects.get(task_id=task_a).ranking == [[i] for i in expected]
 
     # 2. Drag and drop: drag the last card above the first.
@@ -84,35 +84,36 @@ def test_labeler_ranks_by_keyboard_and_drag_skips_and_flags(browser, live_server
     page.drag_and_drop("li.completion:nth-child(4)", "li.completion:nth-child(1)", target_position={"x": 20, "y": 5})
     after = shown_ids(page)
     assert after[0] == before[3] and sorted(after) == sorted(before)
-    page.click("#submit-button")
-    page.wait_for_selector("#undo-form")
+    with page.expect_navigation():
+        page.click("#submit-button")
     ranking = Ranking.objects.get(task_id=task_b)
     assert ranking.ranking == [[i] for i in after] and ranking.time_spent_ms > 0
 
     # 3. Untouched order: the first Enter only warns; Undo takes the last submission back.
-    page.keyboard.press("u")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("u")
     assert current_task(page) == task_b and not Ranking.objects.filter(task_id=task_b).exists()
     as_stored = shown_ids(page)  # the task comes back in its stored order
     page.focus("li.completion:nth-child(1)")
     page.keyboard.press("Enter")
     assert "not changed the order" in page.inner_text("#notice")
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#undo-form")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert Ranking.objects.get(task_id=task_b).ranking == [[i] for i in as_stored]
 
     # 4. Skip with the S key: the task goes back to the pool, never to this labeler again.
     task_c = current_task(page)
-    page.keyboard.press("s")
-    page.wait_for_function(f"document.querySelector('#ranking')?.dataset.task !== '{task_c}'")
+    with page.expect_navigation():
+        page.keyboard.press("s")
+    assert current_task(page) != task_c
     assert RankingTask.objects.get(pk=task_c).active_count == 0
 
     # 5. Flag with a comment, no ranking.
     task_d = current_task(page)
     page.select_option("#flag-select", "harmful")
     page.fill("#comment-input", "tells how to pick locks")
-    page.click("#submit-button")
-    page.wait_for_selector("#undo-form")
+    with page.expect_navigation():
+        page.click("#submit-button")
     flagged = Ranking.objects.get(task_id=task_d)
     assert flagged.flag == "harmful" and flagged.comment == "tells how to pick locks" and flagged.ranking == []
 
@@ -142,6 +143,7 @@ def test_ties_by_keyboard_and_chinese_ui(browser, live_server, cast, project, ma
     # CJK glyphs really render: the Chinese answer is as wide as its characters, not collapsed tofu-free boxes
     width = page.evaluate("() => document.querySelector('li.completion .body p').getBoundingClientRect().width")
     assert width > 200
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_selector("#all-done")
     assert Ranking.objects.get(task=task).ranking == [[ids[0]], [ids[1], ids[2]]]
