@@ -63,8 +63,18 @@ def test_same_inputs_give_the_same_hash_and_bytes(project, ranked):
     first = build(project, "preference")
     second = build(project, "preference")
     assert first.number == 1 and second.number == 2 and first.content_hash == second.content_hash
-    other_split = build(project, "preference", split_seed=9, test_fraction=0.5)
-    assert other_split.content_hash != first.content_hash
+    all_train = build(project, "preference", test_fraction=0.0)
+    assert all_train.test_rows == 0 and (all_train.content_hash != first.content_hash) == (first.test_rows > 0)
+
+
+def test_split_is_stable_per_group_and_close_to_the_fraction():
+    from exports.services import split_of
+
+    groups = [f"prompt-{i}" for i in range(10_000)]
+    splits = [split_of(g, seed=1, test_fraction=0.2) for g in groups]
+    assert splits == [split_of(g, seed=1, test_fraction=0.2) for g in groups]
+    assert 0.18 < splits.count("test") / len(splits) < 0.22
+    assert splits != [split_of(g, seed=2, test_fraction=0.2) for g in groups]
 
 
 def test_sft_rows_from_seeds(project):
