@@ -1,0 +1,146 @@
+"""Stream a 1M-pair preference dataset through the download API: rows/s and the server's peak memory.
+
+Builds, in a scratch DATA_DIR (SQLite), a project with synthetic rankings of K=4 (6 pairs each) until the
+version holds `--pairs` pairs, builds the version with the real build service, starts gunicorn on it and
+downloads `trl-preference` JSONL through `GET /api/v1/datasets/{id}/download` with a consumer token — the first
+request materializes the representation, the second is the steady-state stream — then a resumed download with
+Range. Reports rows/s and the peak RSS (VmHWM) of the gunicorn worker. Writes bench/results/export.json.
+
+    .venv/bin/python bench/export.py                 # 1,000,000 pairs (several minutes on 2 cores)
+    .venv/bin/python bench/export.py --pairs 100000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+SETUP = """
+import json, random, sys
+from django.utils import timezone
+from annotation.models import Assignment, Completion, Prompt, Ranking, RankingTask
+from annotation.services import prompt_text_key
+from exports.services import build_dataset_version, create_dataset_version
+from projects.services import create_project, create_user, issue_token
+tasks_needed = {tasks}
+project = create_project(slug="bench", name="Bench")
+consumer, _, _ = create_user(username="consumer", role="consumer", project=project)
+labeler, _, _ = create_user(username="labeler", role="labeler", project=project)
+rng = random.Random(0)
+words = "the a model answer explains clearly why each step matters and gives one short example".split()
+now = timezone.now()
+for start in range(0, tasks_needed, 2000):
+    n = min(2000, tasks_needed - start)
+    prompts = Prompt.objects.bulk_create([
+        Prompt(project=project, source="imported",
+               instruction=f"Prompt {{start + i}}: " + " ".join(rng.choices(words, k=12)),
+               text_key=prompt_text_key(f"p{{start + i}}", ""), language="en") for i in range(n)])
+    completions = Completion.objects.bulk_create([
+        Completion(prompt=p, text=" ".join(rng.choices(words, k=60)), model=f"m{{j}}", origin_key=f"b:{{j}}")
+        for p in prompts for j in range(4)])
+    tasks = RankingTask.objects.bulk_create([
+        RankingTask(project=project, prompt=p, origin="bench", required=1, rankings_count=1, fill=1,
+                    is_complete=True, completion_ids=[c.pk for c in completions[4 * i: 4 * i + 4]])
+        for i, p in enumerate(prompts)])
+    assignments = Assignment.objects.bulk_create([
+        Assignment(task=t, labeler=labeler, status="submitted", claimed_at=now, lease_expires_at=now) for t in tasks])
+    Ranking.objects.bulk_create([
+        Ranking(task=t, labeler=labeler, assignment=a, ranking=[[i] for i in rng.sample(t.completion_ids, 4)])
+        for t, a in zip(tasks, assignments)])
+version = create_dataset_version(project=project, kind="preference", test_fraction=0.0)
+build_dataset_version(version_id=version.pk)
+version.refresh_from_db()
+print(json.dumps({{"version": version.pk, "rows": version.row_count, "status": version.status,
+                  "token": issue_token(user=consumer)}}))
+"""
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    peak = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return round(peak / 1024, 1)
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def download(port: int, path: str, token: str, headers: dict | None = None) -> tuple[int, int, float, int]:
+    """(status, bytes, seconds, rows) reading the body in 1 MB blocks without keeping it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"Token {token}", **(headers or {})})
+    response = conn.getresponse()
+    size = rows = 0
+    while block := response.read(1 << 20):
+        size += len(block)
+        rows += block.count(b"\n")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return response.status, size, elapsed, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--port", type=int, default=8932)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "export.json")
+    args = parser.parse_args()
+    tasks = -(-args.pairs // 6)
+    data_dir = tempfile.mkdtemp(prefix="idp-bench-export-")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATA_DIR=data_dir, LOG_LEVEL="WARNING")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(tasks=tasks)], cwd=REPO,
+                         env=env, check=True, capture_output=True, text=True)  # fmt: skip
+    setup_s = time.perf_counter() - started
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{args.port}",
+                               "-w", "1", "--threads", "2", "-k", "gthread", "--timeout", "600",
+                               "--log-level", "warning"], cwd=REPO, env=env)  # fmt: skip
+    try:
+        time.sleep(3)
+        path = f"/api/v1/datasets/{info['version']}/download?format=trl-preference&split=all"
+        first = download(args.port, path, info["token"])
+        second = download(args.port, path, info["token"])
+        half = second[1] // 2
+        resumed = download(args.port, path, info["token"], {"Range": f"bytes={half}-"})
+        rss = peak_rss_mb(children(server.pid))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = {
+        "pairs": info["rows"],
+        "setup_and_build_s": round(setup_s, 1),
+        "first_download": {"status": first[0], "mb": round(first[1] / 2**20, 1), "s": round(first[2], 1),
+                           "rows_per_s": round(first[3] / first[2])},
+        "stream": {"status": second[0], "mb": round(second[1] / 2**20, 1), "s": round(second[2], 2),
+                   "rows_per_s": round(second[3] / second[2])},
+        "resume_from_half": {"status": resumed[0], "bytes": resumed[1], "expected": second[1] - half},
+        "server_peak_rss_mb": rss,
+        "targets": {"rows_per_s": 50_000, "peak_rss_mb": 300},
+    }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
