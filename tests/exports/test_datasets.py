@@ -157,3 +157,33 @@ def test_every_format_loads_with_hf_datasets(project, ranked, tmp_path, kind, sh
     b = load_dataset("parquet", data_files=str(parquet), split="train", cache_dir=str(tmp_path / "c2"))
     assert len(a) == len(b) == version.train_rows and a.column_names == b.column_names
     assert a[0] == b[0]
+
+
+def test_a_version_does_not_change_when_its_sources_are_deleted(api_as, project, ranked):
+    from annotation.models import Ranking
+
+    version = build(project, "preference")
+    client = api_as("consumer")
+    url = f"/api/v1/datasets/{version.pk}/download?format=trl-preference"
+    before = b"".join(client.get(url).streaming_content)
+    Ranking.objects.all().delete()
+    after = client.get(url)
+    assert b"".join(after.streaming_content) == before and after["ETag"]
+    assert build(project, "preference").row_count == 0  # a new version sees the deletion; the old one does not
+
+
+def test_admin_creates_a_version_and_shows_downloads(cast, project, ranked):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(cast["admin"])
+    bad = client.post("/admin/exports/datasetversion/add/", {"project": project.pk, "kind": "preference",
+                      "filters": '{"nope": 1}', "test_fraction": 0.1, "split_seed": 0})  # fmt: skip
+    assert "unknown filter" in bad.content.decode() and not DatasetVersion.objects.exists()
+    response = client.post("/admin/exports/datasetversion/add/", {"project": project.pk, "kind": "preference",
+                           "filters": "", "test_fraction": 0.1, "split_seed": 0})  # fmt: skip
+    assert response.status_code == 302
+    version = DatasetVersion.objects.get()
+    build_dataset_version(version_id=version.pk)
+    page = client.get(f"/admin/exports/datasetversion/{version.pk}/change/").content.decode()
+    assert "format=trl-preference&amp;split=train" in page and "rows_per_group" in page
