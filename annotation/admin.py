@@ -4,7 +4,7 @@ import tempfile
 from pathlib import Path
 
 from django.contrib import admin, messages
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -21,11 +21,7 @@ from annotation.services import (
     set_gold,
     start_sampling_run,
 )
-
-
-def _form_page(request, admin_site, form, title, submit_label):
-    context = {**admin_site.each_context(request), "form": form, "title": title, "submit_label": submit_label}
-    return render(request, "admin/selfinstruct/form_page.html", context)
+from config.admin_pages import form_page
 
 
 @admin.register(RankingConfig)
@@ -91,7 +87,7 @@ class PromptAdmin(admin.ModelAdmin):
                         messages.SUCCESS,
                     )
                     return redirect("admin:annotation_rankingtask_changelist")
-        return _form_page(request, self.admin_site, form, "Import completions (all or nothing)", "Import")
+        return form_page(request, self.admin_site, form, "Import completions (all or nothing)", "Import")
 
 
 @admin.register(SamplingRun)
@@ -123,7 +119,7 @@ class SamplingRunAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Sampling run {run.pk} started for {run.prompts_total} prompt(s).")
                 return redirect("admin:annotation_samplingrun_change", run.pk)
-        return _form_page(request, self.admin_site, form, "Sample completions", "Start")
+        return form_page(request, self.admin_site, form, "Sample completions", "Start")
 
     @admin.action(description="Resume (re-enqueue unfinished chunks)")
     def resume(self, request, queryset):
@@ -180,7 +176,9 @@ class RankingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark flags resolved")
     def resolve(self, request, queryset):
-        self.message_user(request, f"{resolve_flags(rankings=list(queryset))} flag(s) resolved.")
+        self.message_user(
+            request, f"{resolve_flags(ranking_ids=list(queryset.values_list('pk', flat=True)))} flag(s) resolved."
+        )
 
 
 @admin.register(Consensus)

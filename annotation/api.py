@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +18,14 @@ from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
 
 STATUS_FOR_CODE = {"invalid": 400, "not_assigned": 409, "conflict": 409, "lease_lost": 409}
+
+
+def _project_in_query(request, *, roles):
+    """The project named by ?project= (or a body field), scoped to the caller's roles; 404 for others' projects."""
+    slug = request.query_params.get("project") or request.data.get("project")
+    if not slug:
+        raise ParseError("project: give the project slug (?project=…)")
+    return get_project_for_user(user=request.user, slug=slug, roles=roles)
 
 
 def _error(exc: AnnotationError) -> Response:
@@ -100,10 +109,7 @@ class NextTaskApi(APIView):
         description="Claim the next ranking task (or get back the one you hold), with a lease.",
     )
     def get(self, request):
-        slug = request.query_params.get("project")
-        if not slug:
-            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
-        project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+        project = _project_in_query(request, roles=selectors.LABELING_ROLES)
         try:
             assignment = services.claim_next_ranking_task(project=project, labeler=request.user)
         except AnnotationError as exc:
@@ -163,19 +169,16 @@ def _simple_task_action(action, name: str, description: str):
     return TaskActionApi
 
 
-def _heartbeat(task, user):
-    from annotation.models import Assignment
-
-    assignment = Assignment.objects.filter(task=task, labeler=user).select_related("task__project").first()
-    return bool(assignment) and services.renew_lease(assignment=assignment)
-
-
 TaskSkipApi = _simple_task_action(
     lambda task, user: services.skip_task(task=task, labeler=user),
     "skip",
     "Give the task back; you will not be served it again.",
 )
-TaskHeartbeatApi = _simple_task_action(_heartbeat, "heartbeat", "Renew your lease while you work on the task.")
+TaskHeartbeatApi = _simple_task_action(
+    lambda task, user: services.renew_lease(task=task, labeler=user),
+    "heartbeat",
+    "Renew your lease while you work on the task.",
+)
 
 
 class UndoApi(APIView):
@@ -186,10 +189,7 @@ class UndoApi(APIView):
         description="Take back your latest submission in the project within its undo window; the task is yours again.",
     )
     def post(self, request):
-        slug = request.query_params.get("project") or request.data.get("project")
-        if not slug:
-            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
-        project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+        project = _project_in_query(request, roles=selectors.LABELING_ROLES)
         try:
             assignment = services.undo_last_submission(project=project, labeler=request.user)
         except AnnotationError as exc:
@@ -233,10 +233,7 @@ class RankingListApi(APIView):
         description="Raw rankings (always kept) with each task's consensus; page with ?after=<last id>.",
     )
     def get(self, request):
-        slug = request.query_params.get("project")
-        if not slug:
-            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
-        project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN, Role.CONSUMER))
+        project = _project_in_query(request, roles=(Role.ADMIN, Role.CONSUMER))
         try:
             after = int(request.query_params.get("after", 0))
             limit = min(max(int(request.query_params.get("limit", 500)), 1), 1000)
@@ -278,10 +275,7 @@ class StatsApi(APIView):
         description="Project admins: progress, throughput, agreement (pairwise, Kendall's W), labeler table.",
     )
     def get(self, request):
-        slug = request.query_params.get("project")
-        if not slug:
-            return Response({"detail": "project: give the project slug (?project=…)"}, status=400)
-        project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+        project = _project_in_query(request, roles=(Role.ADMIN,))
         return Response(
             {
                 "progress": selectors.project_ranking_stats(project=project),

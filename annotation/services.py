@@ -42,7 +42,7 @@ from annotation.models import (
 from annotation.rankings import RankingError, normalize_ranking, ranked_pairs
 from llm.client import LLMError, call_llm
 from selfinstruct.selectors import prompt_candidates
-from selfinstruct.text import detect_language, instruction_key
+from selfinstruct.text import detect_language, instruction_key, prompt_text
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def update_ranking_config(*, project, **fields) -> RankingConfig:
 
 
 def prompt_text_key(instruction: str, input_text: str) -> str:
-    return instruction_key(f"{instruction}\n\n{input_text}" if input_text else instruction)
+    return instruction_key(prompt_text(instruction, input_text))
 
 
 def _get_or_create_prompt(project, *, source: str, source_ref: str, instruction: str, input_text: str, **extra):
@@ -287,8 +287,7 @@ def cancel_sampling_run(*, run: SamplingRun) -> None:
 
 
 def _messages_for(prompt: Prompt) -> list[dict]:
-    content = f"{prompt.instruction}\n\n{prompt.input}" if prompt.input else prompt.instruction
-    return [{"role": "user", "content": content}]
+    return [{"role": "user", "content": prompt_text(prompt.instruction, prompt.input)}]
 
 
 def run_sampling_chunk(*, run_id: int, number: int) -> None:
@@ -458,12 +457,12 @@ def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assign
     raise AnnotationError("could not claim a task, try again", code="conflict")
 
 
-def renew_lease(*, assignment: Assignment, now=None) -> bool:
-    """Heartbeat from an active labeler: push the lease forward. False when the claim is no longer live."""
+def renew_lease(*, task: RankingTask, labeler, now=None) -> bool:
+    """Heartbeat from an active labeler: push the lease forward. False when they hold no live claim on the task."""
     now = now or timezone.now()
-    config = get_ranking_config(project=assignment.task.project)
+    config = get_ranking_config(project=task.project)
     return bool(
-        Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.ACTIVE).update(
+        Assignment.objects.filter(task=task, labeler=labeler, status=AssignmentStatus.ACTIVE).update(
             lease_expires_at=_lease(config, now)
         )
     )
@@ -600,8 +599,12 @@ def refresh_consensus(*, task: RankingTask) -> Consensus | None:
     return consensus
 
 
-def resolve_flags(*, rankings) -> int:
-    return Ranking.objects.filter(pk__in=[r.pk for r in rankings]).exclude(flag="").update(flag_resolved=True)
+def resolve_flags(*, ranking_ids, project=None) -> int:
+    """Mark flagged submissions reviewed (only those of `project` when given); returns how many."""
+    rankings = Ranking.objects.filter(pk__in=ranking_ids).exclude(flag="")
+    if project is not None:
+        rankings = rankings.filter(task__project=project)
+    return rankings.update(flag_resolved=True)
 
 
 def add_rankings_needed(*, task: RankingTask, extra: int = 1) -> None:

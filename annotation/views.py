@@ -118,8 +118,7 @@ def dashboard(request, slug: str):
     project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
     if request.method == "POST":
         ids = [int(x) for x in request.POST.getlist("ranking") if x.isdigit()]
-        rankings = selectors.flagged_queue(project=project).model.objects.filter(pk__in=ids, task__project=project)
-        count = services.resolve_flags(rankings=list(rankings))
+        count = services.resolve_flags(ranking_ids=ids, project=project)
         messages.success(request, _("%(n)d flag(s) marked resolved.") % {"n": count})
         return redirect(reverse("label-dashboard", kwargs={"slug": slug}))
     context = {

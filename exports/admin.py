@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from annotation.admin import _form_page
+from config.admin_pages import form_page
 from exports.formats import SHAPES
 from exports.models import DatasetKind, DatasetVersion
 from exports.services import DatasetError, create_dataset_version
@@ -74,4 +74,4 @@ class DatasetVersionAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Version {version.pk} is being built.")
                 return redirect("admin:exports_datasetversion_change", version.pk)
-        return _form_page(request, self.admin_site, form, "Create a dataset version", "Create")
+        return form_page(request, self.admin_site, form, "Create a dataset version", "Create")

@@ -17,6 +17,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from selfinstruct.text import prompt_text
+
 SHAPES = {"sft": ("alpaca", "messages", "trl-sft", "raw"), "preference": ("trl-preference", "raw")}
 SPLITS = ("train", "test", "all")
 FILE_TYPES = ("jsonl", "parquet")
@@ -24,10 +26,6 @@ FILE_TYPES = ("jsonl", "parquet")
 
 def canonical(row: dict) -> bytes:
     return json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
-
-
-def prompt_text(instruction: str, input_text: str) -> str:
-    return f"{instruction}\n\n{input_text}" if input_text else instruction
 
 
 def shape_row(row: dict, shape: str) -> dict:

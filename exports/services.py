@@ -23,6 +23,7 @@ from annotation.selectors import iter_ranked_tasks
 from exports.formats import FILE_TYPES, SHAPES, SPLITS, canonical, read_rows, shape_row, write_jsonl, write_parquet
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
 from selfinstruct.selectors import iter_sft_examples
+from selfinstruct.text import prompt_text
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ def _check_filters(kind: str, filters: dict) -> dict:
                 datetime.fromisoformat(str(clean[key]))
             except ValueError:
                 raise DatasetError(f"filters.{key}: not an ISO date or datetime: {clean[key]!r}") from None
-    for key in ("batches",):
-        if key in clean and not (isinstance(clean[key], list) and all(isinstance(i, int) for i in clean[key])):
-            raise DatasetError(f"filters.{key}: a list of ids")
+    if "batches" in clean and not (
+        isinstance(clean["batches"], list) and all(isinstance(i, int) for i in clean["batches"])
+    ):
+        raise DatasetError("filters.batches: a list of ids")
     for key in ("languages", "labelers", "categories"):
         if key in clean and not (isinstance(clean[key], list) and all(isinstance(i, str) for i in clean[key])):
             raise DatasetError(f"filters.{key}: a list of strings")
@@ -188,8 +190,6 @@ def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
 
 
 def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
-    from exports.formats import prompt_text
-
     f = version.filters
     use_consensus = f.get("consensus", False)
     with_margin = f.get("margin", True)

@@ -5,6 +5,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
+from config.admin_pages import form_page
 from selfinstruct.forms import SeedUploadForm, StartBatchForm
 from selfinstruct.models import (
     GeneratedInstance,
@@ -27,11 +28,6 @@ from selfinstruct.services import (
     save_template,
     start_batch,
 )
-
-
-def _form_page(request, admin_site, form, title, submit_label):
-    context = {**admin_site.each_context(request), "form": form, "title": title, "submit_label": submit_label}
-    return render(request, "admin/selfinstruct/form_page.html", context)
 
 
 @admin.register(SeedTask)
@@ -72,7 +68,7 @@ class SeedTaskAdmin(admin.ModelAdmin):
                     messages.SUCCESS,
                 )
                 return redirect("admin:selfinstruct_seedtask_changelist")
-        return _form_page(request, self.admin_site, form, "Import seed tasks", "Import (all or nothing)")
+        return form_page(request, self.admin_site, form, "Import seed tasks", "Import (all or nothing)")
 
 
 @admin.register(PromptTemplate)
@@ -201,7 +197,7 @@ class GenerationBatchAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"Batch {batch.pk} started with {batch.lanes} lane(s).", messages.SUCCESS)
                 return redirect("admin:selfinstruct_generationbatch_change", batch.pk)
-        return _form_page(request, self.admin_site, form, "Start a generation batch", "Start")
+        return form_page(request, self.admin_site, form, "Start a generation batch", "Start")
 
     def get_urls(self):
         progress = path(

@@ -11,6 +11,11 @@ def normalize_whitespace(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def prompt_text(instruction: str, input_text: str) -> str:
+    """An instruction and its input as one prompt, the way completions are requested and exported."""
+    return f"{instruction}\n\n{input_text}" if input_text else instruction
+
+
 def instruction_key(text: str) -> str:
     """Exact-duplicate key: whitespace-normalized, case-folded."""
     return hashlib.sha256(normalize_whitespace(text).casefold().encode("utf-8")).hexdigest()
