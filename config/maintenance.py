@@ -18,9 +18,10 @@ _started = threading.Event()
 
 
 def run_maintenance_once() -> dict[str, int]:
+    from exports.services import restart_stalled_builds
     from selfinstruct.services import restart_stalled_lanes
 
-    return {"generation_lanes_restarted": restart_stalled_lanes()}
+    return {"generation_lanes_restarted": restart_stalled_lanes(), "dataset_builds_restarted": restart_stalled_builds()}
 
 
 def _loop(interval: float) -> None:

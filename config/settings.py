@@ -238,6 +238,12 @@ GENERATION_MAX_CONSECUTIVE_FAILURES = 10
 GENERATION_STALL_REQUESTS = env_int("GENERATION_STALL_REQUESTS", 100, minimum=1)
 GENERATION_MAX_LANES = 8
 
+# --- Dataset builds -------------------------------------------------------------------------------------------
+# A build beats at most every HEARTBEAT seconds while rows flow; one silent for STALE seconds is restarted by the
+# same reconciler (writing the default download of a very large version happens between two beats).
+DATASET_BUILD_HEARTBEAT_SECONDS = 5
+DATASET_BUILD_STALE_SECONDS = env_int("DATASET_BUILD_STALE_SECONDS", 300, minimum=1)
+
 # --- Production hardening -------------------------------------------------------------------------------------
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

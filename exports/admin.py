@@ -6,7 +6,8 @@ from django import forms
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from config.admin_pages import form_page
 from exports.formats import SHAPES
@@ -55,7 +56,7 @@ class DatasetVersionAdmin(admin.ModelAdmin):
         base = reverse("dataset-download", args=[obj.pk])
         links = [(f"{base}?format={shape}&split={split}", f"{shape} · {split}") for shape in SHAPES[obj.kind]
                  for split in ("train", "test", "all")]  # fmt: skip
-        return format_html_join(format_html("<br>"), '<a href="{}">{}</a>', links)
+        return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', links)
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_staff  # read-only page: versions are immutable

@@ -22,6 +22,8 @@ from selfinstruct.text import prompt_text
 SHAPES = {"sft": ("alpaca", "messages", "trl-sft", "raw"), "preference": ("trl-preference", "raw")}
 SPLITS = ("train", "test", "all")
 FILE_TYPES = ("jsonl", "parquet")
+# The representation written by the build itself (so the first download of it streams at once).
+DEFAULT_SHAPE = {"sft": "alpaca", "preference": "trl-preference"}
 
 
 def canonical(row: dict) -> bytes:

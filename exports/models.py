@@ -30,6 +30,8 @@ class DatasetVersion(models.Model):
     split_seed = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.BUILDING)
     rows_written = models.PositiveBigIntegerField(default=0, help_text="Progress while building.")
+    build_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The build allowed to finish.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the build.")
     row_count = models.PositiveBigIntegerField(default=0)
     train_rows = models.PositiveBigIntegerField(default=0)
     test_rows = models.PositiveBigIntegerField(default=0)

@@ -9,8 +9,10 @@ import logging
 import random
 import shutil
 import statistics
+import time
+import uuid
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -20,12 +22,23 @@ from django.utils import timezone
 
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
-from exports.formats import FILE_TYPES, SHAPES, SPLITS, canonical, read_rows, shape_row, write_jsonl, write_parquet
+from exports.formats import (
+    DEFAULT_SHAPE,
+    FILE_TYPES,
+    SHAPES,
+    SPLITS,
+    canonical,
+    read_rows,
+    shape_row,
+    write_jsonl,
+    write_parquet,
+)
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
 from selfinstruct.selectors import iter_sft_examples
 from selfinstruct.text import prompt_text
 
 logger = logging.getLogger(__name__)
+_BEAT_EVERY_ROWS = 1000  # look at the clock this often while writing rows
 
 FILTER_KEYS = {
     "sft": {"batches", "date_from", "date_to", "accepted_only", "languages", "include_seeds"},
@@ -94,20 +107,23 @@ def create_dataset_version(
                 ) + 1
                 version = DatasetVersion.objects.create(
                     project=project, kind=kind, number=number, name=name[:200], filters=filters,
-                    test_fraction=test_fraction, split_seed=split_seed,
+                    test_fraction=test_fraction, split_seed=split_seed, build_token=uuid.uuid4(),
+                    heartbeat_at=timezone.now(),
                     created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
                 )  # fmt: skip
-                transaction.on_commit(lambda pk=version.pk: _enqueue_build(pk))
+                # a new id has no files; leftovers come from a database restored without its data folder
+                shutil.rmtree(version_dir(version), ignore_errors=True)
+                transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): _enqueue_build(pk, t))
                 return version
         except IntegrityError:
             continue  # two versions numbered at once; take the next number
     raise DatasetError("could not number the version, try again", code="conflict")
 
 
-def _enqueue_build(version_id: int) -> None:
+def _enqueue_build(version_id: int, token: str) -> None:
     from exports.tasks import build_dataset_version_task
 
-    build_dataset_version_task.delay(version_id)
+    build_dataset_version_task.delay(version_id, token)
 
 
 def split_of(group: str, *, seed: int, test_fraction: float) -> str:
@@ -238,21 +254,29 @@ def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
         lineage["mean_agreement"] = round(statistics.fmean(agreements), 4)
 
 
-def build_dataset_version(*, version_id: int) -> None:
-    """Stream the rows into DATA_DIR/datasets/<id>/rows.jsonl (canonical JSON, one row per line), hash them, and
-    mark the version ready. Safe to run again: a ready version is left alone; a half-built one is rebuilt."""
+def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
+    """Stream the rows into DATA_DIR/datasets/<id>/rows.jsonl (canonical JSON, one row per line), hash them, write
+    the default download, and mark the version ready.
+
+    Safe to run twice and to resume: each build holds the version's build token (a restarted build gets a new one),
+    writes into its own staging folder, and only the current token's build may publish its files and mark the
+    version ready. A ready or failed version is left alone; a superseded build stops at its next heartbeat."""
     version = DatasetVersion.objects.select_related("project").get(pk=version_id)
-    if version.status != VersionStatus.BUILDING:
+    token = str(token or version.build_token or "")
+    if version.status != VersionStatus.BUILDING or str(version.build_token) != token:
         return
     folder = version_dir(version)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    staging = folder / f".build-{token}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     stats, lineage = _Stats(), {}
     source = _sft_rows if version.kind == DatasetKind.SFT else _preference_rows
     digest = hashlib.sha256()
-    tmp = folder / ".rows.jsonl.tmp"
+    mine = DatasetVersion.objects.filter(pk=version.pk, status=VersionStatus.BUILDING, build_token=token)
     try:
-        with tmp.open("wb") as out:
+        mine.update(heartbeat_at=timezone.now(), rows_written=0)
+        beat = time.monotonic()
+        with (staging / "rows.jsonl").open("wb") as out:
             for n, row in enumerate(source(version, stats, lineage), start=1):
                 row["split"] = split_of(row["group_id"], seed=version.split_seed, test_fraction=version.test_fraction)
                 row["id"] = n
@@ -263,22 +287,59 @@ def build_dataset_version(*, version_id: int) -> None:
                 line = canonical(row)
                 digest.update(line)
                 out.write(line)
-                if n % 5000 == 0:
-                    DatasetVersion.objects.filter(pk=version.pk).update(rows_written=n)
-        tmp.replace(rows_path(version))
+                if n % _BEAT_EVERY_ROWS == 0 and time.monotonic() - beat > settings.DATASET_BUILD_HEARTBEAT_SECONDS:
+                    beat = time.monotonic()
+                    if not mine.update(rows_written=n, heartbeat_at=timezone.now()):
+                        logger.warning("dataset version %s: build %s superseded; stopping", version.pk, token)
+                        shutil.rmtree(staging, ignore_errors=True)
+                        return
+        mine.update(heartbeat_at=timezone.now())
+        _write_representation(
+            staging / "rows.jsonl", staging, shape=DEFAULT_SHAPE[version.kind], split="all", file_type="jsonl",
+            compress=False,
+        )  # fmt: skip
     except Exception as exc:
         logger.exception("building dataset version %s failed", version.pk)
-        DatasetVersion.objects.filter(pk=version.pk).update(
-            status=VersionStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
-        )
+        mine.update(status=VersionStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now())
+        shutil.rmtree(staging, ignore_errors=True)
         return
-    summary = stats.summary()
     total = sum(stats.splits.values())
-    DatasetVersion.objects.filter(pk=version.pk, status=VersionStatus.BUILDING).update(
-        status=VersionStatus.READY, rows_written=total, row_count=total, train_rows=stats.splits["train"],
-        test_rows=stats.splits["test"], content_hash=digest.hexdigest(), stats=summary, lineage=lineage,
-        finished_at=timezone.now(),
-    )  # fmt: skip
+    with transaction.atomic():
+        current = DatasetVersion.objects.select_for_update().filter(pk=version.pk).values("status", "build_token")
+        row = current.first()
+        if not row or row["status"] != VersionStatus.BUILDING or str(row["build_token"]) != token:
+            shutil.rmtree(staging, ignore_errors=True)
+            return
+        for path in folder.iterdir():  # nothing was downloadable before ready: clear anything stale
+            if path.is_file():
+                path.unlink()
+        for path in staging.iterdir():  # publish under the row lock: only the current build gets here
+            path.replace(folder / path.name)
+        mine.update(
+            status=VersionStatus.READY, rows_written=total, row_count=total, train_rows=stats.splits["train"],
+            test_rows=stats.splits["test"], content_hash=digest.hexdigest(), stats=stats.summary(), lineage=lineage,
+            finished_at=timezone.now(),
+        )  # fmt: skip
+    for other in folder.glob(".build-*"):  # superseded builds' leftovers
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def restart_stalled_builds(*, stale_seconds: float | None = None) -> int:
+    """Give building versions whose heartbeat stopped (a killed worker, a lost message) a new token and queue them."""
+    stale = settings.DATASET_BUILD_STALE_SECONDS if stale_seconds is None else stale_seconds
+    cutoff = timezone.now() - timedelta(seconds=stale)
+    restarted = 0
+    for pk, old in DatasetVersion.objects.filter(status=VersionStatus.BUILDING, heartbeat_at__lt=cutoff).values_list(
+        "pk", "build_token"
+    ):
+        new = uuid.uuid4()
+        if DatasetVersion.objects.filter(pk=pk, build_token=old, status=VersionStatus.BUILDING).update(
+            build_token=new, heartbeat_at=timezone.now()
+        ):
+            logger.warning("dataset version %s: build stalled; restarting it", pk)
+            _enqueue_build(pk, str(new))
+            restarted += 1
+    return restarted
 
 
 def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: str, compress: bool):
@@ -294,17 +355,28 @@ def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: s
         raise DatasetError(f"file type: must be one of {list(FILE_TYPES)}")
     if file_type == "parquet" and compress:
         raise DatasetError("gzip: Parquet files are compressed already; ask for gzip with JSONL only")
-    source = rows_path(version)
-    if not source.exists():
+    if not rows_path(version).exists():
         raise DatasetError(f"version {version.pk}: its rows file is missing from the data folder", code="missing")
+    return _representation(version, shape=shape, split=split, file_type=file_type, compress=compress)
+
+
+def _representation(version: DatasetVersion, *, shape: str, split: str, file_type: str, compress: bool):
+    return _write_representation(
+        rows_path(version), version_dir(version), shape=shape, split=split, file_type=file_type, compress=compress
+    )
+
+
+def _write_representation(source: Path, folder: Path, *, shape: str, split: str, file_type: str, compress: bool):
     name = f"{shape}.{split}.{file_type}" + (".gz" if compress else "")
-    target = version_dir(version) / name
-    hash_file = target.with_name(name + ".sha256")
+    target = folder / name
+    hash_file = folder / (name + ".sha256")
     if target.exists() and hash_file.exists():
         return target, hash_file.read_text().strip()
     rows = (shape_row(row, shape) for row in read_rows(source, split))
     if file_type == "parquet" and shape == "raw":  # lineage dicts differ by source type: one JSON column
         rows = ({**row, "source": json.dumps(row["source"], ensure_ascii=False, sort_keys=True)} for row in rows)
     digest = write_parquet(rows, target) if file_type == "parquet" else write_jsonl(rows, target, compress=compress)
-    hash_file.write_text(digest)
+    tmp = folder / f".{name}.sha256.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(digest)
+    tmp.replace(hash_file)
     return target, digest

@@ -12,12 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from exports.formats import FILE_TYPES, SHAPES, SPLITS
+from exports.formats import DEFAULT_SHAPE, FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import DatasetError, build_dataset_version, create_dataset_version, materialize
 from projects.selectors import get_project_by_slug
-
-DEFAULT_SHAPE = {"sft": "alpaca", "preference": "trl-preference"}
 
 
 def _filter_arg(value: str) -> tuple[str, object]:
