@@ -158,6 +158,8 @@ else:
     }
 
 CELERY_TASK_DEFAULT_QUEUE = "default"
+TRAINING_QUEUE = env_str("TRAINING_QUEUE", "gpu")
+CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": TRAINING_QUEUE}}
 CELERY_TASK_ACKS_LATE = True  # every task is idempotent: a worker killed mid-task leaves the message to redo
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -243,6 +245,15 @@ GENERATION_MAX_LANES = 8
 # same reconciler (writing the default download of a very large version happens between two beats).
 DATASET_BUILD_HEARTBEAT_SECONDS = 5
 DATASET_BUILD_STALE_SECONDS = env_int("DATASET_BUILD_STALE_SECONDS", 300, minimum=1)
+
+# --- Training ---------------------------------------------------------------------------------------------------
+# Jobs run on their own queue (TRAINING_QUEUE, routed with the Celery settings above): one worker per GPU box with
+# `-Q gpu --concurrency 1 --prefetch-multiplier 1`.
+TRAINING_POLL_SECONDS = 1.0  # how often the supervisor reads the trainer's events and beats
+# A running job whose supervisor has not beaten for this long is failed by the reaper every worker runs.
+TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=1)
+# Queued jobs whose message may have been lost (Redis restarted without its data) are re-sent after this long.
+TRAINING_REQUEUE_SECONDS = env_int("TRAINING_REQUEUE_SECONDS", 1800, minimum=1)
 
 # --- Production hardening -------------------------------------------------------------------------------------
 if PRODUCTION:

@@ -10,6 +10,7 @@ from exports import api as exports_api
 from projects import api as projects_api
 from projects import views as projects_views
 from selfinstruct import api as selfinstruct_api
+from training import api as training_api
 
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
@@ -40,6 +41,15 @@ api_v1 = [
     path("datasets/", exports_api.DatasetListCreateApi.as_view(), name="dataset-list"),
     path("datasets/<int:version_id>/", exports_api.DatasetDetailApi.as_view(), name="dataset-detail"),
     path("datasets/<int:version_id>/download", exports_api.DatasetDownloadApi.as_view(), name="dataset-download"),
+    path("training-jobs/", training_api.JobListCreateApi.as_view(), name="training-job-list"),
+    path("training-jobs/<int:job_id>/", training_api.JobDetailApi.as_view(), name="training-job-detail"),
+    path("training-jobs/<int:job_id>/metrics", training_api.JobMetricsApi.as_view(), name="training-job-metrics"),
+    path("training-jobs/<int:job_id>/cancel", training_api.JobCancelApi.as_view(), name="training-job-cancel"),
+    path(
+        "training-jobs/<int:job_id>/artifacts/<path:name>",
+        training_api.JobArtifactApi.as_view(),
+        name="training-job-artifact",
+    ),
     path("sampling-runs/", annotation_api.SamplingListCreateApi.as_view(), name="sampling-list"),
     path("sampling-runs/<int:run_id>/", annotation_api.SamplingDetailApi.as_view(), name="sampling-detail"),
 ]

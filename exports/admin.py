@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from config.admin_pages import form_page
@@ -43,7 +43,7 @@ class DatasetVersionAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "kind", "number", "status", "row_count", "train_rows", "test_rows", "short_hash",
                     "created_at"]  # fmt: skip
     list_filter = ["project", "kind", "status"]
-    readonly_fields = [*(f.name for f in DatasetVersion._meta.fields), "downloads"]
+    readonly_fields = [*(f.name for f in DatasetVersion._meta.fields), "downloads", "train"]
 
     @admin.display(description="hash")
     def short_hash(self, obj):
@@ -57,6 +57,15 @@ class DatasetVersionAdmin(admin.ModelAdmin):
         links = [(f"{base}?format={shape}&split={split}", f"{shape} · {split}") for shape in SHAPES[obj.kind]
                  for split in ("train", "test", "all")]  # fmt: skip
         return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', links)
+
+    @admin.display(description="Train")
+    def train(self, obj):
+        if obj.status != "ready":
+            return "-"
+        kind = "sft" if obj.kind == "sft" else "reward"
+        label = "Train SFT" if kind == "sft" else "Train reward model"
+        url = reverse("admin:training_trainingjob_add") + f"?dataset={obj.pk}&kind={kind}"
+        return format_html('<a class="button" href="{}">{}</a>', url, label)
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_staff  # read-only page: versions are immutable

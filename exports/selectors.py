@@ -21,3 +21,8 @@ def get_version_for_user(*, user, version_id: int) -> DatasetVersion:
     if version is None:
         raise Http404("No such dataset version.")
     return version
+
+
+def get_version_by_id(*, version_id: int) -> DatasetVersion | None:
+    """Unscoped lookup for admin-side tools (management commands); never use it to answer a user request."""
+    return DatasetVersion.objects.select_related("project").filter(pk=version_id).first()

@@ -322,6 +322,9 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         )  # fmt: skip
     for other in folder.glob(".build-*"):  # superseded builds' leftovers
         shutil.rmtree(other, ignore_errors=True)
+    from training.services import start_triggered_jobs  # projects may train on every new version
+
+    start_triggered_jobs(version=DatasetVersion.objects.select_related("project").get(pk=version.pk))
 
 
 def restart_stalled_builds(*, stale_seconds: float | None = None) -> int:

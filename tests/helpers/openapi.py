@@ -32,7 +32,8 @@ def openapi_document() -> dict:
 
 def _path_template(path: str) -> str | None:
     for template in openapi_document()["paths"]:
-        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", r"[^/]+", re.escape(template)) + "$"
+        pattern = re.escape(template).replace(r"\{name\}", ".+")  # a file path inside a job's folder
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", r"[^/]+", pattern) + "$"
         if re.match(pattern, path):
             return template
     return None

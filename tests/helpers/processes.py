@@ -105,17 +105,21 @@ def spawn(cmd: list[str], *, ready: str, env: dict | None = None, timeout: float
                 proc.wait()
 
 
-def purge_default_queue() -> None:
+def purge_queues(queues: tuple[str, ...] = ("default",)) -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+        for queue in queues:
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # a queue nobody declared yet has nothing to purge
+                pass
 
 
 @contextmanager
 def celery_worker(*, queues: tuple[str, ...] = ("default",), concurrency: int = 1, env: dict | None = None):
     """A real `celery worker` process on the configured broker and the test database."""
-    purge_default_queue()
+    purge_queues(queues)
     cmd = [
         sys.executable,
         "-m",
@@ -127,6 +131,8 @@ def celery_worker(*, queues: tuple[str, ...] = ("default",), concurrency: int = 
         "INFO",
         "--concurrency",
         str(concurrency),
+        "--prefetch-multiplier",
+        "1",
         "--queues",
         ",".join(queues),
         "--hostname",

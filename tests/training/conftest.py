@@ -1,0 +1,53 @@
+"""Training fixtures: a tiny base model (2-layer Llama, hidden 64, tokenizer trained offline) built once per run,
+and ready SFT / preference dataset versions of the `alpha` project."""
+
+import random
+
+import pytest
+
+from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
+
+WORDS = ("the cat dog runs quickly slowly eats apple banana red blue green sky sea answer task number explain item "
+         "good bad tip cook rice water").split()  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    from training.tiny import build_tiny_base_model
+
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(400)]
+    texts += [f"Task number {i}: explain item {i}. answer {j} to {i}" for i in range(50) for j in range(4)]
+    return build_tiny_base_model(tmp_path_factory.mktemp("tiny-base"), texts)
+
+
+@pytest.fixture
+def preference_version(project, make_tasks, labelers):  # noqa: F811
+    from annotation.services import claim_next_ranking_task, submit_ranking
+    from exports.services import build_dataset_version, create_dataset_version
+
+    make_tasks(12, k=3)
+    (user,) = labelers(1)
+    while (assignment := claim_next_ranking_task(project=project, labeler=user)) is not None:
+        ids = sorted(assignment.task.completion_ids)  # completion "answer 0" always best: learnable
+        submit_ranking(task=assignment.task, labeler=user, ranking=ids)
+    version = create_dataset_version(project=project, kind="preference", test_fraction=0.25, split_seed=1)
+    build_dataset_version(version_id=version.pk, token=str(version.build_token))
+    version.refresh_from_db()
+    assert version.status == "ready" and version.train_rows and version.test_rows, version.error
+    return version
+
+
+@pytest.fixture
+def sft_version(project):
+    from exports.services import build_dataset_version, create_dataset_version
+    from llm.teacher import default_seed_files
+    from selfinstruct.services import import_seed_file
+
+    for path in default_seed_files():
+        import_seed_file(project=project, path=path)
+    version = create_dataset_version(project=project, kind="sft", filters={"languages": ["en"]}, test_fraction=0.2)
+    build_dataset_version(version_id=version.pk, token=str(version.build_token))
+    version.refresh_from_db()
+    assert version.status == "ready" and version.train_rows and version.test_rows, version.error
+    return version

@@ -1,0 +1,155 @@
+"""Admin: start training jobs from a dataset version ("Train SFT" / "Train reward model"), watch progress and the
+loss curve, cancel, download artifacts; manage automatic triggers."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from config.admin_pages import form_page
+from exports.models import DatasetVersion
+from training import selectors
+from training.models import JobKind, JobMethod, TrainingJob, TrainingTrigger
+from training.plots import line_chart
+from training.services import TrainingJobError, cancel_training_job, create_training_job
+
+
+def _json_object(raw: str) -> dict:
+    raw = (raw or "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError("give a JSON object")
+    return value
+
+
+class JobForm(forms.Form):
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.filter(status="ready"))
+    kind = forms.ChoiceField(choices=JobKind.choices)
+    base_model = forms.CharField(required=False, max_length=500, help_text="a transformers checkpoint folder")
+    base_job = forms.ModelChoiceField(
+        queryset=TrainingJob.objects.filter(status="succeeded"), required=False,
+        help_text="or start from the model an earlier job trained",
+    )  # fmt: skip
+    method = forms.ChoiceField(choices=JobMethod.choices)
+    hyperparameters = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='JSON; left out keys take the defaults, e.g. {"epochs": 2, "learning_rate": 1e-4}',
+    )  # fmt: skip
+    seed = forms.IntegerField(initial=0, min_value=0)
+
+    def clean_hyperparameters(self):
+        return _json_object(self.cleaned_data["hyperparameters"])
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "method", "dataset_version", "status", "progress", "created_at"]
+    list_filter = ["project", "kind", "status"]
+    readonly_fields = [
+        "project", "dataset_link", "kind", "method", "base_model", "base_job", "seed", "status", "progress", "error",
+        "charts", "results_view", "hyperparameters_view", "artifact_links", "cancel_button", "hostname", "pid",
+        "heartbeat_at", "created_at", "started_at", "finished_at", "created_by",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        if not obj.total_steps:
+            return f"{obj.step}"
+        eta = f", eta {obj.eta_seconds:.0f}s" if obj.eta_seconds and obj.status == "running" else ""
+        return f"{obj.step}/{obj.total_steps} ({100 * obj.step // obj.total_steps}%{eta})"
+
+    @admin.display(description="dataset version")
+    def dataset_link(self, obj):
+        url = reverse("admin:exports_datasetversion_change", args=[obj.dataset_version_id])
+        return format_html('<a href="{}">{}</a>', url, obj.dataset_version)
+
+    @admin.display(description="curves")
+    def charts(self, obj):
+        series = selectors.metric_series(job=obj)
+        loss = {k: series[k] for k in ("loss", "eval_loss") if k in series}
+        accuracy = {k: series[k] for k in ("accuracy", "eval_accuracy") if k in series}
+        svg = line_chart(loss, title="loss") + " " + line_chart(accuracy, title="reward accuracy")
+        return mark_safe(svg) if svg.strip() else "-"  # numbers and escaped names only (training/plots.py)
+
+    @admin.display(description="results")
+    def results_view(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.results, indent=2, ensure_ascii=False))
+
+    @admin.display(description="hyperparameters")
+    def hyperparameters_view(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.hyperparameters, indent=2))
+
+    @admin.display(description="artifacts")
+    def artifact_links(self, obj):
+        links = [
+            (reverse("training-job-artifact", args=[obj.pk, a["name"]]), a["name"], f"{a['bytes']:,}")
+            for a in selectors.artifacts(job=obj)
+        ]
+        return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({} bytes)', links) if links else "-"
+
+    @admin.display(description="")
+    def cancel_button(self, obj):
+        if obj.status not in ("queued", "running") or obj.cancel_requested and obj.status == "running":
+            return "cancelling…" if obj.cancel_requested and obj.status == "running" else "-"
+        url = reverse("admin:training_trainingjob_cancel", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Cancel this job</a>', url)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff  # a read-only page; jobs change only through their state machine
+
+    def get_urls(self):
+        extra = [path("<int:job_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
+                      name="training_trainingjob_cancel")]  # fmt: skip
+        return extra + super().get_urls()
+
+    def cancel_view(self, request, job_id: int):
+        job = get_object_or_404(TrainingJob, pk=job_id)
+        if request.method == "POST":
+            try:
+                self.message_user(request, f"Job {job.pk}: {cancel_training_job(job=job)}.")
+            except TrainingJobError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+            return redirect("admin:training_trainingjob_change", job.pk)
+        return form_page(request, self.admin_site, forms.Form(), f"Cancel training job {job.pk}?", "Cancel the job")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        initial = {"dataset_version": request.GET.get("dataset"), "kind": request.GET.get("kind") or JobKind.SFT}
+        form = JobForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            version = data["dataset_version"]
+            try:
+                job = create_training_job(
+                    project=version.project, dataset_version=version, kind=data["kind"],
+                    base_model=data["base_model"], base_job=data["base_job"], method=data["method"],
+                    hyperparameters=data["hyperparameters"], seed=data["seed"], created_by=request.user,
+                )  # fmt: skip
+            except TrainingJobError as exc:
+                field = str(exc).split(":", 1)[0].split(".")[0]
+                form.add_error(field if field in form.fields else None, str(exc))
+            else:
+                self.message_user(request, f"Training job {job.pk} is queued on the gpu queue.")
+                return redirect("admin:training_trainingjob_change", job.pk)
+        title = {"sft": "Train an SFT model", "reward": "Train a reward model"}.get(initial["kind"], "Train")
+        return form_page(request, self.admin_site, form, title, "Queue the job")
+
+
+class TriggerForm(forms.ModelForm):
+    class Meta:
+        model = TrainingTrigger
+        fields = ["project", "kind", "base_model", "method", "hyperparameters", "enabled"]
+
+
+@admin.register(TrainingTrigger)
+class TrainingTriggerAdmin(admin.ModelAdmin):
+    form = TriggerForm
+    list_display = ["id", "project", "kind", "method", "base_model", "enabled"]
+    list_filter = ["project", "enabled"]

@@ -1,0 +1,173 @@
+"""Thin DRF views for training jobs: list/create, detail (progress, results, lineage, artifacts), metrics series,
+cancel, and artifact downloads — all scoped to the caller's projects."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ErrorSerializer
+from exports.selectors import get_version_for_user
+from training import selectors, services
+from training.models import JobKind, JobMethod
+from training.services import TrainingJobError
+
+STATUS_FOR_CODE = {"invalid": 400, "conflict": 409, "not_found": 404}
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    dataset_version = serializers.IntegerField(source="dataset_version_id")
+    kind = serializers.CharField()
+    method = serializers.CharField()
+    base_model = serializers.CharField()
+    base_job = serializers.IntegerField(source="base_job_id", allow_null=True)
+    hyperparameters = serializers.JSONField()
+    seed = serializers.IntegerField()
+    status = serializers.CharField()
+    cancel_requested = serializers.BooleanField()
+    step = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    eta_seconds = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    results = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ArtifactSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    bytes = serializers.IntegerField()
+
+
+class JobDetailSerializer(JobSerializer):
+    lineage = serializers.SerializerMethodField()
+    artifacts = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_lineage(self, job) -> dict:
+        return selectors.lineage(job=job)
+
+    @extend_schema_field(ArtifactSerializer(many=True))
+    def get_artifacts(self, job) -> list:
+        return selectors.artifacts(job=job)
+
+
+class JobInputSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField(help_text="dataset version id (sft for sft jobs, preference for reward)")
+    kind = serializers.ChoiceField(choices=JobKind.values)
+    base_model = serializers.CharField(
+        required=False, default="", allow_blank=True, help_text="a transformers checkpoint folder on the GPU machine"
+    )
+    base_job = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="start from the model of this succeeded job"
+    )
+    method = serializers.ChoiceField(choices=JobMethod.values, default=JobMethod.FULL)
+    hyperparameters = serializers.DictField(required=False, default=dict)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+class MetricsSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    epoch = serializers.FloatField(allow_null=True)
+    values = serializers.DictField(child=serializers.FloatField())
+
+
+class CancelSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+def _error(exc: TrainingJobError) -> Response:
+    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
+
+
+class JobListCreateApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=False), OpenApiParameter("status", str, required=False)],
+        responses=JobSerializer(many=True),
+    )
+    def get(self, request):
+        jobs = selectors.jobs_for_user(user=request.user)
+        if request.query_params.get("project"):
+            jobs = jobs.filter(project__slug=request.query_params["project"])
+        if request.query_params.get("status"):
+            jobs = jobs.filter(status=request.query_params["status"])
+        return Response(JobSerializer(jobs[:500], many=True).data)
+
+    @extend_schema(
+        request=JobInputSerializer,
+        responses={201: JobDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="Queue a training job on the gpu queue; poll the detail (status, step/total_steps, eta) or "
+        "the metrics. Hyperparameters left out take the defaults for the kind and method (see the README).",
+    )
+    def post(self, request):
+        data = JobInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        version = get_version_for_user(user=request.user, version_id=values["dataset"])
+        base_job = None
+        if values["base_job"] is not None:
+            base_job = selectors.get_job_for_user(user=request.user, job_id=values["base_job"])
+        try:
+            job = services.create_training_job(
+                project=version.project, dataset_version=version, kind=values["kind"],
+                base_model=values["base_model"], base_job=base_job, method=values["method"],
+                hyperparameters=values["hyperparameters"], seed=values["seed"], created_by=request.user,
+            )  # fmt: skip
+        except TrainingJobError as exc:
+            return _error(exc)
+        return Response(JobDetailSerializer(job).data, status=201)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(responses={200: JobDetailSerializer, 404: ErrorSerializer})
+    def get(self, request, job_id: int):
+        return Response(JobDetailSerializer(selectors.get_job_for_user(user=request.user, job_id=job_id)).data)
+
+
+class JobMetricsApi(APIView):
+    @extend_schema(
+        responses={200: MetricsSerializer(many=True), 404: ErrorSerializer},
+        description="The metrics time series: one entry per logged step (train: loss, learning_rate, grad_norm; "
+        "eval: eval_loss; reward models: accuracy, margin, mean_reward …).",
+    )
+    def get(self, request, job_id: int):
+        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        return Response(MetricsSerializer(job.metrics.all(), many=True).data)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: CancelSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        description="A queued job is cancelled at once (status cancelled); a running one stops at its next step "
+        "and keeps what it saved (status cancelling until the trainer exits).",
+    )
+    def post(self, request, job_id: int):
+        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        try:
+            return Response({"status": services.cancel_training_job(job=job)})
+        except TrainingJobError as exc:
+            return _error(exc)
+
+
+class JobArtifactApi(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(ErrorSerializer)},
+        description="One artifact file by the name listed in the job detail (model/model.safetensors, metrics.json, "
+        "loss.png, train.log …).",
+    )
+    def get(self, request, job_id: int, name: str):
+        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        path = selectors.artifact_path(job=job, name=name)
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path.open("rb"), content_type=kind, as_attachment=not kind.startswith("image/"),
+                            filename=f"job{job.pk}-{name.replace('/', '-')}")  # fmt: skip

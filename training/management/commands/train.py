@@ -1,0 +1,107 @@
+"""manage.py train --dataset ID --kind sft|reward --base-model PATH [--lora] [--wait]
+
+Queues a training job on the gpu queue (a worker started with `-Q gpu` runs it). With --wait, shows a progress bar
+and exits with the outcome: 0 succeeded, 1 failed, 3 cancelled, 4 still running at --timeout. `--cancel JOB` asks a
+job to stop; `--status JOB` prints one."""
+
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from exports.selectors import get_version_by_id
+from training.models import JobStatus, TrainingJob
+from training.selectors import get_job_by_id
+from training.services import TrainingJobError, cancel_training_job, create_training_job
+
+EXIT = {JobStatus.SUCCEEDED: 0, JobStatus.FAILED: 1, JobStatus.CANCELLED: 3}
+
+
+def _hp_arg(value: str) -> tuple[str, object]:
+    key, sep, raw = value.partition("=")
+    if not sep:
+        raise CommandError(f"--hp {value!r}: use key=value, e.g. --hp epochs=2 --hp learning_rate=1e-4")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+class Command(BaseCommand):
+    help = "Queue (and optionally wait for) an SFT or reward-model training job on a dataset version."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", type=int, help="dataset version id")
+        parser.add_argument("--kind", choices=["sft", "reward"])
+        parser.add_argument("--base-model", default="", help="a local transformers checkpoint folder")
+        parser.add_argument("--base-job", type=int, help="start from the model a succeeded job trained")
+        parser.add_argument("--lora", action="store_true", help="train LoRA adapters (peft) instead of all weights")
+        parser.add_argument("--hp", action="append", default=[], help="hyperparameter key=value, repeatable")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--wait", action="store_true", help="wait for the outcome with a progress bar")
+        parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds to wait with --wait")
+        parser.add_argument("--cancel", type=int, metavar="JOB", help="ask this job to stop")
+        parser.add_argument("--status", type=int, metavar="JOB", help="print this job's status and results")
+
+    def handle(self, *args, **o):
+        if o["cancel"] or o["status"]:
+            job = get_job_by_id(job_id=o["cancel"] or o["status"])
+            if job is None:
+                raise CommandError(f"no training job {o['cancel'] or o['status']}")
+            if o["cancel"]:
+                try:
+                    self.stdout.write(f"job {job.pk}: {cancel_training_job(job=job)}")
+                except TrainingJobError as exc:
+                    raise CommandError(str(exc)) from None
+            else:
+                self._report(job)
+            return
+        if not o["dataset"] or not o["kind"]:
+            raise CommandError("--dataset and --kind are required to start a job")
+        version = get_version_by_id(version_id=o["dataset"])
+        if version is None:
+            raise CommandError(f"--dataset: no dataset version {o['dataset']}")
+        base_job = None
+        if o["base_job"]:
+            base_job = get_job_by_id(job_id=o["base_job"])
+            if base_job is None:
+                raise CommandError(f"--base-job: no training job {o['base_job']}")
+        try:
+            job = create_training_job(
+                project=version.project, dataset_version=version, kind=o["kind"], base_model=o["base_model"],
+                base_job=base_job, method="lora" if o["lora"] else "full",
+                hyperparameters=dict(_hp_arg(h) for h in o["hp"]), seed=o["seed"],
+            )  # fmt: skip
+        except TrainingJobError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"job {job.pk} queued: {job.kind} ({job.method}) on dataset version {version.pk}")
+        if not o["wait"]:
+            return
+        job = self._wait(job, o["timeout"])
+        self._report(job)
+        if job.status not in EXIT:
+            raise CommandError(f"job {job.pk} is still {job.status} after {o['timeout']:.0f}s", returncode=4)
+        if EXIT[job.status]:
+            raise CommandError(f"job {job.pk} {job.status}: {job.error}", returncode=EXIT[job.status])
+
+    def _wait(self, job: TrainingJob, timeout: float) -> TrainingJob:
+        deadline = time.monotonic() + timeout
+        with tqdm(desc=f"job {job.pk}", unit="step", file=self.stderr._out) as bar:
+            while True:
+                job.refresh_from_db()
+                bar.total = job.total_steps or None
+                bar.n = job.step
+                bar.set_postfix_str(job.status + (f", eta {job.eta_seconds:.0f}s" if job.eta_seconds else ""))
+                if job.status in EXIT or time.monotonic() > deadline:
+                    return job
+                time.sleep(0.5)
+
+    def _report(self, job: TrainingJob) -> None:
+        self.stdout.write(f"job {job.pk}: {job.status} (step {job.step}/{job.total_steps})")
+        if job.error:
+            self.stdout.write(f"error: {job.error}")
+        if job.results:
+            self.stdout.write("results: " + json.dumps(job.results, ensure_ascii=False)[:4000])
+        if job.output_dir and job.status == JobStatus.SUCCEEDED:
+            self.stdout.write(f"model: {job.output_dir}/model")

@@ -1,0 +1,101 @@
+"""Training jobs: a dataset version becomes a trained SFT or reward model.
+
+State machine: queued → running → succeeded | failed | cancelled (queued → cancelled too). Every transition is a
+conditional UPDATE on the status, so a redelivered Celery message, a second worker or the reaper can never move a
+job twice or start a second run of it.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class JobKind(models.TextChoices):
+    SFT = "sft", "SFT (causal LM, loss on completions)"
+    REWARD = "reward", "Reward model (sequence classifier, one output)"
+
+
+class JobMethod(models.TextChoices):
+    FULL = "full", "Full fine-tuning"
+    LORA = "lora", "LoRA (peft)"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+DATASET_KIND_FOR_JOB = {JobKind.SFT: "sft", JobKind.REWARD: "preference"}
+
+
+class TrainingJob(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="training_jobs")
+    dataset_version = models.ForeignKey("exports.DatasetVersion", on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    method = models.CharField(max_length=8, choices=JobMethod.choices, default=JobMethod.FULL)
+    base_model = models.CharField(max_length=500, help_text="A local transformers checkpoint folder.")
+    base_job = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_jobs",
+        help_text="The earlier job whose trained model is the base model, if any.",
+    )  # fmt: skip
+    hyperparameters = models.JSONField(default=dict, help_text="Resolved: defaults overlaid with what was asked.")
+    seed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    run_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The run allowed to report.")
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="Of the training process.")
+    hostname = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    results = models.JSONField(default=dict, help_text="Final evaluation and counts.")
+    output_dir = models.CharField(max_length=500, blank=True)
+    trigger = models.ForeignKey("TrainingTrigger", null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.kind}, {self.status})"
+
+
+class TrainingMetric(models.Model):
+    """One logged point of the metrics time series (train or eval)."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    epoch = models.FloatField(null=True, blank=True)
+    values = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["step", "id"]
+        indexes = [models.Index(fields=["job", "step"])]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} step {self.step}"
+
+
+class TrainingTrigger(models.Model):
+    """Start a job automatically whenever a new dataset version of this kind becomes ready in the project."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="training_triggers")
+    kind = models.CharField(max_length=16, choices=JobKind.choices, help_text="sft ← sft versions; reward ← preference")
+    base_model = models.CharField(max_length=500)
+    method = models.CharField(max_length=8, choices=JobMethod.choices, default=JobMethod.FULL)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"train {self.kind} on new {DATASET_KIND_FOR_JOB[self.kind]} versions of {self.project}"

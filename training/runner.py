@@ -1,0 +1,367 @@
+"""python -m training.runner JOB_DIR — one training run, in its own process (never inside a Celery worker).
+
+The Celery task writes JOB_DIR/job.json and supervises this process; multi-GPU runs start the same module under
+`accelerate launch`. The runner knows nothing about Django or the database. It talks through files in JOB_DIR:
+
+- job.json        (in)  kind, method, base model, data files, resolved hyperparameters, seed
+- CANCEL          (in)  appears when a user cancels: training stops at the next step and saves what it has
+- events.jsonl    (out) one JSON object per line: progress (step/total) and logs (loss, learning rate, grad norm,
+                        eval loss; for reward models accuracy, margin, reward mean/std)
+- result.json     (out) status succeeded | cancelled | failed, a readable error, the final evaluation
+- model/          (out) final model + tokenizer, safetensors (a LoRA run is merged; its adapter is kept in adapter/)
+- config.json, training_args.json, metrics.json, loss.png (out)
+
+Exit code: 0 succeeded, 3 cancelled, 1 failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+EXIT_SUCCEEDED, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
+
+
+class TrainingError(Exception):
+    """A failure with a message meant for the user (bad base model, empty data…)."""
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+class Events:
+    def __init__(self, path: Path):
+        self.path = path
+        self.main = is_main_process()
+        self.logs: list[dict] = []
+
+    def emit(self, event: dict) -> None:
+        if event.get("event") == "log":
+            self.logs.append(event)
+        if not self.main:
+            return
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(event) + "\n")
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _callback(events: Events, cancel_file: Path, started: float):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        cancelled = False
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            events.emit({"event": "progress", "step": 0, "total": state.max_steps, "elapsed": 0.0})
+
+        def on_step_end(self, args, state, control, **kwargs):
+            events.emit({"event": "progress", "step": state.global_step, "total": state.max_steps,
+                         "epoch": state.epoch, "elapsed": round(time.monotonic() - started, 3)})  # fmt: skip
+            if cancel_file.exists():
+                self.cancelled = True
+                control.should_training_stop = True
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            values = {k: float(v) for k, v in (logs or {}).items() if _finite(v)}
+            if values:
+                events.emit({"event": "log", "step": state.global_step, "epoch": state.epoch, "values": values})
+
+    return Progress()
+
+
+def _device_settings(hp: dict) -> dict:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16 = (cuda and torch.cuda.is_bf16_supported()) if hp["bf16"] == "auto" else bool(hp["bf16"] and cuda)
+    checkpointing = cuda if hp["gradient_checkpointing"] == "auto" else bool(hp["gradient_checkpointing"] and cuda)
+    return {"cuda": cuda, "bf16": bf16, "gradient_checkpointing": checkpointing}
+
+
+def _load_split(path: str | None, cache: Path):
+    from datasets import load_dataset
+
+    if not path or not Path(path).exists() or Path(path).stat().st_size == 0:
+        return None
+    return load_dataset("json", data_files=path, split="train", cache_dir=str(cache))
+
+
+def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: bool) -> dict:
+    return dict(
+        output_dir=str(job_dir / "checkpoints"),
+        num_train_epochs=hp["epochs"],
+        max_steps=hp["max_steps"],
+        per_device_train_batch_size=hp["batch_size"],
+        per_device_eval_batch_size=hp["batch_size"],
+        gradient_accumulation_steps=hp["gradient_accumulation_steps"],
+        learning_rate=hp["learning_rate"],
+        lr_scheduler_type=hp["lr_scheduler"],
+        warmup_steps=hp["warmup_ratio"],
+        weight_decay=hp["weight_decay"],
+        logging_steps=hp["logging_steps"],
+        eval_strategy="steps" if has_eval and hp["eval_steps"] else "no",
+        eval_steps=hp["eval_steps"] or None,
+        save_strategy="steps" if hp["save_steps"] else "no",
+        save_steps=hp["save_steps"] or 500,
+        bf16=device["bf16"],
+        gradient_checkpointing=device["gradient_checkpointing"],
+        use_cpu=not device["cuda"],
+        report_to=[],
+        seed=spec["seed"],
+        data_seed=spec["seed"],
+        disable_tqdm=True,
+        max_length=hp["max_length"],
+        dataloader_num_workers=0,
+    )
+
+
+def _lora(hp: dict, task_type: str):
+    from peft import LoraConfig
+
+    return LoraConfig(r=hp["lora_r"], lora_alpha=hp["lora_alpha"], lora_dropout=hp["lora_dropout"],
+                      target_modules="all-linear", task_type=task_type)  # fmt: skip
+
+
+def _save(trainer, tokenizer, job_dir: Path, method: str) -> None:
+    model = trainer.model
+    if method == "lora":
+        model.save_pretrained(job_dir / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(job_dir / "model", safe_serialization=True)
+    tokenizer.save_pretrained(job_dir / "model")
+
+
+def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig, SFTTrainer
+
+    missing = {"prompt", "completion"} - set(train.column_names)
+    if missing:
+        raise TrainingError(f"dataset: SFT needs prompt/completion rows; missing {sorted(missing)}")
+    dtype = torch.bfloat16 if device["bf16"] else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=dtype, local_files_only=True)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    args = SFTConfig(**_trainer_args(spec, hp, device, job_dir, test is not None), packing=hp["packing"],
+                     completion_only_loss=True)  # fmt: skip
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=train, eval_dataset=test, processing_class=tokenizer,
+        callbacks=[callback], peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+    )  # fmt: skip
+    results = {"train_rows": len(train), "test_rows": len(test) if test is not None else 0}
+    trainer.train()
+    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    if callback.cancelled:
+        _save(trainer, tokenizer, job_dir, spec["method"])
+        return results
+    if test is not None and is_main_process():
+        metrics = trainer.evaluate()
+        events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch,
+                     "values": {k: float(v) for k, v in metrics.items() if _finite(v)}})  # fmt: skip
+        results["eval_loss"] = metrics.get("eval_loss")
+    _save(trainer, tokenizer, job_dir, spec["method"])
+    if is_main_process() and hp["sample_prompts"]:
+        results["samples"] = _samples(trainer.model, tokenizer, test if test is not None else train, hp)
+    return results
+
+
+def _samples(model, tokenizer, data, hp: dict) -> list[dict]:
+    import torch
+
+    model.eval()
+    out = []
+    for row in data.select(range(min(hp["sample_prompts"], len(data)))):
+        encoded = tokenizer(row["prompt"], return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            generated = model.generate(**encoded, max_new_tokens=hp["max_new_tokens"], do_sample=False,
+                                       pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        text = tokenizer.decode(generated[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+        out.append({"prompt": row["prompt"], "reference": row["completion"], "generated": text})
+    return out
+
+
+def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+
+    missing = {"prompt", "chosen", "rejected"} - set(train.column_names)
+    if missing:
+        raise TrainingError(f"dataset: reward training needs prompt/chosen/rejected rows; missing {sorted(missing)}")
+    if not hp["use_margin"]:
+        train = train.remove_columns([c for c in ("margin",) if c in train.column_names])
+        if test is not None:
+            test = test.remove_columns([c for c in ("margin",) if c in test.column_names])
+    dtype = torch.bfloat16 if device["bf16"] else torch.float32
+    model = AutoModelForSequenceClassification.from_pretrained(
+        spec["base_model"], num_labels=1, dtype=dtype, local_files_only=True
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    args = RewardConfig(
+        **_trainer_args(spec, hp, device, job_dir, test is not None),
+        center_rewards_coefficient=hp["center_rewards_coefficient"] or None,
+    )
+    trainer = RewardTrainer(
+        model=model, args=args, train_dataset=train, eval_dataset=test, processing_class=tokenizer,
+        callbacks=[callback], peft_config=_lora(hp, "SEQ_CLS") if spec["method"] == "lora" else None,
+    )  # fmt: skip
+    kept_test = trainer.eval_dataset
+    results = {
+        "train_pairs": len(train), "test_pairs": len(test) if test is not None else 0,
+        "train_pairs_dropped_for_length": len(train) - len(trainer.train_dataset),
+        "test_pairs_dropped_for_length": (len(test) - len(kept_test)) if test is not None else 0,
+        "max_length": hp["max_length"],
+    }  # fmt: skip
+    if len(trainer.train_dataset) == 0:
+        raise TrainingError(f"dataset: every training pair is longer than max_length={hp['max_length']} tokens")
+    trainer.train()
+    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    _save(trainer, tokenizer, job_dir, spec["method"])
+    if callback.cancelled or not is_main_process():
+        return results
+    if kept_test is not None and len(kept_test):
+        evaluation = _reward_eval(trainer.model, kept_test, tokenizer.pad_token_id, hp["batch_size"])
+        results.update(evaluation)
+        events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch,
+                     "values": {f"eval_{k}": v for k, v in evaluation.items()}})  # fmt: skip
+    return results
+
+
+def _reward_eval(model, data, pad_id: int, batch_size: int) -> dict:
+    """Exact held-out accuracy: the share of pairs whose chosen completion gets the higher reward."""
+    import torch
+
+    model.eval()
+    chosen, rejected = [], []
+
+    def score(sequences):
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, s in enumerate(sequences):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
+        return logits[:, 0].float().cpu().tolist()
+
+    for start in range(0, len(data), batch_size):
+        batch = data.select(range(start, min(start + batch_size, len(data))))
+        chosen += score(batch["chosen_ids"])
+        rejected += score(batch["rejected_ids"])
+    rewards = torch.tensor(chosen + rejected)
+    margins = torch.tensor(chosen) - torch.tensor(rejected)
+    return {
+        "accuracy": round(float((margins > 0).float().mean()), 4),
+        "margin": round(float(margins.mean()), 4),
+        "reward_mean": round(float(rewards.mean()), 4),
+        "reward_std": round(float(rewards.std()), 4) if len(rewards) > 1 else 0.0,
+        "pairs_evaluated": len(chosen),
+    }
+
+
+def plot(logs: list[dict], path: Path) -> bool:
+    """loss.png: training and eval loss by step, and reward-model accuracy when there is any."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    series = {}
+    for event in logs:
+        for key in ("loss", "eval_loss", "accuracy", "eval_accuracy"):
+            if key in event["values"]:
+                series.setdefault(key, []).append((event["step"], event["values"][key]))
+    if not series:
+        return False
+    panels = [k for k in (("loss", "eval_loss"), ("accuracy", "eval_accuracy")) if any(s in series for s in k)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, keys in zip(axes[0], panels, strict=True):
+        for key in keys:
+            if key in series:
+                steps, values = zip(*series[key], strict=True)
+                ax.plot(steps, values, marker="o" if len(steps) < 20 else None, label=key)
+        ax.set_xlabel("step")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
+    from transformers import AutoTokenizer, set_seed
+
+    hp = spec["hyperparameters"]
+    base = Path(spec["base_model"])
+    if not (base / "config.json").is_file():
+        raise TrainingError(f"base model: {base} is not a transformers checkpoint folder (no config.json)")
+    set_seed(spec["seed"])
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    except Exception as exc:
+        raise TrainingError(f"base model: could not load a tokenizer from {base}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    cache = job_dir / ".hf-cache"
+    train_data = _load_split(spec["train_file"], cache)
+    if train_data is None or len(train_data) == 0:
+        raise TrainingError(f"dataset: version {spec['dataset_version']} has no rows in its train split")
+    test_data = _load_split(spec.get("test_file"), cache)
+    device = _device_settings(hp)
+    _write_json(job_dir / "config.json", {**spec, "device": device})
+    callback = _callback(events, job_dir / "CANCEL", time.monotonic())
+    run = _train_sft if spec["kind"] == "sft" else _train_reward
+    results = run(spec, hp, device, job_dir, events, callback, tokenizer, train_data, test_data)
+    results["device"] = "cuda" if device["cuda"] else "cpu"
+    results["bf16"] = device["bf16"]
+    return ("cancelled" if callback.cancelled else "succeeded"), results
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m training.runner JOB_DIR", file=sys.stderr)
+        return 2
+    job_dir = Path(argv[1])
+    spec = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # base models are local paths; never reach for the hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    events = Events(job_dir / "events.jsonl")
+    try:
+        status, results = train(spec, job_dir, events)
+        error = ""
+    except TrainingError as exc:
+        status, results, error = "failed", {}, str(exc)
+    except Exception as exc:  # noqa: BLE001 - reported to the user, with the traceback in the log
+        traceback.print_exc()
+        status, results, error = "failed", {}, f"{type(exc).__name__}: {exc}"
+    if is_main_process():
+        _write_json(job_dir / "metrics.json", {"logs": events.logs, "results": results})
+        plot(events.logs, job_dir / "loss.png")
+        _write_json(job_dir / "result.json", {"status": status, "error": error, "results": results})
+    if error:
+        print(f"training failed: {error}", file=sys.stderr)
+    return {"succeeded": EXIT_SUCCEEDED, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

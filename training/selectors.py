@@ -1,0 +1,72 @@
+"""Reads for training jobs, scoped to the caller's projects: jobs, their metrics series and artifact files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from projects.models import Role
+from projects.selectors import projects_for_user
+from training.models import TrainingJob, TrainingMetric
+from training.services import job_dir
+
+TRAIN_ROLES = (Role.ADMIN, Role.CONSUMER)  # those who may pull datasets may train on them
+ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
+
+
+def jobs_for_user(*, user) -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.filter(project__in=projects_for_user(user=user, roles=TRAIN_ROLES)).select_related(
+        "project", "dataset_version"
+    )
+
+
+def get_job_for_user(*, user, job_id: int) -> TrainingJob:
+    job = jobs_for_user(user=user).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such training job.")
+    return job
+
+
+def metric_series(*, job: TrainingJob) -> dict[str, list[tuple[int, float]]]:
+    """{"loss": [(step, value), …], "eval_loss": […], …} in step order."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for step, values in TrainingMetric.objects.filter(job=job).values_list("step", "values"):
+        for key, value in values.items():
+            series.setdefault(key, []).append((step, value))
+    return series
+
+
+def artifacts(*, job: TrainingJob) -> list[dict]:
+    """The job's files a user may download: the model folder, the adapter (LoRA), config, metrics, plot, log."""
+    folder = job_dir(job)
+    found = []
+    for name in ARTIFACT_TOP:
+        if (folder / name).is_file():
+            found.append(name)
+    for sub in ("model", "adapter"):
+        if (folder / sub).is_dir():
+            found += sorted(f"{sub}/{p.name}" for p in (folder / sub).iterdir() if p.is_file())
+    return [{"name": name, "bytes": (folder / name).stat().st_size} for name in found]
+
+
+def artifact_path(*, job: TrainingJob, name: str) -> Path:
+    if name not in {a["name"] for a in artifacts(job=job)}:
+        raise Http404("No such artifact.")
+    return job_dir(job) / name
+
+
+def lineage(*, job: TrainingJob) -> dict:
+    version = job.dataset_version
+    return {
+        "dataset_version": {"id": version.pk, "kind": version.kind, "number": version.number,
+                            "content_hash": version.content_hash, "lineage": version.lineage},
+        "base_model": job.base_model,
+        "base_job": job.base_job_id,
+    }  # fmt: skip
+
+
+def get_job_by_id(*, job_id: int) -> TrainingJob | None:
+    """Unscoped lookup for admin-side tools (management commands); never use it to answer a user request."""
+    return TrainingJob.objects.select_related("project", "dataset_version").filter(pk=job_id).first()

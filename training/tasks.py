@@ -1,0 +1,11 @@
+"""Celery shells for training: take ids, call a service. Routed to the `gpu` queue (worker concurrency 1,
+prefetch 1), so one training run at a time per GPU worker."""
+
+from celery import shared_task
+
+from training import services
+
+
+@shared_task(acks_late=True)
+def run_training_job_task(job_id: int) -> None:
+    services.run_training_job(job_id=job_id)
