@@ -142,8 +142,14 @@ def test_api_creates_lists_and_scopes_jobs(api_as, project, preference_version, 
     outsider = api_as("other_consumer")
     assert outsider.get(f"/api/v1/training-jobs/{job_id}/").status_code == 404
     assert outsider.post(f"/api/v1/training-jobs/{job_id}/cancel").status_code == 404
-    assert outsider.post("/api/v1/training-jobs/", {"dataset": preference_version.pk, "kind": "reward",
-                                                    "base_model": str(tiny_base)}, format="json").status_code == 404
+    assert (
+        outsider.post(
+            "/api/v1/training-jobs/",
+            {"dataset": preference_version.pk, "kind": "reward", "base_model": str(tiny_base)},
+            format="json",
+        ).status_code
+        == 404
+    )
     assert api_as("labeler").get(f"/api/v1/training-jobs/{job_id}/").status_code == 404
     assert api_as(None).get("/api/v1/training-jobs/").status_code in (401, 403)
     assert consumer.post(f"/api/v1/training-jobs/{job_id}/cancel").json() == {"status": "cancelled"}
