@@ -15,7 +15,7 @@ from exports.models import DatasetVersion
 from training import selectors
 from training.models import JobKind, JobMethod, TrainingJob, TrainingTrigger
 from training.plots import line_chart
-from training.services import TrainingJobError, cancel_training_job, create_training_job
+from training.services import TrainingJobError, cancel_training_job, create_training_job, demo_base_model_path
 
 
 def _json_object(raw: str) -> dict:
@@ -122,6 +122,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         initial = {"dataset_version": request.GET.get("dataset"), "kind": request.GET.get("kind") or JobKind.SFT}
+        if demo_base_model_path().is_dir():
+            initial["base_model"] = str(demo_base_model_path())
         form = JobForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data

@@ -51,6 +51,22 @@ def model_dir(job: TrainingJob) -> Path:
     return job_dir(job) / "model"
 
 
+def demo_base_model_path() -> Path:
+    """Where `load_demo` puts a tiny random Llama, so training can be tried without downloading a model."""
+    return Path(settings.DATA_DIR) / "models" / "demo-tiny-llama"
+
+
+def ensure_demo_base_model(*, texts: list[str]) -> tuple[Path, bool]:
+    """(path, created): build the demo base model once, with a tokenizer trained on `texts`."""
+    folder = demo_base_model_path()
+    if (folder / "config.json").is_file():
+        return folder, False
+    from training.tiny import build_tiny_base_model
+
+    build_tiny_base_model(folder, texts, vocab_size=2000, hidden_size=128, layers=2)
+    return folder, True
+
+
 def check_base_model(path: str) -> str:
     """The absolute path of a local transformers checkpoint folder, or TrainingJobError naming the problem."""
     if not path or not str(path).strip():

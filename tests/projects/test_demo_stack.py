@@ -67,9 +67,41 @@ def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
         assert run.status == "succeeded", (run.status, run.error)  # the demo's ranking work is ready
         assert RankingTask.objects.filter(project__slug="demo").count() == run.prompts_total == 24
         assert "/label/demo/" in banner
+        _rank_and_train_a_reward_model(banner)  # the stack's gpu worker trains on the demo base model
         stack.proc.send_signal(signal.SIGINT)
         assert stack.proc.wait(timeout=30) == 0
         assert "all stopped" in stack.output()
     for p in (port, teacher_port):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", p), timeout=1).close()
+
+
+def _rank_and_train_a_reward_model(banner: str) -> None:
+    from django.contrib.auth import get_user_model
+
+    from annotation.services import claim_next_ranking_task, submit_ranking
+    from exports.services import create_dataset_version
+    from projects.models import Project
+    from training.models import TrainingJob
+    from training.services import create_training_job, demo_base_model_path
+
+    base = demo_base_model_path()
+    assert f"base model  {base}" in banner and (base / "config.json").is_file()
+    project = Project.objects.get(slug="demo")
+    labeler = get_user_model().objects.get(username="labeler")
+    while (assignment := claim_next_ranking_task(project=project, labeler=labeler)) is not None:
+        submit_ranking(task=assignment.task, labeler=labeler, ranking=sorted(assignment.task.completion_ids))
+    version = create_dataset_version(project=project, kind="preference", test_fraction=0.2)
+    deadline = time.monotonic() + 120
+    while version.status == "building" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        version.refresh_from_db()
+    assert version.status == "ready", version.error
+    job = create_training_job(project=project, dataset_version=version, kind="reward", base_model=str(base),
+                              hyperparameters={"max_steps": 5, "max_length": 512})  # fmt: skip
+    deadline = time.monotonic() + 180
+    while job.status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = TrainingJob.objects.get(pk=job.pk)
+    assert job.status == "succeeded", job.error
+    assert job.step == 5 and "accuracy" in job.results

@@ -14,6 +14,7 @@ from llm.services import create_endpoint
 from llm.teacher import default_seed_files
 from projects.services import add_member, create_user, get_or_create_project, issue_token
 from selfinstruct.services import import_seed_file
+from training.services import ensure_demo_base_model
 
 DEMO_USERS = (("admin", "admin"), ("labeler", "labeler"), ("consumer", "consumer"))
 
@@ -48,6 +49,10 @@ class Command(BaseCommand):
             run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=4, sources=("seed",),
                                      limit=24)  # fmt: skip
             self.stdout.write(f"sampling run {run.pk}: {run.prompts_total} prompts x 4 answers queued for ranking")
+        texts = [line for path in default_seed_files() for line in path.read_text(encoding="utf-8").splitlines()]
+        base, created = ensure_demo_base_model(texts=texts)
+        if created:
+            self.stdout.write(f"built a tiny demo base model for training jobs at {base}")
         logins_path = settings.DATA_DIR / "demo-logins.json"
         logins = json.loads(logins_path.read_text()) if logins_path.exists() else {}
         user_model = get_user_model()

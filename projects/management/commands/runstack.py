@@ -11,6 +11,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from training.services import demo_base_model_path
+
 
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker and the demo teacher; print URLs and logins; stop all on Ctrl-C."
@@ -39,6 +41,25 @@ class Command(BaseCommand):
                 "--queues",
                 settings.CELERY_TASK_DEFAULT_QUEUE,
             ],
+            # training jobs: one at a time on their own queue (a GPU box runs just this worker)
+            "gpu-worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--queues",
+                settings.TRAINING_QUEUE,
+                "--hostname",
+                "gpu@%h",
+            ],  # fmt: skip
             "web": [python, manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
         }
         procs = {}
@@ -63,7 +84,7 @@ class Command(BaseCommand):
                     stopping, code = True, 1
                     break
             time.sleep(0.5)
-        self.stdout.write("stopping web, worker and teacher…")
+        self.stdout.write("stopping web, workers and teacher…")
         for proc in procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -102,6 +123,7 @@ class Command(BaseCommand):
             f"  admin       {base}/admin/",
             f"  API docs    {base}/api/docs/",
             f"  demo teacher http://127.0.0.1:{teacher_port}/v1  (offline; not a language model)",
+            f"  base model  {demo_base_model_path()}  (tiny random Llama to try training jobs)",
             f"  database    {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, broker "
             f"{'redis' if settings.REDIS_URL else 'embedded (filesystem)'}",
         ]
