@@ -119,7 +119,7 @@ def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: b
         save_strategy="steps" if hp["save_steps"] else "no",
         save_steps=hp["save_steps"] or 500,
         bf16=device["bf16"],
-        gradient_checkpointing=device["gradient_checkpointing"],
+        activation_checkpointing=device["gradient_checkpointing"],
         use_cpu=not device["cuda"],
         report_to=[],
         seed=spec["seed"],

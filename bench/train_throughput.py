@@ -1,0 +1,180 @@
+"""Training throughput: tokens/s and MFU for SFT (with and without packing) and reward-model training of a
+Qwen2-0.5B-shaped model (random init from its config) at sequence length 2048 in bf16, through the same TRL
+trainers and settings the platform's training jobs use (training/runner.py's trainer arguments).
+
+    python bench/train_throughput.py                 # on a GPU machine (H100/H200: peak 989 bf16 TFLOP/s dense)
+    python bench/train_throughput.py --tiny          # a CPU smoke run of the same code with a tiny model
+
+MFU = 6 · N · (tokens/s) ÷ peak FLOP/s, with N = all parameters (the 6N rule; attention FLOPs not counted, so it
+slightly understates the work at 2048). Tokens are real (non-padding) tokens. Steps before --warmup are not timed.
+The baseline measured in the same run is SFT without packing: the packed run is reported as a ratio of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
+QWEN2_05B = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                 num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6,
+                 tie_word_embeddings=True)  # fmt: skip
+TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            vocab_size=512, max_position_embeddings=4096, tie_word_embeddings=True)  # fmt: skip
+
+
+def tokenizer_for(folder: Path):
+    from training.tiny import build_tiny_base_model
+
+    build_tiny_base_model(folder, ["a b c d e f g"], vocab_size=300)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def sft_rows(n: int, seq_len: int, vocab: int, rng: random.Random) -> list[dict]:
+    """Pre-tokenized prompt/completion rows of varied length (a quarter to all of seq_len): padding matters."""
+    rows = []
+    for _ in range(n):
+        total = rng.randint(seq_len // 4, seq_len)
+        prompt = rng.randint(8, total // 3)
+        ids = [rng.randrange(4, vocab) for _ in range(total)]
+        rows.append({"input_ids": ids, "completion_mask": [0] * prompt + [1] * (total - prompt)})
+    return rows
+
+
+def rm_rows(n: int, seq_len: int, vocab: int, rng: random.Random) -> list[dict]:
+    def ids():
+        return [rng.randrange(4, vocab) for _ in range(rng.randint(seq_len // 2, seq_len))]
+
+    return [{"chosen_ids": ids(), "rejected_ids": ids()} for _ in range(n)]
+
+
+def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import LlamaConfig, Qwen2Config, TrainerCallback
+
+    from training.hyperparameters import resolve
+    from training.runner import _trainer_args
+
+    shape = TINY if args.tiny else QWEN2_05B
+    config_class = LlamaConfig if args.tiny else Qwen2Config
+    rng = random.Random(0)
+    steps = args.warmup + args.steps
+    n = steps * args.batch_size * (4 if packing else 1)
+    hp = resolve(kind, "full", {"max_steps": steps, "batch_size": args.batch_size, "max_length": args.seq_len,
+                                "logging_steps": 1000, "warmup_ratio": 0.0, "learning_rate": 1e-5})  # fmt: skip
+    spec = {"seed": 0}
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    common = _trainer_args(spec, hp, device, folder, has_eval=False)
+    common["activation_checkpointing"] = False
+    tokens_per_step: list[int] = []
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            if device["cuda"]:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter())
+
+        def on_step_end(self, a, state, control, **kw):
+            if device["cuda"]:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter())
+            tokens_per_step.append(state.num_input_tokens_seen)
+
+    dtype = torch.bfloat16 if device["bf16"] else torch.float32
+    if kind == "sft":
+        from transformers import AutoModelForCausalLM
+        from trl import SFTConfig, SFTTrainer
+
+        model = AutoModelForCausalLM.from_config(config_class(**shape, pad_token_id=tokenizer.pad_token_id),
+                                                 dtype=dtype)  # fmt: skip
+        data = Dataset.from_list(sft_rows(n, args.seq_len, shape["vocab_size"], rng))
+        trainer_args = SFTConfig(**common, packing=packing, completion_only_loss=True,
+                                 include_num_input_tokens_seen="non_padding")  # fmt: skip
+        trainer = SFTTrainer(model=model, args=trainer_args, train_dataset=data, processing_class=tokenizer,
+                             callbacks=[Clock()])  # fmt: skip
+        seen = None
+    else:
+        from transformers import AutoModelForSequenceClassification
+        from trl import RewardConfig, RewardTrainer
+
+        model = AutoModelForSequenceClassification.from_config(
+            config_class(**shape, pad_token_id=tokenizer.pad_token_id, num_labels=1), dtype=dtype
+        )
+        rows = rm_rows(n, args.seq_len, shape["vocab_size"], rng)
+        data = Dataset.from_list(rows)
+        trainer = RewardTrainer(model=model, args=RewardConfig(**common), train_dataset=data,
+                                processing_class=tokenizer, callbacks=[Clock()])  # fmt: skip
+        seen = [len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in rows]
+    params = sum(p.numel() for p in model.parameters())
+    if device["cuda"]:
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+    begin = times[2 * args.warmup]
+    elapsed = times[-1] - begin
+    if seen is None:  # SFT: the trainer counted non-padding tokens
+        tokens = tokens_per_step[-1] - tokens_per_step[args.warmup - 1] if args.warmup else tokens_per_step[-1]
+    else:  # RM: rows are consumed in a seeded shuffle; the mean pair length times the rows timed
+        tokens = sum(seen) / len(seen) * args.batch_size * args.steps
+    tokens_per_s = tokens / elapsed
+    result = {"kind": kind, "packing": packing, "params": params, "steps_timed": args.steps,
+              "tokens_per_s": round(tokens_per_s), "step_s": round(elapsed / args.steps, 4)}  # fmt: skip
+    if device["cuda"]:
+        result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
+        if args.peak:
+            result["mfu"] = round(6 * params * tokens_per_s / args.peak, 4)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="a tiny model on CPU: checks the script, not a GPU figure")
+    parser.add_argument("--seq-len", type=int, default=2048)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--peak-tflops", type=float, help="override the GPU's dense bf16 peak")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train_throughput.json")
+    args = parser.parse_args()
+    import torch
+
+    from training.runner import _device_settings
+
+    device = _device_settings({"bf16": "auto", "gradient_checkpointing": False})
+    name = torch.cuda.get_device_name(0) if device["cuda"] else "cpu"
+    args.peak = (args.peak_tflops * 1e12) if args.peak_tflops else next(
+        (v for k, v in PEAK_BF16.items() if k in name), None)  # fmt: skip
+    if args.tiny:
+        args.seq_len, args.batch_size, args.steps, args.warmup = min(args.seq_len, 256), 4, 6, 2
+    elif not device["cuda"]:
+        sys.exit("no GPU here: the figure this benchmark is for cannot be measured (use --tiny for a smoke run)")
+    tokenizer = tokenizer_for(Path(tempfile.mkdtemp(prefix="bench-tok-")))
+    runs = [run("sft", False, args, tokenizer, device), run("sft", True, args, tokenizer, device),
+            run("reward", False, args, tokenizer, device)]  # fmt: skip
+    baseline = runs[0]["tokens_per_s"]
+    for r in runs:
+        r["vs_sft_unpacked"] = round(r["tokens_per_s"] / baseline, 2)
+    result = {"device": name, "bf16": device["bf16"], "seq_len": args.seq_len, "batch_size": args.batch_size,
+              "model": "tiny llama (smoke)" if args.tiny else "Qwen2-0.5B shape, random init",
+              "peak_flops": args.peak, "runs": runs, "target": {"sft_full_mfu": 0.45}}  # fmt: skip
+    if not args.tiny:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
