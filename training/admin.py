@@ -97,8 +97,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def cancel_button(self, obj):
-        if obj.status not in ("queued", "running") or obj.cancel_requested and obj.status == "running":
-            return "cancelling…" if obj.cancel_requested and obj.status == "running" else "-"
+        if obj.status == "running" and obj.cancel_requested:
+            return "cancelling…"
+        if obj.status not in ("queued", "running"):
+            return "-"
         url = reverse("admin:training_trainingjob_cancel", args=[obj.pk])
         return format_html('<a class="button" href="{}">Cancel this job</a>', url)
 

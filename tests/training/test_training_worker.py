@@ -136,3 +136,21 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
     assert long.status == JobStatus.FAILED and "stopped reporting" in long.error, long.error
     assert "training_jobs_reaped" in log
     assert TrainingJob.objects.get(pk=long.pk).status == JobStatus.FAILED
+
+
+def test_train_cli_status_cancel_and_errors(preference_version, tiny_base):
+    queued = manage("train", "--dataset", str(preference_version.pk), "--kind", "reward", "--base-model",
+                    str(tiny_base), "--lora", "--hp", "epochs=2")  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    job = TrainingJob.objects.get()
+    assert f"job {job.pk} queued: reward (lora)" in queued.stdout and job.hyperparameters["epochs"] == 2.0
+    assert f"job {job.pk}: queued (step 0/0)" in manage("train", "--status", str(job.pk)).stdout
+    assert manage("train", "--cancel", str(job.pk)).stdout.strip() == f"job {job.pk}: cancelled"
+    again = manage("train", "--cancel", str(job.pk))
+    assert again.returncode == 1 and "is already cancelled" in again.stderr
+    wrong = manage("train", "--dataset", str(preference_version.pk), "--kind", "sft", "--base-model", str(tiny_base))
+    assert wrong.returncode == 1 and "a sft job trains on a sft version" in wrong.stderr
+    bad_hp = manage("train", "--dataset", str(preference_version.pk), "--kind", "reward", "--base-model",
+                    str(tiny_base), "--hp", "epochz=1")  # fmt: skip
+    assert bad_hp.returncode == 1 and "unknown key(s) for reward: ['epochz']" in bad_hp.stderr
+    assert TrainingJob.objects.count() == 1
