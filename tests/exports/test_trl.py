@@ -44,7 +44,7 @@ def test_reward_trainer_accepts_the_preference_export(project, make_tasks, label
                          pad_token_id=tokenizer.pad_token_id)  # fmt: skip
     model = LlamaForSequenceClassification(config)
     args = RewardConfig(output_dir=str(tmp_path / "rm"), max_steps=3, per_device_train_batch_size=4, bf16=False,
-                        gradient_checkpointing=False, report_to=[], logging_steps=1, save_strategy="no",
+                        activation_checkpointing=False, report_to=[], logging_steps=1, save_strategy="no",
                         use_cpu=True, max_length=256)  # fmt: skip
     trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     result = trainer.train()
