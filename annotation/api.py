@@ -12,12 +12,10 @@ from rest_framework.views import APIView
 from annotation import selectors, services
 from annotation.models import MAX_K, MIN_K, Flag
 from annotation.services import AnnotationError
-from config.api import ErrorSerializer
+from config.api import ErrorSerializer, service_error_response
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
-
-STATUS_FOR_CODE = {"invalid": 400, "not_assigned": 409, "conflict": 409, "lease_lost": 409}
 
 
 def _project_in_query(request, *, roles):
@@ -26,10 +24,6 @@ def _project_in_query(request, *, roles):
     if not slug:
         raise ParseError("project: give the project slug (?project=…)")
     return get_project_for_user(user=request.user, slug=slug, roles=roles)
-
-
-def _error(exc: AnnotationError) -> Response:
-    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
 
 
 class PromptViewSerializer(serializers.Serializer):
@@ -113,7 +107,7 @@ class NextTaskApi(APIView):
         try:
             assignment = services.claim_next_ranking_task(project=project, labeler=request.user)
         except AnnotationError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
@@ -142,7 +136,7 @@ class SubmitRankingApi(APIView):
                 time_spent_ms=values["time_spent_ms"],
             )
         except AnnotationError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         return Response(RankingOutputSerializer(row).data, status=201 if created else 200)
 
 
@@ -160,7 +154,7 @@ def _simple_task_action(action, name: str, description: str):
             try:
                 ok = action(task, request.user)
             except AnnotationError as exc:
-                return _error(exc)
+                return service_error_response(exc)
             if ok is False:
                 return Response({"detail": "you hold no live claim on this task"}, status=409)
             return Response({"ok": True})
@@ -193,7 +187,7 @@ class UndoApi(APIView):
         try:
             assignment = services.undo_last_submission(project=project, labeler=request.user)
         except AnnotationError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
 
 
@@ -347,7 +341,7 @@ class SamplingListCreateApi(APIView):
                 created_by=request.user,
             )
         except AnnotationError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         return Response(SamplingOutputSerializer(run).data, status=201)
 
 

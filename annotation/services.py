@@ -40,6 +40,7 @@ from annotation.models import (
     SamplingStatus,
 )
 from annotation.rankings import RankingError, normalize_ranking, ranked_pairs
+from config.errors import ServiceError
 from llm.client import LLMError, call_llm
 from selfinstruct.selectors import prompt_candidates
 from selfinstruct.text import detect_language, instruction_key, prompt_text
@@ -51,12 +52,8 @@ DEFAULT_SAMPLING_PARAMS = {"temperature": 0.9, "top_p": 0.95, "max_tokens": 768}
 MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000
 
 
-class AnnotationError(Exception):
+class AnnotationError(ServiceError):
     """A request that cannot be honoured; `code` lets the API choose the status, the message says why."""
-
-    def __init__(self, message: str, *, code: str = "invalid"):
-        super().__init__(message)
-        self.code = code
 
 
 # --- Settings -------------------------------------------------------------------------------------------------

@@ -1,6 +1,21 @@
 """One admin page for the forms that start work (seed import, batches, sampling runs, dataset versions)."""
 
+import json
+
+from django import forms
 from django.shortcuts import render
+
+
+def clean_json_object(raw: str) -> dict:
+    """A form field's JSON object (empty → {}), or a ValidationError naming the line."""
+    raw = (raw or "").strip()
+    try:
+        value = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError("give a JSON object")
+    return value
 
 
 def form_page(request, admin_site, form, title: str, submit_label: str):

@@ -49,6 +49,15 @@ def exception_handler(exc, context):
     return response
 
 
+# HTTP status for each ServiceError code (config/errors.py); anything else is a 400.
+STATUS_FOR_CODE = {"invalid": 400, "not_found": 404, "conflict": 409, "not_ready": 409, "not_assigned": 409,
+                   "lease_lost": 409, "missing": 410}  # fmt: skip
+
+
+def service_error_response(exc) -> Response:
+    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
+
+
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = serializers.JSONField(required=False, help_text="Field errors, for validation failures.")

@@ -1,7 +1,5 @@
 """Admin: create dataset versions from a form, see their stats and lineage, download them."""
 
-import json
-
 from django import forms
 from django.contrib import admin
 from django.shortcuts import redirect
@@ -9,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_pages import form_page
+from config.admin_pages import clean_json_object, form_page
 from exports.formats import SHAPES
 from exports.models import DatasetKind, DatasetVersion
 from exports.services import DatasetError, create_dataset_version
@@ -28,14 +26,7 @@ class VersionForm(forms.Form):
     split_seed = forms.IntegerField(initial=0, min_value=0)
 
     def clean_filters(self):
-        raw = self.cleaned_data["filters"].strip()
-        try:
-            value = json.loads(raw) if raw else {}
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("give a JSON object")
-        return value
+        return clean_json_object(self.cleaned_data["filters"])
 
 
 @admin.register(DatasetVersion)

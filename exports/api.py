@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import ErrorSerializer, service_error_response
 from exports import selectors, services
 from exports.formats import FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetKind
@@ -20,7 +20,6 @@ from exports.services import DatasetError
 from projects.selectors import get_project_for_user
 
 CHUNK = 256 * 1024
-STATUS_FOR_CODE = {"invalid": 400, "not_ready": 409, "missing": 410, "conflict": 409}
 
 
 class VersionSerializer(serializers.Serializer):
@@ -52,10 +51,6 @@ class VersionInputSerializer(serializers.Serializer):
     test_fraction = serializers.FloatField(required=False, default=0.1, min_value=0.0, max_value=0.99)
     split_seed = serializers.IntegerField(required=False, default=0, min_value=0)
     name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
-
-
-def _error(exc: DatasetError) -> Response:
-    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
 
 
 class DatasetListCreateApi(APIView):
@@ -91,7 +86,7 @@ class DatasetListCreateApi(APIView):
                 created_by=request.user,
             )
         except DatasetError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         return Response(VersionSerializer(version).data, status=201)
 
 
@@ -158,7 +153,7 @@ class DatasetDownloadApi(APIView):
                 compress=compress,
             )  # fmt: skip
         except DatasetError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         etag = f'"{digest}"'
         if request.headers.get("If-None-Match") == etag:
             return HttpResponse(status=304, headers={"ETag": etag})

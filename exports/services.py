@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
+from config.errors import ServiceError
 from exports.formats import (
     DEFAULT_SHAPE,
     FILE_TYPES,
@@ -47,10 +48,8 @@ FILTER_KEYS = {
 }  # fmt: skip
 
 
-class DatasetError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid"):
-        super().__init__(message)
-        self.code = code
+class DatasetError(ServiceError):
+    pass
 
 
 def version_dir(version: DatasetVersion) -> Path:
@@ -324,7 +323,8 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         shutil.rmtree(other, ignore_errors=True)
     from training.services import start_triggered_jobs  # projects may train on every new version
 
-    start_triggered_jobs(version=DatasetVersion.objects.select_related("project").get(pk=version.pk))
+    version.refresh_from_db()
+    start_triggered_jobs(version=version)
 
 
 def restart_stalled_builds(*, stale_seconds: float | None = None) -> int:
@@ -360,10 +360,6 @@ def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: s
         raise DatasetError("gzip: Parquet files are compressed already; ask for gzip with JSONL only")
     if not rows_path(version).exists():
         raise DatasetError(f"version {version.pk}: its rows file is missing from the data folder", code="missing")
-    return _representation(version, shape=shape, split=split, file_type=file_type, compress=compress)
-
-
-def _representation(version: DatasetVersion, *, shape: str, split: str, file_type: str, compress: bool):
     return _write_representation(
         rows_path(version), version_dir(version), shape=shape, split=split, file_type=file_type, compress=compress
     )

@@ -10,23 +10,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_pages import form_page
+from config.admin_pages import clean_json_object, form_page
 from exports.models import DatasetVersion
 from training import selectors
 from training.models import JobKind, JobMethod, TrainingJob, TrainingTrigger
 from training.plots import line_chart
 from training.services import TrainingJobError, cancel_training_job, create_training_job, demo_base_model_path
-
-
-def _json_object(raw: str) -> dict:
-    raw = (raw or "").strip()
-    try:
-        value = json.loads(raw) if raw else {}
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
-    if not isinstance(value, dict):
-        raise forms.ValidationError("give a JSON object")
-    return value
 
 
 class JobForm(forms.Form):
@@ -45,7 +34,7 @@ class JobForm(forms.Form):
     seed = forms.IntegerField(initial=0, min_value=0)
 
     def clean_hyperparameters(self):
-        return _json_object(self.cleaned_data["hyperparameters"])
+        return clean_json_object(self.cleaned_data["hyperparameters"])
 
 
 @admin.register(TrainingJob)

@@ -12,13 +12,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import ErrorSerializer, service_error_response
 from exports.selectors import get_version_for_user
 from training import selectors, services
 from training.models import JobKind, JobMethod
 from training.services import TrainingJobError
-
-STATUS_FOR_CODE = {"invalid": 400, "conflict": 409, "not_found": 404}
 
 
 class JobSerializer(serializers.Serializer):
@@ -85,10 +83,6 @@ class CancelSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-def _error(exc: TrainingJobError) -> Response:
-    return Response({"detail": str(exc)}, status=STATUS_FOR_CODE.get(exc.code, 400))
-
-
 class JobListCreateApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("project", str, required=False), OpenApiParameter("status", str, required=False)],
@@ -123,7 +117,7 @@ class JobListCreateApi(APIView):
                 hyperparameters=values["hyperparameters"], seed=values["seed"], created_by=request.user,
             )  # fmt: skip
         except TrainingJobError as exc:
-            return _error(exc)
+            return service_error_response(exc)
         return Response(JobDetailSerializer(job).data, status=201)
 
 
@@ -156,7 +150,7 @@ class JobCancelApi(APIView):
         try:
             return Response({"status": services.cancel_training_job(job=job)})
         except TrainingJobError as exc:
-            return _error(exc)
+            return service_error_response(exc)
 
 
 class JobArtifactApi(APIView):

@@ -7,12 +7,12 @@ from pathlib import Path
 from django.db.models import QuerySet
 from django.http import Http404
 
-from projects.models import Role
+from exports.selectors import EXPORT_ROLES
 from projects.selectors import projects_for_user
 from training.models import TrainingJob, TrainingMetric
 from training.services import job_dir
 
-TRAIN_ROLES = (Role.ADMIN, Role.CONSUMER)  # those who may pull datasets may train on them
+TRAIN_ROLES = EXPORT_ROLES  # those who may pull datasets may train on them
 ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
 
 

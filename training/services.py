@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.errors import ServiceError
 from exports.services import DatasetError, materialize
 from training import hyperparameters as hp_rules
 from training.models import (
@@ -37,10 +38,8 @@ logger = logging.getLogger(__name__)
 DATA_SHAPE = {JobKind.SFT: "trl-sft", JobKind.REWARD: "trl-preference"}
 
 
-class TrainingJobError(Exception):
-    def __init__(self, message: str, *, code: str = "invalid"):
-        super().__init__(message)
-        self.code = code
+class TrainingJobError(ServiceError):
+    pass
 
 
 def job_dir(job: TrainingJob) -> Path:
@@ -240,7 +239,7 @@ def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine) -> 
         if code is not None:
             break
         time.sleep(settings.TRAINING_POLL_SECONDS)
-    _finish_from_result(job, proc.returncode, folder, mine, progress)
+    _finish_from_result(proc.returncode, folder, mine, progress)
 
 
 def _ingest(job: TrainingJob, path: Path, offset: int, progress: dict) -> int:
@@ -292,10 +291,10 @@ def _finish(mine, status: str, error: str = "", results: dict | None = None) -> 
     )
 
 
-def _finish_from_result(job: TrainingJob, code: int, folder: Path, mine, progress: dict) -> None:
+def _finish_from_result(code: int, folder: Path, mine, progress: dict) -> None:
     result_file = folder / "result.json"
     result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else None
-    if result and result.get("status") in (JobStatus.SUCCEEDED, JobStatus.CANCELLED, JobStatus.FAILED):
+    if result and result.get("status") in FINISHED:
         _finish(mine, result["status"], result.get("error", ""), result.get("results"))
         return
     where = f" at step {progress.get('step', 0)}/{progress.get('total', '?')}" if progress else ""
@@ -380,7 +379,3 @@ def start_triggered_jobs(*, version) -> list[TrainingJob]:
         except TrainingJobError as exc:
             logger.warning("trigger %s could not start a job for version %s: %s", trigger.pk, version.pk, exc)
     return jobs
-
-
-def is_finished(status: str) -> bool:
-    return status in FINISHED

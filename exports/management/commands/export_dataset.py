@@ -3,7 +3,6 @@
 Creates a dataset version (built by a worker; --build-here builds it in this process) or, with --version ID,
 re-downloads an existing one. Writes PATH atomically (no partial file on failure); prints the id and hash."""
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
+from config.cli import key_value_arg
 from exports.formats import DEFAULT_SHAPE, FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import DatasetError, build_dataset_version, create_dataset_version, materialize
@@ -19,13 +19,7 @@ from projects.selectors import get_project_by_slug
 
 
 def _filter_arg(value: str) -> tuple[str, object]:
-    key, sep, raw = value.partition("=")
-    if not sep:
-        raise CommandError(f"--filter {value!r}: use key=value (value as JSON, e.g. languages='[\"zh\"]')")
-    try:
-        return key, json.loads(raw)
-    except json.JSONDecodeError:
-        return key, raw
+    return key_value_arg(value, option="--filter", example="languages='[\"zh\"]' (value as JSON)")
 
 
 class Command(BaseCommand):

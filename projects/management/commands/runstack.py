@@ -14,6 +14,11 @@ from django.core.management.base import BaseCommand
 from training.services import demo_base_model_path
 
 
+def _worker(queue: str, concurrency: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
+            str(concurrency), "--queues", queue, *extra]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker and the demo teacher; print URLs and logins; stop all on Ctrl-C."
 
@@ -27,39 +32,9 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         commands = {
             "teacher": [python, manage, "demo_teacher", "--port", str(teacher_port), "--latency-ms", "150"],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(concurrency),
-                "--queues",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
-            ],
+            "worker": _worker(settings.CELERY_TASK_DEFAULT_QUEUE, concurrency),
             # training jobs: one at a time on their own queue (a GPU box runs just this worker)
-            "gpu-worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--prefetch-multiplier",
-                "1",
-                "--queues",
-                settings.TRAINING_QUEUE,
-                "--hostname",
-                "gpu@%h",
-            ],  # fmt: skip
+            "gpu-worker": _worker(settings.TRAINING_QUEUE, 1, "--prefetch-multiplier", "1", "--hostname", "gpu@%h"),
             "web": [python, manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
         }
         procs = {}

@@ -10,6 +10,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from config.cli import key_value_arg
 from exports.selectors import get_version_by_id
 from training.models import JobStatus, TrainingJob
 from training.selectors import get_job_by_id
@@ -19,13 +20,7 @@ EXIT = {JobStatus.SUCCEEDED: 0, JobStatus.FAILED: 1, JobStatus.CANCELLED: 3}
 
 
 def _hp_arg(value: str) -> tuple[str, object]:
-    key, sep, raw = value.partition("=")
-    if not sep:
-        raise CommandError(f"--hp {value!r}: use key=value, e.g. --hp epochs=2 --hp learning_rate=1e-4")
-    try:
-        return key, json.loads(raw)
-    except json.JSONDecodeError:
-        return key, raw
+    return key_value_arg(value, option="--hp", example="--hp epochs=2 --hp learning_rate=1e-4")
 
 
 class Command(BaseCommand):
