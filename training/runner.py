@@ -174,7 +174,10 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         metrics = trainer.evaluate()
         events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch,
                      "values": {k: float(v) for k, v in metrics.items() if _finite(v)}})  # fmt: skip
-        results["eval_loss"] = metrics.get("eval_loss")
+        loss = metrics.get("eval_loss")
+        results["eval_loss"] = loss if _finite(loss) else None
+        if not _finite(loss):  # every held-out completion was cut off by max_length: nothing to score
+            results["eval_note"] = f"no eval loss: no held-out completion token fits in max_length={hp['max_length']}"
     _save(trainer, tokenizer, job_dir, spec["method"])
     if is_main_process() and hp["sample_prompts"]:
         results["samples"] = _samples(trainer.model, tokenizer, test if test is not None else train, hp)

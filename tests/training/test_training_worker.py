@@ -44,7 +44,7 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
         rm = wait_for(TrainingJob.objects.get(pk=created.json()["id"]), finished)
         assert rm.status == JobStatus.SUCCEEDED, rm.error + worker.output()[-3000:]
         cli = manage("train", "--dataset", str(sft_version.pk), "--kind", "sft", "--base-model", str(tiny_base),
-                     "--hp", "epochs=2", "--hp", "max_length=128", "--hp", "learning_rate=1e-3", "--hp",
+                     "--hp", "epochs=2", "--hp", "max_length=512", "--hp", "learning_rate=1e-3", "--hp",
                      "sample_prompts=2", "--wait", "--timeout", "300", env=process_env())  # fmt: skip
     assert cli.returncode == 0, cli.stdout + cli.stderr
     sft = TrainingJob.objects.get(kind="sft")
