@@ -3,14 +3,16 @@
 Builds pools from real text first (the seed files and eval sets in ../shared/data, our demo seeds), then a seeded
 generator of near-paraphrases (word edits, reorderings, insertions; English and Chinese) up to each size, and
 measures in the same run:
-- ours: build time, memory, p50/p99 time per candidate for the keep/reject decision (ROUGE-L > 0.7);
+- ours: build time, memory, p50/p99 time per candidate for the keep/reject decision (ROUGE-L > 0.7), also split
+  into candidates that are near-duplicates (the probe stops at the first one) and those that are not (the whole
+  probe runs), and the exact top-10 the engine stores for accepted rows;
 - the Alpaca method (rouge_score against every pool item) on a sample of candidates, for the speed ratio;
 - rank_bm25's get_scores (no incremental add; loops over every document);
 - correctness: decisions that differ from exhaustive brute force on sampled candidates (a third near the
   threshold, 0.6–0.8), and Chinese near-duplicates that the reference tokenizer scores 0.
 Writes a JSON result and a log-log plot.
 
-    .venv/bin/python bench/dedup.py                      # 10K, 50K, 200K, 1M (about 15 minutes on 2 cores)
+    .venv/bin/python bench/dedup.py                      # 10K, 50K, 200K, 1M (about 20 minutes on 2 cores)
     .venv/bin/python bench/dedup.py --sizes 10000,50000  # quicker
 """
 
@@ -89,22 +91,15 @@ def make_pool(size: int, base: list[str], para: Paraphraser) -> list[str]:
 
 
 class BruteForce:
-    """Exhaustive exact ROUGE-L against every pool item, vectorized (the correctness reference)."""
+    """Exhaustive exact ROUGE-L against every pool item, compiled (the correctness reference)."""
 
     def __init__(self, pool: list[str]):
         self.index = NearDuplicateIndex(threshold=0.99)
         self.index.build([(str(i), t) for i, t in enumerate(pool)])
-        self.all = np.arange(len(pool), dtype=np.int64)
 
-    def scores(self, text: str) -> np.ndarray:
-        query_ids, _ = self.index._query(text)
-        out = np.zeros(len(self.all))
-        for start in range(0, len(self.all), 100_000):
-            chunk = self.all[start : start + 100_000]
-            nonempty = chunk[np.frombuffer(self.index._lengths, dtype=np.int32)[chunk] > 0]
-            if len(nonempty) and query_ids:
-                out[nonempty] = self.index._exact_f(query_ids, nonempty)
-        return out
+    def best(self, text: str) -> float:
+        scores = self.index.exhaustive_scores(text)
+        return float(scores.max()) if len(scores) else 0.0
 
 
 def percentile_ms(values: list[float], q: float) -> float:
@@ -134,6 +129,7 @@ def run(size: int, base: list[str], args) -> dict:
     result["rss_growth_mb"] = round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1)
 
     queries = candidates(pool, para, args.queries, rng)
+    index.is_near_duplicate(queries[0])  # compiled code loaded before timing
     times, decisions = [], []
     for query in queries:
         t = time.perf_counter()
@@ -142,29 +138,28 @@ def run(size: int, base: list[str], args) -> dict:
     result["ours_p50_ms"] = percentile_ms(times, 50)
     result["ours_p99_ms"] = percentile_ms(times, 99)
     result["ours_duplicates"] = int(sum(decisions))
+    kept = [t for t, duplicate in zip(times, decisions, strict=True) if not duplicate]
+    rejected = [t for t, duplicate in zip(times, decisions, strict=True) if duplicate]
+    result["ours_new_p50_ms"] = percentile_ms(kept, 50) if kept else None
+    result["ours_new_p99_ms"] = percentile_ms(kept, 99) if kept else None
+    result["ours_duplicate_p50_ms"] = percentile_ms(rejected, 50) if rejected else None
+    top = []
+    for query in queries[: args.top_k]:
+        t = time.perf_counter()
+        index.most_similar(query, 10)
+        top.append(time.perf_counter() - t)
+    result["top10_p50_ms"] = percentile_ms(top, 50)
     incremental = []
     for n, query in enumerate(queries[:200]):
         t = time.perf_counter()
         index.add(f"new{n}", query)
         incremental.append(time.perf_counter() - t)
     result["add_p50_ms"] = percentile_ms(incremental, 50)
+    result["add_p99_ms"] = percentile_ms(incremental, 99)
 
-    # correctness against exhaustive brute force, a third of the sample near the threshold
-    if args.verify and size <= args.verify_max_pool:
-        brute = BruteForce(pool)
-        verify_index = NearDuplicateIndex(THRESHOLD).build([(str(i), t) for i, t in enumerate(pool)])
-        # Sources up to 120 tokens keep the exhaustive reference affordable (long texts are covered by the property
-        # tests); light edits land near the threshold, heavier ones on either side of it.
-        sources = [t for t in pool if 0 < len(tokenize(t)) <= 120]
-        sample = []
-        for n in range(args.verify):
-            query = para(rng.choice(sources), (2, 3, rng.randint(1, 8))[n % 3])
-            sample.append((query, float(brute.scores(query).max())))
-        disagreements = sum(verify_index.is_near_duplicate(q) != (best > THRESHOLD) for q, best in sample)
-        result["verified"] = len(sample)
-        result["verified_near_threshold"] = sum(0.6 <= best <= 0.8 for _, best in sample)
-        result["verified_duplicates"] = sum(best > THRESHOLD for _, best in sample)
-        result["disagreements"] = disagreements
+    # correctness against exhaustive brute force, a third of the sample near the threshold (0.6-0.8)
+    if args.verify:
+        result.update(verify(pool, para, rng, args.verify if size <= args.verify_max_pool else args.verify_large))
 
     # the Alpaca method: rouge_score against the whole pool, on a few candidates
     if args.alpaca and size <= args.alpaca_max_pool:
@@ -193,6 +188,30 @@ def run(size: int, base: list[str], args) -> dict:
         result["speedup_vs_bm25_p50"] = round(result["bm25_p50_ms"] / max(result["ours_p50_ms"], 1e-6), 1)
     print(json.dumps(result), flush=True)
     return result
+
+
+def verify(pool: list[str], para: Paraphraser, rng: random.Random, count: int) -> dict:
+    """Draw candidates until a third of `count` score 0.6-0.8 against the pool (by brute force) and the other
+    two thirds do not, then count the decisions of a fresh index that differ from brute force's."""
+    brute = BruteForce(pool)
+    index = NearDuplicateIndex(THRESHOLD).build([(str(i), t) for i, t in enumerate(pool)])
+    near_wanted, far_wanted = count // 3, count - count // 3
+    near, far, drawn = [], [], 0
+    while (len(near) < near_wanted or len(far) < far_wanted) and drawn < 50 * count:
+        drawn += 1
+        query = para(rng.choice(pool), rng.randint(1, 10))
+        best = brute.best(query)
+        bucket = near if 0.6 <= best <= 0.8 else far
+        if len(bucket) < (near_wanted if bucket is near else far_wanted):
+            bucket.append((query, best))
+    sample = near + far
+    return {
+        "verified": len(sample),
+        "verified_near_threshold": len(near),
+        "verified_duplicates": sum(best > THRESHOLD for _, best in sample),
+        "verified_drawn": drawn,
+        "disagreements": sum(index.is_near_duplicate(q) != (best > THRESHOLD) for q, best in sample),
+    }
 
 
 def chinese_demo() -> dict:
@@ -231,6 +250,7 @@ def plot(results: list[dict], path: Path) -> None:
     sizes = [r["pool"] for r in results]
     ax.plot(sizes, [r["ours_p50_ms"] for r in results], "o-", label="ours p50")
     ax.plot(sizes, [r["ours_p99_ms"] for r in results], "o--", label="ours p99")
+    ax.plot(sizes, [r["ours_new_p50_ms"] for r in results], "o:", label="ours p50, candidates kept (no duplicate)")
     alpaca = [(r["pool"], r["alpaca_per_candidate_ms"]) for r in results if "alpaca_per_candidate_ms" in r]
     if alpaca:
         ax.plot(*zip(*alpaca, strict=True), "s-", label="Alpaca (rouge_score, exhaustive)")
@@ -252,8 +272,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,50000,200000,1000000")
     parser.add_argument("--queries", type=int, default=600)
+    parser.add_argument("--top-k", type=int, default=100, help="candidates timed for the exact top-10")
     parser.add_argument("--verify", type=int, default=2000, help="candidates checked against brute force")
-    parser.add_argument("--verify-max-pool", type=int, default=50_000)
+    parser.add_argument("--verify-max-pool", type=int, default=50_000, help="larger pools verify --verify-large")
+    parser.add_argument("--verify-large", type=int, default=300)
     parser.add_argument("--alpaca", type=int, default=5, help="candidates timed with the Alpaca method")
     parser.add_argument("--alpaca-max-pool", type=int, default=50_000)
     parser.add_argument("--bm25", action=argparse.BooleanOptionalAction, default=True)

@@ -1,74 +1,586 @@
-"""An exact, incremental near-duplicate index for ROUGE-L: same decisions as comparing with every item.
+"""An exact, incremental near-duplicate index for ROUGE-L: the same decisions as comparing with every item.
 
 ROUGE-L F = 2PR/(P+R) with P = LCS/|b|, R = LCS/|a|, i.e. 2·LCS/(|a|+|b|). Since LCS <= the multiset overlap O of
-the two token bags, F > t needs O > t(|a|+|b|)/2, which gives two filters that can never drop a true match:
+the two token bags, F > t needs O > t(|a|+|b|)/2, which gives filters that can never drop a true match:
 
 - length: min(|a|,|b|) >= O forces t|a|/(2-t) < |b| < (2-t)|a|/t;
-- prefix: order every token occurrence by a fixed global order (rarest first); if O >= alpha then the first
-  |a|-alpha+1 elements of a and the first |b|-alpha+1 elements of b share one. Each item is indexed under its
-  prefix for the smallest alpha any partner could need (alpha_min(x) = floor(t|x|/(2-t)) + 1), queries probe theirs.
+- prefix: order every token occurrence ("element": the k-th copy of a token is its own element) by one global
+  order, rarest first; if O >= alpha, the first |a|-alpha+1 elements of a and the first |b|-alpha+1 elements of b
+  share one. Each item is indexed under its prefix for the smallest alpha any partner could need
+  (alpha_min(x) = floor(t|x|/(2-t)) + 1); queries probe theirs;
+- positional (PPJoin): on a shared element at positions i (query) and j (item), the overlap is at most the shared
+  elements met so far + 1 + min(|a|-i-1, |b|-j-1); a candidate whose bound falls to the needed overlap is dropped.
 
-Candidates that survive both (and a positional bound) get the exact LCS, bit-parallel and vectorized over all of
-them at once with numpy. Adding an item is O(its length): nothing is ever rebuilt. The token order is fixed when a
-token is first seen (by its document frequency in the corpus given to `build`, new tokens count as rare), so it
-never changes under an item already indexed.
+Survivors get the exact LCS (bit-parallel, Allison-Dix/Hyyrö, 64 query positions per word) and F computed with the
+same float operations as `rouge_score`, so decisions equal brute force. The loops are compiled with numba.
 
-`most_similar(text, k)` is exact for any k (top-k by score, ties by insertion order): it walks the query's tokens
-rarest first over a full inverted index and stops once no unseen item could beat the current k-th score.
+Adding an item is O(its length): each element's posting list is contiguous in an arena and moves to a block twice
+its size when full (amortized O(1)); the arena is compacted when more than half of it is moved-out garbage. Nothing
+is ever rebuilt. The token order is fixed when a token is first seen (by its document frequency in the corpus given
+to `build`; tokens first seen later count as rare), so it never changes under an item already indexed.
+
+`most_similar(text, k)` is exact for any k (top-k by score, ties by insertion order): it walks the query's elements
+rarest first over a second, full inverted index and stops once no unseen item could beat the current k-th score.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
+from numba import njit, types
+from numba.typed import Dict
 
 from selfinstruct.similarity import tokenize
 
 _EPS = 1e-9
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def _alpha_min(length: int, threshold: float) -> int:
+@njit(cache=True)
+def _alpha_min(length, threshold):
     """Smallest overlap any partner with F > threshold must share with an item of this length (conservative)."""
-    return max(1, int(np.floor(threshold * length / (2 - threshold) - _EPS)) + 1)
+    return max(1, int(np.floor(threshold * length / (2 - threshold) - 1e-9)) + 1)
 
 
-def rouge_f(lcs: np.ndarray, len_a: int, len_b: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _rouge_f(lcs, len_a, len_b):
     """ROUGE-L F exactly as rouge_score computes it (same float operations, so the same decisions)."""
-    lcs = lcs.astype(np.float64)
+    if lcs == 0:
+        return 0.0
     precision = lcs / len_b
     recall = lcs / len_a
-    total = precision + recall
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f = np.where(total > 0, 2 * precision * recall / np.where(total > 0, total, 1), 0.0)
-    return f
+    return 2 * precision * recall / (precision + recall)
+
+
+@njit(cache=True)
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True)
+def _sketch_bucket(token):
+    return ((np.int64(token) * 2654435761) >> 16) & 63
+
+
+@njit(cache=True)
+def _sketch(tokens, out):
+    """Token counts in 64 hash buckets, 2 bits each (3 means "3 or more"), in two words. Overlap never exceeds
+    the sum over buckets of the smaller count, so one cache line per item bounds it before the LCS is read."""
+    out[0] = 0
+    out[1] = 0
+    for t in tokens:
+        b = _sketch_bucket(t)
+        w, shift = b >> 5, np.uint64((b & 31) * 2)
+        c = (out[w] >> shift) & np.uint64(3)
+        if c < 3:
+            out[w] += np.uint64(1) << shift
+
+
+@njit(cache=True)
+def _sketch_bound(query_counts, sketch):
+    """Upper bound on the multiset overlap of the query (exact bucket counts) and an item (its sketch)."""
+    bound = 0
+    for b in range(64):
+        q = query_counts[b]
+        if q:
+            c = int((sketch[b >> 5] >> np.uint64((b & 31) * 2)) & np.uint64(3))
+            bound += q if c == 3 or q < c else c
+    return bound
+
+
+@njit(cache=True)
+def _sorted_elements(tokens, order_key, element_ids, create, next_id):
+    """The elements of a token sequence in the global order (order key of the token, then occurrence number).
+    Returns (element ids, next free id); with create=False an element never indexed comes back as -1."""
+    n = tokens.shape[0]
+    keys = np.empty(n, np.int64)
+    for i in range(n):
+        keys[i] = order_key[tokens[i]]
+    order = np.argsort(keys, kind="mergesort")
+    elements = np.empty(n, np.int64)
+    occurrence = 0
+    previous = -1
+    for j in range(n):
+        token = tokens[order[j]]
+        occurrence = occurrence + 1 if token == previous else 0
+        previous = token
+        key = (np.int64(token) << 32) | occurrence
+        element = element_ids.get(key, -1)
+        if element < 0 and create:
+            element = next_id
+            element_ids[key] = element
+            next_id += 1
+        elements[j] = element
+    return elements, next_id
+
+
+@njit(cache=True)
+def _bucket(length):
+    """Lengths below 64 have a bucket each; longer ones share buckets 1/16 of an octave wide."""
+    if length < 64:
+        return length
+    e = 63 - _leading_zeros(length)
+    return 64 + (e - 6) * 16 + ((length >> (e - 4)) & 15)
+
+
+@njit(cache=True)
+def _bucket_bounds(bucket):
+    if bucket < 64:
+        return bucket, bucket
+    e = (bucket - 64) // 16 + 6
+    sub = (bucket - 64) % 16
+    return (16 + sub) << (e - 4), ((17 + sub) << (e - 4)) - 1
+
+
+@njit(cache=True)
+def _leading_zeros(x):
+    n = 0
+    bit = np.int64(1) << 62
+    while bit and not (x & bit):
+        n += 1
+        bit >>= 1
+    return n + 1
+
+
+@njit(cache=True)
+def _needed_overlap(threshold, n, m):
+    """Smallest overlap that can give F > threshold for lengths n and m (conservative by 1e-9)."""
+    return int(np.floor(threshold * (n + m) / 2 - 1e-9)) + 1
+
+
+@njit(cache=True)
+def _list_ids(elements, count, bucket, keys, next_list, create):
+    """Ids of the (element, length bucket) lists of elements[:count]; -1 where absent and create is False."""
+    ids = np.empty(count, np.int64)
+    for j in range(count):
+        key = (elements[j] << 16) | bucket
+        list_id = keys.get(key, -1)
+        if list_id < 0 and create:
+            list_id = next_list
+            keys[key] = list_id
+            next_list += 1
+        ids[j] = list_id
+    return ids, next_list
+
+
+@njit(cache=True)
+def _room(lists, size, cap):
+    """Arena entries that appending to these lists may need (lists that are full move to twice their size)."""
+    need = 0
+    for e in lists:
+        if size[e] == cap[e]:
+            need += max(4, 2 * cap[e])
+    return need
+
+
+@njit(cache=True)
+def _append(lists, item, table):
+    """Append item to each list, with its position in the item's element order (int16, clipped: a larger
+    position only loosens the positional bound)."""
+    start, size, cap, items, positions, used = table
+    with_positions = positions.shape[0] > 0
+    for j in range(lists.shape[0]):
+        e = lists[j]
+        if size[e] == cap[e]:
+            new_cap = max(4, 2 * cap[e])
+            s = used[0]
+            for x in range(size[e]):
+                items[s + x] = items[start[e] + x]
+                if with_positions:
+                    positions[s + x] = positions[start[e] + x]
+            start[e] = s
+            cap[e] = new_cap
+            used[0] = s + new_cap
+        k = start[e] + size[e]
+        items[k] = item
+        if with_positions:
+            positions[k] = min(j, 32767)
+        size[e] += 1
+    used[1] += lists.shape[0]
+
+
+@njit(cache=True)
+def _compact(n_lists, start, size, cap, items, positions, new_items, new_positions):
+    """Copy every list into a fresh arena with a little room to grow; returns the arena's fill."""
+    with_positions = positions.shape[0] > 0
+    s = 0
+    for e in range(n_lists):
+        new_cap = size[e] + max(2, size[e] >> 3)
+        for x in range(size[e]):
+            new_items[s + x] = items[start[e] + x]
+            if with_positions:
+                new_positions[s + x] = positions[start[e] + x]
+        start[e] = s
+        cap[e] = new_cap
+        s += new_cap
+    return s
+
+
+@njit(cache=True)
+def _document_frequencies(tokens, offsets, df):
+    last = np.full(df.shape[0], -1, np.int64)
+    for i in range(offsets.shape[0] - 1):
+        for x in range(offsets[i], offsets[i + 1]):
+            t = tokens[x]
+            if last[t] != i:
+                last[t] = i
+                df[t] += 1
+
+
+@njit(cache=True)
+def _add_items(batch_tokens, batch_offsets, resume, first_item, threshold, order_key, element_ids, counters,
+               all_tokens, item_offsets, item_lengths, sketches, s0, s1, s2, s3, s4, s5, short_keys, l0, l1, l2, l3,
+               l4, l5, long_keys, f0, f1, f2, f3, f4, f5):  # fmt: skip
+    """Index batch items resume.. (token ids in text order); stops early when a table is out of room.
+
+    Each item goes into three tables: `short` under its prefix for partners at least as long (alpha >= t|b|),
+    `long` under its prefix for shorter partners (alpha >= alpha_min), both keyed by (element, length bucket), and
+    `full` under every element. counters = [next element id, next short list, next long list].
+    Returns (items done, arena entries needed by short, long, full: nonzero when it stopped for room).
+    (Arrays come one by one: numba types a tuple argument in Python on every call, which costs more than the
+    work for one item.)"""
+    short, long, full = (s0, s1, s2, s3, s4, s5), (l0, l1, l2, l3, l4, l5), (f0, f1, f2, f3, f4, f5)
+    for b in range(resume, batch_offsets.shape[0] - 1):
+        tokens = batch_tokens[batch_offsets[b] : batch_offsets[b + 1]]
+        n = tokens.shape[0]
+        elements, next_element = _sorted_elements(tokens, order_key, element_ids, True, counters[0])
+        bucket = _bucket(n)
+        short_prefix = n - _needed_overlap(threshold, n, n) + 1 if n else 0
+        long_prefix = n - _alpha_min(n, threshold) + 1 if n else 0
+        short_lists, next_short = _list_ids(elements, short_prefix, bucket, short_keys, counters[1], True)
+        long_lists, next_long = _list_ids(elements, long_prefix, bucket, long_keys, counters[2], True)
+        counters[0], counters[1], counters[2] = next_element, next_short, next_long
+        if next_element > full[0].shape[0] or next_short > short[0].shape[0] or next_long > long[0].shape[0]:
+            return b, 0, 0, 0
+        need_s = _room(short_lists, short[1], short[2])
+        need_l = _room(long_lists, long[1], long[2])
+        need_f = _room(elements, full[1], full[2])
+        if (
+            short[5][0] + need_s > short[3].shape[0]
+            or long[5][0] + need_l > long[3].shape[0]
+            or full[5][0] + need_f > full[3].shape[0]
+        ):
+            return b, need_s, need_l, need_f
+        item = first_item + b
+        start = item_offsets[item]
+        all_tokens[start : start + n] = tokens
+        item_offsets[item + 1] = start + n
+        item_lengths[item] = n
+        _sketch(tokens, sketches[item])
+        _append(short_lists, item, short)
+        _append(long_lists, item, long)
+        _append(elements, item, full)
+    return batch_offsets.shape[0] - 1, 0, 0, 0
+
+
+@njit(cache=True)
+def _prepare_query(query_tokens, slot, masks):
+    """Bit masks of the query's positions per distinct token: slot[token] = its row in masks (reset afterwards)."""
+    distinct = 0
+    for position in range(query_tokens.shape[0]):
+        t = query_tokens[position]
+        if t < 0:
+            continue
+        if slot[t] < 0:
+            slot[t] = distinct
+            masks[distinct, :] = 0
+            distinct += 1
+        masks[slot[t], position >> 6] |= np.uint64(1) << np.uint64(position & 63)
+    return distinct
+
+
+@njit(cache=True)
+def _reset_query(query_tokens, slot):
+    for t in query_tokens:
+        if t >= 0:
+            slot[t] = -1
+
+
+@njit(cache=True)
+def _lcs(n, words, slot, masks, all_tokens, start, length, v):
+    """LCS length of the prepared query and one item, bit-parallel; v is a scratch row of `words` words."""
+    for w in range(words):
+        v[w] = _M64
+    tail = n & 63
+    last = (np.uint64(1) << np.uint64(tail)) - np.uint64(1) if tail else _M64
+    v[words - 1] = last
+    if words == 1:
+        x = v[0]
+        for k in range(start, start + length):
+            s = slot[all_tokens[k]]
+            if s >= 0:
+                u = x & masks[s, 0]
+                x = ((x + u) | (x - u)) & last
+        return n - _popcount(x)
+    for k in range(start, start + length):
+        s = slot[all_tokens[k]]
+        if s < 0:
+            continue
+        carry = np.uint64(0)
+        for w in range(words):
+            vw = v[w]
+            u = vw & masks[s, w]
+            total = vw + u
+            c1 = total < vw
+            total2 = total + carry
+            c2 = total2 < total
+            carry = np.uint64(1) if (c1 or c2) else np.uint64(0)
+            v[w] = total2 | (vw & ~u)  # v - u == v & ~u, because u is a subset of v
+        v[words - 1] &= last
+    count = 0
+    for w in range(words):
+        count += _popcount(v[w])
+    return n - count
+
+
+@njit(cache=True)
+def _probe(query_elements, n, threshold, bucket, m_low, m_high, longer, keys, table, item_lengths, hits, touched,
+           n_touched):  # fmt: skip
+    """Scan one length bucket of the short (longer=False: items no longer than the query) or long table (items
+    longer than the query) with the length, prefix and positional filters; returns the new touched count."""
+    start, size, _, items, positions, _ = table
+    low, high = _bucket_bounds(bucket)
+    exact = low == high
+    low, high = max(low, m_low), min(high, m_high)
+    if longer:
+        low = max(low, n + 1)
+    else:
+        high = min(high, n)
+    if low > high:
+        return n_touched
+    prefix = n - _needed_overlap(threshold, n, low) + 1  # the shortest partner needs the longest prefix
+    for i in range(prefix):
+        e = query_elements[i]
+        if e < 0:
+            continue
+        key = (e << 16) | bucket
+        if key not in keys:
+            continue
+        list_id = keys[key]
+        for x in range(start[list_id], start[list_id] + size[list_id]):
+            item = items[x]
+            h = hits[item]
+            if h < 0:
+                continue
+            m = low if exact else item_lengths[item]
+            if m < low or m > high:
+                continue
+            bound = h + 1 + min(n - i - 1, m - positions[x] - 1)
+            if h == 0:
+                touched[n_touched] = item
+                n_touched += 1
+            hits[item] = h + 1 if bound >= _needed_overlap(threshold, n, m) else -1
+    return n_touched
+
+
+@njit(cache=True)
+def _query_elements(query_tokens, order_key, element_ids):
+    """The query's elements in the global order, -1 for elements never indexed; unknown tokens (-1) come first,
+    as the rarest of all (they match nothing)."""
+    known = query_tokens[query_tokens >= 0]
+    elements, _ = _sorted_elements(known, order_key, element_ids, False, 0)
+    out = np.full(query_tokens.shape[0], -1, np.int64)
+    out[query_tokens.shape[0] - known.shape[0] :] = elements
+    return out
+
+
+@njit(cache=True)
+def _candidates_above(query_tokens, threshold, first, order_key, element_ids, slot, masks, hits, touched,
+                      all_tokens, item_offsets, item_lengths, sketches, s0, s1, s2, s3, s4, s5, short_keys, l0, l1,
+                      l2, l3, l4, l5, long_keys):  # fmt: skip
+    """Every item with F > threshold (or the first found, with first=True). Length buckets are probed nearest to
+    the query's length first; an item lives in one bucket, so each bucket's survivors are final once it is probed
+    and get their exact LCS right away, likeliest (most shared prefix elements) first."""
+    short, long = (s0, s1, s2, s3, s4, s5), (l0, l1, l2, l3, l4, l5)
+    n = query_tokens.shape[0]
+    query_elements = _query_elements(query_tokens, order_key, element_ids)
+    m_low = int(np.floor(threshold * n / (2 - threshold) - 1e-9)) + 1  # t|a|/(2-t) < |b| < (2-t)|a|/t
+    m_high = int(np.ceil((2 - threshold) * n / threshold + 1e-9)) - 1
+    b_low, b_mid, b_high = _bucket(max(m_low, 1)), _bucket(n), _bucket(m_high)
+    _prepare_query(query_tokens, slot, masks)
+    query_counts = np.zeros(64, np.int64)
+    for t in query_tokens:
+        if t >= 0:
+            query_counts[_sketch_bucket(t)] += 1
+    words = (n + 63) >> 6
+    v = np.empty(words, np.uint64)
+    out_items = np.empty(16, np.int64)
+    out_scores = np.empty(16, np.float64)
+    n_found = 0
+    done = False
+    for step in range(2 * (b_high - b_low) + 1):  # b_mid, b_mid + 1, b_mid - 1, b_mid + 2, ...
+        bucket = b_mid + (step + 1) // 2 if step % 2 else b_mid - step // 2
+        if bucket < b_low or bucket > b_high:
+            continue
+        n_touched = _probe(query_elements, n, threshold, bucket, m_low, m_high, False, short_keys, short,
+                           item_lengths, hits, touched, 0)  # fmt: skip
+        n_touched = _probe(query_elements, n, threshold, bucket, m_low, m_high, True, long_keys, long,
+                           item_lengths, hits, touched, n_touched)  # fmt: skip
+        survivors = np.empty(n_touched, np.int64)
+        counts = np.empty(n_touched, np.int64)
+        n_survivors = 0
+        for c in range(n_touched):
+            item = touched[c]
+            if hits[item] > 0:
+                survivors[n_survivors] = item
+                counts[n_survivors] = hits[item]
+                n_survivors += 1
+            hits[item] = 0
+        order = np.argsort(-counts[:n_survivors], kind="mergesort")
+        for c in range(n_survivors):
+            item = survivors[order[c]]
+            m = item_lengths[item]
+            if _sketch_bound(query_counts, sketches[item]) < _needed_overlap(threshold, n, m):
+                continue
+            f = _rouge_f(_lcs(n, words, slot, masks, all_tokens, item_offsets[item], m, v), n, m)
+            if f > threshold:
+                if n_found == out_items.shape[0]:
+                    out_items = np.concatenate((out_items, np.empty(n_found, np.int64)))
+                    out_scores = np.concatenate((out_scores, np.empty(n_found, np.float64)))
+                out_items[n_found] = item
+                out_scores[n_found] = f
+                n_found += 1
+                if first:
+                    done = True
+                    break
+        if done:
+            break
+    _reset_query(query_tokens, slot)
+    return out_items[:n_found], out_scores[:n_found]
+
+
+@njit(cache=True)
+def _top_k(query_tokens, k, order_key, element_ids, slot, masks, seen, touched, all_tokens, item_offsets,
+           item_lengths, f_start, f_size, f_items):  # fmt: skip
+    """Exact top-k items by F (ties: lower item index first), walking the full index rarest element first."""
+    query_elements = _query_elements(query_tokens, order_key, element_ids)
+    n = query_tokens.shape[0]
+    best_items = np.empty(k, np.int64)
+    best_scores = np.empty(k, np.float64)
+    count = 0
+    _prepare_query(query_tokens, slot, masks)
+    words = (n + 63) >> 6
+    v = np.empty(words, np.uint64)
+    n_touched = 0
+    for i in range(n):
+        e = query_elements[i]
+        if e >= 0 and e < f_start.shape[0]:
+            s = f_start[e]
+            for x in range(s, s + f_size[e]):
+                item = f_items[x]
+                if seen[item]:
+                    continue
+                seen[item] = True
+                touched[n_touched] = item
+                n_touched += 1
+                m = item_lengths[item]
+                if count == k:  # its shared elements all lie at query positions >= i: LCS <= min(n - i, m)
+                    if 2.0 * min(n - i, m) / (n + m) + 1e-9 < best_scores[k - 1]:
+                        continue
+                f = _rouge_f(_lcs(n, words, slot, masks, all_tokens, item_offsets[item], m, v), n, m)
+                if f <= 0.0:
+                    continue
+                if count == k and (f < best_scores[k - 1] or (f == best_scores[k - 1] and item > best_items[k - 1])):
+                    continue
+                j = count if count < k else k - 1  # insert, keeping (score desc, item asc)
+                while j > 0 and (best_scores[j - 1] < f or (best_scores[j - 1] == f and best_items[j - 1] > item)):
+                    best_scores[j] = best_scores[j - 1]
+                    best_items[j] = best_items[j - 1]
+                    j -= 1
+                best_scores[j] = f
+                best_items[j] = item
+                if count < k:
+                    count += 1
+        # Items not seen yet share none of the first i+1 elements: LCS <= n - i - 1.
+        remaining = n - i - 1
+        ceiling = 2.0 * remaining / (n + remaining) if remaining > 0 else 0.0
+        if count == k and best_scores[k - 1] > ceiling + 1e-9:
+            break
+    for c in range(n_touched):
+        seen[touched[c]] = False
+    _reset_query(query_tokens, slot)
+    return best_items[:count], best_scores[:count]
+
+
+@njit(cache=True)
+def _all_scores(query_tokens, slot, masks, all_tokens, item_offsets, item_lengths, n_items):
+    """F against every item (the exhaustive reference, compiled the same way)."""
+    n = query_tokens.shape[0]
+    out = np.zeros(n_items, np.float64)
+    if n == 0:
+        return out
+    _prepare_query(query_tokens, slot, masks)
+    words = (n + 63) >> 6
+    v = np.empty(words, np.uint64)
+    for item in range(n_items):
+        m = item_lengths[item]
+        if m:
+            out[item] = _rouge_f(_lcs(n, words, slot, masks, all_tokens, item_offsets[item], m, v), n, m)
+    _reset_query(query_tokens, slot)
+    return out
+
+
+def _grown(array: np.ndarray, minimum: int, fill=None) -> np.ndarray:
+    """The array, or a copy at least twice as large (and >= minimum) with its contents kept."""
+    if array.shape[0] >= minimum:
+        return array
+    size = max(minimum, 2 * array.shape[0], 16)
+    new = np.empty((size,) + array.shape[1:], array.dtype) if fill is None else np.full(size, fill, array.dtype)
+    new[: array.shape[0]] = array
+    return new
 
 
 class _Postings:
-    """Growable int32 lists keyed by element id: (item index, position of the element in the item's order)."""
+    """Lists of item indexes (with, in the prefix tables, each element's position in the item's order) kept
+    contiguous inside one arena."""
 
-    def __init__(self) -> None:
-        self.items: dict[int, array] = {}
-        self.positions: dict[int, array] = {}
+    def __init__(self, with_positions: bool) -> None:
+        self.start = np.zeros(0, np.int64)
+        self.size = np.zeros(0, np.int32)
+        self.cap = np.zeros(0, np.int32)
+        self.items = np.empty(1024, np.int32)
+        self.positions = np.empty(1024 if with_positions else 0, np.int16)
+        self.used = np.zeros(2, np.int64)  # arena fill, live entries
 
-    def add(self, element: int, item: int, position: int) -> None:
-        lst = self.items.get(element)
-        if lst is None:
-            lst = self.items[element] = array("i")
-            self.positions[element] = array("h")
-        lst.append(item)
-        self.positions[element].append(min(position, 32767))
+    @property
+    def table(self):
+        return self.start, self.size, self.cap, self.items, self.positions, self.used
 
-    def get(self, element: int) -> tuple[np.ndarray, np.ndarray] | None:
-        lst = self.items.get(element)
-        if lst is None:
-            return None
-        return np.frombuffer(lst, dtype=np.int32), np.frombuffer(self.positions[element], dtype=np.int16)
+    def grow_lists(self, count: int) -> None:
+        old = self.start.shape[0]
+        if count > old:
+            self.start, self.size, self.cap = (_grown(a, count, 0) for a in (self.start, self.size, self.cap))
+            for a in (self.start, self.size, self.cap):
+                a[old:] = 0
 
-    def size(self) -> int:
-        return sum(len(v) for v in self.items.values())
+    def grow_arena(self, need: int) -> None:
+        minimum = int(self.used[0]) + need
+        self.items = _grown(self.items, minimum)
+        if self.positions.shape[0]:
+            self.positions = _grown(self.positions, minimum)
+
+    def live(self) -> int:
+        return int(self.used[1])
+
+    def compact(self, n_lists: int) -> None:
+        sizes = self.size[:n_lists].astype(np.int64)
+        total = int((sizes + np.maximum(2, sizes >> 3)).sum()) + max(1024, self.live() // 8)
+        items = np.empty(total, np.int32)
+        positions = np.empty(total if self.positions.shape[0] else 0, np.int16)
+        self.used[0] = _compact(n_lists, *self.table[:5], items, positions)
+        self.items, self.positions = items, positions
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.start, self.size, self.cap, self.items, self.positions))
+
+
+def _keys():
+    return Dict.empty(key_type=types.int64, value_type=types.int64)
 
 
 class NearDuplicateIndex:
@@ -79,187 +591,130 @@ class NearDuplicateIndex:
             raise ValueError("threshold must be within (0, 1)")
         self.threshold = threshold
         self._token_ids: dict[str, int] = {}
-        self._order_key: array = array("q")  # token id -> fixed order key (rarest first)
-        self._element_ids: dict[tuple[int, int], int] = {}
+        self._order_key = np.zeros(0, np.int64)  # token id -> fixed order key (rarest first)
+        self._element_ids = _keys()  # (token id << 32 | occurrence) -> element id
+        self._counters = np.zeros(3, np.int64)  # next element id, next short list id, next long list id
         self._ids: list[str] = []
-        self._tokens = array("i")  # all items' token ids, concatenated
-        self._offsets = array("q", [0])
-        self._lengths = array("i")
-        self._prefix = _Postings()  # each item under its threshold prefix
-        self._full = _Postings()  # each item under every element (for exact top-k at any score)
+        self._tokens = np.empty(1024, np.int32)  # all items' token ids in text order, concatenated
+        self._offsets = np.zeros(1024, np.int64)
+        self._lengths = np.zeros(1024, np.int32)
+        self._sketches = np.zeros((1024, 2), np.uint64)  # per item: token counts in 64 hash buckets
+        self._short_keys = _keys()  # (element << 16 | length bucket) -> list id
+        self._long_keys = _keys()
+        self._short = _Postings(with_positions=True)  # items under their prefix for partners at least as long
+        self._long = _Postings(with_positions=True)  # items under their prefix for shorter partners
+        self._full = _Postings(with_positions=False)  # items under every element (exact top-k at any score)
+        self._hits = np.zeros(0, np.int32)  # query scratch, one cell per item (always back to 0)
+        self._seen = np.zeros(0, np.bool_)
+        self._touched = np.zeros(0, np.int64)
+        self._slot = np.full(0, -1, np.int32)  # query scratch, one cell per token (always back to -1)
+        self.compact_slack = 1 << 16  # garbage entries tolerated beyond as many as the live ones
+        self.compactions = 0
 
     def __len__(self) -> int:
         return len(self._ids)
 
+    @property
+    def _store(self):
+        return self._tokens, self._offsets, self._lengths
+
+    @property
+    def _store_with_sketches(self):
+        return self._tokens, self._offsets, self._lengths, self._sketches
+
+    def _tables(self):
+        return (self._short, self._long, self._full), (self._counters[1], self._counters[2], self._counters[0])
+
     # --- building ---------------------------------------------------------------------------------------------
 
-    def build(self, items: Iterable[tuple[str, str]]) -> NearDuplicateIndex:
-        """Add many items, first fixing the token order by their document frequencies (rarest first)."""
-        items = list(items)
-        tokenized = [tokenize(text) for _, text in items]
-        df = Counter(token for tokens in tokenized for token in set(tokens))
-        for token, count in sorted(df.items(), key=lambda kv: (kv[1], kv[0])):
-            if token not in self._token_ids:
-                self._new_token(token, count)
-        for (item_id, _), tokens in zip(items, tokenized, strict=True):
-            self._add_tokens(item_id, tokens)
-        return self
-
-    def _new_token(self, token: str, frequency: int = 1) -> int:
-        token_id = len(self._order_key)
-        self._token_ids[token] = token_id
-        self._order_key.append(frequency * (1 << 32) + token_id)
+    def _token_id(self, token: str) -> int:
+        token_id = self._token_ids.get(token)
+        if token_id is None:
+            token_id = self._token_ids[token] = len(self._token_ids)
+            self._order_key = _grown(self._order_key, token_id + 1)
+            self._order_key[token_id] = (1 << 32) + token_id  # first seen now: as rare as can be
         return token_id
 
-    def _elements(self, token_ids: list[int], *, create: bool = True) -> list[tuple[int, int]]:
-        """(element id, token id) pairs in the global order; the k-th repeat of a token is its own element.
-        With create=False (queries), elements never indexed come back as -1."""
-        seen: Counter = Counter()
-        keyed = []
-        for token_id in token_ids:
-            occurrence = seen[token_id]
-            seen[token_id] += 1
-            keyed.append((self._order_key[token_id], occurrence, token_id))
-        keyed.sort()
-        out = []
-        for _, occurrence, token_id in keyed:
-            element = self._element_ids.get((token_id, occurrence), -1)
-            if element < 0 and create:
-                element = self._element_ids[(token_id, occurrence)] = len(self._element_ids)
-            out.append((element, token_id))
-        return out
+    def _encode(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Token ids (new tokens get ids; build fixes their order keys) of many texts, flat, with offsets."""
+        token_ids = self._token_ids
+        known = len(token_ids)
+        flat = array("i")
+        offsets = array("q", [0])
+        for text in texts:
+            tokens = tokenize(text)
+            ids = [token_ids.get(t) for t in tokens]
+            if None in ids:
+                new = token_ids.setdefault
+                ids = [new(t, len(token_ids)) if i is None else i for t, i in zip(tokens, ids, strict=True)]
+            flat.extend(ids)
+            offsets.append(len(flat))
+        return np.frombuffer(flat, np.int32), np.frombuffer(offsets, np.int64), known
+
+    def build(self, items: Iterable[tuple[str, str]]) -> NearDuplicateIndex:
+        """Add many items, first fixing the order of tokens not seen before by their document frequencies."""
+        items = list(items)
+        tokens, offsets, known = self._encode(text for _, text in items)
+        total = len(self._token_ids)
+        if total > known:
+            df = np.zeros(total, np.int64)
+            _document_frequencies(tokens, offsets, df)
+            self._order_key = _grown(self._order_key, total)
+            self._order_key[known:total] = df[known:] * (1 << 32) + np.arange(known, total, dtype=np.int64)
+        self._add_encoded([item_id for item_id, _ in items], tokens, offsets)
+        for table, lists in zip(*self._tables(), strict=True):
+            if table.items.shape[0] > 2 * table.live() + 4096:  # lists that moved left garbage: compact once
+                table.compact(int(lists))
+        return self
 
     def add(self, item_id: str, text: str) -> None:
-        self._add_tokens(item_id, tokenize(text))
+        ids = np.array([self._token_id(t) for t in tokenize(text)], np.int32)
+        self._add_encoded([item_id], ids, np.array([0, len(ids)], np.int64))
+        for table, lists in zip(*self._tables(), strict=True):
+            if table.used[0] > 2 * table.live() + self.compact_slack:  # more than half is garbage
+                table.compact(int(lists))
+                self.compactions += 1
 
-    def _add_tokens(self, item_id: str, tokens: list[str]) -> None:
-        token_ids = [self._token_ids.get(t) if t in self._token_ids else self._new_token(t) for t in tokens]
-        index = len(self._ids)
-        self._ids.append(item_id)
-        self._tokens.extend(token_ids)
-        self._offsets.append(len(self._tokens))
-        self._lengths.append(len(token_ids))
-        if not token_ids:
-            return
-        elements = self._elements(token_ids)
-        prefix = len(token_ids) - _alpha_min(len(token_ids), self.threshold) + 1
-        for position, (element, _) in enumerate(elements):
-            self._full.add(element, index, position)
-            if position < prefix:
-                self._prefix.add(element, index, position)
+    def add_many(self, items: Iterable[tuple[str, str]]) -> None:
+        for item_id, text in items:
+            self.add(item_id, text)
+
+    def _add_encoded(self, item_ids: list[str], tokens: np.ndarray, offsets: np.ndarray) -> None:
+        first = len(self._ids)
+        count = len(item_ids)
+        self._tokens = _grown(self._tokens, int(self._offsets[first]) + len(tokens))
+        self._offsets = _grown(self._offsets, first + count + 1)
+        self._lengths = _grown(self._lengths, first + count)
+        self._sketches = _grown(self._sketches, first + count)
+        done = 0
+        while done < count:
+            done, need_s, need_l, need_f = _add_items(
+                tokens, offsets, done, first, self.threshold, self._order_key, self._element_ids, self._counters,
+                *self._store_with_sketches, *self._short.table, self._short_keys, *self._long.table,
+                self._long_keys, *self._full.table,
+            )  # fmt: skip
+            if done < count:  # out of room: grow what ran out (amortized doubling) and go on from the same item
+                for table, lists in zip(*self._tables(), strict=True):
+                    table.grow_lists(int(lists))
+                for table, need in zip((self._short, self._long, self._full), (need_s, need_l, need_f), strict=True):
+                    table.grow_arena(need)
+        self._ids.extend(item_ids)
+        n = len(self._ids)
+        self._hits = _grown(self._hits, n, 0)
+        self._seen = _grown(self._seen, n, False)
+        self._touched = _grown(self._touched, n)
+        self._slot = _grown(self._slot, len(self._token_ids), -1)
 
     # --- querying ---------------------------------------------------------------------------------------------
 
-    def _query(self, text: str) -> tuple[list[int], list[int]]:
-        """Query token ids (unknown tokens: -1, they match nothing) and element ids in order (-1 if unseen)."""
-        tokens = tokenize(text)
-        token_ids = [self._token_ids.get(t, -1) for t in tokens]
-        known = [t for t in token_ids if t >= 0]
-        elements = [e for e, _ in self._elements(known, create=False)]
-        unknown = len(token_ids) - len(known)
-        return token_ids, [-1] * unknown + elements  # unseen tokens are the rarest of all
+    def _query(self, text: str) -> np.ndarray:
+        """The query's token ids in text order; unknown tokens are -1 (they match nothing)."""
+        token_ids = self._token_ids
+        return np.array([token_ids.get(t, -1) for t in tokenize(text)], np.int32)
 
-    def _exact_f(self, query_ids: list[int], candidates: np.ndarray) -> np.ndarray:
-        """ROUGE-L F between the query and each candidate item, exact: bit-parallel LCS (Allison-Dix/Hyyro) over
-        the query's positions, one 64-bit word per 64 positions, vectorized across every candidate."""
-        len_a = len(query_ids)
-        if len(candidates) == 0 or len_a == 0:
-            return np.zeros(len(candidates))
-        lengths = np.frombuffer(self._lengths, dtype=np.int32)[candidates]
-        words = (len_a + 63) // 64
-        masks: dict[int, int] = {}
-        for position, token_id in enumerate(query_ids):
-            if token_id >= 0:
-                masks[token_id] = masks.get(token_id, 0) | (1 << position)
-        if words > 1 and len(candidates) <= 256:
-            # Long query, few candidates: Python's big integers beat per-column numpy overhead here.
-            return self._exact_f_python(masks, len_a, candidates, lengths)
-        query_tokens = np.array(sorted(masks), dtype=np.int64)
-        query_masks = np.array(
-            [[(masks[t] >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)] for t in sorted(masks)],
-            dtype=np.uint64,
-        ).reshape(len(query_tokens), words)
-        full_value = (1 << len_a) - 1
-        full = np.array([(full_value >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)], dtype=np.uint64)
-        offsets = np.frombuffer(self._offsets, dtype=np.int64)[candidates]
-        all_tokens = np.frombuffer(self._tokens, dtype=np.int32)
-        width = int(lengths.max())
-        v = np.broadcast_to(full, (len(candidates), words)).copy()
-        zero = np.uint64(0)
-        for start in range(0, width, 256):  # columns in blocks keep the gathered grid small
-            columns = np.arange(start, min(width, start + 256))
-            index = offsets[:, None] + columns[None, :]
-            valid = columns[None, :] < lengths[:, None]
-            grid = np.where(valid, all_tokens[np.minimum(index, len(all_tokens) - 1)], -1).astype(np.int64)
-            if len(query_tokens):
-                slot = np.clip(np.searchsorted(query_tokens, grid), 0, len(query_tokens) - 1)
-                hit = query_tokens[slot] == grid
-            else:
-                slot, hit = np.zeros(grid.shape, dtype=np.int64), np.zeros(grid.shape, dtype=bool)
-            if words == 1:
-                match = np.where(hit, query_masks[slot, 0], zero)
-                column_v = v[:, 0]
-                for c in range(len(columns)):
-                    u = column_v & match[:, c]
-                    column_v = ((column_v + u) | (column_v - u)) & full[0]
-                v[:, 0] = column_v
-                continue
-            for c in range(len(columns)):
-                match = np.where(hit[:, c, None], query_masks[slot[:, c]], zero)
-                u = v & match
-                total = np.empty_like(v)
-                carry = np.zeros(len(candidates), dtype=bool)
-                for w in range(words):  # v + u, the carry running across words
-                    partial = v[:, w] + u[:, w]
-                    overflow = partial < v[:, w]
-                    with_carry = partial + carry.astype(np.uint64)
-                    overflow |= carry & (with_carry == 0)
-                    total[:, w] = with_carry
-                    carry = overflow
-                v = (total | (v & ~u)) & full  # v - u == v & ~u, because u is a subset of v
-        lcs = len_a - np.bitwise_count(v).sum(axis=1).astype(np.int64)
-        return rouge_f(lcs, len_a, lengths.astype(np.float64))
-
-    def _exact_f_python(self, masks: dict[int, int], len_a: int, candidates: np.ndarray, lengths) -> np.ndarray:
-        full = (1 << len_a) - 1
-        lcs = np.empty(len(candidates), dtype=np.int64)
-        tokens = self._tokens
-        for n, (item, length) in enumerate(zip(candidates.tolist(), lengths.tolist(), strict=True)):
-            start = self._offsets[item]
-            v = full
-            for token_id in tokens[start : start + length]:
-                u = v & masks.get(token_id, 0)
-                v = ((v + u) | (v - u)) & full
-            lcs[n] = len_a - v.bit_count()
-        return rouge_f(lcs, len_a, lengths.astype(np.float64))
-
-    def _gather(self, candidates: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """The candidates' token ids as an (n, max length) grid padded with -1."""
-        offsets = np.frombuffer(self._offsets, dtype=np.int64)[candidates]
-        all_tokens = np.frombuffer(self._tokens, dtype=np.int32)
-        columns = np.arange(int(lengths.max()) if len(lengths) else 0)
-        index = offsets[:, None] + columns[None, :]
-        valid = columns[None, :] < lengths[:, None]
-        return np.where(valid, all_tokens[np.minimum(index, len(all_tokens) - 1)], -1)
-
-    def _overlaps(self, query_ids: list[int], candidates: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Exact multiset overlap |a ∩ b| per candidate (an upper bound on the LCS), vectorized."""
-        counts_a = Counter(t for t in query_ids if t >= 0)
-        if not counts_a or not len(candidates):
-            return np.zeros(len(candidates), dtype=np.int64)
-        query_tokens = np.array(sorted(counts_a), dtype=np.int64)
-        query_counts = np.array([counts_a[t] for t in sorted(counts_a)], dtype=np.int64)
-        out = np.empty(len(candidates), dtype=np.int64)
-        for start in range(0, len(candidates), 4096):
-            chunk, chunk_lengths = candidates[start : start + 4096], lengths[start : start + 4096]
-            grid = self._gather(chunk, chunk_lengths).astype(np.int64)
-            slot = np.clip(np.searchsorted(query_tokens, grid), 0, len(query_tokens) - 1)
-            rows, columns = np.nonzero(query_tokens[slot] == grid)
-            cells = np.bincount(
-                rows * len(query_tokens) + slot[rows, columns], minlength=len(chunk) * len(query_tokens)
-            ).reshape(len(chunk), len(query_tokens))
-            out[start : start + len(chunk)] = np.minimum(cells, query_counts[None, :]).sum(axis=1)
-        return out
+    @staticmethod
+    def _masks(length: int) -> np.ndarray:
+        return np.empty((max(length, 1), (length + 63) // 64 or 1), np.uint64)
 
     def candidates_above(self, text: str, threshold: float | None = None, *, first: bool = False):
         """(item indexes, F) of every item with F > threshold (default: the index's), exact. With first=True it
@@ -267,90 +722,39 @@ class NearDuplicateIndex:
         threshold = self.threshold if threshold is None else threshold
         if threshold < self.threshold:
             raise ValueError(f"this index prunes for F > {self.threshold}; use most_similar for lower scores")
-        empty = (np.array([], dtype=np.int64), np.array([]))
-        query_ids, elements = self._query(text)
-        len_a = len(query_ids)
-        if len_a == 0 or not self._ids:
-            return empty
-        alpha = _alpha_min(len_a, threshold)
-        found_items, found_query_pos, found_item_pos = [], [], []
-        for position, element in enumerate(elements[: len_a - alpha + 1]):
-            hit = self._prefix.get(element) if element >= 0 else None
-            if hit is not None:
-                found_items.append(hit[0])
-                found_query_pos.append(np.full(len(hit[0]), position, dtype=np.int32))
-                found_item_pos.append(hit[1])
-        if not found_items:
-            return empty
-        items = np.concatenate(found_items)
-        query_pos = np.concatenate(found_query_pos)
-        item_pos = np.concatenate(found_item_pos).astype(np.int32)
-        unique, first_hit = np.unique(items, return_index=True)  # first shared element of each candidate
-        lengths = np.frombuffer(self._lengths, dtype=np.int32)[unique]
-        float_lengths = lengths.astype(np.float64)
-        low = threshold * len_a / (2 - threshold) - _EPS
-        high = (2 - threshold) * len_a / threshold + _EPS
-        needed = threshold * (len_a + float_lengths) / 2 - _EPS  # the overlap (and the LCS) must exceed this
-        bound = np.minimum(len_a - query_pos[first_hit], float_lengths - item_pos[first_hit])  # positional filter
-        keep = (float_lengths > low) & (float_lengths < high) & (bound > needed)
-        survivors, lengths, needed = unique[keep].astype(np.int64), lengths[keep], needed[keep]
-        if len(survivors) > 64 or len_a > 63:
-            overlap = self._overlaps(query_ids, survivors, lengths)
-            keep = overlap > needed
-            survivors, lengths, overlap = survivors[keep], lengths[keep], overlap[keep]
-            order = np.argsort(-(overlap / (len_a + lengths)), kind="stable")  # likeliest duplicates first
-            survivors = survivors[order]
-        chunk = 4 if first else max(len(survivors), 1)  # with first=True: 4, 8, 16, … likeliest first
-        found, scores, start = [], [], 0
-        while start < len(survivors):
-            part = survivors[start : start + chunk]
-            start += len(part)
-            f = self._exact_f(query_ids, part)
-            above = f > threshold
-            found.append(part[above])
-            scores.append(f[above])
-            if first and above.any():
-                break
-            chunk *= 2
-        if not found:
-            return empty
-        return np.concatenate(found), np.concatenate(scores)
+        query_ids = self._query(text)
+        if len(query_ids) == 0 or not self._ids:
+            return np.array([], dtype=np.int64), np.array([])
+        return _candidates_above(
+            query_ids, threshold, first, self._order_key, self._element_ids, self._slot, self._masks(len(query_ids)),
+            self._hits, self._touched, *self._store_with_sketches, *self._short.table, self._short_keys,
+            *self._long.table, self._long_keys,
+        )  # fmt: skip
 
     def is_near_duplicate(self, text: str, threshold: float | None = None) -> bool:
         return len(self.candidates_above(text, threshold, first=True)[0]) > 0
 
-    def add_many(self, items: Iterable[tuple[str, str]]) -> None:
-        for item_id, text in items:
-            self.add(item_id, text)
-
     def most_similar(self, text: str, k: int = 10) -> list[tuple[str, float]]:
         """Exact top-k by F (ties: earlier-added first); items scoring 0 are left out."""
-        query_ids, elements = self._query(text)
-        len_a = len(query_ids)
-        if len_a == 0 or not self._ids or k <= 0:
+        query_ids = self._query(text)
+        if len(query_ids) == 0 or not self._ids or k <= 0:
             return []
-        seen = np.zeros(0, dtype=np.int64)
-        best_items = np.zeros(0, dtype=np.int64)
-        best_scores = np.zeros(0)
-        for position, element in enumerate(elements):
-            hit = self._full.get(element) if element >= 0 else None
-            if hit is not None:
-                new = np.setdiff1d(hit[0].astype(np.int64), seen, assume_unique=False)
-                if len(new):
-                    seen = np.union1d(seen, new)
-                    scores = self._exact_f(query_ids, new)
-                    items = np.concatenate([best_items, new])
-                    all_scores = np.concatenate([best_scores, scores])
-                    order = np.lexsort((items, -all_scores))[:k]
-                    best_items, best_scores = items[order], all_scores[order]
-            # Items not seen yet share none of the first position+1 elements: LCS <= len_a - position - 1.
-            remaining = len_a - position - 1
-            ceiling = 2 * remaining / (len_a + remaining) if remaining > 0 else 0.0
-            if len(best_scores) == k and best_scores[-1] > ceiling + _EPS:
-                break
-        keep = best_scores > 0
-        return [(self._ids[i], float(s)) for i, s in zip(best_items[keep], best_scores[keep], strict=True)]
+        items, scores = _top_k(
+            query_ids, k, self._order_key, self._element_ids, self._slot, self._masks(len(query_ids)), self._seen,
+            self._touched, *self._store, self._full.start, self._full.size, self._full.items,
+        )  # fmt: skip
+        return [(self._ids[i], float(s)) for i, s in zip(items.tolist(), scores.tolist(), strict=True)]
+
+    def exhaustive_scores(self, text: str) -> np.ndarray:
+        """F against every item, by brute force (the reference the benchmark checks decisions against)."""
+        query_ids = self._query(text)
+        return _all_scores(query_ids, self._slot, self._masks(len(query_ids)), *self._store, len(self._ids))
+
+    def item_id(self, index: int) -> str:
+        return self._ids[index]
 
     def memory_bytes(self) -> int:
-        postings = (self._prefix.size() + self._full.size()) * 6
-        return postings + len(self._tokens) * 4 + len(self._offsets) * 8 + len(self._lengths) * 4
+        arrays = (self._tokens, self._offsets, self._lengths, self._sketches, self._order_key)
+        arrays += (self._hits, self._seen, self._touched, self._slot)
+        tables = self._short.nbytes() + self._long.nbytes() + self._full.nbytes()
+        return tables + sum(a.nbytes for a in arrays)

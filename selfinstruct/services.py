@@ -688,9 +688,15 @@ def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> b
     if reason is None and key in pool.keys:
         reason = Reason.DUPLICATE
     if reason is None:
-        similar = pool.index.most_similar(item.instruction, k=10)
-        if similar and similar[0][1] > NEAR_DUPLICATE_THRESHOLD:
+        # The threshold probe decides (fast at any pool size); only an accepted row pays for the exact top 10
+        # over the whole pool. A rejected row keeps the (up to 10) closest items above the threshold.
+        above, scores = pool.index.candidates_above(item.instruction, NEAR_DUPLICATE_THRESHOLD)
+        if len(above):
             reason = Reason.NEAR_DUPLICATE
+            ranked = sorted(zip(scores.tolist(), above.tolist(), strict=True), key=lambda p: (-p[0], p[1]))[:10]
+            similar = [(pool.index.item_id(index), score) for score, index in ranked]
+        else:
+            similar = pool.index.most_similar(item.instruction, k=10)
     row = GeneratedInstruction.objects.create(
         project_id=batch.project_id,
         batch=batch,

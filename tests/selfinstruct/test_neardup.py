@@ -72,6 +72,77 @@ def test_most_similar_and_decisions_equal_brute_force(pool, queries, k, split, d
             assert index.is_near_duplicate(query, threshold) == brute.is_near_duplicate(query, threshold)
 
 
+def mutate(words, edits):
+    """A near-paraphrase: substitutions, insertions, deletions and swaps drawn by hypothesis."""
+    words = list(words)
+    for op, position, word in edits:
+        if not words:
+            words.append(word)
+            continue
+        position %= len(words)
+        if op == 0:
+            words[position] = word
+        elif op == 1:
+            words.insert(position, word)
+        elif op == 2 and len(words) > 1:
+            words.pop(position)
+        else:
+            words[position], words[-1] = words[-1], words[position]
+    return words
+
+
+edits = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 400), st.sampled_from(WORDS)), max_size=25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bases=st.lists(st.lists(st.sampled_from(WORDS), min_size=40, max_size=160), min_size=1, max_size=4),
+    variants=st.lists(st.tuples(st.integers(0, 3), edits), min_size=1, max_size=25),
+    queries=st.lists(st.tuples(st.integers(0, 3), edits), min_size=1, max_size=4),
+    split=st.integers(0, 30),
+)
+def test_long_paraphrases_agree_with_brute_force(bases, variants, queries, split):
+    """Texts of 40-200 tokens: wide length buckets, multi-word bit-parallel LCS, many near-duplicates."""
+    pool = [" ".join(mutate(bases[b % len(bases)], e)) for b, e in variants]
+    brute, index = build_both(pool, min(split, len(pool)))
+    for b, e in queries:
+        query = " ".join(mutate(bases[b % len(bases)], e))
+        expected = brute.most_similar(query, 5)
+        got = index.most_similar(query, 5)
+        assert [i for i, _ in got] == [i for i, _ in expected]
+        assert [s for _, s in got] == [s for _, s in expected]
+        for threshold in (0.7, 0.8, 0.95):
+            above = {index.item_id(i) for i in index.candidates_above(query, threshold)[0]}
+            assert above == {i for i, s in brute.scores(query) if s > threshold}
+            assert index.is_near_duplicate(query, threshold) == bool(above)
+
+
+def test_growth_after_build_keeps_answers_exact():
+    """Thousands of incremental adds after a build move lists, grow the arenas and compact them."""
+    import random
+
+    rng = random.Random(3)
+    vocabulary = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(3, 90))) for _ in range(3000)]
+    brute = ExhaustiveIndex()
+    for i, text in enumerate(texts):
+        brute.add(str(i), text)
+    index = NearDuplicateIndex()
+    index.compact_slack = 0  # compact as soon as garbage outgrows the live entries
+    index.build([(str(i), t) for i, t in enumerate(texts[:200])])
+    for i, text in enumerate(texts[200:], start=200):
+        index.add(str(i), text)
+    assert index.compactions > 0
+    for _ in range(40):
+        source = rng.choice(texts).split()
+        source[rng.randrange(len(source))] = rng.choice(vocabulary)
+        query = " ".join(source)
+        assert index.is_near_duplicate(query) == brute.is_near_duplicate(query)
+        above = {index.item_id(i) for i in index.candidates_above(query)[0]}
+        assert above == {i for i, s in brute.scores(query) if s > 0.7}
+    assert index.most_similar(texts[-1], 3) == brute.most_similar(texts[-1], 3)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     a=st.lists(st.sampled_from(WORDS[:16]), min_size=1, max_size=20).map(" ".join),
