@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -15,6 +16,7 @@ from training import api as training_api
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
     path("me/", projects_api.MeApi.as_view(), name="me"),
+    path("me/token", projects_api.MyTokenApi.as_view(), name="me-token"),
     path("projects/", projects_api.ProjectListApi.as_view(), name="project-list"),
     path("projects/<slug:slug>/", projects_api.ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<slug:slug>/seeds", selfinstruct_api.SeedImportApi.as_view(), name="project-seeds"),
@@ -65,8 +67,17 @@ label_urls = [
 
 urlpatterns = [
     path("", projects_views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", projects_views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "admin/login/",
+        projects_views.ThrottledLoginView.as_view(
+            template_name="admin/login.html",
+            authentication_form=AdminAuthenticationForm,
+            extra_context={"site_header": admin.site.site_header, "site_title": admin.site.site_title},
+        ),
+        name="admin-login",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("label/", include(label_urls)),

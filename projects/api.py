@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects.selectors import get_project_for_user, projects_for_user, role_in_project, user_roles
+from projects.services import revoke_token, rotate_token
 
 
 class ProjectOutputSerializer(serializers.Serializer):
@@ -51,3 +52,20 @@ class MeApi(APIView):
             "projects": user_roles(user=request.user),
         }
         return Response(MeOutputSerializer(data).data)
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as 'Authorization: Token <token>'. Shown once.")
+
+
+class MyTokenApi(APIView):
+    """The caller's own API token: POST issues a new one (revoking the old), DELETE revokes it."""
+
+    @extend_schema(request=None, responses={201: TokenOutputSerializer})
+    def post(self, request):
+        return Response(TokenOutputSerializer({"token": rotate_token(user=request.user)}).data, status=201)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        revoke_token(user=request.user)
+        return Response(status=204)

@@ -1,0 +1,228 @@
+"""Every URL × every role (healthchecks-style): allowed roles succeed, everyone else is refused without learning
+whether another project's object exists (404), anonymous callers get 401 (API) or the sign-in page (UI)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
+from tests.training.conftest import sft_version, tiny_base  # noqa: F401 - shared fixtures
+
+ROLES = ("admin", "labeler", "consumer", "other_labeler", "other_consumer", "anonymous")
+
+
+@pytest.fixture
+def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_path):  # noqa: F811
+    """One of each object in project alpha; beta has its own members but none of these."""
+    from annotation.services import start_sampling_run
+    from llm.services import create_endpoint
+    from selfinstruct.services import start_batch
+    from training.services import create_training_job, job_dir
+
+    endpoint = create_endpoint(name="matrix", base_url="http://127.0.0.1:9/v1", model="m")
+    batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)
+    (task,) = make_tasks(1)
+    job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base))
+    run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("seed",))
+
+    folder = job_dir(job)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.log").write_text("step 1\n")
+    return {"batch": batch.pk, "task": task.pk, "version": sft_version.pk, "job": job.pk, "run": run.pk,
+            "completions": sorted(task.completion_ids), "base": str(tiny_base)}  # fmt: skip
+
+
+ADMIN_ONLY = {"admin"}
+MEMBERS = {"admin", "labeler", "consumer"}
+LABELING = {"admin", "labeler"}
+DATA = {"admin", "consumer"}  # export and training roles
+
+# (method, URL, allowed roles, status for allowed roles: one code, or {role: code}). Everyone else signed in gets
+# 404; anonymous API callers get 401. Writes list the refused roles first: the allowed call may change state.
+API = [
+    ("GET", "/api/v1/me/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/projects/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/projects/alpha/", MEMBERS, 200),
+    ("POST", "/api/v1/projects/alpha/seeds", ADMIN_ONLY, 400),  # no file: refused with a reason, for the admin
+    ("GET", "/api/v1/generation-batches/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix", "target": 3}),
+    ("GET", "/api/v1/generation-batches/{batch}/", ADMIN_ONLY, 200),
+    ("POST", "/api/v1/generation-batches/{batch}/pause", ADMIN_ONLY, 200),
+    ("POST", "/api/v1/generation-batches/{batch}/resume", ADMIN_ONLY, 200),
+    ("POST", "/api/v1/generation-batches/{batch}/cancel", ADMIN_ONLY, 200),
+    ("GET", "/api/v1/annotation/next?project=alpha", LABELING, {"admin": 200, "labeler": 204}),
+    ("POST", "/api/v1/annotation/undo?project=alpha", LABELING, 409),  # nothing to undo yet
+    ("GET", "/api/v1/annotation/rankings?project=alpha", DATA, 200),
+    ("GET", "/api/v1/annotation/stats?project=alpha", ADMIN_ONLY, 200),
+    # The admin ranks first (a free slot takes a late submission), which fills the task for the labeler.
+    (
+        "POST",
+        "/api/v1/annotation/tasks/{task}/ranking",
+        LABELING,
+        {"admin": 201, "labeler": 409},
+        {"ranking": "{completions}"},
+    ),
+    ("POST", "/api/v1/annotation/tasks/{task}/heartbeat", LABELING, 409),  # no lease held
+    ("POST", "/api/v1/annotation/tasks/{task}/skip", LABELING, 409),
+    ("GET", "/api/v1/datasets/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("POST", "/api/v1/datasets/", DATA, 201, {"project": "alpha", "kind": "sft"}),
+    ("GET", "/api/v1/datasets/{version}/", DATA, 200),
+    ("GET", "/api/v1/datasets/{version}/download?format=alpaca", DATA, 200),
+    ("GET", "/api/v1/training-jobs/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("POST", "/api/v1/training-jobs/", DATA, 201, {"dataset": "{version}", "kind": "sft", "base_model": "{base}"}),
+    ("GET", "/api/v1/training-jobs/{job}/", DATA, 200),
+    ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
+    ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
+    ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "consumer": 409}),  # consumer: already
+    ("GET", "/api/v1/sampling-runs/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    (
+        "POST",
+        "/api/v1/sampling-runs/",
+        ADMIN_ONLY,
+        201,
+        {"project": "alpha", "endpoints": [{"name": "matrix"}], "sources": ["seed"]},
+    ),
+    ("GET", "/api/v1/sampling-runs/{run}/", ADMIN_ONLY, 200),
+    ("POST", "/api/v1/me/token", MEMBERS | {"other_labeler", "other_consumer"}, 201),
+]
+# Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
+LISTS = [
+    ("/api/v1/generation-batches/", "project"),
+    ("/api/v1/datasets/", "project"),
+    ("/api/v1/training-jobs/", "project"),
+    ("/api/v1/sampling-runs/", "project"),
+]
+SEES_ALPHA_LISTS = {
+    "/api/v1/generation-batches/": ADMIN_ONLY,
+    "/api/v1/datasets/": DATA,
+    "/api/v1/training-jobs/": DATA,
+    "/api/v1/sampling-runs/": ADMIN_ONLY,
+}
+# Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
+PAGES = [
+    ("GET", "/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/label/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/label/alpha/", LABELING, 200),
+    ("GET", "/label/alpha/dashboard/", ADMIN_ONLY, 200),
+    ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
+    ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
+    ("POST", "/label/alpha/undo", LABELING, 302),
+]
+PUBLIC = ["/api/v1/health/", "/api/schema/", "/api/docs/", "/accounts/login/"]
+
+
+def _client(cast, who, *, session):
+    from rest_framework.test import APIClient
+
+    from tests.helpers.openapi import SchemaCheckedClient
+
+    client = (APIClient if session else SchemaCheckedClient)()
+    client.raise_request_exception = False
+    if who == "anonymous":
+        return client
+    if session:
+        client.force_login(cast[who])
+    elif who.endswith("consumer"):
+        client.credentials(HTTP_AUTHORIZATION=f"Token {cast[who].auth_token.key}")
+    else:
+        client.force_authenticate(cast[who])
+    return client
+
+
+def _fill(body, world):
+    """{name} placeholders in a body, replaced by the world's objects (keeping their types)."""
+    if isinstance(body, dict):
+        return {key: _fill(value, world) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_fill(value, world) for value in body]
+    if isinstance(body, str) and body.startswith("{") and body.endswith("}"):
+        return world[body[1:-1]]
+    return body
+
+
+def _expected(role, allowed, status, *, api):
+    if role == "anonymous":
+        return 401 if api else 302
+    if role not in allowed:
+        return 404
+    return status[role] if isinstance(status, dict) else status
+
+
+def _order(allowed):
+    return sorted(ROLES, key=lambda role: role in allowed)  # refused roles first, allowed ones last
+
+
+def _run(cast, world, rows, *, session):
+    cells, wrong = 0, []
+    for method, template, allowed, status, *body in rows:
+        url = template.format(**world)
+        data = _fill(body[0], world) if body else None
+        for role in _order(allowed):
+            client = _client(cast, role, session=session)
+            response = (
+                client.generic(method, url, json.dumps(data), "application/json")
+                if body
+                else client.generic(method, url)
+            )
+            cells += 1
+            expected = _expected(role, allowed, status, api=not session)
+            if response.status_code != expected:
+                wrong.append(f"{method} {url} as {role}: {response.status_code}, expected {expected}")
+            if role == "anonymous" and session:
+                assert "/accounts/login/" in response["Location"]
+    return cells, wrong
+
+
+def test_every_api_endpoint_for_every_role(cast, world):
+    cells, wrong = _run(cast, world, API, session=False)
+    assert not wrong, "\n".join(wrong)
+    assert cells == len(API) * len(ROLES)
+
+
+def test_every_page_for_every_role(cast, world):
+    cells, wrong = _run(cast, world, PAGES, session=True)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_lists_never_show_another_projects_objects(cast, world):
+    for url, _ in LISTS:
+        for role in ROLES[:-1]:
+            body = _client(cast, role, session=False).get(url).json()
+            rows = body["results"] if isinstance(body, dict) else body
+            sees = role in SEES_ALPHA_LISTS[url]
+            assert bool(rows) == sees, f"{url} as {role}: {len(rows)} rows"
+
+
+def test_the_admin_site_is_for_staff_only(cast, world):
+    for role in ROLES:
+        response = _client(cast, role, session=True).get("/admin/")
+        assert response.status_code == (200 if role == "admin" else 302), role
+
+
+def test_public_urls_answer_anonymous_callers(client, db):
+    for url in PUBLIC:
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_matrix_covers_every_url():
+    """A new URL without a row here fails this test."""
+    from django.urls import resolve
+
+    covered = {resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1)).url_name
+               for row in API + PAGES}  # fmt: skip
+    covered |= {resolve(url).url_name for url in PUBLIC} | {"admin-login", "logout"}
+
+    def names(resolver, prefix=""):
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                if entry.app_name == "admin":
+                    continue  # Django's admin: staff-only as a whole (test above)
+                yield from names(entry, prefix)
+            elif isinstance(entry, URLPattern) and entry.name:
+                yield entry.name
+
+    missing = sorted(set(names(get_resolver())) - covered)
+    assert not missing, f"URLs without a permission-matrix row: {missing}"
