@@ -57,6 +57,8 @@ def _objects(path: Path) -> list[tuple[int, object]]:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
             raise AnnotationFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise AnnotationFileError(f"{path}: JSON nested too deeply") from None
         return [(index + 1, value) for index, value in enumerate(values)]
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -66,6 +68,8 @@ def _objects(path: Path) -> list[tuple[int, object]]:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             raise AnnotationFileError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise AnnotationFileError(f"{path}:{number}: JSON nested too deeply") from None
     if not rows:
         raise AnnotationFileError(f"{path}: no rows")
     return rows

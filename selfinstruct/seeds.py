@@ -137,7 +137,15 @@ def _alpaca_rows(text: str, name: str) -> list[SeedRow]:
 
 
 def _csv_rows(text: str, name: str) -> list[SeedRow]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    # strict: an unclosed quote is an error, not a field that silently swallows the rest of the file
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        return _csv_records(reader, name)
+    except csv.Error as exc:
+        raise SeedFileError(name, f"malformed CSV: {exc}", line=reader.line_num or 1) from None
+
+
+def _csv_records(reader: csv.DictReader, name: str) -> list[SeedRow]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
