@@ -61,3 +61,41 @@ def service_error_response(exc) -> Response:
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = serializers.JSONField(required=False, help_text="Field errors, for validation failures.")
+
+
+# Answers any operation can give, documented on every one of them by `document_common_errors` (a drf-spectacular
+# postprocessing hook) so clients and schema checks know them: who may not call it, what does not exist for the
+# caller (other projects' objects answer 404), what does not parse, and what conflicts with the current state.
+COMMON_ERRORS = {
+    "400": "The request does not parse or names a bad value (detail names the field).",
+    "401": "No valid credentials.",
+    "403": "Not allowed (for session sign-in: also a missing CSRF token).",
+    "404": "No such object for this caller (objects of other projects included).",
+    "409": "The object's state does not allow it.",
+    "429": "Too many requests.",
+}
+
+
+def document_common_errors(result, generator, request, public):
+    """Add COMMON_ERRORS (with the Error body) to every operation that does not document them itself;
+    unauthenticated operations (no security requirement) get no 401/403."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            public_operation = operation.get("security") in ([], [{}])
+            for code, text in COMMON_ERRORS.items():
+                if code in responses or (public_operation and code in ("401", "403")):
+                    continue
+                responses[code] = {"description": text, "content": error}
+    return result
+
+
+def not_found(request, exception=None):
+    """404 for URLs no route matches: JSON under /api/ (like every other API answer), Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
