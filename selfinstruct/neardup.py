@@ -643,7 +643,7 @@ class NearDuplicateIndex:
         offsets = array("q", [0])
         for text in texts:
             tokens = tokenize(text)
-            ids = [token_ids.get(t) for t in tokens]
+            ids = list(map(token_ids.get, tokens))
             if None in ids:
                 new = token_ids.setdefault
                 ids = [new(t, len(token_ids)) if i is None else i for t, i in zip(tokens, ids, strict=True)]
@@ -686,6 +686,10 @@ class NearDuplicateIndex:
         self._offsets = _grown(self._offsets, first + count + 1)
         self._lengths = _grown(self._lengths, first + count)
         self._sketches = _grown(self._sketches, first + count)
+        if count > 1:  # a batch: room for what it will most likely need, instead of doubling step by step
+            total = len(tokens)
+            for table, share in ((self._short, 0.45), (self._long, 0.65), (self._full, 1.25)):
+                table.grow_arena(int(total * share))
         done = 0
         while done < count:
             done, need_s, need_l, need_f = _add_items(

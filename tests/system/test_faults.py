@@ -1,0 +1,135 @@
+"""Infrastructure faults under a running generation batch (services pass: PostgreSQL + Redis + real workers):
+the Redis server itself killed and restarted empty, and every PostgreSQL connection of the workers terminated.
+The same worker process carries on; the batch completes; counts reconcile exactly with stored rows; nothing is
+duplicated and no accepted pair is above the threshold."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+from django.db import connection
+
+from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationRequest
+from selfinstruct.selectors import batch_progress
+from selfinstruct.services import accepted_count
+from tests.helpers.generation import assert_pool_is_clean, wait_until_final
+from tests.helpers.processes import celery_worker, free_port, manage, process_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+FAST_RECOVERY = {"GENERATION_LANE_STALE_SECONDS": "4", "GENERATION_RECONCILE_SECONDS": "1"}
+
+
+def wait_for_accepted(batch_id: int, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while accepted_count(batch_id) < n:
+        assert time.monotonic() < deadline, f"fewer than {n} accepted after {timeout}s"
+        time.sleep(0.2)
+
+
+def assert_reconciles(batch, project_id: int, target: int) -> None:
+    assert batch.status == BatchStatus.COMPLETED, batch.stop_reason
+    progress = batch_progress(batch=batch)
+    assert progress["accepted"] >= target
+    requests = GenerationRequest.objects.filter(batch=batch, kind="tasks")
+    assert requests.count() == len(set(requests.values_list("lane", "step")))  # no step stored twice
+    assert sum(r.accepted for r in requests) == progress["accepted"]
+    assert sum(r.parsed for r in requests) == GeneratedInstruction.objects.filter(batch=batch).count()
+    assert assert_pool_is_clean(project_id) == progress["accepted"]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (the shared one stays up for everything else), started and killed."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(self.dir)]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("private redis-server did not start")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    if server.proc and server.proc.poll() is None:
+        server.kill()
+
+
+def _project_with_seeds(project):
+    from llm.teacher import default_seed_files
+    from selfinstruct.services import import_seed_file
+
+    for path in default_seed_files():
+        import_seed_file(project=project, path=path)
+    return project
+
+
+def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_redis):
+    from llm.services import create_endpoint
+
+    _project_with_seeds(project)
+    create_endpoint(name="teach", base_url=teacher.url, model="demo-teacher", max_concurrency=4, request_timeout_s=5)
+    teacher.faults(latency_ms=60)
+    env = process_env(REDIS_URL=private_redis.url, **FAST_RECOVERY)  # broker, cache and caps on the private server
+    with celery_worker(concurrency=2, env=env) as worker:
+        started = manage("generate", "--project", "alpha", "--endpoint", "teach", "--template", "alpaca",
+                         "--target", "150", env=env, check=True)  # fmt: skip
+        batch_id = int(started.stdout.split("batch ")[1].split()[0])
+        wait_for_accepted(batch_id, 30)
+        private_redis.kill()  # queued and in-flight messages are gone with it
+        time.sleep(2)
+        assert accepted_count(batch_id) < 150
+        private_redis.start()  # back, empty
+        batch = wait_until_final(batch_id, timeout=240)
+        log = worker.output()
+        assert worker.proc.poll() is None  # the same worker process rode it out
+    assert "generation_lanes_restarted" in log
+    assert_reconciles(batch, project.pk, 150)
+
+
+def test_postgres_connections_terminated_mid_batch(project, endpoint):
+    from selfinstruct.services import start_batch
+
+    _project_with_seeds(project)
+    with celery_worker(concurrency=2, env=process_env(**FAST_RECOVERY)) as worker:
+        batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=150)
+        wait_for_accepted(batch.pk, 30)
+        killed = 0
+        for _ in range(3):  # a few times, so some land mid-step
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                killed += cursor.fetchone()[0]
+            time.sleep(1)
+        assert killed >= 1
+        batch = wait_until_final(batch.pk, timeout=240)
+        assert worker.proc.poll() is None
+    assert_reconciles(batch, project.pk, 150)
