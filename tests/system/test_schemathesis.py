@@ -70,4 +70,5 @@ def test_generated_requests_get_documented_answers(role, tokens, project):
 
     for operation in operations:
         exercise(operation)
+    print(f"schemathesis: {role}: {sent['n']} requests over {len(operations)} operations")
     assert sent["n"] >= len(operations) * 2  # it really sent requests
