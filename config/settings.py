@@ -251,7 +251,7 @@ GENERATION_MAX_LANES = 8
 # --- Dataset builds -------------------------------------------------------------------------------------------
 # A build beats at most every HEARTBEAT seconds while rows flow; one silent for STALE seconds is restarted by the
 # same reconciler (writing the default download of a very large version happens between two beats).
-DATASET_BUILD_HEARTBEAT_SECONDS = 5
+DATASET_BUILD_HEARTBEAT_SECONDS = env_int("DATASET_BUILD_HEARTBEAT_SECONDS", 5, minimum=0)
 DATASET_BUILD_STALE_SECONDS = env_int("DATASET_BUILD_STALE_SECONDS", 300, minimum=1)
 
 # --- Training ---------------------------------------------------------------------------------------------------

@@ -133,3 +133,45 @@ def test_postgres_connections_terminated_mid_batch(project, endpoint):
         batch = wait_until_final(batch.pk, timeout=240)
         assert worker.proc.poll() is None
     assert_reconciles(batch, project.pk, 150)
+
+
+def test_worker_killed_mid_dataset_build(project, tmp_path):
+    """SIGKILL while the rows are being written: the next worker's reconciler restarts the build, which publishes
+    exactly the rows (same content hash) an undisturbed build gives, and leaves no staging folder behind."""
+    import json
+
+    from exports.models import DatasetVersion, VersionStatus
+    from exports.services import build_dataset_version, create_dataset_version, version_dir
+    from selfinstruct.services import import_seed_file
+
+    seeds = tmp_path / "many.jsonl"
+    with seeds.open("w") as out:
+        for i in range(30_000):
+            row = {"instruction": f"Write line {i} of a long story about item {i}.",
+                   "instances": [{"input": "", "output": f"Line {i}: the item {i} waited."}]}  # fmt: skip
+            out.write(json.dumps(row) + "\n")
+    import_seed_file(project=project, path=seeds)
+    env = process_env(DATASET_BUILD_HEARTBEAT_SECONDS="0", DATASET_BUILD_STALE_SECONDS="2", **FAST_RECOVERY)
+    with celery_worker(env=env) as first:
+        version = create_dataset_version(project=project, kind="sft", test_fraction=0.1)
+        deadline = time.monotonic() + 120
+        while not DatasetVersion.objects.filter(pk=version.pk, rows_written__gte=1000).exists():
+            assert time.monotonic() < deadline, first.output()[-2000:]
+            time.sleep(0.01)
+        first.kill(signal.SIGKILL)  # mid-build: rows are being written
+    version.refresh_from_db()
+    assert version.status == VersionStatus.BUILDING and 0 < version.rows_written < 30_000
+    with celery_worker(env=env) as second:  # its queue is purged first: only the reconciler can restart the build
+        for _ in range(1200):
+            version.refresh_from_db()
+            if version.status != VersionStatus.BUILDING:
+                break
+            time.sleep(0.1)
+        log = second.output()
+    assert version.status == VersionStatus.READY, log[-3000:]
+    assert "build stalled; restarting it" in log
+    assert version.row_count == 30_000 and not list(version_dir(version).glob(".build-*"))
+    twin = create_dataset_version(project=project, kind="sft", test_fraction=0.1)
+    build_dataset_version(version_id=twin.pk, token=str(twin.build_token))  # undisturbed, in this process
+    twin.refresh_from_db()
+    assert twin.content_hash == version.content_hash
