@@ -379,3 +379,28 @@ def start_triggered_jobs(*, version) -> list[TrainingJob]:
         except TrainingJobError as exc:
             logger.warning("trigger %s could not start a job for version %s: %s", trigger.pk, version.pk, exc)
     return jobs
+
+
+# --- serving a trained model ----------------------------------------------------------------------------------
+
+
+def servable_model_dir(job: TrainingJob) -> Path:
+    """The merged model folder of a succeeded SFT job, or TrainingJobError saying why it cannot be served."""
+    if job.kind != JobKind.SFT:
+        raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; only SFT models generate text")
+    if job.status != JobStatus.SUCCEEDED:
+        raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
+    folder = model_dir(job)
+    if not (folder / "config.json").is_file():
+        raise TrainingJobError(f"job {job.pk}: no model at {folder} (artifacts removed?)", code="missing")
+    return folder
+
+
+def register_served_model(*, job: TrainingJob, base_url: str, name: str = ""):
+    """An LLMEndpoint for the served model (created or updated), usable by sampling runs and generation batches."""
+    from llm.models import ApiStyle
+    from llm.services import create_endpoint
+
+    name = name or f"job-{job.pk}"
+    return create_endpoint(name=name, base_url=base_url, model=name, api_style=ApiStyle.COMPLETIONS,
+                           max_concurrency=8, request_timeout_s=600, max_retries=2)  # fmt: skip
