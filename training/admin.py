@@ -43,6 +43,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
     list_filter = ["project", "kind", "status"]
     readonly_fields = [
         "project", "dataset_link", "kind", "method", "base_model", "base_job", "seed", "status", "progress", "error",
+        "lineage_view",
         "charts", "results_view", "hyperparameters_view", "artifact_links", "cancel_button", "hostname", "pid",
         "heartbeat_at", "created_at", "started_at", "finished_at", "created_by",
     ]  # fmt: skip
@@ -59,6 +60,42 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def dataset_link(self, obj):
         url = reverse("admin:exports_datasetversion_change", args=[obj.dataset_version_id])
         return format_html('<a href="{}">{}</a>', url, obj.dataset_version)
+
+    @admin.display(description="lineage")
+    def lineage_view(self, obj):
+        """The dataset version and what its rows came from, then the earlier rounds this model builds on."""
+        data = selectors.lineage(job=obj)
+        rows = []
+
+        def add(label, value):
+            if value not in (None, "", [], 0):
+                rows.append((label, value))
+
+        def describe(version):
+            info = version["lineage"] or {}
+            batch_links = format_html_join(", ", '<a href="{}">batch {}</a>', (
+                (reverse("admin:selfinstruct_generationbatch_change", args=[b]), b) for b in info.get("batches", [])
+            ))  # fmt: skip
+            add(f"dataset v{version['number']} ({version['kind']})", f"sha256 {version['content_hash'][:16]}…")
+            add("generation batches", batch_links)
+            add("templates", ", ".join(info.get("templates", [])))
+            add("endpoints", ", ".join(info.get("endpoints", [])))
+            add("seed tasks", info.get("seeds"))
+            add("generated instructions", info.get("generated_instructions"))
+            add("labelers", ", ".join(info.get("labelers", [])))
+            add("ranked tasks / rankings", f"{info['tasks']} / {info['rankings']}" if info.get("tasks") else None)
+            add("completion models", ", ".join(info.get("models", [])))
+            add("sampling runs", ", ".join(map(str, info.get("sampling_runs", []))))
+
+        describe(data["dataset_version"])
+        add("base model", data["base_model"])
+        for earlier in data["earlier_rounds"]:
+            url = reverse("admin:training_trainingjob_change", args=[earlier["job"]])
+            add("built on", format_html('<a href="{}">job {}</a> ({}, {})', url, earlier["job"], earlier["kind"],
+                                        earlier["status"]))  # fmt: skip
+            describe(earlier["dataset_version"])
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        return format_html('<table class="lineage">{}</table>', body)
 
     @admin.display(description="curves")
     def charts(self, obj):

@@ -57,14 +57,28 @@ def artifact_path(*, job: TrainingJob, name: str) -> Path:
     return job_dir(job) / name
 
 
+def _version_summary(version) -> dict:
+    return {"id": version.pk, "kind": version.kind, "number": version.number, "content_hash": version.content_hash,
+            "lineage": version.lineage}  # fmt: skip
+
+
 def lineage(*, job: TrainingJob) -> dict:
-    version = job.dataset_version
+    """Where a model came from: its dataset version (whose lineage names the batches, templates, endpoints, seeds,
+    labelers, models and sampling runs behind the rows), its base model, and the earlier rounds it was trained on
+    top of (base_job, then that job's base_job, …), oldest last."""
+    rounds, seen, ancestor = [], {job.pk}, job.base_job
+    while ancestor is not None and ancestor.pk not in seen and len(rounds) < 50:
+        seen.add(ancestor.pk)
+        rounds.append({"job": ancestor.pk, "kind": ancestor.kind, "status": ancestor.status,
+                       "base_model": ancestor.base_model,
+                       "dataset_version": _version_summary(ancestor.dataset_version)})  # fmt: skip
+        ancestor = ancestor.base_job
     return {
-        "dataset_version": {"id": version.pk, "kind": version.kind, "number": version.number,
-                            "content_hash": version.content_hash, "lineage": version.lineage},
+        "dataset_version": _version_summary(job.dataset_version),
         "base_model": job.base_model,
         "base_job": job.base_job_id,
-    }  # fmt: skip
+        "earlier_rounds": rounds,
+    }
 
 
 def get_job_by_id(*, job_id: int) -> TrainingJob | None:
