@@ -20,8 +20,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from llm.httpserver import JSONHandler, LocalServer
 
 MODEL_ID = "demo-teacher"
 DISCLAIMER = "demo teacher: replies are composed from a phrase grammar and the seed pool, not by a language model"
@@ -456,25 +457,10 @@ class TeacherState:
                 self.rng.seed(int(body["seed"]))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     server: TeacherServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        if self.server.verbose:
-            super().log_message(format, *args)
 
     # -- plumbing --
-    def _json(self, status: int, body: dict, headers: dict | None = None) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
     def _body(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b"{}"
@@ -645,24 +631,13 @@ def _truncate(text: str, max_tokens: int) -> str:
     return "".join(out)
 
 
-class TeacherServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class TeacherServer(LocalServer):
+    thread_name = "demo-teacher"
 
     def __init__(self, host: str, port: int, state: TeacherState, verbose: bool = False):
         self.state = state
         self.verbose = verbose
         super().__init__((host, port), _Handler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="demo-teacher", daemon=True)
-        thread.start()
-        return thread
 
 
 def default_seed_files() -> list[Path]:

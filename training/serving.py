@@ -15,8 +15,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from llm.httpserver import JSONHandler, LocalServer
 
 MAX_BATCH = 8
 BATCH_WAIT_S = 0.02  # how long the first request of a batch waits for company
@@ -115,21 +116,8 @@ class Generator:
                 row += 1
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     server: ModelServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def _json(self, status: int, body: dict) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def _error(self, status: int, message: str) -> None:
         kind = "invalid_request_error" if status < 500 else "server_error"
@@ -199,9 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
                         stop=[str(s) for s in stop], n=n)  # fmt: skip
 
 
-class ModelServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class ModelServer(LocalServer):
+    thread_name = "model-server"
 
     def __init__(self, host: str, port: int, generator: Generator, *, model_name: str, max_tokens_cap: int = 2048,
                  verbose: bool = False):  # fmt: skip
@@ -210,13 +197,3 @@ class ModelServer(ThreadingHTTPServer):
         self.max_tokens_cap = max_tokens_cap
         self.verbose = verbose
         super().__init__((host, port), _Handler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="model-server", daemon=True)
-        thread.start()
-        return thread
