@@ -109,14 +109,19 @@ def _sorted_elements(tokens, order_key, element_ids, create, next_id):
         token = tokens[order[j]]
         occurrence = occurrence + 1 if token == previous else 0
         previous = token
-        key = (np.int64(token) << 32) | occurrence
-        element = element_ids.get(key, -1)
-        if element < 0 and create:
-            element = next_id
-            element_ids[key] = element
-            next_id += 1
-        elements[j] = element
+        elements[j], next_id = _id_of((np.int64(token) << 32) | occurrence, element_ids, next_id, create)
     return elements, next_id
+
+
+@njit(cache=True)
+def _id_of(key, ids, next_id, create):
+    """(id of key, next free id); a key not there gets next_id when create is True, else -1."""
+    found = ids.get(key, -1)
+    if found < 0 and create:
+        found = next_id
+        ids[key] = found
+        next_id += 1
+    return found, next_id
 
 
 @njit(cache=True)
@@ -158,13 +163,7 @@ def _list_ids(elements, count, bucket, keys, next_list, create):
     """Ids of the (element, length bucket) lists of elements[:count]; -1 where absent and create is False."""
     ids = np.empty(count, np.int64)
     for j in range(count):
-        key = (elements[j] << 16) | bucket
-        list_id = keys.get(key, -1)
-        if list_id < 0 and create:
-            list_id = next_list
-            keys[key] = list_id
-            next_list += 1
-        ids[j] = list_id
+        ids[j], next_list = _id_of((elements[j] << 16) | bucket, keys, next_list, create)
     return ids, next_list
 
 
