@@ -24,14 +24,19 @@ def tiny_base(tmp_path_factory):
 @pytest.fixture
 def preference_version(project, make_tasks, labelers):  # noqa: F811
     from annotation.services import claim_next_ranking_task, submit_ranking
-    from exports.services import build_dataset_version, create_dataset_version
+    from exports.services import build_dataset_version, create_dataset_version, split_of
 
-    make_tasks(12, k=3)
+    tasks = make_tasks(12, k=3)
     (user,) = labelers(1)
     while (assignment := claim_next_ranking_task(project=project, labeler=user)) is not None:
         ids = sorted(assignment.task.completion_ids)  # completion "answer 0" always best: learnable
         submit_ranking(task=assignment.task, labeler=user, ranking=ids)
-    version = create_dataset_version(project=project, kind="preference", test_fraction=0.25, split_seed=1)
+    # prompt ids (hence split groups) differ from run to run: pick a split seed that puts prompts on both sides
+    groups = [f"prompt-{task.prompt_id}" for task in tasks]
+    seed = next(
+        s for s in range(1, 1000) if {split_of(g, seed=s, test_fraction=0.25) for g in groups} == {"train", "test"}
+    )
+    version = create_dataset_version(project=project, kind="preference", test_fraction=0.25, split_seed=seed)
     build_dataset_version(version_id=version.pk, token=str(version.build_token))
     version.refresh_from_db()
     assert version.status == "ready" and version.train_rows and version.test_rows, version.error
