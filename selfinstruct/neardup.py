@@ -6,13 +6,19 @@ the two token bags, F > t needs O > t(|a|+|b|)/2, which gives filters that can n
 - length: min(|a|,|b|) >= O forces t|a|/(2-t) < |b| < (2-t)|a|/t;
 - prefix: order every token occurrence ("element": the k-th copy of a token is its own element) by one global
   order, rarest first; if O >= alpha, the first |a|-alpha+1 elements of a and the first |b|-alpha+1 elements of b
-  share one. Each item is indexed under its prefix for the smallest alpha any partner could need
-  (alpha_min(x) = floor(t|x|/(2-t)) + 1); queries probe theirs;
+  share one. Each item is indexed twice, keyed by (element, length bucket): in the `short` table under its prefix
+  for partners at least as long (alpha >= floor(t|b|) + 1) and in the `long` table under its prefix for shorter
+  partners (alpha_min(b) = floor(t|b|/(2-t)) + 1). A query visits only the buckets its partners can be in, and
+  probes each with the prefix for that bucket's shortest length;
 - positional (PPJoin): on a shared element at positions i (query) and j (item), the overlap is at most the shared
-  elements met so far + 1 + min(|a|-i-1, |b|-j-1); a candidate whose bound falls to the needed overlap is dropped.
+  elements met so far + 1 + min(|a|-i-1, |b|-j-1); a candidate whose bound falls to the needed overlap is dropped;
+- sketch: per item, token counts in 64 hash buckets (2 bits each, 3 = "3 or more"); the sum over buckets of the
+  smaller count bounds the overlap, from one cache line, before the item's tokens are read.
 
 Survivors get the exact LCS (bit-parallel, Allison-Dix/Hyyrö, 64 query positions per word) and F computed with the
-same float operations as `rouge_score`, so decisions equal brute force. The loops are compiled with numba.
+same float operations as `rouge_score`, so decisions equal brute force. Buckets are probed nearest to the query's
+length first and each bucket's survivors are verified at once (an item lives in one bucket), so a duplicate usually
+ends the check early. The loops are compiled with numba (`cache=True`: compiled once per checkout).
 
 Adding an item is O(its length): each element's posting list is contiguous in an arena and moves to a block twice
 its size when full (amortized O(1)); the arena is compacted when more than half of it is moved-out garbage. Nothing
