@@ -24,6 +24,15 @@ class LocalServer(ThreadingHTTPServer):
         thread.start()
         return thread
 
+    def serve_until_interrupted(self) -> None:
+        """Serve in this thread until Ctrl-C, then close the socket."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
 
 class JSONHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -41,3 +50,9 @@ class JSONHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
+
+    def _body(self) -> dict:
+        """The request body as JSON (an empty body is {}); raises json.JSONDecodeError / UnicodeDecodeError."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        return json.loads(raw or b"{}")

@@ -460,12 +460,6 @@ class TeacherState:
 class _Handler(JSONHandler):
     server: TeacherServer
 
-    # -- plumbing --
-    def _body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b"{}"
-        return json.loads(raw or b"{}")
-
     # -- routes --
     def do_GET(self):
         state = self.server.state

@@ -85,16 +85,19 @@ def revoke_token(*, user) -> bool:
 def rotate_token(*, user) -> str:
     """Replace the user's API token with a new one (the old one stops working at once)."""
     with transaction.atomic():
-        Token.objects.filter(user=user).delete()
-        return Token.objects.create(user=user).key
+        revoke_token(user=user)
+        return issue_token(user=user)
 
 
 # --- sign-in throttle -----------------------------------------------------------------------------------------
 
 
+def _user_key(username: str) -> str:
+    return "login-failures:user:" + hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+
+
 def _failure_keys(username: str, client_ip: str) -> list[str]:
-    name = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-    return [f"login-failures:user:{name}", f"login-failures:ip:{client_ip}"]
+    return [_user_key(username), f"login-failures:ip:{client_ip}"]
 
 
 def login_refused(*, username: str, client_ip: str) -> bool:
@@ -115,4 +118,4 @@ def record_login_failure(*, username: str, client_ip: str) -> None:
 
 def clear_login_failures(*, username: str) -> None:
     """A successful sign-in forgives the username's failures (not the address's: one address, many guesses)."""
-    cache.delete(_failure_keys(username, "")[0])
+    cache.delete(_user_key(username))

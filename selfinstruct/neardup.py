@@ -184,6 +184,15 @@ def _room(lists, size, cap):
 
 
 @njit(cache=True)
+def _copy_list(source, count, items, positions, target, new_items, new_positions):
+    """Copy one list's entries (and positions, where the table keeps them) from source to target."""
+    for x in range(count):
+        new_items[target + x] = items[source + x]
+        if positions.shape[0]:
+            new_positions[target + x] = positions[source + x]
+
+
+@njit(cache=True)
 def _append(lists, item, table):
     """Append item to each list, with its position in the item's element order (int16, clipped: a larger
     position only loosens the positional bound)."""
@@ -194,10 +203,7 @@ def _append(lists, item, table):
         if size[e] == cap[e]:
             new_cap = max(4, 2 * cap[e])
             s = used[0]
-            for x in range(size[e]):
-                items[s + x] = items[start[e] + x]
-                if with_positions:
-                    positions[s + x] = positions[start[e] + x]
+            _copy_list(start[e], size[e], items, positions, s, items, positions)
             start[e] = s
             cap[e] = new_cap
             used[0] = s + new_cap
@@ -212,14 +218,10 @@ def _append(lists, item, table):
 @njit(cache=True)
 def _compact(n_lists, start, size, cap, items, positions, new_items, new_positions):
     """Copy every list into a fresh arena with a little room to grow; returns the arena's fill."""
-    with_positions = positions.shape[0] > 0
     s = 0
     for e in range(n_lists):
         new_cap = size[e] + max(2, size[e] >> 3)
-        for x in range(size[e]):
-            new_items[s + x] = items[start[e] + x]
-            if with_positions:
-                new_positions[s + x] = positions[start[e] + x]
+        _copy_list(start[e], size[e], items, positions, s, new_items, new_positions)
         start[e] = s
         cap[e] = new_cap
         s += new_cap
@@ -404,9 +406,9 @@ def _candidates_above(query_tokens, threshold, first, order_key, element_ids, sl
     short, long = (s0, s1, s2, s3, s4, s5), (l0, l1, l2, l3, l4, l5)
     n = query_tokens.shape[0]
     query_elements = _query_elements(query_tokens, order_key, element_ids)
-    m_low = int(np.floor(threshold * n / (2 - threshold) - 1e-9)) + 1  # t|a|/(2-t) < |b| < (2-t)|a|/t
+    m_low = _alpha_min(n, threshold)  # t|a|/(2-t) < |b| < (2-t)|a|/t
     m_high = int(np.ceil((2 - threshold) * n / threshold + 1e-9)) - 1
-    b_low, b_mid, b_high = _bucket(max(m_low, 1)), _bucket(n), _bucket(m_high)
+    b_low, b_mid, b_high = _bucket(m_low), _bucket(n), _bucket(m_high)
     _prepare_query(query_tokens, slot, masks)
     query_counts = np.zeros(64, np.int64)
     for t in query_tokens:
@@ -739,6 +741,12 @@ class NearDuplicateIndex:
             self._hits, self._touched, *self._store_with_sketches, *self._short.table, self._short_keys,
             *self._long.table, self._long_keys,
         )  # fmt: skip
+
+    def near_duplicates(self, text: str, threshold: float | None = None, k: int = 10) -> list[tuple[str, float]]:
+        """The (up to k) items with F > threshold, best first (ties: earlier-added first), exact."""
+        items, scores = self.candidates_above(text, threshold)
+        ranked = sorted(zip(scores.tolist(), items.tolist(), strict=True), key=lambda pair: (-pair[0], pair[1]))
+        return [(self._ids[index], score) for score, index in ranked[:k]]
 
     def is_near_duplicate(self, text: str, threshold: float | None = None) -> bool:
         return len(self.candidates_above(text, threshold, first=True)[0]) > 0

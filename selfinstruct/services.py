@@ -690,11 +690,9 @@ def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> b
     if reason is None:
         # The threshold probe decides (fast at any pool size); only an accepted row pays for the exact top 10
         # over the whole pool. A rejected row keeps the (up to 10) closest items above the threshold.
-        above, scores = pool.index.candidates_above(item.instruction, NEAR_DUPLICATE_THRESHOLD)
-        if len(above):
+        similar = pool.index.near_duplicates(item.instruction, NEAR_DUPLICATE_THRESHOLD, k=10)
+        if similar:
             reason = Reason.NEAR_DUPLICATE
-            ranked = sorted(zip(scores.tolist(), above.tolist(), strict=True), key=lambda p: (-p[0], p[1]))[:10]
-            similar = [(pool.index.item_id(index), score) for score, index in ranked]
         else:
             similar = pool.index.most_similar(item.instruction, k=10)
     row = GeneratedInstruction.objects.create(

@@ -396,11 +396,15 @@ def servable_model_dir(job: TrainingJob) -> Path:
     return folder
 
 
-def register_served_model(*, job: TrainingJob, base_url: str, name: str = ""):
+def served_model_name(*, job: TrainingJob, name: str = "") -> str:
+    """The endpoint (and served model) name: the one asked for, else job-<id>."""
+    return name or f"job-{job.pk}"
+
+
+def register_served_model(*, job: TrainingJob, base_url: str, name: str):
     """An LLMEndpoint for the served model (created or updated), usable by sampling runs and generation batches."""
     from llm.models import ApiStyle
     from llm.services import create_endpoint
 
-    name = name or f"job-{job.pk}"
     return create_endpoint(name=name, base_url=base_url, model=name, api_style=ApiStyle.COMPLETIONS,
                            max_concurrency=8, request_timeout_s=600, max_retries=2)  # fmt: skip

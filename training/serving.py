@@ -9,7 +9,6 @@ grouped by sampling settings; each reply is cut at its own max_tokens and stop s
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -98,10 +97,10 @@ class Generator:
         self.batches += 1
         self.batched_requests += len(requests)
         width = encoded["input_ids"].shape[1]
+        ends = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         row = 0
         for request in requests:
             request.prompt_tokens = int(encoded["attention_mask"][row].sum())
-            ends = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
             for _ in range(request.n):
                 new = output[row, width:].tolist()[: request.max_tokens]
                 cut = next((i for i, token in enumerate(new) if token in ends), None)
@@ -135,10 +134,9 @@ class _Handler(JSONHandler):
         if route not in ("/v1/completions", "/v1/chat/completions"):
             self._error(404, f"no route {self.path}")
             return
+        chat = route == "/v1/chat/completions"
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            request = self._parse(body, chat=route.endswith("chat/completions"))
+            request = self._parse(self._body(), chat=chat)
         except (ValueError, TypeError) as exc:
             self._error(400, str(exc))
             return
@@ -146,7 +144,6 @@ class _Handler(JSONHandler):
         if request.error:
             self._error(500, request.error)
             return
-        chat = route.endswith("chat/completions")
         choices = [
             {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
             if chat

@@ -4,7 +4,6 @@ superseded build never publishes."""
 
 import hashlib
 import json
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from annotation.services import claim_next_ranking_task, submit_ranking
 from exports import services
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import build_dataset_version, create_dataset_version, restart_stalled_builds, version_dir
+from tests.helpers.datasets import wait_while_building
 from tests.helpers.processes import celery_worker, manage, process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,11 +52,7 @@ def test_a_lost_build_message_is_restarted_by_the_reconciler(project, ranked):
     # celery_worker() purges the queue first: the build message is lost, as when Redis restarts without its data
     env = process_env(DATASET_BUILD_STALE_SECONDS="2", GENERATION_RECONCILE_SECONDS="1")
     with celery_worker(env=env) as worker:
-        for _ in range(300):
-            version.refresh_from_db()
-            if version.status != VersionStatus.BUILDING:
-                break
-            time.sleep(0.1)
+        wait_while_building(version, timeout=30)
         log = worker.output()
     assert version.status == VersionStatus.READY, log[-3000:]
     assert version.row_count == 24 and "build stalled; restarting it" in log

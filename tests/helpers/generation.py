@@ -9,8 +9,19 @@ import time
 from rouge_score import rouge_scorer
 
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, blacklisted_word
-from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationBatch, GenerationLane, SeedTask
-from selfinstruct.services import run_generation_step
+from selfinstruct.models import (
+    BatchStatus,
+    GeneratedInstruction,
+    GenerationBatch,
+    GenerationLane,
+    GenerationRequest,
+    SeedTask,
+)
+from selfinstruct.selectors import batch_progress
+from selfinstruct.services import accepted_count, run_generation_step
+
+# worker settings that make recovery quick enough for a test: stalled lanes restart after 4 s
+FAST_RECOVERY = {"GENERATION_LANE_STALE_SECONDS": "4", "GENERATION_RECONCILE_SECONDS": "1"}
 
 _scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
@@ -81,3 +92,23 @@ def assert_pool_is_clean(project_id: int) -> int:
         for b in seeds:
             assert independent_similarity(a, b) <= NEAR_DUPLICATE_THRESHOLD, f"{a!r} too close to seed {b!r}"
     return len(texts)
+
+
+def wait_for_accepted(batch_id: int, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while accepted_count(batch_id) < n:
+        assert time.monotonic() < deadline, f"fewer than {n} accepted after {timeout}s"
+        time.sleep(0.2)
+
+
+def assert_batch_reconciles(batch: GenerationBatch, project_id: int, target: int) -> None:
+    """Completed at its target; nothing lost or duplicated: every stored request is one step, and the counts
+    reconcile with the rows; the pool is clean."""
+    assert batch.status == BatchStatus.COMPLETED, batch.stop_reason
+    progress = batch_progress(batch=batch)
+    assert progress["accepted"] >= target
+    requests = GenerationRequest.objects.filter(batch=batch, kind="tasks")
+    assert requests.count() == len(set(requests.values_list("lane", "step")))
+    assert sum(r.accepted for r in requests) == progress["accepted"]
+    assert sum(r.parsed for r in requests) == GeneratedInstruction.objects.filter(batch=batch).count()
+    assert assert_pool_is_clean(project_id) == progress["accepted"]

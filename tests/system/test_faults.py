@@ -12,33 +12,12 @@ import time
 import pytest
 from django.db import connection
 
-from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationRequest
-from selfinstruct.selectors import batch_progress
 from selfinstruct.services import accepted_count
-from tests.helpers.generation import assert_pool_is_clean, wait_until_final
+from tests.helpers.datasets import wait_while_building
+from tests.helpers.generation import FAST_RECOVERY, assert_batch_reconciles, wait_for_accepted, wait_until_final
 from tests.helpers.processes import celery_worker, free_port, manage, process_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
-
-FAST_RECOVERY = {"GENERATION_LANE_STALE_SECONDS": "4", "GENERATION_RECONCILE_SECONDS": "1"}
-
-
-def wait_for_accepted(batch_id: int, n: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while accepted_count(batch_id) < n:
-        assert time.monotonic() < deadline, f"fewer than {n} accepted after {timeout}s"
-        time.sleep(0.2)
-
-
-def assert_reconciles(batch, project_id: int, target: int) -> None:
-    assert batch.status == BatchStatus.COMPLETED, batch.stop_reason
-    progress = batch_progress(batch=batch)
-    assert progress["accepted"] >= target
-    requests = GenerationRequest.objects.filter(batch=batch, kind="tasks")
-    assert requests.count() == len(set(requests.values_list("lane", "step")))  # no step stored twice
-    assert sum(r.accepted for r in requests) == progress["accepted"]
-    assert sum(r.parsed for r in requests) == GeneratedInstruction.objects.filter(batch=batch).count()
-    assert assert_pool_is_clean(project_id) == progress["accepted"]
 
 
 class PrivateRedis:
@@ -110,7 +89,7 @@ def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_re
         log = worker.output()
         assert worker.proc.poll() is None  # the same worker process rode it out
     assert "generation_lanes_restarted" in log
-    assert_reconciles(batch, project.pk, 150)
+    assert_batch_reconciles(batch, project.pk, 150)
 
 
 def test_postgres_connections_terminated_mid_batch(project, endpoint):
@@ -132,7 +111,7 @@ def test_postgres_connections_terminated_mid_batch(project, endpoint):
         assert killed >= 1
         batch = wait_until_final(batch.pk, timeout=240)
         assert worker.proc.poll() is None
-    assert_reconciles(batch, project.pk, 150)
+    assert_batch_reconciles(batch, project.pk, 150)
 
 
 def test_worker_killed_mid_dataset_build(project, tmp_path):
@@ -162,11 +141,7 @@ def test_worker_killed_mid_dataset_build(project, tmp_path):
     version.refresh_from_db()
     assert version.status == VersionStatus.BUILDING and 0 < version.rows_written < 30_000
     with celery_worker(env=env) as second:  # its queue is purged first: only the reconciler can restart the build
-        for _ in range(1200):
-            version.refresh_from_db()
-            if version.status != VersionStatus.BUILDING:
-                break
-            time.sleep(0.1)
+        wait_while_building(version, timeout=120)
         log = second.output()
     assert version.status == VersionStatus.READY, log[-3000:]
     assert "build stalled; restarting it" in log

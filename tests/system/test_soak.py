@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
+from tests.helpers.datasets import wait_while_building
 from tests.helpers.generation import assert_pool_is_clean, wait_until_final
 from tests.helpers.processes import celery_worker
 
@@ -69,11 +70,7 @@ def test_labelers_generation_and_a_build_at_once(project, make_tasks, labelers, 
             thread.join(timeout=60)
         assert not any(thread.is_alive() for thread in threads), "a labeler thread hung (deadlock?)"
         batch = wait_until_final(batch.pk, timeout=120)
-        for _ in range(600):
-            version.refresh_from_db()
-            if version.status != VersionStatus.BUILDING:
-                break
-            time.sleep(0.1)
+        wait_while_building(version, timeout=60)
     elapsed = time.monotonic() - started
 
     assert not errors, errors[:3]

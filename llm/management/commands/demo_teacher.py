@@ -46,9 +46,4 @@ class Command(BaseCommand):
             raise CommandError(f"cannot listen on {host}:{port}: {exc}") from None
         self.stdout.write(f"demo teacher listening on {server.url} ({DISCLAIMER})", ending="\n")
         self.stdout.flush()
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        server.serve_until_interrupted()

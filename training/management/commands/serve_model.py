@@ -12,7 +12,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from training.selectors import get_job_by_id
-from training.services import TrainingJobError, register_served_model, servable_model_dir
+from training.services import TrainingJobError, register_served_model, servable_model_dir, served_model_name
 
 
 class Command(BaseCommand):
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             folder = servable_model_dir(job)
         except TrainingJobError as exc:
             raise CommandError(str(exc)) from None
-        name = o["name"] or f"job-{job.pk}"
+        name = served_model_name(job=job, name=o["name"])
         has_vllm = importlib.util.find_spec("vllm") is not None
         if o["engine"] == "vllm" and not has_vllm:
             raise CommandError("--engine vllm: vLLM is not installed here (use --engine builtin)")
@@ -54,12 +54,7 @@ class Command(BaseCommand):
         endpoint = register_served_model(job=job, base_url=self._url(o, server.server_address[1]), name=name)
         self.stdout.write(f"serving job {job.pk} at {endpoint.base_url} as endpoint {endpoint.name} (built-in)")
         sys.stdout.flush()
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        server.serve_until_interrupted()
 
     @staticmethod
     def _url(o, port: int) -> str:
