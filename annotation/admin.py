@@ -9,16 +9,29 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from annotation.files import AnnotationFileError
-from annotation.forms import ImportCompletionsForm, SamplingForm
-from annotation.models import Completion, Consensus, Prompt, Ranking, RankingConfig, RankingTask, SamplingRun
+from annotation.forms import ImportCompletionsForm, JudgeForm, SamplingForm
+from annotation.models import (
+    Completion,
+    Consensus,
+    JudgeRanking,
+    JudgeRun,
+    Prompt,
+    Ranking,
+    RankingConfig,
+    RankingTask,
+    SamplingRun,
+)
 from annotation.services import (
     AnnotationError,
     add_rankings_needed,
+    cancel_judge_run,
     cancel_sampling_run,
     import_completions,
     resolve_flags,
+    resume_judge_run,
     resume_sampling_run,
     set_gold,
+    start_judge_run,
     start_sampling_run,
 )
 from config.admin_pages import form_page
@@ -26,7 +39,8 @@ from config.admin_pages import form_page
 
 @admin.register(RankingConfig)
 class RankingConfigAdmin(admin.ModelAdmin):
-    list_display = ["project", "completions_per_prompt", "overlap", "allow_ties", "gold_rate", "lease_minutes"]
+    list_display = ["project", "completions_per_prompt", "overlap", "allow_ties", "gold_rate", "lease_minutes",
+                    "task_order", "show_rm_hint"]  # fmt: skip
     readonly_fields = ["dashboard"]
 
     @admin.display(description="Dashboard")
@@ -188,3 +202,59 @@ class ConsensusAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class JudgeRankingInline(admin.TabularInline):
+    model = JudgeRanking
+    extra = 0
+    fields = ["task", "ranking", "scores", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(JudgeRun)
+class JudgeRunAdmin(admin.ModelAdmin):
+    """Start an LLM judge over a project's tasks; watch it; see its rankings (and the dashboard for agreement)."""
+
+    list_display = ["id", "project", "endpoint", "status", "tasks_done", "tasks_failed", "pairs_judged",
+                    "position_bias", "created_at"]  # fmt: skip
+    list_filter = ["project", "status"]
+    readonly_fields = ["project", "endpoint", "status", "tasks_done", "tasks_failed", "pairs_judged", "pairs_flipped",
+                       "position_bias", "error", "created_by", "created_at", "finished_at"]  # fmt: skip
+    fields = readonly_fields
+    inlines = [JudgeRankingInline]
+    actions = ["resume", "cancel"]
+
+    @admin.display(description="position-bias rate")
+    def position_bias(self, obj):
+        return f"{obj.pairs_flipped / obj.pairs_judged:.3f}" if obj.pairs_judged else "-"
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff
+
+    def add_view(self, request, form_url="", extra_context=None):
+        form = JudgeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                run = start_judge_run(project=data["project"], endpoint=data["endpoint"], limit=data["limit"],
+                                      only_ranked=data["only_ranked"], created_by=request.user)  # fmt: skip
+            except AnnotationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Judge run {run.pk} started: {len(run.task_ids)} task(s).")
+                return redirect("admin:annotation_judgerun_change", run.pk)
+        return form_page(request, self.admin_site, form, "Judge ranking tasks with an LLM", "Start the judge")
+
+    @admin.action(description="Resume (re-send) the selected runs")
+    def resume(self, request, queryset):
+        for run in queryset:
+            try:
+                resume_judge_run(run=run)
+            except AnnotationError as exc:
+                self.message_user(request, f"run {run.pk}: {exc}", level=messages.ERROR)
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel(self, request, queryset):
+        for run in queryset:
+            cancel_judge_run(run=run)

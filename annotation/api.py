@@ -51,6 +51,12 @@ class TaskViewSerializer(serializers.Serializer):
     project = serializers.CharField()
     prompt = PromptViewSerializer()
     completions = CompletionViewSerializer(many=True)
+    rm_hint = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="The reward model's order of the answers (labels, best first) when the project shows it; null "
+        "otherwise (always null on gold tasks).",
+    )
     lease_expires_at = serializers.DateTimeField()
     claimed_at = serializers.DateTimeField()
     allow_ties = serializers.BooleanField()
@@ -83,8 +89,9 @@ class RankingOutputSerializer(serializers.Serializer):
 def _task_payload(assignment, user) -> dict:
     task = assignment.task
     config = services.get_ranking_config(project=task.project)
+    hint = services.rm_hint_visible(task=task, config=config)
     return {
-        **selectors.task_view(task=task, assignment=assignment),
+        **selectors.task_view(task=task, assignment=assignment, rm_hint=hint),
         "allow_ties": config.allow_ties,
         "guidelines": task.project.guidelines,
         "progress": selectors.labeler_progress(project=task.project, labeler=user),
@@ -254,26 +261,42 @@ class RankingListApi(APIView):
 
 class StatsApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("project", str, required=True)],
+        parameters=[
+            OpenApiParameter("project", str, required=True),
+            OpenApiParameter(
+                "include_judge",
+                bool,
+                required=False,
+                description="Count the LLM judge's rankings as one more rater in pairwise agreement / Kendall's W.",
+            ),
+        ],
         responses={
             200: inline_serializer(
                 "RankingStats",
                 {
                     "progress": serializers.DictField(),
                     "labelers": serializers.ListField(child=serializers.DictField()),
+                    "reward_model": serializers.DictField(),
+                    "judge": serializers.DictField(),
                 },
             ),
             400: ErrorSerializer,
             404: ErrorSerializer,
         },
-        description="Project admins: progress, throughput, agreement (pairwise, Kendall's W), labeler table.",
+        description="Project admins: progress, throughput, agreement (pairwise, Kendall's W), labeler table, "
+        "agreement of human rankings with the reward model (hint shown or not), and the LLM judge: judge–human "
+        "agreement and position-bias rate (pairs whose winner flipped when the order was swapped).",
     )
     def get(self, request):
         project = _project_in_query(request, roles=(Role.ADMIN,))
         return Response(
             {
-                "progress": selectors.project_ranking_stats(project=project),
+                "progress": selectors.project_ranking_stats(
+                    project=project, include_judge=request.query_params.get("include_judge") in ("1", "true")
+                ),
                 "labelers": selectors.labeler_table(project=project),
+                "reward_model": selectors.reward_model_stats(project=project),
+                "judge": selectors.judge_stats(project=project),
             }
         )
 
@@ -356,3 +379,72 @@ class SamplingDetailApi(APIView):
         if run is None:
             raise Http404("No such sampling run.")
         return Response(SamplingOutputSerializer(run).data)
+
+
+# --- LLM judge runs ---------------------------------------------------------------------------------------------
+
+
+class JudgeInputSerializer(serializers.Serializer):
+    project = serializers.SlugField()
+    endpoint = serializers.CharField(help_text="The judge's LLM endpoint name.")
+    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    only_ranked = serializers.BooleanField(required=False, default=False, help_text="Only tasks humans ranked.")
+
+
+class JudgeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    endpoint = serializers.CharField(source="endpoint.name")
+    status = serializers.CharField()
+    tasks = serializers.SerializerMethodField()
+    tasks_done = serializers.IntegerField()
+    tasks_failed = serializers.IntegerField()
+    pairs_judged = serializers.IntegerField()
+    pairs_flipped = serializers.IntegerField(help_text="Pairs whose winner changed when the order was swapped.")
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_tasks(self, run) -> int:
+        return len(run.task_ids)
+
+
+def _judge_runs(user):
+    return selectors.judge_runs_for_projects(projects=projects_for_user(user=user, roles=(Role.ADMIN,)))
+
+
+class JudgeListCreateApi(APIView):
+    @extend_schema(responses=JudgeOutputSerializer(many=True))
+    def get(self, request):
+        return Response(JudgeOutputSerializer(_judge_runs(request.user)[:200], many=True).data)
+
+    @extend_schema(
+        request=JudgeInputSerializer,
+        responses={201: JudgeOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="An LLM judge ranks the project's tasks as an extra, non-human labeler: every pair of a task's "
+        "completions is scored 1–10 with a reason in both orders, and the two scores averaged. Its rankings never "
+        "fill tasks, enter consensus or exports; the stats report judge–human agreement and position bias.",
+    )
+    def post(self, request):
+        data = JudgeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=(Role.ADMIN,))
+        endpoint = get_endpoint(name=values["endpoint"])
+        if endpoint is None:
+            return Response({"detail": f"endpoint: no endpoint named {values['endpoint']!r}"}, 400)
+        try:
+            run = services.start_judge_run(project=project, endpoint=endpoint, limit=values.get("limit"),
+                                           only_ranked=values["only_ranked"], created_by=request.user)  # fmt: skip
+        except AnnotationError as exc:
+            return service_error_response(exc)
+        return Response(JudgeOutputSerializer(run).data, status=201)
+
+
+class JudgeDetailApi(APIView):
+    @extend_schema(responses={200: JudgeOutputSerializer, 404: ErrorSerializer})
+    def get(self, request, run_id: int):
+        run = _judge_runs(request.user).filter(pk=run_id).first()
+        if run is None:
+            raise Http404("No such judge run.")
+        return Response(JudgeOutputSerializer(run).data)

@@ -62,3 +62,10 @@ class ImportCompletionsForm(forms.Form):
         widget=MultipleFileInput(),
         help_text="one JSONL file per model: {instruction, input, response} or {prompt, completion} per line",
     )
+
+
+class JudgeForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.all())
+    endpoint = forms.ModelChoiceField(queryset=LLMEndpoint.objects.filter(is_active=True), label="Judge endpoint")
+    limit = forms.IntegerField(min_value=1, required=False, help_text="at most this many tasks")
+    only_ranked = forms.BooleanField(required=False, initial=True, help_text="only tasks humans have ranked")

@@ -4,12 +4,20 @@ A ranking is stored as groups of completion ids, best first: [[12], [15, 11], [1
 Raw rankings are never rewritten; the consensus of a task is kept apart and recomputed from them.
 """
 
+import random
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 MIN_K, MAX_K = 2, 9
+
+
+class TaskOrder(models.TextChoices):
+    SEQUENTIAL = "sequential", _("Sequential (oldest first)")
+    RANDOM = "random", _("Random")
+    UNCERTAINTY = "uncertainty", _("Uncertainty first (smallest reward-model margin)")
 
 
 class RankingConfig(models.Model):
@@ -34,6 +42,16 @@ class RankingConfig(models.Model):
         help_text="Share of claims that serve a gold task (known ranking) the labeler has not seen.",
     )
     undo_seconds = models.PositiveIntegerField(default=60, help_text="How long a labeler may undo a submission.")
+    task_order = models.CharField(
+        max_length=16,
+        choices=TaskOrder.choices,
+        default=TaskOrder.SEQUENTIAL,
+        help_text="Which open task a labeler gets next (after tasks others started and ran out of time on).",
+    )
+    show_rm_hint = models.BooleanField(
+        default=False,
+        help_text="Show labelers the reward model's order of the answers (never on gold tasks).",
+    )
 
     def __str__(self) -> str:
         return f"ranking settings of {self.project}"
@@ -135,6 +153,10 @@ class Completion(models.Model):
         return f"{self.model}: {self.text[:60]}"
 
 
+def _random_key() -> float:
+    return random.random()
+
+
 class RankingTask(models.Model):
     """One prompt + its K completions in a stored shuffled order. `fill` = submitted + live leases."""
 
@@ -150,6 +172,12 @@ class RankingTask(models.Model):
     is_complete = models.BooleanField(default=False)
     is_gold = models.BooleanField(default=False)
     gold_ranking = models.JSONField(null=True, blank=True)
+    shuffle_key = models.FloatField(default=_random_key, help_text="Fixed random key: the 'random' task order.")
+    rm_job_id = models.PositiveIntegerField(null=True, blank=True, help_text="Reward model that scored all K.")
+    rm_order = models.JSONField(null=True, blank=True, help_text="Completion ids by reward, best first.")
+    rm_margin = models.FloatField(
+        null=True, blank=True, help_text="Smallest reward gap between two of the K completions (uncertainty)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,6 +185,12 @@ class RankingTask(models.Model):
         constraints = [models.UniqueConstraint(fields=["prompt", "origin"], name="one_task_per_prompt_and_origin")]
         indexes = [
             models.Index(fields=["project", "is_gold", "is_complete", "-fill", "id"], name="task_claim_order"),
+            models.Index(
+                fields=["project", "is_gold", "is_complete", "-fill", "shuffle_key"], name="task_claim_random"
+            ),
+            models.Index(
+                fields=["project", "is_gold", "is_complete", "-fill", "rm_margin", "id"], name="task_claim_uncertain"
+            ),
             models.Index(fields=["project", "next_lease_expiry"], name="task_lease_expiry"),
         ]
 
@@ -213,6 +247,11 @@ class Ranking(models.Model):
     time_spent_ms = models.PositiveIntegerField(default=0)
     is_gold = models.BooleanField(default=False)
     flag_resolved = models.BooleanField(default=False)
+    rm_job_id = models.PositiveIntegerField(null=True, blank=True, help_text="Reward model compared with.")
+    rm_agreement = models.FloatField(
+        null=True, blank=True, help_text="Pairwise agreement of this ranking with the reward model's order."
+    )
+    rm_hint_shown = models.BooleanField(default=False, help_text="Whether the labeler was shown the RM's order.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -237,3 +276,71 @@ class Consensus(models.Model):
 
     def __str__(self) -> str:
         return f"consensus of task {self.task_id}"
+
+
+class RewardScore(models.Model):
+    """A trained reward model's score of one completion (given its prompt). One row per (completion, job)."""
+
+    completion = models.ForeignKey(Completion, on_delete=models.CASCADE, related_name="reward_scores")
+    job_id = models.PositiveIntegerField(help_text="The reward-model training job.")
+    score = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["completion", "job_id"], name="one_score_per_completion_job")]
+        indexes = [models.Index(fields=["job_id", "completion"], name="reward_score_job")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: completion {self.completion_id} = {self.score:.3f}"
+
+
+class JudgeStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JudgeRun(models.Model):
+    """An LLM judge ranking a project's tasks as an extra, non-human labeler (every pair judged in both orders)."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="judge_runs")
+    endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="judge_runs")
+    task_ids = models.JSONField(help_text="The tasks to judge, in order.")
+    status = models.CharField(max_length=16, choices=JudgeStatus.choices, default=JudgeStatus.RUNNING)
+    tasks_done = models.PositiveIntegerField(default=0)
+    tasks_failed = models.PositiveIntegerField(default=0)
+    pairs_judged = models.PositiveIntegerField(default=0)
+    pairs_flipped = models.PositiveIntegerField(default=0, help_text="Pairs whose winner changed with the order.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"judge run {self.pk} ({self.endpoint}) on {self.project}"
+
+
+class JudgeRanking(models.Model):
+    """The judge's ranking of a task (same groups format as a labeler's), with every pair's two verdicts.
+
+    Kept apart from labelers' rankings: it never fills a task, never enters consensus or exports, and human
+    agreement leaves it out unless asked."""
+
+    run = models.ForeignKey(JudgeRun, on_delete=models.CASCADE, related_name="rankings")
+    task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="judge_rankings")
+    ranking = models.JSONField(help_text="Groups of completion ids, best first (by mean judge score).")
+    scores = models.JSONField(help_text="{completion id: mean score over its pairs and both orders}")
+    pairs = models.JSONField(help_text="[{a, b, order_ab: [sa, sb], order_ba: [sa, sb], reasons, flipped}, …]")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "task"], name="one_judge_ranking_per_run_task")]
+
+    def __str__(self) -> str:
+        return f"judge ranking of task {self.task_id} (run {self.run_id})"

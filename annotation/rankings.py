@@ -144,3 +144,23 @@ def ranked_pairs(rankings: Iterable[Ranking], items: Sequence[int]) -> Ranking:
         result.append(sources)
         remaining = [item for item in remaining if item not in sources]
     return result
+
+
+def ranking_from_scores(scores: dict[int, float], *, ties: bool = True) -> Ranking:
+    """Items best first by score; equal scores share a group when `ties` (else the lower id goes first)."""
+    ordered = sorted(scores, key=lambda item: (-scores[item], item))
+    groups: Ranking = []
+    for item in ordered:
+        if ties and groups and scores[groups[-1][0]] == scores[item]:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def smallest_margin(scores: Iterable[float]) -> float | None:
+    """The smallest gap between two of the scores: how close the scorer came to ordering some pair the other way."""
+    ordered = sorted(scores)
+    if len(ordered) < 2:
+        return None
+    return min(b - a for a, b in zip(ordered, ordered[1:], strict=False))

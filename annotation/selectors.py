@@ -11,7 +11,16 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from annotation.models import Assignment, AssignmentStatus, Completion, Ranking, RankingTask, SamplingRun
+from annotation.models import (
+    Assignment,
+    AssignmentStatus,
+    Completion,
+    JudgeRanking,
+    JudgeRun,
+    Ranking,
+    RankingTask,
+    SamplingRun,
+)
 from annotation.rankings import kendalls_w, pairwise_agreement
 from annotation.render import render_markdown
 from projects.models import Role
@@ -40,11 +49,18 @@ def sampling_runs_for_projects(*, projects) -> QuerySet[SamplingRun]:
     return SamplingRun.objects.filter(project__in=projects).select_related("project")
 
 
-def task_view(*, task: RankingTask, assignment: Assignment | None = None) -> dict:
+def judge_runs_for_projects(*, projects) -> QuerySet[JudgeRun]:
+    return JudgeRun.objects.filter(project__in=projects).select_related("project", "endpoint")
+
+
+def task_view(*, task: RankingTask, assignment: Assignment | None = None, rm_hint: bool = False) -> dict:
     """What the labeler sees: the prompt and the completions in the task's stored order, rendered safely. Never
-    says whether the task is gold nor which model wrote which completion."""
+    says whether the task is gold nor which model wrote which completion. With rm_hint (the caller checked the
+    project's setting and that the task is not gold), `rm_hint` lists the answers' labels in the RM's order."""
     completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids).only("id", "text")}
     prompt = task.prompt
+    labels = {cid: chr(ord("A") + n) for n, cid in enumerate(task.completion_ids)}
+    hint = [labels[cid] for cid in task.rm_order if cid in labels] if rm_hint and task.rm_order else None
     return {
         "task": task.pk,
         "project": task.project.slug,
@@ -64,6 +80,7 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None) -> dic
             }
             for n, cid in enumerate(task.completion_ids)
         ],  # fmt: skip
+        "rm_hint": hint,
         "lease_expires_at": assignment.lease_expires_at if assignment else None,
         "claimed_at": assignment.claimed_at if assignment else None,
     }
@@ -88,13 +105,26 @@ def _rankings_by_task(project, *, gold: bool) -> dict[int, list[Ranking]]:
     return grouped
 
 
-def agreement_stats(*, project) -> dict:
+def _latest_judge_rankings(project) -> dict[int, JudgeRanking]:
+    """{task id: the newest judge ranking of the task} over the project's judge runs."""
+    latest: dict[int, JudgeRanking] = {}
+    for row in JudgeRanking.objects.filter(run__project=project).select_related("run__endpoint").order_by("id"):
+        latest[row.task_id] = row
+    return latest
+
+
+def agreement_stats(*, project, include_judge: bool = False) -> dict:
     """Pairwise agreement (share of item pairs two labelers order alike) and Kendall's W, over tasks ranked by
-    two or more labelers; plus each labeler's mean agreement with the others."""
+    two or more labelers; plus each labeler's mean agreement with the others. The LLM judge is not a labeler
+    here unless include_judge (then each task's newest judge ranking counts as one more rater)."""
     per_pair: list[float] = []
     per_task_w: list[float] = []
     per_labeler: dict[int, list[float]] = defaultdict(list)
-    for rankings in _rankings_by_task(project, gold=False).values():
+    by_task = _rankings_by_task(project, gold=False)
+    if include_judge:
+        for task_id, judged in _latest_judge_rankings(project).items():
+            by_task[task_id].append(Ranking(ranking=judged.ranking, labeler_id=None))
+    for rankings in by_task.values():
         if len(rankings) < 2:
             continue
         w = kendalls_w([r.ranking for r in rankings])
@@ -103,8 +133,9 @@ def agreement_stats(*, project) -> dict:
         for first, second in combinations(rankings, 2):
             value = pairwise_agreement(first.ranking, second.ranking)
             per_pair.append(value)
-            per_labeler[first.labeler_id].append(value)
-            per_labeler[second.labeler_id].append(value)
+            for labeler_id in (first.labeler_id, second.labeler_id):
+                if labeler_id is not None:
+                    per_labeler[labeler_id].append(value)
     return {
         "multiply_ranked_tasks": len(per_task_w),
         "pairwise_agreement": round(statistics.fmean(per_pair), 4) if per_pair else None,
@@ -158,7 +189,7 @@ def labeler_table(*, project) -> list[dict]:
     return rows
 
 
-def project_ranking_stats(*, project, now=None) -> dict:
+def project_ranking_stats(*, project, now=None, include_judge: bool = False) -> dict:
     now = now or timezone.now()
     tasks = RankingTask.objects.filter(project=project, is_gold=False)
     total = tasks.count()
@@ -170,7 +201,7 @@ def project_ranking_stats(*, project, now=None) -> dict:
     live = Assignment.objects.filter(
         task__project=project, status=AssignmentStatus.ACTIVE, lease_expires_at__gt=now
     ).count()
-    agreement = agreement_stats(project=project)
+    agreement = agreement_stats(project=project, include_judge=include_judge)
     return {
         "tasks": total,
         "complete": complete,
@@ -185,6 +216,69 @@ def project_ranking_stats(*, project, now=None) -> dict:
         "multiply_ranked_tasks": agreement["multiply_ranked_tasks"],
         "pairwise_agreement": agreement["pairwise_agreement"],
         "kendalls_w": agreement["kendalls_w"],
+    }
+
+
+def reward_model_stats(*, project) -> dict:
+    """How human rankings agree with the reward model's order (pairwise agreement, and how often the RM's top
+    answer was the human's top), apart for rankings made with the hint shown and without it."""
+    scored = RankingTask.objects.filter(project=project, is_gold=False, rm_order__isnull=False)
+    rows = Ranking.objects.filter(task__project=project, is_gold=False, rm_agreement__isnull=False)
+    out = {
+        "scored_tasks": scored.count(),
+        "reward_jobs": sorted(set(scored.values_list("rm_job_id", flat=True))),
+        "rankings_compared": 0,
+        "agreement": None,
+    }
+    split: dict[str, list[float]] = {"with_hint": [], "without_hint": []}
+    tops: list[bool] = []
+    for row in rows.select_related("task").only("ranking", "rm_agreement", "rm_hint_shown", "task__rm_order"):
+        split["with_hint" if row.rm_hint_shown else "without_hint"].append(row.rm_agreement)
+        tops.append(bool(row.task.rm_order) and row.task.rm_order[0] in row.ranking[0])
+    every = split["with_hint"] + split["without_hint"]
+    out["rankings_compared"] = len(every)
+    out["agreement"] = round(statistics.fmean(every), 4) if every else None
+    out["top_choice_agreement"] = round(sum(tops) / len(tops), 4) if tops else None
+    for key, values in split.items():
+        out[f"agreement_{key}"] = round(statistics.fmean(values), 4) if values else None
+        out[f"rankings_{key}"] = len(values)
+    return out
+
+
+def judge_stats(*, project) -> dict:
+    """The LLM judge against the humans: mean pairwise agreement of the judge's ranking of a task with each
+    human ranking of it; and the position-bias rate, the share of pairs whose winner flipped with the order."""
+    latest = _latest_judge_rankings(project)
+    humans = _rankings_by_task(project, gold=False)
+    agreements = [
+        pairwise_agreement(judged.ranking, human.ranking)
+        for task_id, judged in latest.items()
+        for human in humans.get(task_id, [])
+    ]
+    pairs = [pair for judged in latest.values() for pair in judged.pairs]
+    flipped = sum(bool(pair["flipped"]) for pair in pairs)
+    runs = [
+        {
+            "id": run.pk,
+            "endpoint": run.endpoint.name,
+            "status": run.status,
+            "tasks": len(run.task_ids),
+            "tasks_done": run.tasks_done,
+            "tasks_failed": run.tasks_failed,
+            "pairs_judged": run.pairs_judged,
+            "position_bias_rate": round(run.pairs_flipped / run.pairs_judged, 4) if run.pairs_judged else None,
+        }
+        for run in JudgeRun.objects.filter(project=project).select_related("endpoint").order_by("-id")[:10]
+    ]
+    return {
+        "judged_tasks": len(latest),
+        "tasks_compared": sum(1 for task_id in latest if humans.get(task_id)),
+        "human_rankings_compared": len(agreements),
+        "judge_human_agreement": round(statistics.fmean(agreements), 4) if agreements else None,
+        "pairs_judged": len(pairs),
+        "pairs_flipped": flipped,
+        "position_bias_rate": round(flipped / len(pairs), 4) if pairs else None,
+        "runs": runs,
     }
 
 

@@ -30,16 +30,28 @@ from annotation.models import (
     Completion,
     Consensus,
     Flag,
+    JudgeRanking,
+    JudgeRun,
+    JudgeStatus,
     Prompt,
     PromptSource,
     Ranking,
     RankingConfig,
     RankingTask,
+    RewardScore,
     SamplingChunk,
     SamplingRun,
     SamplingStatus,
+    TaskOrder,
 )
-from annotation.rankings import RankingError, normalize_ranking, ranked_pairs
+from annotation.rankings import (
+    RankingError,
+    normalize_ranking,
+    pairwise_agreement,
+    ranked_pairs,
+    ranking_from_scores,
+    smallest_margin,
+)
 from config.errors import ServiceError
 from llm.client import LLMError, call_llm
 from selfinstruct.selectors import prompt_candidates
@@ -415,7 +427,17 @@ def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | No
         _recount(task, now)
         if task.fill < task.required:
             return task
-    return _candidates(project, labeler, gold=False).filter(fill__lt=F("required")).order_by("-fill", "id").first()
+    open_tasks = _candidates(project, labeler, gold=False).filter(fill__lt=F("required"))
+    return open_tasks.order_by(*CLAIM_ORDER[config.task_order]).first()
+
+
+# Started tasks (highest fill) first in every order, so overlap finishes tasks instead of spreading thin; then the
+# project's order. Uncertainty first: the smallest reward-model margin first; tasks no RM has scored come last.
+CLAIM_ORDER = {
+    TaskOrder.SEQUENTIAL: ("-fill", "id"),
+    TaskOrder.RANDOM: ("-fill", "shuffle_key", "id"),
+    TaskOrder.UNCERTAINTY: ("-fill", F("rm_margin").asc(nulls_last=True), "id"),
+}
 
 
 def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assignment | None:
@@ -528,10 +550,27 @@ def submit_ranking(
             comment=comment[:5000],
             time_spent_ms=min(spent, MAX_TIME_SPENT_MS),
             is_gold=task.is_gold,
+            **_reward_model_comparison(task, groups, config),
         )
         if not task.is_gold:
             refresh_consensus(task=task)
     return row, True
+
+
+def rm_hint_visible(*, task: RankingTask, config: RankingConfig) -> bool:
+    """Whether the labeler sees the RM's order: the project turned hints on, an RM scored the task, not gold."""
+    return bool(config.show_rm_hint and task.rm_order and not task.is_gold)
+
+
+def _reward_model_comparison(task: RankingTask, groups, config: RankingConfig) -> dict:
+    """How the submitted ranking agrees with the RM's order (recorded whether or not the hint was shown)."""
+    if not groups or not task.rm_order:
+        return {}
+    return {
+        "rm_job_id": task.rm_job_id,
+        "rm_agreement": pairwise_agreement(groups, [[cid] for cid in task.rm_order]),
+        "rm_hint_shown": rm_hint_visible(task=task, config=config),
+    }
 
 
 def skip_task(*, task: RankingTask, labeler, now=None) -> None:
@@ -611,3 +650,154 @@ def add_rankings_needed(*, task: RankingTask, extra: int = 1) -> None:
         task.required += extra
         task.is_complete = task.rankings_count >= task.required
         task.save(update_fields=["required", "is_complete"])
+
+
+# --- Reward-model scores --------------------------------------------------------------------------------------
+
+
+def completions_to_score(*, project, job_id: int, limit: int | None = None) -> list[dict]:
+    """Completions of the project's ranking tasks that reward model `job_id` has not scored yet, with the prompt
+    text the RM reads: [{"id", "prompt", "text"}], in id order."""
+    prompt_ids = RankingTask.objects.filter(project=project).values("prompt_id")
+    rows = (
+        Completion.objects.filter(prompt_id__in=prompt_ids)
+        .exclude(reward_scores__job_id=job_id)
+        .select_related("prompt")
+        .order_by("id")
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    return [{"id": c.pk, "prompt": prompt_text(c.prompt.instruction, c.prompt.input), "text": c.text} for c in rows]
+
+
+def store_reward_scores(*, job_id: int, scores: dict[int, float]) -> int:
+    """Keep reward model `job_id`'s scores (a score already stored for a completion stays), then give every task
+    whose K completions are now all scored by it the RM's order and its smallest margin. Returns tasks updated."""
+    with transaction.atomic():
+        RewardScore.objects.bulk_create(
+            [RewardScore(completion_id=cid, job_id=job_id, score=float(value)) for cid, value in scores.items()],
+            ignore_conflicts=True,
+        )
+        prompt_ids = Completion.objects.filter(pk__in=list(scores)).values("prompt_id")
+        updated = 0
+        for task in RankingTask.objects.filter(prompt_id__in=prompt_ids).select_for_update():
+            known = dict(
+                RewardScore.objects.filter(job_id=job_id, completion_id__in=task.completion_ids).values_list(
+                    "completion_id", "score"
+                )
+            )
+            if len(known) < task.k:
+                continue
+            task.rm_job_id = job_id
+            task.rm_order = [group[0] for group in ranking_from_scores(known, ties=False)]
+            task.rm_margin = smallest_margin(known.values())
+            task.save(update_fields=["rm_job_id", "rm_order", "rm_margin"])
+            updated += 1
+    return updated
+
+
+# --- LLM judge as an extra labeler ----------------------------------------------------------------------------
+
+
+def start_judge_run(*, project, endpoint, limit: int | None = None, only_ranked: bool = False, created_by=None):
+    """Let the judge endpoint rank the project's (non-gold) tasks; with only_ranked, just the tasks humans have
+    ranked (what judge–human agreement needs). Each pair of a task's K completions costs two judge calls."""
+    tasks = RankingTask.objects.filter(project=project, is_gold=False)
+    if only_ranked:
+        tasks = tasks.filter(rankings_count__gt=0)
+    task_ids = list(tasks.order_by("id").values_list("id", flat=True))
+    if limit is not None:
+        task_ids = task_ids[:limit]
+    if not task_ids:
+        raise AnnotationError(f"project {project.slug} has no ranking tasks to judge")
+    with transaction.atomic():
+        run = JudgeRun.objects.create(
+            project=project,
+            endpoint=endpoint,
+            task_ids=task_ids,
+            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        )
+        transaction.on_commit(lambda: _enqueue_judge(run.pk))
+    return run
+
+
+def _enqueue_judge(run_id: int) -> None:
+    from annotation.tasks import judge_run_task
+
+    judge_run_task.delay(run_id)
+
+
+def resume_judge_run(*, run: JudgeRun) -> None:
+    """Send the run again after a worker loss: tasks already judged are skipped."""
+    if run.status == JudgeStatus.CANCELLED:
+        raise AnnotationError("the run was cancelled", code="conflict")
+    JudgeRun.objects.filter(pk=run.pk).update(status=JudgeStatus.RUNNING, finished_at=None)
+    transaction.on_commit(lambda: _enqueue_judge(run.pk))
+
+
+def cancel_judge_run(*, run: JudgeRun) -> None:
+    JudgeRun.objects.filter(pk=run.pk, status=JudgeStatus.RUNNING).update(
+        status=JudgeStatus.CANCELLED, finished_at=timezone.now()
+    )
+
+
+def judge_task(*, endpoint, task: RankingTask, project_id=None) -> dict:
+    """Every pair of the task's completions judged in both orders; each completion's score is its mean over its
+    pairs and orders. Returns {"ranking", "scores", "pairs"} (raises llm.judge.JudgeError)."""
+    from llm.judge import judge_pair
+
+    texts = dict(Completion.objects.filter(pk__in=task.completion_ids).values_list("pk", "text"))
+    question = prompt_text(task.prompt.instruction, task.prompt.input)
+    totals = {cid: [] for cid in task.completion_ids}
+    pairs = []
+    for index, a in enumerate(task.completion_ids):
+        for b in task.completion_ids[index + 1 :]:
+            verdict = judge_pair(endpoint, question=question, a=texts[a], b=texts[b], project_id=project_id)
+            totals[a].append(verdict.score_a)
+            totals[b].append(verdict.score_b)
+            pairs.append({"a": a, "b": b, **verdict.as_dict()})
+    scores = {cid: round(sum(values) / len(values), 4) for cid, values in totals.items()}
+    return {"ranking": ranking_from_scores(scores), "scores": {str(k): v for k, v in scores.items()}, "pairs": pairs}
+
+
+def run_judge(*, run_id: int) -> None:
+    """Judge the run's tasks not judged yet (safe to run again: a judged task is skipped, counted once)."""
+    from llm.judge import JudgeError
+
+    run = JudgeRun.objects.select_related("endpoint").get(pk=run_id)
+    if run.status != JudgeStatus.RUNNING:
+        return
+    done = set(JudgeRanking.objects.filter(run=run).values_list("task_id", flat=True))
+    failures = []
+    tasks = RankingTask.objects.filter(pk__in=run.task_ids).select_related("prompt").order_by("id")
+    for task in tasks:
+        if task.pk in done:
+            continue
+        if JudgeRun.objects.filter(pk=run_id, status=JudgeStatus.CANCELLED).exists():
+            return
+        try:
+            result = judge_task(endpoint=run.endpoint, task=task, project_id=run.project_id)
+        except JudgeError as exc:
+            logger.warning("judge run %s task %s: %s", run.pk, task.pk, exc)
+            failures.append(f"task {task.pk}: {exc}")
+            continue
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    JudgeRanking.objects.create(run=run, task=task, **result)
+            except IntegrityError:
+                continue  # a redelivered copy stored it first
+            flipped = sum(pair["flipped"] for pair in result["pairs"])
+            JudgeRun.objects.filter(pk=run.pk).update(
+                tasks_done=F("tasks_done") + 1,
+                pairs_judged=F("pairs_judged") + len(result["pairs"]),
+                pairs_flipped=F("pairs_flipped") + flipped,
+            )
+    judged = JudgeRanking.objects.filter(run=run).count()
+    status = JudgeStatus.SUCCEEDED if judged else JudgeStatus.FAILED
+    JudgeRun.objects.filter(pk=run.pk, status=JudgeStatus.RUNNING).update(
+        status=status,
+        tasks_failed=len(run.task_ids) - judged,
+        error="\n".join(failures)[:5000],
+        finished_at=timezone.now(),
+    )

@@ -8,3 +8,8 @@ from annotation import services
 @shared_task(acks_late=True)
 def sampling_chunk_task(run_id: int, number: int) -> None:
     services.run_sampling_chunk(run_id=run_id, number=number)
+
+
+@shared_task(acks_late=True)
+def judge_run_task(run_id: int) -> None:
+    services.run_judge(run_id=run_id)

@@ -47,7 +47,8 @@ def label_next(request, slug: str):
     }
     if assignment is None:
         return render(request, "annotation/done.html", context)
-    context["view"] = selectors.task_view(task=assignment.task, assignment=assignment)
+    hint = services.rm_hint_visible(task=assignment.task, config=config)
+    context["view"] = selectors.task_view(task=assignment.task, assignment=assignment, rm_hint=hint)
     return render(request, "annotation/rank.html", context)
 
 
@@ -125,6 +126,8 @@ def dashboard(request, slug: str):
         "project": project,
         "stats": selectors.project_ranking_stats(project=project),
         "labelers": selectors.labeler_table(project=project),
+        "reward_model": selectors.reward_model_stats(project=project),
+        "judge": selectors.judge_stats(project=project),
         "flagged": selectors.flagged_queue(project=project),
         "completion_counts": selectors.completion_counts(project=project),
     }

@@ -20,13 +20,14 @@ _started = threading.Event()
 def run_maintenance_once() -> dict[str, int]:
     from exports.services import restart_stalled_builds
     from selfinstruct.services import restart_stalled_lanes
-    from training.services import reap_stalled_jobs, requeue_lost_jobs
+    from training.services import reap_stalled_jobs, requeue_lost_jobs, requeue_stalled_scoring
 
     return {
         "generation_lanes_restarted": restart_stalled_lanes(),
         "dataset_builds_restarted": restart_stalled_builds(),
         "training_jobs_reaped": reap_stalled_jobs(),
         "training_jobs_requeued": requeue_lost_jobs(),
+        "scoring_runs_requeued": requeue_stalled_scoring(),
     }
 
 

@@ -29,6 +29,8 @@ api_v1 = [
     path("annotation/undo", annotation_api.UndoApi.as_view(), name="annotation-undo"),
     path("annotation/rankings", annotation_api.RankingListApi.as_view(), name="annotation-rankings"),
     path("annotation/stats", annotation_api.StatsApi.as_view(), name="annotation-stats"),
+    path("annotation/judge-runs", annotation_api.JudgeListCreateApi.as_view(), name="annotation-judge-runs"),
+    path("annotation/judge-runs/<int:run_id>", annotation_api.JudgeDetailApi.as_view(), name="annotation-judge-run"),
     path(
         "annotation/tasks/<int:task_id>/ranking",
         annotation_api.SubmitRankingApi.as_view(),
@@ -47,6 +49,9 @@ api_v1 = [
     path("training-jobs/<int:job_id>/", training_api.JobDetailApi.as_view(), name="training-job-detail"),
     path("training-jobs/<int:job_id>/metrics", training_api.JobMetricsApi.as_view(), name="training-job-metrics"),
     path("training-jobs/<int:job_id>/cancel", training_api.JobCancelApi.as_view(), name="training-job-cancel"),
+    path("evaluations/", training_api.EvaluationListCreateApi.as_view(), name="evaluation-list"),
+    path("evaluations/<int:run_id>", training_api.EvaluationDetailApi.as_view(), name="evaluation-detail"),
+    path("training-jobs/<int:job_id>/scoring", training_api.JobScoringApi.as_view(), name="training-job-scoring"),
     path(
         "training-jobs/<int:job_id>/artifacts/<path:name>",
         training_api.JobArtifactApi.as_view(),

@@ -8,10 +8,13 @@ It can inject faults on request: a queue of faults for the next requests and/or 
 Control API (JSON): POST /_teacher/faults {"queue": [...], "rates": {...}, "retry_after": s, "slow_seconds": s,
 "seed": n}; GET /_teacher/stats; POST /_teacher/reset.
 Faults: 429, 500, 503, slow, truncated, malformed, empty, reset, length.
+Judge mode: a prompt in the form of llm/judge.py's judge prompt gets "Score 1/Score 2/Reason" lines from a
+word-coverage heuristic, with a deliberate first-position bias in some replies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -327,6 +330,8 @@ class Composer:
         - the prompt asks for N tasks in instruction/input/output form: write the items after the demos, up to N;
         - the prompt asks for N tasks: write N numbered instructions.
         """
+        if JUDGE_REQUEST.search(prompt):
+            return judge_reply(prompt)
         lines = prompt.rstrip().splitlines()
         last = lines[-1] if lines else ""
         if re.match(r"^\s*(Classification|是否分类任务)\s*[:：]\s*$", last):
@@ -374,6 +379,39 @@ class Composer:
         if opened:
             text = " " + text[len(f"{start}.") :].lstrip()  # the prompt already holds the number
         return text
+
+
+JUDGE_REQUEST = re.compile(r"### Request\n(.*?)\n### Answer 1\n(.*?)\n### Answer 2\n(.*?)\n+Reply with", re.S)
+JUDGE_FIRST_BIAS = 0.3  # how often the demo judge favours the answer shown first (so position bias shows)
+
+
+def _content_words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower()))
+
+
+def _demo_grade(question: str, answer: str) -> float:
+    """A stand-in for judgement: how much of the request the answer mentions, and how developed it is."""
+    asked = _content_words(question)
+    covered = len(asked & _content_words(answer)) / max(1, len(asked))
+    developed = min(1.0, len(answer.strip()) / 240)
+    return 1 + 9 * (0.55 * min(1.0, 2 * covered) + 0.45 * developed)
+
+
+def judge_reply(prompt: str) -> str:
+    """The demo teacher's judge mode: scores both answers of the project's judge prompt. Deterministic per
+    prompt; in JUDGE_FIRST_BIAS of prompts it adds 2 to the first answer, like a judge with a position bias."""
+    question, first, second = (part.strip() for part in JUDGE_REQUEST.search(prompt).groups())
+    rng = random.Random(hashlib.sha256(prompt.encode("utf-8")).digest())
+    one, two = _demo_grade(question, first), _demo_grade(question, second)
+    if rng.random() < JUDGE_FIRST_BIAS:
+        one += 2
+    one, two = (max(1, min(10, round(x))) for x in (one, two))
+    if one == two:
+        reason = "Both answers address the request about equally well."
+    else:
+        better = 1 if one > two else 2
+        reason = f"Answer {better} covers more of what the request asks for and develops it further."
+    return f"Score 1: {one}\nScore 2: {two}\nReason: {reason}"
 
 
 def apply_stop(text: str, stop) -> str:

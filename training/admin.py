@@ -13,9 +13,15 @@ from django.utils.safestring import mark_safe
 from config.admin_pages import clean_json_object, form_page
 from exports.models import DatasetVersion
 from training import selectors
-from training.models import JobKind, JobMethod, TrainingJob, TrainingTrigger
+from training.models import EvaluationItem, EvaluationRun, JobKind, JobMethod, TrainingJob, TrainingTrigger
 from training.plots import line_chart
-from training.services import TrainingJobError, cancel_training_job, create_training_job, demo_base_model_path
+from training.services import (
+    TrainingJobError,
+    cancel_training_job,
+    create_training_job,
+    demo_base_model_path,
+    start_reward_scoring,
+)
 
 
 class JobForm(forms.Form):
@@ -44,7 +50,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
     readonly_fields = [
         "project", "dataset_link", "kind", "method", "base_model", "base_job", "seed", "status", "progress", "error",
         "lineage_view",
-        "charts", "results_view", "hyperparameters_view", "artifact_links", "cancel_button", "hostname", "pid",
+        "charts", "results_view", "hyperparameters_view", "artifact_links", "cancel_button", "scoring_view", "hostname",
+        "pid",
         "heartbeat_at", "created_at", "started_at", "finished_at", "created_by",
     ]  # fmt: skip
     fields = readonly_fields
@@ -130,13 +137,43 @@ class TrainingJobAdmin(admin.ModelAdmin):
         url = reverse("admin:training_trainingjob_cancel", args=[obj.pk])
         return format_html('<a class="button" href="{}">Cancel this job</a>', url)
 
+    @admin.display(description="scoring")
+    def scoring_view(self, obj):
+        """Reward models: score the project's completions (hints for labelers, uncertainty-first order)."""
+        if obj.kind != JobKind.REWARD:
+            return "-"
+        runs = format_html_join(
+            mark_safe("<br>"), "run {}: {} — {}/{} completions, {} tasks ordered{}",
+            ((r.pk, r.status, r.completions_scored, r.completions_total, r.tasks_updated,
+              f" ({r.error})" if r.error else "") for r in obj.scoring_runs.all()[:5]),
+        )  # fmt: skip
+        button = ""
+        if obj.status == "succeeded":
+            url = reverse("admin:training_trainingjob_score", args=[obj.pk])
+            button = format_html('<a class="button" href="{}">Score the project\'s completions</a>', url)
+        return format_html("{}{}{}", runs, mark_safe("<br>") if runs and button else "", button) or "-"
+
     def has_change_permission(self, request, obj=None):
         return request.user.is_staff  # a read-only page; jobs change only through their state machine
 
     def get_urls(self):
         extra = [path("<int:job_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
-                      name="training_trainingjob_cancel")]  # fmt: skip
+                      name="training_trainingjob_cancel"),
+                 path("<int:job_id>/score/", self.admin_site.admin_view(self.score_view),
+                      name="training_trainingjob_score")]  # fmt: skip
         return extra + super().get_urls()
+
+    def score_view(self, request, job_id: int):
+        job = get_object_or_404(TrainingJob, pk=job_id)
+        if request.method == "POST":
+            try:
+                run = start_reward_scoring(job=job, created_by=request.user)
+                self.message_user(request, f"Scoring run {run.pk}: {run.completions_total} completion(s) to score.")
+            except TrainingJobError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+            return redirect("admin:training_trainingjob_change", job.pk)
+        title = f"Score the completions of {job.project} with reward model {job.pk}?"
+        return form_page(request, self.admin_site, forms.Form(), title, "Queue the scoring run")
 
     def cancel_view(self, request, job_id: int):
         job = get_object_or_404(TrainingJob, pk=job_id)
@@ -183,3 +220,44 @@ class TrainingTriggerAdmin(admin.ModelAdmin):
     form = TriggerForm
     list_display = ["id", "project", "kind", "method", "base_model", "enabled"]
     list_filter = ["project", "enabled"]
+
+
+class EvaluationItemInline(admin.TabularInline):
+    model = EvaluationItem
+    extra = 0
+    fields = ["number", "category", "question", "answer", "model_score", "reference_score", "flipped", "error"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(EvaluationRun)
+class EvaluationRunAdmin(admin.ModelAdmin):
+    """Evaluations are started from the CLI (evaluate_model) or the API; here: watch them and read the table."""
+
+    list_display = ["id", "project", "model_endpoint", "judge_endpoint", "prompt_set", "status", "items_done",
+                    "items_total", "created_at"]  # fmt: skip
+    list_filter = ["project", "status"]
+    readonly_fields = [
+        "project", "job", "model_endpoint", "judge_endpoint", "prompt_set", "generation", "status", "items_total",
+        "items_done", "items_failed", "table", "error", "created_at", "finished_at",
+    ]  # fmt: skip
+    fields = readonly_fields
+    inlines = [EvaluationItemInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_staff
+
+    @admin.display(description="per category")
+    def table(self, obj):
+        from training.management.commands.evaluate_model import COLUMNS
+
+        rows = [*obj.results.get("categories", []), {"category": "overall", **obj.results.get("overall", {})}]
+        head = format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in COLUMNS))
+        body = format_html_join(
+            "", "<tr>{}</tr>",
+            ((format_html_join("", "<td>{}</td>", ((row.get(c, "–"),) for c in COLUMNS)),) for row in rows),
+        )  # fmt: skip
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

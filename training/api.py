@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import mimetypes
 
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorSerializer, service_error_response
 from exports.selectors import get_version_for_user
+from llm.selectors import get_endpoint
+from projects.models import Role
+from projects.selectors import get_project_for_user, projects_for_user
 from training import selectors, services
 from training.models import JobKind, JobMethod
 from training.services import TrainingJobError
@@ -153,6 +157,53 @@ class JobCancelApi(APIView):
             return service_error_response(exc)
 
 
+class ScoringRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    job = serializers.IntegerField(source="job_id")
+    status = serializers.CharField()
+    completions_total = serializers.IntegerField()
+    completions_scored = serializers.IntegerField()
+    tasks_updated = serializers.IntegerField()
+    seconds = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class JobScoringApi(APIView):
+    @extend_schema(
+        responses={200: ScoringRunSerializer(many=True), 404: ErrorSerializer},
+        description="The scoring runs of a reward-model job, newest first.",
+    )
+    def get(self, request, job_id: int):
+        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        return Response(ScoringRunSerializer(job.scoring_runs.all()[:100], many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: ScoringRunSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            410: ErrorSerializer,
+        },  # fmt: skip
+        description="Project admins: score every completion of the project's ranking tasks that this reward model "
+        "has not scored "
+        "yet (gpu queue, batched). Each task then carries the RM's order (the labelers' optional hint) and its "
+        "smallest reward margin (the uncertainty-first task order).",
+    )
+    def post(self, request, job_id: int):
+        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        if not projects_for_user(user=request.user, roles=(Role.ADMIN,)).filter(pk=job.project_id).exists():
+            raise PermissionDenied("only project admins may score completions (it changes what labelers see)")
+        try:
+            run = services.start_reward_scoring(job=job, created_by=request.user)
+        except TrainingJobError as exc:
+            return service_error_response(exc)
+        return Response(ScoringRunSerializer(run).data, status=201)
+
+
 class JobArtifactApi(APIView):
     @extend_schema(
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(ErrorSerializer)},
@@ -165,3 +216,86 @@ class JobArtifactApi(APIView):
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path.open("rb"), content_type=kind, as_attachment=not kind.startswith("image/"),
                             filename=f"job{job.pk}-{name.replace('/', '-')}")  # fmt: skip
+
+
+# --- evaluations ---------------------------------------------------------------------------------------------------
+
+
+class EvaluationPromptSerializer(serializers.Serializer):
+    question = serializers.CharField()
+    reference = serializers.CharField()
+    category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
+
+
+class EvaluationInputSerializer(serializers.Serializer):
+    project = serializers.SlugField()
+    model_endpoint = serializers.CharField(
+        help_text="Endpoint of the model to evaluate (e.g. job-12 from serve_model)."
+    )
+    judge_endpoint = serializers.CharField()
+    job = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Job the model came from.")
+    prompts = EvaluationPromptSerializer(many=True, min_length=1, max_length=5000)
+    max_tokens = serializers.IntegerField(required=False, default=512, min_value=1, max_value=8192)
+
+
+class EvaluationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    job = serializers.IntegerField(source="job_id", allow_null=True)
+    model_endpoint = serializers.CharField(source="model_endpoint.name")
+    judge_endpoint = serializers.CharField(source="judge_endpoint.name")
+    prompt_set = serializers.CharField()
+    status = serializers.CharField()
+    items_total = serializers.IntegerField()
+    items_done = serializers.IntegerField()
+    items_failed = serializers.IntegerField()
+    results = serializers.JSONField(
+        help_text="{'categories': [{category, judged, model_score, reference_score, "
+        "relative_score, wins, ties, losses, position_bias_rate}], 'overall': {…}}"
+    )
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class EvaluationListCreateApi(APIView):
+    @extend_schema(responses=EvaluationSerializer(many=True))
+    def get(self, request):
+        return Response(EvaluationSerializer(selectors.evaluations_for_user(user=request.user)[:200], many=True).data)
+
+    @extend_schema(
+        request=EvaluationInputSerializer,
+        responses={201: EvaluationSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="The model endpoint answers each prompt; the judge endpoint scores its answer and the reference "
+        "1–10 in both orders (averaged). Poll the detail for the per-category table.",
+    )
+    def post(self, request):
+        data = EvaluationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=selectors.TRAIN_ROLES)
+        endpoints = {}
+        for field in ("model_endpoint", "judge_endpoint"):
+            endpoints[field] = get_endpoint(name=values[field])
+            if endpoints[field] is None:
+                return Response({"detail": f"{field}: no endpoint named {values[field]!r}"}, 400)
+        job = None
+        if values["job"] is not None:
+            job = selectors.get_job_for_user(user=request.user, job_id=values["job"])
+        try:
+            run = services.start_evaluation(
+                project=project, job=job, items=values["prompts"], prompt_set="api",
+                generation={"max_tokens": values["max_tokens"]}, created_by=request.user, **endpoints,
+            )  # fmt: skip
+        except TrainingJobError as exc:
+            return service_error_response(exc)
+        return Response(EvaluationSerializer(run).data, status=201)
+
+
+class EvaluationDetailApi(APIView):
+    @extend_schema(responses={200: EvaluationSerializer, 404: ErrorSerializer})
+    def get(self, request, run_id: int):
+        run = selectors.evaluations_for_user(user=request.user).filter(pk=run_id).first()
+        if run is None:
+            raise Http404("No such evaluation.")
+        return Response(EvaluationSerializer(run).data)

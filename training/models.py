@@ -99,3 +99,90 @@ class TrainingTrigger(models.Model):
 
     def __str__(self) -> str:
         return f"train {self.kind} on new {DATASET_KIND_FOR_JOB[self.kind]} versions of {self.project}"
+
+
+class ScoringStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ScoringRun(models.Model):
+    """A trained reward model scoring the completions of its project's ranking tasks (gpu queue, batched).
+    Scores are stored per completion as they are computed, so a rerun only scores what is missing."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="scoring_runs")
+    status = models.CharField(max_length=16, choices=ScoringStatus.choices, default=ScoringStatus.QUEUED)
+    completions_total = models.PositiveIntegerField(default=0, help_text="Unscored when the run was asked for.")
+    completions_scored = models.PositiveIntegerField(default=0)
+    tasks_updated = models.PositiveIntegerField(default=0, help_text="Tasks that got the RM's order and margin.")
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"scoring run {self.pk} (job {self.job_id}, {self.status})"
+
+
+class EvaluationStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EvaluationRun(models.Model):
+    """A model (any endpoint; usually a served SFT job) answers a prompt set, and an LLM judge scores each answer
+    against the set's reference answer in both orders. The per-category table lives in `results`."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="evaluation_runs")
+    job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="evaluations")
+    model_endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="+")
+    judge_endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="+")
+    prompt_set = models.CharField(max_length=300, help_text="File name (or 'api') the prompts came from.")
+    generation = models.JSONField(default=dict, help_text="Sampling parameters for the evaluated model.")
+    status = models.CharField(max_length=16, choices=EvaluationStatus.choices, default=EvaluationStatus.RUNNING)
+    items_total = models.PositiveIntegerField(default=0)
+    items_done = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=dict, help_text="{'categories': [...], 'overall': {...}}")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.pk} of {self.model_endpoint} ({self.status})"
+
+
+class EvaluationItem(models.Model):
+    """One prompt of the set: the model's answer, the reference, and the judge's two verdicts."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="items")
+    number = models.PositiveIntegerField()
+    category = models.CharField(max_length=100, blank=True)
+    question = models.TextField()
+    reference = models.TextField()
+    answer = models.TextField(blank=True)
+    model_score = models.FloatField(null=True, blank=True, help_text="Mean over both orders, 1–10.")
+    reference_score = models.FloatField(null=True, blank=True)
+    flipped = models.BooleanField(default=False)
+    verdicts = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="one_item_per_number")]
+
+    def __str__(self) -> str:
+        return f"item {self.number} of evaluation {self.run_id}"

@@ -9,7 +9,7 @@ from django.http import Http404
 
 from exports.selectors import EXPORT_ROLES
 from projects.selectors import projects_for_user
-from training.models import TrainingJob, TrainingMetric
+from training.models import EvaluationRun, TrainingJob, TrainingMetric
 from training.services import job_dir
 
 TRAIN_ROLES = EXPORT_ROLES  # those who may pull datasets may train on them
@@ -19,6 +19,12 @@ ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", 
 def jobs_for_user(*, user) -> QuerySet[TrainingJob]:
     return TrainingJob.objects.filter(project__in=projects_for_user(user=user, roles=TRAIN_ROLES)).select_related(
         "project", "dataset_version"
+    )
+
+
+def evaluations_for_user(*, user) -> QuerySet[EvaluationRun]:
+    return EvaluationRun.objects.filter(project__in=projects_for_user(user=user, roles=TRAIN_ROLES)).select_related(
+        "project", "model_endpoint", "judge_endpoint"
     )
 
 

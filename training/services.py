@@ -4,6 +4,7 @@ and start jobs from project triggers when a dataset version becomes ready."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ServiceError
@@ -26,9 +29,14 @@ from training import hyperparameters as hp_rules
 from training.models import (
     DATASET_KIND_FOR_JOB,
     FINISHED,
+    EvaluationItem,
+    EvaluationRun,
+    EvaluationStatus,
     JobKind,
     JobMethod,
     JobStatus,
+    ScoringRun,
+    ScoringStatus,
     TrainingJob,
     TrainingMetric,
     TrainingTrigger,
@@ -408,3 +416,244 @@ def register_served_model(*, job: TrainingJob, base_url: str, name: str):
 
     return create_endpoint(name=name, base_url=base_url, model=name, api_style=ApiStyle.COMPLETIONS,
                            max_concurrency=8, request_timeout_s=600, max_retries=2)  # fmt: skip
+
+
+# --- scoring completions with a trained reward model -----------------------------------------------------------
+
+SCORING_CHUNK = 256
+
+
+def reward_model_dir(job: TrainingJob) -> Path:
+    """The model folder of a succeeded reward job, or TrainingJobError saying why it cannot score."""
+    if job.kind != JobKind.REWARD:
+        raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; only reward models score completions")
+    if job.status != JobStatus.SUCCEEDED:
+        raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
+    folder = model_dir(job)
+    if not (folder / "config.json").is_file():
+        raise TrainingJobError(f"job {job.pk}: no model at {folder} (artifacts removed?)", code="missing")
+    return folder
+
+
+def start_reward_scoring(*, job: TrainingJob, created_by=None) -> ScoringRun:
+    """Queue a run that scores every completion of the project's ranking tasks the RM has not scored yet."""
+    from annotation.services import completions_to_score
+
+    reward_model_dir(job)
+    if ScoringRun.objects.filter(job=job, status__in=(ScoringStatus.QUEUED, ScoringStatus.RUNNING)).exists():
+        raise TrainingJobError(f"job {job.pk} already has a scoring run queued or running", code="conflict")
+    missing = len(completions_to_score(project=job.project, job_id=job.pk))
+    with transaction.atomic():
+        run = ScoringRun.objects.create(
+            job=job, completions_total=missing, heartbeat_at=timezone.now(),
+            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        )  # fmt: skip
+        transaction.on_commit(lambda pk=run.pk: _enqueue_scoring(pk))
+    return run
+
+
+def _enqueue_scoring(run_id: int) -> None:
+    from training.tasks import score_completions_task
+
+    score_completions_task.apply_async((run_id,), queue=settings.TRAINING_QUEUE)
+
+
+def run_reward_scoring(*, run_id: int, scorer_factory=None) -> None:
+    """Claim the run (queued → running, once), then score the unscored completions chunk by chunk; each chunk's
+    scores are stored (and its tasks' RM order/margin refreshed) before the next. A rerun after a crash scores
+    only what is still missing."""
+    now = timezone.now()
+    if not ScoringRun.objects.filter(pk=run_id, status=ScoringStatus.QUEUED).update(
+        status=ScoringStatus.RUNNING, heartbeat_at=now
+    ):
+        return
+    run = ScoringRun.objects.select_related("job__project").get(pk=run_id)
+    started = time.monotonic()
+    with _beating(ScoringRun.objects.filter(pk=run_id, status=ScoringStatus.RUNNING)):
+        _score_all(run, started, scorer_factory)
+
+
+@contextlib.contextmanager
+def _beating(rows, every: float = 10.0):
+    """Update the rows' heartbeat_at from a side thread while the block runs (model loading can take minutes)."""
+    from django.db import connection
+
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(every):
+                rows.update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, daemon=True, name="scoring-heartbeat")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 5)
+
+
+def _score_all(run: ScoringRun, started: float, scorer_factory) -> None:
+    from annotation.services import completions_to_score, store_reward_scores
+
+    run_id = run.pk
+    try:
+        from training.scoring import RewardScorer
+
+        scorer = (scorer_factory or RewardScorer)(reward_model_dir(run.job))
+        batch_size = int(run.job.hyperparameters.get("batch_size") or 16)
+        while True:
+            rows = completions_to_score(project=run.job.project, job_id=run.job_id, limit=SCORING_CHUNK)
+            if not rows:
+                break
+            values = scorer.score([(r["prompt"], r["text"]) for r in rows], batch_size=max(batch_size, 8))
+            updated = store_reward_scores(
+                job_id=run.job_id, scores={r["id"]: v for r, v in zip(rows, values, strict=True)}
+            )
+            ScoringRun.objects.filter(pk=run_id).update(
+                completions_scored=F("completions_scored") + len(rows),
+                tasks_updated=F("tasks_updated") + updated,
+                heartbeat_at=timezone.now(),
+            )
+    except (TrainingJobError, OSError, RuntimeError, ValueError) as exc:
+        ScoringRun.objects.filter(pk=run_id).update(
+            status=ScoringStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now(),
+            seconds=round(time.monotonic() - started, 3),
+        )  # fmt: skip
+        return
+    ScoringRun.objects.filter(pk=run_id).update(
+        status=ScoringStatus.SUCCEEDED, finished_at=timezone.now(), seconds=round(time.monotonic() - started, 3)
+    )
+
+
+def requeue_stalled_scoring(*, stale_seconds: float | None = None) -> int:
+    """Runs whose worker stopped beating go back to queued and are sent again (scores already kept stay); queued
+    runs waiting long are sent again too (Redis may have lost the message; a duplicate finds it claimed)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.TRAINING_STALE_SECONDS if stale_seconds is None else stale_seconds)
+    waiting = now - timedelta(seconds=settings.TRAINING_REQUEUE_SECONDS)
+    sent = 0
+    lost = Q(status=ScoringStatus.RUNNING, heartbeat_at__lt=stale) | Q(
+        status=ScoringStatus.QUEUED, heartbeat_at__lt=waiting
+    )
+    for pk, status in ScoringRun.objects.filter(lost).values_list("pk", "status"):
+        cutoff = stale if status == ScoringStatus.RUNNING else waiting
+        if ScoringRun.objects.filter(pk=pk, status=status, heartbeat_at__lt=cutoff).update(
+            status=ScoringStatus.QUEUED, heartbeat_at=now
+        ):
+            _enqueue_scoring(pk)
+            sent += 1
+    return sent
+
+
+# --- evaluating a model against reference answers with an LLM judge --------------------------------------------
+
+DEFAULT_EVAL_GENERATION = {"temperature": 0.0, "max_tokens": 512}
+
+
+def start_evaluation(
+    *, project, model_endpoint, judge_endpoint, items: list[dict], prompt_set: str, job: TrainingJob | None = None,
+    generation: dict | None = None, created_by=None,
+) -> EvaluationRun:  # fmt: skip
+    """Queue an evaluation: the model answers each item's question, the judge scores answer vs reference in both
+    orders. `items`: [{"question", "reference", "category"}] (training.evalsets reads files into this)."""
+    if not items:
+        raise TrainingJobError("prompts: the prompt set is empty")
+    if job is not None and job.project_id != project.pk:
+        raise TrainingJobError(f"job: job {job.pk} belongs to another project", code="not_found")
+    with transaction.atomic():
+        run = EvaluationRun.objects.create(
+            project=project, job=job, model_endpoint=model_endpoint, judge_endpoint=judge_endpoint,
+            prompt_set=prompt_set[:300], generation={**DEFAULT_EVAL_GENERATION, **(generation or {})},
+            items_total=len(items),
+            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        )  # fmt: skip
+        EvaluationItem.objects.bulk_create(
+            EvaluationItem(
+                run=run,
+                number=n,
+                category=i.get("category", "")[:100],
+                question=i["question"],
+                reference=i["reference"],
+            )  # fmt: skip
+            for n, i in enumerate(items)
+        )
+        transaction.on_commit(lambda pk=run.pk: _enqueue_evaluation(pk))
+    return run
+
+
+def _enqueue_evaluation(run_id: int) -> None:
+    from training.tasks import evaluation_task
+
+    evaluation_task.delay(run_id)
+
+
+def resume_evaluation(*, run: EvaluationRun) -> None:
+    """Send the run again (after a worker loss): items already done are kept."""
+    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationStatus.RUNNING, finished_at=None)
+    transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+
+
+def run_evaluation(*, run_id: int) -> None:
+    """Answer and judge every item not done yet (safe to run twice), then write the per-category table."""
+    from llm.client import LLMError, call_llm
+    from llm.judge import JudgeError, judge_pair
+
+    run = EvaluationRun.objects.select_related("model_endpoint", "judge_endpoint").get(pk=run_id)
+    if run.status != EvaluationStatus.RUNNING:
+        return
+    for item in run.items.filter(done=False).order_by("number"):
+        fields = {}
+        try:
+            answer = item.answer
+            if not answer:
+                reply = call_llm(run.model_endpoint, purpose="evaluation", project_id=run.project_id,
+                                 messages=[{"role": "user", "content": item.question}], **run.generation)  # fmt: skip
+                answer = reply.text.strip()
+                EvaluationItem.objects.filter(pk=item.pk).update(answer=answer)
+            verdict = judge_pair(run.judge_endpoint, question=item.question, a=answer, b=item.reference,
+                                 project_id=run.project_id)  # fmt: skip
+            fields = {"model_score": verdict.score_a, "reference_score": verdict.score_b, "flipped": verdict.flipped,
+                      "verdicts": verdict.as_dict(), "error": ""}  # fmt: skip
+        except (LLMError, JudgeError) as exc:
+            fields = {"error": str(exc)[:2000]}
+        EvaluationItem.objects.filter(pk=item.pk).update(done=True, **fields)
+    items = list(run.items.all())
+    failed = sum(1 for i in items if i.model_score is None)
+    EvaluationRun.objects.filter(pk=run.pk, status=EvaluationStatus.RUNNING).update(
+        status=EvaluationStatus.SUCCEEDED if failed < len(items) else EvaluationStatus.FAILED,
+        items_done=len(items) - failed, items_failed=failed, results=evaluation_table(items),
+        error=next((i.error for i in items if i.error), ""), finished_at=timezone.now(),
+    )  # fmt: skip
+
+
+def evaluation_table(items) -> dict:
+    """Per category and overall: items judged, the model's and the reference's mean judge score (1–10), the
+    relative score (model / reference), wins/ties/losses against the reference, and the position-bias rate."""
+
+    def summary(rows) -> dict:
+        judged = [r for r in rows if r.model_score is not None]
+        if not judged:
+            return {"items": len(rows), "judged": 0}
+        model = sum(r.model_score for r in judged) / len(judged)
+        reference = sum(r.reference_score for r in judged) / len(judged)
+        return {
+            "items": len(rows), "judged": len(judged), "model_score": round(model, 3),
+            "reference_score": round(reference, 3),
+            "relative_score": round(model / reference, 3) if reference else None,
+            "wins": sum(r.model_score > r.reference_score for r in judged),
+            "ties": sum(r.model_score == r.reference_score for r in judged),
+            "losses": sum(r.model_score < r.reference_score for r in judged),
+            "position_bias_rate": round(sum(r.flipped for r in judged) / len(judged), 3),
+        }  # fmt: skip
+
+    categories: dict[str, list] = {}
+    for item in items:
+        categories.setdefault(item.category or "(none)", []).append(item)
+    return {
+        "categories": [{"category": name, **summary(rows)} for name, rows in sorted(categories.items())],
+        "overall": summary(list(items)),
+    }

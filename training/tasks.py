@@ -9,3 +9,13 @@ from training import services
 @shared_task(acks_late=True)
 def run_training_job_task(job_id: int) -> None:
     services.run_training_job(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def score_completions_task(run_id: int) -> None:
+    services.run_reward_scoring(run_id=run_id)
+
+
+@shared_task(acks_late=True)
+def evaluation_task(run_id: int) -> None:
+    services.run_evaluation(run_id=run_id)

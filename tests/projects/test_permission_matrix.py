@@ -17,10 +17,10 @@ ROLES = ("admin", "labeler", "consumer", "other_labeler", "other_consumer", "ano
 @pytest.fixture
 def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_path):  # noqa: F811
     """One of each object in project alpha; beta has its own members but none of these."""
-    from annotation.services import start_sampling_run
+    from annotation.services import start_judge_run, start_sampling_run
     from llm.services import create_endpoint
     from selfinstruct.services import start_batch
-    from training.services import create_training_job, job_dir
+    from training.services import create_training_job, job_dir, start_evaluation
 
     endpoint = create_endpoint(name="matrix", base_url="http://127.0.0.1:9/v1", model="m")
     batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)
@@ -28,11 +28,15 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base))
     run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("seed",))
 
+    judge = start_judge_run(project=project, endpoint=endpoint)
+    evaluation = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
+                                  items=[{"question": "q", "reference": "r"}], prompt_set="matrix")  # fmt: skip
     folder = job_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text("step 1\n")
     return {"batch": batch.pk, "task": task.pk, "version": sft_version.pk, "job": job.pk, "run": run.pk,
-            "completions": sorted(task.completion_ids), "base": str(tiny_base)}  # fmt: skip
+            "completions": sorted(task.completion_ids), "base": str(tiny_base), "judge": judge.pk,
+            "evaluation": evaluation.pk}  # fmt: skip
 
 
 ADMIN_ONLY = {"admin"}
@@ -86,6 +90,26 @@ API = [
         {"project": "alpha", "endpoints": [{"name": "matrix"}], "sources": ["seed"]},
     ),
     ("GET", "/api/v1/sampling-runs/{run}/", ADMIN_ONLY, 200),
+    ("GET", "/api/v1/training-jobs/{job}/scoring", DATA, 200),
+    # An SFT job cannot score (the admin learns why); scoring changes what labelers see: consumers are refused.
+    ("POST", "/api/v1/training-jobs/{job}/scoring", DATA, {"admin": 400, "consumer": 403}),
+    ("GET", "/api/v1/annotation/judge-runs", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix"}),
+    ("GET", "/api/v1/annotation/judge-runs/{judge}", ADMIN_ONLY, 200),
+    ("GET", "/api/v1/evaluations/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    (
+        "POST",
+        "/api/v1/evaluations/",
+        DATA,
+        201,
+        {
+            "project": "alpha",
+            "model_endpoint": "matrix",
+            "judge_endpoint": "matrix",
+            "prompts": [{"question": "q", "reference": "r"}],
+        },
+    ),  # fmt: skip
+    ("GET", "/api/v1/evaluations/{evaluation}", DATA, 200),
     ("POST", "/api/v1/me/token", MEMBERS | {"other_labeler", "other_consumer"}, 201),
 ]
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
@@ -94,12 +118,16 @@ LISTS = [
     ("/api/v1/datasets/", "project"),
     ("/api/v1/training-jobs/", "project"),
     ("/api/v1/sampling-runs/", "project"),
+    ("/api/v1/annotation/judge-runs", "project"),
+    ("/api/v1/evaluations/", "project"),
 ]
 SEES_ALPHA_LISTS = {
     "/api/v1/generation-batches/": ADMIN_ONLY,
     "/api/v1/datasets/": DATA,
     "/api/v1/training-jobs/": DATA,
     "/api/v1/sampling-runs/": ADMIN_ONLY,
+    "/api/v1/annotation/judge-runs": ADMIN_ONLY,
+    "/api/v1/evaluations/": DATA,
 }
 # Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
 PAGES = [
@@ -211,7 +239,8 @@ def test_the_matrix_covers_every_url():
     """A new URL without a row here fails this test."""
     from django.urls import resolve
 
-    covered = {resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1)).url_name
+    covered = {resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1,
+                                                        evaluation=1)).url_name
                for row in API + PAGES}  # fmt: skip
     covered |= {resolve(url).url_name for url in PUBLIC} | {"admin-login", "logout"}
 

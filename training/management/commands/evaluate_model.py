@@ -1,0 +1,93 @@
+"""manage.py evaluate_model --project SLUG --model NAME --judge NAME --prompts FILE [--per-category N] [--limit N]
+                            [--job JOB_ID] [--inline | --wait]
+
+The model endpoint (e.g. job-<id>, registered by serve_model) answers each prompt of the set; the judge endpoint
+scores its answer and the set's reference answer 1–10 in both orders (averaged). Prints the per-category table:
+mean scores, relative score (model / reference), wins/ties/losses and the position-bias rate. The BELLE eval set
+(question, std_answer, class) is read as is."""
+
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from llm.selectors import get_endpoint
+from projects.selectors import get_project_by_slug
+from training.evalsets import EvalSetError, read_eval_set, sample_per_category
+from training.models import EvaluationRun, EvaluationStatus
+from training.selectors import get_job_by_id
+from training.services import TrainingJobError, run_evaluation, start_evaluation
+
+COLUMNS = ("category", "judged", "model_score", "reference_score", "relative_score", "wins", "ties", "losses",
+           "position_bias_rate")  # fmt: skip
+
+
+def format_table(results: dict) -> str:
+    rows = [*results.get("categories", []), {"category": "overall", **results.get("overall", {})}]
+    cells = [[str(row.get(c, "")) if row.get(c) is not None else "–" for c in COLUMNS] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))  # noqa: E731
+    return "\n".join([line(COLUMNS), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+class Command(BaseCommand):
+    help = "Evaluate a model endpoint against reference answers with an LLM judge (position-swapped), per category."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--model", required=True, help="endpoint of the model to evaluate (e.g. job-12)")
+        parser.add_argument("--judge", required=True, help="endpoint of the judge")
+        parser.add_argument("--prompts", required=True, type=Path, help="JSONL/JSON prompt set with references")
+        parser.add_argument("--per-category", type=int, help="the first N prompts of each category")
+        parser.add_argument("--limit", type=int, help="at most N prompts")
+        parser.add_argument("--job", type=int, help="the training job the model came from (for lineage)")
+        parser.add_argument("--max-tokens", type=int, default=512)
+        parser.add_argument("--wait", action="store_true", help="wait for the run and print the table")
+        parser.add_argument("--timeout", type=float)
+        parser.add_argument("--inline", action="store_true", help="run here, not on a worker")
+
+    def handle(self, *args, **o):
+        project = get_project_by_slug(slug=o["project"])
+        if project is None:
+            raise CommandError(f"--project: no project with slug {o['project']!r}")
+        endpoints = {}
+        for flag in ("model", "judge"):
+            endpoints[flag] = get_endpoint(name=o[flag])
+            if endpoints[flag] is None:
+                raise CommandError(f"--{flag}: no endpoint named {o[flag]!r}")
+        job = None
+        if o["job"] is not None:
+            job = get_job_by_id(job_id=o["job"])
+            if job is None:
+                raise CommandError(f"--job: no training job {o['job']}")
+        try:
+            items = read_eval_set(o["prompts"])
+        except (EvalSetError, OSError) as exc:
+            raise CommandError(f"--prompts: {exc}") from None
+        if o["per_category"]:
+            items = sample_per_category(items, o["per_category"])
+        if o["limit"]:
+            items = items[: o["limit"]]
+        try:
+            run = start_evaluation(
+                project=project, model_endpoint=endpoints["model"], judge_endpoint=endpoints["judge"], items=items,
+                prompt_set=o["prompts"].name, job=job, generation={"max_tokens": o["max_tokens"]},
+            )  # fmt: skip
+        except TrainingJobError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"evaluation {run.pk}: {run.items_total} prompt(s), model {o['model']}, judge {o['judge']}")
+        if o["inline"]:
+            run_evaluation(run_id=run.pk)
+        elif not o["wait"]:
+            return
+        deadline = time.monotonic() + o["timeout"] if o["timeout"] else None
+        while True:
+            run = EvaluationRun.objects.get(pk=run.pk)
+            if run.status != EvaluationStatus.RUNNING:
+                break
+            if deadline and time.monotonic() > deadline:
+                raise CommandError(f"evaluation {run.pk} still running after {o['timeout']:.0f}s — is a worker up?")
+            time.sleep(0.5)
+        self.stdout.write(format_table(run.results))
+        if run.status != EvaluationStatus.SUCCEEDED:
+            raise CommandError(f"evaluation {run.pk} {run.status}: {run.error}")
