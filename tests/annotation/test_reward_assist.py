@@ -39,7 +39,7 @@ def test_a_task_gets_the_rm_order_and_margin_once_all_k_are_scored(project, make
     assert len(completions_to_score(project=project, job_id=JOB + 1)) == 3  # another RM has scored nothing
 
 
-def test_agreement_with_the_rm_is_recorded_with_and_without_the_hint(project, make_tasks, labelers):
+def test_agreement_with_the_rm_is_recorded_with_and_without_the_hint(project, make_tasks, labelers, cast):
     tasks = make_tasks(2, k=3)
     for task in tasks:
         score(task, [3.0, 2.0, 1.0])  # the RM's order is the stored order
@@ -57,6 +57,10 @@ def test_agreement_with_the_rm_is_recorded_with_and_without_the_hint(project, ma
     assert stats["scored_tasks"] == 2 and stats["reward_jobs"] == [JOB] and stats["rankings_compared"] == 2
     assert stats["agreement"] == 0.5 and stats["top_choice_agreement"] == 0.5
     assert (stats["agreement_with_hint"], stats["agreement_without_hint"]) == (0.0, 1.0)
+    admin = Client()
+    admin.force_login(cast["admin"])
+    html = admin.get("/label/alpha/dashboard/").content.decode()
+    assert 'id="rm-stats"' in html and "job 41" in html and "with hint shown" in html
 
 
 def test_a_ranking_of_an_unscored_task_records_no_rm_comparison(project, make_tasks, labelers):
@@ -80,7 +84,7 @@ def test_the_hint_is_off_by_default_shown_when_asked_and_never_on_gold(cast, pro
     html = page.get("/label/alpha/").content.decode()
     assert 'id="rm-hint"' in html and "<b>B > C > A</b>" in html
     assert api_as("labeler").get("/api/v1/annotation/next?project=alpha").json()["rm_hint"] == ["B", "C", "A"]
-    page.post("/label/alpha/tasks/%d/skip" % task.pk)
+    page.post(f"/label/alpha/tasks/{task.pk}/skip")
     gold = set_gold(task=task, ranking=list(task.completion_ids))
     update_ranking_config(project=project, gold_rate=0.5)
     admin = Client()

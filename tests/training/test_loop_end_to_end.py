@@ -71,6 +71,7 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
             job = poll(lambda j=job_id: TrainingJob.objects.get(pk=j),
                        lambda j: j.status not in (JobStatus.QUEUED, JobStatus.RUNNING), timeout=300)  # fmt: skip
             assert job.status == JobStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
+        next_round(project, jobs, endpoint, labelers, api_as, gpu_worker)
         default_log = default_worker.output()
     assert "Traceback" not in default_log
     sft, rm = TrainingJob.objects.get(pk=jobs["sft"]), TrainingJob.objects.get(pk=jobs["reward"])
@@ -83,3 +84,60 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
     assert AutoModelForSequenceClassification.from_pretrained(f"{rm.output_dir}/model").config.num_labels == 1
     lineage = consumer.get(f"/api/v1/training-jobs/{rm.pk}/").json()["lineage"]["dataset_version"]["lineage"]
     assert lineage["labelers"] == [labeler.username] and set(lineage["endpoints"]) == {"teach", "teach-hot"}
+
+
+def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
+    """Round N's models improve round N+1: the reward model scores the completions on the gpu worker (labelers get
+    the least certain task first, with the RM's order as a hint); an LLM judge ranks the tasks; the trained SFT
+    model, served over the OpenAI API, is evaluated against references by the judge."""
+    from annotation.models import Ranking, RankingTask
+    from annotation.services import update_ranking_config
+    from training.services import model_dir, register_served_model
+    from training.serving import Generator, ModelServer
+
+    admin = api_as("admin")
+    response = admin.post(f"/api/v1/training-jobs/{jobs['reward']}/scoring")
+    assert response.status_code == 201, response.content
+    scoring = poll(lambda: admin.get(f"/api/v1/training-jobs/{jobs['reward']}/scoring").json()[0],
+                   lambda r: r["status"] in ("succeeded", "failed"))  # fmt: skip
+    assert scoring["status"] == "succeeded", scoring["error"] + gpu_worker.output()[-2000:]
+    tasks = RankingTask.objects.filter(project=project)
+    assert scoring["tasks_updated"] == tasks.count() and not tasks.filter(rm_order__isnull=True).exists()
+    update_ranking_config(project=project, task_order="uncertainty", show_rm_hint=True, overlap=2)
+    tasks.update(required=2, is_complete=False)
+    (second,) = labelers(1, prefix="round2-")
+    assignment = claim_next_ranking_task(project=project, labeler=second)
+    assert assignment.task_id == tasks.order_by("rm_margin", "id").first().pk  # least certain first
+    submit_ranking(task=assignment.task, labeler=second, ranking=assignment.task.rm_order)
+    row = Ranking.objects.get(labeler=second)
+    assert row.rm_hint_shown and row.rm_agreement == 1.0 and row.rm_job_id == jobs["reward"]
+
+    judge = admin.post("/api/v1/annotation/judge-runs", {"project": project.slug, "endpoint": "teach",
+                                                           "only_ranked": True, "limit": 4}, format="json")  # fmt: skip
+    assert judge.status_code == 201, judge.content
+    run = poll(lambda: admin.get(f"/api/v1/annotation/judge-runs/{judge.json()['id']}").json(),
+               lambda r: r["status"] != "running")  # fmt: skip
+    assert run["status"] == "succeeded" and run["tasks_done"] == 4 and run["pairs_judged"] == 4 * 3
+    stats = admin.get(f"/api/v1/annotation/stats?project={project.slug}").json()
+    assert stats["judge"]["judge_human_agreement"] is not None and stats["reward_model"]["rankings_compared"] >= 1
+
+    server = ModelServer("127.0.0.1", 0, Generator(model_dir(TrainingJob.objects.get(pk=jobs["sft"]))),
+                         model_name=f"job-{jobs['sft']}")  # fmt: skip
+    server.start_in_thread()
+    try:
+        register_served_model(job=TrainingJob.objects.get(pk=jobs["sft"]), base_url=server.url,
+                              name=f"job-{jobs['sft']}")  # fmt: skip
+        body = {"project": project.slug, "model_endpoint": f"job-{jobs['sft']}", "judge_endpoint": teacher_endpoint.name,
+                "job": jobs["sft"], "max_tokens": 12,
+                "prompts": [{"question": "列出三种水果。", "reference": "苹果、香蕉、橙子。", "category": "brainstorming"},
+                            {"question": "Name a colour.", "reference": "Blue.", "category": "open qa"}]}  # fmt: skip
+        created = admin.post("/api/v1/evaluations/", body, format="json")
+        assert created.status_code == 201, created.content
+        evaluation = poll(lambda: admin.get(f"/api/v1/evaluations/{created.json()['id']}").json(),
+                          lambda r: r["status"] != "running")  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert evaluation["status"] == "succeeded", evaluation["error"]
+    assert [c["category"] for c in evaluation["results"]["categories"]] == ["brainstorming", "open qa"]
+    assert evaluation["results"]["overall"]["judged"] == 2
