@@ -25,6 +25,7 @@ from annotation.rankings import kendalls_w, pairwise_agreement
 from annotation.render import render_markdown
 from projects.models import Role
 from projects.selectors import projects_for_user
+from selfinstruct.text import prompt_text
 
 LABELING_ROLES = (Role.ADMIN, Role.LABELER)
 
@@ -280,6 +281,24 @@ def judge_stats(*, project) -> dict:
         "position_bias_rate": round(flipped / len(pairs), 4) if pairs else None,
         "runs": runs,
     }
+
+
+def _unscored(project, job_id: int) -> QuerySet[Completion]:
+    prompt_ids = RankingTask.objects.filter(project=project).values("prompt_id")
+    return Completion.objects.filter(prompt_id__in=prompt_ids).exclude(reward_scores__job_id=job_id)
+
+
+def count_completions_to_score(*, project, job_id: int) -> int:
+    return _unscored(project, job_id).count()
+
+
+def completions_to_score(*, project, job_id: int, limit: int | None = None) -> list[dict]:
+    """Completions of the project's ranking tasks that reward model `job_id` has not scored yet, with the prompt
+    text the RM reads: [{"id", "prompt", "text"}], in id order."""
+    rows = _unscored(project, job_id).select_related("prompt").order_by("id")
+    if limit is not None:
+        rows = rows[:limit]
+    return [{"id": c.pk, "prompt": prompt_text(c.prompt.instruction, c.prompt.input), "text": c.text} for c in rows]
 
 
 def flagged_queue(*, project, limit: int = 100) -> QuerySet[Ranking]:

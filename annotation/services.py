@@ -655,21 +655,6 @@ def add_rankings_needed(*, task: RankingTask, extra: int = 1) -> None:
 # --- Reward-model scores --------------------------------------------------------------------------------------
 
 
-def completions_to_score(*, project, job_id: int, limit: int | None = None) -> list[dict]:
-    """Completions of the project's ranking tasks that reward model `job_id` has not scored yet, with the prompt
-    text the RM reads: [{"id", "prompt", "text"}], in id order."""
-    prompt_ids = RankingTask.objects.filter(project=project).values("prompt_id")
-    rows = (
-        Completion.objects.filter(prompt_id__in=prompt_ids)
-        .exclude(reward_scores__job_id=job_id)
-        .select_related("prompt")
-        .order_by("id")
-    )
-    if limit is not None:
-        rows = rows[:limit]
-    return [{"id": c.pk, "prompt": prompt_text(c.prompt.instruction, c.prompt.input), "text": c.text} for c in rows]
-
-
 def store_reward_scores(*, job_id: int, scores: dict[int, float]) -> int:
     """Keep reward model `job_id`'s scores (a score already stored for a completion stays), then give every task
     whose K completions are now all scored by it the RM's order and its smallest margin. Returns tasks updated."""

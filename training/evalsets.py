@@ -2,7 +2,9 @@
 
 One JSON object per line (JSONL) or one JSON array. Accepted fields, per row:
 - the prompt: `question` (BELLE eval set), or `instruction` with an optional `input`;
-- the reference answer: `std_answer` (BELLE), `reference`, or `output`;
+- the reference answer: `std_answer` (BELLE), `reference`, or `output` — a row whose reference is present but empty
+  reads with reference "" (369 of the BELLE set's 1,000, all brainstorming/generation/rewrite, have none);
+  `with_reference` keeps the rows that can be judged against one;
 - the category (optional): `class` (BELLE) or `category`. Whitespace in categories is normalized (the BELLE set has
   non-breaking spaces in some, "closed\xa0qa").
 """
@@ -13,6 +15,8 @@ import json
 from pathlib import Path
 
 from selfinstruct.text import prompt_text
+
+REFERENCE_FIELDS = ("std_answer", "reference", "output")
 
 
 class EvalSetError(ValueError):
@@ -37,9 +41,11 @@ def eval_item(row, where: str) -> dict:
             raise EvalSetError(f"{where}: no prompt (give 'question', or 'instruction' with an optional 'input')")
         extra = row.get("input") if isinstance(row.get("input"), str) else ""
         question = prompt_text(instruction, extra)
-    reference = _first(row, ("std_answer", "reference", "output"))
+    reference = _first(row, REFERENCE_FIELDS)
     if reference is None:
-        raise EvalSetError(f"{where}: no reference answer (give 'std_answer', 'reference' or 'output')")
+        if not any(isinstance(row.get(name), str) for name in REFERENCE_FIELDS):
+            raise EvalSetError(f"{where}: no reference answer (give 'std_answer', 'reference' or 'output')")
+        reference = ""  # present but empty: the BELLE set leaves many open-ended answers empty
     category = _first(row, ("class", "category")) or ""
     return {"question": question.strip(), "reference": reference.strip(), "category": " ".join(category.split())}
 
@@ -80,3 +86,9 @@ def sample_per_category(items: list[dict], per_category: int) -> list[dict]:
             out.append(item)
             seen[item["category"]] = count + 1
     return out
+
+
+def with_reference(items: list[dict]) -> tuple[list[dict], int]:
+    """(the items that have a reference answer, how many were left out)."""
+    kept = [item for item in items if item["reference"]]
+    return kept, len(items) - len(kept)

@@ -437,12 +437,12 @@ def reward_model_dir(job: TrainingJob) -> Path:
 
 def start_reward_scoring(*, job: TrainingJob, created_by=None) -> ScoringRun:
     """Queue a run that scores every completion of the project's ranking tasks the RM has not scored yet."""
-    from annotation.services import completions_to_score
+    from annotation.selectors import count_completions_to_score
 
     reward_model_dir(job)
     if ScoringRun.objects.filter(job=job, status__in=(ScoringStatus.QUEUED, ScoringStatus.RUNNING)).exists():
         raise TrainingJobError(f"job {job.pk} already has a scoring run queued or running", code="conflict")
-    missing = len(completions_to_score(project=job.project, job_id=job.pk))
+    missing = count_completions_to_score(project=job.project, job_id=job.pk)
     with transaction.atomic():
         run = ScoringRun.objects.create(
             job=job, completions_total=missing, heartbeat_at=timezone.now(),
@@ -497,7 +497,8 @@ def _beating(rows, every: float = 10.0):
 
 
 def _score_all(run: ScoringRun, started: float, scorer_factory) -> None:
-    from annotation.services import completions_to_score, store_reward_scores
+    from annotation.selectors import completions_to_score
+    from annotation.services import store_reward_scores
 
     run_id = run.pk
     try:
@@ -562,6 +563,9 @@ def start_evaluation(
     orders. `items`: [{"question", "reference", "category"}] (training.evalsets reads files into this)."""
     if not items:
         raise TrainingJobError("prompts: the prompt set is empty")
+    empty = [n for n, item in enumerate(items) if not item.get("question") or not item.get("reference")]
+    if empty:
+        raise TrainingJobError(f"prompts.{empty[0]}: a prompt needs a question and a reference answer")
     if job is not None and job.project_id != project.pk:
         raise TrainingJobError(f"job: job {job.pk} belongs to another project", code="not_found")
     with transaction.atomic():

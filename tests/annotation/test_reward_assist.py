@@ -5,10 +5,9 @@ import pytest
 from django.test import Client
 
 from annotation.models import Ranking, RankingTask, RewardScore
-from annotation.selectors import reward_model_stats
+from annotation.selectors import completions_to_score, reward_model_stats
 from annotation.services import (
     claim_next_ranking_task,
-    completions_to_score,
     set_gold,
     store_reward_scores,
     submit_ranking,

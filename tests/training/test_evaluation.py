@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from llm.models import LLMRequest
-from training.evalsets import EvalSetError, read_eval_set, sample_per_category
+from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
 from training.models import EvaluationItem, EvaluationRun, EvaluationStatus
-from training.services import evaluation_table, run_evaluation, start_evaluation
+from training.services import TrainingJobError, evaluation_table, run_evaluation, start_evaluation
 
 BELLE_ROWS = [
     {"question": "把这句话翻译成英文：我喜欢喝茶。", "std_answer": "I like drinking tea.", "class": "rewrite"},
@@ -17,6 +17,7 @@ BELLE_ROWS = [
     {"question": "太阳从哪边升起？", "std_answer": "东边。", "class": "closed\xa0qa"},
     {"question": "写一句关于大海的诗。", "std_answer": "海风吹过千层浪。", "class": "generation"},
     {"question": "列出两种颜色。", "std_answer": "红色和蓝色。", "class": "brainstorming"},
+    {"question": "写一首关于春天的诗。", "std_answer": "", "class": "generation"},  # as in the real set
 ]
 
 
@@ -28,7 +29,8 @@ def belle_file(tmp_path):
 
 
 def test_the_belle_eval_set_reads_as_is_and_categories_are_normalized(belle_file, tmp_path):
-    items = read_eval_set(belle_file)
+    items, left_out = with_reference(read_eval_set(belle_file))
+    assert left_out == 1
     assert [i["category"] for i in items] == ["rewrite", "brainstorming", "closed qa", "generation", "brainstorming"]
     assert items[0] == {"question": BELLE_ROWS[0]["question"], "reference": "I like drinking tea.",
                         "category": "rewrite"}  # fmt: skip
@@ -43,6 +45,7 @@ def test_the_belle_eval_set_reads_as_is_and_categories_are_normalized(belle_file
     ("content", "message"),
     [
         ('{"question": "q", "std_answer": "a"}\n{"question": "q2"}\n', "line 2: no reference answer"),
+        ('{"question": "q", "std_answer": 3}\n', "line 1: no reference answer"),
         ('{"std_answer": "a"}\n', "line 1: no prompt"),
         ('{"question": "q", "std_answer": "a"}\n{oops\n', "line 2: not valid JSON"),
         ("[1]", "item 1: expected a JSON object"),
@@ -58,7 +61,7 @@ def test_bad_prompt_sets_name_the_line(tmp_path, content, message):
 
 def test_an_evaluation_answers_judges_both_orders_and_tabulates_per_category(project, endpoint, teacher, belle_file):
     run = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
-                           items=read_eval_set(belle_file), prompt_set=belle_file.name)  # fmt: skip
+                           items=with_reference(read_eval_set(belle_file))[0], prompt_set=belle_file.name)  # fmt: skip
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == EvaluationStatus.SUCCEEDED and (run.items_done, run.items_failed) == (5, 0)
@@ -84,6 +87,9 @@ def test_an_evaluation_answers_judges_both_orders_and_tabulates_per_category(pro
 def test_a_failed_item_is_reported_and_a_resumed_run_keeps_the_done_ones(project, endpoint, teacher, belle_file):
     run = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
                            items=read_eval_set(belle_file)[:2], prompt_set="x")  # fmt: skip
+    with pytest.raises(TrainingJobError, match="prompts.1: a prompt needs a question and a reference"):
+        start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint, prompt_set="x",
+                         items=[{"question": "q", "reference": "r"}, {"question": "q", "reference": ""}])  # fmt: skip
     teacher.faults(queue=["500"] * 4)  # the first item's answer fails through every attempt
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
-from training.evalsets import EvalSetError, read_eval_set, sample_per_category
+from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
 from training.models import EvaluationRun, EvaluationStatus
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, run_evaluation, start_evaluation
@@ -64,6 +64,11 @@ class Command(BaseCommand):
             items = read_eval_set(o["prompts"])
         except (EvalSetError, OSError) as exc:
             raise CommandError(f"--prompts: {exc}") from None
+        items, skipped = with_reference(items)
+        if skipped:
+            self.stderr.write(f"{skipped} prompt(s) of {o['prompts'].name} have an empty reference answer: left out")
+        if not items:
+            raise CommandError(f"--prompts: no prompt of {o['prompts'].name} has a reference answer")
         if o["per_category"]:
             items = sample_per_category(items, o["per_category"])
         if o["limit"]:
