@@ -281,18 +281,26 @@ def _enqueue_chunks(run_id: int) -> None:
         sampling_chunk_task.delay(run_id, number)
 
 
+def _resume(run, enqueue) -> None:
+    """A sampling or judge run back to running, its work sent again once this transaction commits (the work is
+    idempotent: what is done is skipped)."""
+    if run.status == "cancelled":
+        raise AnnotationError("the run was cancelled", code="conflict")
+    type(run).objects.filter(pk=run.pk).update(status="running", finished_at=None)
+    transaction.on_commit(lambda: enqueue(run.pk))
+
+
+def _cancel(run) -> None:
+    type(run).objects.filter(pk=run.pk, status="running").update(status="cancelled", finished_at=timezone.now())
+
+
 def resume_sampling_run(*, run: SamplingRun) -> None:
     """Re-enqueue the chunks not done yet (after a worker loss); chunks are idempotent."""
-    if run.status == SamplingStatus.CANCELLED:
-        raise AnnotationError("the run was cancelled", code="conflict")
-    SamplingRun.objects.filter(pk=run.pk).update(status=SamplingStatus.RUNNING, finished_at=None)
-    transaction.on_commit(lambda: _enqueue_chunks(run.pk))
+    _resume(run, _enqueue_chunks)
 
 
 def cancel_sampling_run(*, run: SamplingRun) -> None:
-    SamplingRun.objects.filter(pk=run.pk, status=SamplingStatus.RUNNING).update(
-        status=SamplingStatus.CANCELLED, finished_at=timezone.now()
-    )
+    _cancel(run)
 
 
 def _messages_for(prompt: Prompt) -> list[dict]:
@@ -714,16 +722,11 @@ def _enqueue_judge(run_id: int) -> None:
 
 def resume_judge_run(*, run: JudgeRun) -> None:
     """Send the run again after a worker loss: tasks already judged are skipped."""
-    if run.status == JudgeStatus.CANCELLED:
-        raise AnnotationError("the run was cancelled", code="conflict")
-    JudgeRun.objects.filter(pk=run.pk).update(status=JudgeStatus.RUNNING, finished_at=None)
-    transaction.on_commit(lambda: _enqueue_judge(run.pk))
+    _resume(run, _enqueue_judge)
 
 
 def cancel_judge_run(*, run: JudgeRun) -> None:
-    JudgeRun.objects.filter(pk=run.pk, status=JudgeStatus.RUNNING).update(
-        status=JudgeStatus.CANCELLED, finished_at=timezone.now()
-    )
+    _cancel(run)
 
 
 def judge_task(*, endpoint, task: RankingTask, project_id=None) -> dict:

@@ -392,16 +392,21 @@ def start_triggered_jobs(*, version) -> list[TrainingJob]:
 # --- serving a trained model ----------------------------------------------------------------------------------
 
 
-def servable_model_dir(job: TrainingJob) -> Path:
-    """The merged model folder of a succeeded SFT job, or TrainingJobError saying why it cannot be served."""
-    if job.kind != JobKind.SFT:
-        raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; only SFT models generate text")
+def _trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
+    """The model folder of a succeeded job of `kind`, or TrainingJobError saying why it cannot be used."""
+    if job.kind != kind:
+        raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; {only}")
     if job.status != JobStatus.SUCCEEDED:
         raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
     folder = model_dir(job)
     if not (folder / "config.json").is_file():
         raise TrainingJobError(f"job {job.pk}: no model at {folder} (artifacts removed?)", code="missing")
     return folder
+
+
+def servable_model_dir(job: TrainingJob) -> Path:
+    """The merged model folder of a succeeded SFT job, or TrainingJobError saying why it cannot be served."""
+    return _trained_model_dir(job, JobKind.SFT, "only SFT models generate text")
 
 
 def served_model_name(*, job: TrainingJob, name: str = "") -> str:
@@ -425,14 +430,7 @@ SCORING_CHUNK = 256
 
 def reward_model_dir(job: TrainingJob) -> Path:
     """The model folder of a succeeded reward job, or TrainingJobError saying why it cannot score."""
-    if job.kind != JobKind.REWARD:
-        raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; only reward models score completions")
-    if job.status != JobStatus.SUCCEEDED:
-        raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
-    folder = model_dir(job)
-    if not (folder / "config.json").is_file():
-        raise TrainingJobError(f"job {job.pk}: no model at {folder} (artifacts removed?)", code="missing")
-    return folder
+    return _trained_model_dir(job, JobKind.REWARD, "only reward models score completions")
 
 
 def start_reward_scoring(*, job: TrainingJob, created_by=None) -> ScoringRun:

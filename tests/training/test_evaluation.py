@@ -124,3 +124,12 @@ def test_evaluations_from_the_cli_and_the_api(project, endpoint, teacher, belle_
     bad = consumer.post("/api/v1/evaluations/", {**body, "judge_endpoint": "nope"}, format="json")
     assert bad.status_code == 400 and "judge_endpoint: no endpoint named 'nope'" in bad.json()["detail"]
     assert api_as("other_consumer").get(f"/api/v1/evaluations/{response.json()['id']}").status_code == 404
+
+
+def test_waiting_without_a_worker_ends_at_the_timeout_with_the_reason(project, endpoint, belle_file):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=r"evaluation \d+ still not finished after 1s — is a worker running\?"):
+        call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
+                     "--prompts", str(belle_file), "--limit", "1", "--wait", "--timeout", "1")  # fmt: skip
+    assert EvaluationRun.objects.get().status == EvaluationStatus.RUNNING  # queued work is kept, not lost

@@ -4,12 +4,11 @@ An LLM judge ranks the project's ranking tasks as an extra, non-human labeler: e
 is scored 1–10 in both orders and the scores averaged. Judge–human agreement and the position-bias rate appear on
 the ranking dashboard and in /api/v1/annotation/stats."""
 
-import time
-
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import JudgeStatus
+from annotation.models import JudgeRun, JudgeStatus
 from annotation.services import AnnotationError, run_judge, start_judge_run
+from config.cli import wait_until
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 
@@ -42,14 +41,8 @@ class Command(BaseCommand):
             run_judge(run_id=run.pk)
         elif not o["wait"]:
             return
-        deadline = time.monotonic() + o["timeout"] if o["timeout"] else None
-        while True:
-            run.refresh_from_db()
-            if run.status != JudgeStatus.RUNNING:
-                break
-            if deadline and time.monotonic() > deadline:
-                raise CommandError(f"run {run.pk} still running after {o['timeout']:.0f}s — is a worker running?")
-            time.sleep(0.5)
+        run = wait_until(lambda: JudgeRun.objects.get(pk=run.pk), lambda r: r.status != JudgeStatus.RUNNING,
+                         timeout=o["timeout"], what=f"judge run {run.pk}")  # fmt: skip
         rate = f"{run.pairs_flipped / run.pairs_judged:.3f}" if run.pairs_judged else "–"
         self.stdout.write(
             f"run {run.pk} {run.status}: {run.tasks_done} task(s) judged, {run.tasks_failed} failed, "

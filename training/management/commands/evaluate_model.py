@@ -6,11 +6,11 @@ scores its answer and the set's reference answer 1–10 in both orders (averaged
 mean scores, relative score (model / reference), wins/ties/losses and the position-bias rate. The BELLE eval set
 (question, std_answer, class) is read as is."""
 
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from config.cli import wait_until
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
@@ -85,14 +85,8 @@ class Command(BaseCommand):
             run_evaluation(run_id=run.pk)
         elif not o["wait"]:
             return
-        deadline = time.monotonic() + o["timeout"] if o["timeout"] else None
-        while True:
-            run = EvaluationRun.objects.get(pk=run.pk)
-            if run.status != EvaluationStatus.RUNNING:
-                break
-            if deadline and time.monotonic() > deadline:
-                raise CommandError(f"evaluation {run.pk} still running after {o['timeout']:.0f}s — is a worker up?")
-            time.sleep(0.5)
+        run = wait_until(lambda: EvaluationRun.objects.get(pk=run.pk), lambda r: r.status != EvaluationStatus.RUNNING,
+                         timeout=o["timeout"], what=f"evaluation {run.pk}")  # fmt: skip
         self.stdout.write(format_table(run.results))
         if run.status != EvaluationStatus.SUCCEEDED:
             raise CommandError(f"evaluation {run.pk} {run.status}: {run.error}")

@@ -4,11 +4,10 @@ A succeeded reward-model job scores every completion of its project's ranking ta
 the gpu queue). Each task then holds the RM's order (the labelers' optional hint) and its smallest reward margin
 (the uncertainty-first task order). --inline scores in this process instead of on a worker."""
 
-import time
-
 from django.core.management.base import BaseCommand, CommandError
 
-from training.models import ScoringStatus
+from config.cli import wait_until
+from training.models import ScoringRun, ScoringStatus
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, run_reward_scoring, start_reward_scoring
 
@@ -35,14 +34,9 @@ class Command(BaseCommand):
             run_reward_scoring(run_id=run.pk)
         elif not o["wait"]:
             return
-        deadline = time.monotonic() + o["timeout"] if o["timeout"] else None
-        while True:
-            run.refresh_from_db()
-            if run.status in (ScoringStatus.SUCCEEDED, ScoringStatus.FAILED):
-                break
-            if deadline and time.monotonic() > deadline:
-                raise CommandError(f"run {run.pk} is {run.status} after {o['timeout']:.0f}s — is a gpu worker up?")
-            time.sleep(0.5)
+        run = wait_until(lambda: ScoringRun.objects.get(pk=run.pk),
+                         lambda r: r.status in (ScoringStatus.SUCCEEDED, ScoringStatus.FAILED),
+                         timeout=o["timeout"], what=f"scoring run {run.pk}", hint="is a gpu worker up?")  # fmt: skip
         self.stdout.write(
             f"run {run.pk} {run.status}: {run.completions_scored} scored, {run.tasks_updated} task(s) got the RM's "
             f"order, {run.seconds or 0:.1f} s"
