@@ -85,7 +85,10 @@ def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_re
         time.sleep(2)
         assert accepted_count(batch_id) < 150
         private_redis.start()  # back, empty
-        batch = wait_until_final(batch_id, timeout=240)
+        try:
+            batch = wait_until_final(batch_id, timeout=240)
+        except AssertionError as exc:  # say what the worker saw, so a failure here can be diagnosed
+            raise AssertionError(f"{exc}\nworker log (tail):\n{worker.output()[-6000:]}") from None
         log = worker.output()
         assert worker.proc.poll() is None  # the same worker process rode it out
     assert "generation_lanes_restarted" in log
