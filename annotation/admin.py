@@ -227,7 +227,7 @@ class JudgeRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="position-bias rate")
     def position_bias(self, obj):
-        return f"{obj.pairs_flipped / obj.pairs_judged:.3f}" if obj.pairs_judged else "-"
+        return "-" if obj.position_bias_rate is None else f"{obj.position_bias_rate:.3f}"
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_staff

@@ -89,9 +89,8 @@ class RankingOutputSerializer(serializers.Serializer):
 def _task_payload(assignment, user) -> dict:
     task = assignment.task
     config = services.get_ranking_config(project=task.project)
-    hint = services.rm_hint_visible(task=task, config=config)
     return {
-        **selectors.task_view(task=task, assignment=assignment, rm_hint=hint),
+        **selectors.task_view(task=task, assignment=assignment, config=config),
         "allow_ties": config.allow_ties,
         "guidelines": task.project.guidelines,
         "progress": selectors.labeler_progress(project=task.project, labeler=user),

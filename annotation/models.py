@@ -82,11 +82,16 @@ class Prompt(models.Model):
         return self.instruction[:80]
 
 
-class SamplingStatus(models.TextChoices):
+class RunStatus(models.TextChoices):
+    """States of the project's background runs here (sampling runs, judge runs)."""
+
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+SamplingStatus = RunStatus
 
 
 class SamplingRun(models.Model):
@@ -295,11 +300,7 @@ class RewardScore(models.Model):
         return f"job {self.job_id}: completion {self.completion_id} = {self.score:.3f}"
 
 
-class JudgeStatus(models.TextChoices):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+JudgeStatus = RunStatus
 
 
 class JudgeRun(models.Model):
@@ -323,6 +324,11 @@ class JudgeRun(models.Model):
 
     def __str__(self) -> str:
         return f"judge run {self.pk} ({self.endpoint}) on {self.project}"
+
+    @property
+    def position_bias_rate(self) -> float | None:
+        """Share of the run's pairs whose winner flipped when the order was swapped."""
+        return round(self.pairs_flipped / self.pairs_judged, 4) if self.pairs_judged else None
 
 
 class JudgeRanking(models.Model):

@@ -54,10 +54,16 @@ def judge_runs_for_projects(*, projects) -> QuerySet[JudgeRun]:
     return JudgeRun.objects.filter(project__in=projects).select_related("project", "endpoint")
 
 
-def task_view(*, task: RankingTask, assignment: Assignment | None = None, rm_hint: bool = False) -> dict:
+def rm_hint_visible(*, task: RankingTask, config) -> bool:
+    """Whether the labeler sees the RM's order: the project turned hints on, an RM scored the task, not gold."""
+    return bool(config.show_rm_hint and task.rm_order and not task.is_gold)
+
+
+def task_view(*, task: RankingTask, assignment: Assignment | None = None, config=None) -> dict:
     """What the labeler sees: the prompt and the completions in the task's stored order, rendered safely. Never
-    says whether the task is gold nor which model wrote which completion. With rm_hint (the caller checked the
-    project's setting and that the task is not gold), `rm_hint` lists the answers' labels in the RM's order."""
+    says whether the task is gold nor which model wrote which completion. Given the project's ranking config,
+    `rm_hint` lists the answers' labels in the RM's order when the hint is visible (else None)."""
+    rm_hint = config is not None and rm_hint_visible(task=task, config=config)
     completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids).only("id", "text")}
     prompt = task.prompt
     labels = {cid: chr(ord("A") + n) for n, cid in enumerate(task.completion_ids)}
@@ -267,7 +273,7 @@ def judge_stats(*, project) -> dict:
             "tasks_done": run.tasks_done,
             "tasks_failed": run.tasks_failed,
             "pairs_judged": run.pairs_judged,
-            "position_bias_rate": round(run.pairs_flipped / run.pairs_judged, 4) if run.pairs_judged else None,
+            "position_bias_rate": run.position_bias_rate,
         }
         for run in JudgeRun.objects.filter(project=project).select_related("endpoint").order_by("-id")[:10]
     ]

@@ -39,6 +39,7 @@ from annotation.models import (
     RankingConfig,
     RankingTask,
     RewardScore,
+    RunStatus,
     SamplingChunk,
     SamplingRun,
     SamplingStatus,
@@ -52,8 +53,10 @@ from annotation.rankings import (
     ranking_from_scores,
     smallest_margin,
 )
+from annotation.selectors import rm_hint_visible
 from config.errors import ServiceError
 from llm.client import LLMError, call_llm
+from projects.selectors import signed_in_or_none
 from selfinstruct.selectors import prompt_candidates
 from selfinstruct.text import detect_language, instruction_key, prompt_text
 
@@ -265,7 +268,7 @@ def start_sampling_run(
             sources=list(sources),
             prompts_total=len(prompt_ids),
             chunks_total=len(chunks),
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+            created_by=signed_in_or_none(created_by),
         )
         SamplingChunk.objects.bulk_create(
             SamplingChunk(run=run, number=n, prompt_ids=ids) for n, ids in enumerate(chunks)
@@ -284,14 +287,16 @@ def _enqueue_chunks(run_id: int) -> None:
 def _resume(run, enqueue) -> None:
     """A sampling or judge run back to running, its work sent again once this transaction commits (the work is
     idempotent: what is done is skipped)."""
-    if run.status == "cancelled":
+    if run.status == RunStatus.CANCELLED:
         raise AnnotationError("the run was cancelled", code="conflict")
-    type(run).objects.filter(pk=run.pk).update(status="running", finished_at=None)
+    type(run).objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None)
     transaction.on_commit(lambda: enqueue(run.pk))
 
 
 def _cancel(run) -> None:
-    type(run).objects.filter(pk=run.pk, status="running").update(status="cancelled", finished_at=timezone.now())
+    type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.CANCELLED, finished_at=timezone.now()
+    )
 
 
 def resume_sampling_run(*, run: SamplingRun) -> None:
@@ -565,11 +570,6 @@ def submit_ranking(
     return row, True
 
 
-def rm_hint_visible(*, task: RankingTask, config: RankingConfig) -> bool:
-    """Whether the labeler sees the RM's order: the project turned hints on, an RM scored the task, not gold."""
-    return bool(config.show_rm_hint and task.rm_order and not task.is_gold)
-
-
 def _reward_model_comparison(task: RankingTask, groups, config: RankingConfig) -> dict:
     """How the submitted ranking agrees with the RM's order (recorded whether or not the hint was shown)."""
     if not groups or not task.rm_order:
@@ -708,7 +708,7 @@ def start_judge_run(*, project, endpoint, limit: int | None = None, only_ranked:
             project=project,
             endpoint=endpoint,
             task_ids=task_ids,
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+            created_by=signed_in_or_none(created_by),
         )
         transaction.on_commit(lambda: _enqueue_judge(run.pk))
     return run

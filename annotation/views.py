@@ -47,8 +47,7 @@ def label_next(request, slug: str):
     }
     if assignment is None:
         return render(request, "annotation/done.html", context)
-    hint = services.rm_hint_visible(task=assignment.task, config=config)
-    context["view"] = selectors.task_view(task=assignment.task, assignment=assignment, rm_hint=hint)
+    context["view"] = selectors.task_view(task=assignment.task, assignment=assignment, config=config)
     return render(request, "annotation/rank.html", context)
 
 

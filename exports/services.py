@@ -35,6 +35,7 @@ from exports.formats import (
     write_parquet,
 )
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
+from projects.selectors import signed_in_or_none
 from selfinstruct.selectors import iter_sft_examples
 from selfinstruct.text import prompt_text
 
@@ -108,7 +109,7 @@ def create_dataset_version(
                     project=project, kind=kind, number=number, name=name[:200], filters=filters,
                     test_fraction=test_fraction, split_seed=split_seed, build_token=uuid.uuid4(),
                     heartbeat_at=timezone.now(),
-                    created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+                    created_by=signed_in_or_none(created_by),
                 )  # fmt: skip
                 # a new id has no files; leftovers come from a database restored without its data folder
                 shutil.rmtree(version_dir(version), ignore_errors=True)

@@ -43,3 +43,8 @@ def user_roles(*, user: AbstractBaseUser) -> dict[str, str]:
 def get_project_by_slug(*, slug: str) -> Project | None:
     """Unscoped lookup for admin-side tools (management commands); never use it to answer a user request."""
     return Project.objects.filter(slug=slug).first()
+
+
+def signed_in_or_none(user):
+    """The user to record as `created_by`: a signed-in user, else None (anonymous, or no user at all)."""
+    return user if getattr(user, "is_authenticated", False) else None

@@ -252,12 +252,11 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="per category")
     def table(self, obj):
-        from training.management.commands.evaluate_model import COLUMNS
-
-        rows = [*obj.results.get("categories", []), {"category": "overall", **obj.results.get("overall", {})}]
-        head = format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in COLUMNS))
+        columns = selectors.EVALUATION_COLUMNS
+        head = format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in columns))
         body = format_html_join(
             "", "<tr>{}</tr>",
-            ((format_html_join("", "<td>{}</td>", ((row.get(c, "–"),) for c in COLUMNS)),) for row in rows),
+            ((format_html_join("", "<td>{}</td>", ((row.get(c, "–"),) for c in columns)),)
+             for row in selectors.evaluation_rows(obj.results)),
         )  # fmt: skip
         return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

@@ -28,6 +28,15 @@ def evaluations_for_user(*, user) -> QuerySet[EvaluationRun]:
     )
 
 
+EVALUATION_COLUMNS = ("category", "judged", "model_score", "reference_score", "relative_score", "wins", "ties",
+                      "losses", "position_bias_rate")  # fmt: skip
+
+
+def evaluation_rows(results: dict) -> list[dict]:
+    """An evaluation's table rows: one per category, then the overall row (for the CLI and the admin page)."""
+    return [*results.get("categories", []), {"category": "overall", **results.get("overall", {})}]
+
+
 def get_job_for_user(*, user, job_id: int) -> TrainingJob:
     job = jobs_for_user(user=user).filter(pk=job_id).first()
     if job is None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from config.errors import ServiceError
 from exports.services import DatasetError, materialize
+from projects.selectors import signed_in_or_none
 from training import hyperparameters as hp_rules
 from training.models import (
     DATASET_KIND_FOR_JOB,
@@ -124,7 +125,7 @@ def create_training_job(
         job = TrainingJob.objects.create(
             project=project, dataset_version=dataset_version, kind=kind, method=method, base_model=base_model,
             base_job=base_job, hyperparameters=resolved, seed=seed, trigger=trigger, enqueued_at=timezone.now(),
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+            created_by=signed_in_or_none(created_by),
         )  # fmt: skip
         transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
     return job
@@ -444,7 +445,7 @@ def start_reward_scoring(*, job: TrainingJob, created_by=None) -> ScoringRun:
     with transaction.atomic():
         run = ScoringRun.objects.create(
             job=job, completions_total=missing, heartbeat_at=timezone.now(),
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+            created_by=signed_in_or_none(created_by),
         )  # fmt: skip
         transaction.on_commit(lambda pk=run.pk: _enqueue_scoring(pk))
     return run
@@ -571,7 +572,7 @@ def start_evaluation(
             project=project, job=job, model_endpoint=model_endpoint, judge_endpoint=judge_endpoint,
             prompt_set=prompt_set[:300], generation={**DEFAULT_EVAL_GENERATION, **(generation or {})},
             items_total=len(items),
-            created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+            created_by=signed_in_or_none(created_by),
         )  # fmt: skip
         EvaluationItem.objects.bulk_create(
             EvaluationItem(

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             return
         run = wait_until(lambda: JudgeRun.objects.get(pk=run.pk), lambda r: r.status != JudgeStatus.RUNNING,
                          timeout=o["timeout"], what=f"judge run {run.pk}")  # fmt: skip
-        rate = f"{run.pairs_flipped / run.pairs_judged:.3f}" if run.pairs_judged else "–"
+        rate = "–" if run.position_bias_rate is None else f"{run.position_bias_rate:.3f}"
         self.stdout.write(
             f"run {run.pk} {run.status}: {run.tasks_done} task(s) judged, {run.tasks_failed} failed, "
             f"{run.pairs_judged} pair(s), position-bias rate {rate}"

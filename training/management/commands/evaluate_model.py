@@ -15,15 +15,13 @@ from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
 from training.models import EvaluationRun, EvaluationStatus
-from training.selectors import get_job_by_id
+from training.selectors import EVALUATION_COLUMNS as COLUMNS
+from training.selectors import evaluation_rows, get_job_by_id
 from training.services import TrainingJobError, run_evaluation, start_evaluation
-
-COLUMNS = ("category", "judged", "model_score", "reference_score", "relative_score", "wins", "ties", "losses",
-           "position_bias_rate")  # fmt: skip
 
 
 def format_table(results: dict) -> str:
-    rows = [*results.get("categories", []), {"category": "overall", **results.get("overall", {})}]
+    rows = evaluation_rows(results)
     cells = [[str(row.get(c, "")) if row.get(c) is not None else "–" for c in COLUMNS] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
     line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))  # noqa: E731
