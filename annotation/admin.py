@@ -1,8 +1,5 @@
 """Admin: ranking settings, prompts and completions, sampling runs (start/watch), tasks (gold), rankings, flags."""
 
-import tempfile
-from pathlib import Path
-
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -26,7 +23,7 @@ from annotation.services import (
     add_rankings_needed,
     cancel_judge_run,
     cancel_sampling_run,
-    import_completions,
+    import_completion_uploads,
     resolve_flags,
     resume_judge_run,
     resume_sampling_run,
@@ -80,27 +77,21 @@ class PromptAdmin(admin.ModelAdmin):
     def import_view(self, request):
         form = ImportCompletionsForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            with tempfile.TemporaryDirectory() as folder:
-                paths = []
-                for upload in request.FILES.getlist("files"):
-                    target = Path(folder) / Path(upload.name).name
-                    with target.open("wb") as out:
-                        for chunk in upload.chunks():
-                            out.write(chunk)
-                    paths.append(target)
-                try:
-                    summary = import_completions(project=form.cleaned_data["project"], paths=paths)
-                except AnnotationFileError as exc:
-                    form.add_error("files", str(exc))
-                else:
-                    self.message_user(
-                        request,
-                        f"Imported {summary.completions_created} completion(s) from {', '.join(summary.models)}; "
-                        f"{summary.tasks_created} ranking task(s) created, "
-                        f"{summary.completions_skipped} already there.",
-                        messages.SUCCESS,
-                    )
-                    return redirect("admin:annotation_rankingtask_changelist")
+            try:
+                summary = import_completion_uploads(
+                    project=form.cleaned_data["project"], uploads=request.FILES.getlist("files")
+                )
+            except AnnotationFileError as exc:
+                form.add_error("files", str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"Imported {summary.completions_created} completion(s) from {', '.join(summary.models)}; "
+                    f"{summary.tasks_created} ranking task(s) created, "
+                    f"{summary.completions_skipped} already there.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:annotation_rankingtask_changelist")
         return form_page(request, self.admin_site, form, "Import completions (all or nothing)", "Import")
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import safejson
+
 MAX_FILE_BYTES = 200 * 1024 * 1024
 RESPONSE_FIELDS = ("response", "completion", "output")
 
@@ -39,13 +41,13 @@ def _read(path: Path) -> str:
     if not path.is_file():
         raise AnnotationFileError(f"{path}: no such file")
     if path.stat().st_size > MAX_FILE_BYTES:
-        raise AnnotationFileError(f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise AnnotationFileError(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     if path.stat().st_size == 0:
-        raise AnnotationFileError(f"{path}: the file is empty")
+        raise AnnotationFileError(f"{path.name}: the file is empty")
     try:
         return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise AnnotationFileError(f"{path}: not UTF-8 (byte {exc.start})") from None
+        raise AnnotationFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from None
 
 
 def _objects(path: Path) -> list[tuple[int, object]]:
@@ -54,24 +56,26 @@ def _objects(path: Path) -> list[tuple[int, object]]:
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
-            values = json.loads(text)
+            values = safejson.loads(text)
         except json.JSONDecodeError as exc:
-            raise AnnotationFileError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        except RecursionError:
-            raise AnnotationFileError(f"{path}: JSON nested too deeply") from None
+            raise AnnotationFileError(f"{path.name}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        except safejson.UnsafeJSON as exc:
+            raise AnnotationFileError(f"{path.name}: {exc}") from None
+        if not isinstance(values, list):
+            raise AnnotationFileError(f"{path.name}: expected a JSON list")
         return [(index + 1, value) for index, value in enumerate(values)]
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append((number, json.loads(line)))
+            rows.append((number, safejson.loads(line)))
         except json.JSONDecodeError as exc:
-            raise AnnotationFileError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
-        except RecursionError:
-            raise AnnotationFileError(f"{path}:{number}: JSON nested too deeply") from None
+            raise AnnotationFileError(f"{path.name}:{number}: invalid JSON: {exc.msg}") from None
+        except safejson.UnsafeJSON as exc:
+            raise AnnotationFileError(f"{path.name}:{number}: {exc}") from None
     if not rows:
-        raise AnnotationFileError(f"{path}: no rows")
+        raise AnnotationFileError(f"{path.name}: no rows")
     return rows
 
 

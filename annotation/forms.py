@@ -1,10 +1,9 @@
 """Admin forms for ranking (they call services; no logic here)."""
 
-import json
-
 from django import forms
 
 from annotation.models import MAX_K, MIN_K
+from config.admin_pages import clean_json_object
 from llm.models import LLMEndpoint
 from projects.models import Project
 
@@ -28,16 +27,7 @@ class SamplingForm(forms.Form):
     )
 
     def clean_params(self):
-        raw = self.cleaned_data["params"].strip()
-        if not raw:
-            return {}
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("give a JSON object")
-        return value
+        return clean_json_object(self.cleaned_data["params"])
 
     def plan(self) -> list[tuple]:
         params = self.cleaned_data["params"]

@@ -16,29 +16,42 @@ class RankingError(ValueError):
 
 
 def normalize_ranking(value, *, item_ids: Sequence[int], allow_ties: bool) -> Ranking:
-    """Groups of ids best first (a flat list of ids means no ties); every item exactly once."""
+    """Groups of ids best first (a flat list of ids means no ties); every item exactly once.
+
+    Linear in the size of what was sent, and bounded by the task before any other work: a ranking can hold no more
+    entries than the task has items, so a 30,000-id submission is refused at its (K+1)-th id."""
     if not isinstance(value, list) or not value:
         raise RankingError("ranking must be a non-empty list of completion ids (or of groups of ids), best first")
+    expected = set(item_ids)
+    limit = len(expected)
+    if len(value) > limit:
+        raise RankingError(f"ranking has {len(value)} entries; this task has {limit} completions")
     groups: Ranking = []
+    seen: set[int] = set()
+    duplicates: set[int] = set()
+    count = 0
     for position, entry in enumerate(value, start=1):
         members = entry if isinstance(entry, list) else [entry]
         if not members:
             raise RankingError(f"ranking[{position - 1}] is an empty group")
+        count += len(members)
+        if count > limit:
+            raise RankingError(f"ranking lists more than the task's {limit} completions")
         for member in members:
             if isinstance(member, bool) or not isinstance(member, int):
-                raise RankingError(f"ranking[{position - 1}] holds {member!r}, not a completion id")
+                raise RankingError(f"ranking[{position - 1}] holds {str(member)[:40]!r}, not a completion id")
+            if member in seen:
+                duplicates.add(member)
+            seen.add(member)
         if len(members) > 1 and not allow_ties:
             raise RankingError(f"ranking[{position - 1}] ties {len(members)} completions; this project allows no ties")
         groups.append(list(members))
-    seen = [member for group in groups for member in group]
-    expected = set(item_ids)
-    duplicates = sorted({m for m in seen if seen.count(m) > 1})
     if duplicates:
-        raise RankingError(f"ranking lists completion(s) {duplicates} more than once")
-    unknown = sorted(set(seen) - expected)
+        raise RankingError(f"ranking lists completion(s) {sorted(duplicates)} more than once")
+    unknown = sorted(seen - expected)
     if unknown:
         raise RankingError(f"ranking holds completion(s) {unknown} that are not in this task")
-    missing = sorted(expected - set(seen))
+    missing = sorted(expected - seen)
     if missing:
         raise RankingError(f"ranking leaves out completion(s) {missing}; rank all {len(expected)}")
     return groups

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from annotation.files import CompletionRow, PromptRow, read_completion_file, read_prompt_list
+from annotation.files import AnnotationFileError, CompletionRow, PromptRow, read_completion_file, read_prompt_list
 from annotation.models import (
     MAX_K,
     MIN_K,
@@ -55,7 +55,11 @@ from annotation.rankings import (
 )
 from annotation.selectors import rm_hint_visible
 from config.errors import ServiceError
+from config.runs import fails_on_error
+from config.uploads import spool
 from llm.client import LLMError, call_llm
+from llm.params import validate_params
+from llm.selectors import require_usable_endpoint
 from projects.selectors import signed_in_or_none
 from selfinstruct.selectors import prompt_candidates
 from selfinstruct.text import detect_language, instruction_key, prompt_text
@@ -165,11 +169,27 @@ def _prompt_from_row(project, row: PromptRow, source: str):
     )
 
 
+def import_completion_uploads(*, project, uploads) -> ImportSummary:
+    """Import uploaded completion files (admin form): each spooled under a safe name of its own, so two files with
+    the same name never overwrite each other (their models must still differ: see import_completions)."""
+    with spool(uploads) as spooled:
+        return import_completions(project=project, paths=[path for path, _ in spooled])
+
+
 def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -> ImportSummary:
     """Each file = one model's responses keyed by prompt. All files are read and checked before anything is
     written, and everything is written in one transaction. With make_tasks, every prompt that now has ≥ 2 imported
     completions (at most 9) gets a ranking task (origin "import") if it has none yet."""
     per_file: list[tuple[Path, list[CompletionRow]]] = [(Path(p), read_completion_file(Path(p))) for p in paths]
+    owner: dict[str, str] = {}
+    for path, rows in per_file:
+        for model in dict.fromkeys(row.model for row in rows):
+            if owner.setdefault(model, path.name) != path.name:
+                raise AnnotationFileError(
+                    f"{path.name}: model {model!r} is also in {owner[model]}; each file holds one model's answers — "
+                    f"rename one file or give its rows a 'model' field"
+                )
+            owner[model] = path.name
     summary = ImportSummary()
     touched: set[int] = set()
     with transaction.atomic():
@@ -247,6 +267,12 @@ def start_sampling_run(
     unknown = set(sources) - {"generated", "seed", "imported"}
     if unknown:
         raise AnnotationError(f"unknown prompt source(s): {sorted(unknown)}")
+    plan = []
+    for index, (endpoint, params) in enumerate(endpoints):
+        field = f"endpoints.{index}"
+        require_usable_endpoint(endpoint, project=project, field=f"{field}.name", error=AnnotationError)
+        merged = {**DEFAULT_SAMPLING_PARAMS, **validate_params(params, field=f"{field}.params", error=AnnotationError)}
+        plan.append({"endpoint": endpoint.name, "endpoint_id": endpoint.pk, "model": endpoint.model, "params": merged})
     collect_prompts(project=project, sources=tuple(s for s in sources if s != "imported"))
     source_values = [{"seed": PromptSource.SEED, "generated": PromptSource.GENERATED}.get(s, s) for s in sources]
     prompts = Prompt.objects.filter(project=project, source__in=source_values).order_by("pk")
@@ -255,10 +281,6 @@ def start_sampling_run(
         prompt_ids = prompt_ids[:limit]
     if not prompt_ids:
         raise AnnotationError(f"project {project.slug} has no prompts from {', '.join(sources)} to sample for")
-    plan = []
-    for endpoint, params in endpoints:
-        merged = {**DEFAULT_SAMPLING_PARAMS, **(params or {})}
-        plan.append({"endpoint": endpoint.name, "endpoint_id": endpoint.pk, "model": endpoint.model, "params": merged})
     chunks = [prompt_ids[i : i + SAMPLING_CHUNK_PROMPTS] for i in range(0, len(prompt_ids), SAMPLING_CHUNK_PROMPTS)]
     with transaction.atomic():
         run = SamplingRun.objects.create(
@@ -314,7 +336,14 @@ def _messages_for(prompt: Prompt) -> list[dict]:
 
 def run_sampling_chunk(*, run_id: int, number: int) -> None:
     """Fill the missing completion slots of one chunk's prompts, then make their ranking tasks. Safe to run
-    twice: a slot that already has its completion is skipped, and the chunk is counted done once."""
+    twice: a slot that already has its completion is skipped, and the chunk is counted done once. Anything
+    unexpected the chunk raises ends the run failed with the error."""
+    running = SamplingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
+    with fails_on_error(running, what=f"sampling run {run_id} chunk {number}"):
+        _run_sampling_chunk(run_id, number)
+
+
+def _run_sampling_chunk(run_id: int, number: int) -> None:
     from llm.models import LLMEndpoint
 
     run = SamplingRun.objects.select_related("project").get(pk=run_id)
@@ -695,6 +724,7 @@ def store_reward_scores(*, job_id: int, scores: dict[int, float]) -> int:
 def start_judge_run(*, project, endpoint, limit: int | None = None, only_ranked: bool = False, created_by=None):
     """Let the judge endpoint rank the project's (non-gold) tasks; with only_ranked, just the tasks humans have
     ranked (what judge–human agreement needs). Each pair of a task's K completions costs two judge calls."""
+    require_usable_endpoint(endpoint, project=project, field="endpoint", error=AnnotationError)
     tasks = RankingTask.objects.filter(project=project, is_gold=False)
     if only_ranked:
         tasks = tasks.filter(rankings_count__gt=0)
@@ -749,7 +779,14 @@ def judge_task(*, endpoint, task: RankingTask, project_id=None) -> dict:
 
 
 def run_judge(*, run_id: int) -> None:
-    """Judge the run's tasks not judged yet (safe to run again: a judged task is skipped, counted once)."""
+    """Judge the run's tasks not judged yet (safe to run again: a judged task is skipped, counted once). Anything
+    unexpected it raises ends the run failed with the error."""
+    running = JudgeRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
+    with fails_on_error(running, what=f"judge run {run_id}"):
+        _run_judge(run_id)
+
+
+def _run_judge(run_id: int) -> None:
     from llm.judge import JudgeError
 
     run = JudgeRun.objects.select_related("endpoint").get(pk=run_id)

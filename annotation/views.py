@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
@@ -16,6 +14,7 @@ from annotation import selectors, services
 from annotation.models import Flag
 from annotation.render import render_markdown
 from annotation.services import AnnotationError
+from config import safejson
 from projects.models import Role
 from projects.selectors import get_project_for_user
 
@@ -51,11 +50,17 @@ def label_next(request, slug: str):
     return render(request, "annotation/rank.html", context)
 
 
+MAX_RANKING_CHARS = 4000  # K ≤ 9 ids: a real ranking is a few dozen characters
+MAX_RESOLVE_IDS = 1000
+
+
+def _is_id(value: str) -> bool:
+    """A database id as sent in a form: ASCII digits only ("²".isdigit() is true), within a bigint."""
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
 def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return int(value) if isinstance(value, str) and _is_id(value) else None
 
 
 @login_required
@@ -65,10 +70,10 @@ def label_submit(request, slug: str, task_id: int):
     if task.project.slug != slug:
         return HttpResponseBadRequest("task and project do not match")
     flag = request.POST.get("flag", "")
-    raw = request.POST.get("ranking", "")
+    raw = request.POST.get("ranking", "")[:MAX_RANKING_CHARS]
     try:
-        ranking = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
+        ranking = safejson.loads(raw) if raw else None
+    except ValueError:  # not JSON, or JSON the platform refuses (too deep, lone surrogates): not a ranking
         ranking = raw
     if flag:
         ranking = ranking or None  # a flag may come with or without a ranking
@@ -117,7 +122,7 @@ def label_undo(request, slug: str):
 def dashboard(request, slug: str):
     project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
     if request.method == "POST":
-        ids = [int(x) for x in request.POST.getlist("ranking") if x.isdigit()]
+        ids = [int(x) for x in request.POST.getlist("ranking")[:MAX_RESOLVE_IDS] if _is_id(x)]
         count = services.resolve_flags(ranking_ids=ids, project=project)
         messages.success(request, _("%(n)d flag(s) marked resolved.") % {"n": count})
         return redirect(reverse("label-dashboard", kwargs={"slug": slug}))

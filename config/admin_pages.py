@@ -5,14 +5,18 @@ import json
 from django import forms
 from django.shortcuts import render
 
+from config import safejson
+
 
 def clean_json_object(raw: str) -> dict:
     """A form field's JSON object (empty → {}), or a ValidationError naming the line."""
     raw = (raw or "").strip()
     try:
-        value = json.loads(raw) if raw else {}
+        value = safejson.loads(raw) if raw else {}
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except safejson.UnsafeJSON as exc:
+        raise forms.ValidationError(str(exc)) from None
     if not isinstance(value, dict):
         raise forms.ValidationError("give a JSON object")
     return value

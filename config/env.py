@@ -15,7 +15,13 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+# Every variable the platform's own settings read (filled as config.settings loads): never a valid place for an
+# LLM endpoint's API key (llm.models.validate_key_variable), so no endpoint can send SECRET_KEY or DATABASE_URL.
+SETTINGS_VARIABLES: set[str] = set()
+
+
 def _raw(name: str) -> str | None:
+    SETTINGS_VARIABLES.add(name)
     value = os.environ.get(name)
     if value is None or value.strip() == "":
         return None

@@ -190,6 +190,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -263,6 +268,9 @@ TRAINING_POLL_SECONDS = 1.0  # how often the supervisor reads the trainer's even
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=1)
 # Queued jobs whose message may have been lost (Redis restarted without its data) are re-sent after this long.
 TRAINING_REQUEUE_SECONDS = env_int("TRAINING_REQUEUE_SECONDS", 1800, minimum=1)
+# The only folders base models may come from (comma-separated; users name a checkpoint folder under one of them).
+# Job folders under DATA_DIR/training are never base models by path: a project builds on its own jobs by base_job.
+TRAINING_MODEL_ROOTS = env_list("TRAINING_MODEL_ROOTS", [str(DATA_DIR / "models")])
 
 # --- Production hardening -------------------------------------------------------------------------------------
 if PRODUCTION:

@@ -6,8 +6,8 @@ from llm.services import request_endpoint_check
 
 @admin.register(LLMEndpoint)
 class LLMEndpointAdmin(admin.ModelAdmin):
-    list_display = ["name", "model", "base_url", "api_style", "api_key_env", "max_concurrency", "is_active"]
-    list_filter = ["api_style", "is_active"]
+    list_display = ["name", "model", "base_url", "api_style", "api_key_env", "max_concurrency", "project", "is_active"]
+    list_filter = ["api_style", "is_active", "project"]
     search_fields = ["name", "model", "base_url"]
     actions = ["check_endpoints"]
 

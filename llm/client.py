@@ -25,7 +25,7 @@ import openai
 from django.conf import settings
 
 from llm.concurrency import SlotTimeout, slot
-from llm.models import ApiStyle, ErrorKind, LLMEndpoint
+from llm.models import ApiStyle, ErrorKind, LLMEndpoint, key_variable_problem
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,10 @@ _clients: dict[tuple, openai.OpenAI] = {}
 def _api_key(endpoint: LLMEndpoint) -> str:
     if not endpoint.api_key_env:
         return "not-needed"  # local servers (vLLM, Ollama, the demo teacher) accept any key
+    problem = key_variable_problem(endpoint.api_key_env)  # rows saved before the rule existed are checked here
+    if problem:
+        raise LLMError(f"endpoint {endpoint.name!r}: api_key_env: {problem}", kind=ErrorKind.CONFIGURATION,
+                       retryable=False)  # fmt: skip
     value = os.environ.get(endpoint.api_key_env)
     if not value:
         raise LLMError(

@@ -1,17 +1,39 @@
 """LLM endpoints (any OpenAI-compatible server), every HTTP attempt made to them, and endpoint checks."""
 
+import re
 import uuid
 from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 
-ENV_VAR_NAME = RegexValidator(
-    r"^[A-Za-z_][A-Za-z0-9_]*$",
-    "Give the NAME of an environment variable holding the key (e.g. OPENAI_API_KEY), never the key itself.",
-)
+# The environment variables an endpoint may read its API key from: NAME_API_KEY (OPENAI_API_KEY, DEEPSEEK_API_KEY …)
+# or LLM_KEY_anything — never another variable of the server's environment, and never one the platform's own
+# settings read (SECRET_KEY, DATABASE_URL …): the key is sent as a Bearer token to the endpoint's URL.
+KEY_VARIABLE = re.compile(r"^(?:[A-Z][A-Z0-9_]*_API_KEY|LLM_KEY_[A-Z0-9_]+)$")
+ALWAYS_REFUSED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+
+
+def key_variable_problem(name: str) -> str | None:
+    """Why `name` may not hold an endpoint's API key, or None when it may."""
+    from config.env import SETTINGS_VARIABLES
+
+    if not KEY_VARIABLE.match(name or ""):
+        return (
+            "Give the NAME of the environment variable holding the key, in capitals, ending in _API_KEY (e.g. "
+            "OPENAI_API_KEY) or starting with LLM_KEY_ — never the key itself nor any other server variable."
+        )
+    if name in ALWAYS_REFUSED or name in SETTINGS_VARIABLES:
+        return f"{name} is one of the platform's own settings; it is never sent to an endpoint."
+    return None
+
+
+def validate_key_variable(value: str) -> None:
+    problem = key_variable_problem(value)
+    if value and problem:
+        raise ValidationError(problem)
 
 
 def validate_base_url(value: str) -> None:
@@ -38,15 +60,21 @@ class LLMEndpoint(models.Model):
     api_key_env = models.CharField(
         max_length=100,
         blank=True,
-        validators=[ENV_VAR_NAME],
-        help_text="Name of the environment variable that holds the API key; empty for servers without keys.",
+        validators=[validate_key_variable],
+        help_text="Name of the environment variable that holds the API key (NAME_API_KEY or LLM_KEY_NAME); empty "
+        "for servers without keys.",
     )
     max_concurrency = models.PositiveIntegerField(default=4, validators=[MinValueValidator(1)])
     request_timeout_s = models.FloatField(default=60.0, validators=[MinValueValidator(0.1)])
     max_retries = models.PositiveSmallIntegerField(default=5)
     price_input_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     price_output_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Switched off: no run of any kind may use it.")
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="llm_endpoints",
+        help_text="Empty: a global endpoint any project may use. Set: only this project's runs may use it (a served "
+        "model belongs to its training job's project).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

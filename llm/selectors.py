@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
+
 from llm.models import EndpointCheck, LLMEndpoint
 
 
 def get_endpoint(*, name: str) -> LLMEndpoint | None:
     return LLMEndpoint.objects.filter(name=name).first()
+
+
+def endpoints_for_project(*, project) -> QuerySet[LLMEndpoint]:
+    """The endpoints a project's runs may use: active, and global or the project's own."""
+    return LLMEndpoint.objects.filter(Q(project__isnull=True) | Q(project=project), is_active=True)
+
+
+def require_usable_endpoint(endpoint: LLMEndpoint, *, project, field: str, error: type[Exception]) -> LLMEndpoint:
+    """The endpoint, if a run of `project` may use it; else `error` naming `field`. Another project's endpoint is
+    answered exactly like one that does not exist; a switched-off one is named as such."""
+    if endpoint.project_id is not None and endpoint.project_id != project.pk:
+        raise error(f"{field}: no endpoint named {endpoint.name!r}")
+    if not endpoint.is_active:
+        raise error(f"{field}: endpoint {endpoint.name!r} is switched off (inactive); a site admin can turn it on")
+    return endpoint
 
 
 def get_check(*, check_id: int) -> EndpointCheck:

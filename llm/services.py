@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from config.runs import fails_on_error
 from llm.models import ApiStyle, CheckStatus, EndpointCheck, LLMEndpoint, LLMRequest
 
 CHECK_PROMPT = "Reply with one short sentence that says you are reachable."
@@ -25,9 +26,12 @@ def create_endpoint(
     max_retries: int = 5,
     price_input_per_1k: Decimal | float = 0,
     price_output_per_1k: Decimal | float = 0,
+    project=None,
 ) -> LLMEndpoint:
-    """Create or update the endpoint called `name`. Raises ValidationError naming the bad field."""
+    """Create or update the endpoint called `name`: global (project None, any project's runs may use it) or owned
+    by `project`. Raises ValidationError naming the bad field."""
     endpoint = LLMEndpoint.objects.filter(name=name).first() or LLMEndpoint(name=name)
+    endpoint.project = project
     endpoint.base_url = base_url.rstrip("/")
     endpoint.model = model
     endpoint.api_style = api_style
@@ -58,13 +62,19 @@ def request_endpoint_check(*, endpoint: LLMEndpoint, requested_by=None) -> Endpo
 
 def run_endpoint_check(*, check_id: int) -> None:
     """Idempotent: a redelivered message for a finished check does nothing."""
-    from llm.client import LLMError, call_llm
-
     claimed = EndpointCheck.objects.filter(pk=check_id, status__in=[CheckStatus.QUEUED, CheckStatus.RUNNING]).update(
         status=CheckStatus.RUNNING, worker=socket.gethostname()
     )
     if not claimed:
         return
+    running = EndpointCheck.objects.filter(pk=check_id, status=CheckStatus.RUNNING)
+    with fails_on_error(running, what=f"endpoint check {check_id}"):
+        _check(check_id)
+
+
+def _check(check_id: int) -> None:
+    from llm.client import LLMError, call_llm
+
     check = EndpointCheck.objects.select_related("endpoint").get(pk=check_id)
     try:
         reply = call_llm(check.endpoint, purpose="endpoint-check", prompt=CHECK_PROMPT, max_tokens=64, temperature=0)

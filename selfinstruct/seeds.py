@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from config import safejson
+
 MAX_SEED_FILE_BYTES = 50 * 1024 * 1024
 SEED_FORMATS = ("selfinstruct", "belle", "alpaca", "csv")
 CSV_COLUMNS = ("instruction", "input", "output")
@@ -35,6 +37,10 @@ class SeedRow:
 def _check_row(obj, path: str, line: int) -> SeedRow:
     if not isinstance(obj, dict):
         raise SeedFileError(path, f"expected a JSON object, got {type(obj).__name__}", line=line)
+    try:
+        safejson.check(obj)  # CSV cells can hold NULs too
+    except safejson.UnsafeJSON as exc:
+        raise SeedFileError(path, str(exc), line=line) from None
     instruction = obj.get("instruction")
     if instruction is None:
         raise SeedFileError(path, "missing", line=line, field="instruction")
@@ -85,11 +91,11 @@ def _jsonl_rows(text: str, name: str) -> list[SeedRow]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = safejson.loads(line)
         except json.JSONDecodeError as exc:
             raise SeedFileError(name, f"invalid JSON: {exc.msg} at column {exc.colno}", line=number) from None
-        except RecursionError:
-            raise SeedFileError(name, "JSON nested too deeply", line=number) from None
+        except safejson.UnsafeJSON as exc:
+            raise SeedFileError(name, str(exc), line=number) from None
         rows.append(_check_row(obj, name, number))
     return rows
 

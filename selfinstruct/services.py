@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -15,7 +14,10 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 
+from config.uploads import spool
 from llm.client import LLMError, LLMReply, call_llm
+from llm.params import validate_params
+from llm.selectors import require_usable_endpoint
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item, judge_instances
 from selfinstruct.models import (
     BatchStatus,
@@ -57,13 +59,10 @@ class ImportResult:
 
 
 def import_seed_upload(*, project, upload, fmt: str = "auto") -> ImportResult:
-    """Import an uploaded file (admin form or API): spooled to a private temp file, then imported all or nothing."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / Path(upload.name).name
-        with path.open("wb") as sink:
-            for chunk in upload.chunks():
-                sink.write(chunk)
-        return import_seed_file(project=project, path=path, display_name=upload.name, fmt=fmt)
+    """Import an uploaded file (admin form or API): spooled to a private temp file under a safe name (never the
+    client's own), then imported all or nothing."""
+    with spool([upload]) as [(path, shown)]:
+        return import_seed_file(project=project, path=path, display_name=shown, fmt=fmt)
 
 
 def import_seed_file(*, project, path: Path, display_name: str | None = None, fmt: str = "auto") -> ImportResult:
@@ -73,7 +72,7 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
     existing seeds, are skipped and counted. Raises SeedFileError naming file, line and field.
     """
     rows = read_seed_file(Path(path), fmt=fmt, display_name=display_name)
-    source = display_name or Path(path).name
+    source = (display_name or Path(path).name)[:200]
     created, duplicates, by_language = 0, 0, {}
     with locked_pool(project.pk):
         seen = set(SeedTask.objects.filter(project=project).values_list("instruction_key", flat=True))
@@ -151,7 +150,8 @@ class BatchError(ValueError):
     """A batch that cannot be started or changed, with the field or state at fault."""
 
 
-ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty"}
+# The template sets `stop`; these are the decoding parameters a batch may override (ranges: llm.params).
+ALLOWED_PARAMS = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed")
 
 
 def start_batch(
@@ -174,11 +174,8 @@ def start_batch(
         raise BatchError(f"language: must be one of {Language.values}, got {language!r}")
     if target < 1:
         raise BatchError("target: must be at least 1")
-    if not endpoint.is_active:
-        raise BatchError(f"endpoint: {endpoint.name} is not active")
-    unknown = set(params or {}) - ALLOWED_PARAMS
-    if unknown:
-        raise BatchError(f"params: unknown {sorted(unknown)}; allowed {sorted(ALLOWED_PARAMS)}")
+    require_usable_endpoint(endpoint, project=project, field="endpoint", error=BatchError)
+    params = validate_params(params, field="params", allowed=ALLOWED_PARAMS, error=BatchError)
     if not SeedTask.objects.filter(project=project, language=language).exists():
         raise BatchError(f"language: project {project.slug} has no {language} seed tasks to use as demonstrations")
     per_request = max(1, template.num_tasks - (template.num_demos if template.method != Method.SELF_INSTRUCT else 1))

@@ -18,6 +18,7 @@ from training.plots import line_chart
 from training.services import (
     TrainingJobError,
     cancel_training_job,
+    check_base_model,
     create_training_job,
     demo_base_model_path,
     start_reward_scoring,
@@ -27,7 +28,9 @@ from training.services import (
 class JobForm(forms.Form):
     dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.filter(status="ready"))
     kind = forms.ChoiceField(choices=JobKind.choices)
-    base_model = forms.CharField(required=False, max_length=500, help_text="a transformers checkpoint folder")
+    base_model = forms.CharField(
+        required=False, max_length=500, help_text="a checkpoint folder under TRAINING_MODEL_ROOTS, e.g. demo-tiny-llama"
+    )
     base_job = forms.ModelChoiceField(
         queryset=TrainingJob.objects.filter(status="succeeded"), required=False,
         help_text="or start from the model an earlier job trained",
@@ -188,7 +191,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         initial = {"dataset_version": request.GET.get("dataset"), "kind": request.GET.get("kind") or JobKind.SFT}
         if demo_base_model_path().is_dir():
-            initial["base_model"] = str(demo_base_model_path())
+            initial["base_model"] = demo_base_model_path().name
         form = JobForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -213,6 +216,13 @@ class TriggerForm(forms.ModelForm):
     class Meta:
         model = TrainingTrigger
         fields = ["project", "kind", "base_model", "method", "hyperparameters", "enabled"]
+
+    def clean_base_model(self):
+        try:
+            check_base_model(self.cleaned_data["base_model"])
+        except TrainingJobError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return self.cleaned_data["base_model"].strip()
 
 
 @admin.register(TrainingTrigger)

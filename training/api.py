@@ -3,6 +3,7 @@ cancel, and artifact downloads — all scoped to the caller's projects."""
 
 from __future__ import annotations
 
+import io
 import mimetypes
 
 from django.http import FileResponse, Http404
@@ -29,7 +30,7 @@ class JobSerializer(serializers.Serializer):
     dataset_version = serializers.IntegerField(source="dataset_version_id")
     kind = serializers.CharField()
     method = serializers.CharField()
-    base_model = serializers.CharField()
+    base_model = serializers.SerializerMethodField(help_text="The base model's name (never a server path).")
     base_job = serializers.IntegerField(source="base_job_id", allow_null=True)
     hyperparameters = serializers.JSONField()
     seed = serializers.IntegerField()
@@ -43,6 +44,9 @@ class JobSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_base_model(self, job) -> str:
+        return selectors.base_model_label(job.base_model)
 
 
 class ArtifactSerializer(serializers.Serializer):
@@ -67,14 +71,15 @@ class JobInputSerializer(serializers.Serializer):
     dataset = serializers.IntegerField(help_text="dataset version id (sft for sft jobs, preference for reward)")
     kind = serializers.ChoiceField(choices=JobKind.values)
     base_model = serializers.CharField(
-        required=False, default="", allow_blank=True, help_text="a transformers checkpoint folder on the GPU machine"
-    )
+        required=False, default="", allow_blank=True, max_length=500,
+        help_text="name of a checkpoint folder under the model folders the site allows (e.g. demo-tiny-llama)",
+    )  # fmt: skip
     base_job = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="start from the model of this succeeded job"
     )
     method = serializers.ChoiceField(choices=JobMethod.values, default=JobMethod.FULL)
     hyperparameters = serializers.DictField(required=False, default=dict)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=services.MAX_SEED)
 
 
 class MetricsSerializer(serializers.Serializer):
@@ -212,9 +217,10 @@ class JobArtifactApi(APIView):
     )
     def get(self, request, job_id: int, name: str):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        path = selectors.artifact_path(job=job, name=name)
+        path, content = selectors.artifact_content(job=job, name=name)
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path.open("rb"), content_type=kind, as_attachment=not kind.startswith("image/"),
+        body = io.BytesIO(content) if content is not None else path.open("rb")
+        return FileResponse(body, content_type=kind, as_attachment=not kind.startswith("image/"),
                             filename=f"job{job.pk}-{name.replace('/', '-')}")  # fmt: skip
 
 

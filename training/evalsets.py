@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from config import safejson
 from selfinstruct.text import prompt_text
 
 REFERENCE_FIELDS = ("std_answer", "reference", "output")
@@ -57,9 +58,13 @@ def read_eval_set(path: Path) -> list[dict]:
         raise EvalSetError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if text.lstrip().startswith("["):
         try:
-            rows = json.loads(text)
+            rows = safejson.loads(text)
         except json.JSONDecodeError as exc:
             raise EvalSetError(f"{path.name}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        except safejson.UnsafeJSON as exc:
+            raise EvalSetError(f"{path.name}: {exc}") from None
+        if not isinstance(rows, list):
+            raise EvalSetError(f"{path.name}: expected a JSON list of prompts")
         items = [eval_item(row, f"{path.name}: item {n}") for n, row in enumerate(rows, start=1)]
     else:
         items = []
@@ -67,9 +72,11 @@ def read_eval_set(path: Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = safejson.loads(line)
             except json.JSONDecodeError as exc:
                 raise EvalSetError(f"{path.name}: line {number}: not valid JSON ({exc.msg})") from None
+            except safejson.UnsafeJSON as exc:
+                raise EvalSetError(f"{path.name}: line {number}: {exc}") from None
             items.append(eval_item(row, f"{path.name}: line {number}"))
     if not items:
         raise EvalSetError(f"{path.name}: no prompts")

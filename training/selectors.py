@@ -10,7 +10,7 @@ from django.http import Http404
 from exports.selectors import EXPORT_ROLES
 from projects.selectors import projects_for_user
 from training.models import EvaluationRun, TrainingJob, TrainingMetric
-from training.services import job_dir
+from training.paths import base_model_label, job_dir, redact_paths
 
 TRAIN_ROLES = EXPORT_ROLES  # those who may pull datasets may train on them
 ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
@@ -63,13 +63,37 @@ def artifacts(*, job: TrainingJob) -> list[dict]:
     for sub in ("model", "adapter"):
         if (folder / sub).is_dir():
             found += sorted(f"{sub}/{p.name}" for p in (folder / sub).iterdir() if p.is_file())
-    return [{"name": name, "bytes": (folder / name).stat().st_size} for name in found]
+    return [{"name": name, "bytes": _served_size(folder / name)} for name in found]
+
+
+# Text artifacts are served with server paths replaced (training.paths.redact_paths): configs and logs name the
+# job folder, the base model's folder and the Python install. Larger files (weights, big tokenizers) go as they are.
+REDACTED_SUFFIXES = (".json", ".log", ".txt", ".jinja", ".md", ".yaml", ".yml")
+REDACT_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _redacted(path: Path) -> bool:
+    return path.suffix in REDACTED_SUFFIXES and path.stat().st_size <= REDACT_MAX_BYTES
+
+
+def _served_size(path: Path) -> int:
+    return len(artifact_text(path).encode()) if _redacted(path) else path.stat().st_size
+
+
+def artifact_text(path: Path) -> str:
+    return redact_paths(path.read_text(encoding="utf-8", errors="replace"))
 
 
 def artifact_path(*, job: TrainingJob, name: str) -> Path:
     if name not in {a["name"] for a in artifacts(job=job)}:
         raise Http404("No such artifact.")
     return job_dir(job) / name
+
+
+def artifact_content(*, job: TrainingJob, name: str) -> tuple[Path, bytes | None]:
+    """(path, content): content is the redacted text for text artifacts, None for files served as they are."""
+    path = artifact_path(job=job, name=name)
+    return path, (artifact_text(path).encode() if _redacted(path) else None)
 
 
 def _version_summary(version) -> dict:
@@ -85,12 +109,12 @@ def lineage(*, job: TrainingJob) -> dict:
     while ancestor is not None and ancestor.pk not in seen and len(rounds) < 50:
         seen.add(ancestor.pk)
         rounds.append({"job": ancestor.pk, "kind": ancestor.kind, "status": ancestor.status,
-                       "base_model": ancestor.base_model,
+                       "base_model": base_model_label(ancestor.base_model),
                        "dataset_version": _version_summary(ancestor.dataset_version)})  # fmt: skip
         ancestor = ancestor.base_job
     return {
         "dataset_version": _version_summary(job.dataset_version),
-        "base_model": job.base_model,
+        "base_model": base_model_label(job.base_model),
         "base_job": job.base_job_id,
         "earlier_rounds": rounds,
     }

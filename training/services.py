@@ -24,9 +24,19 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ServiceError
+from config.runs import fails_on_error
 from exports.services import DatasetError, materialize
+from llm.params import validate_params
+from llm.selectors import require_usable_endpoint
 from projects.selectors import signed_in_or_none
 from training import hyperparameters as hp_rules
+from training.paths import (
+    BaseModelNotAllowed,
+    demo_base_model_path,
+    job_dir,
+    model_dir,
+    resolve_base_model,
+)
 from training.models import (
     DATASET_KIND_FOR_JOB,
     FINISHED,
@@ -45,23 +55,11 @@ from training.models import (
 
 logger = logging.getLogger(__name__)
 DATA_SHAPE = {JobKind.SFT: "trl-sft", JobKind.REWARD: "trl-preference"}
+MAX_SEED = 2**31 - 1  # what the seed column (and numpy's legacy seeding) holds
 
 
 class TrainingJobError(ServiceError):
     pass
-
-
-def job_dir(job: TrainingJob) -> Path:
-    return Path(settings.DATA_DIR) / "training" / str(job.pk)
-
-
-def model_dir(job: TrainingJob) -> Path:
-    return job_dir(job) / "model"
-
-
-def demo_base_model_path() -> Path:
-    """Where `load_demo` puts a tiny random Llama, so training can be tried without downloading a model."""
-    return Path(settings.DATA_DIR) / "models" / "demo-tiny-llama"
 
 
 def ensure_demo_base_model(*, texts: list[str]) -> tuple[Path, bool]:
@@ -75,16 +73,13 @@ def ensure_demo_base_model(*, texts: list[str]) -> tuple[Path, bool]:
     return folder, True
 
 
-def check_base_model(path: str) -> str:
-    """The absolute path of a local transformers checkpoint folder, or TrainingJobError naming the problem."""
-    if not path or not str(path).strip():
-        raise TrainingJobError("base_model: required (a local checkpoint folder), or give base_job")
-    folder = Path(str(path).strip()).expanduser()
-    if not folder.is_dir():
-        raise TrainingJobError(f"base_model: {folder} is not a folder on the training machine")
-    if not (folder / "config.json").is_file():
-        raise TrainingJobError(f"base_model: {folder} has no config.json (not a transformers checkpoint)")
-    return str(folder.resolve())
+def check_base_model(name: str) -> str:
+    """The absolute folder of the base model `name` under an allowed model root (training.paths), or
+    TrainingJobError; the same refusal whatever the reason, so it tells nothing about the server's disk."""
+    try:
+        return str(resolve_base_model(name))
+    except BaseModelNotAllowed as exc:
+        raise TrainingJobError(str(exc)) from None
 
 
 def create_training_job(
@@ -113,14 +108,15 @@ def create_training_job(
             raise TrainingJobError(f"base_job: job {base_job.pk} belongs to another project", code="not_found")
         if base_job.status != JobStatus.SUCCEEDED:
             raise TrainingJobError(f"base_job: job {base_job.pk} is {base_job.status}, not succeeded")
-        base_model = str(model_dir(base_job))
-    base_model = check_base_model(base_model)
+        base_model = str(model_dir(base_job))  # a job folder: allowed only this way, for the project's own jobs
+    else:
+        base_model = check_base_model(base_model)
     try:
         resolved = hp_rules.resolve(kind, method, hyperparameters)
     except ValueError as exc:
         raise TrainingJobError(str(exc)) from None
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TrainingJobError("seed: a whole number ≥ 0")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise TrainingJobError(f"seed: a whole number from 0 to {MAX_SEED}")
     with transaction.atomic():
         job = TrainingJob.objects.create(
             project=project, dataset_version=dataset_version, kind=kind, method=method, base_model=base_model,
@@ -164,8 +160,13 @@ def run_training_job(*, job_id: int) -> None:
     if not claimed:
         logger.info("training job %s is not queued (a redelivered or duplicate message); nothing to do", job_id)
         return
-    job = TrainingJob.objects.select_related("dataset_version").get(pk=job_id)
     mine = TrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING, run_token=token)
+    with fails_on_error(mine, what=f"training job {job_id}"):
+        _run_claimed_job(job_id, mine)
+
+
+def _run_claimed_job(job_id: int, mine) -> None:
+    job = TrainingJob.objects.select_related("dataset_version").get(pk=job_id)
     folder = job_dir(job)
     try:
         spec = _prepare(job, folder)
@@ -416,12 +417,18 @@ def served_model_name(*, job: TrainingJob, name: str = "") -> str:
 
 
 def register_served_model(*, job: TrainingJob, base_url: str, name: str):
-    """An LLMEndpoint for the served model (created or updated), usable by sampling runs and generation batches."""
+    """An LLMEndpoint for the served model (created or updated), owned by the job's project: only that project's
+    sampling runs, batches, judge runs and evaluations may use it. An existing endpoint of that name that is not
+    the project's (a global one, another project's) is never taken over."""
     from llm.models import ApiStyle
+    from llm.selectors import get_endpoint
     from llm.services import create_endpoint
 
+    existing = get_endpoint(name=name)
+    if existing is not None and existing.project_id != job.project_id:
+        raise TrainingJobError(f"name: an endpoint named {name!r} exists already; choose another name", code="conflict")
     return create_endpoint(name=name, base_url=base_url, model=name, api_style=ApiStyle.COMPLETIONS,
-                           max_concurrency=8, request_timeout_s=600, max_retries=2)  # fmt: skip
+                           max_concurrency=8, request_timeout_s=600, max_retries=2, project=job.project)  # fmt: skip
 
 
 # --- scoring completions with a trained reward model -----------------------------------------------------------
@@ -468,7 +475,8 @@ def run_reward_scoring(*, run_id: int, scorer_factory=None) -> None:
         return
     run = ScoringRun.objects.select_related("job__project").get(pk=run_id)
     started = time.monotonic()
-    with _beating(ScoringRun.objects.filter(pk=run_id, status=ScoringStatus.RUNNING)):
+    running = ScoringRun.objects.filter(pk=run_id, status=ScoringStatus.RUNNING)
+    with fails_on_error(running, what=f"scoring run {run_id}"), _beating(running):
         _score_all(run, started, scorer_factory)
 
 
@@ -567,6 +575,9 @@ def start_evaluation(
         raise TrainingJobError(f"prompts.{empty[0]}: a prompt needs a question and a reference answer")
     if job is not None and job.project_id != project.pk:
         raise TrainingJobError(f"job: job {job.pk} belongs to another project", code="not_found")
+    for field, endpoint in (("model_endpoint", model_endpoint), ("judge_endpoint", judge_endpoint)):
+        require_usable_endpoint(endpoint, project=project, field=field, error=TrainingJobError)
+    generation = validate_params(generation, field="generation", error=TrainingJobError)
     with transaction.atomic():
         run = EvaluationRun.objects.create(
             project=project, job=job, model_endpoint=model_endpoint, judge_endpoint=judge_endpoint,
@@ -601,7 +612,14 @@ def resume_evaluation(*, run: EvaluationRun) -> None:
 
 
 def run_evaluation(*, run_id: int) -> None:
-    """Answer and judge every item not done yet (safe to run twice), then write the per-category table."""
+    """Answer and judge every item not done yet (safe to run twice), then write the per-category table. Anything
+    unexpected it raises ends the run failed with the error."""
+    running = EvaluationRun.objects.filter(pk=run_id, status=EvaluationStatus.RUNNING)
+    with fails_on_error(running, what=f"evaluation {run_id}"):
+        _run_evaluation(run_id)
+
+
+def _run_evaluation(run_id: int) -> None:
     from llm.client import LLMError, call_llm
     from llm.judge import JudgeError, judge_pair
 

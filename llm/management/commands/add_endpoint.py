@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from llm.models import ApiStyle
 from llm.services import create_endpoint
+from projects.selectors import get_project_by_slug
 
 
 class Command(BaseCommand):
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-retries", type=int, default=5)
         parser.add_argument("--price-input", type=float, default=0.0, help="price per 1K input tokens")
         parser.add_argument("--price-output", type=float, default=0.0, help="price per 1K output tokens")
+        parser.add_argument("--project", default="", help="slug of the project that owns it (default: global)")
 
     def handle(
         self,
@@ -41,6 +43,11 @@ class Command(BaseCommand):
     ):
         if api_key_env.startswith(("sk-", "sk_")) or len(api_key_env) > 60:
             raise CommandError("--api-key-env takes the NAME of an environment variable, not the key itself")
+        project = None
+        if options.get("project"):
+            project = get_project_by_slug(slug=options["project"])
+            if project is None:
+                raise CommandError(f"--project: no project {options['project']!r}")
         try:
             endpoint = create_endpoint(
                 name=name,
@@ -53,6 +60,7 @@ class Command(BaseCommand):
                 max_retries=max_retries,
                 price_input_per_1k=price_input,
                 price_output_per_1k=price_output,
+                project=project,
             )
         except ValidationError as exc:
             fields = "; ".join(f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in exc.message_dict.items())

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             raise CommandError("--engine vllm: vLLM is not installed here (use --engine builtin)")
         use_vllm = o["engine"] == "vllm" or (o["engine"] == "auto" and has_vllm)
         if use_vllm:
-            endpoint = register_served_model(job=job, base_url=self._url(o, o["port"]), name=name)
+            endpoint = self._register(job, self._url(o, o["port"]), name)
             self.stdout.write(f"serving job {job.pk} with vLLM at {endpoint.base_url} as endpoint {endpoint.name}")
             sys.stdout.flush()
             os.execvp(sys.executable, [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
@@ -51,10 +51,17 @@ class Command(BaseCommand):
         from training.serving import Generator, ModelServer
 
         server = ModelServer(o["host"], o["port"], Generator(folder), model_name=name)
-        endpoint = register_served_model(job=job, base_url=self._url(o, server.server_address[1]), name=name)
+        endpoint = self._register(job, self._url(o, server.server_address[1]), name)
         self.stdout.write(f"serving job {job.pk} at {endpoint.base_url} as endpoint {endpoint.name} (built-in)")
         sys.stdout.flush()
         server.serve_until_interrupted()
+
+    @staticmethod
+    def _register(job, base_url: str, name: str):
+        try:
+            return register_served_model(job=job, base_url=base_url, name=name)
+        except TrainingJobError as exc:
+            raise CommandError(f"--{exc}") from None
 
     @staticmethod
     def _url(o, port: int) -> str:

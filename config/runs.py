@@ -1,0 +1,23 @@
+"""What every background run shares when its work raises: it ends `failed` with the error, never stays `running`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def fails_on_error(rows, *, what: str):
+    """`rows`: the run, filtered to the states it may be failed from (usually running, with its run token where it
+    has one). Anything the block raises is logged with its traceback and recorded on the run as
+    `failed` + the error message; the exception does not propagate (the message is done with: a redelivery would
+    only raise again)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - whatever the work raised, the run must end in a known state
+        logger.exception("%s failed", what)
+        rows.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
