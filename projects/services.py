@@ -16,7 +16,9 @@ from projects.models import Membership, Project, Role
 
 User = get_user_model()
 
-SITE_ROLES = ("admin", "labeler", "consumer")
+# admin: a site admin (staff, Django admin, every project). project-admin: runs one project's loop through the API,
+# CLI and pages, but is not staff. labeler, consumer: members of a project with that role.
+SITE_ROLES = ("admin", "project-admin", "labeler", "consumer")
 
 
 def create_project(*, slug: str, name: str, description: str = "", guidelines: str = "") -> Project:
@@ -52,10 +54,13 @@ def create_user(
 ) -> tuple[object, str | None, str | None]:
     """Create a user with a site role; returns (user, password if generated, API token if asked).
 
-    admin: staff + superuser (Django admin); labeler: labeling UI of their projects; consumer: token API.
+    admin: staff + superuser (Django admin); project-admin: admin of `project` only, not staff; labeler: labeling
+    UI of their projects; consumer: token API.
     """
     if role not in SITE_ROLES:
         raise ValueError(f"role must be one of {list(SITE_ROLES)}, got {role!r}")
+    if role == "project-admin" and project is None:
+        raise ValueError("a project-admin needs a project")
     if User.objects.filter(username=username).exists():
         raise ValueError(f"user {username!r} already exists")
     generated = None
@@ -67,7 +72,7 @@ def create_user(
     user.full_clean()
     user.save()
     if project is not None:
-        add_member(project=project, user=user, role=role)
+        add_member(project=project, user=user, role=Role.ADMIN if role == "project-admin" else role)
     token = issue_token(user=user) if with_token else None
     return user, generated, token
 

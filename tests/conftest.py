@@ -41,7 +41,8 @@ def other_project(db):
 
 @pytest.fixture
 def cast(db, project, other_project):
-    """admin, labeler and consumer of `project`, labeler and consumer of `other_project`."""
+    """site admin; project admin (not staff), labeler and consumer of `project`; project admin, labeler and
+    consumer of `other_project`."""
     from projects.services import create_user
 
     def make(name, role, proj):
@@ -52,6 +53,8 @@ def cast(db, project, other_project):
 
     return {
         "admin": make("root", "admin", None),
+        "project_admin": make("padmin", "project-admin", project),
+        "other_admin": make("padmin2", "project-admin", other_project),
         "labeler": make("lab", "labeler", project),
         "consumer": make("con", "consumer", project),
         "other_labeler": make("lab2", "labeler", other_project),

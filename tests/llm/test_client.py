@@ -92,12 +92,12 @@ def test_client_errors_are_not_retried(db, teacher):
 
 
 def test_missing_api_key_variable_is_a_configuration_error_before_any_request(db, teacher, monkeypatch):
-    monkeypatch.delenv("IDP_TEST_KEY", raising=False)
-    keyed = create_endpoint(name="keyed", base_url=teacher.url, model="m", api_key_env="IDP_TEST_KEY")
-    with pytest.raises(LLMError, match=r"\$IDP_TEST_KEY, which is not set"):
+    monkeypatch.delenv("IDP_TEST_API_KEY", raising=False)
+    keyed = create_endpoint(name="keyed", base_url=teacher.url, model="m", api_key_env="IDP_TEST_API_KEY")
+    with pytest.raises(LLMError, match=r"\$IDP_TEST_API_KEY, which is not set"):
         call_llm(keyed, purpose="test", prompt="hello", sleep=Sleeps())
     assert teacher.stats()["requests"] == 0
-    monkeypatch.setenv("IDP_TEST_KEY", "secret-value")
+    monkeypatch.setenv("IDP_TEST_API_KEY", "secret-value")
     assert call_llm(keyed, purpose="test", prompt="hello").attempts == 1
     assert "secret-value" not in str(LLMRequest.objects.filter(ok=True).values().get())
 

@@ -15,14 +15,14 @@ def test_add_endpoint_creates_then_updates(db, capsys):
         "--model",
         "qwen2-7b",
         "--api-key-env",
-        "VLLM_KEY",
+        "VLLM_API_KEY",
         "--max-concurrency",
         "16",
         "--price-input",
         "0.1",
     )
     endpoint = LLMEndpoint.objects.get(name="vllm")
-    assert endpoint.base_url == "http://gpu-box:8000/v1" and endpoint.api_key_env == "VLLM_KEY"
+    assert endpoint.base_url == "http://gpu-box:8000/v1" and endpoint.api_key_env == "VLLM_API_KEY"
     assert endpoint.max_concurrency == 16 and float(endpoint.price_input_per_1k) == 0.1
     call_command(
         "add_endpoint",
@@ -53,3 +53,47 @@ def test_add_endpoint_names_the_bad_field(db):
         call_command("add_endpoint", "x", "--base-url", "not a url", "--model", "m")
     with pytest.raises(CommandError, match="--max-concurrency"):
         call_command("add_endpoint", "x", "--base-url", "http://h/v1", "--model", "m", "--max-concurrency", "0")
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "DATABASE_URL", "HOME", "REDIS_URL", "PATH", "openai_api_key"])
+def test_server_variables_are_never_an_endpoints_key_at_any_entry(db, variable, admin_client):
+    """Finding 7: the key is sent as a Bearer token to the endpoint's URL, so it may only come from NAME_API_KEY or
+    LLM_KEY_NAME variables, never the platform's own settings — refused by the CLI, the service and the admin."""
+    from django.core.exceptions import ValidationError
+
+    from llm.services import create_endpoint
+
+    with pytest.raises(CommandError, match="--api-key-env"):
+        call_command("add_endpoint", "x", "--base-url", "http://h/v1", "--model", "m", "--api-key-env", variable)
+    with pytest.raises(ValidationError, match="api_key_env"):
+        create_endpoint(name="x", base_url="http://h/v1", model="m", api_key_env=variable)
+    form = {"name": "x", "base_url": "http://h/v1", "model": "m", "api_style": "chat", "api_key_env": variable,
+            "max_concurrency": 4, "request_timeout_s": 60, "max_retries": 5, "price_input_per_1k": 0,
+            "price_output_per_1k": 0, "is_active": "on"}  # fmt: skip
+    response = admin_client.post("/admin/llm/llmendpoint/add/", form)
+    assert response.status_code == 200 and "api_key_env" in response.content.decode()
+    assert not LLMEndpoint.objects.exists()
+
+
+def test_platform_settings_read_from_the_environment_are_refused_even_with_the_key_shape(db):
+    from config.env import SETTINGS_VARIABLES
+    from llm.models import key_variable_problem
+
+    SETTINGS_VARIABLES.add("BILLING_API_KEY")  # as if the platform's settings read it
+    try:
+        assert "platform's own settings" in key_variable_problem("BILLING_API_KEY")
+    finally:
+        SETTINGS_VARIABLES.discard("BILLING_API_KEY")
+    assert key_variable_problem("DEEPSEEK_API_KEY") is None and key_variable_problem("LLM_KEY_LOCAL_VLLM") is None
+
+
+def test_a_row_saved_before_the_rule_is_refused_when_called(db, teacher, monkeypatch):
+    from llm.client import LLMError, call_llm
+    from llm.models import LLMRequest
+
+    monkeypatch.setenv("SECRET_KEY", "the-servers-secret")
+    endpoint = LLMEndpoint.objects.create(name="old", base_url=teacher.url, model="m", api_key_env="SECRET_KEY")
+    with pytest.raises(LLMError, match="api_key_env"):
+        call_llm(endpoint, purpose="t", prompt="hi", max_tokens=4)
+    assert teacher.stats()["requests"] == 0
+    assert LLMRequest.objects.filter(endpoint=endpoint, error_kind="configuration").exists()

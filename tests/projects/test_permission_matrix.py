@@ -1,5 +1,9 @@
 """Every URL × every role (healthchecks-style): allowed roles succeed, everyone else is refused without learning
-whether another project's object exists (404), anonymous callers get 401 (API) or the sign-in page (UI)."""
+whether another project's object exists (404), anonymous callers get 401 (API) or the sign-in page (UI).
+
+Roles: the site admin (staff), a project admin of alpha who is NOT staff, alpha's labeler and consumer, and beta's
+admin, labeler and consumer (who must see nothing of alpha). Cross-project rows: beta's served model, a
+switched-off endpoint and a job folder as base_model are refused to alpha's own admins too."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 from tests.training.conftest import sft_version, tiny_base  # noqa: F401 - shared fixtures
 
-ROLES = ("admin", "labeler", "consumer", "other_labeler", "other_consumer", "anonymous")
+ROLES = ("admin", "project_admin", "labeler", "consumer", "other_admin", "other_labeler", "other_consumer",
+         "anonymous")  # fmt: skip
 
 
 @pytest.fixture
@@ -20,9 +25,13 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     from annotation.services import start_judge_run, start_sampling_run
     from llm.services import create_endpoint
     from selfinstruct.services import start_batch
-    from training.services import create_training_job, job_dir, start_evaluation
+    from training.services import create_training_job, job_dir, model_dir, start_evaluation
 
     endpoint = create_endpoint(name="matrix", base_url="http://127.0.0.1:9/v1", model="m")
+    create_endpoint(name="beta-served", base_url="http://127.0.0.1:9/v1", model="beta-served", project=other_project)
+    off = create_endpoint(name="off", base_url="http://127.0.0.1:9/v1", model="m")
+    off.is_active = False
+    off.save()
     batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)
     (task,) = make_tasks(1)
     job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base))
@@ -36,28 +45,30 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     (folder / "train.log").write_text("step 1\n")
     return {"batch": batch.pk, "task": task.pk, "version": sft_version.pk, "job": job.pk, "run": run.pk,
             "completions": sorted(task.completion_ids), "base": str(tiny_base), "judge": judge.pk,
-            "evaluation": evaluation.pk}  # fmt: skip
+            "evaluation": evaluation.pk, "jobpath": str(model_dir(job))}  # fmt: skip
 
 
-ADMIN_ONLY = {"admin"}
-MEMBERS = {"admin", "labeler", "consumer"}
-LABELING = {"admin", "labeler"}
-DATA = {"admin", "consumer"}  # export and training roles
+ADMIN_ONLY = {"admin", "project_admin"}
+MEMBERS = {"admin", "project_admin", "labeler", "consumer"}
+LABELING = {"admin", "project_admin", "labeler"}
+DATA = {"admin", "project_admin", "consumer"}  # export and training roles
+EVERYONE = MEMBERS | {"other_admin", "other_labeler", "other_consumer"}
+PROMPTS = [{"question": "q", "reference": "r"}]
 
 # (method, URL, allowed roles, status for allowed roles: one code, or {role: code}). Everyone else signed in gets
 # 404; anonymous API callers get 401. Writes list the refused roles first: the allowed call may change state.
 API = [
-    ("GET", "/api/v1/me/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
-    ("GET", "/api/v1/projects/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/me/", EVERYONE, 200),
+    ("GET", "/api/v1/projects/", EVERYONE, 200),
     ("GET", "/api/v1/projects/alpha/", MEMBERS, 200),
     ("POST", "/api/v1/projects/alpha/seeds", ADMIN_ONLY, 400),  # no file: refused with a reason, for the admin
-    ("GET", "/api/v1/generation-batches/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/generation-batches/", EVERYONE, 200),
     ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix", "target": 3}),
     ("GET", "/api/v1/generation-batches/{batch}/", ADMIN_ONLY, 200),
-    ("POST", "/api/v1/generation-batches/{batch}/pause", ADMIN_ONLY, 200),
-    ("POST", "/api/v1/generation-batches/{batch}/resume", ADMIN_ONLY, 200),
-    ("POST", "/api/v1/generation-batches/{batch}/cancel", ADMIN_ONLY, 200),
-    ("GET", "/api/v1/annotation/next?project=alpha", LABELING, {"admin": 200, "labeler": 204}),
+    ("POST", "/api/v1/generation-batches/{batch}/pause", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
+    ("POST", "/api/v1/generation-batches/{batch}/resume", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
+    ("POST", "/api/v1/generation-batches/{batch}/cancel", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
+    ("GET", "/api/v1/annotation/next?project=alpha", LABELING, {"admin": 200, "project_admin": 204, "labeler": 204}),
     ("POST", "/api/v1/annotation/undo?project=alpha", LABELING, 409),  # nothing to undo yet
     ("GET", "/api/v1/annotation/rankings?project=alpha", DATA, 200),
     ("GET", "/api/v1/annotation/stats?project=alpha", ADMIN_ONLY, 200),
@@ -66,22 +77,22 @@ API = [
         "POST",
         "/api/v1/annotation/tasks/{task}/ranking",
         LABELING,
-        {"admin": 201, "labeler": 409},
+        {"admin": 201, "project_admin": 409, "labeler": 409},
         {"ranking": "{completions}"},
     ),
     ("POST", "/api/v1/annotation/tasks/{task}/heartbeat", LABELING, 409),  # no lease held
     ("POST", "/api/v1/annotation/tasks/{task}/skip", LABELING, 409),
-    ("GET", "/api/v1/datasets/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/datasets/", EVERYONE, 200),
     ("POST", "/api/v1/datasets/", DATA, 201, {"project": "alpha", "kind": "sft"}),
     ("GET", "/api/v1/datasets/{version}/", DATA, 200),
     ("GET", "/api/v1/datasets/{version}/download?format=alpaca", DATA, 200),
-    ("GET", "/api/v1/training-jobs/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/training-jobs/", EVERYONE, 200),
     ("POST", "/api/v1/training-jobs/", DATA, 201, {"dataset": "{version}", "kind": "sft", "base_model": "{base}"}),
     ("GET", "/api/v1/training-jobs/{job}/", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
-    ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "consumer": 409}),  # consumer: already
-    ("GET", "/api/v1/sampling-runs/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 409}),
+    ("GET", "/api/v1/sampling-runs/", EVERYONE, 200),
     (
         "POST",
         "/api/v1/sampling-runs/",
@@ -92,11 +103,11 @@ API = [
     ("GET", "/api/v1/sampling-runs/{run}/", ADMIN_ONLY, 200),
     ("GET", "/api/v1/training-jobs/{job}/scoring", DATA, 200),
     # An SFT job cannot score (the admin learns why); scoring changes what labelers see: consumers are refused.
-    ("POST", "/api/v1/training-jobs/{job}/scoring", DATA, {"admin": 400, "consumer": 403}),
-    ("GET", "/api/v1/annotation/judge-runs", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("POST", "/api/v1/training-jobs/{job}/scoring", DATA, {"admin": 400, "project_admin": 400, "consumer": 403}),
+    ("GET", "/api/v1/annotation/judge-runs", EVERYONE, 200),
     ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix"}),
     ("GET", "/api/v1/annotation/judge-runs/{judge}", ADMIN_ONLY, 200),
-    ("GET", "/api/v1/evaluations/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/api/v1/evaluations/", EVERYONE, 200),
     (
         "POST",
         "/api/v1/evaluations/",
@@ -110,8 +121,24 @@ API = [
         },
     ),  # fmt: skip
     ("GET", "/api/v1/evaluations/{evaluation}", DATA, 200),
-    ("POST", "/api/v1/me/token", MEMBERS | {"other_labeler", "other_consumer"}, 201),
-]
+    # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
+    # the same answer as for an endpoint or a folder that does not exist).
+    ("POST", "/api/v1/sampling-runs/", ADMIN_ONLY, 400,
+     {"project": "alpha", "endpoints": [{"name": "beta-served"}], "sources": ["seed"]}),
+    ("POST", "/api/v1/sampling-runs/", ADMIN_ONLY, 400,
+     {"project": "alpha", "endpoints": [{"name": "off"}], "sources": ["seed"]}),
+    ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "beta-served"}),
+    ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off"}),
+    ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "beta-served",
+                                                              "target": 3}),
+    ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off", "target": 3}),
+    ("POST", "/api/v1/evaluations/", DATA, 400, {"project": "alpha", "model_endpoint": "beta-served",
+                                                 "judge_endpoint": "matrix", "prompts": PROMPTS}),
+    ("POST", "/api/v1/evaluations/", DATA, 400, {"project": "alpha", "model_endpoint": "matrix",
+                                                 "judge_endpoint": "off", "prompts": PROMPTS}),
+    ("POST", "/api/v1/training-jobs/", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
+    ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
+]  # fmt: skip
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
 LISTS = [
     ("/api/v1/generation-batches/", "project"),
@@ -131,8 +158,8 @@ SEES_ALPHA_LISTS = {
 }
 # Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
 PAGES = [
-    ("GET", "/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
-    ("GET", "/label/", MEMBERS | {"other_labeler", "other_consumer"}, 200),
+    ("GET", "/", EVERYONE, 200),
+    ("GET", "/label/", EVERYONE, 200),
     ("GET", "/label/alpha/", LABELING, 200),
     ("GET", "/label/alpha/dashboard/", ADMIN_ONLY, 200),
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message

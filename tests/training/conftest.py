@@ -2,6 +2,7 @@
 and ready SFT / preference dataset versions of the `alpha` project."""
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -12,13 +13,19 @@ WORDS = ("the cat dog runs quickly slowly eats apple banana red blue green sky s
 
 
 @pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory):
+def tiny_base():
+    """Built under DATA_DIR/models, the default allowed model root (base models come only from allowed roots)."""
+    from django.conf import settings
+
     from training.tiny import build_tiny_base_model
 
+    folder = Path(settings.DATA_DIR) / "models" / "tiny-base"
+    if (folder / "config.json").is_file():
+        return folder
     rng = random.Random(0)
     texts = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(400)]
     texts += [f"Task number {i}: explain item {i}. answer {j} to {i}" for i in range(50) for j in range(4)]
-    return build_tiny_base_model(tmp_path_factory.mktemp("tiny-base"), texts)
+    return build_tiny_base_model(folder, texts)
 
 
 @pytest.fixture

@@ -51,9 +51,9 @@ def test_create_validates_dataset_base_model_and_hyperparameters(
     assert job.base_model == str(Path(tiny_base).resolve()) and job.enqueued_at is not None
     errors = [
         ({"kind": "sft"}, "a sft job trains on a sft version; version"),
-        ({"base_model": str(tmp_path / "nowhere")}, "is not a folder on the training machine"),
-        ({"base_model": str(tmp_path)}, "has no config.json (not a transformers checkpoint)"),
-        ({"base_model": ""}, "base_model: required"),
+        ({"base_model": str(tiny_base / "nowhere")}, "base_model: no base model named"),
+        ({"base_model": str(tiny_base.parent)}, "base_model: no base model named"),  # no config.json
+        ({"base_model": ""}, "base_model: no base model named ''"),
         ({"hyperparameters": {"epochs": -1}}, "hyperparameters.epochs: must be from"),
         ({"method": "qlora"}, "method: must be one of"),
         ({"project": other_project}, "belongs to another project"),
