@@ -18,6 +18,6 @@ def fails_on_error(rows, *, what: str):
     only raise again)."""
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - whatever the work raised, the run must end in a known state
+    except Exception as exc:
         logger.exception("%s failed", what)
         rows.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())

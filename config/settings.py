@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "projects",
     "llm",
     "selfinstruct",
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into projects.views.locked_out (429)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -176,10 +179,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-# Sign-in throttle: this many failed attempts for one username, or from one client address, within the window
-# refuse further attempts (HTTP 429) until the window has passed. Counted in the cache (Redis in production).
+# Sign-in lock-outs (django-axes; the policy is in projects/signin.py): LOGIN_FAILURE_LIMIT failures for one
+# username from one client address, or LOGIN_ADDRESS_FAILURE_LIMIT from one address for any usernames, within the
+# window lock that combination (or address) out (HTTP 429) until the window has passed since the last failure.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# Reverse proxies in front of the web server, each appending the address it saw to X-Forwarded-For: 0 (default)
+# trusts only the connecting address; N takes the N-th address from the right (what the outermost trusted proxy
+# saw), so whatever a client writes into the header itself is never believed.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "projects.signin.SignInHandler"
+AXES_FAILURE_LIMIT = "projects.signin.failure_limit"
+AXES_COOLOFF_TIME = "projects.signin.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "projects.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "projects.signin.client_address"
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -83,7 +83,7 @@ def _validate(params, field: str, allowed: tuple[str, ...]) -> dict:
     if params is None:
         return {}
     if not isinstance(params, dict):
-        raise ParamsError(f"{field}: an object of sampling parameters, e.g. {{\"temperature\": 0.7}}")
+        raise ParamsError(f'{field}: an object of sampling parameters, e.g. {{"temperature": 0.7}}')
     clean = {}
     for name, value in params.items():
         if name not in allowed:

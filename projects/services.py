@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -92,35 +89,3 @@ def rotate_token(*, user) -> str:
     with transaction.atomic():
         revoke_token(user=user)
         return issue_token(user=user)
-
-
-# --- sign-in throttle -----------------------------------------------------------------------------------------
-
-
-def _user_key(username: str) -> str:
-    return "login-failures:user:" + hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-
-
-def _failure_keys(username: str, client_ip: str) -> list[str]:
-    return [_user_key(username), f"login-failures:ip:{client_ip}"]
-
-
-def login_refused(*, username: str, client_ip: str) -> bool:
-    """True while this username or this client address has used up its failed attempts for the window."""
-    counts = cache.get_many(_failure_keys(username, client_ip))
-    return any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values())
-
-
-def record_login_failure(*, username: str, client_ip: str) -> None:
-    for key in _failure_keys(username, client_ip):
-        if cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS):
-            continue
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-
-
-def clear_login_failures(*, username: str) -> None:
-    """A successful sign-in forgives the username's failures (not the address's: one address, many guesses)."""
-    cache.delete(_user_key(username))

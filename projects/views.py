@@ -4,39 +4,35 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.utils import ErrorDict
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
+from projects import signin
 from projects.selectors import projects_for_user, user_roles
-from projects.services import clear_login_failures, login_refused, record_login_failure
 
 
 class ThrottledLoginView(auth_views.LoginView):
-    """Django's login view, refusing attempts (HTTP 429) once a username or an address has failed too often.
-
-    Used for the site's and the admin's sign-in pages."""
+    """Django's login view with django-axes lock-outs (projects.signin), attempts for one username from one address
+    taken one at a time so that concurrent guesses are counted before the next is checked. Used for the site's and
+    the admin's sign-in pages; a locked-out attempt answers 429 (`locked_out`) without checking the password."""
 
     def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        if login_refused(username=username, client_ip=_client_ip(request)):
-            form = self.get_form_class()(request=request)  # unbound: the password is never checked
-            message = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
-            form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([message])})
-            return self.render_to_response(self.get_context_data(form=form, throttled=True), status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        record_login_failure(username=self.request.POST.get("username", ""), client_ip=_client_ip(self.request))
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        clear_login_failures(username=form.get_user().get_username())
-        return super().form_valid(form)
+        with signin.serialized(username=request.POST.get("username", "")[:150], request=request):
+            return super().post(request, *args, **kwargs)
 
 
-def _client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "")
+def locked_out(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the sign-in page again, with the reason, as HTTP 429."""
+    message = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
+    context = getattr(original_response, "context_data", None)
+    if not isinstance(original_response, TemplateResponse) or not context or "form" not in context:
+        return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    form = context["form"]
+    form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([message])})
+    response = TemplateResponse(request, original_response.template_name, {**context, "throttled": True}, status=429)
+    return response.render()
 
 
 @login_required

@@ -30,13 +30,6 @@ from llm.params import validate_params
 from llm.selectors import require_usable_endpoint
 from projects.selectors import signed_in_or_none
 from training import hyperparameters as hp_rules
-from training.paths import (
-    BaseModelNotAllowed,
-    demo_base_model_path,
-    job_dir,
-    model_dir,
-    resolve_base_model,
-)
 from training.models import (
     DATASET_KIND_FOR_JOB,
     FINISHED,
@@ -51,6 +44,13 @@ from training.models import (
     TrainingJob,
     TrainingMetric,
     TrainingTrigger,
+)
+from training.paths import (
+    BaseModelNotAllowed,
+    demo_base_model_path,
+    job_dir,
+    model_dir,
+    resolve_base_model,
 )
 
 logger = logging.getLogger(__name__)

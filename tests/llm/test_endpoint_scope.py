@@ -29,12 +29,14 @@ def _starters(project):
 
     items = [{"question": "q", "reference": "r"}]
     return {
-        "sampling": lambda e: start_sampling_run(project=project, endpoints=[(e, {})], per_prompt=2,
-                                                 sources=("imported",)),  # fmt: skip
+        "sampling": lambda e: start_sampling_run(
+            project=project, endpoints=[(e, {})], per_prompt=2, sources=("imported",)
+        ),  # fmt: skip
         "judge": lambda e: start_judge_run(project=project, endpoint=e),
         "generation": lambda e: start_batch(project=project, endpoint=e, template_name="alpaca", target=3),
-        "evaluation (model)": lambda e: start_evaluation(project=project, model_endpoint=e, judge_endpoint=e,
-                                                         items=items, prompt_set="t"),  # fmt: skip
+        "evaluation (model)": lambda e: start_evaluation(
+            project=project, model_endpoint=e, judge_endpoint=e, items=items, prompt_set="t"
+        ),  # fmt: skip
     }
 
 
@@ -54,8 +56,8 @@ def test_every_run_refuses_another_projects_and_switched_off_endpoints(project, 
         assert start(endpoints["own"]).pk, kind  # the project's own endpoint works
 
 
-def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(project, other_project, sft_version,
-                                                                                 tiny_base):  # fmt: skip
+def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(project, other_project, sft_version,  # noqa: F811
+                                                                                 tiny_base):  # fmt: skip  # noqa: F811
     from llm.services import create_endpoint
     from training.services import TrainingJobError, create_training_job, register_served_model
 
@@ -67,7 +69,7 @@ def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(
         register_served_model(job=job, base_url="http://127.0.0.1:9/v1", name="shared")
 
 
-def test_the_migration_gives_earlier_served_endpoints_to_their_project(project, sft_version, tiny_base):
+def test_the_migration_gives_earlier_served_endpoints_to_their_project(project, sft_version, tiny_base):  # noqa: F811
     import importlib
 
     from django.apps import apps

@@ -66,7 +66,10 @@ def test_a_run_saved_with_a_parameter_the_client_rejects_ends_failed(project, en
 
 
 def test_judge_evaluation_scoring_and_endpoint_checks_end_failed_when_their_work_raises(
-    project, endpoint, make_tasks, monkeypatch  # noqa: F811
+    project,
+    endpoint,
+    make_tasks,  # noqa: F811
+    monkeypatch,  # noqa: F811, RUF100
 ):
     import llm.judge
     from annotation.models import JudgeRun

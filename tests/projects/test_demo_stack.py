@@ -32,8 +32,10 @@ def test_load_demo_is_idempotent_and_prints_working_logins(settings):
     }
     saved = json.loads((settings.DATA_DIR / "demo-logins.json").read_text())
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
 
-    assert authenticate(username="labeler", password=saved["labeler"]["password"]) is not None
+    request = RequestFactory().post("/accounts/login/")  # sign-in lock-outs (axes) need the request
+    assert authenticate(request, username="labeler", password=saved["labeler"]["password"]) is not None
 
 
 def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():

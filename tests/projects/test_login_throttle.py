@@ -1,57 +1,118 @@
-"""Sign-in is throttled per username and per client address; API tokens can be rotated and revoked."""
+"""Sign-in lock-outs (django-axes): per username+address, a higher per-address limit, behind a trusted proxy,
+under concurrent guesses; API tokens can be rotated and revoked."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def _login(client, username, password, url="/accounts/login/", ip="10.0.0.1"):
-    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=ip)
+def _login(client, username, password, url="/accounts/login/", ip="10.0.0.1", **extra):
+    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=ip, **extra)
 
 
 @pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
-def test_failed_sign_ins_are_throttled_per_username(client, cast, settings, url):
+def test_failures_lock_one_username_from_one_address_only(client, cast, settings, url):
+    """Finding 3: the lock is per username+address, so an attacker elsewhere cannot lock a user out."""
     settings.LOGIN_FAILURE_LIMIT = 3
-    for _ in range(3):
+    for _ in range(2):
         assert _login(client, "root", "wrong-password", url).status_code == 200  # form shown again with an error
-    refused = _login(client, "root", "a-long-test-password-1", url, ip="10.0.0.2")  # even the right password
+    assert _login(client, "root", "wrong-password", url).status_code == 429  # the third failure locks
+    refused = _login(client, "root", "a-long-test-password-1", url)  # even the right password, from there
     assert refused.status_code == 429
     assert "Too many failed sign-in attempts" in refused.content.decode()
     assert "_auth_user_id" not in client.session
-    other = _login(client, "lab", "a-long-test-password-1", url, ip="10.0.0.3")
-    assert other.status_code == (200 if url.startswith("/admin") else 302)  # not throttled (the admin wants staff)
+    elsewhere = _login(client, "root", "a-long-test-password-1", url, ip="10.0.0.2")  # the real user, elsewhere
+    assert elsewhere.status_code == 302
+    other = _login(client, "lab", "a-long-test-password-1", url, ip="10.0.0.1")
+    assert other.status_code == (200 if url.startswith("/admin") else 302)  # not locked (the admin wants staff)
 
 
-def test_one_address_guessing_many_usernames_is_throttled(client, cast, settings):
-    settings.LOGIN_FAILURE_LIMIT = 3
-    for name in ("a", "b", "c"):
+def test_guessing_usernames_from_one_address_has_its_own_higher_limit(client, cast, settings):
+    settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3, 6
+    for name in ("a", "b", "c", "d", "e"):  # five failures with usernames that do not exist
         _login(client, name, "nope", ip="10.9.9.9")
-    assert _login(client, "lab", "a-long-test-password-1", ip="10.9.9.9").status_code == 429
-    assert _login(client, "lab", "a-long-test-password-1", ip="10.9.9.8").status_code == 302
+    assert _login(client, "lab", "a-long-test-password-1", ip="10.9.9.9").status_code == 302  # still allowed
+    client.logout()
+    _login(client, "f", "nope", ip="10.9.9.9")  # the sixth: the address is locked for every username
+    assert _login(client, "con", "a-long-test-password-1", ip="10.9.9.9").status_code == 429
+    assert _login(client, "con", "a-long-test-password-1", ip="10.9.9.8").status_code == 302
 
 
-def test_throttle_window_passes_and_success_forgives(client, cast, settings):
-    from django.core.cache import cache
+def test_the_window_passes_and_success_forgives_the_username(client, cast, settings):
+    from axes.models import AccessAttempt
 
     settings.LOGIN_FAILURE_LIMIT = 2
     _login(client, "lab", "wrong", ip="10.0.0.5")
-    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.6").status_code == 302
+    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.5").status_code == 302
     client.logout()
-    _login(client, "lab", "wrong", ip="10.0.0.7")  # one failure after the success: still allowed
-    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.8").status_code == 302
+    _login(client, "lab", "wrong", ip="10.0.0.5")  # one failure after the success: still allowed
+    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.5").status_code == 302
     client.logout()
-    _login(client, "lab", "wrong", ip="10.0.0.9")
-    _login(client, "lab", "wrong", ip="10.0.0.9")
-    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.10").status_code == 429
-    cache.clear()  # what the window's expiry does
-    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.10").status_code == 302
+    _login(client, "lab", "wrong", ip="10.0.0.5")
+    _login(client, "lab", "wrong", ip="10.0.0.5")
+    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.5").status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS
+                                                                         + 1))  # fmt: skip
+    assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.5").status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_proxys_view_of_the_client_counts(client, cast, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.254"  # everyone arrives from the proxy
+    for _ in range(2):  # an attacker behind the proxy, writing a fake address into the header itself
+        _login(client, "lab", "wrong", ip=proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
+    assert _login(client, "lab", "a-long-test-password-1", ip=proxy,
+                  HTTP_X_FORWARDED_FOR="9.9.9.9, 198.51.100.7").status_code == 429  # fmt: skip
+    assert _login(client, "lab", "a-long-test-password-1", ip=proxy,
+                  HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 302  # fmt: skip
+    settings.TRUSTED_PROXY_COUNT = 0  # no trusted proxy: the header is ignored, the connecting address counts
+    client.logout()
+    assert _login(client, "lab", "a-long-test-password-1", ip="198.51.100.9",
+                  HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 302  # the locked address, only claimed  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_are_counted_before_the_next_is_checked(live_server, cast, settings):
+    """Finding 3: 20 wrong passwords for one user sent at once were all checked (limit 5)."""
+    import threading
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    settings.LOGIN_FAILURE_LIMIT = 5
+    checked, lock = [0], threading.Lock()
+    original = AbstractBaseUser.check_password
+
+    def counting(self, raw_password):
+        with lock:
+            checked[0] += 1
+        return original(self, raw_password)
+
+    def attempt(n):
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open(f"{live_server.url}/accounts/login/", timeout=30).read().decode()
+        token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        body = urllib.parse.urlencode({"username": "lab", "password": f"wrong-{n}", "csrfmiddlewaretoken": token})
+        request = urllib.request.Request(f"{live_server.url}/accounts/login/", data=body.encode(),
+                                         headers={"Referer": live_server.url})  # fmt: skip
+        try:
+            return opener.open(request, timeout=60).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    AbstractBaseUser.check_password = counting
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            statuses = list(pool.map(attempt, range(20)))
+    finally:
+        AbstractBaseUser.check_password = original
+    assert checked[0] == 5, statuses
+    assert sorted(statuses) == [200] * 4 + [429] * 16  # the fifth failure is answered with the lock-out
 
 
 def test_csrf_is_enforced_on_the_sign_in_form(cast):

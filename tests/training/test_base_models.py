@@ -95,7 +95,7 @@ def test_api_answers_show_names_never_server_paths(api_as, project, sft_version,
     child = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_job=finished_job)
     folder = model_dir(finished_job).parent
     (folder / "job.json").write_text(json.dumps({"base_model": str(tiny_base), "train_file": str(folder / "x")}))
-    (folder / "train.log").write_text(f"Traceback: File \"{settings.BASE_DIR}/training/runner.py\"\n")
+    (folder / "train.log").write_text(f'Traceback: File "{settings.BASE_DIR}/training/runner.py"\n')
     client = api_as("consumer")
     detail = client.get(f"/api/v1/training-jobs/{child.pk}/").json()
     assert detail["base_model"] == f"job-{finished_job.pk}"
