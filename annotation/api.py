@@ -13,6 +13,7 @@ from annotation import selectors, services
 from annotation.models import MAX_K, MIN_K, Flag
 from annotation.services import AnnotationError
 from config.api import ErrorSerializer, service_error_response
+from config.fields import BoundedDictField
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
@@ -72,7 +73,9 @@ class RankingInputSerializer(serializers.Serializer):
     )
     flag = serializers.ChoiceField(choices=[f for f in Flag.values if f], required=False, default="")
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    time_spent_ms = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+    time_spent_ms = serializers.IntegerField(
+        required=False, min_value=0, max_value=7 * 24 * 3600 * 1000, allow_null=True, default=None
+    )
 
 
 class RankingOutputSerializer(serializers.Serializer):
@@ -303,20 +306,23 @@ class StatsApi(APIView):
 # --- Sampling runs ----------------------------------------------------------------------------------------------
 
 
+MAX_LIMIT = 10_000_000
+
+
 class EndpointPlanSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    params = serializers.DictField(required=False, default=dict, help_text="Sampling parameters for this endpoint.")
+    name = serializers.CharField(max_length=64)
+    params = BoundedDictField(required=False, default=dict, help_text="Sampling parameters for this endpoint.")
 
 
 class SamplingInputSerializer(serializers.Serializer):
-    project = serializers.SlugField()
-    endpoints = EndpointPlanSerializer(many=True, min_length=1)
+    project = serializers.SlugField(max_length=64)
+    endpoints = serializers.ListField(child=EndpointPlanSerializer(), min_length=1, max_length=MAX_K)
     per_prompt = serializers.IntegerField(min_value=MIN_K, max_value=MAX_K, required=False, allow_null=True)
     sources = serializers.ListField(
         child=serializers.ChoiceField(choices=["generated", "seed", "imported"]), required=False,
-        default=["generated"], min_length=1,
+        default=["generated"], min_length=1, max_length=3,
     )  # fmt: skip
-    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, allow_null=True)
 
 
 class SamplingOutputSerializer(serializers.Serializer):
@@ -384,9 +390,9 @@ class SamplingDetailApi(APIView):
 
 
 class JudgeInputSerializer(serializers.Serializer):
-    project = serializers.SlugField()
-    endpoint = serializers.CharField(help_text="The judge's LLM endpoint name.")
-    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    project = serializers.SlugField(max_length=64)
+    endpoint = serializers.CharField(max_length=64, help_text="The judge's LLM endpoint name.")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, allow_null=True)
     only_ranked = serializers.BooleanField(required=False, default=False, help_text="Only tasks humans ranked.")
 
 

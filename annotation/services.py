@@ -181,15 +181,14 @@ def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -
     written, and everything is written in one transaction. With make_tasks, every prompt that now has ≥ 2 imported
     completions (at most 9) gets a ranking task (origin "import") if it has none yet."""
     per_file: list[tuple[Path, list[CompletionRow]]] = [(Path(p), read_completion_file(Path(p))) for p in paths]
-    owner: dict[str, str] = {}
+    owner: dict[str, Path] = {}
     for path, rows in per_file:
         for model in dict.fromkeys(row.model for row in rows):
-            if owner.setdefault(model, path.name) != path.name:
+            if owner.setdefault(model, path) != path:  # two files (maybe of the same name) answer for one model
                 raise AnnotationFileError(
-                    f"{path.name}: model {model!r} is also in {owner[model]}; each file holds one model's answers — "
-                    f"rename one file or give its rows a 'model' field"
+                    f"{path.name}: model {model!r} is also in {owner[model].name}; each file holds one model's "
+                    f"answers — rename one file or give its rows a 'model' field"
                 )
-            owner[model] = path.name
     summary = ImportSummary()
     touched: set[int] = set()
     with transaction.atomic():

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorSerializer, service_error_response
+from config.fields import BoundedDictField, SeedField
 from exports import selectors, services
 from exports.formats import FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetKind
@@ -45,11 +46,11 @@ class VersionSerializer(serializers.Serializer):
 
 
 class VersionInputSerializer(serializers.Serializer):
-    project = serializers.SlugField()
+    project = serializers.SlugField(max_length=64)
     kind = serializers.ChoiceField(choices=DatasetKind.values)
-    filters = serializers.DictField(required=False, default=dict)
+    filters = BoundedDictField(required=False, default=dict)
     test_fraction = serializers.FloatField(required=False, default=0.1, min_value=0.0, max_value=0.99)
-    split_seed = serializers.IntegerField(required=False, default=0, min_value=0)
+    split_seed = SeedField(required=False, default=0)
     name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
 
 

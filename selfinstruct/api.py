@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorSerializer
+from config.fields import BoundedDictField, SeedField
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
@@ -72,16 +73,16 @@ class BatchOutputSerializer(serializers.Serializer):
 
 
 class BatchInputSerializer(serializers.Serializer):
-    project = serializers.SlugField()
-    endpoint = serializers.CharField()
-    template = serializers.CharField(default="self-instruct")
+    project = serializers.SlugField(max_length=64)
+    endpoint = serializers.CharField(max_length=64)
+    template = serializers.CharField(default="self-instruct", max_length=100)
     target = serializers.IntegerField(min_value=1, max_value=10_000_000)
     language = serializers.ChoiceField(choices=["en", "zh"], required=False)
     topic = serializers.CharField(required=False, default="", allow_blank=True, max_length=300)
-    params = serializers.DictField(required=False, default=dict)
-    token_budget = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    params = BoundedDictField(required=False, default=dict, help_text="Decoding parameters (see llm.params).")
+    token_budget = SeedField(required=False, min_value=1, allow_null=True)
     cost_budget = serializers.DecimalField(required=False, max_digits=12, decimal_places=4, allow_null=True)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0)
+    seed = SeedField(required=False, default=0)
 
 
 def _batch_for(user, batch_id: int) -> GenerationBatch:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorSerializer, service_error_response
+from config.fields import BoundedDictField, IdField
 from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
 from projects.models import Role
@@ -68,17 +69,17 @@ class JobDetailSerializer(JobSerializer):
 
 
 class JobInputSerializer(serializers.Serializer):
-    dataset = serializers.IntegerField(help_text="dataset version id (sft for sft jobs, preference for reward)")
+    dataset = IdField(help_text="dataset version id (sft for sft jobs, preference for reward)")
     kind = serializers.ChoiceField(choices=JobKind.values)
     base_model = serializers.CharField(
         required=False, default="", allow_blank=True, max_length=500,
         help_text="name of a checkpoint folder under the model folders the site allows (e.g. demo-tiny-llama)",
     )  # fmt: skip
-    base_job = serializers.IntegerField(
+    base_job = IdField(
         required=False, allow_null=True, default=None, help_text="start from the model of this succeeded job"
     )
     method = serializers.ChoiceField(choices=JobMethod.values, default=JobMethod.FULL)
-    hyperparameters = serializers.DictField(required=False, default=dict)
+    hyperparameters = BoundedDictField(required=False, default=dict)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=services.MAX_SEED)
 
 
@@ -227,20 +228,23 @@ class JobArtifactApi(APIView):
 # --- evaluations ---------------------------------------------------------------------------------------------------
 
 
+MAX_PROMPT_CHARS = 20_000
+
+
 class EvaluationPromptSerializer(serializers.Serializer):
-    question = serializers.CharField()
-    reference = serializers.CharField()
+    question = serializers.CharField(max_length=MAX_PROMPT_CHARS)
+    reference = serializers.CharField(max_length=MAX_PROMPT_CHARS)
     category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
 
 
 class EvaluationInputSerializer(serializers.Serializer):
-    project = serializers.SlugField()
+    project = serializers.SlugField(max_length=64)
     model_endpoint = serializers.CharField(
-        help_text="Endpoint of the model to evaluate (e.g. job-12 from serve_model)."
+        max_length=64, help_text="Endpoint of the model to evaluate (e.g. job-12 from serve_model)."
     )
-    judge_endpoint = serializers.CharField()
-    job = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Job the model came from.")
-    prompts = EvaluationPromptSerializer(many=True, min_length=1, max_length=5000)
+    judge_endpoint = serializers.CharField(max_length=64)
+    job = IdField(required=False, allow_null=True, default=None, help_text="Job the model came from.")
+    prompts = serializers.ListField(child=EvaluationPromptSerializer(), min_length=1, max_length=5000)
     max_tokens = serializers.IntegerField(required=False, default=512, min_value=1, max_value=8192)
 
 

@@ -28,6 +28,14 @@ def _corpus(tmp_path) -> dict[str, tuple[bytes, str]]:
         "ten-mb-line.jsonl": (b'{"instruction": "' + b"x" * (10 * 2**20) + b'", "instances": 5}', "line 1"),
         "deeply-nested.jsonl": (b'{"instruction": ' + b"[" * 5000 + b"]" * 5000 + b"}", "line 1"),
         "nul-bytes.jsonl": (good + b"\n\x00\x00\x00\n", "line 2"),
+        # escapes that decode to text no database or file can hold (finding 6: a 500 on PostgreSQL, a raw
+        # traceback from the CLI importers)
+        "lone-surrogate.jsonl": (
+            good + b'\n{"instruction": "bad \\ud800 text", "response": "x"}\n',
+            "line 2.*surrogate",
+        ),
+        "nul-escape.jsonl": (b'{"instruction": "a\\u0000b", "response": "x"}\n', "line 1.*NUL"),
+        "surrogate-list.json": (b'[{"instruction": "ok \\udfff", "output": "x"}]', "surrogate"),
         "truncated.json": (b'[{"instruction": "Name a fruit.", "input": "", "output": "Ap', "JSON"),
         "object-not-task.json": (b'{"tasks": 5}', "line 1"),
         "wrong-headers.csv": (b"question,answer\nWhat?,This\n", "instruction"),
@@ -80,6 +88,18 @@ def test_every_bad_completion_file_is_refused_naming_where_and_writes_nothing(pr
             import_completions(project=project, paths=[good, path])  # the good file is not written either
         assert name in str(info.value), str(info.value)
         assert _counts() == before, name
+
+
+def test_the_cli_importers_answer_bad_text_with_an_error_not_a_traceback(project, corpus):
+    from django.core.management import CommandError, call_command
+
+    for name in ("lone-surrogate.jsonl", "nul-escape.jsonl"):
+        path = corpus[name][0]
+        with pytest.raises(CommandError, match="surrogate|NUL"):
+            call_command("import_seeds", "--project", "alpha", str(path))
+        with pytest.raises(CommandError, match="surrogate|NUL"):
+            call_command("import_completions", "--project", "alpha", str(path))
+    assert _counts() == (0, 0, 0, 0)
 
 
 def test_bad_uploads_through_the_api_are_400_with_the_reason(api_as, project, corpus):
