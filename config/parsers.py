@@ -5,12 +5,18 @@ from rest_framework.parsers import JSONParser
 
 from config import safejson
 
+MAX_JSON_BODY_BYTES = 32 * 2**20  # the largest legal body (5,000 evaluation prompts) is far below
+
 
 class SafeJSONParser(JSONParser):
     """DRF's JSON parser with the guards of config.safejson: a body nested too deeply, or holding a lone surrogate
     or a NUL character, is a 400 naming where — never a RecursionError or a database encoding error (500)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        length = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if length and str(length).isdigit() and int(length) > MAX_JSON_BODY_BYTES:
+            raise ParseError(f"JSON parse error - the body is larger than {MAX_JSON_BODY_BYTES // 2**20} MB")
         try:
             value = super().parse(stream, media_type, parser_context)
         except RecursionError:

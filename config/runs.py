@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,12 @@ def fails_on_error(rows, *, what: str):
     only raise again)."""
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # whatever the work raised, the run must end in a known state
         logger.exception("%s failed", what)
-        rows.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            connection.close()  # a lost connection: record the failure on a fresh one
+        try:
+            rows.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now())
+        except DatabaseError:
+            logger.exception("%s: could not record the failure (the database is unreachable)", what)
+            raise exc from None

@@ -180,7 +180,11 @@ def _run_claimed_job(job_id: int, mine) -> None:
             preexec_fn=_die_with_parent,
         )  # fmt: skip
     mine.update(pid=proc.pid)
-    _supervise(job, proc, folder, mine)
+    try:
+        _supervise(job, proc, folder, mine)
+    except BaseException:
+        _stop(proc)  # the job is about to be recorded failed: no trainer may go on without a supervisor
+        raise
 
 
 def _prepare(job: TrainingJob, folder: Path) -> dict:

@@ -137,7 +137,7 @@ def test_bad_rankings_name_the_problem(project, make_tasks, labelers):
     cases = {
         "leaves out": ids[:2],
         "more than once": [ids[0], ids[0], ids[1]],
-        "not in this task": [*ids, 999999],
+        "not in this task": [*ids[:-1], 999999],
         "allows no ties": [[ids[0], ids[1]], [ids[2]]],
         "not a completion id": [ids[0], "x", ids[2]],
         "rank the completions, or flag": None,

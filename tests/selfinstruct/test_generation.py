@@ -170,7 +170,7 @@ def test_start_batch_validation(seeded, project, endpoint, other_project):
         start_batch(project=seeded, endpoint=endpoint, template_name="nope", target=5)
     with pytest.raises(BatchError, match="target"):
         start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=0)
-    with pytest.raises(BatchError, match="params: unknown"):
+    with pytest.raises(BatchError, match="params.logit_bias: not an allowed sampling parameter"):
         start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=5, params={"logit_bias": 1})
     with pytest.raises(BatchError, match="has no zh seed tasks"):
         start_batch(project=other_project, endpoint=endpoint, template_name="belle", target=5)

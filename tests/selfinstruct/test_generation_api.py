@@ -60,7 +60,7 @@ def test_site_admin_sees_all_batches(api_as, seeded, endpoint):
     [
         ({"endpoint": "nope"}, "endpoint: no endpoint named 'nope'"),
         ({"template": "nope"}, "template: no template named 'nope'"),
-        ({"params": {"best_of": 3}}, "params: unknown"),
+        ({"params": {"best_of": 3}}, "params.best_of: not an allowed sampling parameter"),
         ({"language": "zh", "project": "alpha"}, None),
     ],
 )

@@ -183,3 +183,12 @@ def test_the_labeler_page_takes_any_ranking_text_without_a_500(client, cast, mak
     for raw in ("[" * 5000 + "]" * 5000, '["\\ud800"]', "x" * 100_000, json.dumps(list(range(30_000)))):
         response = client.post(f"/label/alpha/tasks/{task.pk}/submit", {"ranking": raw})
         assert response.status_code == 302
+
+
+def test_a_json_body_past_the_size_limit_is_refused_before_parsing(api_as, settings, monkeypatch):
+    import config.parsers
+
+    monkeypatch.setattr(config.parsers, "MAX_JSON_BODY_BYTES", 1000)
+    body = '{"project": "alpha", "kind": "sft", "name": "' + "x" * 2000 + '"}'
+    response = api_as("admin").generic("POST", "/api/v1/datasets/", body, "application/json")
+    assert response.status_code == 400 and "larger than" in response.json()["detail"]

@@ -107,7 +107,7 @@ def test_a_killed_trainer_fails_the_job_with_the_reason(preference_version, tiny
 
 
 def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(preference_version, tiny_base, tmp_path):
-    gone = shutil.copytree(tiny_base, tmp_path / "base")
+    gone = shutil.copytree(tiny_base, tiny_base.parent / "vanishing", dirs_exist_ok=True)  # in an allowed root
     env = process_env(TRAINING_STALE_SECONDS="3", GENERATION_RECONCILE_SECONDS="1")
     with celery_worker(queues=GPU, env=env) as worker:
         doomed = create_training_job(project=preference_version.project, dataset_version=preference_version,
