@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -458,6 +459,18 @@ def _candidates(project, labeler, *, gold: bool):
     )
 
 
+CLAIM_ATTEMPTS = 6
+
+
+def _open_tasks_locked_by_others(project, labeler) -> bool:
+    """Whether open tasks exist that the labeler has not had (seen without locking: rows being claimed count)."""
+    return (
+        RankingTask.objects.filter(project=project, is_gold=False, is_complete=False, fill__lt=F("required"))
+        .exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
+        .exists()
+    )
+
+
 def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | None:
     if config.gold_rate and rng.random() < config.gold_rate:
         gold = _candidates(project, labeler, gold=True).order_by("id").first()
@@ -485,7 +498,9 @@ def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assign
     """The labeler's live assignment in the project (its lease renewed), else a newly claimed task, else None."""
     config = get_ranking_config(project=project)
     now = now or timezone.now()
-    for _ in range(3):
+    for attempt in range(CLAIM_ATTEMPTS):
+        if attempt:
+            time.sleep(0.02 * attempt)  # another claim holds the open tasks' rows: let it commit first
         try:
             with transaction.atomic():
                 current = _live_assignment(project, labeler)
@@ -499,6 +514,8 @@ def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assign
                         return current
                 task = _pick(project, labeler, config, now, rng)
                 if task is None:
+                    if _open_tasks_locked_by_others(project, labeler) and attempt < CLAIM_ATTEMPTS - 1:
+                        continue  # SKIP LOCKED passed over tasks other claims hold right now; they may have room
                     return None
                 lease = _lease(config, now)
                 assignment = Assignment.objects.create(

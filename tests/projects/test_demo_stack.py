@@ -22,7 +22,7 @@ def test_load_demo_is_idempotent_and_prints_working_logins(settings):
     first = manage("load_demo", "--teacher-port", teacher_port, check=True)
     second = manage("load_demo", "--teacher-port", teacher_port, check=True)
     logins = [line for line in first.stdout.splitlines() if line.startswith("login")]
-    assert len(logins) == 3 and logins == [line for line in second.stdout.splitlines() if line.startswith("login")]
+    assert len(logins) == 4 and logins == [line for line in second.stdout.splitlines() if line.startswith("login")]
     assert SeedTask.objects.filter(project__slug="demo", language="en").count() >= 30
     assert SeedTask.objects.filter(project__slug="demo", language="zh").count() >= 30
     assert set(Membership.objects.filter(project__slug="demo").values_list("role", flat=True)) == {
@@ -36,6 +36,8 @@ def test_load_demo_is_idempotent_and_prints_working_logins(settings):
 
     request = RequestFactory().post("/accounts/login/")  # sign-in lock-outs (axes) need the request
     assert authenticate(request, username="labeler", password=saved["labeler"]["password"]) is not None
+    lead = authenticate(request, username="lead", password=saved["lead"]["password"])
+    assert lead is not None and not lead.is_staff  # the demo project's admin is not staff
 
 
 def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():

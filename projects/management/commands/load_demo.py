@@ -16,7 +16,8 @@ from projects.services import add_member, create_user, get_or_create_project, is
 from selfinstruct.services import import_seed_file
 from training.services import ensure_demo_base_model
 
-DEMO_USERS = (("admin", "admin"), ("labeler", "labeler"), ("consumer", "consumer"))
+# `lead` runs the demo project (a project admin, not staff: API, CLI and pages, no Django admin).
+DEMO_USERS = (("admin", "admin"), ("lead", "project-admin"), ("labeler", "labeler"), ("consumer", "consumer"))
 
 
 class Command(BaseCommand):
@@ -62,7 +63,7 @@ class Command(BaseCommand):
                 user, password, _ = create_user(username=username, role=role, project=project)
                 logins[username] = {"role": role, "password": password}
             else:
-                add_member(project=project, user=user, role=role)
+                add_member(project=project, user=user, role="admin" if role == "project-admin" else role)
             if role == "consumer":
                 logins[username]["token"] = issue_token(user=user)
         logins_path.write_text(json.dumps(logins, indent=2))
