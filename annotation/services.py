@@ -737,9 +737,12 @@ def store_reward_scores(*, job_id: int, scores: dict[int, float]) -> int:
 # --- LLM judge as an extra labeler ----------------------------------------------------------------------------
 
 
-def start_judge_run(*, project, endpoint, limit: int | None = None, only_ranked: bool = False, created_by=None):
+def start_judge_run(
+    *, project, endpoint, limit: int | None = None, only_ranked: bool = False, created_by=None, enqueue: bool = True
+):
     """Let the judge endpoint rank the project's (non-gold) tasks; with only_ranked, just the tasks humans have
-    ranked (what judge–human agreement needs). Each pair of a task's K completions costs two judge calls."""
+    ranked (what judge–human agreement needs). Each pair of a task's K completions costs two judge calls.
+    enqueue=False: the caller runs it in its own process (`--inline`), so no worker does the work a second time."""
     require_usable_endpoint(endpoint, project=project, field="endpoint", error=AnnotationError)
     tasks = RankingTask.objects.filter(project=project, is_gold=False)
     if only_ranked:
@@ -756,7 +759,8 @@ def start_judge_run(*, project, endpoint, limit: int | None = None, only_ranked:
             task_ids=task_ids,
             created_by=signed_in_or_none(created_by),
         )
-        transaction.on_commit(lambda: _enqueue_judge(run.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue_judge(run.pk))
     return run
 
 

@@ -8,8 +8,3 @@ from selfinstruct import services
 @shared_task(acks_late=True)
 def generation_step_task(batch_id: int, lane_number: int, token: str, step: int) -> None:
     services.run_generation_step(batch_id=batch_id, lane_number=lane_number, token=token, step=step)
-
-
-@shared_task
-def restart_stalled_lanes_task() -> int:
-    return services.restart_stalled_lanes()

@@ -21,6 +21,7 @@ from training.services import (
     check_base_model,
     create_training_job,
     demo_base_model_path,
+    resume_evaluation,
     start_reward_scoring,
 )
 
@@ -253,9 +254,16 @@ class EvaluationRunAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     fields = readonly_fields
     inlines = [EvaluationItemInline]
+    actions = ["resume"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Resume (run again the items not judged yet; judged items are kept)")
+    def resume(self, request, queryset):
+        for run in queryset:
+            count = resume_evaluation(run=run)
+            self.message_user(request, f"evaluation {run.pk}: {count} item(s) queued again")
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_staff

@@ -568,10 +568,11 @@ DEFAULT_EVAL_GENERATION = {"temperature": 0.0, "max_tokens": 512}
 
 def start_evaluation(
     *, project, model_endpoint, judge_endpoint, items: list[dict], prompt_set: str, job: TrainingJob | None = None,
-    generation: dict | None = None, created_by=None,
+    generation: dict | None = None, created_by=None, enqueue: bool = True,
 ) -> EvaluationRun:  # fmt: skip
     """Queue an evaluation: the model answers each item's question, the judge scores answer vs reference in both
-    orders. `items`: [{"question", "reference", "category"}] (training.evalsets reads files into this)."""
+    orders. `items`: [{"question", "reference", "category"}] (training.evalsets reads files into this).
+    enqueue=False: the caller runs it in its own process (`--inline`), so no worker does the work a second time."""
     if not items:
         raise TrainingJobError("prompts: the prompt set is empty")
     empty = [n for n, item in enumerate(items) if not item.get("question") or not item.get("reference")]
@@ -599,20 +600,27 @@ def start_evaluation(
             )  # fmt: skip
             for n, i in enumerate(items)
         )
-        transaction.on_commit(lambda pk=run.pk: _enqueue_evaluation(pk))
+        if enqueue:
+            transaction.on_commit(lambda pk=run.pk: _enqueue_evaluation(pk))
     return run
 
 
 def _enqueue_evaluation(run_id: int) -> None:
+    """LLM calls only: the default queue, never the one-at-a-time GPU queue that `training.tasks.*` routes to."""
     from training.tasks import evaluation_task
 
-    evaluation_task.delay(run_id)
+    evaluation_task.apply_async((run_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-def resume_evaluation(*, run: EvaluationRun) -> None:
-    """Send the run again (after a worker loss): items already done are kept."""
-    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationStatus.RUNNING, finished_at=None)
-    transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+def resume_evaluation(*, run: EvaluationRun) -> int:
+    """Run it again (after a worker loss, or to retry what failed): items judged are kept, items that failed (no
+    score) are tried again, answers already given are reused. Returns how many items will be (re)done."""
+    with transaction.atomic():
+        retry = EvaluationItem.objects.filter(run=run, model_score__isnull=True)
+        count = retry.update(done=False, error="")
+        EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationStatus.RUNNING, finished_at=None, error="")
+        transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+    return count
 
 
 def run_evaluation(*, run_id: int) -> None:

@@ -123,7 +123,9 @@ def test_only_ranked_and_empty_projects(project, endpoint, ranked):
         start_judge_run(project=project, endpoint=endpoint)
 
 
-def test_judge_runs_through_the_api_and_the_cli(project, endpoint, teacher, ranked, api_as, capsys):
+def test_judge_runs_through_the_api_and_the_cli(
+    project, endpoint, teacher, ranked, api_as, capsys, django_capture_on_commit_callbacks
+):
     admin = api_as("admin")
     response = admin.post("/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "teach", "limit": 1},
                           format="json")  # fmt: skip
@@ -133,6 +135,8 @@ def test_judge_runs_through_the_api_and_the_cli(project, endpoint, teacher, rank
     run_judge(run_id=response.json()["id"])
     detail = admin.get(f"/api/v1/annotation/judge-runs/{response.json()['id']}").json()
     assert detail["status"] == "succeeded" and detail["pairs_judged"] == 3
-    call_command("judge_rankings", "--project", "alpha", "--endpoint", "teach", "--only-ranked", "--inline")
+    with django_capture_on_commit_callbacks() as enqueued:
+        call_command("judge_rankings", "--project", "alpha", "--endpoint", "teach", "--only-ranked", "--inline")
+    assert not enqueued  # --inline runs here: no worker is sent the same run
     out = capsys.readouterr().out
     assert "3 task(s) judged, 0 failed, 9 pair(s), position-bias rate" in out

@@ -10,7 +10,13 @@ from django.core.management import call_command
 from llm.models import LLMRequest
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
 from training.models import EvaluationItem, EvaluationRun, EvaluationStatus
-from training.services import TrainingJobError, evaluation_table, run_evaluation, start_evaluation
+from training.services import (
+    TrainingJobError,
+    evaluation_table,
+    resume_evaluation,
+    run_evaluation,
+    start_evaluation,
+)
 
 BELLE_ROWS = [
     {"question": "把这句话翻译成英文：我喜欢喝茶。", "std_answer": "I like drinking tea.", "class": "rewrite"},
@@ -96,8 +102,9 @@ def test_a_failed_item_is_reported_and_a_resumed_run_keeps_the_done_ones(project
     run.refresh_from_db()
     assert (run.status, run.items_done, run.items_failed) == (EvaluationStatus.SUCCEEDED, 1, 1)
     assert "server_error" in run.error and run.results["overall"]["judged"] == 1
-    EvaluationItem.objects.filter(run=run, model_score__isnull=True).update(done=False)
-    EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationStatus.RUNNING)
+    assert resume_evaluation(run=run) == 1  # the real resume path: the failed item is tried again, the judged kept
+    run.refresh_from_db()
+    assert run.status == EvaluationStatus.RUNNING and run.error == "" and run.finished_at is None
     before = LLMRequest.objects.count()
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
@@ -108,9 +115,13 @@ def test_the_table_of_nothing_judged():
     assert evaluation_table([]) == {"categories": [], "overall": {"items": 0, "judged": 0}}
 
 
-def test_evaluations_from_the_cli_and_the_api(project, endpoint, teacher, belle_file, api_as, capsys):
-    call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
-                 "--prompts", str(belle_file), "--per-category", "1", "--inline")  # fmt: skip
+def test_evaluations_from_the_cli_and_the_api(
+    project, endpoint, teacher, belle_file, api_as, capsys, django_capture_on_commit_callbacks, monkeypatch
+):
+    with django_capture_on_commit_callbacks() as enqueued:
+        call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
+                     "--prompts", str(belle_file), "--per-category", "1", "--inline")  # fmt: skip
+    assert not enqueued  # --inline runs here: no worker is sent the same run
     out = capsys.readouterr().out
     assert re.search(r"evaluation \d+: 4 prompt\(s\)", out) and "relative_score" in out and "closed qa" in out
     assert out.strip().splitlines()[-1].startswith("overall")
@@ -134,3 +145,15 @@ def test_waiting_without_a_worker_ends_at_the_timeout_with_the_reason(project, e
         call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
                      "--prompts", str(belle_file), "--limit", "1", "--wait", "--timeout", "1")  # fmt: skip
     assert EvaluationRun.objects.get().status == EvaluationStatus.RUNNING  # queued work is kept, not lost
+
+
+def test_evaluations_are_sent_to_the_default_queue_not_the_gpu_queue(monkeypatch, settings):
+    """LLM calls only: an evaluation must not wait behind (or block) training on the one-at-a-time GPU queue."""
+    from training import services
+    from training.tasks import evaluation_task
+
+    sent = []
+    monkeypatch.setattr(evaluation_task, "apply_async", lambda args, **options: sent.append((args, options)))
+    services._enqueue_evaluation(7)
+    assert sent == [((7,), {"queue": settings.CELERY_TASK_DEFAULT_QUEUE})]
+    assert settings.CELERY_TASK_DEFAULT_QUEUE != settings.TRAINING_QUEUE

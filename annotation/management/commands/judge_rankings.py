@@ -33,7 +33,8 @@ class Command(BaseCommand):
         if endpoint is None:
             raise CommandError(f"--endpoint: no endpoint named {o['endpoint']!r}")
         try:
-            run = start_judge_run(project=project, endpoint=endpoint, limit=o["limit"], only_ranked=o["only_ranked"])
+            run = start_judge_run(project=project, endpoint=endpoint, limit=o["limit"], only_ranked=o["only_ranked"],
+                                  enqueue=not o["inline"])  # fmt: skip
         except AnnotationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"judge run {run.pk}: {len(run.task_ids)} task(s), judge {endpoint.name}")

@@ -75,6 +75,7 @@ class Command(BaseCommand):
             run = start_evaluation(
                 project=project, model_endpoint=endpoints["model"], judge_endpoint=endpoints["judge"], items=items,
                 prompt_set=o["prompts"].name, job=job, generation={"max_tokens": o["max_tokens"]},
+                enqueue=not o["inline"],
             )  # fmt: skip
         except TrainingJobError as exc:
             raise CommandError(str(exc)) from None
