@@ -451,12 +451,15 @@ def _recount(task: RankingTask, now) -> None:
     task.save(update_fields=["active_count", "next_lease_expiry", "fill"])
 
 
-def _candidates(project, labeler, *, gold: bool):
-    return (
-        RankingTask.objects.filter(project=project, is_gold=gold, is_complete=False)
-        .exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
-        .select_for_update(skip_locked=True, of=("self",))
+def _unclaimed(project, labeler, *, gold: bool):
+    """The project's incomplete tasks the labeler has never been assigned."""
+    return RankingTask.objects.filter(project=project, is_gold=gold, is_complete=False).exclude(
+        pk__in=Assignment.objects.filter(labeler=labeler).values("task_id")
     )
+
+
+def _candidates(project, labeler, *, gold: bool):
+    return _unclaimed(project, labeler, gold=gold).select_for_update(skip_locked=True, of=("self",))
 
 
 CLAIM_ATTEMPTS = 6
@@ -464,11 +467,7 @@ CLAIM_ATTEMPTS = 6
 
 def _open_tasks_locked_by_others(project, labeler) -> bool:
     """Whether open tasks exist that the labeler has not had (seen without locking: rows being claimed count)."""
-    return (
-        RankingTask.objects.filter(project=project, is_gold=False, is_complete=False, fill__lt=F("required"))
-        .exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
-        .exists()
-    )
+    return _unclaimed(project, labeler, gold=False).filter(fill__lt=F("required")).exists()
 
 
 def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | None:

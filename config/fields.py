@@ -22,6 +22,13 @@ def SeedField(**kwargs):
     return serializers.IntegerField(min_value=kwargs.pop("min_value", 0), max_value=MAX_INT32, **kwargs)
 
 
+def require_whole_number(value, *, field: str, error: type[Exception], low: int = 0, high: int = MAX_INT32) -> None:
+    """The service-side twin of SeedField/IdField (for callers that bypass the API: CLI, admin, other services):
+    `error` naming `field` unless `value` is an int (not a bool) within low … high."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise error(f"{field}: a whole number from {low} to {high}")
+
+
 @extend_schema_field({"type": "object", "maxProperties": MAX_KEYS, "additionalProperties": True})
 class BoundedDictField(serializers.DictField):
     """A JSON object of at most `max_keys` keys (services check the keys and values themselves)."""

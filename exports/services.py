@@ -23,7 +23,7 @@ from django.utils import timezone
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
 from config.errors import ServiceError
-from config.fields import MAX_INT32
+from config.fields import require_whole_number
 from exports.formats import (
     DEFAULT_SHAPE,
     FILE_TYPES,
@@ -100,8 +100,7 @@ def create_dataset_version(
     filters = _check_filters(kind, filters or {})
     if not 0 <= test_fraction < 1:
         raise DatasetError("test_fraction: must be at least 0 and below 1")
-    if isinstance(split_seed, bool) or not isinstance(split_seed, int) or not 0 <= split_seed <= MAX_INT32:
-        raise DatasetError(f"split_seed: a whole number from 0 to {MAX_INT32}")
+    require_whole_number(split_seed, field="split_seed", error=DatasetError)
     for _ in range(5):
         try:
             with transaction.atomic():

@@ -32,6 +32,11 @@ def get_or_create_project(*, slug: str, name: str, description: str = "", guidel
     return create_project(slug=slug, name=name, description=description, guidelines=guidelines)
 
 
+def membership_role(site_role: str) -> str:
+    """The project role a site role gives (a project-admin is the project's admin; other roles keep their name)."""
+    return Role.ADMIN if site_role == "project-admin" else site_role
+
+
 def add_member(*, project: Project, user, role: str) -> Membership:
     if role not in Role.values:
         raise ValueError(f"role must be one of {Role.values}, got {role!r}")
@@ -69,7 +74,7 @@ def create_user(
     user.full_clean()
     user.save()
     if project is not None:
-        add_member(project=project, user=user, role=Role.ADMIN if role == "project-admin" else role)
+        add_member(project=project, user=user, role=membership_role(role))
     token = issue_token(user=user) if with_token else None
     return user, generated, token
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 
-from config.fields import MAX_INT32
+from config.fields import require_whole_number
 from config.uploads import spool
 from llm.client import LLMError, LLMReply, call_llm
 from llm.params import validate_params
@@ -175,10 +175,9 @@ def start_batch(
         raise BatchError(f"language: must be one of {Language.values}, got {language!r}")
     if target < 1:
         raise BatchError("target: must be at least 1")
-    for field, value, low in (("seed", seed, 0), ("token_budget", token_budget, 1)):
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        if value is not None and not (whole and low <= value <= MAX_INT32):
-            raise BatchError(f"{field}: a whole number from {low} to {MAX_INT32}")
+    require_whole_number(seed, field="seed", error=BatchError)
+    if token_budget is not None:
+        require_whole_number(token_budget, field="token_budget", low=1, error=BatchError)
     require_usable_endpoint(endpoint, project=project, field="endpoint", error=BatchError)
     params = validate_params(params, field="params", allowed=ALLOWED_PARAMS, error=BatchError)
     if not SeedTask.objects.filter(project=project, language=language).exists():

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ErrorSerializer, service_error_response
-from config.fields import BoundedDictField, IdField
+from config.fields import BoundedDictField, IdField, SeedField
 from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
 from projects.models import Role
@@ -80,7 +80,7 @@ class JobInputSerializer(serializers.Serializer):
     )
     method = serializers.ChoiceField(choices=JobMethod.values, default=JobMethod.FULL)
     hyperparameters = BoundedDictField(required=False, default=dict)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=services.MAX_SEED)
+    seed = SeedField(required=False, default=0)
 
 
 class MetricsSerializer(serializers.Serializer):

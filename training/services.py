@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ServiceError
+from config.fields import require_whole_number
 from config.runs import fails_on_error
 from exports.services import DatasetError, materialize
 from llm.params import validate_params
@@ -55,7 +56,6 @@ from training.paths import (
 
 logger = logging.getLogger(__name__)
 DATA_SHAPE = {JobKind.SFT: "trl-sft", JobKind.REWARD: "trl-preference"}
-MAX_SEED = 2**31 - 1  # what the seed column (and numpy's legacy seeding) holds
 
 
 class TrainingJobError(ServiceError):
@@ -115,8 +115,7 @@ def create_training_job(
         resolved = hp_rules.resolve(kind, method, hyperparameters)
     except ValueError as exc:
         raise TrainingJobError(str(exc)) from None
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise TrainingJobError(f"seed: a whole number from 0 to {MAX_SEED}")
+    require_whole_number(seed, field="seed", error=TrainingJobError)
     with transaction.atomic():
         job = TrainingJob.objects.create(
             project=project, dataset_version=dataset_version, kind=kind, method=method, base_model=base_model,

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from annotation.services import start_sampling_run
 from llm.services import create_endpoint
 from llm.teacher import default_seed_files
-from projects.services import add_member, create_user, get_or_create_project, issue_token
+from projects.services import add_member, create_user, get_or_create_project, issue_token, membership_role
 from selfinstruct.services import import_seed_file
 from training.services import ensure_demo_base_model
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 user, password, _ = create_user(username=username, role=role, project=project)
                 logins[username] = {"role": role, "password": password}
             else:
-                add_member(project=project, user=user, role="admin" if role == "project-admin" else role)
+                add_member(project=project, user=user, role=membership_role(role))
             if role == "consumer":
                 logins[username]["token"] = issue_token(user=user)
         logins_path.write_text(json.dumps(logins, indent=2))
