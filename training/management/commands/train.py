@@ -1,4 +1,4 @@
-"""manage.py train --dataset ID --kind sft|reward --base-model PATH [--lora] [--wait]
+"""manage.py train --dataset ID --kind sft|reward --base-model NAME [--lora] [--wait]
 
 Queues a training job on the gpu queue (a worker started with `-Q gpu` runs it). With --wait, shows a progress bar
 and exits with the outcome: 0 succeeded, 1 failed, 3 cancelled, 4 still running at --timeout. `--cancel JOB` asks a
@@ -29,7 +29,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--dataset", type=int, help="dataset version id")
         parser.add_argument("--kind", choices=["sft", "reward"])
-        parser.add_argument("--base-model", default="", help="a local transformers checkpoint folder")
+        parser.add_argument(
+            "--base-model", default="", help="a checkpoint folder under TRAINING_MODEL_ROOTS, e.g. demo-tiny-llama"
+        )
         parser.add_argument("--base-job", type=int, help="start from the model a succeeded job trained")
         parser.add_argument("--lora", action="store_true", help="train LoRA adapters (peft) instead of all weights")
         parser.add_argument("--hp", action="append", default=[], help="hyperparameter key=value, repeatable")
