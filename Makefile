@@ -44,6 +44,7 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 check-deploy: $(STAMP)
 	DJANGO_MODE=production ALLOWED_HOSTS=data.example.com \

@@ -31,7 +31,7 @@ from annotation.services import (
     start_judge_run,
     start_sampling_run,
 )
-from config.admin_pages import form_page
+from core.admin_pages import form_page
 
 
 @admin.register(RankingConfig)

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from annotation import selectors, services
 from annotation.models import MAX_K, MIN_K, Flag
 from annotation.services import AnnotationError
-from config.api import ErrorSerializer, service_error_response
-from config.fields import BoundedDictField
+from core.api import ErrorSerializer, service_error_response
+from core.fields import BoundedDictField
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user

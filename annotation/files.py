@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import safejson
+from core import safejson
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 RESPONSE_FIELDS = ("response", "completion", "output")

@@ -3,7 +3,7 @@
 from django import forms
 
 from annotation.models import MAX_K, MIN_K
-from config.admin_pages import clean_json_object
+from core.admin_pages import clean_json_object
 from llm.models import LLMEndpoint
 from projects.models import Project
 

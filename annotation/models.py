@@ -11,6 +11,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.lifecycle import RunStatus, choices
+
+SAMPLING_STATUSES = choices(RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+JUDGE_STATUSES = choices(
+    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
+)
+
 MIN_K, MAX_K = 2, 9
 
 
@@ -82,18 +89,6 @@ class Prompt(models.Model):
         return self.instruction[:80]
 
 
-class RunStatus(models.TextChoices):
-    """States of the project's background runs here (sampling runs, judge runs)."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-SamplingStatus = RunStatus
-
-
 class SamplingRun(models.Model):
     """K completions for each of a set of prompts, from one or more endpoints, done in idempotent chunks."""
 
@@ -101,7 +96,9 @@ class SamplingRun(models.Model):
     per_prompt = models.PositiveSmallIntegerField(validators=[MinValueValidator(MIN_K), MaxValueValidator(MAX_K)])
     plan = models.JSONField(help_text='[{"endpoint": name, "endpoint_id": id, "params": {…}}, …]; slot i uses i % n')
     sources = models.JSONField(default=list)
-    status = models.CharField(max_length=16, choices=SamplingStatus.choices, default=SamplingStatus.RUNNING)
+    status = models.CharField(max_length=16, choices=SAMPLING_STATUSES, default=RunStatus.RUNNING)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last chunk progress.")
+    started_at = models.DateTimeField(null=True, blank=True)
     prompts_total = models.PositiveIntegerField(default=0)
     prompts_done = models.PositiveIntegerField(default=0)
     prompts_failed = models.PositiveIntegerField(default=0)
@@ -300,16 +297,16 @@ class RewardScore(models.Model):
         return f"job {self.job_id}: completion {self.completion_id} = {self.score:.3f}"
 
 
-JudgeStatus = RunStatus
-
-
 class JudgeRun(models.Model):
     """An LLM judge ranking a project's tasks as an extra, non-human labeler (every pair judged in both orders)."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="judge_runs")
     endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="judge_runs")
     task_ids = models.JSONField(help_text="The tasks to judge, in order.")
-    status = models.CharField(max_length=16, choices=JudgeStatus.choices, default=JudgeStatus.RUNNING)
+    status = models.CharField(max_length=16, choices=JUDGE_STATUSES, default=RunStatus.QUEUED)
+    run_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The run allowed to report.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     tasks_done = models.PositiveIntegerField(default=0)
     tasks_failed = models.PositiveIntegerField(default=0)
     pairs_judged = models.PositiveIntegerField(default=0)

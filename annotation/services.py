@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
@@ -33,17 +34,14 @@ from annotation.models import (
     Flag,
     JudgeRanking,
     JudgeRun,
-    JudgeStatus,
     Prompt,
     PromptSource,
     Ranking,
     RankingConfig,
     RankingTask,
     RewardScore,
-    RunStatus,
     SamplingChunk,
     SamplingRun,
-    SamplingStatus,
     TaskOrder,
 )
 from annotation.rankings import (
@@ -55,9 +53,10 @@ from annotation.rankings import (
     smallest_margin,
 )
 from annotation.selectors import rm_hint_visible
-from config.errors import ServiceError
-from config.runs import fails_on_error
-from config.uploads import spool
+from core import lifecycle
+from core.errors import ServiceError
+from core.lifecycle import RunStatus
+from core.uploads import spool
 from llm.client import LLMError, call_llm
 from llm.params import validate_params
 from llm.selectors import require_usable_endpoint
@@ -291,43 +290,41 @@ def start_sampling_run(
             prompts_total=len(prompt_ids),
             chunks_total=len(chunks),
             created_by=signed_in_or_none(created_by),
+            started_at=timezone.now(),
+            heartbeat_at=timezone.now(),
         )
         SamplingChunk.objects.bulk_create(
             SamplingChunk(run=run, number=n, prompt_ids=ids) for n, ids in enumerate(chunks)
         )
-        transaction.on_commit(lambda: _enqueue_chunks(run.pk))
+        transaction.on_commit(lambda: send_sampling_run(run.pk))
     return run
 
 
-def _enqueue_chunks(run_id: int) -> None:
+def send_sampling_run(run_id: int) -> None:
+    """Send the chunks not done yet (LLM calls only: the default queue)."""
     from annotation.tasks import sampling_chunk_task
 
     for number in SamplingChunk.objects.filter(run_id=run_id, done=False).values_list("number", flat=True):
-        sampling_chunk_task.delay(run_id, number)
+        sampling_chunk_task.apply_async((run_id, number), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-def _resume(run, enqueue) -> None:
-    """A sampling or judge run back to running, its work sent again once this transaction commits (the work is
-    idempotent: what is done is skipped)."""
-    if run.status == RunStatus.CANCELLED:
-        raise AnnotationError("the run was cancelled", code="conflict")
-    type(run).objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None)
-    transaction.on_commit(lambda: enqueue(run.pk))
-
-
-def _cancel(run) -> None:
-    type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-        status=RunStatus.CANCELLED, finished_at=timezone.now()
-    )
+def _refuse_cancelled(kind, run) -> None:
+    if lifecycle.status(kind, run.pk) == RunStatus.CANCELLED:
+        raise AnnotationError("status: the run was cancelled", code="conflict")
 
 
 def resume_sampling_run(*, run: SamplingRun) -> None:
-    """Re-enqueue the chunks not done yet (after a worker loss); chunks are idempotent."""
-    _resume(run, _enqueue_chunks)
+    """Send the chunks not done yet again (after a worker loss, or to retry a failed run); chunks are idempotent:
+    a slot that has its completion is skipped."""
+    kind = lifecycle.kind("sampling")
+    _refuse_cancelled(kind, run)
+    lifecycle.move(kind, run.pk, RunStatus.RUNNING, among=(RunStatus.FAILED,), error="")
+    lifecycle.heartbeat(kind, run.pk)
+    transaction.on_commit(lambda: send_sampling_run(run.pk))
 
 
 def cancel_sampling_run(*, run: SamplingRun) -> None:
-    _cancel(run)
+    lifecycle.cancel(lifecycle.kind("sampling"), run.pk)
 
 
 def _messages_for(prompt: Prompt) -> list[dict]:
@@ -338,8 +335,8 @@ def run_sampling_chunk(*, run_id: int, number: int) -> None:
     """Fill the missing completion slots of one chunk's prompts, then make their ranking tasks. Safe to run
     twice: a slot that already has its completion is skipped, and the chunk is counted done once. Anything
     unexpected the chunk raises ends the run failed with the error."""
-    running = SamplingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
-    with fails_on_error(running, what=f"sampling run {run_id} chunk {number}"):
+    kind = lifecycle.kind("sampling")
+    with lifecycle.failing(kind, run_id, what=f"sampling run {run_id} chunk {number}"), lifecycle.beating(kind, run_id):
         _run_sampling_chunk(run_id, number)
 
 
@@ -348,15 +345,15 @@ def _run_sampling_chunk(run_id: int, number: int) -> None:
 
     run = SamplingRun.objects.select_related("project").get(pk=run_id)
     chunk = SamplingChunk.objects.get(run=run, number=number)
-    if chunk.done or run.status != SamplingStatus.RUNNING:
+    if chunk.done or run.status != RunStatus.RUNNING:
         return
     endpoints = {e.pk: e for e in LLMEndpoint.objects.filter(pk__in=[p["endpoint_id"] for p in run.plan])}
     config = get_ranking_config(project=run.project)
     failed = 0
     created_total = 0
     for prompt in Prompt.objects.filter(pk__in=chunk.prompt_ids).order_by("pk"):
-        if SamplingRun.objects.filter(pk=run_id, status=SamplingStatus.CANCELLED).exists():
-            return
+        if lifecycle.status(lifecycle.kind("sampling"), run_id) != RunStatus.RUNNING:
+            return  # cancelled
         have = set(Completion.objects.filter(prompt=prompt, sampling_run=run).values_list("origin_key", flat=True))
         prompt_failed = False
         for slot_no in range(run.per_prompt):
@@ -411,16 +408,17 @@ def _run_sampling_chunk(run_id: int, number: int) -> None:
         if SamplingChunk.objects.filter(pk=chunk.pk, done=False).update(done=True) != 1:
             return  # a redelivered copy finished it first
         SamplingRun.objects.filter(pk=run.pk).update(
+            heartbeat_at=timezone.now(),
             chunks_done=F("chunks_done") + 1,
             prompts_done=F("prompts_done") + len(chunk.prompt_ids) - failed,
             prompts_failed=F("prompts_failed") + failed,
             completions_created=F("completions_created") + created_total,
         )
         run.refresh_from_db()
-        if run.chunks_done >= run.chunks_total and run.status == SamplingStatus.RUNNING:
-            status = SamplingStatus.SUCCEEDED if run.prompts_done else SamplingStatus.FAILED
+        if run.chunks_done >= run.chunks_total and run.status == RunStatus.RUNNING:
+            status = RunStatus.SUCCEEDED if run.prompts_done else RunStatus.FAILED
             error = f"{run.prompts_failed} prompt(s) got no complete set of completions" if run.prompts_failed else ""
-            SamplingRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), error=error)
+            lifecycle.finish(lifecycle.kind("sampling"), run.pk, status, error=error)
 
 
 # --- Claims, leases and submissions ---------------------------------------------------------------------------
@@ -757,25 +755,32 @@ def start_judge_run(
             endpoint=endpoint,
             task_ids=task_ids,
             created_by=signed_in_or_none(created_by),
+            heartbeat_at=timezone.now(),
         )
         if enqueue:
-            transaction.on_commit(lambda: _enqueue_judge(run.pk))
+            transaction.on_commit(lambda: send_judge_run(run.pk))
     return run
 
 
-def _enqueue_judge(run_id: int) -> None:
+def send_judge_run(run_id: int) -> None:
+    """LLM calls only: the default queue."""
     from annotation.tasks import judge_run_task
 
-    judge_run_task.delay(run_id)
+    judge_run_task.apply_async((run_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-def resume_judge_run(*, run: JudgeRun) -> None:
-    """Send the run again after a worker loss: tasks already judged are skipped."""
-    _resume(run, _enqueue_judge)
+def resume_judge_run(*, run: JudgeRun, enqueue: bool = True) -> None:
+    """Back to queued and sent again (after a worker loss, or to retry a failed run): tasks already judged are
+    skipped. A worker still holding the old run token can no longer finish it."""
+    kind = lifecycle.kind("judge")
+    _refuse_cancelled(kind, run)
+    lifecycle.move(kind, run.pk, RunStatus.QUEUED, error="", heartbeat_at=timezone.now())
+    if enqueue:
+        transaction.on_commit(lambda: send_judge_run(run.pk))
 
 
 def cancel_judge_run(*, run: JudgeRun) -> None:
-    _cancel(run)
+    lifecycle.cancel(lifecycle.kind("judge"), run.pk)
 
 
 def judge_task(*, endpoint, task: RankingTask, project_id=None) -> dict:
@@ -800,25 +805,26 @@ def judge_task(*, endpoint, task: RankingTask, project_id=None) -> dict:
 def run_judge(*, run_id: int) -> None:
     """Judge the run's tasks not judged yet (safe to run again: a judged task is skipped, counted once). Anything
     unexpected it raises ends the run failed with the error."""
-    running = JudgeRun.objects.filter(pk=run_id, status=RunStatus.RUNNING)
-    with fails_on_error(running, what=f"judge run {run_id}"):
-        _run_judge(run_id)
+    kind = lifecycle.kind("judge")
+    token = lifecycle.claim(kind, run_id)
+    if token is None:
+        return  # a duplicate or redelivered message: the run is claimed, finished or cancelled
+    with lifecycle.failing(kind, run_id, token=token), lifecycle.beating(kind, run_id, token=token):
+        _run_judge(run_id, token)
 
 
-def _run_judge(run_id: int) -> None:
+def _run_judge(run_id: int, token) -> None:
     from llm.judge import JudgeError
 
     run = JudgeRun.objects.select_related("endpoint").get(pk=run_id)
-    if run.status != JudgeStatus.RUNNING:
-        return
     done = set(JudgeRanking.objects.filter(run=run).values_list("task_id", flat=True))
     failures = []
     tasks = RankingTask.objects.filter(pk__in=run.task_ids).select_related("prompt").order_by("id")
     for task in tasks:
         if task.pk in done:
             continue
-        if JudgeRun.objects.filter(pk=run_id, status=JudgeStatus.CANCELLED).exists():
-            return
+        if lifecycle.status(lifecycle.kind("judge"), run_id) != RunStatus.RUNNING:
+            return  # cancelled, or restarted elsewhere
         try:
             result = judge_task(endpoint=run.endpoint, task=task, project_id=run.project_id)
         except JudgeError as exc:
@@ -838,10 +844,6 @@ def _run_judge(run_id: int) -> None:
                 pairs_flipped=F("pairs_flipped") + flipped,
             )
     judged = JudgeRanking.objects.filter(run=run).count()
-    status = JudgeStatus.SUCCEEDED if judged else JudgeStatus.FAILED
-    JudgeRun.objects.filter(pk=run.pk, status=JudgeStatus.RUNNING).update(
-        status=status,
-        tasks_failed=len(run.task_ids) - judged,
-        error="\n".join(failures)[:5000],
-        finished_at=timezone.now(),
-    )
+    status = RunStatus.SUCCEEDED if judged else RunStatus.FAILED
+    lifecycle.finish(lifecycle.kind("judge"), run.pk, status, token=token, tasks_failed=len(run.task_ids) - judged,
+                     error="\n".join(failures))  # fmt: skip

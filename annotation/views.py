@@ -14,7 +14,7 @@ from annotation import selectors, services
 from annotation.models import Flag
 from annotation.render import render_markdown
 from annotation.services import AnnotationError
-from config import safejson
+from core import safejson
 from projects.models import Role
 from projects.selectors import get_project_for_user
 

@@ -14,6 +14,6 @@ app.autodiscover_tasks()
 
 @worker_ready.connect
 def _start_maintenance(**kwargs) -> None:
-    from config.maintenance import start_maintenance_thread
+    from core.maintenance import start_maintenance_thread
 
     start_maintenance_thread()

@@ -1,4 +1,4 @@
-"""The one settings module. Every deployment knob is an environment variable read strictly (config.env).
+"""The one settings module. Every deployment knob is an environment variable read strictly (core.env).
 
 Two shapes, chosen by the environment alone:
 - embedded default (nothing set): SQLite in WAL mode under DATA_DIR and kombu's filesystem transport as the
@@ -16,7 +16,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+from core.env import env_bool, env_choice, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "annotation",
     "exports",
     "training",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -164,7 +165,17 @@ else:
 
 CELERY_TASK_DEFAULT_QUEUE = "default"
 TRAINING_QUEUE = env_str("TRAINING_QUEUE", "gpu")
-CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": TRAINING_QUEUE}}
+# Every task names its queue (the services send with it too): LLM-only work never waits on the one-at-a-time GPU queue.
+CELERY_TASK_ROUTES = {
+    "selfinstruct.tasks.generation_step_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "annotation.tasks.sampling_chunk_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "annotation.tasks.judge_run_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "exports.tasks.build_dataset_version_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "llm.tasks.run_endpoint_check_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "training.tasks.evaluation_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "training.tasks.run_training_job_task": {"queue": TRAINING_QUEUE},
+    "training.tasks.score_completions_task": {"queue": TRAINING_QUEUE},
+}
 CELERY_TASK_ACKS_LATE = True  # every task is idempotent: a worker killed mid-task leaves the message to redo
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -210,13 +221,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.SafeJSONParser",
+        "core.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     # ?format= names a dataset format on the download endpoint, not a DRF renderer
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -232,7 +243,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.api.document_common_errors",
+        "core.api.document_common_errors",
     ],
 }
 
@@ -266,7 +277,13 @@ LLM_SLOT_WAIT_SECONDS = env_int("LLM_SLOT_WAIT_SECONDS", 300, minimum=1)
 # A lane (chain of requests) whose heartbeat is older than this is restarted by the reconciler that every worker
 # runs; it must exceed one request's worst case (timeout x retries + backoff).
 GENERATION_LANE_STALE_SECONDS = env_int("GENERATION_LANE_STALE_SECONDS", 600, minimum=1)
-GENERATION_RECONCILE_SECONDS = env_int("GENERATION_RECONCILE_SECONDS", 30, minimum=1)
+GENERATION_RECONCILE_SECONDS = env_int("GENERATION_RECONCILE_SECONDS", 30, minimum=1)  # every run kind's reconciler
+# Sampling, judge and evaluation runs and endpoint checks beat every RUN_HEARTBEAT_SECONDS while they work; one
+# silent for RUN_STALE_SECONDS is sent again (or, for a check, failed); a queued one waiting RUN_REQUEUE_SECONDS
+# is sent again (its message may have been lost with Redis).
+RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 10, minimum=1)
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 120, minimum=1)
+RUN_REQUEUE_SECONDS = env_int("RUN_REQUEUE_SECONDS", 1800, minimum=1)
 GENERATION_MAX_CONSECUTIVE_FAILURES = 10
 # A batch whose last N successful replies added nothing to the pool has saturated (its teacher keeps repeating
 # itself): it stops instead of paying for requests forever.

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from annotation import api as annotation_api
 from annotation import views as annotation_views
-from config.api import HealthApi
+from core.api import HealthApi
 from exports import api as exports_api
 from projects import api as projects_api
 from projects import views as projects_views
@@ -90,4 +90,4 @@ urlpatterns = [
     # the split view serves Swagger UI's start-up script as a file: the pages carry no inline script (CSP)
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
-handler404 = "config.api.not_found"
+handler404 = "core.api.not_found"

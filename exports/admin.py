@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_pages import clean_json_object, form_page
+from core.admin_pages import clean_json_object, form_page
 from exports.formats import SHAPES
 from exports.models import DatasetKind, DatasetVersion
 from exports.services import DatasetError, create_dataset_version

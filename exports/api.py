@@ -12,8 +12,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer, service_error_response
-from config.fields import BoundedDictField, SeedField
+from core.api import ErrorSerializer, service_error_response
+from core.fields import BoundedDictField, SeedField
 from exports import selectors, services
 from exports.formats import FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetKind

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
-from config.errors import ServiceError
-from config.fields import require_whole_number
+from core.errors import ServiceError
+from core.fields import require_whole_number
 from exports.formats import (
     DEFAULT_SHAPE,
     FILE_TYPES,
@@ -36,6 +36,7 @@ from exports.formats import (
     write_parquet,
 )
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
+from exports.signals import version_ready
 from projects.selectors import signed_in_or_none
 from selfinstruct.selectors import iter_sft_examples
 from selfinstruct.text import prompt_text
@@ -115,17 +116,17 @@ def create_dataset_version(
                 )  # fmt: skip
                 # a new id has no files; leftovers come from a database restored without its data folder
                 shutil.rmtree(version_dir(version), ignore_errors=True)
-                transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): _enqueue_build(pk, t))
+                transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): send_build(pk, t))
                 return version
         except IntegrityError:
             continue  # two versions numbered at once; take the next number
     raise DatasetError("could not number the version, try again", code="conflict")
 
 
-def _enqueue_build(version_id: int, token: str) -> None:
+def send_build(version_id: int, token: str) -> None:
     from exports.tasks import build_dataset_version_task
 
-    build_dataset_version_task.delay(version_id, token)
+    build_dataset_version_task.apply_async((version_id, token), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def split_of(group: str, *, seed: int, test_fraction: float) -> str:
@@ -324,10 +325,8 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         )  # fmt: skip
     for other in folder.glob(".build-*"):  # superseded builds' leftovers
         shutil.rmtree(other, ignore_errors=True)
-    from training.services import start_triggered_jobs  # projects may train on every new version
-
     version.refresh_from_db()
-    start_triggered_jobs(version=version)
+    version_ready.send(sender=DatasetVersion, version=version)  # e.g. training triggers start their jobs
 
 
 def restart_stalled_builds(*, stale_seconds: float | None = None) -> int:
@@ -343,7 +342,7 @@ def restart_stalled_builds(*, stale_seconds: float | None = None) -> int:
             build_token=new, heartbeat_at=timezone.now()
         ):
             logger.warning("dataset version %s: build stalled; restarting it", pk)
-            _enqueue_build(pk, str(new))
+            send_build(pk, str(new))
             restarted += 1
     return restarted
 
@@ -382,3 +381,12 @@ def _write_representation(source: Path, folder: Path, *, shape: str, split: str,
     tmp.write_text(digest)
     tmp.replace(hash_file)
     return target, digest
+
+
+def send_current_build(version_id: int) -> None:
+    """Send the build of a building version again under its current token (a duplicate finds it superseded)."""
+    token = DatasetVersion.objects.filter(pk=version_id, status=VersionStatus.BUILDING).values_list(
+        "build_token", flat=True
+    )
+    for value in token:
+        send_build(version_id, str(value))

@@ -9,6 +9,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from core.lifecycle import RunStatus, choices
+
+CHECK_STATUSES = choices(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED)
+
 # The environment variables an endpoint may read its API key from: NAME_API_KEY (OPENAI_API_KEY, DEEPSEEK_API_KEY …)
 # or LLM_KEY_anything — never another variable of the server's environment, and never one the platform's own
 # settings read (SECRET_KEY, DATABASE_URL …): the key is sent as a Bearer token to the endpoint's URL.
@@ -18,7 +22,7 @@ ALWAYS_REFUSED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"
 
 def key_variable_problem(name: str) -> str | None:
     """Why `name` may not hold an endpoint's API key, or None when it may."""
-    from config.env import SETTINGS_VARIABLES
+    from core.env import SETTINGS_VARIABLES
 
     if not KEY_VARIABLE.match(name or ""):
         return (
@@ -127,19 +131,15 @@ class LLMRequest(models.Model):
         return f"{self.endpoint_id}/{self.purpose} attempt {self.attempt}: {'ok' if self.ok else self.error_kind}"
 
 
-class CheckStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class EndpointCheck(models.Model):
     """A round trip through the queue, a worker and the endpoint: proves the whole chain is wired."""
 
     endpoint = models.ForeignKey(LLMEndpoint, on_delete=models.CASCADE, related_name="checks")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    status = models.CharField(max_length=16, choices=CheckStatus.choices, default=CheckStatus.QUEUED)
+    status = models.CharField(max_length=16, choices=CHECK_STATUSES, default=RunStatus.QUEUED)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     reply = models.TextField(blank=True)
     error = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)

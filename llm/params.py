@@ -9,7 +9,7 @@ The ranges are the OpenAI API's; OpenAI-compatible servers (vLLM, llama.cpp, Oll
 
 from __future__ import annotations
 
-from config.errors import ServiceError
+from core.errors import ServiceError
 
 MAX_TOKENS_LIMIT = 32_768
 MAX_STOP_SEQUENCES = 4

@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.runs import fails_on_error
-from llm.models import ApiStyle, CheckStatus, EndpointCheck, LLMEndpoint, LLMRequest
+from core import lifecycle
+from core.lifecycle import RunStatus
+from llm.models import ApiStyle, EndpointCheck, LLMEndpoint, LLMRequest
 
 CHECK_PROMPT = "Reply with one short sentence that says you are reachable."
 
@@ -52,35 +54,37 @@ def record_request(**fields) -> LLMRequest:
 
 def request_endpoint_check(*, endpoint: LLMEndpoint, requested_by=None) -> EndpointCheck:
     """Queue a round trip through a worker to the endpoint; the worker fills in the row."""
-    from llm.tasks import run_endpoint_check_task
-
     with transaction.atomic():
-        check = EndpointCheck.objects.create(endpoint=endpoint, requested_by=requested_by)
-        run_endpoint_check_task.delay_on_commit(check.pk)
+        check = EndpointCheck.objects.create(endpoint=endpoint, requested_by=requested_by, heartbeat_at=timezone.now())
+        transaction.on_commit(lambda: send_endpoint_check(check.pk))
     return check
 
 
+def send_endpoint_check(check_id: int) -> None:
+    from llm.tasks import run_endpoint_check_task
+
+    run_endpoint_check_task.apply_async((check_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
 def run_endpoint_check(*, check_id: int) -> None:
-    """Idempotent: a redelivered message for a finished check does nothing."""
-    claimed = EndpointCheck.objects.filter(pk=check_id, status__in=[CheckStatus.QUEUED, CheckStatus.RUNNING]).update(
-        status=CheckStatus.RUNNING, worker=socket.gethostname()
-    )
-    if not claimed:
+    """Idempotent: a redelivered message for a claimed or finished check does nothing."""
+    kind = lifecycle.kind("endpoint-check")
+    token = lifecycle.claim(kind, check_id, worker=socket.gethostname())
+    if token is None:
         return
-    running = EndpointCheck.objects.filter(pk=check_id, status=CheckStatus.RUNNING)
-    with fails_on_error(running, what=f"endpoint check {check_id}"):
-        _check(check_id)
+    with lifecycle.failing(kind, check_id, token=token, what=f"endpoint check {check_id}"):
+        _check(check_id, token)
 
 
-def _check(check_id: int) -> None:
+def _check(check_id: int, token) -> None:
     from llm.client import LLMError, call_llm
 
     check = EndpointCheck.objects.select_related("endpoint").get(pk=check_id)
+    kind = lifecycle.kind("endpoint-check")
     try:
         reply = call_llm(check.endpoint, purpose="endpoint-check", prompt=CHECK_PROMPT, max_tokens=64, temperature=0)
     except LLMError as exc:
-        check.status, check.error = CheckStatus.FAILED, str(exc)
+        lifecycle.finish(kind, check_id, RunStatus.FAILED, token=token, error=str(exc))
     else:
-        check.status, check.reply, check.latency_ms = CheckStatus.SUCCEEDED, reply.text[:2000], reply.latency_ms
-    check.finished_at = timezone.now()
-    check.save(update_fields=["status", "error", "reply", "latency_ms", "finished_at"])
+        lifecycle.finish(kind, check_id, RunStatus.SUCCEEDED, token=token, reply=reply.text[:2000],
+                         latency_ms=reply.latency_ms)  # fmt: skip

@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
-from config.admin_pages import form_page
+from core.admin_pages import form_page
 from selfinstruct.forms import SeedUploadForm, StartBatchForm
 from selfinstruct.models import (
     GeneratedInstance,

@@ -9,8 +9,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
-from config.fields import BoundedDictField, SeedField
+from core.api import ErrorSerializer
+from core.fields import BoundedDictField, SeedField
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user

@@ -3,6 +3,12 @@
 from django.conf import settings
 from django.db import models
 
+from core.lifecycle import RunStatus, choices
+
+BATCH_STATUSES = choices(
+    RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
+)
+
 
 class Language(models.TextChoices):
     EN = "en", "English"
@@ -59,14 +65,6 @@ class PromptTemplate(models.Model):
         return f"{self.name} v{self.version}"
 
 
-class BatchStatus(models.TextChoices):
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
 class Stage(models.TextChoices):
     INSTRUCTIONS = "instructions"
     INSTANCES = "instances"
@@ -83,12 +81,13 @@ class GenerationBatch(models.Model):
     params = models.JSONField(default=dict, help_text="Decoding parameters sent with every request.")
     token_budget = models.PositiveIntegerField(null=True, blank=True)
     cost_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.RUNNING)
+    status = models.CharField(max_length=16, choices=BATCH_STATUSES, default=RunStatus.RUNNING)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.INSTRUCTIONS)
     generate_instances = models.BooleanField(
         default=True, help_text="Self-Instruct only: after the target, classify each instruction and write instances."
     )
     stop_reason = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True, help_text="What a step raised, when the batch failed on it.")
     lanes = models.PositiveSmallIntegerField(default=1, help_text="Request chains run at once.")
     consecutive_failures = models.PositiveIntegerField(default=0)
     requests_since_accept = models.PositiveIntegerField(default=0)
@@ -232,3 +231,15 @@ class GeneratedInstance(models.Model):
 
     def __str__(self) -> str:
         return f"instance {self.pk} of {self.instruction_id}"
+
+
+class PoolGeneration(models.Model):
+    """Bumped whenever a project's pool loses or regains rows below the high-water marks (a reviewer's reject or
+    accept): every process holding a cached index of the pool sees the new number under the pool lock and rebuilds,
+    so workers check against what the reviewer decided without a restart."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    generation = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"pool of project {self.project_id}: generation {self.generation}"

@@ -3,7 +3,9 @@
 Every write to the pool runs inside `locked_pool(project_id)`: one transaction holding the project's pool lock
 (a PostgreSQL advisory lock; on SQLite every write transaction is already BEGIN IMMEDIATE, i.e. serialized). Under
 the lock the process-local index first takes in the rows other workers committed since it last looked, so
-check-and-insert is correct across any number of workers, and the index stays incremental (never rebuilt).
+check-and-insert is correct across any number of workers, and the index stays incremental. When rows leave or
+rejoin the pool below the high-water marks (a review), `invalidate_pool` bumps the project's pool generation;
+every process compares it under the lock and rebuilds its index when it changed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class PoolState:
     keys: set[str] = field(default_factory=set)
     seed_hwm: int = 0
     instruction_hwm: int = 0
+    generation: int = 0
 
 
 _pools: dict[int, PoolState] = {}
@@ -51,6 +54,30 @@ def _sync(project_id: int, state: PoolState) -> None:
         state.texts[f"g{row_id}"] = text
         state.keys.add(key)
         state.instruction_hwm = row_id
+
+
+def _generation(project_id: int) -> int:
+    from selfinstruct.models import PoolGeneration
+
+    return PoolGeneration.objects.filter(project_id=project_id).values_list("generation", flat=True).first() or 0
+
+
+def invalidate_pool(project_id: int) -> None:
+    """Rows left or rejoined the pool below the high-water marks: every process rebuilds its index on next use.
+    Call inside the transaction that changed them."""
+    from django.db.models import F
+
+    from selfinstruct.models import PoolGeneration
+
+    PoolGeneration.objects.get_or_create(project_id=project_id)
+    PoolGeneration.objects.filter(project_id=project_id).update(generation=F("generation") + 1)
+    _pools.pop(project_id, None)
+
+
+def _fresh_state(project_id: int) -> PoolState:
+    state = PoolState(generation=_generation(project_id))
+    _initial_build(project_id, state)
+    return state
 
 
 def _initial_build(project_id: int, state: PoolState) -> None:
@@ -90,14 +117,14 @@ def locked_pool(project_id: int):
         # First use in this process: load the whole pool before taking the lock, so a large pool does not hold
         # up other workers. Writers commit in id order under the lock, so rows committed after this read all
         # have higher ids and the incremental sync below takes them in.
-        state = PoolState()
-        _initial_build(project_id, state)
-        _pools[project_id] = state
+        state = _pools[project_id] = _fresh_state(project_id)
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(project_id)])
+            if _generation(project_id) != state.generation:  # a review changed the pool: rebuild (rare)
+                state = _pools[project_id] = _fresh_state(project_id)
             _sync(project_id, state)
             yield state
     except BaseException:

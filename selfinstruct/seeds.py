@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import safejson
+from core import safejson
 
 MAX_SEED_FILE_BYTES = 50 * 1024 * 1024
 SEED_FORMATS = ("selfinstruct", "belle", "alpaca", "csv")

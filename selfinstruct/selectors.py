@@ -8,6 +8,10 @@ from django.utils import timezone
 from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationBatch, InstructionStatus
 
 
+def accepted_count(batch_id: int) -> int:
+    return GeneratedInstruction.objects.filter(batch_id=batch_id, status=InstructionStatus.ACCEPTED).count()
+
+
 def batches_for_projects(*, projects: QuerySet) -> QuerySet[GenerationBatch]:
     return GenerationBatch.objects.filter(project__in=projects).select_related("project", "endpoint")
 

@@ -14,14 +14,15 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 
-from config.fields import require_whole_number
-from config.uploads import spool
+from core import lifecycle
+from core.fields import require_whole_number
+from core.lifecycle import RunStatus
+from core.uploads import spool
 from llm.client import LLMError, LLMReply, call_llm
 from llm.params import validate_params
 from llm.selectors import require_usable_endpoint
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item, judge_instances
 from selfinstruct.models import (
-    BatchStatus,
     GeneratedInstance,
     GeneratedInstruction,
     GenerationBatch,
@@ -37,7 +38,7 @@ from selfinstruct.models import (
     Stage,
 )
 from selfinstruct.parsing import ParsedItem, parse_instances, parse_instruction_list, parse_triples, parse_yes_no
-from selfinstruct.pool import forget_pools, locked_pool
+from selfinstruct.pool import invalidate_pool, locked_pool
 from selfinstruct.prompts import (
     TRIPLE_METHODS,
     BuiltPrompt,
@@ -48,6 +49,7 @@ from selfinstruct.prompts import (
     render_instances,
 )
 from selfinstruct.seeds import read_seed_file
+from selfinstruct.selectors import accepted_count
 from selfinstruct.templates_builtin import BUILTINS, DEFAULT_PARAMS, STAGE_TWO_PARAMS
 from selfinstruct.text import detect_language, instruction_key, normalize_whitespace
 
@@ -208,40 +210,38 @@ def start_batch(
 
 
 def _enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:
+    """LLM calls only: the default queue."""
     from selfinstruct.tasks import generation_step_task
 
     args = (lane.batch_id, lane.number, str(lane.token), lane.step)
-    transaction.on_commit(lambda: generation_step_task.apply_async(args, countdown=countdown))
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    transaction.on_commit(lambda: generation_step_task.apply_async(args, countdown=countdown, queue=queue))
 
 
-def _finish(batch_id: int, status: str, reason: str, *, from_statuses=(BatchStatus.RUNNING,)) -> bool:
-    return bool(
-        GenerationBatch.objects.filter(pk=batch_id, status__in=from_statuses).update(
-            status=status, stop_reason=reason[:300], finished_at=timezone.now()
-        )
-    )
+def _kind():
+    return lifecycle.kind("generation")
+
+
+def _finish(batch_id: int, status: str, reason: str) -> bool:
+    """A running batch ends (succeeded / failed) with the reason it stopped."""
+    return lifecycle.finish(_kind(), batch_id, status, stop_reason=reason[:300])
 
 
 def pause_batch(*, batch: GenerationBatch) -> None:
-    if not GenerationBatch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(status=BatchStatus.PAUSED):
+    if not lifecycle.move(_kind(), batch.pk, RunStatus.PAUSED):
         raise BatchError(f"status: only a running batch can be paused (batch {batch.pk} is {_status(batch)})")
 
 
 def resume_batch(*, batch: GenerationBatch) -> None:
     with transaction.atomic():
-        resumed = GenerationBatch.objects.filter(pk=batch.pk, status=BatchStatus.PAUSED).update(
-            status=BatchStatus.RUNNING, consecutive_failures=0
-        )
-        if not resumed:
+        if not lifecycle.move(_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0):
             raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
         for lane in GenerationLane.objects.filter(batch=batch):
             _restart_lane(lane)
 
 
 def cancel_batch(*, batch: GenerationBatch) -> None:
-    if not _finish(
-        batch.pk, BatchStatus.CANCELLED, "cancelled", from_statuses=(BatchStatus.RUNNING, BatchStatus.PAUSED)
-    ):
+    if not lifecycle.move(_kind(), batch.pk, RunStatus.CANCELLED, stop_reason="cancelled"):
         raise BatchError(f"status: batch {batch.pk} is already {_status(batch)}")
 
 
@@ -261,12 +261,19 @@ def _restart_lane(lane: GenerationLane) -> bool:
     return bool(moved)
 
 
+def send_batch(batch_id: int) -> None:
+    """Restart every lane of a running batch (new tokens: any older chain still alive stops)."""
+    with transaction.atomic():
+        for lane in GenerationLane.objects.filter(batch_id=batch_id, batch__status=RunStatus.RUNNING):
+            _restart_lane(lane)
+
+
 def restart_stalled_lanes(*, stale_seconds: float | None = None) -> int:
     """Restart the lanes of running batches whose heartbeat stopped (a killed worker, a lost message)."""
     stale = settings.GENERATION_LANE_STALE_SECONDS if stale_seconds is None else stale_seconds
     cutoff = timezone.now() - timedelta(seconds=stale)
     restarted = 0
-    for lane in GenerationLane.objects.filter(batch__status=BatchStatus.RUNNING, heartbeat_at__lt=cutoff):
+    for lane in GenerationLane.objects.filter(batch__status=RunStatus.RUNNING, heartbeat_at__lt=cutoff):
         with transaction.atomic():
             restarted += _restart_lane(lane)
     return restarted
@@ -341,17 +348,19 @@ def _reserve_budget(batch: GenerationBatch, lane_number: int, token, prompt: Bui
     return None
 
 
-def accepted_count(batch_id: int) -> int:
-    return GeneratedInstruction.objects.filter(batch_id=batch_id, status=InstructionStatus.ACCEPTED).count()
-
-
 def run_generation_step(*, batch_id: int, lane_number: int, token: str, step: int) -> None:
-    """One request of one lane. Idempotent: a stale token or an already-done step is a no-op."""
+    """One request of one lane. Idempotent: a stale token or an already-done step is a no-op. Anything unexpected
+    it raises ends the batch failed with the error (LLM errors are counted, not raised)."""
+    with lifecycle.failing(_kind(), batch_id, what=f"batch {batch_id} lane {lane_number} step {step}"):
+        _run_generation_step(batch_id, lane_number, token, step)
+
+
+def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int) -> None:
     lane = GenerationLane.objects.filter(batch_id=batch_id, number=lane_number, token=token, step=step).first()
     if lane is None:
         return
     batch = GenerationBatch.objects.select_related("endpoint", "project").get(pk=batch_id)
-    if batch.status != BatchStatus.RUNNING:
+    if batch.status != RunStatus.RUNNING:
         return
     if batch.stage == Stage.INSTANCES:
         _run_instance_step(batch, lane, step)
@@ -363,7 +372,7 @@ def run_generation_step(*, batch_id: int, lane_number: int, token: str, step: in
     prompt = build_prompt(batch, lane_number, step)
     stop_reason = _reserve_budget(batch, lane_number, token, prompt)
     if stop_reason:
-        _finish(batch_id, BatchStatus.COMPLETED, stop_reason)
+        _finish(batch_id, RunStatus.SUCCEEDED, stop_reason)
         return
     GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
     try:
@@ -402,7 +411,7 @@ def _target_reached(batch: GenerationBatch, lane: GenerationLane) -> None:
         return
     lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
     lane.save(update_fields=["reserved_tokens", "reserved_cost"])
-    _finish(batch.pk, BatchStatus.COMPLETED, "target reached")
+    _finish(batch.pk, RunStatus.SUCCEEDED, "target reached")
 
 
 # --- Self-Instruct's second stage: classification identification and instances ---------------------------------
@@ -439,7 +448,7 @@ def _finish_instances_if_done(batch: GenerationBatch) -> None:
         batch=batch, instances_status__in=[InstancesStatus.PENDING, InstancesStatus.WORKING]
     )
     if not open_work.exists():
-        _finish(batch.pk, BatchStatus.COMPLETED, "target reached; instances written")
+        _finish(batch.pk, RunStatus.SUCCEEDED, "target reached; instances written")
 
 
 def _instance_demos(batch: GenerationBatch, classification: bool, rng: random.Random) -> list[Demo]:
@@ -468,7 +477,7 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
     budget_probe = BuiltPrompt(classify_text * 3, [], [], 0)  # instance prompts are about this size
     stop_reason = _reserve_budget(batch, lane.number, token, budget_probe)
     if stop_reason:
-        _finish(batch.pk, BatchStatus.COMPLETED, stop_reason)
+        _finish(batch.pk, RunStatus.SUCCEEDED, stop_reason)
         return
     GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
     classify_reply = None
@@ -625,9 +634,9 @@ def _record_failed_step(
         GenerationBatch.objects.filter(pk=batch.pk).update(consecutive_failures=F("consecutive_failures") + 1)
         failures = GenerationBatch.objects.values_list("consecutive_failures", flat=True).get(pk=batch.pk)
         if not exc.retryable:
-            _finish(batch.pk, BatchStatus.FAILED, f"{exc.kind}: {exc}")
+            _finish(batch.pk, RunStatus.FAILED, f"{exc.kind}: {exc}")
         elif failures >= settings.GENERATION_MAX_CONSECUTIVE_FAILURES:
-            _finish(batch.pk, BatchStatus.FAILED, f"{failures} requests in a row failed; last: {exc}")
+            _finish(batch.pk, RunStatus.FAILED, f"{failures} requests in a row failed; last: {exc}")
         else:
             _advance(lane, countdown=min(60.0, 2.0**failures))
 
@@ -673,7 +682,7 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
         elif fruitless >= settings.GENERATION_STALL_REQUESTS:
             _finish(
                 batch.pk,
-                BatchStatus.FAILED,
+                RunStatus.FAILED,
                 f"stalled: the last {fruitless} replies added no new instruction "
                 "(the pool looks saturated for this endpoint and template)",
             )
@@ -746,7 +755,6 @@ def review_instructions(*, instructions, accept: bool, reviewer) -> tuple[int, i
                 GeneratedInstruction.objects.filter(pk=row.pk).update(
                     status=InstructionStatus.REJECTED, reason=Reason.REVIEWER, reviewed_by=reviewer
                 )
+            invalidate_pool(row.project_id)  # every process's index rebuilds on its next use
             changed += 1
-    if changed:
-        forget_pools()  # membership changed below the high-water marks: rebuild on next use
     return changed, skipped

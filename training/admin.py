@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.admin_pages import clean_json_object, form_page
+from core.admin_pages import clean_json_object, form_page
 from exports.models import DatasetVersion
 from training import selectors
 from training.models import EvaluationItem, EvaluationRun, JobKind, JobMethod, TrainingJob, TrainingTrigger

@@ -14,8 +14,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer, service_error_response
-from config.fields import BoundedDictField, IdField, SeedField
+from core.api import ErrorSerializer, service_error_response
+from core.fields import BoundedDictField, IdField, SeedField
 from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
 from projects.models import Role

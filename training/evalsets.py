@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from config import safejson
+from core import safejson
 from selfinstruct.text import prompt_text
 
 REFERENCE_FIELDS = ("std_answer", "reference", "output")

@@ -8,6 +8,16 @@ job twice or start a second run of it.
 from django.conf import settings
 from django.db import models
 
+from core.lifecycle import RunStatus, choices
+
+JOB_STATUSES = choices(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+SCORING_STATUSES = choices(
+    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
+)
+EVALUATION_STATUSES = choices(
+    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
+)
+
 
 class JobKind(models.TextChoices):
     SFT = "sft", "SFT (causal LM, loss on completions)"
@@ -19,15 +29,6 @@ class JobMethod(models.TextChoices):
     LORA = "lora", "LoRA (peft)"
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 DATASET_KIND_FOR_JOB = {JobKind.SFT: "sft", JobKind.REWARD: "preference"}
 
 
@@ -43,7 +44,7 @@ class TrainingJob(models.Model):
     )  # fmt: skip
     hyperparameters = models.JSONField(default=dict, help_text="Resolved: defaults overlaid with what was asked.")
     seed = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=16, choices=JOB_STATUSES, default=RunStatus.QUEUED, db_index=True)
     cancel_requested = models.BooleanField(default=False)
     run_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The run allowed to report.")
     step = models.PositiveIntegerField(default=0)
@@ -101,19 +102,14 @@ class TrainingTrigger(models.Model):
         return f"train {self.kind} on new {DATASET_KIND_FOR_JOB[self.kind]} versions of {self.project}"
 
 
-class ScoringStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class ScoringRun(models.Model):
     """A trained reward model scoring the completions of its project's ranking tasks (gpu queue, batched).
     Scores are stored per completion as they are computed, so a rerun only scores what is missing."""
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="scoring_runs")
-    status = models.CharField(max_length=16, choices=ScoringStatus.choices, default=ScoringStatus.QUEUED)
+    status = models.CharField(max_length=16, choices=SCORING_STATUSES, default=RunStatus.QUEUED)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
     completions_total = models.PositiveIntegerField(default=0, help_text="Unscored when the run was asked for.")
     completions_scored = models.PositiveIntegerField(default=0)
     tasks_updated = models.PositiveIntegerField(default=0, help_text="Tasks that got the RM's order and margin.")
@@ -131,12 +127,6 @@ class ScoringRun(models.Model):
         return f"scoring run {self.pk} (job {self.job_id}, {self.status})"
 
 
-class EvaluationStatus(models.TextChoices):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class EvaluationRun(models.Model):
     """A model (any endpoint; usually a served SFT job) answers a prompt set, and an LLM judge scores each answer
     against the set's reference answer in both orders. The per-category table lives in `results`."""
@@ -147,7 +137,10 @@ class EvaluationRun(models.Model):
     judge_endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="+")
     prompt_set = models.CharField(max_length=300, help_text="File name (or 'api') the prompts came from.")
     generation = models.JSONField(default=dict, help_text="Sampling parameters for the evaluated model.")
-    status = models.CharField(max_length=16, choices=EvaluationStatus.choices, default=EvaluationStatus.RUNNING)
+    status = models.CharField(max_length=16, choices=EVALUATION_STATUSES, default=RunStatus.QUEUED)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     items_total = models.PositiveIntegerField(default=0)
     items_done = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)

@@ -4,7 +4,6 @@ and start jobs from project triggers when a dataset version becomes ready."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -12,20 +11,18 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from config.errors import ServiceError
-from config.fields import require_whole_number
-from config.runs import fails_on_error
+from core import lifecycle
+from core.errors import ServiceError
+from core.fields import require_whole_number
+from core.lifecycle import FINISHED, RunStatus
 from exports.services import DatasetError, materialize
 from llm.params import validate_params
 from llm.selectors import require_usable_endpoint
@@ -33,15 +30,11 @@ from projects.selectors import signed_in_or_none
 from training import hyperparameters as hp_rules
 from training.models import (
     DATASET_KIND_FOR_JOB,
-    FINISHED,
     EvaluationItem,
     EvaluationRun,
-    EvaluationStatus,
     JobKind,
     JobMethod,
-    JobStatus,
     ScoringRun,
-    ScoringStatus,
     TrainingJob,
     TrainingMetric,
     TrainingTrigger,
@@ -106,7 +99,7 @@ def create_training_job(
     if base_job is not None:
         if base_job.project_id != project.pk:
             raise TrainingJobError(f"base_job: job {base_job.pk} belongs to another project", code="not_found")
-        if base_job.status != JobStatus.SUCCEEDED:
+        if base_job.status != RunStatus.SUCCEEDED:
             raise TrainingJobError(f"base_job: job {base_job.pk} is {base_job.status}, not succeeded")
         base_model = str(model_dir(base_job))  # a job folder: allowed only this way, for the project's own jobs
     else:
@@ -122,11 +115,11 @@ def create_training_job(
             base_job=base_job, hyperparameters=resolved, seed=seed, trigger=trigger, enqueued_at=timezone.now(),
             created_by=signed_in_or_none(created_by),
         )  # fmt: skip
-        transaction.on_commit(lambda pk=job.pk: _enqueue(pk))
+        transaction.on_commit(lambda pk=job.pk: send_training_job(pk))
     return job
 
 
-def _enqueue(job_id: int) -> None:
+def send_training_job(job_id: int) -> None:
     from training.tasks import run_training_job_task
 
     run_training_job_task.apply_async((job_id,), queue=settings.TRAINING_QUEUE)
@@ -135,11 +128,11 @@ def _enqueue(job_id: int) -> None:
 def cancel_training_job(*, job: TrainingJob) -> str:
     """A queued job is cancelled at once; a running one is asked to stop at its next step (saving what it has)."""
     now = timezone.now()
-    if TrainingJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now, error="cancelled before it started"
+    if TrainingJob.objects.filter(pk=job.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.CANCELLED, cancel_requested=True, finished_at=now, error="cancelled before it started"
     ):
-        return JobStatus.CANCELLED
-    if TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True):
+        return RunStatus.CANCELLED
+    if TrainingJob.objects.filter(pk=job.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
         return "cancelling"
     status = TrainingJob.objects.values_list("status", flat=True).get(pk=job.pk)
     raise TrainingJobError(f"status: job {job.pk} is already {status}", code="conflict")
@@ -151,16 +144,13 @@ def cancel_training_job(*, job: TrainingJob) -> str:
 def run_training_job(*, job_id: int) -> None:
     """Claim the job (queued → running, exactly once), run the trainer subprocess to the end, record the outcome.
     A redelivered or duplicate message finds the job no longer queued and does nothing."""
-    token = uuid.uuid4()
-    now = timezone.now()
-    claimed = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, run_token=token, started_at=now, heartbeat_at=now, hostname=socket.gethostname()
-    )
-    if not claimed:
+    kind = lifecycle.kind("training")
+    token = lifecycle.claim(kind, job_id, hostname=socket.gethostname())
+    if token is None:
         logger.info("training job %s is not queued (a redelivered or duplicate message); nothing to do", job_id)
         return
-    mine = TrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING, run_token=token)
-    with fails_on_error(mine, what=f"training job {job_id}"):
+    mine = kind.rows(job_id, token=token, among=(RunStatus.RUNNING,))
+    with lifecycle.failing(kind, job_id, token=token, what=f"training job {job_id}"):
         _run_claimed_job(job_id, mine)
 
 
@@ -170,7 +160,7 @@ def _run_claimed_job(job_id: int, mine) -> None:
     try:
         spec = _prepare(job, folder)
     except (DatasetError, OSError) as exc:
-        _finish(mine, JobStatus.FAILED, f"dataset: {exc}")
+        _finish(mine, RunStatus.FAILED, f"dataset: {exc}")
         return
     mine.update(output_dir=str(folder))
     with (folder / "train.log").open("ab") as log:
@@ -316,7 +306,7 @@ def _finish_from_result(code: int, folder: Path, mine, progress: dict) -> None:
     else:
         error = f"the training process exited with code {code}{where} without a result"
     tail = _log_tail(folder / "train.log")
-    _finish(mine, JobStatus.FAILED, error + (f"; last log lines:\n{tail}" if tail else ""))
+    _finish(mine, RunStatus.FAILED, error + (f"; last log lines:\n{tail}" if tail else ""))
 
 
 def _log_tail(path: Path, lines: int = 8) -> str:
@@ -330,43 +320,13 @@ def _log_tail(path: Path, lines: int = 8) -> str:
 # --- housekeeping (run by every worker's maintenance thread) ---------------------------------------------------
 
 
-def reap_stalled_jobs(*, stale_seconds: float | None = None) -> int:
-    """Fail running jobs whose supervisor stopped beating (its worker was killed or lost its machine)."""
-    stale = settings.TRAINING_STALE_SECONDS if stale_seconds is None else stale_seconds
-    cutoff = timezone.now() - timedelta(seconds=stale)
-    reaped = 0
-    for job in TrainingJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff):
-        seen = timezone.localtime(job.heartbeat_at).strftime("%Y-%m-%d %H:%M:%S")
-        mine = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, run_token=job.run_token)
-        error = (
-            f"the worker running this job stopped reporting (last heartbeat {seen}, step {job.step}/{job.total_steps})"
-        )
-        if _finish(mine, JobStatus.FAILED, error):
-            reaped += 1
-            logger.warning("training job %s: %s", job.pk, error)
-            if job.pid and job.hostname == socket.gethostname():
-                try:
-                    os.killpg(job.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-    return reaped
-
-
-def requeue_lost_jobs(*, older_than_seconds: float | None = None) -> int:
-    """Send queued jobs' messages again when they have waited long (Redis may have lost them). Safe: a duplicate
-    message finds the job already running or finished and does nothing."""
-    age = settings.TRAINING_REQUEUE_SECONDS if older_than_seconds is None else older_than_seconds
-    cutoff = timezone.now() - timedelta(seconds=age)
-    sent = 0
-    for pk, enqueued in TrainingJob.objects.filter(status=JobStatus.QUEUED, enqueued_at__lt=cutoff).values_list(
-        "pk", "enqueued_at"
-    ):
-        if TrainingJob.objects.filter(pk=pk, status=JobStatus.QUEUED, enqueued_at=enqueued).update(
-            enqueued_at=timezone.now()
-        ):
-            _enqueue(pk)
-            sent += 1
-    return sent
+def kill_local_trainer(job: TrainingJob) -> None:
+    """After the reconciler failed a stalled job: its trainer, if it runs on this machine, must not go on."""
+    if job.pid and job.hostname == socket.gethostname():
+        try:
+            os.killpg(job.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 # --- triggers --------------------------------------------------------------------------------------------------
@@ -401,7 +361,7 @@ def _trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
     """The model folder of a succeeded job of `kind`, or TrainingJobError saying why it cannot be used."""
     if job.kind != kind:
         raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; {only}")
-    if job.status != JobStatus.SUCCEEDED:
+    if job.status != RunStatus.SUCCEEDED:
         raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
     folder = model_dir(job)
     if not (folder / "config.json").is_file():
@@ -449,7 +409,7 @@ def start_reward_scoring(*, job: TrainingJob, created_by=None) -> ScoringRun:
     from annotation.selectors import count_completions_to_score
 
     reward_model_dir(job)
-    if ScoringRun.objects.filter(job=job, status__in=(ScoringStatus.QUEUED, ScoringStatus.RUNNING)).exists():
+    if ScoringRun.objects.filter(job=job, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).exists():
         raise TrainingJobError(f"job {job.pk} already has a scoring run queued or running", code="conflict")
     missing = count_completions_to_score(project=job.project, job_id=job.pk)
     with transaction.atomic():
@@ -457,11 +417,11 @@ def start_reward_scoring(*, job: TrainingJob, created_by=None) -> ScoringRun:
             job=job, completions_total=missing, heartbeat_at=timezone.now(),
             created_by=signed_in_or_none(created_by),
         )  # fmt: skip
-        transaction.on_commit(lambda pk=run.pk: _enqueue_scoring(pk))
+        transaction.on_commit(lambda pk=run.pk: send_scoring_run(pk))
     return run
 
 
-def _enqueue_scoring(run_id: int) -> None:
+def send_scoring_run(run_id: int) -> None:
     from training.tasks import score_completions_task
 
     score_completions_task.apply_async((run_id,), queue=settings.TRAINING_QUEUE)
@@ -471,46 +431,22 @@ def run_reward_scoring(*, run_id: int, scorer_factory=None) -> None:
     """Claim the run (queued → running, once), then score the unscored completions chunk by chunk; each chunk's
     scores are stored (and its tasks' RM order/margin refreshed) before the next. A rerun after a crash scores
     only what is still missing."""
-    now = timezone.now()
-    if not ScoringRun.objects.filter(pk=run_id, status=ScoringStatus.QUEUED).update(
-        status=ScoringStatus.RUNNING, heartbeat_at=now
-    ):
-        return
+    kind = lifecycle.kind("scoring")
+    token = lifecycle.claim(kind, run_id)
+    if token is None:
+        return  # a duplicate or redelivered message
     run = ScoringRun.objects.select_related("job__project").get(pk=run_id)
     started = time.monotonic()
-    running = ScoringRun.objects.filter(pk=run_id, status=ScoringStatus.RUNNING)
-    with fails_on_error(running, what=f"scoring run {run_id}"), _beating(running):
-        _score_all(run, started, scorer_factory)
+    with lifecycle.failing(kind, run_id, token=token), lifecycle.beating(kind, run_id, token=token):
+        _score_all(run, started, scorer_factory, token)
 
 
-@contextlib.contextmanager
-def _beating(rows, every: float = 10.0):
-    """Update the rows' heartbeat_at from a side thread while the block runs (model loading can take minutes)."""
-    from django.db import connection
-
-    stop = threading.Event()
-
-    def beat():
-        try:
-            while not stop.wait(every):
-                rows.update(heartbeat_at=timezone.now())
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, daemon=True, name="scoring-heartbeat")
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=every + 5)
-
-
-def _score_all(run: ScoringRun, started: float, scorer_factory) -> None:
+def _score_all(run: ScoringRun, started: float, scorer_factory, token) -> None:
     from annotation.selectors import completions_to_score
     from annotation.services import store_reward_scores
 
     run_id = run.pk
+    kind = lifecycle.kind("scoring")
     try:
         from training.scoring import RewardScorer
 
@@ -524,40 +460,21 @@ def _score_all(run: ScoringRun, started: float, scorer_factory) -> None:
             updated = store_reward_scores(
                 job_id=run.job_id, scores={r["id"]: v for r, v in zip(rows, values, strict=True)}
             )
-            ScoringRun.objects.filter(pk=run_id).update(
-                completions_scored=F("completions_scored") + len(rows),
-                tasks_updated=F("tasks_updated") + updated,
-                heartbeat_at=timezone.now(),
-            )
+            counts = {"completions_scored": F("completions_scored") + len(rows),
+                      "tasks_updated": F("tasks_updated") + updated}  # fmt: skip
+            if not lifecycle.heartbeat(kind, run_id, token=token, **counts):
+                return  # cancelled, or restarted elsewhere: the scores kept stay
     except (TrainingJobError, OSError, RuntimeError, ValueError) as exc:
-        ScoringRun.objects.filter(pk=run_id).update(
-            status=ScoringStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:5000], finished_at=timezone.now(),
-            seconds=round(time.monotonic() - started, 3),
-        )  # fmt: skip
+        lifecycle.finish(kind, run_id, RunStatus.FAILED, token=token, error=f"{type(exc).__name__}: {exc}",
+                         seconds=round(time.monotonic() - started, 3))  # fmt: skip
         return
-    ScoringRun.objects.filter(pk=run_id).update(
-        status=ScoringStatus.SUCCEEDED, finished_at=timezone.now(), seconds=round(time.monotonic() - started, 3)
-    )
+    lifecycle.finish(kind, run_id, RunStatus.SUCCEEDED, token=token, seconds=round(time.monotonic() - started, 3))
 
 
-def requeue_stalled_scoring(*, stale_seconds: float | None = None) -> int:
-    """Runs whose worker stopped beating go back to queued and are sent again (scores already kept stay); queued
-    runs waiting long are sent again too (Redis may have lost the message; a duplicate finds it claimed)."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.TRAINING_STALE_SECONDS if stale_seconds is None else stale_seconds)
-    waiting = now - timedelta(seconds=settings.TRAINING_REQUEUE_SECONDS)
-    sent = 0
-    lost = Q(status=ScoringStatus.RUNNING, heartbeat_at__lt=stale) | Q(
-        status=ScoringStatus.QUEUED, heartbeat_at__lt=waiting
-    )
-    for pk, status in ScoringRun.objects.filter(lost).values_list("pk", "status"):
-        cutoff = stale if status == ScoringStatus.RUNNING else waiting
-        if ScoringRun.objects.filter(pk=pk, status=status, heartbeat_at__lt=cutoff).update(
-            status=ScoringStatus.QUEUED, heartbeat_at=now
-        ):
-            _enqueue_scoring(pk)
-            sent += 1
-    return sent
+def cancel_reward_scoring(*, run: ScoringRun) -> None:
+    """A queued run is cancelled at once, a running one at its next chunk (the scores kept stay)."""
+    if not lifecycle.cancel(lifecycle.kind("scoring"), run.pk):
+        raise TrainingJobError(f"status: scoring run {run.pk} is already {run.status}", code="conflict")
 
 
 # --- evaluating a model against reference answers with an LLM judge --------------------------------------------
@@ -587,7 +504,7 @@ def start_evaluation(
             project=project, job=job, model_endpoint=model_endpoint, judge_endpoint=judge_endpoint,
             prompt_set=prompt_set[:300], generation={**DEFAULT_EVAL_GENERATION, **(generation or {})},
             items_total=len(items),
-            created_by=signed_in_or_none(created_by),
+            created_by=signed_in_or_none(created_by), heartbeat_at=timezone.now(),
         )  # fmt: skip
         EvaluationItem.objects.bulk_create(
             EvaluationItem(
@@ -600,43 +517,47 @@ def start_evaluation(
             for n, i in enumerate(items)
         )
         if enqueue:
-            transaction.on_commit(lambda pk=run.pk: _enqueue_evaluation(pk))
+            transaction.on_commit(lambda pk=run.pk: send_evaluation(pk))
     return run
 
 
-def _enqueue_evaluation(run_id: int) -> None:
+def send_evaluation(run_id: int) -> None:
     """LLM calls only: the default queue, never the one-at-a-time GPU queue that `training.tasks.*` routes to."""
     from training.tasks import evaluation_task
 
     evaluation_task.apply_async((run_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-def resume_evaluation(*, run: EvaluationRun) -> int:
-    """Run it again (after a worker loss, or to retry what failed): items judged are kept, items that failed (no
-    score) are tried again, answers already given are reused. Returns how many items will be (re)done."""
+def resume_evaluation(*, run: EvaluationRun, enqueue: bool = True) -> int:
+    """Back to queued and sent again (after a worker loss, or to retry what failed): items judged are kept, items
+    that failed (no score) are tried again, answers already given are reused. Returns how many items will be
+    (re)done. A worker still holding the old run token can no longer finish it."""
     with transaction.atomic():
         retry = EvaluationItem.objects.filter(run=run, model_score__isnull=True)
         count = retry.update(done=False, error="")
-        EvaluationRun.objects.filter(pk=run.pk).update(status=EvaluationStatus.RUNNING, finished_at=None, error="")
-        transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+        lifecycle.move(lifecycle.kind("evaluation"), run.pk, RunStatus.QUEUED, error="", heartbeat_at=timezone.now())
+        if enqueue:
+            transaction.on_commit(lambda: send_evaluation(run.pk))
     return count
 
 
 def run_evaluation(*, run_id: int) -> None:
     """Answer and judge every item not done yet (safe to run twice), then write the per-category table. Anything
     unexpected it raises ends the run failed with the error."""
-    running = EvaluationRun.objects.filter(pk=run_id, status=EvaluationStatus.RUNNING)
-    with fails_on_error(running, what=f"evaluation {run_id}"):
-        _run_evaluation(run_id)
+    kind = lifecycle.kind("evaluation")
+    token = lifecycle.claim(kind, run_id)
+    if token is None:
+        return  # a duplicate or redelivered message: the run is claimed or finished
+    with lifecycle.failing(kind, run_id, token=token), lifecycle.beating(kind, run_id, token=token):
+        _run_evaluation(run_id, token)
 
 
-def _run_evaluation(run_id: int) -> None:
+def _run_evaluation(run_id: int, token) -> None:
     from llm.client import LLMError, call_llm
     from llm.judge import JudgeError, judge_pair
 
+    kind = lifecycle.kind("evaluation")
     run = EvaluationRun.objects.select_related("model_endpoint", "judge_endpoint").get(pk=run_id)
-    if run.status != EvaluationStatus.RUNNING:
-        return
     for item in run.items.filter(done=False).order_by("number"):
         fields = {}
         try:
@@ -653,13 +574,13 @@ def _run_evaluation(run_id: int) -> None:
         except (LLMError, JudgeError) as exc:
             fields = {"error": str(exc)[:2000]}
         EvaluationItem.objects.filter(pk=item.pk).update(done=True, **fields)
+        if not lifecycle.heartbeat(kind, run_id, token=token):
+            return  # restarted elsewhere
     items = list(run.items.all())
     failed = sum(1 for i in items if i.model_score is None)
-    EvaluationRun.objects.filter(pk=run.pk, status=EvaluationStatus.RUNNING).update(
-        status=EvaluationStatus.SUCCEEDED if failed < len(items) else EvaluationStatus.FAILED,
-        items_done=len(items) - failed, items_failed=failed, results=evaluation_table(items),
-        error=next((i.error for i in items if i.error), ""), finished_at=timezone.now(),
-    )  # fmt: skip
+    lifecycle.finish(kind, run.pk, RunStatus.SUCCEEDED if failed < len(items) else RunStatus.FAILED, token=token,
+                     items_done=len(items) - failed, items_failed=failed, results=evaluation_table(items),
+                     error=next((i.error for i in items if i.error), ""))  # fmt: skip
 
 
 def evaluation_table(items) -> dict:

@@ -6,8 +6,9 @@ import json
 import pytest
 
 from annotation.files import AnnotationFileError
-from annotation.models import Completion, Prompt, RankingTask, SamplingRun, SamplingStatus
+from annotation.models import Completion, Prompt, RankingTask, SamplingRun
 from annotation.services import import_completions, run_sampling_chunk, start_sampling_run
+from core.lifecycle import RunStatus
 from llm.models import LLMRequest
 from llm.services import create_endpoint
 from tests.helpers.processes import manage
@@ -102,7 +103,7 @@ def test_sampling_k_completions_from_two_endpoints(project, endpoint, teacher, t
         run_sampling_chunk(run_id=run.pk, number=number)
         run_sampling_chunk(run_id=run.pk, number=number)  # a redelivered message changes nothing
     run.refresh_from_db()
-    assert run.status == SamplingStatus.SUCCEEDED and run.prompts_done == 11 and run.completions_created == 44
+    assert run.status == RunStatus.SUCCEEDED and run.prompts_done == 11 and run.completions_created == 44
     assert Completion.objects.count() == 44 and RankingTask.objects.count() == 11
     for completion in Completion.objects.all():
         slot = int(completion.origin_key.rsplit(":", 1)[1])
@@ -121,7 +122,7 @@ def test_sampling_survives_faults_and_counts_failed_prompts(project, endpoint, t
     run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("imported",))
     run_sampling_chunk(run_id=run.pk, number=0)
     run.refresh_from_db()
-    assert run.status == SamplingStatus.SUCCEEDED and run.prompts_done == 3 and Completion.objects.count() == 6
+    assert run.status == RunStatus.SUCCEEDED and run.prompts_done == 3 and Completion.objects.count() == 6
     assert LLMRequest.objects.filter(purpose="completion", ok=False).count() == 3
 
     teacher.faults(rates={"500": 1.0})  # the endpoint is down: prompts fail, nothing half-made
@@ -130,7 +131,7 @@ def test_sampling_survives_faults_and_counts_failed_prompts(project, endpoint, t
     run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=3, sources=("imported",))
     run_sampling_chunk(run_id=run.pk, number=0)
     run.refresh_from_db()
-    assert run.status == SamplingStatus.FAILED and run.prompts_failed == 3 and "3 prompt(s)" in run.error
+    assert run.status == RunStatus.FAILED and run.prompts_failed == 3 and "3 prompt(s)" in run.error
     assert RankingTask.objects.filter(origin=f"run:{run.pk}").count() == 0
 
 

@@ -7,16 +7,18 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from annotation.models import Consensus, JudgeRanking, JudgeRun, JudgeStatus, Ranking, RankingTask
+from annotation.models import Consensus, JudgeRanking, Ranking, RankingTask
 from annotation.rankings import pairwise_agreement, ranking_from_scores
 from annotation.selectors import agreement_stats, iter_ranked_tasks, judge_stats
 from annotation.services import (
     AnnotationError,
     claim_next_ranking_task,
+    resume_judge_run,
     run_judge,
     start_judge_run,
     submit_ranking,
 )
+from core.lifecycle import RunStatus
 from llm.models import LLMRequest
 
 
@@ -42,7 +44,7 @@ def test_the_judge_ranks_every_task_from_both_orders_of_every_pair(project, endp
     run = start_judge_run(project=project, endpoint=endpoint)
     run_judge(run_id=run.pk)
     run.refresh_from_db()
-    assert run.status == JudgeStatus.SUCCEEDED and run.tasks_done == 3 and run.tasks_failed == 0
+    assert run.status == RunStatus.SUCCEEDED and run.tasks_done == 3 and run.tasks_failed == 0
     assert run.pairs_judged == 3 * 3 and LLMRequest.objects.filter(purpose="judge", ok=True).count() == 2 * 9
     for judged in JudgeRanking.objects.filter(run=run):
         task = judged.task
@@ -103,9 +105,9 @@ def test_a_rerun_skips_judged_tasks_and_failures_are_counted(project, endpoint, 
     teacher.faults(queue=["500"] * 4)  # the first call of the first task fails through all 4 attempts
     run_judge(run_id=run.pk)
     run.refresh_from_db()
-    assert (run.status, run.tasks_done, run.tasks_failed) == (JudgeStatus.SUCCEEDED, 1, 1)
+    assert (run.status, run.tasks_done, run.tasks_failed) == (RunStatus.SUCCEEDED, 1, 1)
     assert f"task {run.task_ids[0]}" in run.error
-    JudgeRun.objects.filter(pk=run.pk).update(status=JudgeStatus.RUNNING)  # as resume_judge_run does
+    resume_judge_run(run=run)  # back to queued: the next message claims it
     calls = LLMRequest.objects.count()
     run_judge(run_id=run.pk)
     run_judge(run_id=run.pk)  # a redelivered message finds the run finished
@@ -129,7 +131,7 @@ def test_judge_runs_through_the_api_and_the_cli(
     admin = api_as("admin")
     response = admin.post("/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "teach", "limit": 1},
                           format="json")  # fmt: skip
-    assert response.status_code == 201 and response.json()["tasks"] == 1 and response.json()["status"] == "running"
+    assert response.status_code == 201 and response.json()["tasks"] == 1 and response.json()["status"] == "queued"
     bad = admin.post("/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "nope"}, format="json")
     assert bad.status_code == 400 and "endpoint: no endpoint named 'nope'" in bad.json()["detail"]
     run_judge(run_id=response.json()["id"])

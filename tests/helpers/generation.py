@@ -8,17 +8,11 @@ import time
 
 from rouge_score import rouge_scorer
 
+from core.lifecycle import RunStatus
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, blacklisted_word
-from selfinstruct.models import (
-    BatchStatus,
-    GeneratedInstruction,
-    GenerationBatch,
-    GenerationLane,
-    GenerationRequest,
-    SeedTask,
-)
-from selfinstruct.selectors import batch_progress
-from selfinstruct.services import accepted_count, run_generation_step
+from selfinstruct.models import GeneratedInstruction, GenerationBatch, GenerationLane, GenerationRequest, SeedTask
+from selfinstruct.selectors import accepted_count, batch_progress
+from selfinstruct.services import run_generation_step
 
 # worker settings that make recovery quick enough for a test: stalled lanes restart after 4 s
 FAST_RECOVERY = {"GENERATION_LANE_STALE_SECONDS": "4", "GENERATION_RECONCILE_SECONDS": "1"}
@@ -30,7 +24,7 @@ def drive(batch: GenerationBatch, *, rounds: int = 200) -> GenerationBatch:
     """Run the batch's lanes step by step in this process until it stops (no broker, no worker)."""
     for _ in range(rounds):
         batch.refresh_from_db()
-        if batch.status != BatchStatus.RUNNING:
+        if batch.status != RunStatus.RUNNING:
             return batch
         for lane in GenerationLane.objects.filter(batch=batch).order_by("number"):
             run_generation_step(batch_id=batch.pk, lane_number=lane.number, token=str(lane.token), step=lane.step)
@@ -41,7 +35,7 @@ def wait_until_final(batch_id: int, timeout: float = 180) -> GenerationBatch:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         batch = GenerationBatch.objects.get(pk=batch_id)
-        if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED):
+        if batch.status not in (RunStatus.RUNNING, RunStatus.PAUSED):
             return batch
         time.sleep(0.3)
     raise AssertionError(f"batch {batch_id} not finished after {timeout}s: {batch.status}")
@@ -104,7 +98,7 @@ def wait_for_accepted(batch_id: int, n: int, timeout: float = 120) -> None:
 def assert_batch_reconciles(batch: GenerationBatch, project_id: int, target: int) -> None:
     """Completed at its target; nothing lost or duplicated: every stored request is one step, and the counts
     reconcile with the rows; the pool is clean."""
-    assert batch.status == BatchStatus.COMPLETED, batch.stop_reason
+    assert batch.status == RunStatus.SUCCEEDED, batch.stop_reason
     progress = batch_progress(batch=batch)
     assert progress["accepted"] >= target
     requests = GenerationRequest.objects.filter(batch=batch, kind="tasks")

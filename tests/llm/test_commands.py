@@ -76,7 +76,7 @@ def test_server_variables_are_never_an_endpoints_key_at_any_entry(db, variable, 
 
 
 def test_platform_settings_read_from_the_environment_are_refused_even_with_the_key_shape(db):
-    from config.env import SETTINGS_VARIABLES
+    from core.env import SETTINGS_VARIABLES
     from llm.models import key_variable_problem
 
     SETTINGS_VARIABLES.add("BILLING_API_KEY")  # as if the platform's settings read it

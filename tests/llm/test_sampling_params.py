@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import RunStatus, SamplingRun
+from annotation.models import SamplingRun
+from core.lifecycle import RunStatus
 from llm.params import ParamsError, validate_params
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 

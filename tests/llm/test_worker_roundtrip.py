@@ -8,7 +8,8 @@ import time
 import pytest
 from django.conf import settings
 
-from llm.models import CheckStatus, EndpointCheck, LLMRequest
+from core.lifecycle import RunStatus
+from llm.models import EndpointCheck, LLMRequest
 from llm.services import create_endpoint, request_endpoint_check
 from tests.helpers.processes import celery_worker, manage, process_env
 from tests.testenv import SERVICES_PASS
@@ -20,7 +21,7 @@ def wait_for_check(check_id, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         check = EndpointCheck.objects.get(pk=check_id)
-        if check.status in (CheckStatus.SUCCEEDED, CheckStatus.FAILED):
+        if check.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
             return check
         time.sleep(0.1)
     raise AssertionError(f"check {check_id} still {check.status} after {timeout}s")
@@ -41,7 +42,7 @@ def test_worker_runs_an_endpoint_check_enqueued_through_the_service(teacher):
     with celery_worker() as worker:
         check = request_endpoint_check(endpoint=endpoint)
         done = wait_for_check(check.pk)
-        assert done.status == CheckStatus.SUCCEEDED, done.error
+        assert done.status == RunStatus.SUCCEEDED, done.error
         assert done.reply and done.latency_ms is not None and done.worker
         assert "succeeded" in worker.output()
     attempts = list(LLMRequest.objects.filter(purpose="endpoint-check").order_by("attempt"))
@@ -54,7 +55,7 @@ def test_a_failed_endpoint_is_reported_not_lost(teacher):
     )
     with celery_worker():
         done = wait_for_check(request_endpoint_check(endpoint=endpoint).pk)
-    assert done.status == CheckStatus.FAILED and "connection" in done.error
+    assert done.status == RunStatus.FAILED and "connection" in done.error
     assert LLMRequest.objects.filter(endpoint=endpoint, ok=False).count() == 2
 
 

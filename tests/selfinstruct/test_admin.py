@@ -2,7 +2,8 @@
 
 import pytest
 
-from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationBatch, PromptTemplate, SeedTask
+from core.lifecycle import RunStatus
+from selfinstruct.models import GeneratedInstruction, GenerationBatch, PromptTemplate, SeedTask
 from selfinstruct.services import get_template, start_batch
 from tests.helpers.generation import drive
 
@@ -49,9 +50,9 @@ def test_batch_page_shows_live_progress_and_actions_work(admin_client, seeded, e
     running = start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=1000)
     assert "hx-get" in admin_client.get(f"/admin/selfinstruct/generationbatch/{running.pk}/progress/").content.decode()
     admin_client.post("/admin/selfinstruct/generationbatch/", {"action": "pause", "_selected_action": [running.pk]})
-    assert GenerationBatch.objects.get(pk=running.pk).status == BatchStatus.PAUSED
+    assert GenerationBatch.objects.get(pk=running.pk).status == RunStatus.PAUSED
     admin_client.post("/admin/selfinstruct/generationbatch/", {"action": "cancel", "_selected_action": [running.pk]})
-    assert GenerationBatch.objects.get(pk=running.pk).status == BatchStatus.CANCELLED
+    assert GenerationBatch.objects.get(pk=running.pk).status == RunStatus.CANCELLED
     listing = admin_client.get("/admin/selfinstruct/generationbatch/").content.decode()
     assert "alpaca v1" in listing
 

@@ -4,8 +4,9 @@ import uuid
 
 import pytest
 
+from core.lifecycle import RunStatus
 from llm.services import create_endpoint
-from selfinstruct.models import BatchStatus, GeneratedInstruction, GenerationLane, GenerationRequest
+from selfinstruct.models import GeneratedInstruction, GenerationLane, GenerationRequest
 from selfinstruct.selectors import batch_progress
 from selfinstruct.services import (
     BatchError,
@@ -32,7 +33,7 @@ from tests.helpers.generation import assert_pool_is_clean, drive
 )
 def test_each_template_reaches_its_target_in_both_languages(seeded, endpoint, template, language):
     batch = drive(start_batch(project=seeded, endpoint=endpoint, template_name=template, target=25, language=language))
-    assert batch.status == BatchStatus.COMPLETED and batch.stop_reason.startswith("target reached")
+    assert batch.status == RunStatus.SUCCEEDED and batch.stop_reason.startswith("target reached")
     progress = batch_progress(batch=batch)
     assert progress["accepted"] >= 25
     assert assert_pool_is_clean(seeded.pk) == progress["accepted"]
@@ -86,7 +87,7 @@ def test_faults_are_survived_and_recorded(seeded, endpoint, teacher):
         rates={"429": 0.2, "500": 0.2, "malformed": 0.1, "truncated": 0.1, "empty": 0.1}, retry_after=0, seed=5
     )
     batch = drive(start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=30))
-    assert batch.status == BatchStatus.COMPLETED
+    assert batch.status == RunStatus.SUCCEEDED
     progress = batch_progress(batch=batch)
     assert progress["accepted"] >= 30 and sum(teacher.stats()["faults"].values()) > 0
     assert_pool_is_clean(seeded.pk)
@@ -105,7 +106,7 @@ def test_length_cut_replies_drop_their_last_item(seeded, endpoint, teacher):
 def test_unrecoverable_endpoint_fails_the_batch_with_a_readable_reason(seeded, teacher):
     wrong = create_endpoint(name="wrong", base_url=teacher.url.removesuffix("/v1") + "/nope", model="m")
     batch = drive(start_batch(project=seeded, endpoint=wrong, template_name="self-instruct", target=10))
-    assert batch.status == BatchStatus.FAILED and "client_error" in batch.stop_reason
+    assert batch.status == RunStatus.FAILED and "client_error" in batch.stop_reason
     assert GenerationRequest.objects.get(batch=batch).error.startswith("client_error")
 
 
@@ -115,14 +116,14 @@ def test_repeated_failures_fail_the_batch(seeded, endpoint, teacher, settings):
     endpoint.save()
     teacher.faults(rates={"500": 1.0})
     batch = drive(start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10))
-    assert batch.status == BatchStatus.FAILED and "3 requests in a row failed" in batch.stop_reason
+    assert batch.status == RunStatus.FAILED and "3 requests in a row failed" in batch.stop_reason
 
 
 def test_token_budget_stops_before_it_could_be_exceeded(seeded, endpoint):
     batch = drive(
         start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10_000, token_budget=6000)
     )
-    assert batch.status == BatchStatus.COMPLETED and batch.stop_reason.startswith("token budget")
+    assert batch.status == RunStatus.SUCCEEDED and batch.stop_reason.startswith("token budget")
     assert 0 < batch.tokens_used <= 6000
     assert batch.requests.count() >= 1
 
@@ -147,7 +148,7 @@ def test_pause_resume_cancel(seeded, endpoint):
     assert GenerationLane.objects.get(pk=lane.pk).token != lane.token  # lanes restarted with new tokens
     cancel_batch(batch=batch)
     batch.refresh_from_db()
-    assert batch.status == BatchStatus.CANCELLED and batch.finished_at
+    assert batch.status == RunStatus.CANCELLED and batch.finished_at
     with pytest.raises(BatchError, match="already cancelled"):
         cancel_batch(batch=batch)
     with pytest.raises(BatchError, match="only a paused batch can be resumed"):
@@ -177,11 +178,13 @@ def test_start_batch_validation(seeded, project, endpoint, other_project):
 
 
 def test_completions_api_style_generates_too(seeded, teacher):
+    from core.lifecycle import RunStatus
     from llm.models import ApiStyle
 
     legacy = create_endpoint(name="legacy", base_url=teacher.url, model="m", api_style=ApiStyle.COMPLETIONS)
     batch = drive(start_batch(project=seeded, endpoint=legacy, template_name="alpaca", target=15))
-    assert batch.status == BatchStatus.COMPLETED and batch_progress(batch=batch)["accepted"] >= 15
+    assert batch.status == RunStatus.SUCCEEDED and batch_progress(batch=batch)["accepted"] >= 15
+    from core.lifecycle import RunStatus
     from llm.models import LLMRequest
 
     assert LLMRequest.objects.filter(endpoint=legacy).first().request_payload["prompt"].startswith("Please write")
@@ -190,7 +193,7 @@ def test_completions_api_style_generates_too(seeded, teacher):
 def test_a_saturated_batch_stops_instead_of_paying_forever(seeded, endpoint, settings):
     settings.GENERATION_STALL_REQUESTS = 3
     first = drive(start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10, seed=1))
-    assert first.status == BatchStatus.COMPLETED
+    assert first.status == RunStatus.SUCCEEDED
     # the same demonstrations and teacher state again: every reply repeats what the pool already holds
     from selfinstruct.models import GeneratedInstruction as Row
 
@@ -212,5 +215,5 @@ def test_a_saturated_batch_stops_instead_of_paying_forever(seeded, endpoint, set
             cost=0,
         )
         stalled = drive(start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=10))
-    assert stalled.status == BatchStatus.FAILED and stalled.stop_reason.startswith("stalled: the last 3 replies")
+    assert stalled.status == RunStatus.FAILED and stalled.stop_reason.startswith("stalled: the last 3 replies")
     assert Row.objects.filter(status="accepted").count() == pool_size

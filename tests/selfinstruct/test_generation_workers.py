@@ -11,10 +11,10 @@ import signal
 import pytest
 from django.conf import settings
 
+from core.lifecycle import RunStatus
 from llm.services import create_endpoint
-from selfinstruct.models import BatchStatus
-from selfinstruct.selectors import batch_progress
-from selfinstruct.services import accepted_count, start_batch
+from selfinstruct.selectors import accepted_count, batch_progress
+from selfinstruct.services import start_batch
 from tests.helpers.generation import (
     FAST_RECOVERY,
     assert_batch_reconciles,
@@ -106,7 +106,7 @@ def test_every_template_in_both_languages_through_two_workers_under_faults(seede
         finished = [wait_until_final(b.pk, timeout=300) for b in batches]
     for (template, language), batch in zip(COMBOS, finished, strict=True):
         progress = batch_progress(batch=batch)
-        assert batch.status == BatchStatus.COMPLETED, (template, language, batch.stop_reason)
+        assert batch.status == RunStatus.SUCCEEDED, (template, language, batch.stop_reason)
         assert progress["accepted"] >= 20, (template, language)
         if template == "self-instruct":
             assert progress["instances"].get("done", 0) >= 0.8 * progress["accepted"]

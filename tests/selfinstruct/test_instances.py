@@ -2,15 +2,9 @@
 
 import pytest
 
+from core.lifecycle import RunStatus
 from selfinstruct.filters import Reason, judge_instances
-from selfinstruct.models import (
-    BatchStatus,
-    GeneratedInstance,
-    GeneratedInstruction,
-    GenerationRequest,
-    InstancesStatus,
-    Stage,
-)
+from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationRequest, InstancesStatus, Stage
 from selfinstruct.parsing import parse_instances, parse_yes_no
 from selfinstruct.prompts import Demo, render_classify, render_instances
 from selfinstruct.services import start_batch
@@ -93,7 +87,7 @@ def test_self_instruct_batch_writes_instances_after_its_target(seeded, endpoint,
     batch = drive(
         start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=15, language=language)
     )
-    assert batch.status == BatchStatus.COMPLETED and batch.stage == Stage.INSTANCES
+    assert batch.status == RunStatus.SUCCEEDED and batch.stage == Stage.INSTANCES
     assert batch.stop_reason == "target reached; instances written"
     accepted = GeneratedInstruction.objects.filter(batch=batch, status="accepted")
     assert not accepted.exclude(instances_status__in=[InstancesStatus.DONE, InstancesStatus.FAILED]).exists()
@@ -127,6 +121,7 @@ def test_instance_failures_are_retried_then_given_up(seeded, endpoint, teacher, 
     endpoint.save()
     drive_until_stage = 0
     while batch.stage != Stage.INSTANCES and drive_until_stage < 20:
+        from core.lifecycle import RunStatus
         from selfinstruct.models import GenerationLane
         from selfinstruct.services import run_generation_step
 
@@ -136,7 +131,7 @@ def test_instance_failures_are_retried_then_given_up(seeded, endpoint, teacher, 
         drive_until_stage += 1
     teacher.faults(rates={"500": 1.0})  # every stage-two request now fails
     batch = drive(batch)
-    assert batch.status == BatchStatus.COMPLETED
+    assert batch.status == RunStatus.SUCCEEDED
     assert (
         not GeneratedInstruction.objects.filter(batch=batch, status="accepted")
         .exclude(instances_status=InstancesStatus.FAILED)

@@ -12,7 +12,7 @@ import time
 import pytest
 from django.db import connection
 
-from selfinstruct.services import accepted_count
+from selfinstruct.selectors import accepted_count
 from tests.helpers.datasets import wait_while_building
 from tests.helpers.generation import FAST_RECOVERY, assert_batch_reconciles, wait_for_accepted, wait_until_final
 from tests.helpers.processes import celery_worker, free_port, manage, process_env

@@ -186,9 +186,9 @@ def test_the_labeler_page_takes_any_ranking_text_without_a_500(client, cast, mak
 
 
 def test_a_json_body_past_the_size_limit_is_refused_before_parsing(api_as, settings, monkeypatch):
-    import config.parsers
+    import core.parsers
 
-    monkeypatch.setattr(config.parsers, "MAX_JSON_BODY_BYTES", 1000)
+    monkeypatch.setattr(core.parsers, "MAX_JSON_BODY_BYTES", 1000)
     body = '{"project": "alpha", "kind": "sft", "name": "' + "x" * 2000 + '"}'
     response = api_as("admin").generic("POST", "/api/v1/datasets/", body, "application/json")
     assert response.status_code == 400 and "larger than" in response.json()["detail"]

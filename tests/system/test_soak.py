@@ -27,10 +27,10 @@ def test_labelers_generation_and_a_build_at_once(project, make_tasks, labelers, 
     assert connection.vendor == "postgresql" and settings.REDIS_URL  # the services pass
     from annotation.models import Assignment, Ranking, RankingTask
     from annotation.services import claim_next_ranking_task, submit_ranking
+    from core.lifecycle import RunStatus
     from exports.models import DatasetVersion, VersionStatus
     from exports.services import create_dataset_version
     from llm.teacher import default_seed_files
-    from selfinstruct.models import BatchStatus
     from selfinstruct.services import import_seed_file, start_batch
 
     for path in default_seed_files():
@@ -74,7 +74,7 @@ def test_labelers_generation_and_a_build_at_once(project, make_tasks, labelers, 
     elapsed = time.monotonic() - started
 
     assert not errors, errors[:3]
-    assert batch.status == BatchStatus.COMPLETED, batch.stop_reason
+    assert batch.status == RunStatus.SUCCEEDED, batch.stop_reason
     assert version.status == VersionStatus.READY and version.row_count > 0, version.error
     assert_pool_is_clean(project.pk)
     for ids in submitted.values():

@@ -10,7 +10,8 @@ import shutil
 import pytest
 from django.conf import settings
 
-from training.models import JobStatus, TrainingJob
+from core.lifecycle import RunStatus
+from training.models import TrainingJob
 from training.services import create_training_job, model_dir
 
 
@@ -22,7 +23,7 @@ def finished_job(project, sft_version, tiny_base):
     (model_dir(job) / "config.json").write_text(
         json.dumps({**json.loads((tiny_base / "config.json").read_text()), "_name_or_path": str(tiny_base)})
     )
-    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    TrainingJob.objects.filter(pk=job.pk).update(status=RunStatus.SUCCEEDED)
     job.refresh_from_db()
     return job
 

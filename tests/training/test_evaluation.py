@@ -7,9 +7,10 @@ import re
 import pytest
 from django.core.management import call_command
 
+from core.lifecycle import RunStatus
 from llm.models import LLMRequest
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
-from training.models import EvaluationItem, EvaluationRun, EvaluationStatus
+from training.models import EvaluationItem, EvaluationRun
 from training.services import (
     TrainingJobError,
     evaluation_table,
@@ -71,7 +72,7 @@ def test_an_evaluation_answers_judges_both_orders_and_tabulates_per_category(pro
                            items=with_reference(read_eval_set(belle_file))[0], prompt_set=belle_file.name)  # fmt: skip
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
-    assert run.status == EvaluationStatus.SUCCEEDED and (run.items_done, run.items_failed) == (5, 0)
+    assert run.status == RunStatus.SUCCEEDED and (run.items_done, run.items_failed) == (5, 0)
     purposes = list(LLMRequest.objects.filter(ok=True).values_list("purpose", flat=True))
     assert purposes.count("evaluation") == 5 and purposes.count("judge") == 10  # one answer + two orders each
     items = list(EvaluationItem.objects.filter(run=run))
@@ -100,11 +101,11 @@ def test_a_failed_item_is_reported_and_a_resumed_run_keeps_the_done_ones(project
     teacher.faults(queue=["500"] * 4)  # the first item's answer fails through every attempt
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
-    assert (run.status, run.items_done, run.items_failed) == (EvaluationStatus.SUCCEEDED, 1, 1)
+    assert (run.status, run.items_done, run.items_failed) == (RunStatus.SUCCEEDED, 1, 1)
     assert "server_error" in run.error and run.results["overall"]["judged"] == 1
     assert resume_evaluation(run=run) == 1  # the real resume path: the failed item is tried again, the judged kept
     run.refresh_from_db()
-    assert run.status == EvaluationStatus.RUNNING and run.error == "" and run.finished_at is None
+    assert run.status == RunStatus.RUNNING and run.error == "" and run.finished_at is None
     before = LLMRequest.objects.count()
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
@@ -144,7 +145,7 @@ def test_waiting_without_a_worker_ends_at_the_timeout_with_the_reason(project, e
     with pytest.raises(CommandError, match=r"evaluation \d+ still not finished after 1s — is a worker running\?"):
         call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
                      "--prompts", str(belle_file), "--limit", "1", "--wait", "--timeout", "1")  # fmt: skip
-    assert EvaluationRun.objects.get().status == EvaluationStatus.RUNNING  # queued work is kept, not lost
+    assert EvaluationRun.objects.get().status == RunStatus.RUNNING  # queued work is kept, not lost
 
 
 def test_evaluations_are_sent_to_the_default_queue_not_the_gpu_queue(monkeypatch, settings):

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from core.lifecycle import RunStatus
 from training import hyperparameters
-from training.models import JobStatus, TrainingJob, TrainingTrigger
+from training.models import TrainingJob, TrainingTrigger
 from training.services import (
     TrainingJobError,
     cancel_training_job,
@@ -47,7 +48,7 @@ def test_create_validates_dataset_base_model_and_hyperparameters(
         return create_training_job(**args)
 
     job = create(hyperparameters={"epochs": 2})
-    assert job.status == JobStatus.QUEUED and job.hyperparameters["epochs"] == 2.0
+    assert job.status == RunStatus.QUEUED and job.hyperparameters["epochs"] == 2.0
     assert job.base_model == str(Path(tiny_base).resolve()) and job.enqueued_at is not None
     errors = [
         ({"kind": "sft"}, "a sft job trains on a sft version; version"),
@@ -76,24 +77,24 @@ def test_create_validates_dataset_base_model_and_hyperparameters(
 def test_cancel_a_queued_job_and_guards(project, preference_version, tiny_base):
     job = create_training_job(project=project, dataset_version=preference_version, kind="reward",
                               base_model=str(tiny_base))  # fmt: skip
-    assert cancel_training_job(job=job) == JobStatus.CANCELLED
+    assert cancel_training_job(job=job) == RunStatus.CANCELLED
     job.refresh_from_db()
-    assert job.status == JobStatus.CANCELLED and job.error == "cancelled before it started"
+    assert job.status == RunStatus.CANCELLED and job.error == "cancelled before it started"
     with pytest.raises(TrainingJobError, match="is already cancelled"):
         cancel_training_job(job=job)
     run_training_job(job_id=job.pk)  # its message arrives later: nothing starts
     job.refresh_from_db()
-    assert job.status == JobStatus.CANCELLED and job.started_at is None
+    assert job.status == RunStatus.CANCELLED and job.started_at is None
 
 
 def test_a_redelivered_message_never_starts_a_second_run(project, preference_version, tiny_base, monkeypatch):
     job = create_training_job(project=project, dataset_version=preference_version, kind="reward",
                               base_model=str(tiny_base))  # fmt: skip
-    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+    TrainingJob.objects.filter(pk=job.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
     launched = []
     monkeypatch.setattr("training.services.subprocess.Popen", lambda *a, **k: launched.append(a))
     run_training_job(job_id=job.pk)
-    assert launched == [] and TrainingJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
+    assert launched == [] and TrainingJob.objects.get(pk=job.pk).status == RunStatus.RUNNING
 
 
 def test_reaper_fails_jobs_whose_heartbeat_stopped_and_lost_messages_are_resent(
@@ -103,13 +104,13 @@ def test_reaper_fails_jobs_whose_heartbeat_stopped_and_lost_messages_are_resent(
                                        base_model=str(tiny_base))  # fmt: skip
     stale, fresh, waiting = make(), make(), make()
     old = timezone.now() - timedelta(minutes=10)
-    TrainingJob.objects.filter(pk=stale.pk).update(status=JobStatus.RUNNING, heartbeat_at=old, step=7, total_steps=20)
-    TrainingJob.objects.filter(pk=fresh.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+    TrainingJob.objects.filter(pk=stale.pk).update(status=RunStatus.RUNNING, heartbeat_at=old, step=7, total_steps=20)
+    TrainingJob.objects.filter(pk=fresh.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
     TrainingJob.objects.filter(pk=waiting.pk).update(enqueued_at=old)
     assert reap_stalled_jobs(stale_seconds=60) == 1
     stale.refresh_from_db()
-    assert stale.status == JobStatus.FAILED and "stopped reporting" in stale.error and "step 7/20" in stale.error
-    assert TrainingJob.objects.get(pk=fresh.pk).status == JobStatus.RUNNING
+    assert stale.status == RunStatus.FAILED and "stopped reporting" in stale.error and "step 7/20" in stale.error
+    assert TrainingJob.objects.get(pk=fresh.pk).status == RunStatus.RUNNING
     sent = []
     monkeypatch.setattr("training.services._enqueue", sent.append)
     assert requeue_lost_jobs(older_than_seconds=60) == 1 and sent == [waiting.pk]

@@ -5,11 +5,12 @@ import shutil
 
 
 def _succeeded(job, tiny_base):
-    from training.models import JobStatus, TrainingJob
+    from core.lifecycle import RunStatus
+    from training.models import TrainingJob
     from training.services import model_dir
 
     shutil.copytree(tiny_base, model_dir(job), dirs_exist_ok=True)  # what a finished run leaves
-    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    TrainingJob.objects.filter(pk=job.pk).update(status=RunStatus.SUCCEEDED)
     job.refresh_from_db()
     return job
 

@@ -6,17 +6,17 @@ import time
 
 import pytest
 
-from annotation.models import Completion, SamplingRun, SamplingStatus
+from annotation.models import Completion, SamplingRun
 from annotation.services import claim_next_ranking_task, start_sampling_run, submit_ranking
+from core.lifecycle import RunStatus
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import create_dataset_version
 from llm.services import create_endpoint
 from llm.teacher import default_seed_files
-from selfinstruct.models import BatchStatus
 from selfinstruct.services import import_seed_file, start_batch
 from tests.helpers.generation import wait_until_final
 from tests.helpers.processes import celery_worker
-from training.models import JobStatus, TrainingJob, TrainingMetric
+from training.models import TrainingJob, TrainingMetric
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(900)]
 
@@ -42,11 +42,11 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
     consumer = api_as("consumer")
     with celery_worker(concurrency=2) as default_worker, celery_worker(queues=("gpu",)) as gpu_worker:
         batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=12)
-        assert wait_until_final(batch.pk).status == BatchStatus.COMPLETED
+        assert wait_until_final(batch.pk).status == RunStatus.SUCCEEDED
         run = start_sampling_run(project=project, endpoints=[(endpoint, {}), (hot, {"temperature": 1.2})],
                                  per_prompt=3, sources=("generated",))  # fmt: skip
-        run = poll(lambda: SamplingRun.objects.get(pk=run.pk), lambda r: r.status != SamplingStatus.RUNNING)
-        assert run.status == SamplingStatus.SUCCEEDED
+        run = poll(lambda: SamplingRun.objects.get(pk=run.pk), lambda r: r.status != RunStatus.RUNNING)
+        assert run.status == RunStatus.SUCCEEDED
         ranked = 0
         while (assignment := claim_next_ranking_task(project=project, labeler=labeler)) is not None:
             texts = dict(Completion.objects.filter(pk__in=assignment.task.completion_ids).values_list("pk", "text"))
@@ -69,8 +69,8 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
             jobs[kind] = response.json()["id"]
         for job_id in jobs.values():
             job = poll(lambda j=job_id: TrainingJob.objects.get(pk=j),
-                       lambda j: j.status not in (JobStatus.QUEUED, JobStatus.RUNNING), timeout=300)  # fmt: skip
-            assert job.status == JobStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
+                       lambda j: j.status not in (RunStatus.QUEUED, RunStatus.RUNNING), timeout=300)  # fmt: skip
+            assert job.status == RunStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
         next_round(project, jobs, endpoint, labelers, api_as, gpu_worker)
         default_log = default_worker.output()
     assert "Traceback" not in default_log

@@ -7,9 +7,10 @@ from django.core.management import call_command
 from django.test import Client
 
 from annotation.models import RankingTask, RewardScore
+from core.lifecycle import RunStatus
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 from tests.training.conftest import preference_version, tiny_base  # noqa: F401 - shared fixtures
-from training.models import JobKind, JobStatus, ScoringRun, ScoringStatus, TrainingJob
+from training.models import JobKind, ScoringRun, TrainingJob
 from training.services import (
     TrainingJobError,
     model_dir,
@@ -26,7 +27,7 @@ def reward_job(project, preference_version, tiny_base):  # noqa: F811
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     job = TrainingJob.objects.create(project=project, dataset_version=preference_version, kind=JobKind.REWARD,
-                                     base_model=str(tiny_base), status=JobStatus.SUCCEEDED)  # fmt: skip
+                                     base_model=str(tiny_base), status=RunStatus.SUCCEEDED)  # fmt: skip
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=1)
     model.save_pretrained(model_dir(job))
@@ -51,10 +52,10 @@ def direct_score(job, prompt, text):
 def test_scores_match_the_models_own_reward_and_every_task_gets_the_rm_order(project, reward_job):
     run = start_reward_scoring(job=reward_job)
     total = RankingTask.objects.filter(project=project).count() * 3
-    assert run.completions_total == total and run.status == ScoringStatus.QUEUED
+    assert run.completions_total == total and run.status == RunStatus.QUEUED
     run_reward_scoring(run_id=run.pk)
     run.refresh_from_db()
-    assert (run.status, run.completions_scored, run.tasks_updated) == (ScoringStatus.SUCCEEDED, total, total // 3)
+    assert (run.status, run.completions_scored, run.tasks_updated) == (RunStatus.SUCCEEDED, total, total // 3)
     assert RewardScore.objects.filter(job_id=reward_job.pk).count() == total
     sample = RewardScore.objects.select_related("completion__prompt").order_by("id")[4]
     prompt = sample.completion.prompt
@@ -82,14 +83,14 @@ def test_a_rerun_scores_only_what_is_missing(project, reward_job):
 
 def test_only_succeeded_reward_jobs_score_and_one_run_at_a_time(project, reward_job, preference_version):  # noqa: F811
     sft = TrainingJob.objects.create(project=project, dataset_version=preference_version, kind=JobKind.SFT,
-                                     base_model="x", status=JobStatus.SUCCEEDED)  # fmt: skip
+                                     base_model="x", status=RunStatus.SUCCEEDED)  # fmt: skip
     with pytest.raises(TrainingJobError, match="only reward models score"):
         start_reward_scoring(job=sft)
-    TrainingJob.objects.filter(pk=reward_job.pk).update(status=JobStatus.RUNNING)
+    TrainingJob.objects.filter(pk=reward_job.pk).update(status=RunStatus.RUNNING)
     reward_job.refresh_from_db()
     with pytest.raises(TrainingJobError, match="is running, not succeeded"):
         start_reward_scoring(job=reward_job)
-    TrainingJob.objects.filter(pk=reward_job.pk).update(status=JobStatus.SUCCEEDED)
+    TrainingJob.objects.filter(pk=reward_job.pk).update(status=RunStatus.SUCCEEDED)
     reward_job.refresh_from_db()
     start_reward_scoring(job=reward_job)
     with pytest.raises(TrainingJobError, match="already has a scoring run queued or running"):
@@ -104,14 +105,14 @@ def test_a_run_whose_worker_died_goes_back_to_the_queue(project, reward_job, mon
     sent = []
     monkeypatch.setattr("training.services._enqueue_scoring", sent.append)
     run = start_reward_scoring(job=reward_job)
-    ScoringRun.objects.filter(pk=run.pk).update(status=ScoringStatus.RUNNING,
+    ScoringRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING,
                                                 heartbeat_at=timezone.now() - timedelta(minutes=10))  # fmt: skip
     assert requeue_stalled_scoring(stale_seconds=120) == 1 and sent == [run.pk]
     run.refresh_from_db()
-    assert run.status == ScoringStatus.QUEUED
+    assert run.status == RunStatus.QUEUED
     assert requeue_stalled_scoring(stale_seconds=120) == 0  # queued and fresh: left alone
     run_reward_scoring(run_id=run.pk)
-    assert ScoringRun.objects.get(pk=run.pk).status == ScoringStatus.SUCCEEDED
+    assert ScoringRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
 
 
 def test_a_missing_model_fails_the_run_with_the_reason(project, reward_job):
@@ -121,7 +122,7 @@ def test_a_missing_model_fails_the_run_with_the_reason(project, reward_job):
     shutil.rmtree(model_dir(reward_job))
     run_reward_scoring(run_id=run.pk)
     run.refresh_from_db()
-    assert run.status == ScoringStatus.FAILED and "no model at" in run.error
+    assert run.status == RunStatus.FAILED and "no model at" in run.error
 
 
 def test_scoring_from_the_api_the_cli_and_the_admin(project, reward_job, api_as, cast, capsys):
@@ -142,4 +143,4 @@ def test_scoring_from_the_api_the_cli_and_the_admin(project, reward_job, api_as,
     assert "Score the project's completions" in page and "tasks ordered" in page
     RewardScore.objects.all().delete()
     assert admin.post(f"/admin/training/trainingjob/{reward_job.pk}/score/").status_code == 302
-    assert ScoringRun.objects.filter(status=ScoringStatus.QUEUED).count() == 1
+    assert ScoringRun.objects.filter(status=RunStatus.QUEUED).count() == 1

@@ -75,12 +75,13 @@ def test_bad_requests_are_400_with_the_field(served):
 
 @pytest.fixture
 def succeeded_sft_job(project, sft_version, tiny_base):
-    from training.models import JobStatus, TrainingJob
+    from core.lifecycle import RunStatus
+    from training.models import TrainingJob
     from training.services import create_training_job, model_dir
 
     job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base))
     shutil.copytree(tiny_base, model_dir(job), dirs_exist_ok=True)  # what a finished run leaves (no training here)
-    TrainingJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
+    TrainingJob.objects.filter(pk=job.pk).update(status=RunStatus.SUCCEEDED)
     job.refresh_from_db()
     return job
 

@@ -3,7 +3,8 @@ and accuracy curves, results and artifacts, and cancel."""
 
 from django.test import Client
 
-from training.models import JobStatus, TrainingJob, TrainingMetric
+from core.lifecycle import RunStatus
+from training.models import TrainingJob, TrainingMetric
 
 
 def test_train_from_the_version_page_watch_and_cancel(cast, preference_version, tiny_base):
@@ -38,5 +39,5 @@ def test_train_from_the_version_page_watch_and_cancel(cast, preference_version, 
     assert "4/8 (50%" in page and "&quot;accuracy&quot;: 0.75" in page and "Cancel this job" in page
     assert client.post(f"/admin/training/trainingjob/{job.pk}/cancel/").status_code == 302
     job.refresh_from_db()
-    assert job.status == JobStatus.CANCELLED
+    assert job.status == RunStatus.CANCELLED
     assert "Cancel this job" not in client.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from core.lifecycle import RunStatus
 from tests.helpers.processes import celery_worker, manage, process_env
-from training.models import JobStatus, TrainingJob, TrainingMetric
+from training.models import TrainingJob, TrainingMetric
 from training.services import create_training_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
@@ -29,7 +30,7 @@ def wait_for(job, predicate, timeout=180):
 
 
 def finished(job):
-    return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+    return job.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preference_version, sft_version, tiny_base):
@@ -42,7 +43,7 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
             "hyperparameters": {**FAST, "epochs": 3}, "seed": 3}, format="json")  # fmt: skip
         assert created.status_code == 201, created.content
         rm = wait_for(TrainingJob.objects.get(pk=created.json()["id"]), finished)
-        assert rm.status == JobStatus.SUCCEEDED, rm.error + worker.output()[-3000:]
+        assert rm.status == RunStatus.SUCCEEDED, rm.error + worker.output()[-3000:]
         cli = manage("train", "--dataset", str(sft_version.pk), "--kind", "sft", "--base-model", str(tiny_base),
                      "--hp", "epochs=2", "--hp", "max_length=512", "--hp", "learning_rate=1e-3", "--hp",
                      "sample_prompts=2", "--wait", "--timeout", "300", env=process_env())  # fmt: skip
@@ -89,7 +90,7 @@ def test_cancel_stops_at_the_next_step_and_keeps_the_model(api_as, preference_ve
         wait_for(job, lambda j: j.step >= 3)
         assert api_as("consumer").post(f"/api/v1/training-jobs/{job.pk}/cancel").json() == {"status": "cancelling"}
         wait_for(job, finished, timeout=120)
-    assert job.status == JobStatus.CANCELLED and job.error == "", job.error
+    assert job.status == RunStatus.CANCELLED and job.error == "", job.error
     assert 3 <= job.step < 100_000
     assert os.path.exists(f"{job.output_dir}/model/model.safetensors")
 
@@ -102,7 +103,7 @@ def test_a_killed_trainer_fails_the_job_with_the_reason(preference_version, tiny
         wait_for(job, lambda j: j.step >= 2 and j.pid)
         os.kill(job.pid, signal.SIGKILL)  # an out-of-memory kill, a segfault in a kernel…
         wait_for(job, finished, timeout=60)
-    assert job.status == JobStatus.FAILED
+    assert job.status == RunStatus.FAILED
     assert job.error.startswith("the training process was killed by SIGKILL at step "), job.error
 
 
@@ -120,7 +121,7 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
         wait_for(long, lambda j: j.step >= 2 and j.pid)
         trainer_pid = long.pid
         worker.kill(signal.SIGKILL)  # the worker dies mid-run; its trainer dies with it (PDEATHSIG)
-    assert doomed.status == JobStatus.FAILED and "is not a transformers checkpoint folder" in doomed.error
+    assert doomed.status == RunStatus.FAILED and "is not a transformers checkpoint folder" in doomed.error
     for _ in range(100):
         try:
             os.kill(trainer_pid, 0)
@@ -133,9 +134,9 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
         wait_for(long, finished, timeout=60)
         time.sleep(1.5)
         log = second.output()
-    assert long.status == JobStatus.FAILED and "stopped reporting" in long.error, long.error
+    assert long.status == RunStatus.FAILED and "stopped reporting" in long.error, long.error
     assert "training_jobs_reaped" in log
-    assert TrainingJob.objects.get(pk=long.pk).status == JobStatus.FAILED
+    assert TrainingJob.objects.get(pk=long.pk).status == RunStatus.FAILED
 
 
 def test_train_cli_status_cancel_and_errors(preference_version, tiny_base):

@@ -6,9 +6,9 @@ the ranking dashboard and in /api/v1/annotation/stats."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import JudgeRun, JudgeStatus
 from annotation.services import AnnotationError, run_judge, start_judge_run
-from config.cli import wait_until
+from core.cli import wait_for_run
+from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 
@@ -42,12 +42,11 @@ class Command(BaseCommand):
             run_judge(run_id=run.pk)
         elif not o["wait"]:
             return
-        run = wait_until(lambda: JudgeRun.objects.get(pk=run.pk), lambda r: r.status != JudgeStatus.RUNNING,
-                         timeout=o["timeout"], what=f"judge run {run.pk}")  # fmt: skip
+        run = wait_for_run(self, run, timeout=o["timeout"], unit="task")
         rate = "–" if run.position_bias_rate is None else f"{run.position_bias_rate:.3f}"
         self.stdout.write(
             f"run {run.pk} {run.status}: {run.tasks_done} task(s) judged, {run.tasks_failed} failed, "
             f"{run.pairs_judged} pair(s), position-bias rate {rate}"
         )
-        if run.status != JudgeStatus.SUCCEEDED:
+        if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} {run.status}: {run.error}")

@@ -3,13 +3,13 @@
 Each prompt gets K completions (slot i from endpoint i mod n) and becomes a ranking task."""
 
 import json
-import time
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from annotation.models import MAX_K, MIN_K, SamplingRun, SamplingStatus
+from annotation.models import MAX_K, MIN_K, SamplingRun
 from annotation.services import AnnotationError, start_sampling_run
+from core.cli import wait_for_run
+from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 
@@ -61,26 +61,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(f"sampling run {run.pk}: {run.prompts_total} prompt(s) x {run.per_prompt} completions")
         if o["wait"]:
-            wait_for_run(self, run.pk, timeout=o["timeout"])
+            wait_for_sampling(self, run.pk, timeout=o["timeout"])
 
 
-def wait_for_run(command: BaseCommand, run_id: int, *, timeout: float | None = None) -> None:
-    run = SamplingRun.objects.get(pk=run_id)
-    deadline = time.monotonic() + timeout if timeout else None
-    with tqdm(total=run.prompts_total, desc=f"run {run_id}", unit="prompt", file=command.stderr._out) as bar:
-        while True:
-            run.refresh_from_db()
-            bar.n = run.prompts_done + run.prompts_failed
-            bar.set_postfix(failed=run.prompts_failed, completions=run.completions_created, refresh=False)
-            bar.refresh()
-            if run.status != SamplingStatus.RUNNING:
-                break
-            if deadline and time.monotonic() > deadline:
-                raise CommandError(f"run {run_id} still running after {timeout:.0f}s — is a worker running?")
-            time.sleep(0.5)
+def wait_for_sampling(command: BaseCommand, run_id: int, *, timeout: float | None = None) -> None:
+    run = wait_for_run(command, SamplingRun.objects.get(pk=run_id), timeout=timeout, unit="prompt")
     command.stdout.write(
         f"run {run_id} {run.status}: {run.prompts_done} prompt(s) done, {run.prompts_failed} failed, "
         f"{run.completions_created} completion(s)"
     )
-    if run.status != SamplingStatus.SUCCEEDED:
+    if run.status != RunStatus.SUCCEEDED:
         raise CommandError(f"run {run_id} {run.status}: {run.error}")

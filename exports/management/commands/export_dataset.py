@@ -4,14 +4,12 @@ Creates a dataset version (built by a worker; --build-here builds it in this pro
 re-downloads an existing one. Writes PATH atomically (no partial file on failure); prints the id and hash."""
 
 import shutil
-import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from tqdm import tqdm
 
-from config.cli import key_value_arg
+from core.cli import key_value_arg, wait_for_run
 from exports.formats import DEFAULT_SHAPE, FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import DatasetError, build_dataset_version, create_dataset_version, materialize
@@ -65,7 +63,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             if o["build_here"]:
                 build_dataset_version(version_id=version.pk)
-            self._wait(version, o["timeout"])
+            wait_for_run(self, version, timeout=o["timeout"], unit="row")
         version.refresh_from_db()
         if version.status != VersionStatus.READY:
             raise CommandError(f"version {version.pk} is {version.status}: {version.error}")
@@ -91,18 +89,3 @@ class Command(BaseCommand):
             f"version {version.pk} ({version.kind} v{version.number}) content sha256 {version.content_hash}\n"
             f"wrote {rows} {shape} row(s), split {o['split']}, to {out} (sha256 {digest})"
         )
-
-    def _wait(self, version: DatasetVersion, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with tqdm(desc=f"version {version.pk}", unit="row", file=self.stderr._out) as bar:
-            while True:
-                version.refresh_from_db()
-                bar.n = version.rows_written
-                bar.refresh()
-                if version.status != VersionStatus.BUILDING:
-                    return
-                if time.monotonic() > deadline:
-                    raise CommandError(
-                        f"version {version.pk} still building after {timeout:.0f}s — is a worker running?"
-                    )
-                time.sleep(0.3)

@@ -1,11 +1,10 @@
 """manage.py check_endpoint NAME [--wait] — queue a round trip through a worker to the endpoint."""
 
-import time
-
 from django.core.management.base import BaseCommand, CommandError
 
-from llm.models import CheckStatus
-from llm.selectors import get_check, get_endpoint
+from core.cli import wait_for_run
+from core.lifecycle import RunStatus
+from llm.selectors import get_endpoint
 from llm.services import request_endpoint_check
 
 
@@ -25,13 +24,7 @@ class Command(BaseCommand):
         self.stdout.write(f"check {check.pk} queued for {endpoint.name}")
         if not wait:
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            check = get_check(check_id=check.pk)
-            if check.status == CheckStatus.SUCCEEDED:
-                self.stdout.write(f"ok in {check.latency_ms} ms via {check.worker}: {check.reply}")
-                return
-            if check.status == CheckStatus.FAILED:
-                raise CommandError(f"check failed: {check.error}")
-            time.sleep(0.2)
-        raise CommandError(f"check {check.pk} still {check.status} after {timeout:.0f}s — is a worker running?")
+        check = wait_for_run(self, check, timeout=timeout)
+        if check.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"check failed: {check.error}")
+        self.stdout.write(f"ok in {check.latency_ms} ms via {check.worker}: {check.reply}")

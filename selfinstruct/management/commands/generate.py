@@ -1,38 +1,24 @@
 """manage.py generate --project SLUG --endpoint NAME --target N --template self-instruct|alpaca|belle [--wait]"""
 
-import time
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from core.cli import wait_for_run
+from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
-from selfinstruct.models import BatchStatus, GenerationBatch
+from selfinstruct.models import GenerationBatch
 from selfinstruct.selectors import batch_progress, format_progress
 from selfinstruct.services import BatchError, start_batch
-
-FINAL = (BatchStatus.COMPLETED, BatchStatus.CANCELLED, BatchStatus.FAILED)
 
 
 def wait_for_batch(command: BaseCommand, batch_id: int, *, timeout: float | None = None) -> None:
     """Progress bar until the batch ends; raise CommandError unless it completed."""
-    batch = GenerationBatch.objects.get(pk=batch_id)
-    deadline = time.monotonic() + timeout if timeout else None
-    with tqdm(total=batch.target, desc=f"batch {batch_id}", unit="instr", file=command.stderr._out) as bar:
-        while True:
-            batch.refresh_from_db()
-            progress = batch_progress(batch=batch)
-            bar.n = min(progress["accepted"], batch.target)
-            bar.set_postfix(rejected=progress["rejected"], requests=progress["requests"], refresh=False)
-            bar.refresh()
-            if batch.status in FINAL:
-                break
-            if deadline and time.monotonic() > deadline:
-                raise CommandError(f"batch {batch_id} still {batch.status} after {timeout:.0f}s — is a worker running?")
-            time.sleep(0.5)
+    batch = wait_for_run(command, GenerationBatch.objects.get(pk=batch_id), timeout=timeout, unit="instr")
+    progress = batch_progress(batch=batch)
     command.stdout.write(f"batch {batch_id} {format_progress(progress)}")
-    if batch.status != BatchStatus.COMPLETED:
+    if batch.status != RunStatus.SUCCEEDED:
         raise CommandError(f"batch {batch_id} {batch.status}: {batch.stop_reason}")
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.cli import wait_until
+from core.cli import wait_for_run
+from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
-from training.models import EvaluationRun, EvaluationStatus
 from training.selectors import EVALUATION_COLUMNS as COLUMNS
 from training.selectors import evaluation_rows, get_job_by_id
 from training.services import TrainingJobError, run_evaluation, start_evaluation
@@ -84,8 +84,7 @@ class Command(BaseCommand):
             run_evaluation(run_id=run.pk)
         elif not o["wait"]:
             return
-        run = wait_until(lambda: EvaluationRun.objects.get(pk=run.pk), lambda r: r.status != EvaluationStatus.RUNNING,
-                         timeout=o["timeout"], what=f"evaluation {run.pk}")  # fmt: skip
+        run = wait_for_run(self, run, timeout=o["timeout"], unit="prompt")
         self.stdout.write(format_table(run.results))
-        if run.status != EvaluationStatus.SUCCEEDED:
+        if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"evaluation {run.pk} {run.status}: {run.error}")

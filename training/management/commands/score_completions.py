@@ -6,8 +6,8 @@ the gpu queue). Each task then holds the RM's order (the labelers' optional hint
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.cli import wait_until
-from training.models import ScoringRun, ScoringStatus
+from core.cli import wait_for_run
+from core.lifecycle import RunStatus
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, run_reward_scoring, start_reward_scoring
 
@@ -34,12 +34,10 @@ class Command(BaseCommand):
             run_reward_scoring(run_id=run.pk)
         elif not o["wait"]:
             return
-        run = wait_until(lambda: ScoringRun.objects.get(pk=run.pk),
-                         lambda r: r.status in (ScoringStatus.SUCCEEDED, ScoringStatus.FAILED),
-                         timeout=o["timeout"], what=f"scoring run {run.pk}", hint="is a gpu worker up?")  # fmt: skip
+        run = wait_for_run(self, run, timeout=o["timeout"], unit="completion", hint="is a gpu worker up?")
         self.stdout.write(
             f"run {run.pk} {run.status}: {run.completions_scored} scored, {run.tasks_updated} task(s) got the RM's "
             f"order, {run.seconds or 0:.1f} s"
         )
-        if run.status != ScoringStatus.SUCCEEDED:
+        if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} failed: {run.error}")

@@ -5,18 +5,17 @@ and exits with the outcome: 0 succeeded, 1 failed, 3 cancelled, 4 still running 
 job to stop; `--status JOB` prints one."""
 
 import json
-import time
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
-from config.cli import key_value_arg
+from core.cli import key_value_arg, wait_for_run
+from core.lifecycle import RunStatus
 from exports.selectors import get_version_by_id
-from training.models import JobStatus, TrainingJob
+from training.models import TrainingJob
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
-EXIT = {JobStatus.SUCCEEDED: 0, JobStatus.FAILED: 1, JobStatus.CANCELLED: 3}
+EXIT = {RunStatus.SUCCEEDED: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 3}
 
 
 def _hp_arg(value: str) -> tuple[str, object]:
@@ -75,24 +74,12 @@ class Command(BaseCommand):
         self.stdout.write(f"job {job.pk} queued: {job.kind} ({job.method}) on dataset version {version.pk}")
         if not o["wait"]:
             return
-        job = self._wait(job, o["timeout"])
+        job = wait_for_run(self, job, timeout=o["timeout"], unit="step", timeout_code=4)
         self._report(job)
         if job.status not in EXIT:
             raise CommandError(f"job {job.pk} is still {job.status} after {o['timeout']:.0f}s", returncode=4)
         if EXIT[job.status]:
             raise CommandError(f"job {job.pk} {job.status}: {job.error}", returncode=EXIT[job.status])
-
-    def _wait(self, job: TrainingJob, timeout: float) -> TrainingJob:
-        deadline = time.monotonic() + timeout
-        with tqdm(desc=f"job {job.pk}", unit="step", file=self.stderr._out) as bar:
-            while True:
-                job.refresh_from_db()
-                bar.total = job.total_steps or None
-                bar.n = job.step
-                bar.set_postfix_str(job.status + (f", eta {job.eta_seconds:.0f}s" if job.eta_seconds else ""))
-                if job.status in EXIT or time.monotonic() > deadline:
-                    return job
-                time.sleep(0.5)
 
     def _report(self, job: TrainingJob) -> None:
         self.stdout.write(f"job {job.pk}: {job.status} (step {job.step}/{job.total_steps})")
@@ -100,5 +87,5 @@ class Command(BaseCommand):
             self.stdout.write(f"error: {job.error}")
         if job.results:
             self.stdout.write("results: " + json.dumps(job.results, ensure_ascii=False)[:4000])
-        if job.output_dir and job.status == JobStatus.SUCCEEDED:
+        if job.output_dir and job.status == RunStatus.SUCCEEDED:
             self.stdout.write(f"model: {job.output_dir}/model")

@@ -5,7 +5,7 @@ import json
 from django import forms
 from django.shortcuts import render
 
-from config import safejson
+from core import safejson
 
 
 def clean_json_object(raw: str) -> dict:

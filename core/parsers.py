@@ -3,13 +3,13 @@
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from config import safejson
+from core import safejson
 
 MAX_JSON_BODY_BYTES = 32 * 2**20  # the largest legal body (5,000 evaluation prompts) is far below
 
 
 class SafeJSONParser(JSONParser):
-    """DRF's JSON parser with the guards of config.safejson: a body nested too deeply, or holding a lone surrogate
+    """DRF's JSON parser with the guards of core.safejson: a body nested too deeply, or holding a lone surrogate
     or a NUL character, is a 400 naming where — never a RecursionError or a database encoding error (500)."""
 
     def parse(self, stream, media_type=None, parser_context=None):

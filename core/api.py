@@ -50,8 +50,15 @@ def exception_handler(exc, context):
 
 
 # HTTP status for each ServiceError code (config/errors.py); anything else is a 400.
-STATUS_FOR_CODE = {"invalid": 400, "not_found": 404, "conflict": 409, "not_ready": 409, "not_assigned": 409,
-                   "lease_lost": 409, "missing": 410}  # fmt: skip
+STATUS_FOR_CODE = {
+    "invalid": 400,
+    "not_found": 404,
+    "conflict": 409,
+    "not_ready": 409,
+    "not_assigned": 409,
+    "lease_lost": 409,
+    "missing": 410,
+}
 
 
 def service_error_response(exc) -> Response:

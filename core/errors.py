@@ -1,5 +1,5 @@
 """The one error type services raise for a request they cannot honour: the message says why (naming the field),
-`code` lets the API choose the HTTP status (`config.api.service_error_response`)."""
+`code` lets the API choose the HTTP status (`core.api.service_error_response`)."""
 
 
 class ServiceError(Exception):

@@ -1,4 +1,5 @@
-"""Housekeeping every worker runs in a background thread of its main process: restart stalled work.
+"""Housekeeping every worker runs in a background thread of its main process: restart stalled work of every
+registered run kind (core.lifecycle).
 
 Nothing is lost when a worker is SIGKILLed or Redis restarts (and drops its queues): each long job keeps a
 heartbeat in its database row, and any live worker restarts jobs whose heartbeat stopped. Several workers doing
@@ -18,17 +19,10 @@ _started = threading.Event()
 
 
 def run_maintenance_once() -> dict[str, int]:
-    from exports.services import restart_stalled_builds
-    from selfinstruct.services import restart_stalled_lanes
-    from training.services import reap_stalled_jobs, requeue_lost_jobs, requeue_stalled_scoring
+    """One reconciler pass over every registered run kind (core.lifecycle.reconcile)."""
+    from core.lifecycle import reconcile
 
-    return {
-        "generation_lanes_restarted": restart_stalled_lanes(),
-        "dataset_builds_restarted": restart_stalled_builds(),
-        "training_jobs_reaped": reap_stalled_jobs(),
-        "training_jobs_requeued": requeue_lost_jobs(),
-        "scoring_runs_requeued": requeue_stalled_scoring(),
-    }
+    return reconcile()
 
 
 def _loop(interval: float) -> None:

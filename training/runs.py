@@ -1,0 +1,58 @@
+"""Training's background runs in the one lifecycle: training jobs and reward-scoring runs on the GPU queue,
+evaluation runs (LLM calls only) on the default queue. A training job whose supervisor stopped beating ends failed
+(its trainer, if local, is killed); scoring and evaluation runs go back to queued and are sent again (what they
+stored is kept). Queued runs waiting too long are sent again (a duplicate finds them claimed)."""
+
+from django.conf import settings
+
+from core import lifecycle
+from core.lifecycle import RunKind, RunStatus
+
+S = RunStatus
+ALL = (S.QUEUED, S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED)
+
+
+def register() -> None:
+    from training.services import kill_local_trainer, send_evaluation, send_scoring_run, send_training_job
+
+    lifecycle.register(
+        RunKind(
+            name="training",
+            model="training.TrainingJob",
+            statuses=ALL,
+            send=send_training_job,
+            queue=settings.TRAINING_QUEUE,
+            on_stall="fail",
+            on_failed=kill_local_trainer,
+            stale_seconds=lambda: settings.TRAINING_STALE_SECONDS,
+            requeue_seconds=lambda: settings.TRAINING_REQUEUE_SECONDS,
+            queued_field="enqueued_at",
+            progress=lambda job: (job.step, job.total_steps),
+        )
+    )
+    lifecycle.register(
+        RunKind(
+            name="scoring",
+            model="training.ScoringRun",
+            statuses=ALL,
+            send=send_scoring_run,
+            queue=settings.TRAINING_QUEUE,
+            on_stall="requeue",
+            stale_seconds=lambda: settings.TRAINING_STALE_SECONDS,
+            requeue_seconds=lambda: settings.TRAINING_REQUEUE_SECONDS,
+            progress=lambda run: (run.completions_scored, run.completions_total),
+        )
+    )
+    lifecycle.register(
+        RunKind(
+            name="evaluation",
+            model="training.EvaluationRun",
+            statuses=ALL,
+            send=send_evaluation,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            on_stall="requeue",
+            stale_seconds=lambda: settings.RUN_STALE_SECONDS,
+            requeue_seconds=lambda: settings.RUN_REQUEUE_SECONDS,
+            progress=lambda run: (run.items_done + run.items_failed, run.items_total),
+        )
+    )
