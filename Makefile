@@ -37,9 +37,13 @@ run: $(STAMP)
 # Pass 1: the embedded default (SQLite + filesystem broker), exactly what a bare laptop runs.
 # Pass 2: the production path (PostgreSQL + Redis). Without them its tests skip with the reason shown, unless
 # REQUIRE_SERVICES=1, which turns every skip for a missing service or missing shared data into a failure.
+# Each pass runs on TEST_PROCESSES pytest-xdist processes (each with its own DATA_DIR, test database and Redis
+# database); the services pass runs only the tests that touch the database, the broker or workers.
+TEST_PROCESSES ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --durations=25
 test: $(STAMP) browser
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TEST_SERVICES_PASS=1 $(PY) -m pytest
+	env -u DATABASE_URL -u REDIS_URL $(PYTEST)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TEST_SERVICES_PASS=1 $(PYTEST)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,15 @@
-"""Stream a 1M-pair preference dataset through the download API: rows/s and the server's peak memory.
+"""Stream a 1M-pair preference dataset through the download API: rows/s, as a ratio to PostgreSQL's own
+`COPY … TO STDOUT` of the same pairs, and the server's peak memory.
 
-Builds, in a scratch DATA_DIR (SQLite), a project with synthetic rankings of K=4 (6 pairs each) until the
-version holds `--pairs` pairs, builds the version with the real build service, starts gunicorn on it and
-downloads `trl-preference` JSONL through `GET /api/v1/datasets/{id}/download` with a consumer token — the first
-request materializes the representation, the second is the steady-state stream — then a resumed download with
-Range. Reports rows/s and the peak RSS (VmHWM) of the gunicorn worker. Writes bench/results/export.json.
+Builds, in a scratch DATA_DIR on a fresh PostgreSQL bench database (or SQLite with --sqlite), a project with
+synthetic rankings of K=4 (6 pairs each) until the version holds `--pairs` pairs, builds the version with the real
+build service, starts gunicorn on it and downloads `trl-preference` JSONL through `GET
+/api/v1/datasets/{id}/download` with a consumer token — the first request materializes the representation, the
+second is the steady-state stream — then a resumed download with Range. Reports rows/s and the peak RSS (VmHWM) of
+the gunicorn worker. The baseline, measured in the same run on the same database: `COPY (SELECT prompt, chosen text,
+rejected text FROM every ranked pair) TO STDOUT`, i.e. the fastest the database itself can hand out the same pairs
+(read and counted, not kept). Targets: first download and steady-state stream each ≥ 0.5 × COPY. Writes
+bench/results/export.json.
 
     .venv/bin/python bench/export.py                 # 1,000,000 pairs (several minutes on 2 cores)
     .venv/bin/python bench/export.py --pairs 100000  # quicker
@@ -23,6 +28,45 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/idp_bench_export"
+
+# Every ranked pair (better group before worse group), with the texts a preference row carries.
+PAIRS_SQL = """
+SELECT p.instruction, better.text, worse.text
+FROM annotation_ranking r
+JOIN annotation_rankingtask t ON t.id = r.task_id
+JOIN annotation_prompt p ON p.id = t.prompt_id
+CROSS JOIN LATERAL jsonb_array_elements(r.ranking::jsonb) WITH ORDINALITY AS hi(grp, i)
+CROSS JOIN LATERAL jsonb_array_elements(r.ranking::jsonb) WITH ORDINALITY AS lo(grp, j)
+CROSS JOIN LATERAL jsonb_array_elements_text(hi.grp) AS a(id)
+CROSS JOIN LATERAL jsonb_array_elements_text(lo.grp) AS b(id)
+JOIN annotation_completion better ON better.id = a.id::bigint
+JOIN annotation_completion worse ON worse.id = b.id::bigint
+WHERE hi.i < lo.j
+"""
+
+
+def copy_baseline(database_url: str) -> tuple[int, float]:
+    """(rows, seconds) of COPY (PAIRS_SQL) TO STDOUT, read in blocks and counted."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
+        started = time.perf_counter()
+        rows = 0
+        with cursor.copy(f"COPY ({PAIRS_SQL}) TO STDOUT") as copy:
+            for block in copy:
+                rows += bytes(block).count(b"\n")
+        return rows, time.perf_counter() - started
+
+
+def fresh_database(database_url: str) -> None:
+    import psycopg
+
+    admin, name = database_url.rsplit("/", 1)
+    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
 
 SETUP = """
 import json, random, sys
@@ -101,11 +145,16 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=8932)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "export.json")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--sqlite", action="store_true", help="the embedded default instead (no COPY baseline)")
     args = parser.parse_args()
     tasks = -(-args.pairs // 6)
     data_dir = tempfile.mkdtemp(prefix="idp-bench-export-")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATA_DIR=data_dir, LOG_LEVEL="WARNING")
+    if not args.sqlite:
+        fresh_database(args.database_url)
+        env["DATABASE_URL"] = args.database_url
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(tasks=tasks)], cwd=REPO,
@@ -127,6 +176,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    copy_rows, copy_s = copy_baseline(args.database_url) if not args.sqlite else (0, 0.0)
+    copy_rate = copy_rows / copy_s if copy_s else None
+
+    def ratio(rate: float) -> float | None:
+        return round(rate / copy_rate, 3) if copy_rate else None
+
     result = {
         "pairs": info["rows"],
         "setup_and_build_s": round(setup_s, 1),
@@ -136,7 +191,11 @@ def main() -> None:
                    "rows_per_s": round(second[3] / second[2])},
         "resume_from_half": {"status": resumed[0], "bytes": resumed[1], "expected": second[1] - half},
         "server_peak_rss_mb": rss,
-        "targets": {"rows_per_s": 50_000, "peak_rss_mb": 300},
+        "database": "sqlite" if args.sqlite else "postgresql",
+        "copy_baseline": {"rows": copy_rows, "s": round(copy_s, 2), "rows_per_s": round(copy_rate or 0)},
+        "first_download_ratio_to_copy": ratio(first[3] / first[2]),
+        "stream_ratio_to_copy": ratio(second[3] / second[2]),
+        "targets": {"rows_per_s": 50_000, "peak_rss_mb": 300, "ratio_to_copy": 0.5},
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -203,26 +203,36 @@ def status(kind: RunKind, pk: int) -> str:
     return kind.status_of(kind.model_class.objects.values_list("status", flat=True).get(pk=pk))
 
 
+def _infrastructure_errors() -> tuple[type[BaseException], ...]:
+    """The database connection or the broker went away: nothing about the run itself is wrong."""
+    from kombu.exceptions import OperationalError as BrokerError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError, ConnectionError)
+
+
 @contextlib.contextmanager
 def failing(kind: RunKind, pk: int, *, token=None, what: str = ""):
     """Whatever the block raises ends the run `failed` with the message (logged with its traceback) and does not
-    propagate: the message is done with, a redelivery would only raise again."""
+    propagate: the message is done with, a redelivery would only raise again.
+
+    Except when the database connection or the broker was lost (PostgreSQL restarted, Redis gone): the work is
+    fine and idempotent, so the run is left as it is and the error propagates; its heartbeat stops, and the
+    reconciler restarts it (or, for kinds that cannot resume, fails it) once the services are back."""
     label = what or f"{kind.name} run {pk}"
     try:
         yield
+    except _infrastructure_errors() as exc:
+        logger.warning("%s: lost the database or the broker (%s); the reconciler will restart it", label, exc)
+        if not connection.in_atomic_block:
+            connection.close()  # the next task starts on a fresh connection
+        raise
     except Exception as exc:  # whatever the work raised, the run must end in a known state
         logger.exception("%s failed", label)
-        if isinstance(exc, (OperationalError, InterfaceError)):
-            connection.close()  # a lost connection: record the failure on a fresh one
         try:
-            move(
-                kind,
-                pk,
-                RunStatus.FAILED,
-                token=token,
-                among=(RunStatus.RUNNING,),
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            move(kind, pk, RunStatus.FAILED, token=token, among=(RunStatus.RUNNING,),
+                 error=f"{type(exc).__name__}: {exc}")  # fmt: skip
         except DatabaseError:
             logger.exception("%s: could not record the failure (the database is unreachable)", label)
             raise exc from None
@@ -289,7 +299,8 @@ def _recover_default(kind: RunKind, now) -> int:
                 acted += 1
         else:
             seen = timezone.localtime(getattr(run, beat)).strftime("%Y-%m-%d %H:%M:%S")
-            error = f"the worker running it stopped reporting (last heartbeat {seen})"
+            done = f"; {'/'.join(map(str, kind.progress(run)))} done" if kind.progress else ""
+            error = f"the worker running it stopped reporting (last heartbeat {seen}{done})"
             if (
                 kind.rows(run.pk, token=token, among=(RunStatus.RUNNING,))
                 .filter(**guard)

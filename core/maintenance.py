@@ -31,8 +31,9 @@ def _loop(interval: float) -> None:
         try:
             close_old_connections()
             result = run_maintenance_once()
-            if any(result.values()):
-                logger.warning("maintenance: %s", result)
+            acted = {kind: count for kind, count in result.items() if count}
+            if acted:
+                logger.warning("maintenance: stalled runs restarted or failed, by kind: %s", acted)
         except Exception:
             logger.exception("maintenance pass failed; retrying in %ss", interval)
         finally:

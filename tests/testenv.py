@@ -15,6 +15,16 @@ from pathlib import Path
 import pytest
 
 os.environ["DATA_DIR"] = os.environ.get("TEST_DATA_DIR") or tempfile.mkdtemp(prefix="idp-test-")
+
+# pytest-xdist: each test process gets its own DATA_DIR (above: its own SQLite file and embedded broker), its own
+# PostgreSQL test database (pytest-django suffixes it), and here its own Redis database, so queues, slots and caches
+# of parallel processes never meet. gw0 keeps the configured database (15 by default), gw1 takes 14, and so on.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER.startswith("gw") and os.environ.get("REDIS_URL", "").startswith("redis"):
+    _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    _number = int(_db) if _db.isdigit() else 0
+    os.environ["REDIS_URL"] = f"{_base}/{(_number - int(_XDIST_WORKER[2:])) % 16}"
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,7 +68,28 @@ def pytest_report_header(config):
     return [f"test path: {mode}; DATA_DIR={os.environ['DATA_DIR']}"]
 
 
+DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server", "django_db_reset_sequences"}
+
+
+def touches_services(item) -> bool:
+    """Whether a test can behave differently on PostgreSQL + Redis: it uses the database (hence workers, the
+    broker and the cache, which all sit behind it in these tests) or is marked `services`."""
+    return bool(
+        item.get_closest_marker("services")
+        or item.get_closest_marker("django_db")
+        or DB_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    )
+
+
 def pytest_collection_modifyitems(config, items):
+    if SERVICES_PASS and not _missing_services:
+        # Pure unit tests already ran in the embedded pass: the services pass runs only what the services affect.
+        kept, dropped = [], []
+        for item in items:
+            (kept if touches_services(item) else dropped).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     shared_missing = not SHARED_DATA.is_dir()
     if shared_missing and REQUIRE_SERVICES and any(item.get_closest_marker("shared_data") for item in items):
         pytest.exit(f"REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing", returncode=3)

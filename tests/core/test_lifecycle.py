@@ -257,3 +257,25 @@ def test_work_that_raises_ends_the_run_failed_with_the_message(which, project, e
         run_generation_step(batch_id=run.pk, lane_number=0, token=str(lane.token), step=0)
     run.refresh_from_db()
     assert run.status == "failed" and "RuntimeError: the client broke" in run.error and run.finished_at
+
+
+def test_a_lost_database_or_broker_leaves_the_run_to_the_reconciler(endpoint, monkeypatch):
+    """Nothing is wrong with the run when PostgreSQL or Redis went away: it is not failed; the error propagates
+    and the reconciler restarts it from its heartbeat once they are back."""
+    from django.db import OperationalError
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from llm.models import EndpointCheck
+    from llm.services import request_endpoint_check, run_endpoint_check
+
+    for error in (OperationalError("server closed the connection unexpectedly"), BrokerError("Redis is gone")):
+        check = request_endpoint_check(endpoint=endpoint)
+
+        def lost(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr("llm.client.call_llm", lost)
+        with pytest.raises(type(error)):
+            run_endpoint_check(check_id=check.pk)
+        check = EndpointCheck.objects.get(pk=check.pk)
+        assert check.status == "running" and check.error == ""

@@ -105,7 +105,7 @@ def test_a_failed_item_is_reported_and_a_resumed_run_keeps_the_done_ones(project
     assert "server_error" in run.error and run.results["overall"]["judged"] == 1
     assert resume_evaluation(run=run) == 1  # the real resume path: the failed item is tried again, the judged kept
     run.refresh_from_db()
-    assert run.status == RunStatus.RUNNING and run.error == "" and run.finished_at is None
+    assert run.status == RunStatus.QUEUED and run.error == "" and run.finished_at is None
     before = LLMRequest.objects.count()
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
@@ -142,10 +142,10 @@ def test_evaluations_from_the_cli_and_the_api(
 def test_waiting_without_a_worker_ends_at_the_timeout_with_the_reason(project, endpoint, belle_file):
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match=r"evaluation \d+ still not finished after 1s — is a worker running\?"):
+    with pytest.raises(CommandError, match=r"evaluation run \d+ still queued after 1s — is a worker running\?"):
         call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
                      "--prompts", str(belle_file), "--limit", "1", "--wait", "--timeout", "1")  # fmt: skip
-    assert EvaluationRun.objects.get().status == RunStatus.RUNNING  # queued work is kept, not lost
+    assert EvaluationRun.objects.get().status == RunStatus.QUEUED  # queued work is kept, not lost
 
 
 def test_evaluations_are_sent_to_the_default_queue_not_the_gpu_queue(monkeypatch, settings):
@@ -155,6 +155,6 @@ def test_evaluations_are_sent_to_the_default_queue_not_the_gpu_queue(monkeypatch
 
     sent = []
     monkeypatch.setattr(evaluation_task, "apply_async", lambda args, **options: sent.append((args, options)))
-    services._enqueue_evaluation(7)
+    services.send_evaluation(7)
     assert sent == [((7,), {"queue": settings.CELERY_TASK_DEFAULT_QUEUE})]
     assert settings.CELERY_TASK_DEFAULT_QUEUE != settings.TRAINING_QUEUE

@@ -14,8 +14,6 @@ from training.services import (
     TrainingJobError,
     cancel_training_job,
     create_training_job,
-    reap_stalled_jobs,
-    requeue_lost_jobs,
     run_training_job,
 )
 
@@ -98,8 +96,12 @@ def test_a_redelivered_message_never_starts_a_second_run(project, preference_ver
 
 
 def test_reaper_fails_jobs_whose_heartbeat_stopped_and_lost_messages_are_resent(
-    project, preference_version, tiny_base, monkeypatch
+    project, preference_version, tiny_base, monkeypatch, settings
 ):
+    from core import lifecycle
+    from training.tasks import run_training_job_task
+
+    settings.TRAINING_STALE_SECONDS = settings.TRAINING_REQUEUE_SECONDS = 60
     make = lambda: create_training_job(project=project, dataset_version=preference_version, kind="reward",  # noqa: E731
                                        base_model=str(tiny_base))  # fmt: skip
     stale, fresh, waiting = make(), make(), make()
@@ -107,14 +109,14 @@ def test_reaper_fails_jobs_whose_heartbeat_stopped_and_lost_messages_are_resent(
     TrainingJob.objects.filter(pk=stale.pk).update(status=RunStatus.RUNNING, heartbeat_at=old, step=7, total_steps=20)
     TrainingJob.objects.filter(pk=fresh.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
     TrainingJob.objects.filter(pk=waiting.pk).update(enqueued_at=old)
-    assert reap_stalled_jobs(stale_seconds=60) == 1
-    stale.refresh_from_db()
-    assert stale.status == RunStatus.FAILED and "stopped reporting" in stale.error and "step 7/20" in stale.error
-    assert TrainingJob.objects.get(pk=fresh.pk).status == RunStatus.RUNNING
     sent = []
-    monkeypatch.setattr("training.services._enqueue", sent.append)
-    assert requeue_lost_jobs(older_than_seconds=60) == 1 and sent == [waiting.pk]
-    assert requeue_lost_jobs(older_than_seconds=60) == 0  # re-sent once per period, not on every pass
+    monkeypatch.setattr(run_training_job_task, "apply_async", lambda args, **options: sent.append(args[0]))
+    assert lifecycle.reconcile()["training"] == 2  # one reaped, one re-sent
+    stale.refresh_from_db()
+    assert stale.status == RunStatus.FAILED and "stopped reporting" in stale.error and "7/20 done" in stale.error
+    assert TrainingJob.objects.get(pk=fresh.pk).status == RunStatus.RUNNING
+    assert sent == [waiting.pk]
+    assert lifecycle.reconcile()["training"] == 0  # re-sent once per period, not on every pass
 
 
 def test_a_trigger_starts_a_job_when_a_version_becomes_ready(project, preference_version, tiny_base):

@@ -116,7 +116,7 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
                                                            "only_ranked": True, "limit": 4}, format="json")  # fmt: skip
     assert judge.status_code == 201, judge.content
     run = poll(lambda: admin.get(f"/api/v1/annotation/judge-runs/{judge.json()['id']}").json(),
-               lambda r: r["status"] != "running")  # fmt: skip
+               lambda r: r["status"] not in ("queued", "running"))  # fmt: skip
     assert run["status"] == "succeeded" and run["tasks_done"] == 4 and run["pairs_judged"] == 4 * 3
     stats = admin.get(f"/api/v1/annotation/stats?project={project.slug}").json()
     assert stats["judge"]["judge_human_agreement"] is not None and stats["reward_model"]["rankings_compared"] >= 1
@@ -134,7 +134,7 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
         created = admin.post("/api/v1/evaluations/", body, format="json")
         assert created.status_code == 201, created.content
         evaluation = poll(lambda: admin.get(f"/api/v1/evaluations/{created.json()['id']}").json(),
-                          lambda r: r["status"] != "running")  # fmt: skip
+                          lambda r: r["status"] not in ("queued", "running"))  # fmt: skip
     finally:
         server.shutdown()
         server.server_close()

@@ -14,7 +14,6 @@ from training.models import JobKind, ScoringRun, TrainingJob
 from training.services import (
     TrainingJobError,
     model_dir,
-    requeue_stalled_scoring,
     run_reward_scoring,
     start_reward_scoring,
 )
@@ -97,20 +96,24 @@ def test_only_succeeded_reward_jobs_score_and_one_run_at_a_time(project, reward_
         start_reward_scoring(job=reward_job)
 
 
-def test_a_run_whose_worker_died_goes_back_to_the_queue(project, reward_job, monkeypatch):
+def test_a_run_whose_worker_died_goes_back_to_the_queue(project, reward_job, monkeypatch, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    from core import lifecycle
+    from training.tasks import score_completions_task
+
+    settings.TRAINING_STALE_SECONDS = 120
     sent = []
-    monkeypatch.setattr("training.services._enqueue_scoring", sent.append)
+    monkeypatch.setattr(score_completions_task, "apply_async", lambda args, **options: sent.append(args[0]))
     run = start_reward_scoring(job=reward_job)
-    ScoringRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING,
-                                                heartbeat_at=timezone.now() - timedelta(minutes=10))  # fmt: skip
-    assert requeue_stalled_scoring(stale_seconds=120) == 1 and sent == [run.pk]
+    lifecycle.claim(lifecycle.kind("scoring"), run.pk)  # a worker took it, then died
+    ScoringRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert lifecycle.reconcile()["scoring"] == 1 and sent == [run.pk]
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED
-    assert requeue_stalled_scoring(stale_seconds=120) == 0  # queued and fresh: left alone
+    assert lifecycle.reconcile()["scoring"] == 0  # queued and fresh: left alone
     run_reward_scoring(run_id=run.pk)
     assert ScoringRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
 

@@ -135,7 +135,7 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
         time.sleep(1.5)
         log = second.output()
     assert long.status == RunStatus.FAILED and "stopped reporting" in long.error, long.error
-    assert "training_jobs_reaped" in log
+    assert "by kind: {'training': 1}" in log
     assert TrainingJob.objects.get(pk=long.pk).status == RunStatus.FAILED
 
 
