@@ -39,7 +39,7 @@ run: $(STAMP)
 # REQUIRE_SERVICES=1, which turns every skip for a missing service or missing shared data into a failure.
 # Each pass runs on TEST_PROCESSES pytest-xdist processes (each with its own DATA_DIR, test database and Redis
 # database); the services pass runs only the tests that touch the database, the broker or workers.
-TEST_PROCESSES ?= 2
+TEST_PROCESSES ?= 4
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --durations=25
 test: $(STAMP) browser
 	env -u DATABASE_URL -u REDIS_URL $(PYTEST)

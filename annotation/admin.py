@@ -5,8 +5,10 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from annotation.consensus import add_rankings_needed, resolve_flags
 from annotation.files import AnnotationFileError
 from annotation.forms import ImportCompletionsForm, JudgeForm, SamplingForm
+from annotation.judging import cancel_judge_run, resume_judge_run, start_judge_run
 from annotation.models import (
     Completion,
     Consensus,
@@ -18,26 +20,23 @@ from annotation.models import (
     RankingTask,
     SamplingRun,
 )
-from annotation.services import (
-    AnnotationError,
-    add_rankings_needed,
-    cancel_judge_run,
-    cancel_sampling_run,
-    import_completion_uploads,
-    resolve_flags,
-    resume_judge_run,
-    resume_sampling_run,
-    set_gold,
-    start_judge_run,
-    start_sampling_run,
-)
+from annotation.sampling import cancel_sampling_run, resume_sampling_run, start_sampling_run
+from annotation.services import AnnotationError, import_completion_uploads, set_gold
 from core.admin_pages import form_page
 
 
 @admin.register(RankingConfig)
 class RankingConfigAdmin(admin.ModelAdmin):
-    list_display = ["project", "completions_per_prompt", "overlap", "allow_ties", "gold_rate", "lease_minutes",
-                    "task_order", "show_rm_hint"]  # fmt: skip
+    list_display = [
+        "project",
+        "completions_per_prompt",
+        "overlap",
+        "allow_ties",
+        "gold_rate",
+        "lease_minutes",
+        "task_order",
+        "show_rm_hint",
+    ]
     readonly_fields = ["dashboard"]
 
     @admin.display(description="Dashboard")
@@ -97,8 +96,17 @@ class PromptAdmin(admin.ModelAdmin):
 
 @admin.register(SamplingRun)
 class SamplingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "per_prompt", "status", "prompts_done", "prompts_total", "prompts_failed",
-                    "completions_created", "created_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "project",
+        "per_prompt",
+        "status",
+        "prompts_done",
+        "prompts_total",
+        "prompts_failed",
+        "completions_created",
+        "created_at",
+    ]
     list_filter = ["status", "project"]
     readonly_fields = [f.name for f in SamplingRun._meta.fields]
     actions = ["resume", "cancel"]
@@ -142,8 +150,17 @@ class SamplingRunAdmin(admin.ModelAdmin):
 
 @admin.register(RankingTask)
 class RankingTaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "origin", "k", "rankings_count", "required", "active_count", "is_complete",
-                    "is_gold"]  # fmt: skip
+    list_display = [
+        "id",
+        "project",
+        "origin",
+        "k",
+        "rankings_count",
+        "required",
+        "active_count",
+        "is_complete",
+        "is_gold",
+    ]
     list_filter = ["project", "is_complete", "is_gold", "origin"]
     readonly_fields = [f.name for f in RankingTask._meta.fields]
     actions = ["make_gold_from_consensus", "ask_one_more_ranking"]
@@ -207,11 +224,32 @@ class JudgeRankingInline(admin.TabularInline):
 class JudgeRunAdmin(admin.ModelAdmin):
     """Start an LLM judge over a project's tasks; watch it; see its rankings (and the dashboard for agreement)."""
 
-    list_display = ["id", "project", "endpoint", "status", "tasks_done", "tasks_failed", "pairs_judged",
-                    "position_bias", "created_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "project",
+        "endpoint",
+        "status",
+        "tasks_done",
+        "tasks_failed",
+        "pairs_judged",
+        "position_bias",
+        "created_at",
+    ]
     list_filter = ["project", "status"]
-    readonly_fields = ["project", "endpoint", "status", "tasks_done", "tasks_failed", "pairs_judged", "pairs_flipped",
-                       "position_bias", "error", "created_by", "created_at", "finished_at"]  # fmt: skip
+    readonly_fields = [
+        "project",
+        "endpoint",
+        "status",
+        "tasks_done",
+        "tasks_failed",
+        "pairs_judged",
+        "pairs_flipped",
+        "position_bias",
+        "error",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
     fields = readonly_fields
     inlines = [JudgeRankingInline]
     actions = ["resume", "cancel"]
@@ -228,8 +266,13 @@ class JudgeRunAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                run = start_judge_run(project=data["project"], endpoint=data["endpoint"], limit=data["limit"],
-                                      only_ranked=data["only_ranked"], created_by=request.user)  # fmt: skip
+                run = start_judge_run(
+                    project=data["project"],
+                    endpoint=data["endpoint"],
+                    limit=data["limit"],
+                    only_ranked=data["only_ranked"],
+                    created_by=request.user,
+                )
             except AnnotationError as exc:
                 form.add_error(None, str(exc))
             else:

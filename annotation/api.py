@@ -9,7 +9,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import selectors, services
+from annotation import claims, judging, sampling, selectors, services
 from annotation.models import MAX_K, MIN_K, Flag
 from annotation.services import AnnotationError
 from core.api import ErrorSerializer, service_error_response
@@ -114,7 +114,7 @@ class NextTaskApi(APIView):
     def get(self, request):
         project = _project_in_query(request, roles=selectors.LABELING_ROLES)
         try:
-            assignment = services.claim_next_ranking_task(project=project, labeler=request.user)
+            assignment = claims.claim_next_ranking_task(project=project, labeler=request.user)
         except AnnotationError as exc:
             return service_error_response(exc)
         if assignment is None:
@@ -125,18 +125,23 @@ class NextTaskApi(APIView):
 class SubmitRankingApi(APIView):
     @extend_schema(
         request=RankingInputSerializer,
-        responses={201: RankingOutputSerializer, 200: RankingOutputSerializer, 400: ErrorSerializer,
-                   404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            201: RankingOutputSerializer,
+            200: RankingOutputSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         description="Submit a ranking (or a flag). The same submission again returns 200 with the stored one; a "
         "submission after your lease expired and the task went to someone else is refused with 409.",
-    )  # fmt: skip
+    )
     def post(self, request, task_id: int):
         task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
         data = RankingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         try:
-            row, created = services.submit_ranking(
+            row, created = claims.submit_ranking(
                 task=task,
                 labeler=request.user,
                 ranking=values.get("ranking"),
@@ -153,11 +158,14 @@ def _simple_task_action(action, name: str, description: str):
     class TaskActionApi(APIView):
         @extend_schema(
             request=None,
-            responses={200: inline_serializer(f"Task{name.capitalize()}Result", {"ok": serializers.BooleanField()}),
-                       404: ErrorSerializer, 409: ErrorSerializer},
+            responses={
+                200: inline_serializer(f"Task{name.capitalize()}Result", {"ok": serializers.BooleanField()}),
+                404: ErrorSerializer,
+                409: ErrorSerializer,
+            },
             operation_id=f"annotation_tasks_{name}",
             description=description,
-        )  # fmt: skip
+        )
         def post(self, request, task_id: int):
             task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
             try:
@@ -173,12 +181,12 @@ def _simple_task_action(action, name: str, description: str):
 
 
 TaskSkipApi = _simple_task_action(
-    lambda task, user: services.skip_task(task=task, labeler=user),
+    lambda task, user: claims.skip_task(task=task, labeler=user),
     "skip",
     "Give the task back; you will not be served it again.",
 )
 TaskHeartbeatApi = _simple_task_action(
-    lambda task, user: services.renew_lease(task=task, labeler=user),
+    lambda task, user: claims.renew_lease(task=task, labeler=user),
     "heartbeat",
     "Renew your lease while you work on the task.",
 )
@@ -194,7 +202,7 @@ class UndoApi(APIView):
     def post(self, request):
         project = _project_in_query(request, roles=selectors.LABELING_ROLES)
         try:
-            assignment = services.undo_last_submission(project=project, labeler=request.user)
+            assignment = claims.undo_last_submission(project=project, labeler=request.user)
         except AnnotationError as exc:
             return service_error_response(exc)
         return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
@@ -319,9 +327,12 @@ class SamplingInputSerializer(serializers.Serializer):
     endpoints = serializers.ListField(child=EndpointPlanSerializer(), min_length=1, max_length=MAX_K)
     per_prompt = serializers.IntegerField(min_value=MIN_K, max_value=MAX_K, required=False, allow_null=True)
     sources = serializers.ListField(
-        child=serializers.ChoiceField(choices=["generated", "seed", "imported"]), required=False,
-        default=["generated"], min_length=1, max_length=3,
-    )  # fmt: skip
+        child=serializers.ChoiceField(choices=["generated", "seed", "imported"]),
+        required=False,
+        default=["generated"],
+        min_length=1,
+        max_length=3,
+    )
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, allow_null=True)
 
 
@@ -360,7 +371,7 @@ class SamplingListCreateApi(APIView):
                 return Response({"detail": f"endpoints.{index}.name: no endpoint named {entry['name']!r}"}, 400)
             plan.append((endpoint, entry["params"]))
         try:
-            run = services.start_sampling_run(
+            run = sampling.start_sampling_run(
                 project=project,
                 endpoints=plan,
                 per_prompt=values.get("per_prompt"),
@@ -439,8 +450,13 @@ class JudgeListCreateApi(APIView):
         if endpoint is None:
             return Response({"detail": f"endpoint: no endpoint named {values['endpoint']!r}"}, 400)
         try:
-            run = services.start_judge_run(project=project, endpoint=endpoint, limit=values.get("limit"),
-                                           only_ranked=values["only_ranked"], created_by=request.user)  # fmt: skip
+            run = judging.start_judge_run(
+                project=project,
+                endpoint=endpoint,
+                limit=values.get("limit"),
+                only_ranked=values["only_ranked"],
+                created_by=request.user,
+            )
         except AnnotationError as exc:
             return service_error_response(exc)
         return Response(JudgeOutputSerializer(run).data, status=201)

@@ -10,7 +10,8 @@ S = RunStatus
 
 
 def register() -> None:
-    from annotation.services import send_judge_run, send_sampling_run
+    from annotation.judging import send_judge_run
+    from annotation.sampling import send_sampling_run
 
     lifecycle.register(
         RunKind(

@@ -86,7 +86,7 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None, config
                 "html": render_markdown(completions[cid].text),
             }
             for n, cid in enumerate(task.completion_ids)
-        ],  # fmt: skip
+        ],
         "rm_hint": hint,
         "lease_expires_at": assignment.lease_expires_at if assignment else None,
         "claimed_at": assignment.claimed_at if assignment else None,

@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from annotation import services
+from annotation import judging, sampling
 
 
 @shared_task(acks_late=True)
 def sampling_chunk_task(run_id: int, number: int) -> None:
-    services.run_sampling_chunk(run_id=run_id, number=number)
+    sampling.run_sampling_chunk(run_id=run_id, number=number)
 
 
 @shared_task(acks_late=True)
 def judge_run_task(run_id: int) -> None:
-    services.run_judge(run_id=run_id)
+    judging.run_judge(run_id=run_id)

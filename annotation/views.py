@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from annotation import selectors, services
+from annotation import claims, consensus, selectors, services
 from annotation.models import Flag
 from annotation.render import render_markdown
 from annotation.services import AnnotationError
@@ -30,7 +30,7 @@ def label_home(request):
 def label_next(request, slug: str):
     project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
     try:
-        assignment = services.claim_next_ranking_task(project=project, labeler=request.user)
+        assignment = claims.claim_next_ranking_task(project=project, labeler=request.user)
     except AnnotationError as exc:
         messages.error(request, str(exc))
         assignment = None
@@ -78,7 +78,7 @@ def label_submit(request, slug: str, task_id: int):
     if flag:
         ranking = ranking or None  # a flag may come with or without a ranking
     try:
-        services.submit_ranking(
+        claims.submit_ranking(
             task=task,
             labeler=request.user,
             ranking=ranking,
@@ -99,7 +99,7 @@ def label_submit(request, slug: str, task_id: int):
 def label_skip(request, slug: str, task_id: int):
     task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
     try:
-        services.skip_task(task=task, labeler=request.user)
+        claims.skip_task(task=task, labeler=request.user)
         messages.info(request, _("Skipped."))
     except AnnotationError as exc:
         messages.error(request, str(exc))
@@ -111,7 +111,7 @@ def label_skip(request, slug: str, task_id: int):
 def label_undo(request, slug: str):
     project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
     try:
-        services.undo_last_submission(project=project, labeler=request.user)
+        claims.undo_last_submission(project=project, labeler=request.user)
         messages.info(request, _("Your last submission was taken back; rank the task again."))
     except AnnotationError as exc:
         messages.error(request, str(exc))
@@ -123,7 +123,7 @@ def dashboard(request, slug: str):
     project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
     if request.method == "POST":
         ids = [int(x) for x in request.POST.getlist("ranking")[:MAX_RESOLVE_IDS] if _is_id(x)]
-        count = services.resolve_flags(ranking_ids=ids, project=project)
+        count = consensus.resolve_flags(ranking_ids=ids, project=project)
         messages.success(request, _("%(n)d flag(s) marked resolved.") % {"n": count})
         return redirect(reverse("label-dashboard", kwargs={"slug": slug}))
     context = {

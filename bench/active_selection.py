@@ -138,8 +138,10 @@ def summarize(runs: list[dict], labels: list[int], budget: int) -> dict:
         curves = np.array([run[strategy] for run in runs])
         summary[strategy] = {"mean": curves.mean(axis=0).round(4).tolist(), "sd": curves.std(axis=0).round(4).tolist()}
     gain = np.array([run["uncertainty"] for run in runs]) - np.array([run["random"] for run in runs])
-    summary["paired_gain"] = {"mean": gain.mean(axis=0).round(4).tolist(),
-                              "se": (gain.std(axis=0, ddof=1) / np.sqrt(len(runs))).round(4).tolist()}  # fmt: skip
+    summary["paired_gain"] = {
+        "mean": gain.mean(axis=0).round(4).tolist(),
+        "se": (gain.std(axis=0, ddof=1) / np.sqrt(len(runs))).round(4).tolist(),
+    }
     target = summary["random"]["mean"][-1]
     needed = labels_to_reach(summary["uncertainty"]["mean"], labels, target)
     summary["random_final"] = target
@@ -154,8 +156,13 @@ def main() -> int:
     parser.add_argument("--held-out", type=int, default=300)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--noise", type=float, nargs="+", default=[0.1, 0.5],
-                        help="labeler noise levels (sd, in units of the quality's sd)")  # fmt: skip
+    parser.add_argument(
+        "--noise",
+        type=float,
+        nargs="+",
+        default=[0.1, 0.5],
+        help="labeler noise levels (sd, in units of the quality's sd)",
+    )
     parser.add_argument("--batch", type=int, default=10, help="prompts labeled between RM retrains")
     parser.add_argument("--budget", type=int, default=400, help="prompts labeled in all")
     parser.add_argument("--seeds", type=int, default=10)
@@ -171,20 +178,31 @@ def main() -> int:
         results[noise] = summary
         print(f"labeler noise {noise}:")
         print(f"{'labels':>8}  {'random':>8}  {'uncertainty':>11}  {'gain (± se)':>16}")
-        rows = zip(labels, summary["random"]["mean"], summary["uncertainty"]["mean"], summary["paired_gain"]["mean"],
-                   summary["paired_gain"]["se"], strict=True)  # fmt: skip
+        rows = zip(
+            labels,
+            summary["random"]["mean"],
+            summary["uncertainty"]["mean"],
+            summary["paired_gain"]["mean"],
+            summary["paired_gain"]["se"],
+            strict=True,
+        )
         for n, r, u, g, se in rows:
             if n in (20, 50, 100, 200, 300) or n == args.budget:
                 print(f"{n:>8}  {r:>8.4f}  {u:>11.4f}  {g:>+8.4f} ± {se:.4f}")
         needed = summary["uncertainty_labels_to_reach_random_final"]
         if needed:
-            print(f"  random reaches {summary['random_final']:.4f} with {args.budget} prompts ranked; uncertainty "
-                  f"first with {needed}: {summary['label_saving_ratio']:.2f}x fewer labels")  # fmt: skip
+            print(
+                f"  random reaches {summary['random_final']:.4f} with {args.budget} prompts ranked; uncertainty "
+                f"first with {needed}: {summary['label_saving_ratio']:.2f}x fewer labels"
+            )
         else:
             print(f"  uncertainty first does not reach random's {summary['random_final']:.4f} within {args.budget}")
-    result = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "labels": labels,
-              "by_noise": {str(k): v for k, v in results.items()},
-              "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
+    result = {
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "labels": labels,
+        "by_noise": {str(k): v for k, v in results.items()},
+        "seconds": round(time.monotonic() - started, 1),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     if plot(labels, results, args.plot, args):

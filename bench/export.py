@@ -157,13 +157,38 @@ def main() -> None:
         env["DATABASE_URL"] = args.database_url
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(tasks=tasks)], cwd=REPO,
-                         env=env, check=True, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SETUP.format(tasks=tasks)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     setup_s = time.perf_counter() - started
     info = json.loads(out.stdout.strip().splitlines()[-1])
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{args.port}",
-                               "-w", "1", "--threads", "2", "-k", "gthread", "--timeout", "600",
-                               "--log-level", "warning"], cwd=REPO, env=env)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "-w",
+            "1",
+            "--threads",
+            "2",
+            "-k",
+            "gthread",
+            "--timeout",
+            "600",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     try:
         time.sleep(3)
         path = f"/api/v1/datasets/{info['version']}/download?format=trl-preference&split=all"
@@ -185,10 +210,18 @@ def main() -> None:
     result = {
         "pairs": info["rows"],
         "setup_and_build_s": round(setup_s, 1),
-        "first_download_train_split": {"status": first[0], "mb": round(first[1] / 2**20, 1), "s": round(first[2], 1),
-                           "rows_per_s": round(first[3] / first[2])},
-        "stream": {"status": second[0], "mb": round(second[1] / 2**20, 1), "s": round(second[2], 2),
-                   "rows_per_s": round(second[3] / second[2])},
+        "first_download_train_split": {
+            "status": first[0],
+            "mb": round(first[1] / 2**20, 1),
+            "s": round(first[2], 1),
+            "rows_per_s": round(first[3] / first[2]),
+        },
+        "stream": {
+            "status": second[0],
+            "mb": round(second[1] / 2**20, 1),
+            "s": round(second[2], 2),
+            "rows_per_s": round(second[3] / second[2]),
+        },
         "resume_from_half": {"status": resumed[0], "bytes": resumed[1], "expected": second[1] - half},
         "server_peak_rss_mb": rss,
         "database": "sqlite" if args.sqlite else "postgresql",
@@ -196,7 +229,7 @@ def main() -> None:
         "first_download_ratio_to_copy": ratio(first[3] / first[2]),
         "stream_ratio_to_copy": ratio(second[3] / second[2]),
         "targets": {"rows_per_s": 50_000, "peak_rss_mb": 300, "ratio_to_copy": 0.5},
-    }  # fmt: skip
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -48,8 +48,14 @@ def fresh_database(database_url: str, env: dict) -> None:
 
 
 def shell(env: dict, script: str) -> dict:
-    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO, env=env, check=True,
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -74,15 +80,27 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip())
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "DATA_DIR": str(data_dir),
-           "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
     fresh_database(args.database_url, env)
     port = free_port()
-    procs = [subprocess.Popen([sys.executable, "manage.py", "demo_teacher", "--port", str(port), "--latency-ms",
-                               str(args.latency_ms)], cwd=REPO, env=env, start_new_session=True)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "demo_teacher", "--port", str(port), "--latency-ms", str(args.latency_ms)],
+            cwd=REPO,
+            env=env,
+            start_new_session=True,
+        )
+    ]
     log = data_dir / "worker.log"
     try:
         wait_for_port(port)
@@ -103,11 +121,34 @@ print(json.dumps({{}}))
 """,
         )
         with log.open("w") as sink:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-                 str(args.cap), "--prefetch-multiplier", "1", "--queues", "default", "--without-gossip",
-                 "--without-mingle", "--without-heartbeat"], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                start_new_session=True))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "--loglevel",
+                        "INFO",
+                        "--concurrency",
+                        str(args.cap),
+                        "--prefetch-multiplier",
+                        "1",
+                        "--queues",
+                        "default",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         deadline = time.monotonic() + 60
         while " ready." not in log.read_text(errors="replace"):
             if time.monotonic() > deadline:
@@ -151,12 +192,21 @@ print(json.dumps({{"status": batch.status, "lanes": batch.lanes, "accepted": acc
     limit = in_flight / (args.latency_ms / 1000) * per_reply
     rate = result["accepted"] / result["seconds"]
     report = {
-        "cap": args.cap, "lanes": result["lanes"], "latency_ms": args.latency_ms, "target": args.target,
-        "status": result["status"], "accepted": result["accepted"], "requests": result["requests"],
-        "accepted_per_reply": round(per_reply, 3), "seconds": round(result["seconds"], 2),
-        "accepted_per_second": round(rate, 2), "limit_per_second": round(limit, 2),
-        "ratio_to_limit": round(rate / limit, 3), "target_ratio": 0.9, "cpu_count": os.cpu_count(),
-    }  # fmt: skip
+        "cap": args.cap,
+        "lanes": result["lanes"],
+        "latency_ms": args.latency_ms,
+        "target": args.target,
+        "status": result["status"],
+        "accepted": result["accepted"],
+        "requests": result["requests"],
+        "accepted_per_reply": round(per_reply, 3),
+        "seconds": round(result["seconds"], 2),
+        "accepted_per_second": round(rate, 2),
+        "limit_per_second": round(limit, 2),
+        "ratio_to_limit": round(rate / limit, 3),
+        "target_ratio": 0.9,
+        "cpu_count": os.cpu_count(),
+    }
     out = REPO / "bench" / "results" / "generation.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

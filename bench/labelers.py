@@ -5,7 +5,9 @@ the same tasks breadth-first), 50 labelers with API tokens; starts gunicorn (gth
 threads each run `--loops` rounds of GET /api/v1/annotation/next → POST …/ranking, with a think time between
 calls (a fast human: 0.5–1.5 s) and, in a second phase, with none (stress). Reports p50/p99 latency per call,
 throughput, and checks the database afterwards: tasks over quota, labelers served a task twice, submissions
-lost (must all be 0). Writes bench/results/labelers.json.
+lost (must all be 0). Then, on the same server and database, the same 50 threads call a no-op authenticated DRF view
+(token check, JSON answer, nothing else) with no think time: the stress phase's throughput as a ratio to that is
+what the claim and submit logic costs on top of DRF itself (target ≥ 0.5). Writes bench/results/labelers.json.
 
     .venv/bin/python bench/labelers.py                  # about 2 minutes on 2 cores
 """
@@ -76,12 +78,33 @@ print(json.dumps(tokens))
 
 
 def start_server(database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "noop_settings",
+        "PYTHONPATH": f"{REPO / 'bench'}:{REPO}",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "--threads", str(threads), "-k", "gthread", "--log-level", "warning"],
-        cwd=REPO, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-k",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -193,6 +216,41 @@ def phase(tokens, port, loops, think, seed) -> dict:
     }
 
 
+def noop_phase(tokens, port, calls_each: int) -> dict:
+    """Every labeler thread calls the no-op view `calls_each` times, no think time: DRF's own ceiling here."""
+    barrier = threading.Barrier(len(tokens))
+    counts, errors = [], Counter()
+
+    def run(token):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        barrier.wait()
+        done = 0
+        for _ in range(calls_each):
+            conn.request("GET", "/bench/noop", headers={"Authorization": f"Token {token}"})
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                done += 1
+            else:
+                errors[response.status] += 1
+        counts.append(done)
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(token,)) for token in tokens.values()]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "calls": sum(counts),
+        "elapsed_s": round(elapsed, 1),
+        "requests_per_s": round(sum(counts) / elapsed, 1),
+        "errors": dict(errors),
+    }
+
+
 def audit(database_url: str) -> dict:
     import psycopg
 
@@ -231,6 +289,7 @@ def main() -> None:
         warm_up(args.port, next(iter(tokens.values())), args.workers)
         human = phase(tokens, args.port, args.loops, (0.5, 1.5), seed=1)
         stress = phase(tokens, args.port, args.loops, None, seed=1000)
+        noop = noop_phase(tokens, args.port, calls_each=2 * args.loops)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -242,7 +301,9 @@ def main() -> None:
         "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads, PostgreSQL",
         "tasks": args.tasks,
         "overlap": 3,
-        "phases": {"human_pace": human, "stress_no_think_time": stress},
+        "phases": {"human_pace": human, "stress_no_think_time": stress, "noop_drf_baseline": noop},
+        "stress_ratio_to_noop_drf": round(stress["requests_per_s"] / noop["requests_per_s"], 3),
+        "target_ratio": 0.5,
         "checks": checks,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -75,9 +75,13 @@ def main() -> None:
     ensure_builtin_templates()
     template = get_template(name="self-instruct")
     batch = GenerationBatch.objects.create(
-        project=project, endpoint=endpoint, template=template, template_snapshot=template_snapshot(template),
-        language="en", target=args.rows,
-    )  # fmt: skip
+        project=project,
+        endpoint=endpoint,
+        template=template,
+        template_snapshot=template_snapshot(template),
+        language="en",
+        target=args.rows,
+    )
     request = GenerationRequest.objects.create(batch=batch, lane=0, step=0, prompt="bench")
 
     def copy_rows(chunk):

@@ -26,11 +26,27 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
-QWEN2_05B = dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                 num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768, rope_theta=1e6,
-                 tie_word_embeddings=True)  # fmt: skip
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            vocab_size=512, max_position_embeddings=4096, tie_word_embeddings=True)  # fmt: skip
+QWEN2_05B = dict(
+    hidden_size=896,
+    intermediate_size=4864,
+    num_hidden_layers=24,
+    num_attention_heads=14,
+    num_key_value_heads=2,
+    vocab_size=151936,
+    max_position_embeddings=32768,
+    rope_theta=1e6,
+    tie_word_embeddings=True,
+)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    vocab_size=512,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
 
 
 def tokenizer_for(folder: Path):
@@ -73,8 +89,18 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     rng = random.Random(0)
     steps = args.warmup + args.steps
     n = steps * args.batch_size * (4 if packing else 1)
-    hp = resolve(kind, "full", {"max_steps": steps, "batch_size": args.batch_size, "max_length": args.seq_len,
-                                "logging_steps": 1000, "warmup_ratio": 0.0, "learning_rate": 1e-5})  # fmt: skip
+    hp = resolve(
+        kind,
+        "full",
+        {
+            "max_steps": steps,
+            "batch_size": args.batch_size,
+            "max_length": args.seq_len,
+            "logging_steps": 1000,
+            "warmup_ratio": 0.0,
+            "learning_rate": 1e-5,
+        },
+    )
     spec = {"seed": 0}
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     common = _trainer_args(spec, hp, device, folder, has_eval=False)
@@ -99,13 +125,16 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
         from transformers import AutoModelForCausalLM
         from trl import SFTConfig, SFTTrainer
 
-        model = AutoModelForCausalLM.from_config(config_class(**shape, pad_token_id=tokenizer.pad_token_id),
-                                                 dtype=dtype)  # fmt: skip
+        model = AutoModelForCausalLM.from_config(
+            config_class(**shape, pad_token_id=tokenizer.pad_token_id), dtype=dtype
+        )
         data = Dataset.from_list(sft_rows(n, args.seq_len, shape["vocab_size"], rng))
-        trainer_args = SFTConfig(**common, packing=packing, completion_only_loss=True,
-                                 include_num_input_tokens_seen="non_padding")  # fmt: skip
-        trainer = SFTTrainer(model=model, args=trainer_args, train_dataset=data, processing_class=tokenizer,
-                             callbacks=[Clock()])  # fmt: skip
+        trainer_args = SFTConfig(
+            **common, packing=packing, completion_only_loss=True, include_num_input_tokens_seen="non_padding"
+        )
+        trainer = SFTTrainer(
+            model=model, args=trainer_args, train_dataset=data, processing_class=tokenizer, callbacks=[Clock()]
+        )
         seen = None
     else:
         from transformers import AutoModelForSequenceClassification
@@ -116,8 +145,13 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
         )
         rows = rm_rows(n, args.seq_len, shape["vocab_size"], rng)
         data = Dataset.from_list(rows)
-        trainer = RewardTrainer(model=model, args=RewardConfig(**common), train_dataset=data,
-                                processing_class=tokenizer, callbacks=[Clock()])  # fmt: skip
+        trainer = RewardTrainer(
+            model=model,
+            args=RewardConfig(**common),
+            train_dataset=data,
+            processing_class=tokenizer,
+            callbacks=[Clock()],
+        )
         seen = [len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in rows]
     params = sum(p.numel() for p in model.parameters())
     if device["cuda"]:
@@ -130,8 +164,14 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     else:  # RM: rows are consumed in a seeded shuffle; the mean pair length times the rows timed
         tokens = sum(seen) / len(seen) * args.batch_size * args.steps
     tokens_per_s = tokens / elapsed
-    result = {"kind": kind, "packing": packing, "params": params, "steps_timed": args.steps,
-              "tokens_per_s": round(tokens_per_s), "step_s": round(elapsed / args.steps, 4)}  # fmt: skip
+    result = {
+        "kind": kind,
+        "packing": packing,
+        "params": params,
+        "steps_timed": args.steps,
+        "tokens_per_s": round(tokens_per_s),
+        "step_s": round(elapsed / args.steps, 4),
+    }
     if device["cuda"]:
         result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
         if args.peak:
@@ -155,21 +195,32 @@ def main() -> None:
 
     device = _device_settings({"bf16": "auto", "gradient_checkpointing": False})
     name = torch.cuda.get_device_name(0) if device["cuda"] else "cpu"
-    args.peak = (args.peak_tflops * 1e12) if args.peak_tflops else next(
-        (v for k, v in PEAK_BF16.items() if k in name), None)  # fmt: skip
+    args.peak = (
+        (args.peak_tflops * 1e12) if args.peak_tflops else next((v for k, v in PEAK_BF16.items() if k in name), None)
+    )
     if args.tiny:
         args.seq_len, args.batch_size, args.steps, args.warmup = min(args.seq_len, 256), 4, 6, 2
     elif not device["cuda"]:
         sys.exit("no GPU here: the figure this benchmark is for cannot be measured (use --tiny for a smoke run)")
     tokenizer = tokenizer_for(Path(tempfile.mkdtemp(prefix="bench-tok-")))
-    runs = [run("sft", False, args, tokenizer, device), run("sft", True, args, tokenizer, device),
-            run("reward", False, args, tokenizer, device)]  # fmt: skip
+    runs = [
+        run("sft", False, args, tokenizer, device),
+        run("sft", True, args, tokenizer, device),
+        run("reward", False, args, tokenizer, device),
+    ]
     baseline = runs[0]["tokens_per_s"]
     for r in runs:
         r["vs_sft_unpacked"] = round(r["tokens_per_s"] / baseline, 2)
-    result = {"device": name, "bf16": device["bf16"], "seq_len": args.seq_len, "batch_size": args.batch_size,
-              "model": "tiny llama (smoke)" if args.tiny else "Qwen2-0.5B shape, random init",
-              "peak_flops": args.peak, "runs": runs, "target": {"sft_full_mfu": 0.45}}  # fmt: skip
+    result = {
+        "device": name,
+        "bf16": device["bf16"],
+        "seq_len": args.seq_len,
+        "batch_size": args.batch_size,
+        "model": "tiny llama (smoke)" if args.tiny else "Qwen2-0.5B shape, random init",
+        "peak_flops": args.peak,
+        "runs": runs,
+        "target": {"sft_full_mfu": 0.45},
+    }
     if not args.tiny:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))

@@ -231,8 +231,14 @@ def failing(kind: RunKind, pk: int, *, token=None, what: str = ""):
     except Exception as exc:  # whatever the work raised, the run must end in a known state
         logger.exception("%s failed", label)
         try:
-            move(kind, pk, RunStatus.FAILED, token=token, among=(RunStatus.RUNNING,),
-                 error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            move(
+                kind,
+                pk,
+                RunStatus.FAILED,
+                token=token,
+                among=(RunStatus.RUNNING,),
+                error=f"{type(exc).__name__}: {exc}",
+            )
         except DatabaseError:
             logger.exception("%s: could not record the failure (the database is unreachable)", label)
             raise exc from None

@@ -19,9 +19,10 @@ class VersionForm(forms.Form):
     kind = forms.ChoiceField(choices=DatasetKind.choices)
     name = forms.CharField(required=False, max_length=200)
     filters = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='JSON, e.g. {"languages": ["zh"], "consensus": true, "min_agreement": 0.6}',
-    )  # fmt: skip
+    )
     test_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=0.99)
     split_seed = forms.IntegerField(initial=0, min_value=0)
 
@@ -31,8 +32,18 @@ class VersionForm(forms.Form):
 
 @admin.register(DatasetVersion)
 class DatasetVersionAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "kind", "number", "status", "row_count", "train_rows", "test_rows", "short_hash",
-                    "created_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "project",
+        "kind",
+        "number",
+        "status",
+        "row_count",
+        "train_rows",
+        "test_rows",
+        "short_hash",
+        "created_at",
+    ]
     list_filter = ["project", "kind", "status"]
     readonly_fields = [*(f.name for f in DatasetVersion._meta.fields), "downloads", "train"]
 
@@ -45,8 +56,11 @@ class DatasetVersionAdmin(admin.ModelAdmin):
         if obj.status != "ready":
             return "-"
         base = reverse("dataset-download", args=[obj.pk])
-        links = [(f"{base}?format={shape}&split={split}", f"{shape} · {split}") for shape in SHAPES[obj.kind]
-                 for split in ("train", "test", "all")]  # fmt: skip
+        links = [
+            (f"{base}?format={shape}&split={split}", f"{shape} · {split}")
+            for shape in SHAPES[obj.kind]
+            for split in ("train", "test", "all")
+        ]
         return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', links)
 
     @admin.display(description="Train")
@@ -67,9 +81,14 @@ class DatasetVersionAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             try:
                 version = create_dataset_version(
-                    project=data["project"], kind=data["kind"], filters=data["filters"], name=data["name"],
-                    test_fraction=data["test_fraction"], split_seed=data["split_seed"], created_by=request.user,
-                )  # fmt: skip
+                    project=data["project"],
+                    kind=data["kind"],
+                    filters=data["filters"],
+                    name=data["name"],
+                    test_fraction=data["test_fraction"],
+                    split_seed=data["split_seed"],
+                    created_by=request.user,
+                )
             except DatasetError as exc:
                 form.add_error("filters", str(exc))
             else:

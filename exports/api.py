@@ -127,7 +127,7 @@ class DatasetDownloadApi(APIView):
             OpenApiParameter("split", str, required=False, enum=list(SPLITS), description="default all"),
             OpenApiParameter("type", str, required=False, enum=list(FILE_TYPES), description="default jsonl"),
             OpenApiParameter("gzip", bool, required=False, description="gzip the JSONL"),
-        ],  # fmt: skip
+        ],
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="the file"),
             (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="a byte range"),
@@ -150,9 +150,12 @@ class DatasetDownloadApi(APIView):
         compress = params.get("gzip", "").lower() in ("1", "true", "yes")
         try:
             path, digest = services.materialize(
-                version=version, shape=shape, split=params.get("split", "all"), file_type=params.get("type", "jsonl"),
+                version=version,
+                shape=shape,
+                split=params.get("split", "all"),
+                file_type=params.get("type", "jsonl"),
                 compress=compress,
-            )  # fmt: skip
+            )
         except DatasetError as exc:
             return service_error_response(exc)
         etag = f'"{digest}"'
@@ -179,9 +182,10 @@ class DatasetDownloadApi(APIView):
         response = StreamingHttpResponse(
             _file_chunks(path, start, length),
             status=status,
-            content_type="application/gzip" if compress else (
-                "application/vnd.apache.parquet" if suffix.endswith(".parquet") else "application/x-ndjson"),
-        )  # fmt: skip
+            content_type="application/gzip"
+            if compress
+            else ("application/vnd.apache.parquet" if suffix.endswith(".parquet") else "application/x-ndjson"),
+        )
         response["Content-Length"] = str(length)
         response["ETag"] = etag
         response["Accept-Ranges"] = "bytes"

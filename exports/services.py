@@ -46,9 +46,17 @@ _BEAT_EVERY_ROWS = 1000  # look at the clock this often while writing rows
 
 FILTER_KEYS = {
     "sft": {"batches", "date_from", "date_to", "accepted_only", "languages", "include_seeds"},
-    "preference": {"date_from", "date_to", "labelers", "min_agreement", "consensus", "languages", "categories",
-                   "margin"},
-}  # fmt: skip
+    "preference": {
+        "date_from",
+        "date_to",
+        "labelers",
+        "min_agreement",
+        "consensus",
+        "languages",
+        "categories",
+        "margin",
+    },
+}
 
 
 class DatasetError(ServiceError):
@@ -94,9 +102,15 @@ def _check_filters(kind: str, filters: dict) -> dict:
 
 
 def create_dataset_version(
-    *, project, kind: str, filters: dict | None = None, test_fraction: float = 0.1, split_seed: int = 0,
-    name: str = "", created_by=None,
-) -> DatasetVersion:  # fmt: skip
+    *,
+    project,
+    kind: str,
+    filters: dict | None = None,
+    test_fraction: float = 0.1,
+    split_seed: int = 0,
+    name: str = "",
+    created_by=None,
+) -> DatasetVersion:
     """Number and queue a new version; a Celery task builds it (progress in rows_written)."""
     filters = _check_filters(kind, filters or {})
     if not 0 <= test_fraction < 1:
@@ -109,11 +123,17 @@ def create_dataset_version(
                     DatasetVersion.objects.filter(project=project, kind=kind).aggregate(n=Max("number"))["n"] or 0
                 ) + 1
                 version = DatasetVersion.objects.create(
-                    project=project, kind=kind, number=number, name=name[:200], filters=filters,
-                    test_fraction=test_fraction, split_seed=split_seed, build_token=uuid.uuid4(),
+                    project=project,
+                    kind=kind,
+                    number=number,
+                    name=name[:200],
+                    filters=filters,
+                    test_fraction=test_fraction,
+                    split_seed=split_seed,
+                    build_token=uuid.uuid4(),
                     heartbeat_at=timezone.now(),
                     created_by=signed_in_or_none(created_by),
-                )  # fmt: skip
+                )
                 # a new id has no files; leftovers come from a database restored without its data folder
                 shutil.rmtree(version_dir(version), ignore_errors=True)
                 transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): send_build(pk, t))
@@ -182,10 +202,14 @@ def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
     f = version.filters
     batches, endpoints, templates, seeds, instructions = set(), set(), set(), set(), set()
     for example in iter_sft_examples(
-        project=version.project, batch_ids=f.get("batches"), date_from=f.get("date_from"), date_to=f.get("date_to"),
-        accepted_only=f.get("accepted_only", True), languages=f.get("languages"),
+        project=version.project,
+        batch_ids=f.get("batches"),
+        date_from=f.get("date_from"),
+        date_to=f.get("date_to"),
+        accepted_only=f.get("accepted_only", True),
+        languages=f.get("languages"),
         include_seeds=f.get("include_seeds", True),
-    ):  # fmt: skip
+    ):
         source = example["source"]
         if source["type"] == "generated":
             batches.add(source["batch_id"])
@@ -197,15 +221,22 @@ def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
         stats.length("prompt", example["instruction"] + example["input"])
         stats.length("output", example["output"])
         yield {
-            "group_id": example["group"], "instruction": example["instruction"], "input": example["input"],
-            "output": example["output"], "language": example["language"], "category": example["category"],
+            "group_id": example["group"],
+            "instruction": example["instruction"],
+            "input": example["input"],
+            "output": example["output"],
+            "language": example["language"],
+            "category": example["category"],
             "source": source,
-        }  # fmt: skip
+        }
     lineage.update(
-        batches=sorted(batches), endpoints=sorted(e for e in endpoints if e),
-        templates=sorted(t for t in templates if t), generated_instructions=len(instructions), seeds=len(seeds),
+        batches=sorted(batches),
+        endpoints=sorted(e for e in endpoints if e),
+        templates=sorted(t for t in templates if t),
+        generated_instructions=len(instructions),
+        seeds=len(seeds),
         seed_ids=sorted(seeds)[:10_000],
-    )  # fmt: skip
+    )
 
 
 def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
@@ -214,10 +245,15 @@ def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
     with_margin = f.get("margin", True)
     labelers, models, endpoints, runs, rankings, agreements, tasks = set(), set(), set(), set(), 0, [], 0
     for task in iter_ranked_tasks(
-        project=version.project, labelers=f.get("labelers"), date_from=f.get("date_from"), date_to=f.get("date_to"),
-        languages=f.get("languages"), categories=f.get("categories"), use_consensus=use_consensus,
+        project=version.project,
+        labelers=f.get("labelers"),
+        date_from=f.get("date_from"),
+        date_to=f.get("date_to"),
+        languages=f.get("languages"),
+        categories=f.get("categories"),
+        use_consensus=use_consensus,
         min_agreement=f.get("min_agreement"),
-    ):  # fmt: skip
+    ):
         tasks += 1
         labelers.update(task["labelers"])
         rankings += len(task["ranking_ids"])
@@ -239,20 +275,33 @@ def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
                 stats.length("chosen", completions[chosen]["text"])
                 stats.length("rejected", completions[rejected]["text"])
                 yield {
-                    "group_id": f"prompt-{task['prompt_id']}", "prompt": prompt,
-                    "chosen": completions[chosen]["text"], "rejected": completions[rejected]["text"],
-                    "margin": float(distance) if with_margin else 0.0, "language": task["language"],
+                    "group_id": f"prompt-{task['prompt_id']}",
+                    "prompt": prompt,
+                    "chosen": completions[chosen]["text"],
+                    "rejected": completions[rejected]["text"],
+                    "margin": float(distance) if with_margin else 0.0,
+                    "language": task["language"],
                     "category": task["category"],
-                    "source": {"task_id": task["task_id"], "ranking_id": ordering["ranking_id"],
-                               "labeler": ordering["labeler"], "consensus": use_consensus,
-                               "chosen_id": chosen, "rejected_id": rejected,
-                               "chosen_model": completions[chosen]["model"],
-                               "rejected_model": completions[rejected]["model"]},
-                }  # fmt: skip
+                    "source": {
+                        "task_id": task["task_id"],
+                        "ranking_id": ordering["ranking_id"],
+                        "labeler": ordering["labeler"],
+                        "consensus": use_consensus,
+                        "chosen_id": chosen,
+                        "rejected_id": rejected,
+                        "chosen_model": completions[chosen]["model"],
+                        "rejected_model": completions[rejected]["model"],
+                    },
+                }
     lineage.update(
-        tasks=tasks, rankings=rankings, labelers=sorted(labelers), models=sorted(models),
-        endpoints=sorted(endpoints), sampling_runs=sorted(runs), from_consensus=use_consensus,
-    )  # fmt: skip
+        tasks=tasks,
+        rankings=rankings,
+        labelers=sorted(labelers),
+        models=sorted(models),
+        endpoints=sorted(endpoints),
+        sampling_runs=sorted(runs),
+        from_consensus=use_consensus,
+    )
     if agreements:
         lineage["mean_agreement"] = round(statistics.fmean(agreements), 4)
 
@@ -298,9 +347,13 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
                         return
         mine.update(heartbeat_at=timezone.now())
         _write_representation(
-            staging / "rows.jsonl", staging, shape=DEFAULT_SHAPE[version.kind], split="all", file_type="jsonl",
+            staging / "rows.jsonl",
+            staging,
+            shape=DEFAULT_SHAPE[version.kind],
+            split="all",
+            file_type="jsonl",
             compress=False,
-        )  # fmt: skip
+        )
     except Exception as exc:
         logger.exception("building dataset version %s failed", version.pk)
         mine.update(status=VersionStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now())
@@ -319,10 +372,16 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         for path in staging.iterdir():  # publish under the row lock: only the current build gets here
             path.replace(folder / path.name)
         mine.update(
-            status=VersionStatus.READY, rows_written=total, row_count=total, train_rows=stats.splits["train"],
-            test_rows=stats.splits["test"], content_hash=digest.hexdigest(), stats=stats.summary(), lineage=lineage,
+            status=VersionStatus.READY,
+            rows_written=total,
+            row_count=total,
+            train_rows=stats.splits["train"],
+            test_rows=stats.splits["test"],
+            content_hash=digest.hexdigest(),
+            stats=stats.summary(),
+            lineage=lineage,
             finished_at=timezone.now(),
-        )  # fmt: skip
+        )
     for other in folder.glob(".build-*"):  # superseded builds' leftovers
         shutil.rmtree(other, ignore_errors=True)
     version.refresh_from_db()

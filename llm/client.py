@@ -97,8 +97,9 @@ def _api_key(endpoint: LLMEndpoint) -> str:
         return "not-needed"  # local servers (vLLM, Ollama, the demo teacher) accept any key
     problem = key_variable_problem(endpoint.api_key_env)  # rows saved before the rule existed are checked here
     if problem:
-        raise LLMError(f"endpoint {endpoint.name!r}: api_key_env: {problem}", kind=ErrorKind.CONFIGURATION,
-                       retryable=False)  # fmt: skip
+        raise LLMError(
+            f"endpoint {endpoint.name!r}: api_key_env: {problem}", kind=ErrorKind.CONFIGURATION, retryable=False
+        )
     value = os.environ.get(endpoint.api_key_env)
     if not value:
         raise LLMError(

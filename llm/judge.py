@@ -121,8 +121,9 @@ def judge_once(endpoint, *, question: str, first: str, second: str, project_id=N
     problem = ""
     for _ in range(PARSE_ATTEMPTS):
         try:
-            reply = call_llm(endpoint, purpose="judge", messages=messages, project_id=project_id,
-                             temperature=0.0, max_tokens=200)  # fmt: skip
+            reply = call_llm(
+                endpoint, purpose="judge", messages=messages, project_id=project_id, temperature=0.0, max_tokens=200
+            )
         except LLMError as exc:
             raise JudgeError(f"judge call failed: {exc}") from exc
         try:

@@ -75,10 +75,14 @@ class LLMEndpoint(models.Model):
     price_output_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     is_active = models.BooleanField(default=True, help_text="Switched off: no run of any kind may use it.")
     project = models.ForeignKey(
-        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="llm_endpoints",
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="llm_endpoints",
         help_text="Empty: a global endpoint any project may use. Set: only this project's runs may use it (a served "
         "model belongs to its training job's project).",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -87,7 +87,8 @@ def _validate(params, field: str, allowed: tuple[str, ...]) -> dict:
     clean = {}
     for name, value in params.items():
         if name not in allowed:
-            raise ParamsError(f"{field}.{str(name)[:60]}: not an allowed sampling parameter (allowed: "
-                              f"{', '.join(allowed)})")  # fmt: skip
+            raise ParamsError(
+                f"{field}.{str(name)[:60]}: not an allowed sampling parameter (allowed: {', '.join(allowed)})"
+            )
         clean[name] = RULES[name](value, f"{field}.{name}")
     return clean

@@ -86,5 +86,6 @@ def _check(check_id: int, token) -> None:
     except LLMError as exc:
         lifecycle.finish(kind, check_id, RunStatus.FAILED, token=token, error=str(exc))
     else:
-        lifecycle.finish(kind, check_id, RunStatus.SUCCEEDED, token=token, reply=reply.text[:2000],
-                         latency_ms=reply.latency_ms)  # fmt: skip
+        lifecycle.finish(
+            kind, check_id, RunStatus.SUCCEEDED, token=token, reply=reply.text[:2000], latency_ms=reply.latency_ms
+        )

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from core.admin_pages import form_page
+from selfinstruct.batches import cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.forms import SeedUploadForm, StartBatchForm
 from selfinstruct.models import (
     GeneratedInstance,
@@ -19,14 +20,10 @@ from selfinstruct.seeds import SeedFileError
 from selfinstruct.selectors import batch_progress
 from selfinstruct.services import (
     BatchError,
-    cancel_batch,
     ensure_builtin_templates,
     import_seed_upload,
-    pause_batch,
-    resume_batch,
     review_instructions,
     save_template,
-    start_batch,
 )
 
 

@@ -14,17 +14,11 @@ from core.fields import BoundedDictField, SeedField
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
+from selfinstruct.batches import cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.models import GenerationBatch
 from selfinstruct.seeds import SEED_FORMATS, SeedFileError
 from selfinstruct.selectors import batch_progress, batches_for_projects
-from selfinstruct.services import (
-    BatchError,
-    cancel_batch,
-    import_seed_upload,
-    pause_batch,
-    resume_batch,
-    start_batch,
-)
+from selfinstruct.services import BatchError, import_seed_upload
 
 ADMIN_ROLES = (Role.ADMIN,)
 

@@ -240,9 +240,40 @@ def _document_frequencies(tokens, offsets, df):
 
 
 @njit(cache=True)
-def _add_items(batch_tokens, batch_offsets, resume, first_item, threshold, order_key, element_ids, counters,
-               all_tokens, item_offsets, item_lengths, sketches, s0, s1, s2, s3, s4, s5, short_keys, l0, l1, l2, l3,
-               l4, l5, long_keys, f0, f1, f2, f3, f4, f5):  # fmt: skip
+def _add_items(
+    batch_tokens,
+    batch_offsets,
+    resume,
+    first_item,
+    threshold,
+    order_key,
+    element_ids,
+    counters,
+    all_tokens,
+    item_offsets,
+    item_lengths,
+    sketches,
+    s0,
+    s1,
+    s2,
+    s3,
+    s4,
+    s5,
+    short_keys,
+    l0,
+    l1,
+    l2,
+    l3,
+    l4,
+    l5,
+    long_keys,
+    f0,
+    f1,
+    f2,
+    f3,
+    f4,
+    f5,
+):
     """Index batch items resume.. (token ids in text order); stops early when a table is out of room.
 
     Each item goes into three tables: `short` under its prefix for partners at least as long (alpha >= t|b|),
@@ -346,8 +377,9 @@ def _lcs(n, words, slot, masks, all_tokens, start, length, v):
 
 
 @njit(cache=True)
-def _probe(query_elements, n, threshold, bucket, m_low, m_high, longer, keys, table, item_lengths, hits, touched,
-           n_touched):  # fmt: skip
+def _probe(
+    query_elements, n, threshold, bucket, m_low, m_high, longer, keys, table, item_lengths, hits, touched, n_touched
+):
     """Scan one length bucket of the short (longer=False: items no longer than the query) or long table (items
     longer than the query) with the length, prefix and positional filters; returns the new touched count."""
     start, size, _, items, positions, _ = table
@@ -397,9 +429,35 @@ def _query_elements(query_tokens, order_key, element_ids):
 
 
 @njit(cache=True)
-def _candidates_above(query_tokens, threshold, first, order_key, element_ids, slot, masks, hits, touched,
-                      all_tokens, item_offsets, item_lengths, sketches, s0, s1, s2, s3, s4, s5, short_keys, l0, l1,
-                      l2, l3, l4, l5, long_keys):  # fmt: skip
+def _candidates_above(
+    query_tokens,
+    threshold,
+    first,
+    order_key,
+    element_ids,
+    slot,
+    masks,
+    hits,
+    touched,
+    all_tokens,
+    item_offsets,
+    item_lengths,
+    sketches,
+    s0,
+    s1,
+    s2,
+    s3,
+    s4,
+    s5,
+    short_keys,
+    l0,
+    l1,
+    l2,
+    l3,
+    l4,
+    l5,
+    long_keys,
+):
     """Every item with F > threshold (or the first found, with first=True). Length buckets are probed nearest to
     the query's length first; an item lives in one bucket, so each bucket's survivors are final once it is probed
     and get their exact LCS right away, likeliest (most shared prefix elements) first."""
@@ -424,10 +482,36 @@ def _candidates_above(query_tokens, threshold, first, order_key, element_ids, sl
         bucket = b_mid + (step + 1) // 2 if step % 2 else b_mid - step // 2
         if bucket < b_low or bucket > b_high:
             continue
-        n_touched = _probe(query_elements, n, threshold, bucket, m_low, m_high, False, short_keys, short,
-                           item_lengths, hits, touched, 0)  # fmt: skip
-        n_touched = _probe(query_elements, n, threshold, bucket, m_low, m_high, True, long_keys, long,
-                           item_lengths, hits, touched, n_touched)  # fmt: skip
+        n_touched = _probe(
+            query_elements,
+            n,
+            threshold,
+            bucket,
+            m_low,
+            m_high,
+            False,
+            short_keys,
+            short,
+            item_lengths,
+            hits,
+            touched,
+            0,
+        )
+        n_touched = _probe(
+            query_elements,
+            n,
+            threshold,
+            bucket,
+            m_low,
+            m_high,
+            True,
+            long_keys,
+            long,
+            item_lengths,
+            hits,
+            touched,
+            n_touched,
+        )
         survivors = np.empty(n_touched, np.int64)
         counts = np.empty(n_touched, np.int64)
         n_survivors = 0
@@ -462,8 +546,22 @@ def _candidates_above(query_tokens, threshold, first, order_key, element_ids, sl
 
 
 @njit(cache=True)
-def _top_k(query_tokens, k, order_key, element_ids, slot, masks, seen, touched, all_tokens, item_offsets,
-           item_lengths, f_start, f_size, f_items):  # fmt: skip
+def _top_k(
+    query_tokens,
+    k,
+    order_key,
+    element_ids,
+    slot,
+    masks,
+    seen,
+    touched,
+    all_tokens,
+    item_offsets,
+    item_lengths,
+    f_start,
+    f_size,
+    f_items,
+):
     """Exact top-k items by F (ties: lower item index first), walking the full index rarest element first."""
     query_elements = _query_elements(query_tokens, order_key, element_ids)
     n = query_tokens.shape[0]
@@ -700,10 +798,21 @@ class NearDuplicateIndex:
         done = 0
         while done < count:
             done, need_s, need_l, need_f = _add_items(
-                tokens, offsets, done, first, self.threshold, self._order_key, self._element_ids, self._counters,
-                *self._store_with_sketches, *self._short.table, self._short_keys, *self._long.table,
-                self._long_keys, *self._full.table,
-            )  # fmt: skip
+                tokens,
+                offsets,
+                done,
+                first,
+                self.threshold,
+                self._order_key,
+                self._element_ids,
+                self._counters,
+                *self._store_with_sketches,
+                *self._short.table,
+                self._short_keys,
+                *self._long.table,
+                self._long_keys,
+                *self._full.table,
+            )
             if done < count:  # out of room: grow what ran out (amortized doubling) and go on from the same item
                 for table, lists in zip(*self._tables(), strict=True):
                     table.grow_lists(int(lists))
@@ -737,10 +846,21 @@ class NearDuplicateIndex:
         if len(query_ids) == 0 or not self._ids:
             return np.array([], dtype=np.int64), np.array([])
         return _candidates_above(
-            query_ids, threshold, first, self._order_key, self._element_ids, self._slot, self._masks(len(query_ids)),
-            self._hits, self._touched, *self._store_with_sketches, *self._short.table, self._short_keys,
-            *self._long.table, self._long_keys,
-        )  # fmt: skip
+            query_ids,
+            threshold,
+            first,
+            self._order_key,
+            self._element_ids,
+            self._slot,
+            self._masks(len(query_ids)),
+            self._hits,
+            self._touched,
+            *self._store_with_sketches,
+            *self._short.table,
+            self._short_keys,
+            *self._long.table,
+            self._long_keys,
+        )
 
     def near_duplicates(self, text: str, threshold: float | None = None, k: int = 10) -> list[tuple[str, float]]:
         """The (up to k) items with F > threshold, best first (ties: earlier-added first), exact."""
@@ -757,9 +877,19 @@ class NearDuplicateIndex:
         if len(query_ids) == 0 or not self._ids or k <= 0:
             return []
         items, scores = _top_k(
-            query_ids, k, self._order_key, self._element_ids, self._slot, self._masks(len(query_ids)), self._seen,
-            self._touched, *self._store, self._full.start, self._full.size, self._full.items,
-        )  # fmt: skip
+            query_ids,
+            k,
+            self._order_key,
+            self._element_ids,
+            self._slot,
+            self._masks(len(query_ids)),
+            self._seen,
+            self._touched,
+            *self._store,
+            self._full.start,
+            self._full.size,
+            self._full.items,
+        )
         return [(self._ids[i], float(s)) for i, s in zip(items.tolist(), scores.tolist(), strict=True)]
 
     def exhaustive_scores(self, text: str) -> np.ndarray:

@@ -11,8 +11,8 @@ S = RunStatus
 
 
 def register() -> None:
+    from selfinstruct.batches import restart_stalled_lanes, send_batch
     from selfinstruct.selectors import accepted_count
-    from selfinstruct.services import restart_stalled_lanes, send_batch
 
     lifecycle.register(
         RunKind(

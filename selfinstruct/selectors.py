@@ -146,9 +146,16 @@ def iter_sft_examples(
     if languages:
         instructions = instructions.filter(language__in=languages)
     rows = instructions.order_by("id").values(
-        "id", "batch_id", "instruction", "input", "output", "language", "is_classification",
-        "batch__endpoint__name", "batch__template_snapshot__name",
-    )  # fmt: skip
+        "id",
+        "batch_id",
+        "instruction",
+        "input",
+        "output",
+        "language",
+        "is_classification",
+        "batch__endpoint__name",
+        "batch__template_snapshot__name",
+    )
     batch: list[dict] = []
 
     def flush(items):
@@ -162,15 +169,20 @@ def iter_sft_examples(
             for n, (inp, out) in enumerate(examples):
                 yield {
                     "group": f"instruction-{item['id']}",
-                    "source": {"type": "generated", "instruction_id": item["id"], "example": n,
-                               "batch_id": item["batch_id"], "endpoint": item["batch__endpoint__name"],
-                               "template": item["batch__template_snapshot__name"]},
+                    "source": {
+                        "type": "generated",
+                        "instruction_id": item["id"],
+                        "example": n,
+                        "batch_id": item["batch_id"],
+                        "endpoint": item["batch__endpoint__name"],
+                        "template": item["batch__template_snapshot__name"],
+                    },
                     "instruction": item["instruction"],
                     "input": inp,
                     "output": out,
                     "language": item["language"],
                     "category": "classification" if item["is_classification"] else "generation",
-                }  # fmt: skip
+                }
 
     for item in rows.iterator(chunk_size=chunk_size):
         batch.append(item)

@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from selfinstruct import services
+from selfinstruct import engine
 
 
 @shared_task(acks_late=True)
 def generation_step_task(batch_id: int, lane_number: int, token: str, step: int) -> None:
-    services.run_generation_step(batch_id=batch_id, lane_number=lane_number, token=token, step=step)
+    engine.run_generation_step(batch_id=batch_id, lane_number=lane_number, token=token, step=step)

@@ -13,16 +13,16 @@ from django.utils.safestring import mark_safe
 from core.admin_pages import clean_json_object, form_page
 from exports.models import DatasetVersion
 from training import selectors
+from training.evaluations import resume_evaluation
 from training.models import EvaluationItem, EvaluationRun, JobKind, JobMethod, TrainingJob, TrainingTrigger
 from training.plots import line_chart
+from training.reward_scoring import start_reward_scoring
 from training.services import (
     TrainingJobError,
     cancel_training_job,
     check_base_model,
     create_training_job,
     demo_base_model_path,
-    resume_evaluation,
-    start_reward_scoring,
 )
 
 
@@ -33,14 +33,16 @@ class JobForm(forms.Form):
         required=False, max_length=500, help_text="a checkpoint folder under TRAINING_MODEL_ROOTS, e.g. demo-tiny-llama"
     )
     base_job = forms.ModelChoiceField(
-        queryset=TrainingJob.objects.filter(status="succeeded"), required=False,
+        queryset=TrainingJob.objects.filter(status="succeeded"),
+        required=False,
         help_text="or start from the model an earlier job trained",
-    )  # fmt: skip
+    )
     method = forms.ChoiceField(choices=JobMethod.choices)
     hyperparameters = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='JSON; left out keys take the defaults, e.g. {"epochs": 2, "learning_rate": 1e-4}',
-    )  # fmt: skip
+    )
     seed = forms.IntegerField(initial=0, min_value=0)
 
     def clean_hyperparameters(self):
@@ -52,12 +54,31 @@ class TrainingJobAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "kind", "method", "dataset_version", "status", "progress", "created_at"]
     list_filter = ["project", "kind", "status"]
     readonly_fields = [
-        "project", "dataset_link", "kind", "method", "base_model", "base_job", "seed", "status", "progress", "error",
+        "project",
+        "dataset_link",
+        "kind",
+        "method",
+        "base_model",
+        "base_job",
+        "seed",
+        "status",
+        "progress",
+        "error",
         "lineage_view",
-        "charts", "results_view", "hyperparameters_view", "artifact_links", "cancel_button", "scoring_view", "hostname",
+        "charts",
+        "results_view",
+        "hyperparameters_view",
+        "artifact_links",
+        "cancel_button",
+        "scoring_view",
+        "hostname",
         "pid",
-        "heartbeat_at", "created_at", "started_at", "finished_at", "created_by",
-    ]  # fmt: skip
+        "heartbeat_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "created_by",
+    ]
     fields = readonly_fields
 
     @admin.display(description="progress")
@@ -84,9 +105,11 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
         def describe(version):
             info = version["lineage"] or {}
-            batch_links = format_html_join(", ", '<a href="{}">batch {}</a>', (
-                (reverse("admin:selfinstruct_generationbatch_change", args=[b]), b) for b in info.get("batches", [])
-            ))  # fmt: skip
+            batch_links = format_html_join(
+                ", ",
+                '<a href="{}">batch {}</a>',
+                ((reverse("admin:selfinstruct_generationbatch_change", args=[b]), b) for b in info.get("batches", [])),
+            )
             add(f"dataset v{version['number']} ({version['kind']})", f"sha256 {version['content_hash'][:16]}…")
             add("generation batches", batch_links)
             add("templates", ", ".join(info.get("templates", [])))
@@ -102,8 +125,12 @@ class TrainingJobAdmin(admin.ModelAdmin):
         add("base model", data["base_model"])
         for earlier in data["earlier_rounds"]:
             url = reverse("admin:training_trainingjob_change", args=[earlier["job"]])
-            add("built on", format_html('<a href="{}">job {}</a> ({}, {})', url, earlier["job"], earlier["kind"],
-                                        earlier["status"]))  # fmt: skip
+            add(
+                "built on",
+                format_html(
+                    '<a href="{}">job {}</a> ({}, {})', url, earlier["job"], earlier["kind"], earlier["status"]
+                ),
+            )
             describe(earlier["dataset_version"])
         body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
         return format_html('<table class="lineage">{}</table>', body)
@@ -147,10 +174,20 @@ class TrainingJobAdmin(admin.ModelAdmin):
         if obj.kind != JobKind.REWARD:
             return "-"
         runs = format_html_join(
-            mark_safe("<br>"), "run {}: {} — {}/{} completions, {} tasks ordered{}",
-            ((r.pk, r.status, r.completions_scored, r.completions_total, r.tasks_updated,
-              f" ({r.error})" if r.error else "") for r in obj.scoring_runs.all()[:5]),
-        )  # fmt: skip
+            mark_safe("<br>"),
+            "run {}: {} — {}/{} completions, {} tasks ordered{}",
+            (
+                (
+                    r.pk,
+                    r.status,
+                    r.completions_scored,
+                    r.completions_total,
+                    r.tasks_updated,
+                    f" ({r.error})" if r.error else "",
+                )
+                for r in obj.scoring_runs.all()[:5]
+            ),
+        )
         button = ""
         if obj.status == "succeeded":
             url = reverse("admin:training_trainingjob_score", args=[obj.pk])
@@ -161,10 +198,12 @@ class TrainingJobAdmin(admin.ModelAdmin):
         return request.user.is_staff  # a read-only page; jobs change only through their state machine
 
     def get_urls(self):
-        extra = [path("<int:job_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
-                      name="training_trainingjob_cancel"),
-                 path("<int:job_id>/score/", self.admin_site.admin_view(self.score_view),
-                      name="training_trainingjob_score")]  # fmt: skip
+        extra = [
+            path(
+                "<int:job_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="training_trainingjob_cancel"
+            ),
+            path("<int:job_id>/score/", self.admin_site.admin_view(self.score_view), name="training_trainingjob_score"),
+        ]
         return extra + super().get_urls()
 
     def score_view(self, request, job_id: int):
@@ -199,10 +238,16 @@ class TrainingJobAdmin(admin.ModelAdmin):
             version = data["dataset_version"]
             try:
                 job = create_training_job(
-                    project=version.project, dataset_version=version, kind=data["kind"],
-                    base_model=data["base_model"], base_job=data["base_job"], method=data["method"],
-                    hyperparameters=data["hyperparameters"], seed=data["seed"], created_by=request.user,
-                )  # fmt: skip
+                    project=version.project,
+                    dataset_version=version,
+                    kind=data["kind"],
+                    base_model=data["base_model"],
+                    base_job=data["base_job"],
+                    method=data["method"],
+                    hyperparameters=data["hyperparameters"],
+                    seed=data["seed"],
+                    created_by=request.user,
+                )
             except TrainingJobError as exc:
                 field = str(exc).split(":", 1)[0].split(".")[0]
                 form.add_error(field if field in form.fields else None, str(exc))
@@ -245,13 +290,34 @@ class EvaluationItemInline(admin.TabularInline):
 class EvaluationRunAdmin(admin.ModelAdmin):
     """Evaluations are started from the CLI (evaluate_model) or the API; here: watch them and read the table."""
 
-    list_display = ["id", "project", "model_endpoint", "judge_endpoint", "prompt_set", "status", "items_done",
-                    "items_total", "created_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "project",
+        "model_endpoint",
+        "judge_endpoint",
+        "prompt_set",
+        "status",
+        "items_done",
+        "items_total",
+        "created_at",
+    ]
     list_filter = ["project", "status"]
     readonly_fields = [
-        "project", "job", "model_endpoint", "judge_endpoint", "prompt_set", "generation", "status", "items_total",
-        "items_done", "items_failed", "table", "error", "created_at", "finished_at",
-    ]  # fmt: skip
+        "project",
+        "job",
+        "model_endpoint",
+        "judge_endpoint",
+        "prompt_set",
+        "generation",
+        "status",
+        "items_total",
+        "items_done",
+        "items_failed",
+        "table",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
     fields = readonly_fields
     inlines = [EvaluationItemInline]
     actions = ["resume"]
@@ -273,8 +339,11 @@ class EvaluationRunAdmin(admin.ModelAdmin):
         columns = selectors.EVALUATION_COLUMNS
         head = format_html_join("", "<th>{}</th>", ((c.replace("_", " "),) for c in columns))
         body = format_html_join(
-            "", "<tr>{}</tr>",
-            ((format_html_join("", "<td>{}</td>", ((row.get(c, "–"),) for c in columns)),)
-             for row in selectors.evaluation_rows(obj.results)),
-        )  # fmt: skip
+            "",
+            "<tr>{}</tr>",
+            (
+                (format_html_join("", "<td>{}</td>", ((row.get(c, "–"),) for c in columns)),)
+                for row in selectors.evaluation_rows(obj.results)
+            ),
+        )
         return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

@@ -20,7 +20,7 @@ from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
-from training import selectors, services
+from training import evaluations, reward_scoring, selectors, services
 from training.models import JobKind, JobMethod
 from training.services import TrainingJobError
 
@@ -72,9 +72,12 @@ class JobInputSerializer(serializers.Serializer):
     dataset = IdField(help_text="dataset version id (sft for sft jobs, preference for reward)")
     kind = serializers.ChoiceField(choices=JobKind.values)
     base_model = serializers.CharField(
-        required=False, default="", allow_blank=True, max_length=500,
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=500,
         help_text="name of a checkpoint folder under the model folders the site allows (e.g. demo-tiny-llama)",
-    )  # fmt: skip
+    )
     base_job = IdField(
         required=False, allow_null=True, default=None, help_text="start from the model of this succeeded job"
     )
@@ -122,10 +125,16 @@ class JobListCreateApi(APIView):
             base_job = selectors.get_job_for_user(user=request.user, job_id=values["base_job"])
         try:
             job = services.create_training_job(
-                project=version.project, dataset_version=version, kind=values["kind"],
-                base_model=values["base_model"], base_job=base_job, method=values["method"],
-                hyperparameters=values["hyperparameters"], seed=values["seed"], created_by=request.user,
-            )  # fmt: skip
+                project=version.project,
+                dataset_version=version,
+                kind=values["kind"],
+                base_model=values["base_model"],
+                base_job=base_job,
+                method=values["method"],
+                hyperparameters=values["hyperparameters"],
+                seed=values["seed"],
+                created_by=request.user,
+            )
         except TrainingJobError as exc:
             return service_error_response(exc)
         return Response(JobDetailSerializer(job).data, status=201)
@@ -193,7 +202,7 @@ class JobScoringApi(APIView):
             404: ErrorSerializer,
             409: ErrorSerializer,
             410: ErrorSerializer,
-        },  # fmt: skip
+        },
         description="Project admins: score every completion of the project's ranking tasks that this reward model "
         "has not scored "
         "yet (gpu queue, batched). Each task then carries the RM's order (the labelers' optional hint) and its "
@@ -204,7 +213,7 @@ class JobScoringApi(APIView):
         if not projects_for_user(user=request.user, roles=(Role.ADMIN,)).filter(pk=job.project_id).exists():
             raise PermissionDenied("only project admins may score completions (it changes what labelers see)")
         try:
-            run = services.start_reward_scoring(job=job, created_by=request.user)
+            run = reward_scoring.start_reward_scoring(job=job, created_by=request.user)
         except TrainingJobError as exc:
             return service_error_response(exc)
         return Response(ScoringRunSerializer(run).data, status=201)
@@ -221,8 +230,12 @@ class JobArtifactApi(APIView):
         path, content = selectors.artifact_content(job=job, name=name)
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         body = io.BytesIO(content) if content is not None else path.open("rb")
-        return FileResponse(body, content_type=kind, as_attachment=not kind.startswith("image/"),
-                            filename=f"job{job.pk}-{name.replace('/', '-')}")  # fmt: skip
+        return FileResponse(
+            body,
+            content_type=kind,
+            as_attachment=not kind.startswith("image/"),
+            filename=f"job{job.pk}-{name.replace('/', '-')}",
+        )
 
 
 # --- evaluations ---------------------------------------------------------------------------------------------------
@@ -293,10 +306,15 @@ class EvaluationListCreateApi(APIView):
         if values["job"] is not None:
             job = selectors.get_job_for_user(user=request.user, job_id=values["job"])
         try:
-            run = services.start_evaluation(
-                project=project, job=job, items=values["prompts"], prompt_set="api",
-                generation={"max_tokens": values["max_tokens"]}, created_by=request.user, **endpoints,
-            )  # fmt: skip
+            run = evaluations.start_evaluation(
+                project=project,
+                job=job,
+                items=values["prompts"],
+                prompt_set="api",
+                generation={"max_tokens": values["max_tokens"]},
+                created_by=request.user,
+                **endpoints,
+            )
         except TrainingJobError as exc:
             return service_error_response(exc)
         return Response(EvaluationSerializer(run).data, status=201)

@@ -31,8 +31,11 @@ PER_KIND = {
     "reward": {"epochs": 1.0, "use_margin": False, "center_rewards_coefficient": 0.0},
 }
 LEARNING_RATE = {("sft", "full"): 2e-5, ("sft", "lora"): 2e-4, ("reward", "full"): 1e-5, ("reward", "lora"): 1e-4}
-CHOICES = {"lr_scheduler": ("linear", "cosine", "constant", "constant_with_warmup"), "bf16": ("auto", True, False),
-           "gradient_checkpointing": ("auto", True, False)}  # fmt: skip
+CHOICES = {
+    "lr_scheduler": ("linear", "cosine", "constant", "constant_with_warmup"),
+    "bf16": ("auto", True, False),
+    "gradient_checkpointing": ("auto", True, False),
+}
 BOUNDS = {
     "epochs": (0.01, 1000),
     "max_steps": (-1, 10_000_000),

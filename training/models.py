@@ -39,9 +39,13 @@ class TrainingJob(models.Model):
     method = models.CharField(max_length=8, choices=JobMethod.choices, default=JobMethod.FULL)
     base_model = models.CharField(max_length=500, help_text="A local transformers checkpoint folder.")
     base_job = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_jobs",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived_jobs",
         help_text="The earlier job whose trained model is the base model, if any.",
-    )  # fmt: skip
+    )
     hyperparameters = models.JSONField(default=dict, help_text="Resolved: defaults overlaid with what was asked.")
     seed = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=JOB_STATUSES, default=RunStatus.QUEUED, db_index=True)

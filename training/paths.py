@@ -87,9 +87,15 @@ def redact_paths(text: str) -> str:
     """Server paths in a text artifact (logs, configs) replaced by placeholders: <jobs>, <models>, <data>, <app>,
     <python>. Longest prefixes first, so the jobs folder inside the data folder reads as <jobs>."""
     prefixes = {str(root): "<models>" for root in model_roots()}
-    prefixes.update({str(jobs_root()): "<jobs>", str(Path(settings.DATA_DIR).resolve()): "<data>",
-                     str(Path(settings.BASE_DIR).resolve()): "<app>", sys.prefix: "<python>",
-                     sys.base_prefix: "<python>"})  # fmt: skip
+    prefixes.update(
+        {
+            str(jobs_root()): "<jobs>",
+            str(Path(settings.DATA_DIR).resolve()): "<data>",
+            str(Path(settings.BASE_DIR).resolve()): "<app>",
+            sys.prefix: "<python>",
+            sys.base_prefix: "<python>",
+        }
+    )
     ordered = sorted((p for p in prefixes if len(p) > 1), key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(p) for p in ordered))
     return pattern.sub(lambda m: prefixes[m.group(0)], text)

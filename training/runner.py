@@ -70,8 +70,15 @@ def _callback(events: Events, cancel_file: Path, started: float):
             events.emit({"event": "progress", "step": 0, "total": state.max_steps, "elapsed": 0.0})
 
         def on_step_end(self, args, state, control, **kwargs):
-            events.emit({"event": "progress", "step": state.global_step, "total": state.max_steps,
-                         "epoch": state.epoch, "elapsed": round(time.monotonic() - started, 3)})  # fmt: skip
+            events.emit(
+                {
+                    "event": "progress",
+                    "step": state.global_step,
+                    "total": state.max_steps,
+                    "epoch": state.epoch,
+                    "elapsed": round(time.monotonic() - started, 3),
+                }
+            )
             if cancel_file.exists():
                 self.cancelled = True
                 control.should_training_stop = True
@@ -133,8 +140,13 @@ def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: b
 def _lora(hp: dict, task_type: str):
     from peft import LoraConfig
 
-    return LoraConfig(r=hp["lora_r"], lora_alpha=hp["lora_alpha"], lora_dropout=hp["lora_dropout"],
-                      target_modules="all-linear", task_type=task_type)  # fmt: skip
+    return LoraConfig(
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=hp["lora_dropout"],
+        target_modules="all-linear",
+        task_type=task_type,
+    )
 
 
 def _save(trainer, tokenizer, job_dir: Path, method: str) -> None:
@@ -158,12 +170,18 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
     model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=dtype, local_files_only=True)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    args = SFTConfig(**_trainer_args(spec, hp, device, job_dir, test is not None), packing=hp["packing"],
-                     completion_only_loss=True)  # fmt: skip
+    args = SFTConfig(
+        **_trainer_args(spec, hp, device, job_dir, test is not None), packing=hp["packing"], completion_only_loss=True
+    )
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=train, eval_dataset=test, processing_class=tokenizer,
-        callbacks=[callback], peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
-    )  # fmt: skip
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=test,
+        processing_class=tokenizer,
+        callbacks=[callback],
+        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+    )
     results = {"train_rows": len(train), "test_rows": len(test) if test is not None else 0}
     trainer.train()
     _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
@@ -172,8 +190,14 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         return results
     if test is not None and is_main_process():
         metrics = trainer.evaluate()
-        events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch,
-                     "values": {k: float(v) for k, v in metrics.items() if _finite(v)}})  # fmt: skip
+        events.emit(
+            {
+                "event": "log",
+                "step": trainer.state.global_step,
+                "epoch": trainer.state.epoch,
+                "values": {k: float(v) for k, v in metrics.items() if _finite(v)},
+            }
+        )
         loss = metrics.get("eval_loss")
         results["eval_loss"] = loss if _finite(loss) else None
         if not _finite(loss):  # every held-out completion was cut off by max_length: nothing to score
@@ -192,8 +216,9 @@ def _samples(model, tokenizer, data, hp: dict) -> list[dict]:
     for row in data.select(range(min(hp["sample_prompts"], len(data)))):
         encoded = tokenizer(row["prompt"], return_tensors="pt").to(model.device)
         with torch.no_grad():
-            generated = model.generate(**encoded, max_new_tokens=hp["max_new_tokens"], do_sample=False,
-                                       pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+            generated = model.generate(
+                **encoded, max_new_tokens=hp["max_new_tokens"], do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
         text = tokenizer.decode(generated[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
         out.append({"prompt": row["prompt"], "reference": row["completion"], "generated": text})
     return out
@@ -221,16 +246,22 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
         center_rewards_coefficient=hp["center_rewards_coefficient"] or None,
     )
     trainer = RewardTrainer(
-        model=model, args=args, train_dataset=train, eval_dataset=test, processing_class=tokenizer,
-        callbacks=[callback], peft_config=_lora(hp, "SEQ_CLS") if spec["method"] == "lora" else None,
-    )  # fmt: skip
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=test,
+        processing_class=tokenizer,
+        callbacks=[callback],
+        peft_config=_lora(hp, "SEQ_CLS") if spec["method"] == "lora" else None,
+    )
     kept_test = trainer.eval_dataset
     results = {
-        "train_pairs": len(train), "test_pairs": len(test) if test is not None else 0,
+        "train_pairs": len(train),
+        "test_pairs": len(test) if test is not None else 0,
         "train_pairs_dropped_for_length": len(train) - len(trainer.train_dataset),
         "test_pairs_dropped_for_length": (len(test) - len(kept_test)) if test is not None else 0,
         "max_length": hp["max_length"],
-    }  # fmt: skip
+    }
     if len(trainer.train_dataset) == 0:
         raise TrainingError(f"dataset: every training pair is longer than max_length={hp['max_length']} tokens")
     trainer.train()
@@ -241,8 +272,14 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
     if kept_test is not None and len(kept_test):
         evaluation = _reward_eval(trainer.model, kept_test, tokenizer.pad_token_id, hp["batch_size"])
         results.update(evaluation)
-        events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch,
-                     "values": {f"eval_{k}": v for k, v in evaluation.items()}})  # fmt: skip
+        events.emit(
+            {
+                "event": "log",
+                "step": trainer.state.global_step,
+                "epoch": trainer.state.epoch,
+                "values": {f"eval_{k}": v for k, v in evaluation.items()},
+            }
+        )
     return results
 
 

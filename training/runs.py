@@ -13,7 +13,10 @@ ALL = (S.QUEUED, S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED)
 
 
 def register() -> None:
-    from training.services import kill_local_trainer, send_evaluation, send_scoring_run, send_training_job
+    from training.evaluations import send_evaluation
+    from training.reward_scoring import send_scoring_run
+    from training.services import send_training_job
+    from training.supervisor import kill_local_trainer
 
     lifecycle.register(
         RunKind(

@@ -28,8 +28,17 @@ def evaluations_for_user(*, user) -> QuerySet[EvaluationRun]:
     )
 
 
-EVALUATION_COLUMNS = ("category", "judged", "model_score", "reference_score", "relative_score", "wins", "ties",
-                      "losses", "position_bias_rate")  # fmt: skip
+EVALUATION_COLUMNS = (
+    "category",
+    "judged",
+    "model_score",
+    "reference_score",
+    "relative_score",
+    "wins",
+    "ties",
+    "losses",
+    "position_bias_rate",
+)
 
 
 def evaluation_rows(results: dict) -> list[dict]:
@@ -97,8 +106,13 @@ def artifact_content(*, job: TrainingJob, name: str) -> tuple[Path, bytes | None
 
 
 def _version_summary(version) -> dict:
-    return {"id": version.pk, "kind": version.kind, "number": version.number, "content_hash": version.content_hash,
-            "lineage": version.lineage}  # fmt: skip
+    return {
+        "id": version.pk,
+        "kind": version.kind,
+        "number": version.number,
+        "content_hash": version.content_hash,
+        "lineage": version.lineage,
+    }
 
 
 def lineage(*, job: TrainingJob) -> dict:
@@ -108,9 +122,15 @@ def lineage(*, job: TrainingJob) -> dict:
     rounds, seen, ancestor = [], {job.pk}, job.base_job
     while ancestor is not None and ancestor.pk not in seen and len(rounds) < 50:
         seen.add(ancestor.pk)
-        rounds.append({"job": ancestor.pk, "kind": ancestor.kind, "status": ancestor.status,
-                       "base_model": base_model_label(ancestor.base_model),
-                       "dataset_version": _version_summary(ancestor.dataset_version)})  # fmt: skip
+        rounds.append(
+            {
+                "job": ancestor.pk,
+                "kind": ancestor.kind,
+                "status": ancestor.status,
+                "base_model": base_model_label(ancestor.base_model),
+                "dataset_version": _version_summary(ancestor.dataset_version),
+            }
+        )
         ancestor = ancestor.base_job
     return {
         "dataset_version": _version_summary(job.dataset_version),

@@ -91,9 +91,11 @@ class Generator:
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
         with self.torch.no_grad():
             output = self.model.generate(
-                **encoded, max_new_tokens=max(r.max_tokens for r in requests), pad_token_id=self.tokenizer.pad_token_id,
+                **encoded,
+                max_new_tokens=max(r.max_tokens for r in requests),
+                pad_token_id=self.tokenizer.pad_token_id,
                 **({"do_sample": False} | sampling),
-            )  # fmt: skip
+            )
         self.batches += 1
         self.batched_requests += len(requests)
         width = encoded["input_ids"].shape[1]
@@ -150,11 +152,22 @@ class _Handler(JSONHandler):
             else {"index": i, "text": text, "finish_reason": reason, "logprobs": None}
             for i, (text, reason) in enumerate(request.texts)
         ]
-        usage = {"prompt_tokens": request.prompt_tokens, "completion_tokens": request.completion_tokens,
-                 "total_tokens": request.prompt_tokens + request.completion_tokens}  # fmt: skip
-        self._json(200, {"id": f"cmpl-{uuid.uuid4().hex}", "object": "chat.completion" if chat else "text_completion",
-                         "created": int(time.time()), "model": self.server.model_name, "choices": choices,
-                         "usage": usage})  # fmt: skip
+        usage = {
+            "prompt_tokens": request.prompt_tokens,
+            "completion_tokens": request.completion_tokens,
+            "total_tokens": request.prompt_tokens + request.completion_tokens,
+        }
+        self._json(
+            200,
+            {
+                "id": f"cmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion" if chat else "text_completion",
+                "created": int(time.time()),
+                "model": self.server.model_name,
+                "choices": choices,
+                "usage": usage,
+            },
+        )
 
     def _parse(self, body: dict, *, chat: bool) -> _Request:
         if not isinstance(body, dict):
@@ -180,15 +193,24 @@ class _Handler(JSONHandler):
             raise ValueError("n: between 1 and 8")
         temperature = float(body.get("temperature", 0) or 0)
         top_p = float(body.get("top_p", 1) or 1)
-        return _Request(prompt=prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                        stop=[str(s) for s in stop], n=n)  # fmt: skip
+        return _Request(
+            prompt=prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=[str(s) for s in stop], n=n
+        )
 
 
 class ModelServer(LocalServer):
     thread_name = "model-server"
 
-    def __init__(self, host: str, port: int, generator: Generator, *, model_name: str, max_tokens_cap: int = 2048,
-                 verbose: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        generator: Generator,
+        *,
+        model_name: str,
+        max_tokens_cap: int = 2048,
+        verbose: bool = False,
+    ):
         self.generator = generator
         self.model_name = model_name
         self.max_tokens_cap = max_tokens_cap

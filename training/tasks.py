@@ -3,19 +3,19 @@ prefetch 1), so one training run at a time per GPU worker."""
 
 from celery import shared_task
 
-from training import services
+from training import evaluations, reward_scoring, supervisor
 
 
 @shared_task(acks_late=True)
 def run_training_job_task(job_id: int) -> None:
-    services.run_training_job(job_id=job_id)
+    supervisor.run_training_job(job_id=job_id)
 
 
 @shared_task(acks_late=True)
 def score_completions_task(run_id: int) -> None:
-    services.run_reward_scoring(run_id=run_id)
+    reward_scoring.run_reward_scoring(run_id=run_id)
 
 
 @shared_task(acks_late=True)
 def evaluation_task(run_id: int) -> None:
-    services.run_evaluation(run_id=run_id)
+    evaluations.run_evaluation(run_id=run_id)

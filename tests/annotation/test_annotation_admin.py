@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from annotation.claims import claim_next_ranking_task, submit_ranking
 from annotation.models import Completion, Prompt, RankingTask, SamplingRun
-from annotation.services import claim_next_ranking_task, submit_ranking
 
 
 @pytest.fixture
@@ -37,14 +37,27 @@ def test_admin_starts_a_sampling_run(admin_client, project, endpoint):
     Prompt.objects.create(project=project, source="imported", instruction="Say hi.", text_key="k", language="en")
     response = admin_client.post(
         "/admin/annotation/samplingrun/add/",
-        {"project": project.pk, "endpoints": [endpoint.pk], "per_prompt": 3, "sources": ["imported"],
-         "params": '{"temperature": 0.3}'},
-    )  # fmt: skip
+        {
+            "project": project.pk,
+            "endpoints": [endpoint.pk],
+            "per_prompt": 3,
+            "sources": ["imported"],
+            "params": '{"temperature": 0.3}',
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     run = SamplingRun.objects.get()
     assert run.per_prompt == 3 and run.plan[0]["params"]["temperature"] == 0.3 and run.prompts_total == 1
-    bad = admin_client.post("/admin/annotation/samplingrun/add/", {"project": project.pk, "endpoints": [endpoint.pk],
-                            "per_prompt": 3, "sources": ["imported"], "params": "{oops"})  # fmt: skip
+    bad = admin_client.post(
+        "/admin/annotation/samplingrun/add/",
+        {
+            "project": project.pk,
+            "endpoints": [endpoint.pk],
+            "per_prompt": 3,
+            "sources": ["imported"],
+            "params": "{oops",
+        },
+    )
     assert "not valid JSON" in bad.content.decode()
 
 

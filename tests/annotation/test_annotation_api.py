@@ -98,8 +98,12 @@ def test_project_admin_starts_a_sampling_run(api_as, cast, project, endpoint, tm
     import_prompt_list(project=project, path=path)
     add_member(project=project, user=cast["labeler"], role="admin")
     client = api_as("labeler")
-    body = {"project": "alpha", "endpoints": [{"name": "teach", "params": {"temperature": 0.5}}], "per_prompt": 3,
-            "sources": ["imported"]}  # fmt: skip
+    body = {
+        "project": "alpha",
+        "endpoints": [{"name": "teach", "params": {"temperature": 0.5}}],
+        "per_prompt": 3,
+        "sources": ["imported"],
+    }
     response = client.post("/api/v1/sampling-runs/", body, format="json")
     assert response.status_code == 201, response.json()
     run = response.json()

@@ -5,15 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from annotation.claims import claim_next_ranking_task, skip_task, submit_ranking, undo_last_submission
 from annotation.models import Assignment, AssignmentStatus, Consensus, Ranking, RankingTask
-from annotation.services import (
-    AnnotationError,
-    claim_next_ranking_task,
-    set_gold,
-    skip_task,
-    submit_ranking,
-    undo_last_submission,
-)
+from annotation.services import AnnotationError, set_gold
 
 
 def best_first(task):

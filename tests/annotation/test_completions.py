@@ -7,7 +7,8 @@ import pytest
 
 from annotation.files import AnnotationFileError
 from annotation.models import Completion, Prompt, RankingTask, SamplingRun
-from annotation.services import import_completions, run_sampling_chunk, start_sampling_run
+from annotation.sampling import run_sampling_chunk, start_sampling_run
+from annotation.services import import_completions
 from core.lifecycle import RunStatus
 from llm.models import LLMRequest
 from llm.services import create_endpoint

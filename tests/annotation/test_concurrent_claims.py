@@ -8,8 +8,8 @@ from collections import Counter
 
 from django.db import connection
 
+from annotation.claims import claim_next_ranking_task, submit_ranking
 from annotation.models import Assignment, Ranking, RankingTask
-from annotation.services import claim_next_ranking_task, submit_ranking
 
 
 def test_fifty_labelers_at_once_never_double_assign(transactional_db, project, make_tasks, labelers):

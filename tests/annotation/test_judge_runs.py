@@ -7,17 +7,12 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from annotation.claims import claim_next_ranking_task, submit_ranking
+from annotation.judging import resume_judge_run, run_judge, start_judge_run
 from annotation.models import Consensus, JudgeRanking, Ranking, RankingTask
 from annotation.rankings import pairwise_agreement, ranking_from_scores
 from annotation.selectors import agreement_stats, iter_ranked_tasks, judge_stats
-from annotation.services import (
-    AnnotationError,
-    claim_next_ranking_task,
-    resume_judge_run,
-    run_judge,
-    start_judge_run,
-    submit_ranking,
-)
+from annotation.services import AnnotationError
 from core.lifecycle import RunStatus
 from llm.models import LLMRequest
 
@@ -129,8 +124,9 @@ def test_judge_runs_through_the_api_and_the_cli(
     project, endpoint, teacher, ranked, api_as, capsys, django_capture_on_commit_callbacks
 ):
     admin = api_as("admin")
-    response = admin.post("/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "teach", "limit": 1},
-                          format="json")  # fmt: skip
+    response = admin.post(
+        "/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "teach", "limit": 1}, format="json"
+    )
     assert response.status_code == 201 and response.json()["tasks"] == 1 and response.json()["status"] == "queued"
     bad = admin.post("/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "nope"}, format="json")
     assert bad.status_code == 400 and "endpoint: no endpoint named 'nope'" in bad.json()["detail"]

@@ -4,15 +4,11 @@ human–RM agreement recorded per ranking; and the three task orders (sequential
 import pytest
 from django.test import Client
 
+from annotation.claims import claim_next_ranking_task, submit_ranking
+from annotation.consensus import store_reward_scores
 from annotation.models import Ranking, RankingTask, RewardScore
 from annotation.selectors import completions_to_score, reward_model_stats
-from annotation.services import (
-    claim_next_ranking_task,
-    set_gold,
-    store_reward_scores,
-    submit_ranking,
-    update_ranking_config,
-)
+from annotation.services import set_gold, update_ranking_config
 
 JOB = 41
 

@@ -23,10 +23,23 @@ def test_sample_completions_command_with_a_real_worker(project, teacher, tmp_pat
     teacher.faults(queue=["429", "500"], retry_after=0.1)
     with celery_worker(concurrency=2):
         result = manage(
-            "sample_completions", "--project", "alpha", "--endpoint", "teach", "--endpoint",
-            'teach-hot:{"temperature": 1.2}', "--per-prompt", "3", "--source", "imported", "--limit", "10", "--wait",
-            "--timeout", "120",
-        )  # fmt: skip
+            "sample_completions",
+            "--project",
+            "alpha",
+            "--endpoint",
+            "teach",
+            "--endpoint",
+            'teach-hot:{"temperature": 1.2}',
+            "--per-prompt",
+            "3",
+            "--source",
+            "imported",
+            "--limit",
+            "10",
+            "--wait",
+            "--timeout",
+            "120",
+        )
     assert result.returncode == 0, result.stderr
     assert "succeeded: 10 prompt(s) done, 0 failed, 30 completion(s)" in result.stdout
     run = SamplingRun.objects.get()

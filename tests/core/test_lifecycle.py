@@ -24,8 +24,17 @@ def test_every_kind_is_registered_with_a_queue_and_a_stall_policy():
     assert routes["training.tasks.evaluation_task"]["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE
     assert all("*" not in name for name in routes)  # every task named, none by wildcard
     with pytest.raises(ValueError):
-        lifecycle.register(lifecycle.RunKind(name="x", model="llm.EndpointCheck", statuses=("running",), send=print,
-                                             queue="default", on_stall="forget", stale_seconds=lambda: 1))  # fmt: skip
+        lifecycle.register(
+            lifecycle.RunKind(
+                name="x",
+                model="llm.EndpointCheck",
+                statuses=("running",),
+                send=print,
+                queue="default",
+                on_stall="forget",
+                stale_seconds=lambda: 1,
+            )
+        )
 
 
 def _sent(monkeypatch, task):
@@ -59,7 +68,8 @@ def test_a_sampling_run_whose_worker_died_gets_its_unfinished_chunks_sent_again(
     project, endpoint, teacher, monkeypatch
 ):
     from annotation.models import Prompt, SamplingRun
-    from annotation.services import prompt_text_key, run_sampling_chunk, start_sampling_run
+    from annotation.sampling import run_sampling_chunk, start_sampling_run
+    from annotation.services import prompt_text_key
     from annotation.tasks import sampling_chunk_task
 
     for i in range(10):  # two chunks of 8 and 2
@@ -81,8 +91,8 @@ def test_a_sampling_run_whose_worker_died_gets_its_unfinished_chunks_sent_again(
 def test_a_judge_run_whose_worker_died_is_claimed_again_and_the_dead_worker_cannot_finish_it(
     project, endpoint, teacher, make_tasks, monkeypatch
 ):
+    from annotation.judging import run_judge, start_judge_run
     from annotation.models import JudgeRun
-    from annotation.services import run_judge, start_judge_run
     from annotation.tasks import judge_run_task
 
     make_tasks(2, k=2)
@@ -100,13 +110,14 @@ def test_a_judge_run_whose_worker_died_is_claimed_again_and_the_dead_worker_cann
 
 
 def test_an_evaluation_whose_worker_died_resumes_and_keeps_what_was_judged(project, endpoint, teacher, monkeypatch):
+    from training.evaluations import run_evaluation, start_evaluation
     from training.models import EvaluationRun
-    from training.services import run_evaluation, start_evaluation
     from training.tasks import evaluation_task
 
     items = [{"question": f"Name a colour ({i}).", "reference": "Blue.", "category": "qa"} for i in range(3)]
-    run = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint, items=items,
-                           prompt_set="api")  # fmt: skip
+    run = start_evaluation(
+        project=project, model_endpoint=endpoint, judge_endpoint=endpoint, items=items, prompt_set="api"
+    )
     lifecycle.claim(lifecycle.kind("evaluation"), run.pk)
     _silence(EvaluationRun, run.pk)
     sent = _sent(monkeypatch, evaluation_task)
@@ -140,8 +151,10 @@ def test_a_training_job_whose_supervisor_died_ends_failed_and_a_lost_message_is_
     from training.services import create_training_job
     from training.tasks import run_training_job_task
 
-    dead, waiting = (create_training_job(project=project, dataset_version=sft_version, kind="sft",
-                                         base_model="tiny-base") for _ in range(2))  # fmt: skip
+    dead, waiting = (
+        create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model="tiny-base")
+        for _ in range(2)
+    )
     lifecycle.claim(lifecycle.kind("training"), dead.pk)
     _silence(TrainingJob, dead.pk)
     _silence(TrainingJob, waiting.pk, field="enqueued_at", seconds=settings.TRAINING_REQUEUE_SECONDS + 60)
@@ -155,8 +168,13 @@ def test_a_scoring_run_whose_worker_died_goes_back_to_the_gpu_queue(project, mon
     from training.models import ScoringRun, TrainingJob
     from training.tasks import score_completions_task
 
-    job = TrainingJob.objects.create(project=project, dataset_version=_ready_version(project), kind="reward",
-                                     base_model="tiny-base", status="succeeded")  # fmt: skip
+    job = TrainingJob.objects.create(
+        project=project,
+        dataset_version=_ready_version(project),
+        kind="reward",
+        base_model="tiny-base",
+        status="succeeded",
+    )
     run = ScoringRun.objects.create(job=job, heartbeat_at=timezone.now())
     dead = lifecycle.claim(lifecycle.kind("scoring"), run.pk)
     _silence(ScoringRun, run.pk)
@@ -193,8 +211,9 @@ def test_a_dataset_build_whose_worker_died_is_rebuilt_under_a_new_token(project,
 
 def test_a_generation_batch_whose_lanes_went_silent_gets_them_restarted(project, endpoint, monkeypatch):
     from llm.teacher import default_seed_files
+    from selfinstruct.batches import start_batch
     from selfinstruct.models import GenerationLane
-    from selfinstruct.services import import_seed_file, start_batch
+    from selfinstruct.services import import_seed_file
     from selfinstruct.tasks import generation_step_task
 
     import_seed_file(project=project, path=default_seed_files()[0])
@@ -219,11 +238,15 @@ def test_work_that_raises_ends_the_run_failed_with_the_message(which, project, e
     def broken(*args, **kwargs):
         raise RuntimeError("the client broke")
 
-    for target in ("annotation.services.call_llm", "llm.client.call_llm", "selfinstruct.services.call_llm",
-                   "llm.judge.judge_pair"):  # fmt: skip
+    for target in (
+        "annotation.sampling.call_llm",
+        "llm.client.call_llm",
+        "selfinstruct.engine.call_llm",
+        "llm.judge.judge_pair",
+    ):
         monkeypatch.setattr(target, broken)
     if which == "sampling":
-        from annotation.services import run_sampling_chunk, start_sampling_run
+        from annotation.sampling import run_sampling_chunk, start_sampling_run
 
         Prompt.objects.create(
             project=project, source="imported", instruction="Hi.", text_key=prompt_text_key("Hi.", "")
@@ -231,16 +254,21 @@ def test_work_that_raises_ends_the_run_failed_with_the_message(which, project, e
         run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("imported",))
         run_sampling_chunk(run_id=run.pk, number=0)
     elif which == "judge":
-        from annotation.services import run_judge, start_judge_run
+        from annotation.judging import run_judge, start_judge_run
 
         make_tasks(1, k=2)
         run = start_judge_run(project=project, endpoint=endpoint)
         run_judge(run_id=run.pk)
     elif which == "evaluation":
-        from training.services import run_evaluation, start_evaluation
+        from training.evaluations import run_evaluation, start_evaluation
 
-        run = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint, prompt_set="api",
-                               items=[{"question": "Q?", "reference": "A."}])  # fmt: skip
+        run = start_evaluation(
+            project=project,
+            model_endpoint=endpoint,
+            judge_endpoint=endpoint,
+            prompt_set="api",
+            items=[{"question": "Q?", "reference": "A."}],
+        )
         run_evaluation(run_id=run.pk)
     elif which == "endpoint-check":
         from llm.services import request_endpoint_check, run_endpoint_check
@@ -249,7 +277,9 @@ def test_work_that_raises_ends_the_run_failed_with_the_message(which, project, e
         run_endpoint_check(check_id=run.pk)
     else:
         from llm.teacher import default_seed_files
-        from selfinstruct.services import import_seed_file, run_generation_step, start_batch
+        from selfinstruct.batches import start_batch
+        from selfinstruct.engine import run_generation_step
+        from selfinstruct.services import import_seed_file
 
         import_seed_file(project=project, path=default_seed_files()[0])
         run = start_batch(project=project, endpoint=endpoint, template_name="self-instruct", target=5)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from annotation.services import claim_next_ranking_task, submit_ranking
+from annotation.claims import claim_next_ranking_task, submit_ranking
 from exports import services
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import build_dataset_version, create_dataset_version, restart_stalled_builds, version_dir

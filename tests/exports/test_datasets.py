@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from annotation.services import claim_next_ranking_task, submit_ranking
+from annotation.claims import claim_next_ranking_task, submit_ranking
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import DatasetError, build_dataset_version, create_dataset_version
 from llm.teacher import default_seed_files
@@ -131,18 +131,24 @@ def test_download_api_etag_range_gzip_and_scoping(api_as, project, ranked):
 
 def test_create_through_the_api(api_as, project, ranked):
     client = api_as("consumer")
-    response = client.post("/api/v1/datasets/", {"project": "alpha", "kind": "preference",
-                                                 "filters": {"consensus": True}}, format="json")  # fmt: skip
+    response = client.post(
+        "/api/v1/datasets/", {"project": "alpha", "kind": "preference", "filters": {"consensus": True}}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "building" and response.json()["number"] == 1
     bad = client.post("/api/v1/datasets/", {"project": "alpha", "kind": "sft", "filters": {"nope": 1}}, format="json")
     assert bad.status_code == 400 and "unknown filter" in bad.json()["detail"]
-    assert api_as("other_consumer").post("/api/v1/datasets/", {"project": "alpha", "kind": "sft"},
-                                         format="json").status_code == 404  # fmt: skip
+    assert (
+        api_as("other_consumer")
+        .post("/api/v1/datasets/", {"project": "alpha", "kind": "sft"}, format="json")
+        .status_code
+        == 404
+    )
 
 
-@pytest.mark.parametrize(("kind", "shape"), [("sft", "alpaca"), ("sft", "messages"), ("sft", "trl-sft"),
-                                             ("preference", "trl-preference")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "shape"), [("sft", "alpaca"), ("sft", "messages"), ("sft", "trl-sft"), ("preference", "trl-preference")]
+)
 def test_every_format_loads_with_hf_datasets(project, ranked, tmp_path, kind, shape):
     from datasets import load_dataset
 
@@ -177,11 +183,15 @@ def test_admin_creates_a_version_and_shows_downloads(cast, project, ranked):
 
     client = Client()
     client.force_login(cast["admin"])
-    bad = client.post("/admin/exports/datasetversion/add/", {"project": project.pk, "kind": "preference",
-                      "filters": '{"nope": 1}', "test_fraction": 0.1, "split_seed": 0})  # fmt: skip
+    bad = client.post(
+        "/admin/exports/datasetversion/add/",
+        {"project": project.pk, "kind": "preference", "filters": '{"nope": 1}', "test_fraction": 0.1, "split_seed": 0},
+    )
     assert "unknown filter" in bad.content.decode() and not DatasetVersion.objects.exists()
-    response = client.post("/admin/exports/datasetversion/add/", {"project": project.pk, "kind": "preference",
-                           "filters": "", "test_fraction": 0.1, "split_seed": 0})  # fmt: skip
+    response = client.post(
+        "/admin/exports/datasetversion/add/",
+        {"project": project.pk, "kind": "preference", "filters": "", "test_fraction": 0.1, "split_seed": 0},
+    )
     assert response.status_code == 302
     version = DatasetVersion.objects.get()
     build_dataset_version(version_id=version.pk)

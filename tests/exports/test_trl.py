@@ -25,7 +25,7 @@ def test_reward_trainer_accepts_the_preference_export(project, make_tasks, label
     from transformers import LlamaConfig, LlamaForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
-    from annotation.services import claim_next_ranking_task, submit_ranking
+    from annotation.claims import claim_next_ranking_task, submit_ranking
 
     make_tasks(4, k=3)
     (user,) = labelers(1)
@@ -39,13 +39,30 @@ def test_reward_trainer_accepts_the_preference_export(project, make_tasks, label
     assert len(data) == 12 and set(data.column_names) == {"prompt", "chosen", "rejected", "margin"}
     tokenizer = tiny_tokenizer([r["prompt"] + r["chosen"] + r["rejected"] for r in data], tmp_path / "tok")
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, num_labels=1,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     model = LlamaForSequenceClassification(config)
-    args = RewardConfig(output_dir=str(tmp_path / "rm"), max_steps=3, per_device_train_batch_size=4, bf16=False,
-                        activation_checkpointing=False, report_to=[], logging_steps=1, save_strategy="no",
-                        use_cpu=True, max_length=256)  # fmt: skip
+    args = RewardConfig(
+        output_dir=str(tmp_path / "rm"),
+        max_steps=3,
+        per_device_train_batch_size=4,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to=[],
+        logging_steps=1,
+        save_strategy="no",
+        use_cpu=True,
+        max_length=256,
+    )
     trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     result = trainer.train()
     assert result.global_step == 3

@@ -9,10 +9,10 @@ import time
 from rouge_score import rouge_scorer
 
 from core.lifecycle import RunStatus
+from selfinstruct.engine import run_generation_step
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, blacklisted_word
 from selfinstruct.models import GeneratedInstruction, GenerationBatch, GenerationLane, GenerationRequest, SeedTask
 from selfinstruct.selectors import accepted_count, batch_progress
-from selfinstruct.services import run_generation_step
 
 # worker settings that make recovery quick enough for a test: stalled lanes restart after 4 s
 FAST_RECOVERY = {"GENERATION_LANE_STALE_SECONDS": "4", "GENERATION_RECONCILE_SECONDS": "1"}

@@ -67,9 +67,19 @@ def test_server_variables_are_never_an_endpoints_key_at_any_entry(db, variable, 
         call_command("add_endpoint", "x", "--base-url", "http://h/v1", "--model", "m", "--api-key-env", variable)
     with pytest.raises(ValidationError, match="api_key_env"):
         create_endpoint(name="x", base_url="http://h/v1", model="m", api_key_env=variable)
-    form = {"name": "x", "base_url": "http://h/v1", "model": "m", "api_style": "chat", "api_key_env": variable,
-            "max_concurrency": 4, "request_timeout_s": 60, "max_retries": 5, "price_input_per_1k": 0,
-            "price_output_per_1k": 0, "is_active": "on"}  # fmt: skip
+    form = {
+        "name": "x",
+        "base_url": "http://h/v1",
+        "model": "m",
+        "api_style": "chat",
+        "api_key_env": variable,
+        "max_concurrency": 4,
+        "request_timeout_s": 60,
+        "max_retries": 5,
+        "price_input_per_1k": 0,
+        "price_output_per_1k": 0,
+        "is_active": "on",
+    }
     response = admin_client.post("/admin/llm/llmendpoint/add/", form)
     assert response.status_code == 200 and "api_key_env" in response.content.decode()
     assert not LLMEndpoint.objects.exists()

@@ -23,20 +23,21 @@ def endpoints(db, project, other_project):
 
 def _starters(project):
     """Each kind of run, started for `project` on one endpoint."""
-    from annotation.services import start_judge_run, start_sampling_run
-    from selfinstruct.services import start_batch
-    from training.services import start_evaluation
+    from annotation.judging import start_judge_run
+    from annotation.sampling import start_sampling_run
+    from selfinstruct.batches import start_batch
+    from training.evaluations import start_evaluation
 
     items = [{"question": "q", "reference": "r"}]
     return {
         "sampling": lambda e: start_sampling_run(
             project=project, endpoints=[(e, {})], per_prompt=2, sources=("imported",)
-        ),  # fmt: skip
+        ),
         "judge": lambda e: start_judge_run(project=project, endpoint=e),
         "generation": lambda e: start_batch(project=project, endpoint=e, template_name="alpaca", target=3),
         "evaluation (model)": lambda e: start_evaluation(
             project=project, model_endpoint=e, judge_endpoint=e, items=items, prompt_set="t"
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -56,8 +57,12 @@ def test_every_run_refuses_another_projects_and_switched_off_endpoints(project, 
         assert start(endpoints["own"]).pk, kind  # the project's own endpoint works
 
 
-def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(project, other_project, sft_version,  # noqa: F811
-                                                                                 tiny_base):  # fmt: skip  # noqa: F811
+def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(
+    project,
+    other_project,
+    sft_version,  # noqa: F811
+    tiny_base,  # noqa: F811
+):
     from llm.services import create_endpoint
     from training.services import TrainingJobError, create_training_job, register_served_model
 

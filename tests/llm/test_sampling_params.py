@@ -32,7 +32,11 @@ def test_the_allow_list_names_the_parameter(params, message):
 
 def test_good_parameters_pass_normalized():
     assert validate_params({"temperature": 1, "max_tokens": 64.0, "stop": "###", "seed": 3}) == {
-        "temperature": 1.0, "max_tokens": 64, "stop": "###", "seed": 3}  # fmt: skip
+        "temperature": 1.0,
+        "max_tokens": 64,
+        "stop": "###",
+        "seed": 3,
+    }
 
 
 def test_every_api_that_takes_parameters_refuses_bad_ones_with_400(api_as, endpoint, project, make_tasks):  # noqa: F811
@@ -44,19 +48,24 @@ def test_every_api_that_takes_parameters_refuses_bad_ones_with_400(api_as, endpo
         import_seed_file(project=project, path=path)
     admin = api_as("project_admin")
     for params, message in BAD[:3]:
-        sampling = admin.post("/api/v1/sampling-runs/", {"project": "alpha", "sources": ["imported"],
-                                                         "endpoints": [{"name": "teach", "params": params}]},
-                              format="json")  # fmt: skip
+        sampling = admin.post(
+            "/api/v1/sampling-runs/",
+            {"project": "alpha", "sources": ["imported"], "endpoints": [{"name": "teach", "params": params}]},
+            format="json",
+        )
         assert sampling.status_code == 400 and sampling.json()["detail"].startswith("endpoints.0." + message)
-        batch = admin.post("/api/v1/generation-batches/", {"project": "alpha", "endpoint": "teach", "target": 3,
-                                                           "template": "alpaca", "params": params}, format="json")  # fmt: skip
+        batch = admin.post(
+            "/api/v1/generation-batches/",
+            {"project": "alpha", "endpoint": "teach", "target": 3, "template": "alpaca", "params": params},
+            format="json",
+        )
         assert batch.status_code == 400 and batch.json()["detail"].startswith(message), batch.json()
     assert not SamplingRun.objects.exists()
 
 
 def test_a_run_saved_with_a_parameter_the_client_rejects_ends_failed(project, endpoint, make_tasks):  # noqa: F811
     """The probe's run: params the openai client raises on (TypeError) — stored before the allow-list existed."""
-    from annotation.services import run_sampling_chunk, start_sampling_run
+    from annotation.sampling import run_sampling_chunk, start_sampling_run
 
     make_tasks(1)
     run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("imported",))
@@ -73,12 +82,12 @@ def test_judge_evaluation_scoring_and_endpoint_checks_end_failed_when_their_work
     monkeypatch,  # noqa: F811, RUF100
 ):
     import llm.judge
+    from annotation.judging import run_judge, start_judge_run
     from annotation.models import JudgeRun
-    from annotation.services import run_judge, start_judge_run
     from llm.models import EndpointCheck
     from llm.services import request_endpoint_check, run_endpoint_check
+    from training.evaluations import run_evaluation, start_evaluation
     from training.models import EvaluationRun
-    from training.services import run_evaluation, start_evaluation
 
     def boom(*args, **kwargs):
         raise RuntimeError("the judge exploded")
@@ -91,8 +100,13 @@ def test_judge_evaluation_scoring_and_endpoint_checks_end_failed_when_their_work
     assert judge.status == "failed" and judge.error == "RuntimeError: the judge exploded"
     assert JudgeRun.objects.get(pk=judge.pk).finished_at is not None
 
-    evaluation = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
-                                  items=[{"question": "q", "reference": "r"}], prompt_set="t")  # fmt: skip
+    evaluation = start_evaluation(
+        project=project,
+        model_endpoint=endpoint,
+        judge_endpoint=endpoint,
+        items=[{"question": "q", "reference": "r"}],
+        prompt_set="t",
+    )
     run_evaluation(run_id=evaluation.pk)
     evaluation.refresh_from_db()
     assert evaluation.status == "failed" and "the judge exploded" in evaluation.error

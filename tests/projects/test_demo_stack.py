@@ -83,7 +83,7 @@ def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
 def _rank_and_train_a_reward_model(banner: str) -> None:
     from django.contrib.auth import get_user_model
 
-    from annotation.services import claim_next_ranking_task, submit_ranking
+    from annotation.claims import claim_next_ranking_task, submit_ranking
     from exports.services import create_dataset_version
     from projects.models import Project
     from training.models import TrainingJob
@@ -101,8 +101,13 @@ def _rank_and_train_a_reward_model(banner: str) -> None:
         time.sleep(0.3)
         version.refresh_from_db()
     assert version.status == "ready", version.error
-    job = create_training_job(project=project, dataset_version=version, kind="reward", base_model=str(base),
-                              hyperparameters={"max_steps": 5, "max_length": 512})  # fmt: skip
+    job = create_training_job(
+        project=project,
+        dataset_version=version,
+        kind="reward",
+        base_model=str(base),
+        hyperparameters={"max_steps": 5, "max_length": 512},
+    )
     deadline = time.monotonic() + 180
     while job.status in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(0.5)

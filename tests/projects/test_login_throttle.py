@@ -52,8 +52,9 @@ def test_the_window_passes_and_success_forgives_the_username(client, cast, setti
     _login(client, "lab", "wrong", ip="10.0.0.5")
     _login(client, "lab", "wrong", ip="10.0.0.5")
     assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.5").status_code == 429
-    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS
-                                                                         + 1))  # fmt: skip
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS + 1)
+    )
     assert _login(client, "lab", "a-long-test-password-1", ip="10.0.0.5").status_code == 302
 
 
@@ -63,14 +64,24 @@ def test_behind_a_trusted_proxy_the_proxys_view_of_the_client_counts(client, cas
     proxy = "10.0.0.254"  # everyone arrives from the proxy
     for _ in range(2):  # an attacker behind the proxy, writing a fake address into the header itself
         _login(client, "lab", "wrong", ip=proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
-    assert _login(client, "lab", "a-long-test-password-1", ip=proxy,
-                  HTTP_X_FORWARDED_FOR="9.9.9.9, 198.51.100.7").status_code == 429  # fmt: skip
-    assert _login(client, "lab", "a-long-test-password-1", ip=proxy,
-                  HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 302  # fmt: skip
+    assert (
+        _login(
+            client, "lab", "a-long-test-password-1", ip=proxy, HTTP_X_FORWARDED_FOR="9.9.9.9, 198.51.100.7"
+        ).status_code
+        == 429
+    )
+    assert (
+        _login(client, "lab", "a-long-test-password-1", ip=proxy, HTTP_X_FORWARDED_FOR="198.51.100.8").status_code
+        == 302
+    )
     settings.TRUSTED_PROXY_COUNT = 0  # no trusted proxy: the header is ignored, the connecting address counts
     client.logout()
-    assert _login(client, "lab", "a-long-test-password-1", ip="198.51.100.9",
-                  HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 302  # the locked address, only claimed  # fmt: skip
+    assert (
+        _login(
+            client, "lab", "a-long-test-password-1", ip="198.51.100.9", HTTP_X_FORWARDED_FOR="198.51.100.7"
+        ).status_code
+        == 302
+    )  # the locked address, only claimed
 
 
 @pytest.mark.django_db(transaction=True)
@@ -98,8 +109,9 @@ def test_parallel_guesses_are_counted_before_the_next_is_checked(live_server, ca
         page = opener.open(f"{live_server.url}/accounts/login/", timeout=30).read().decode()
         token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
         body = urllib.parse.urlencode({"username": "lab", "password": f"wrong-{n}", "csrfmiddlewaretoken": token})
-        request = urllib.request.Request(f"{live_server.url}/accounts/login/", data=body.encode(),
-                                         headers={"Referer": live_server.url})  # fmt: skip
+        request = urllib.request.Request(
+            f"{live_server.url}/accounts/login/", data=body.encode(), headers={"Referer": live_server.url}
+        )
         try:
             return opener.open(request, timeout=60).status
         except urllib.error.HTTPError as exc:

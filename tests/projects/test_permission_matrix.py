@@ -15,17 +15,19 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 from tests.training.conftest import sft_version, tiny_base  # noqa: F401 - shared fixtures
 
-ROLES = ("admin", "project_admin", "labeler", "consumer", "other_admin", "other_labeler", "other_consumer",
-         "anonymous")  # fmt: skip
+ROLES = ("admin", "project_admin", "labeler", "consumer", "other_admin", "other_labeler", "other_consumer", "anonymous")
 
 
 @pytest.fixture
 def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_path):  # noqa: F811
     """One of each object in project alpha; beta has its own members but none of these."""
-    from annotation.services import start_judge_run, start_sampling_run
+    from annotation.judging import start_judge_run
+    from annotation.sampling import start_sampling_run
     from llm.services import create_endpoint
-    from selfinstruct.services import start_batch
-    from training.services import create_training_job, job_dir, model_dir, start_evaluation
+    from selfinstruct.batches import start_batch
+    from training.evaluations import start_evaluation
+    from training.paths import job_dir, model_dir
+    from training.services import create_training_job
 
     endpoint = create_endpoint(name="matrix", base_url="http://127.0.0.1:9/v1", model="m")
     create_endpoint(name="beta-served", base_url="http://127.0.0.1:9/v1", model="beta-served", project=other_project)
@@ -38,14 +40,28 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("seed",))
 
     judge = start_judge_run(project=project, endpoint=endpoint)
-    evaluation = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
-                                  items=[{"question": "q", "reference": "r"}], prompt_set="matrix")  # fmt: skip
+    evaluation = start_evaluation(
+        project=project,
+        model_endpoint=endpoint,
+        judge_endpoint=endpoint,
+        items=[{"question": "q", "reference": "r"}],
+        prompt_set="matrix",
+    )
     folder = job_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text("step 1\n")
-    return {"batch": batch.pk, "task": task.pk, "version": sft_version.pk, "job": job.pk, "run": run.pk,
-            "completions": sorted(task.completion_ids), "base": str(tiny_base), "judge": judge.pk,
-            "evaluation": evaluation.pk, "jobpath": str(model_dir(job))}  # fmt: skip
+    return {
+        "batch": batch.pk,
+        "task": task.pk,
+        "version": sft_version.pk,
+        "job": job.pk,
+        "run": run.pk,
+        "completions": sorted(task.completion_ids),
+        "base": str(tiny_base),
+        "judge": judge.pk,
+        "evaluation": evaluation.pk,
+        "jobpath": str(model_dir(job)),
+    }
 
 
 ADMIN_ONLY = {"admin", "project_admin"}
@@ -119,26 +135,51 @@ API = [
             "judge_endpoint": "matrix",
             "prompts": [{"question": "q", "reference": "r"}],
         },
-    ),  # fmt: skip
+    ),
     ("GET", "/api/v1/evaluations/{evaluation}", DATA, 200),
     # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
     # the same answer as for an endpoint or a folder that does not exist).
-    ("POST", "/api/v1/sampling-runs/", ADMIN_ONLY, 400,
-     {"project": "alpha", "endpoints": [{"name": "beta-served"}], "sources": ["seed"]}),
-    ("POST", "/api/v1/sampling-runs/", ADMIN_ONLY, 400,
-     {"project": "alpha", "endpoints": [{"name": "off"}], "sources": ["seed"]}),
+    (
+        "POST",
+        "/api/v1/sampling-runs/",
+        ADMIN_ONLY,
+        400,
+        {"project": "alpha", "endpoints": [{"name": "beta-served"}], "sources": ["seed"]},
+    ),
+    (
+        "POST",
+        "/api/v1/sampling-runs/",
+        ADMIN_ONLY,
+        400,
+        {"project": "alpha", "endpoints": [{"name": "off"}], "sources": ["seed"]},
+    ),
     ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "beta-served"}),
     ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off"}),
-    ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "beta-served",
-                                                              "target": 3}),
+    (
+        "POST",
+        "/api/v1/generation-batches/",
+        ADMIN_ONLY,
+        400,
+        {"project": "alpha", "endpoint": "beta-served", "target": 3},
+    ),
     ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off", "target": 3}),
-    ("POST", "/api/v1/evaluations/", DATA, 400, {"project": "alpha", "model_endpoint": "beta-served",
-                                                 "judge_endpoint": "matrix", "prompts": PROMPTS}),
-    ("POST", "/api/v1/evaluations/", DATA, 400, {"project": "alpha", "model_endpoint": "matrix",
-                                                 "judge_endpoint": "off", "prompts": PROMPTS}),
+    (
+        "POST",
+        "/api/v1/evaluations/",
+        DATA,
+        400,
+        {"project": "alpha", "model_endpoint": "beta-served", "judge_endpoint": "matrix", "prompts": PROMPTS},
+    ),
+    (
+        "POST",
+        "/api/v1/evaluations/",
+        DATA,
+        400,
+        {"project": "alpha", "model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
+    ),
     ("POST", "/api/v1/training-jobs/", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
     ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
-]  # fmt: skip
+]
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
 LISTS = [
     ("/api/v1/generation-batches/", "project"),
@@ -266,9 +307,10 @@ def test_the_matrix_covers_every_url():
     """A new URL without a row here fails this test."""
     from django.urls import resolve
 
-    covered = {resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1,
-                                                        evaluation=1)).url_name
-               for row in API + PAGES}  # fmt: skip
+    covered = {
+        resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1)).url_name
+        for row in API + PAGES
+    }
     covered |= {resolve(url).url_name for url in PUBLIC} | {"admin-login", "logout"}
 
     def names(resolver, prefix=""):

@@ -3,8 +3,9 @@
 import pytest
 
 from core.lifecycle import RunStatus
+from selfinstruct.batches import start_batch
 from selfinstruct.models import GeneratedInstruction, GenerationBatch, PromptTemplate, SeedTask
-from selfinstruct.services import get_template, start_batch
+from selfinstruct.services import get_template
 from tests.helpers.generation import drive
 
 

@@ -6,17 +6,11 @@ import pytest
 
 from core.lifecycle import RunStatus
 from llm.services import create_endpoint
+from selfinstruct.batches import cancel_batch, pause_batch, restart_stalled_lanes, resume_batch, start_batch
+from selfinstruct.engine import run_generation_step
 from selfinstruct.models import GeneratedInstruction, GenerationLane, GenerationRequest
 from selfinstruct.selectors import batch_progress
-from selfinstruct.services import (
-    BatchError,
-    cancel_batch,
-    pause_batch,
-    restart_stalled_lanes,
-    resume_batch,
-    run_generation_step,
-    start_batch,
-)
+from selfinstruct.services import BatchError
 from tests.helpers.generation import assert_pool_is_clean, drive
 
 
@@ -201,7 +195,7 @@ def test_a_saturated_batch_stops_instead_of_paying_forever(seeded, endpoint, set
     pool_size = Row.objects.filter(status="accepted").count()
     from unittest import mock
 
-    with mock.patch("selfinstruct.services.call_llm") as fake:
+    with mock.patch("selfinstruct.engine.call_llm") as fake:
         fake.return_value = mock.Mock(
             text=" "
             + "\n".join(

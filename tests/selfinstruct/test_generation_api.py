@@ -37,7 +37,7 @@ def test_project_admin_starts_and_watches_a_batch(api_as, manager, seeded, endpo
 
 @pytest.mark.parametrize("who", ["consumer", "other_labeler", "other_consumer"])
 def test_others_cannot_see_or_start_batches(api_as, cast, seeded, endpoint, who):
-    from selfinstruct.services import start_batch
+    from selfinstruct.batches import start_batch
 
     batch = start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=5)
     client = api_as(who)
@@ -49,7 +49,7 @@ def test_others_cannot_see_or_start_batches(api_as, cast, seeded, endpoint, who)
 
 
 def test_site_admin_sees_all_batches(api_as, seeded, endpoint):
-    from selfinstruct.services import start_batch
+    from selfinstruct.batches import start_batch
 
     start_batch(project=seeded, endpoint=endpoint, template_name="alpaca", target=5)
     assert len(api_as("admin").get("/api/v1/generation-batches/").json()) == 1

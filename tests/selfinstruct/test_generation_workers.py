@@ -13,8 +13,8 @@ from django.conf import settings
 
 from core.lifecycle import RunStatus
 from llm.services import create_endpoint
+from selfinstruct.batches import start_batch
 from selfinstruct.selectors import accepted_count, batch_progress
-from selfinstruct.services import start_batch
 from tests.helpers.generation import (
     FAST_RECOVERY,
     assert_batch_reconciles,

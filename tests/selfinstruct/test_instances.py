@@ -3,11 +3,11 @@
 import pytest
 
 from core.lifecycle import RunStatus
+from selfinstruct.batches import start_batch
 from selfinstruct.filters import Reason, judge_instances
 from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationRequest, InstancesStatus, Stage
 from selfinstruct.parsing import parse_instances, parse_yes_no
 from selfinstruct.prompts import Demo, render_classify, render_instances
-from selfinstruct.services import start_batch
 from tests.helpers.generation import drive
 
 
@@ -122,8 +122,8 @@ def test_instance_failures_are_retried_then_given_up(seeded, endpoint, teacher, 
     drive_until_stage = 0
     while batch.stage != Stage.INSTANCES and drive_until_stage < 20:
         from core.lifecycle import RunStatus
+        from selfinstruct.engine import run_generation_step
         from selfinstruct.models import GenerationLane
-        from selfinstruct.services import run_generation_step
 
         for lane in GenerationLane.objects.filter(batch=batch):
             run_generation_step(batch_id=batch.pk, lane_number=lane.number, token=str(lane.token), step=lane.step)

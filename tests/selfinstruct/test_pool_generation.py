@@ -2,9 +2,10 @@
 compared under the pool lock, and a process whose index predates it rebuilds."""
 
 from selfinstruct import pool as pool_module
+from selfinstruct.batches import start_batch
 from selfinstruct.models import GeneratedInstruction, PoolGeneration
 from selfinstruct.pool import locked_pool
-from selfinstruct.services import review_instructions, start_batch
+from selfinstruct.services import review_instructions
 from tests.helpers.generation import drive
 
 

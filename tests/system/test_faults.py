@@ -33,8 +33,19 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(self.dir)]  # fmt: skip
+        cmd = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 
@@ -77,8 +88,19 @@ def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_re
     teacher.faults(latency_ms=60)
     env = process_env(REDIS_URL=private_redis.url, **FAST_RECOVERY)  # broker, cache and caps on the private server
     with celery_worker(concurrency=2, env=env) as worker:
-        started = manage("generate", "--project", "alpha", "--endpoint", "teach", "--template", "alpaca",
-                         "--target", "150", env=env, check=True)  # fmt: skip
+        started = manage(
+            "generate",
+            "--project",
+            "alpha",
+            "--endpoint",
+            "teach",
+            "--template",
+            "alpaca",
+            "--target",
+            "150",
+            env=env,
+            check=True,
+        )
         batch_id = int(started.stdout.split("batch ")[1].split()[0])
         wait_for_accepted(batch_id, 30)
         private_redis.kill()  # queued and in-flight messages are gone with it
@@ -96,7 +118,7 @@ def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_re
 
 
 def test_postgres_connections_terminated_mid_batch(project, endpoint):
-    from selfinstruct.services import start_batch
+    from selfinstruct.batches import start_batch
 
     _project_with_seeds(project)
     with celery_worker(concurrency=2, env=process_env(**FAST_RECOVERY)) as worker:
@@ -129,8 +151,10 @@ def test_worker_killed_mid_dataset_build(project, tmp_path):
     seeds = tmp_path / "many.jsonl"
     with seeds.open("w") as out:
         for i in range(30_000):
-            row = {"instruction": f"Write line {i} of a long story about item {i}.",
-                   "instances": [{"input": "", "output": f"Line {i}: the item {i} waited."}]}  # fmt: skip
+            row = {
+                "instruction": f"Write line {i} of a long story about item {i}.",
+                "instances": [{"input": "", "output": f"Line {i}: the item {i} waited."}],
+            }
             out.write(json.dumps(row) + "\n")
     import_seed_file(project=project, path=seeds)
     env = process_env(DATASET_BUILD_HEARTBEAT_SECONDS="0", DATASET_BUILD_STALE_SECONDS="2", **FAST_RECOVERY)

@@ -43,8 +43,9 @@ def test_the_ranking_api_refuses_an_oversized_ranking_with_400(api_as, make_task
     (task,) = make_tasks(1)
     client = api_as("labeler")
     assert client.get("/api/v1/annotation/next?project=alpha").status_code == 200
-    response = client.post(f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": list(range(30_000))},
-                           format="json")  # fmt: skip
+    response = client.post(
+        f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": list(range(30_000))}, format="json"
+    )
     assert response.status_code == 400 and "this task has 4 completions" in response.json()["detail"]
 
 
@@ -53,14 +54,17 @@ def test_the_ranking_api_refuses_an_oversized_ranking_with_400(api_as, make_task
     [
         ("/api/v1/datasets/", {"project": "alpha", "kind": "sft", "split_seed": HUGE}, "split_seed"),
         ("/api/v1/generation-batches/", {"project": "alpha", "endpoint": "teach", "target": 3, "seed": HUGE}, "seed"),
-        ("/api/v1/generation-batches/", {"project": "alpha", "endpoint": "teach", "target": 3, "token_budget": HUGE},
-         "token_budget"),
+        (
+            "/api/v1/generation-batches/",
+            {"project": "alpha", "endpoint": "teach", "target": 3, "token_budget": HUGE},
+            "token_budget",
+        ),
         ("/api/v1/training-jobs/", {"dataset": 1, "kind": "sft", "seed": HUGE}, "seed"),
         ("/api/v1/training-jobs/", {"dataset": HUGE, "kind": "sft"}, "dataset"),
         ("/api/v1/sampling-runs/", {"project": "alpha", "endpoints": [{"name": "teach"}], "limit": HUGE}, "limit"),
         ("/api/v1/annotation/judge-runs", {"project": "alpha", "endpoint": "teach", "limit": HUGE}, "limit"),
     ],
-)  # fmt: skip
+)
 def test_integers_past_the_columns_are_400_naming_the_field(api_as, endpoint, url, body, field):
     response = api_as("admin").post(url, body, format="json")
     assert response.status_code == 400, response.content
@@ -140,16 +144,23 @@ def test_same_named_completion_files_in_one_import_never_replace_each_other(admi
     from annotation.models import Completion
 
     def upload(name, model=None, answer="x"):
-        rows = [{"prompt": f"Say {i}", "completion": f"{answer} {i}", **({"model": model} if model else {})}
-                for i in range(3)]  # fmt: skip
+        rows = [
+            {"prompt": f"Say {i}", "completion": f"{answer} {i}", **({"model": model} if model else {})}
+            for i in range(3)
+        ]
         return SimpleUploadedFile(name, "\n".join(json.dumps(r) for r in rows).encode())
 
     url = "/admin/annotation/prompt/import-completions/"
     page = admin_client.post(url, {"project": project.pk, "files": [upload("preds.jsonl"), upload("preds.jsonl")]})
     assert page.status_code == 200 and "is also in preds.jsonl" in page.content.decode()
     assert not Completion.objects.exists()  # refused whole, nothing half-written
-    page = admin_client.post(url, {"project": project.pk, "files": [upload("preds.jsonl", "model-a", "a"),
-                                                                     upload("preds.jsonl", "model-b", "b")]})  # fmt: skip
+    page = admin_client.post(
+        url,
+        {
+            "project": project.pk,
+            "files": [upload("preds.jsonl", "model-a", "a"), upload("preds.jsonl", "model-b", "b")],
+        },
+    )
     assert page.status_code == 302
     assert sorted(set(Completion.objects.values_list("model", flat=True))) == ["model-a", "model-b"]
     assert Completion.objects.count() == 6
@@ -162,8 +173,10 @@ def test_an_admin_completion_import_named_with_cjk_characters_works(admin_client
 
     rows = [{"prompt": f"Say {i}", "completion": f"x {i}"} for i in range(2)]
     name = "模型预测" * 62 + ".jsonl"
-    files = [SimpleUploadedFile(name, "\n".join(json.dumps(r) for r in rows).encode()),
-             SimpleUploadedFile("other.jsonl", "\n".join(json.dumps(r) for r in rows).encode())]  # fmt: skip
+    files = [
+        SimpleUploadedFile(name, "\n".join(json.dumps(r) for r in rows).encode()),
+        SimpleUploadedFile("other.jsonl", "\n".join(json.dumps(r) for r in rows).encode()),
+    ]
     page = admin_client.post("/admin/annotation/prompt/import-completions/", {"project": project.pk, "files": files})
     assert page.status_code == 302, page.content.decode()[-2000:]
     assert Completion.objects.count() == 4

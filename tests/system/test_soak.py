@@ -25,13 +25,14 @@ LABELERS = 20
 
 def test_labelers_generation_and_a_build_at_once(project, make_tasks, labelers, endpoint):  # noqa: F811
     assert connection.vendor == "postgresql" and settings.REDIS_URL  # the services pass
+    from annotation.claims import claim_next_ranking_task, submit_ranking
     from annotation.models import Assignment, Ranking, RankingTask
-    from annotation.services import claim_next_ranking_task, submit_ranking
     from core.lifecycle import RunStatus
     from exports.models import DatasetVersion, VersionStatus
     from exports.services import create_dataset_version
     from llm.teacher import default_seed_files
-    from selfinstruct.services import import_seed_file, start_batch
+    from selfinstruct.batches import start_batch
+    from selfinstruct.services import import_seed_file
 
     for path in default_seed_files():
         import_seed_file(project=project, path=path)

@@ -8,8 +8,10 @@ import pytest
 
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 
-WORDS = ("the cat dog runs quickly slowly eats apple banana red blue green sky sea answer task number explain item "
-         "good bad tip cook rice water").split()  # fmt: skip
+WORDS = (
+    "the cat dog runs quickly slowly eats apple banana red blue green sky sea answer task number explain item "
+    "good bad tip cook rice water"
+).split()
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +32,7 @@ def tiny_base():
 
 @pytest.fixture
 def preference_version(project, make_tasks, labelers):  # noqa: F811
-    from annotation.services import claim_next_ranking_task, submit_ranking
+    from annotation.claims import claim_next_ranking_task, submit_ranking
     from exports.services import build_dataset_version, create_dataset_version, split_of
 
     tasks = make_tasks(12, k=3)

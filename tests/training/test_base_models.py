@@ -41,8 +41,9 @@ def _beta_version(other_project):
     return version
 
 
-def test_another_projects_job_model_cannot_be_a_base_model(api_as, cast, other_project, finished_job, tiny_base,
-                                                            tmp_path):  # fmt: skip
+def test_another_projects_job_model_cannot_be_a_base_model(
+    api_as, cast, other_project, finished_job, tiny_base, tmp_path
+):
     version = _beta_version(other_project)
     consumer = api_as("other_consumer")
     (tmp_path / "outside").mkdir()
@@ -59,22 +60,25 @@ def test_another_projects_job_model_cannot_be_a_base_model(api_as, cast, other_p
     ]
     answers = set()
     for base in attempts:
-        response = consumer.post("/api/v1/training-jobs/", {"dataset": version.pk, "kind": "sft", "base_model": base},
-                                 format="json")  # fmt: skip
+        response = consumer.post(
+            "/api/v1/training-jobs/", {"dataset": version.pk, "kind": "sft", "base_model": base}, format="json"
+        )
         assert response.status_code == 400, (base, response.content)
         detail = response.json()["detail"]
         assert detail.startswith("base_model: no base model named"), detail
         answers.add(detail.replace(repr(base[:100]), "NAME"))
     assert len(answers) == 1  # the same answer whether the folder exists, is a checkpoint or is a job's: no oracle
     # base_job is the only way to build on a job, and only on the project's own
-    response = consumer.post("/api/v1/training-jobs/", {"dataset": version.pk, "kind": "sft",
-                                                        "base_job": finished_job.pk}, format="json")  # fmt: skip
+    response = consumer.post(
+        "/api/v1/training-jobs/", {"dataset": version.pk, "kind": "sft", "base_job": finished_job.pk}, format="json"
+    )
     assert response.status_code == 404
     assert not TrainingJob.objects.filter(project=other_project).exists()
 
 
-def test_names_under_an_allowed_root_work_and_roots_are_configurable(project, sft_version, tiny_base, tmp_path,
-                                                                     settings):  # fmt: skip
+def test_names_under_an_allowed_root_work_and_roots_are_configurable(
+    project, sft_version, tiny_base, tmp_path, settings
+):
     job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model="tiny-base")
     assert job.base_model == str(tiny_base.resolve())
     elsewhere = tmp_path / "models"
@@ -88,8 +92,9 @@ def test_names_under_an_allowed_root_work_and_roots_are_configurable(project, sf
     assert job.base_model == str((elsewhere / "org" / "small").resolve())
     settings.TRAINING_MODEL_ROOTS = [settings.DATA_DIR]  # a root that holds the job folders: they stay refused
     with pytest.raises(TrainingJobError, match="no base model named"):
-        create_training_job(project=project, dataset_version=sft_version, kind="sft",
-                            base_model=f"training/{job.pk}/model")  # fmt: skip
+        create_training_job(
+            project=project, dataset_version=sft_version, kind="sft", base_model=f"training/{job.pk}/model"
+        )
 
 
 def test_api_answers_show_names_never_server_paths(api_as, project, sft_version, finished_job, tiny_base):
@@ -115,6 +120,7 @@ def test_api_answers_show_names_never_server_paths(api_as, project, sft_version,
 
 
 def test_an_overlong_base_model_is_a_400_naming_the_field(api_as, sft_version):
-    response = api_as("consumer").post("/api/v1/training-jobs/", {"dataset": sft_version.pk, "kind": "sft",
-                                                                   "base_model": "x" * 5000}, format="json")  # fmt: skip
+    response = api_as("consumer").post(
+        "/api/v1/training-jobs/", {"dataset": sft_version.pk, "kind": "sft", "base_model": "x" * 5000}, format="json"
+    )
     assert response.status_code == 400 and "base_model" in response.json()["detail"]

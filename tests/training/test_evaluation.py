@@ -10,14 +10,9 @@ from django.core.management import call_command
 from core.lifecycle import RunStatus
 from llm.models import LLMRequest
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
+from training.evaluations import evaluation_table, resume_evaluation, run_evaluation, start_evaluation
 from training.models import EvaluationItem, EvaluationRun
-from training.services import (
-    TrainingJobError,
-    evaluation_table,
-    resume_evaluation,
-    run_evaluation,
-    start_evaluation,
-)
+from training.services import TrainingJobError
 
 BELLE_ROWS = [
     {"question": "把这句话翻译成英文：我喜欢喝茶。", "std_answer": "I like drinking tea.", "class": "rewrite"},
@@ -40,10 +35,17 @@ def test_the_belle_eval_set_reads_as_is_and_categories_are_normalized(belle_file
     items, left_out = with_reference(read_eval_set(belle_file))
     assert left_out == 1
     assert [i["category"] for i in items] == ["rewrite", "brainstorming", "closed qa", "generation", "brainstorming"]
-    assert items[0] == {"question": BELLE_ROWS[0]["question"], "reference": "I like drinking tea.",
-                        "category": "rewrite"}  # fmt: skip
-    assert [i["category"] for i in sample_per_category(items, 1)] == ["rewrite", "brainstorming", "closed qa",
-                                                                       "generation"]  # fmt: skip
+    assert items[0] == {
+        "question": BELLE_ROWS[0]["question"],
+        "reference": "I like drinking tea.",
+        "category": "rewrite",
+    }
+    assert [i["category"] for i in sample_per_category(items, 1)] == [
+        "rewrite",
+        "brainstorming",
+        "closed qa",
+        "generation",
+    ]
     alpaca = tmp_path / "alpaca.json"
     alpaca.write_text(json.dumps([{"instruction": "Add", "input": "2 and 3", "output": "5", "category": "math"}]))
     assert read_eval_set(alpaca) == [{"question": "Add\n\n2 and 3", "reference": "5", "category": "math"}]
@@ -68,8 +70,13 @@ def test_bad_prompt_sets_name_the_line(tmp_path, content, message):
 
 
 def test_an_evaluation_answers_judges_both_orders_and_tabulates_per_category(project, endpoint, teacher, belle_file):
-    run = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
-                           items=with_reference(read_eval_set(belle_file))[0], prompt_set=belle_file.name)  # fmt: skip
+    run = start_evaluation(
+        project=project,
+        model_endpoint=endpoint,
+        judge_endpoint=endpoint,
+        items=with_reference(read_eval_set(belle_file))[0],
+        prompt_set=belle_file.name,
+    )
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and (run.items_done, run.items_failed) == (5, 0)
@@ -93,11 +100,21 @@ def test_an_evaluation_answers_judges_both_orders_and_tabulates_per_category(pro
 
 
 def test_a_failed_item_is_reported_and_a_resumed_run_keeps_the_done_ones(project, endpoint, teacher, belle_file):
-    run = start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint,
-                           items=read_eval_set(belle_file)[:2], prompt_set="x")  # fmt: skip
+    run = start_evaluation(
+        project=project,
+        model_endpoint=endpoint,
+        judge_endpoint=endpoint,
+        items=read_eval_set(belle_file)[:2],
+        prompt_set="x",
+    )
     with pytest.raises(TrainingJobError, match="prompts.1: a prompt needs a question and a reference"):
-        start_evaluation(project=project, model_endpoint=endpoint, judge_endpoint=endpoint, prompt_set="x",
-                         items=[{"question": "q", "reference": "r"}, {"question": "q", "reference": ""}])  # fmt: skip
+        start_evaluation(
+            project=project,
+            model_endpoint=endpoint,
+            judge_endpoint=endpoint,
+            prompt_set="x",
+            items=[{"question": "q", "reference": "r"}, {"question": "q", "reference": ""}],
+        )
     teacher.faults(queue=["500"] * 4)  # the first item's answer fails through every attempt
     run_evaluation(run_id=run.pk)
     run.refresh_from_db()
@@ -120,15 +137,31 @@ def test_evaluations_from_the_cli_and_the_api(
     project, endpoint, teacher, belle_file, api_as, capsys, django_capture_on_commit_callbacks, monkeypatch
 ):
     with django_capture_on_commit_callbacks() as enqueued:
-        call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
-                     "--prompts", str(belle_file), "--per-category", "1", "--inline")  # fmt: skip
+        call_command(
+            "evaluate_model",
+            "--project",
+            "alpha",
+            "--model",
+            "teach",
+            "--judge",
+            "teach",
+            "--prompts",
+            str(belle_file),
+            "--per-category",
+            "1",
+            "--inline",
+        )
     assert not enqueued  # --inline runs here: no worker is sent the same run
     out = capsys.readouterr().out
     assert re.search(r"evaluation \d+: 4 prompt\(s\)", out) and "relative_score" in out and "closed qa" in out
     assert out.strip().splitlines()[-1].startswith("overall")
     consumer = api_as("consumer")
-    body = {"project": "alpha", "model_endpoint": "teach", "judge_endpoint": "teach",
-            "prompts": [{"question": "Name a colour.", "reference": "Blue.", "category": "open qa"}]}  # fmt: skip
+    body = {
+        "project": "alpha",
+        "model_endpoint": "teach",
+        "judge_endpoint": "teach",
+        "prompts": [{"question": "Name a colour.", "reference": "Blue.", "category": "open qa"}],
+    }
     response = consumer.post("/api/v1/evaluations/", body, format="json")
     assert response.status_code == 201 and response.json()["items_total"] == 1
     run_evaluation(run_id=response.json()["id"])
@@ -143,18 +176,32 @@ def test_waiting_without_a_worker_ends_at_the_timeout_with_the_reason(project, e
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match=r"evaluation run \d+ still queued after 1s — is a worker running\?"):
-        call_command("evaluate_model", "--project", "alpha", "--model", "teach", "--judge", "teach",
-                     "--prompts", str(belle_file), "--limit", "1", "--wait", "--timeout", "1")  # fmt: skip
+        call_command(
+            "evaluate_model",
+            "--project",
+            "alpha",
+            "--model",
+            "teach",
+            "--judge",
+            "teach",
+            "--prompts",
+            str(belle_file),
+            "--limit",
+            "1",
+            "--wait",
+            "--timeout",
+            "1",
+        )
     assert EvaluationRun.objects.get().status == RunStatus.QUEUED  # queued work is kept, not lost
 
 
 def test_evaluations_are_sent_to_the_default_queue_not_the_gpu_queue(monkeypatch, settings):
     """LLM calls only: an evaluation must not wait behind (or block) training on the one-at-a-time GPU queue."""
-    from training import services
+    from training import evaluations
     from training.tasks import evaluation_task
 
     sent = []
     monkeypatch.setattr(evaluation_task, "apply_async", lambda args, **options: sent.append((args, options)))
-    services.send_evaluation(7)
+    evaluations.send_evaluation(7)
     assert sent == [((7,), {"queue": settings.CELERY_TASK_DEFAULT_QUEUE})]
     assert settings.CELERY_TASK_DEFAULT_QUEUE != settings.TRAINING_QUEUE

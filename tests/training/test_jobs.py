@@ -10,12 +10,8 @@ from django.utils import timezone
 from core.lifecycle import RunStatus
 from training import hyperparameters
 from training.models import TrainingJob, TrainingTrigger
-from training.services import (
-    TrainingJobError,
-    cancel_training_job,
-    create_training_job,
-    run_training_job,
-)
+from training.services import TrainingJobError, cancel_training_job, create_training_job
+from training.supervisor import run_training_job
 
 
 def test_hyperparameters_resolve_with_defaults_and_name_the_bad_field():
@@ -41,8 +37,12 @@ def test_create_validates_dataset_base_model_and_hyperparameters(
     project, other_project, preference_version, sft_version, tiny_base, tmp_path
 ):
     def create(**kw):
-        args = {"project": project, "dataset_version": preference_version, "kind": "reward",
-                "base_model": str(tiny_base)} | kw  # fmt: skip
+        args = {
+            "project": project,
+            "dataset_version": preference_version,
+            "kind": "reward",
+            "base_model": str(tiny_base),
+        } | kw
         return create_training_job(**args)
 
     job = create(hyperparameters={"epochs": 2})
@@ -73,8 +73,9 @@ def test_create_validates_dataset_base_model_and_hyperparameters(
 
 
 def test_cancel_a_queued_job_and_guards(project, preference_version, tiny_base):
-    job = create_training_job(project=project, dataset_version=preference_version, kind="reward",
-                              base_model=str(tiny_base))  # fmt: skip
+    job = create_training_job(
+        project=project, dataset_version=preference_version, kind="reward", base_model=str(tiny_base)
+    )
     assert cancel_training_job(job=job) == RunStatus.CANCELLED
     job.refresh_from_db()
     assert job.status == RunStatus.CANCELLED and job.error == "cancelled before it started"
@@ -86,11 +87,12 @@ def test_cancel_a_queued_job_and_guards(project, preference_version, tiny_base):
 
 
 def test_a_redelivered_message_never_starts_a_second_run(project, preference_version, tiny_base, monkeypatch):
-    job = create_training_job(project=project, dataset_version=preference_version, kind="reward",
-                              base_model=str(tiny_base))  # fmt: skip
+    job = create_training_job(
+        project=project, dataset_version=preference_version, kind="reward", base_model=str(tiny_base)
+    )
     TrainingJob.objects.filter(pk=job.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
     launched = []
-    monkeypatch.setattr("training.services.subprocess.Popen", lambda *a, **k: launched.append(a))
+    monkeypatch.setattr("training.supervisor.subprocess.Popen", lambda *a, **k: launched.append(a))
     run_training_job(job_id=job.pk)
     assert launched == [] and TrainingJob.objects.get(pk=job.pk).status == RunStatus.RUNNING
 
@@ -102,8 +104,15 @@ def test_reaper_fails_jobs_whose_heartbeat_stopped_and_lost_messages_are_resent(
     from training.tasks import run_training_job_task
 
     settings.TRAINING_STALE_SECONDS = settings.TRAINING_REQUEUE_SECONDS = 60
-    make = lambda: create_training_job(project=project, dataset_version=preference_version, kind="reward",  # noqa: E731
-                                       base_model=str(tiny_base))  # fmt: skip
+
+    def make():
+        return create_training_job(
+            project=project,
+            dataset_version=preference_version,
+            kind="reward",
+            base_model=str(tiny_base),
+        )
+
     stale, fresh, waiting = make(), make(), make()
     old = timezone.now() - timedelta(minutes=10)
     TrainingJob.objects.filter(pk=stale.pk).update(status=RunStatus.RUNNING, heartbeat_at=old, step=7, total_steps=20)
@@ -120,8 +129,9 @@ def test_reaper_fails_jobs_whose_heartbeat_stopped_and_lost_messages_are_resent(
 
 
 def test_a_trigger_starts_a_job_when_a_version_becomes_ready(project, preference_version, tiny_base):
-    TrainingTrigger.objects.create(project=project, kind="reward", base_model=str(tiny_base), method="lora",
-                                   hyperparameters={"epochs": 1})  # fmt: skip
+    TrainingTrigger.objects.create(
+        project=project, kind="reward", base_model=str(tiny_base), method="lora", hyperparameters={"epochs": 1}
+    )
     TrainingTrigger.objects.create(project=project, kind="sft", base_model=str(tiny_base))  # not for preference
     from exports.services import build_dataset_version, create_dataset_version
 
@@ -133,14 +143,20 @@ def test_a_trigger_starts_a_job_when_a_version_becomes_ready(project, preference
 
 def test_api_creates_lists_and_scopes_jobs(api_as, project, preference_version, tiny_base):
     consumer = api_as("consumer")
-    created = consumer.post("/api/v1/training-jobs/", {"dataset": preference_version.pk, "kind": "reward",
-                                                       "base_model": str(tiny_base)}, format="json")  # fmt: skip
+    created = consumer.post(
+        "/api/v1/training-jobs/",
+        {"dataset": preference_version.pk, "kind": "reward", "base_model": str(tiny_base)},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     job_id = created.json()["id"]
     assert created.json()["lineage"]["dataset_version"]["content_hash"] == preference_version.content_hash
     assert [j["id"] for j in consumer.get("/api/v1/training-jobs/").json()] == [job_id]
-    bad = consumer.post("/api/v1/training-jobs/", {"dataset": preference_version.pk, "kind": "reward",
-                                                   "base_model": "/no/such/model"}, format="json")  # fmt: skip
+    bad = consumer.post(
+        "/api/v1/training-jobs/",
+        {"dataset": preference_version.pk, "kind": "reward", "base_model": "/no/such/model"},
+        format="json",
+    )
     assert bad.status_code == 400 and "base_model:" in bad.json()["detail"]
     outsider = api_as("other_consumer")
     assert outsider.get(f"/api/v1/training-jobs/{job_id}/").status_code == 404

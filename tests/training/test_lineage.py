@@ -18,8 +18,10 @@ def _succeeded(job, tiny_base):
 def test_lineage_follows_the_rounds_back(project, cast, sft_version, preference_version, tiny_base, api_as, client):
     from training.services import create_training_job
 
-    first = _succeeded(create_training_job(project=project, dataset_version=sft_version, kind="sft",
-                                           base_model=str(tiny_base)), tiny_base)  # fmt: skip
+    first = _succeeded(
+        create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base)),
+        tiny_base,
+    )
     second = create_training_job(project=project, dataset_version=preference_version, kind="reward", base_job=first)
 
     body = api_as("consumer").get(f"/api/v1/training-jobs/{second.pk}/").json()["lineage"]

@@ -6,14 +6,16 @@ import time
 
 import pytest
 
+from annotation.claims import claim_next_ranking_task, submit_ranking
 from annotation.models import Completion, SamplingRun
-from annotation.services import claim_next_ranking_task, start_sampling_run, submit_ranking
+from annotation.sampling import start_sampling_run
 from core.lifecycle import RunStatus
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import create_dataset_version
 from llm.services import create_endpoint
 from llm.teacher import default_seed_files
-from selfinstruct.services import import_seed_file, start_batch
+from selfinstruct.batches import start_batch
+from selfinstruct.services import import_seed_file
 from tests.helpers.generation import wait_until_final
 from tests.helpers.processes import celery_worker
 from training.models import TrainingJob, TrainingMetric
@@ -43,8 +45,12 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
     with celery_worker(concurrency=2) as default_worker, celery_worker(queues=("gpu",)) as gpu_worker:
         batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=12)
         assert wait_until_final(batch.pk).status == RunStatus.SUCCEEDED
-        run = start_sampling_run(project=project, endpoints=[(endpoint, {}), (hot, {"temperature": 1.2})],
-                                 per_prompt=3, sources=("generated",))  # fmt: skip
+        run = start_sampling_run(
+            project=project,
+            endpoints=[(endpoint, {}), (hot, {"temperature": 1.2})],
+            per_prompt=3,
+            sources=("generated",),
+        )
         run = poll(lambda: SamplingRun.objects.get(pk=run.pk), lambda r: r.status != RunStatus.RUNNING)
         assert run.status == RunStatus.SUCCEEDED
         ranked = 0
@@ -54,22 +60,33 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
             submit_ranking(task=assignment.task, labeler=labeler, ranking=best_first)
             ranked += 1
         assert ranked >= 12
-        sft_version = create_dataset_version(project=project, kind="sft", test_fraction=0.2,
-                                             filters={"include_seeds": False})  # fmt: skip
+        sft_version = create_dataset_version(
+            project=project, kind="sft", test_fraction=0.2, filters={"include_seeds": False}
+        )
         pref_version = create_dataset_version(project=project, kind="preference", test_fraction=0.25)
         for version in (sft_version, pref_version):
             ready = poll(lambda v=version: DatasetVersion.objects.get(pk=v.pk), lambda v: v.status != "building")
             assert ready.status == VersionStatus.READY, ready.error
         jobs = {}
         for kind, version in (("sft", sft_version), ("reward", pref_version)):
-            response = consumer.post("/api/v1/training-jobs/", {
-                "dataset": version.pk, "kind": kind, "base_model": str(tiny_base),
-                "hyperparameters": {"epochs": 2, "max_length": 256, "learning_rate": 1e-3}}, format="json")  # fmt: skip
+            response = consumer.post(
+                "/api/v1/training-jobs/",
+                {
+                    "dataset": version.pk,
+                    "kind": kind,
+                    "base_model": str(tiny_base),
+                    "hyperparameters": {"epochs": 2, "max_length": 256, "learning_rate": 1e-3},
+                },
+                format="json",
+            )
             assert response.status_code == 201, response.content
             jobs[kind] = response.json()["id"]
         for job_id in jobs.values():
-            job = poll(lambda j=job_id: TrainingJob.objects.get(pk=j),
-                       lambda j: j.status not in (RunStatus.QUEUED, RunStatus.RUNNING), timeout=300)  # fmt: skip
+            job = poll(
+                lambda j=job_id: TrainingJob.objects.get(pk=j),
+                lambda j: j.status not in (RunStatus.QUEUED, RunStatus.RUNNING),
+                timeout=300,
+            )
             assert job.status == RunStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
         next_round(project, jobs, endpoint, labelers, api_as, gpu_worker)
         default_log = default_worker.output()
@@ -98,8 +115,10 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
     admin = api_as("admin")
     response = admin.post(f"/api/v1/training-jobs/{jobs['reward']}/scoring")
     assert response.status_code == 201, response.content
-    scoring = poll(lambda: admin.get(f"/api/v1/training-jobs/{jobs['reward']}/scoring").json()[0],
-                   lambda r: r["status"] in ("succeeded", "failed"))  # fmt: skip
+    scoring = poll(
+        lambda: admin.get(f"/api/v1/training-jobs/{jobs['reward']}/scoring").json()[0],
+        lambda r: r["status"] in ("succeeded", "failed"),
+    )
     assert scoring["status"] == "succeeded", scoring["error"] + gpu_worker.output()[-2000:]
     tasks = RankingTask.objects.filter(project=project)
     assert scoring["tasks_updated"] == tasks.count() and not tasks.filter(rm_order__isnull=True).exists()
@@ -112,29 +131,45 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
     row = Ranking.objects.get(labeler=second)
     assert row.rm_hint_shown and row.rm_agreement == 1.0 and row.rm_job_id == jobs["reward"]
 
-    judge = admin.post("/api/v1/annotation/judge-runs", {"project": project.slug, "endpoint": "teach",
-                                                           "only_ranked": True, "limit": 4}, format="json")  # fmt: skip
+    judge = admin.post(
+        "/api/v1/annotation/judge-runs",
+        {"project": project.slug, "endpoint": "teach", "only_ranked": True, "limit": 4},
+        format="json",
+    )
     assert judge.status_code == 201, judge.content
-    run = poll(lambda: admin.get(f"/api/v1/annotation/judge-runs/{judge.json()['id']}").json(),
-               lambda r: r["status"] not in ("queued", "running"))  # fmt: skip
+    run = poll(
+        lambda: admin.get(f"/api/v1/annotation/judge-runs/{judge.json()['id']}").json(),
+        lambda r: r["status"] not in ("queued", "running"),
+    )
     assert run["status"] == "succeeded" and run["tasks_done"] == 4 and run["pairs_judged"] == 4 * 3
     stats = admin.get(f"/api/v1/annotation/stats?project={project.slug}").json()
     assert stats["judge"]["judge_human_agreement"] is not None and stats["reward_model"]["rankings_compared"] >= 1
 
-    server = ModelServer("127.0.0.1", 0, Generator(model_dir(TrainingJob.objects.get(pk=jobs["sft"]))),
-                         model_name=f"job-{jobs['sft']}")  # fmt: skip
+    server = ModelServer(
+        "127.0.0.1", 0, Generator(model_dir(TrainingJob.objects.get(pk=jobs["sft"]))), model_name=f"job-{jobs['sft']}"
+    )
     server.start_in_thread()
     try:
-        register_served_model(job=TrainingJob.objects.get(pk=jobs["sft"]), base_url=server.url,
-                              name=f"job-{jobs['sft']}")  # fmt: skip
-        body = {"project": project.slug, "model_endpoint": f"job-{jobs['sft']}", "judge_endpoint": teacher_endpoint.name,
-                "job": jobs["sft"], "max_tokens": 12,
-                "prompts": [{"question": "列出三种水果。", "reference": "苹果、香蕉、橙子。", "category": "brainstorming"},
-                            {"question": "Name a colour.", "reference": "Blue.", "category": "open qa"}]}  # fmt: skip
+        register_served_model(
+            job=TrainingJob.objects.get(pk=jobs["sft"]), base_url=server.url, name=f"job-{jobs['sft']}"
+        )
+        body = {
+            "project": project.slug,
+            "model_endpoint": f"job-{jobs['sft']}",
+            "judge_endpoint": teacher_endpoint.name,
+            "job": jobs["sft"],
+            "max_tokens": 12,
+            "prompts": [
+                {"question": "列出三种水果。", "reference": "苹果、香蕉、橙子。", "category": "brainstorming"},
+                {"question": "Name a colour.", "reference": "Blue.", "category": "open qa"},
+            ],
+        }
         created = admin.post("/api/v1/evaluations/", body, format="json")
         assert created.status_code == 201, created.content
-        evaluation = poll(lambda: admin.get(f"/api/v1/evaluations/{created.json()['id']}").json(),
-                          lambda r: r["status"] not in ("queued", "running"))  # fmt: skip
+        evaluation = poll(
+            lambda: admin.get(f"/api/v1/evaluations/{created.json()['id']}").json(),
+            lambda r: r["status"] not in ("queued", "running"),
+        )
     finally:
         server.shutdown()
         server.server_close()

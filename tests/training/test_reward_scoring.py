@@ -11,12 +11,8 @@ from core.lifecycle import RunStatus
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 from tests.training.conftest import preference_version, tiny_base  # noqa: F401 - shared fixtures
 from training.models import JobKind, ScoringRun, TrainingJob
-from training.services import (
-    TrainingJobError,
-    model_dir,
-    run_reward_scoring,
-    start_reward_scoring,
-)
+from training.reward_scoring import run_reward_scoring, start_reward_scoring
+from training.services import TrainingJobError, model_dir
 
 
 @pytest.fixture
@@ -25,8 +21,13 @@ def reward_job(project, preference_version, tiny_base):  # noqa: F811
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    job = TrainingJob.objects.create(project=project, dataset_version=preference_version, kind=JobKind.REWARD,
-                                     base_model=str(tiny_base), status=RunStatus.SUCCEEDED)  # fmt: skip
+    job = TrainingJob.objects.create(
+        project=project,
+        dataset_version=preference_version,
+        kind=JobKind.REWARD,
+        base_model=str(tiny_base),
+        status=RunStatus.SUCCEEDED,
+    )
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=1)
     model.save_pretrained(model_dir(job))
@@ -60,8 +61,9 @@ def test_scores_match_the_models_own_reward_and_every_task_gets_the_rm_order(pro
     prompt = sample.completion.prompt
     assert sample.score == pytest.approx(direct_score(reward_job, prompt.instruction, sample.completion.text), abs=1e-4)
     for task in RankingTask.objects.filter(project=project):
-        scores = dict(RewardScore.objects.filter(completion_id__in=task.completion_ids).values_list("completion_id",
-                                                                                                   "score"))  # fmt: skip
+        scores = dict(
+            RewardScore.objects.filter(completion_id__in=task.completion_ids).values_list("completion_id", "score")
+        )
         assert task.rm_job_id == reward_job.pk and task.rm_order == sorted(scores, key=lambda c: -scores[c])
         ordered = sorted(scores.values())
         assert task.rm_margin == pytest.approx(min(b - a for a, b in zip(ordered, ordered[1:], strict=False)))
@@ -81,8 +83,13 @@ def test_a_rerun_scores_only_what_is_missing(project, reward_job):
 
 
 def test_only_succeeded_reward_jobs_score_and_one_run_at_a_time(project, reward_job, preference_version):  # noqa: F811
-    sft = TrainingJob.objects.create(project=project, dataset_version=preference_version, kind=JobKind.SFT,
-                                     base_model="x", status=RunStatus.SUCCEEDED)  # fmt: skip
+    sft = TrainingJob.objects.create(
+        project=project,
+        dataset_version=preference_version,
+        kind=JobKind.SFT,
+        base_model="x",
+        status=RunStatus.SUCCEEDED,
+    )
     with pytest.raises(TrainingJobError, match="only reward models score"):
         start_reward_scoring(job=sft)
     TrainingJob.objects.filter(pk=reward_job.pk).update(status=RunStatus.RUNNING)

@@ -92,8 +92,16 @@ def test_serve_model_registers_an_endpoint_the_platform_client_uses(succeeded_sf
     from llm.models import LLMEndpoint, LLMRequest
 
     port = free_port()
-    cmd = [sys.executable, str(REPO / "manage.py"), "serve_model", str(succeeded_sft_job.pk), "--port", str(port),
-           "--engine", "builtin"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(REPO / "manage.py"),
+        "serve_model",
+        str(succeeded_sft_job.pk),
+        "--port",
+        str(port),
+        "--engine",
+        "builtin",
+    ]
     with spawn(cmd, ready="serving job", env=process_env(), timeout=120) as process:
         endpoint = LLMEndpoint.objects.get(name=f"job-{succeeded_sft_job.pk}")
         assert endpoint.base_url == f"http://127.0.0.1:{port}/v1" and endpoint.api_style == "completions"

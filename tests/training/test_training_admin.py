@@ -15,20 +15,27 @@ def test_train_from_the_version_page_watch_and_cancel(cast, preference_version, 
     assert link in version_page and "Train reward model" in version_page
     form = client.get(link.replace("&amp;", "&")).content.decode()
     assert "Train a reward model" in form and f'value="{preference_version.pk}" selected' in form
-    fields = {"dataset_version": preference_version.pk, "kind": "reward", "method": "lora", "seed": 0,
-              "hyperparameters": '{"epochs": 2}'}  # fmt: skip
+    fields = {
+        "dataset_version": preference_version.pk,
+        "kind": "reward",
+        "method": "lora",
+        "seed": 0,
+        "hyperparameters": '{"epochs": 2}',
+    }
     bad = client.post("/admin/training/trainingjob/add/", {**fields, "base_model": "/no/such/folder"})
     assert "no base model named" in bad.content.decode() and not TrainingJob.objects.exists()
-    bad_json = client.post("/admin/training/trainingjob/add/", {**fields, "base_model": str(tiny_base),
-                                                                 "hyperparameters": "{epochs: 2"})  # fmt: skip
+    bad_json = client.post(
+        "/admin/training/trainingjob/add/", {**fields, "base_model": str(tiny_base), "hyperparameters": "{epochs: 2"}
+    )
     assert "not valid JSON" in bad_json.content.decode()
     created = client.post("/admin/training/trainingjob/add/", {**fields, "base_model": str(tiny_base)})
     job = TrainingJob.objects.get()
     assert created.status_code == 302 and job.method == "lora" and job.hyperparameters["epochs"] == 2.0
     TrainingJob.objects.filter(pk=job.pk).update(step=4, total_steps=8, results={"accuracy": 0.75})
-    TrainingMetric.objects.bulk_create([
-        TrainingMetric(job=job, step=s, values={"loss": 1.0 / s, "accuracy": 0.5 + s / 20}) for s in range(1, 5)
-    ] + [TrainingMetric(job=job, step=4, values={"eval_accuracy": 0.75, "eval_loss": 0.4})])  # fmt: skip
+    TrainingMetric.objects.bulk_create(
+        [TrainingMetric(job=job, step=s, values={"loss": 1.0 / s, "accuracy": 0.5 + s / 20}) for s in range(1, 5)]
+        + [TrainingMetric(job=job, step=4, values={"eval_accuracy": 0.75, "eval_loss": 0.4})]
+    )
     page = client.get(f"/admin/training/trainingjob/{job.pk}/change/").content.decode()
     assert (
         page.count('aria-label="loss"') == 1

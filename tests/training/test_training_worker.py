@@ -38,15 +38,42 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
 
     consumer = api_as("consumer")
     with celery_worker(queues=GPU) as worker:
-        created = consumer.post("/api/v1/training-jobs/", {
-            "dataset": preference_version.pk, "kind": "reward", "base_model": str(tiny_base), "method": "lora",
-            "hyperparameters": {**FAST, "epochs": 3}, "seed": 3}, format="json")  # fmt: skip
+        created = consumer.post(
+            "/api/v1/training-jobs/",
+            {
+                "dataset": preference_version.pk,
+                "kind": "reward",
+                "base_model": str(tiny_base),
+                "method": "lora",
+                "hyperparameters": {**FAST, "epochs": 3},
+                "seed": 3,
+            },
+            format="json",
+        )
         assert created.status_code == 201, created.content
         rm = wait_for(TrainingJob.objects.get(pk=created.json()["id"]), finished)
         assert rm.status == RunStatus.SUCCEEDED, rm.error + worker.output()[-3000:]
-        cli = manage("train", "--dataset", str(sft_version.pk), "--kind", "sft", "--base-model", str(tiny_base),
-                     "--hp", "epochs=2", "--hp", "max_length=512", "--hp", "learning_rate=1e-3", "--hp",
-                     "sample_prompts=2", "--wait", "--timeout", "300", env=process_env())  # fmt: skip
+        cli = manage(
+            "train",
+            "--dataset",
+            str(sft_version.pk),
+            "--kind",
+            "sft",
+            "--base-model",
+            str(tiny_base),
+            "--hp",
+            "epochs=2",
+            "--hp",
+            "max_length=512",
+            "--hp",
+            "learning_rate=1e-3",
+            "--hp",
+            "sample_prompts=2",
+            "--wait",
+            "--timeout",
+            "300",
+            env=process_env(),
+        )
     assert cli.returncode == 0, cli.stdout + cli.stderr
     sft = TrainingJob.objects.get(kind="sft")
     assert f"job {sft.pk}: succeeded" in cli.stdout and "model: " in cli.stdout
@@ -59,8 +86,15 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
     assert any("accuracy" in v and "margin" in v for v in logged) and any("eval_accuracy" in v for v in logged)
     detail = consumer.get(f"/api/v1/training-jobs/{rm.pk}/").json()
     names = {a["name"] for a in detail["artifacts"]}
-    assert {"model/model.safetensors", "model/config.json", "metrics.json", "loss.png", "config.json",
-            "train.log", "adapter/adapter_model.safetensors"} <= names  # fmt: skip
+    assert {
+        "model/model.safetensors",
+        "model/config.json",
+        "metrics.json",
+        "loss.png",
+        "config.json",
+        "train.log",
+        "adapter/adapter_model.safetensors",
+    } <= names
     assert detail["lineage"]["dataset_version"]["id"] == preference_version.pk
     png = consumer.get(f"/api/v1/training-jobs/{rm.pk}/artifacts/loss.png")
     assert png.status_code == 200 and b"".join(png.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
@@ -74,8 +108,12 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
     assert TrainingMetric.objects.filter(job=sft, values__has_key="eval_loss").exists()
     model = AutoModelForCausalLM.from_pretrained(f"{sft.output_dir}/model")
     tokenizer = AutoTokenizer.from_pretrained(f"{sft.output_dir}/model")
-    out = model.generate(**tokenizer("the cat", return_tensors="pt"), max_new_tokens=3, do_sample=False,
-                         pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    out = model.generate(
+        **tokenizer("the cat", return_tensors="pt"),
+        max_new_tokens=3,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     assert out.shape[1] > 2
     # the trained SFT model feeds the next round: a job can start from it
     nxt = create_training_job(project=sft.project, dataset_version=preference_version, kind="reward", base_job=sft)
@@ -84,9 +122,13 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
 
 def test_cancel_stops_at_the_next_step_and_keeps_the_model(api_as, preference_version, tiny_base):
     with celery_worker(queues=GPU):  # (starting a worker purges its queue: create jobs after it is up)
-        job = create_training_job(project=preference_version.project, dataset_version=preference_version,
-                                  kind="reward", base_model=str(tiny_base),
-                                  hyperparameters={**FAST, "max_steps": 100_000})  # fmt: skip
+        job = create_training_job(
+            project=preference_version.project,
+            dataset_version=preference_version,
+            kind="reward",
+            base_model=str(tiny_base),
+            hyperparameters={**FAST, "max_steps": 100_000},
+        )
         wait_for(job, lambda j: j.step >= 3)
         assert api_as("consumer").post(f"/api/v1/training-jobs/{job.pk}/cancel").json() == {"status": "cancelling"}
         wait_for(job, finished, timeout=120)
@@ -97,9 +139,13 @@ def test_cancel_stops_at_the_next_step_and_keeps_the_model(api_as, preference_ve
 
 def test_a_killed_trainer_fails_the_job_with_the_reason(preference_version, tiny_base):
     with celery_worker(queues=GPU):
-        job = create_training_job(project=preference_version.project, dataset_version=preference_version,
-                                  kind="reward", base_model=str(tiny_base),
-                                  hyperparameters={**FAST, "max_steps": 100_000})  # fmt: skip
+        job = create_training_job(
+            project=preference_version.project,
+            dataset_version=preference_version,
+            kind="reward",
+            base_model=str(tiny_base),
+            hyperparameters={**FAST, "max_steps": 100_000},
+        )
         wait_for(job, lambda j: j.step >= 2 and j.pid)
         os.kill(job.pid, signal.SIGKILL)  # an out-of-memory kill, a segfault in a kernel…
         wait_for(job, finished, timeout=60)
@@ -111,12 +157,21 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
     gone = shutil.copytree(tiny_base, tiny_base.parent / "vanishing", dirs_exist_ok=True)  # in an allowed root
     env = process_env(TRAINING_STALE_SECONDS="3", GENERATION_RECONCILE_SECONDS="1")
     with celery_worker(queues=GPU, env=env) as worker:
-        doomed = create_training_job(project=preference_version.project, dataset_version=preference_version,
-                                     kind="reward", base_model=str(gone), hyperparameters=FAST)  # fmt: skip
+        doomed = create_training_job(
+            project=preference_version.project,
+            dataset_version=preference_version,
+            kind="reward",
+            base_model=str(gone),
+            hyperparameters=FAST,
+        )
         shutil.rmtree(gone)  # deleted between queueing and running (the trainer checks it when it starts)
-        long = create_training_job(project=preference_version.project, dataset_version=preference_version,
-                                   kind="reward", base_model=str(tiny_base),
-                                   hyperparameters={**FAST, "max_steps": 100_000})  # fmt: skip
+        long = create_training_job(
+            project=preference_version.project,
+            dataset_version=preference_version,
+            kind="reward",
+            base_model=str(tiny_base),
+            hyperparameters={**FAST, "max_steps": 100_000},
+        )
         wait_for(doomed, finished)
         wait_for(long, lambda j: j.step >= 2 and j.pid)
         trainer_pid = long.pid
@@ -140,8 +195,18 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
 
 
 def test_train_cli_status_cancel_and_errors(preference_version, tiny_base):
-    queued = manage("train", "--dataset", str(preference_version.pk), "--kind", "reward", "--base-model",
-                    str(tiny_base), "--lora", "--hp", "epochs=2")  # fmt: skip
+    queued = manage(
+        "train",
+        "--dataset",
+        str(preference_version.pk),
+        "--kind",
+        "reward",
+        "--base-model",
+        str(tiny_base),
+        "--lora",
+        "--hp",
+        "epochs=2",
+    )
     assert queued.returncode == 0, queued.stderr
     job = TrainingJob.objects.get()
     assert f"job {job.pk} queued: reward (lora)" in queued.stdout and job.hyperparameters["epochs"] == 2.0
@@ -151,7 +216,16 @@ def test_train_cli_status_cancel_and_errors(preference_version, tiny_base):
     assert again.returncode == 1 and "is already cancelled" in again.stderr
     wrong = manage("train", "--dataset", str(preference_version.pk), "--kind", "sft", "--base-model", str(tiny_base))
     assert wrong.returncode == 1 and "a sft job trains on a sft version" in wrong.stderr
-    bad_hp = manage("train", "--dataset", str(preference_version.pk), "--kind", "reward", "--base-model",
-                    str(tiny_base), "--hp", "epochz=1")  # fmt: skip
+    bad_hp = manage(
+        "train",
+        "--dataset",
+        str(preference_version.pk),
+        "--kind",
+        "reward",
+        "--base-model",
+        str(tiny_base),
+        "--hp",
+        "epochz=1",
+    )
     assert bad_hp.returncode == 1 and "unknown key(s) for reward: ['epochz']" in bad_hp.stderr
     assert TrainingJob.objects.count() == 1

@@ -6,7 +6,8 @@ the ranking dashboard and in /api/v1/annotation/stats."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.services import AnnotationError, run_judge, start_judge_run
+from annotation.judging import run_judge, start_judge_run
+from annotation.services import AnnotationError
 from core.cli import wait_for_run
 from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
@@ -33,8 +34,13 @@ class Command(BaseCommand):
         if endpoint is None:
             raise CommandError(f"--endpoint: no endpoint named {o['endpoint']!r}")
         try:
-            run = start_judge_run(project=project, endpoint=endpoint, limit=o["limit"], only_ranked=o["only_ranked"],
-                                  enqueue=not o["inline"])  # fmt: skip
+            run = start_judge_run(
+                project=project,
+                endpoint=endpoint,
+                limit=o["limit"],
+                only_ranked=o["only_ranked"],
+                enqueue=not o["inline"],
+            )
         except AnnotationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"judge run {run.pk}: {len(run.task_ids)} task(s), judge {endpoint.name}")

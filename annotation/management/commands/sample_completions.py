@@ -7,7 +7,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import MAX_K, MIN_K, SamplingRun
-from annotation.services import AnnotationError, start_sampling_run
+from annotation.sampling import start_sampling_run
+from annotation.services import AnnotationError
 from core.cli import wait_for_run
 from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
@@ -38,8 +39,12 @@ class Command(BaseCommand):
             "--endpoint", action="append", required=True, help='NAME or NAME:{"temperature":0.7}; repeat for more'
         )
         parser.add_argument("--per-prompt", type=int, help=f"K ({MIN_K}-{MAX_K}); default: the project's setting")
-        parser.add_argument("--source", action="append", choices=["generated", "seed", "imported"],
-                            help="where prompts come from (repeatable; default generated)")  # fmt: skip
+        parser.add_argument(
+            "--source",
+            action="append",
+            choices=["generated", "seed", "imported"],
+            help="where prompts come from (repeatable; default generated)",
+        )
         parser.add_argument("--limit", type=int, help="at most this many prompts")
         parser.add_argument("--wait", action="store_true", help="show progress; exit non-zero unless it succeeds")
         parser.add_argument("--timeout", type=float, help="seconds to wait with --wait")

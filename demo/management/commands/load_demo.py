@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from annotation.services import start_sampling_run
+from annotation.sampling import start_sampling_run
 from llm.services import create_endpoint
 from llm.teacher import default_seed_files
 from projects.services import add_member, create_user, get_or_create_project, issue_token, membership_role
@@ -47,8 +47,9 @@ class Command(BaseCommand):
         if not project.sampling_runs.exists():
             # Ranking work for the labeler: 4 answers from the demo teacher for 24 demo seeds. The worker started
             # by `make run` samples them (the teacher may come up a moment later: the client retries).
-            run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=4, sources=("seed",),
-                                     limit=24)  # fmt: skip
+            run = start_sampling_run(
+                project=project, endpoints=[(endpoint, {})], per_prompt=4, sources=("seed",), limit=24
+            )
             self.stdout.write(f"sampling run {run.pk}: {run.prompts_total} prompts x 4 answers queued for ranking")
         texts = [line for path in default_seed_files() for line in path.read_text(encoding="utf-8").splitlines()]
         base, created = ensure_demo_base_model(texts=texts)

@@ -15,8 +15,21 @@ from training.services import demo_base_model_path
 
 
 def _worker(queue: str, concurrency: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-            str(concurrency), "--queues", queue, *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        str(concurrency),
+        "--queues",
+        queue,
+        *extra,
+    ]
 
 
 class Command(BaseCommand):

@@ -56,9 +56,12 @@ class Command(BaseCommand):
             try:
                 with transaction.atomic():
                     version = create_dataset_version(
-                        project=project, kind=o["kind"], filters=dict(_filter_arg(f) for f in o["filter"]),
-                        test_fraction=o["test_fraction"], split_seed=o["seed"],
-                    )  # fmt: skip
+                        project=project,
+                        kind=o["kind"],
+                        filters=dict(_filter_arg(f) for f in o["filter"]),
+                        test_fraction=o["test_fraction"],
+                        split_seed=o["seed"],
+                    )
             except DatasetError as exc:
                 raise CommandError(str(exc)) from None
             if o["build_here"]:

@@ -2,10 +2,11 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from selfinstruct.batches import cancel_batch, pause_batch, resume_batch
 from selfinstruct.management.commands.generate import wait_for_batch
 from selfinstruct.models import GenerationBatch
 from selfinstruct.selectors import batch_progress, format_progress
-from selfinstruct.services import BatchError, cancel_batch, pause_batch, resume_batch
+from selfinstruct.services import BatchError
 
 ACTIONS = {"pause": pause_batch, "resume": resume_batch, "cancel": cancel_batch}
 

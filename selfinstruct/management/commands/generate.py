@@ -8,9 +8,10 @@ from core.cli import wait_for_run
 from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
+from selfinstruct.batches import start_batch
 from selfinstruct.models import GenerationBatch
 from selfinstruct.selectors import batch_progress, format_progress
-from selfinstruct.services import BatchError, start_batch
+from selfinstruct.services import BatchError
 
 
 def wait_for_batch(command: BaseCommand, batch_id: int, *, timeout: float | None = None) -> None:

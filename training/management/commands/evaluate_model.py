@@ -15,9 +15,10 @@ from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
+from training.evaluations import run_evaluation, start_evaluation
 from training.selectors import EVALUATION_COLUMNS as COLUMNS
 from training.selectors import evaluation_rows, get_job_by_id
-from training.services import TrainingJobError, run_evaluation, start_evaluation
+from training.services import TrainingJobError
 
 
 def format_table(results: dict) -> str:
@@ -73,10 +74,15 @@ class Command(BaseCommand):
             items = items[: o["limit"]]
         try:
             run = start_evaluation(
-                project=project, model_endpoint=endpoints["model"], judge_endpoint=endpoints["judge"], items=items,
-                prompt_set=o["prompts"].name, job=job, generation={"max_tokens": o["max_tokens"]},
+                project=project,
+                model_endpoint=endpoints["model"],
+                judge_endpoint=endpoints["judge"],
+                items=items,
+                prompt_set=o["prompts"].name,
+                job=job,
+                generation={"max_tokens": o["max_tokens"]},
                 enqueue=not o["inline"],
-            )  # fmt: skip
+            )
         except TrainingJobError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"evaluation {run.pk}: {run.items_total} prompt(s), model {o['model']}, judge {o['judge']}")

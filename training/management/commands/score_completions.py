@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.cli import wait_for_run
 from core.lifecycle import RunStatus
+from training.reward_scoring import run_reward_scoring, start_reward_scoring
 from training.selectors import get_job_by_id
-from training.services import TrainingJobError, run_reward_scoring, start_reward_scoring
+from training.services import TrainingJobError
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         if job is None:
             raise CommandError(f"job_id: no training job {o['job_id']}")
         try:
-            run = start_reward_scoring(job=job)
+            run = start_reward_scoring(job=job, enqueue=not o["inline"])
         except TrainingJobError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"scoring run {run.pk}: {run.completions_total} completion(s) to score with job {job.pk}")

@@ -45,9 +45,22 @@ class Command(BaseCommand):
             endpoint = self._register(job, self._url(o, o["port"]), name)
             self.stdout.write(f"serving job {job.pk} with vLLM at {endpoint.base_url} as endpoint {endpoint.name}")
             sys.stdout.flush()
-            os.execvp(sys.executable, [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
-                                       str(folder), "--served-model-name", name, "--host", o["host"],
-                                       "--port", str(o["port"])])  # fmt: skip
+            os.execvp(
+                sys.executable,
+                [
+                    sys.executable,
+                    "-m",
+                    "vllm.entrypoints.openai.api_server",
+                    "--model",
+                    str(folder),
+                    "--served-model-name",
+                    name,
+                    "--host",
+                    o["host"],
+                    "--port",
+                    str(o["port"]),
+                ],
+            )
         from training.serving import Generator, ModelServer
 
         server = ModelServer(o["host"], o["port"], Generator(folder), model_name=name)

@@ -65,10 +65,15 @@ class Command(BaseCommand):
                 raise CommandError(f"--base-job: no training job {o['base_job']}")
         try:
             job = create_training_job(
-                project=version.project, dataset_version=version, kind=o["kind"], base_model=o["base_model"],
-                base_job=base_job, method="lora" if o["lora"] else "full",
-                hyperparameters=dict(_hp_arg(h) for h in o["hp"]), seed=o["seed"],
-            )  # fmt: skip
+                project=version.project,
+                dataset_version=version,
+                kind=o["kind"],
+                base_model=o["base_model"],
+                base_job=base_job,
+                method="lora" if o["lora"] else "full",
+                hyperparameters=dict(_hp_arg(h) for h in o["hp"]),
+                seed=o["seed"],
+            )
         except TrainingJobError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"job {job.pk} queued: {job.kind} ({job.method}) on dataset version {version.pk}")

@@ -1,0 +1,279 @@
+"""What labelers do: claim the next ranking task (leases, gold, task order, SKIP LOCKED with retries), renew a
+lease, submit a ranking (with the reward model's comparison), skip, and undo the last submission."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Min
+from django.utils import timezone
+
+from annotation.consensus import _locked_task, refresh_consensus
+from annotation.models import (
+    Assignment,
+    AssignmentStatus,
+    Flag,
+    Ranking,
+    RankingConfig,
+    RankingTask,
+    TaskOrder,
+)
+from annotation.rankings import (
+    RankingError,
+    normalize_ranking,
+    pairwise_agreement,
+)
+from annotation.selectors import rm_hint_visible
+from annotation.services import AnnotationError, get_ranking_config
+
+logger = logging.getLogger(__name__)
+MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000
+
+
+# --- Claims, leases and submissions ---------------------------------------------------------------------------
+
+
+def _lease(config: RankingConfig, now) -> timezone.datetime:
+    return now + timedelta(minutes=config.lease_minutes)
+
+
+def _live_assignment(project, labeler) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("task")
+        .filter(labeler=labeler, task__project=project, status=AssignmentStatus.ACTIVE)
+        .order_by("claimed_at")
+        .first()
+    )
+
+
+def _recount(task: RankingTask, now) -> None:
+    """Expire the task's passed leases and recompute its counters. Caller holds the task's row lock."""
+    Assignment.objects.filter(task=task, status=AssignmentStatus.ACTIVE, lease_expires_at__lte=now).update(
+        status=AssignmentStatus.EXPIRED, finished_at=now
+    )
+    live = Assignment.objects.filter(task=task, status=AssignmentStatus.ACTIVE)
+    task.active_count = live.count()
+    task.next_lease_expiry = live.aggregate(m=Min("lease_expires_at"))["m"]
+    task.fill = task.rankings_count + task.active_count
+    task.save(update_fields=["active_count", "next_lease_expiry", "fill"])
+
+
+def _unclaimed(project, labeler, *, gold: bool):
+    """The project's incomplete tasks the labeler has never been assigned."""
+    return RankingTask.objects.filter(project=project, is_gold=gold, is_complete=False).exclude(
+        pk__in=Assignment.objects.filter(labeler=labeler).values("task_id")
+    )
+
+
+def _candidates(project, labeler, *, gold: bool):
+    return _unclaimed(project, labeler, gold=gold).select_for_update(skip_locked=True, of=("self",))
+
+
+CLAIM_ATTEMPTS = 6
+
+
+def _open_tasks_locked_by_others(project, labeler) -> bool:
+    """Whether open tasks exist that the labeler has not had (seen without locking: rows being claimed count)."""
+    return _unclaimed(project, labeler, gold=False).filter(fill__lt=F("required")).exists()
+
+
+def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | None:
+    if config.gold_rate and rng.random() < config.gold_rate:
+        gold = _candidates(project, labeler, gold=True).order_by("id").first()
+        if gold is not None:
+            return gold
+    # Breadth-first: tasks whose leases ran out first (others started them), then the fullest open tasks.
+    for task in _candidates(project, labeler, gold=False).filter(next_lease_expiry__lte=now).order_by("id")[:5]:
+        _recount(task, now)
+        if task.fill < task.required:
+            return task
+    open_tasks = _candidates(project, labeler, gold=False).filter(fill__lt=F("required"))
+    return open_tasks.order_by(*CLAIM_ORDER[config.task_order]).first()
+
+
+# Started tasks (highest fill) first in every order, so overlap finishes tasks instead of spreading thin; then the
+# project's order. Uncertainty first: the smallest reward-model margin first; tasks no RM has scored come last.
+CLAIM_ORDER = {
+    TaskOrder.SEQUENTIAL: ("-fill", "id"),
+    TaskOrder.RANDOM: ("-fill", "shuffle_key", "id"),
+    TaskOrder.UNCERTAINTY: ("-fill", F("rm_margin").asc(nulls_last=True), "id"),
+}
+
+
+def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assignment | None:
+    """The labeler's live assignment in the project (its lease renewed), else a newly claimed task, else None."""
+    config = get_ranking_config(project=project)
+    now = now or timezone.now()
+    for attempt in range(CLAIM_ATTEMPTS):
+        if attempt:
+            time.sleep(0.02 * attempt)  # another claim holds the open tasks' rows: let it commit first
+        try:
+            with transaction.atomic():
+                current = _live_assignment(project, labeler)
+                if current is not None:
+                    # The lease may have passed; as long as nobody recounted the task, the slot is still theirs.
+                    if Assignment.objects.filter(pk=current.pk, status=AssignmentStatus.ACTIVE).update(
+                        lease_expires_at=_lease(config, now)
+                    ):
+                        current.refresh_from_db()
+                        current.task.project = project
+                        return current
+                task = _pick(project, labeler, config, now, rng)
+                if task is None:
+                    if _open_tasks_locked_by_others(project, labeler) and attempt < CLAIM_ATTEMPTS - 1:
+                        continue  # SKIP LOCKED passed over tasks other claims hold right now; they may have room
+                    return None
+                lease = _lease(config, now)
+                assignment = Assignment.objects.create(
+                    task=task, labeler=labeler, claimed_at=now, lease_expires_at=lease
+                )
+                task.active_count += 1
+                task.fill += 1
+                if task.next_lease_expiry is None or lease < task.next_lease_expiry:
+                    task.next_lease_expiry = lease
+                task.save(update_fields=["active_count", "fill", "next_lease_expiry"])
+                task.project = project
+                assignment.task = task
+                return assignment
+        except IntegrityError:
+            continue  # the same labeler claimed from two tabs at once; the retry returns the live assignment
+    raise AnnotationError("could not claim a task, try again", code="conflict")
+
+
+def renew_lease(*, task: RankingTask, labeler, now=None) -> bool:
+    """Heartbeat from an active labeler: push the lease forward. False when they hold no live claim on the task."""
+    now = now or timezone.now()
+    config = get_ranking_config(project=task.project)
+    return bool(
+        Assignment.objects.filter(task=task, labeler=labeler, status=AssignmentStatus.ACTIVE).update(
+            lease_expires_at=_lease(config, now)
+        )
+    )
+
+
+def _same_submission(existing: Ranking, groups, flag: str) -> bool:
+    return existing.ranking == groups and existing.flag == flag
+
+
+def submit_ranking(
+    *, task: RankingTask, labeler, ranking=None, flag: str = "", comment: str = "", time_spent_ms=None, now=None
+) -> tuple[Ranking, bool]:
+    """Store the labeler's ranking (or flag). Returns (ranking, created); resubmitting the same thing returns the
+    stored one. A submission whose lease ran out is accepted only while the task still has room for it."""
+    now = now or timezone.now()
+    if flag not in Flag.values:
+        raise AnnotationError(f"flag: unknown flag {flag!r}; use one of {[f for f in Flag.values if f]}")
+    config = get_ranking_config(project=task.project)
+    if ranking in (None, []) and not flag:
+        raise AnnotationError("ranking: rank the completions, or flag the task")
+    groups = []
+    if ranking not in (None, []):
+        try:
+            groups = normalize_ranking(ranking, item_ids=task.completion_ids, allow_ties=config.allow_ties)
+        except RankingError as exc:
+            raise AnnotationError(f"ranking: {exc}") from None
+    with transaction.atomic():
+        task = _locked_task(task.pk)
+        assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
+        if assignment is None:
+            raise AnnotationError("this task was never assigned to you; ask for the next task", code="not_assigned")
+        existing = Ranking.objects.filter(assignment=assignment).first()
+        if existing is not None:
+            if _same_submission(existing, groups, flag):
+                return existing, False
+            raise AnnotationError("you already submitted this task; undo it first to change it", code="conflict")
+        if assignment.status == AssignmentStatus.SKIPPED:
+            raise AnnotationError("you skipped this task", code="conflict")
+        if assignment.status == AssignmentStatus.EXPIRED:
+            if not task.is_gold and task.fill >= task.required:
+                raise AnnotationError(
+                    "your lease on this task expired and the task went to another labeler; "
+                    "your ranking was not stored — ask for the next task",
+                    code="lease_lost",
+                )
+            task.fill += 1
+        else:
+            task.active_count -= 1
+        task.rankings_count += 1
+        task.is_complete = not task.is_gold and task.rankings_count >= task.required
+        task.save(update_fields=["active_count", "rankings_count", "fill", "is_complete"])
+        Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED, finished_at=now)
+        spent = time_spent_ms if isinstance(time_spent_ms, int) and time_spent_ms >= 0 else None
+        if spent is None:
+            spent = int((now - assignment.claimed_at).total_seconds() * 1000)
+        row = Ranking.objects.create(
+            task=task,
+            labeler=labeler,
+            assignment=assignment,
+            ranking=groups,
+            flag=flag,
+            comment=comment[:5000],
+            time_spent_ms=min(spent, MAX_TIME_SPENT_MS),
+            is_gold=task.is_gold,
+            **_reward_model_comparison(task, groups, config),
+        )
+        if not task.is_gold:
+            refresh_consensus(task=task)
+    return row, True
+
+
+def _reward_model_comparison(task: RankingTask, groups, config: RankingConfig) -> dict:
+    """How the submitted ranking agrees with the RM's order (recorded whether or not the hint was shown)."""
+    if not groups or not task.rm_order:
+        return {}
+    return {
+        "rm_job_id": task.rm_job_id,
+        "rm_agreement": pairwise_agreement(groups, [[cid] for cid in task.rm_order]),
+        "rm_hint_shown": rm_hint_visible(task=task, config=config),
+    }
+
+
+def skip_task(*, task: RankingTask, labeler, now=None) -> None:
+    """Give the task back; the labeler will not be served it again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        task = _locked_task(task.pk)
+        assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
+        if assignment is None:
+            raise AnnotationError("this task was never assigned to you", code="not_assigned")
+        if assignment.status == AssignmentStatus.SUBMITTED:
+            raise AnnotationError("you already submitted this task", code="conflict")
+        if assignment.status == AssignmentStatus.ACTIVE:
+            task.active_count -= 1
+            task.fill -= 1
+            task.save(update_fields=["active_count", "fill"])
+        Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SKIPPED, finished_at=now)
+
+
+def undo_last_submission(*, project, labeler, now=None) -> Assignment:
+    """Take back the labeler's latest submission in the project within the project's undo window; the task is
+    theirs again (a fresh lease) so they can rank it anew."""
+    now = now or timezone.now()
+    config = get_ranking_config(project=project)
+    last = Ranking.objects.filter(task__project=project, labeler=labeler).order_by("-created_at", "-id").first()
+    if last is None:
+        raise AnnotationError("nothing to undo", code="conflict")
+    if (now - last.created_at).total_seconds() > config.undo_seconds:
+        raise AnnotationError(f"the undo window ({config.undo_seconds} s) has passed", code="conflict")
+    with transaction.atomic():
+        task = _locked_task(last.task_id)
+        if not Ranking.objects.filter(pk=last.pk).exists():
+            raise AnnotationError("nothing to undo", code="conflict")
+        Ranking.objects.filter(pk=last.pk).delete()
+        lease = _lease(config, now)
+        Assignment.objects.filter(pk=last.assignment_id).update(
+            status=AssignmentStatus.ACTIVE, lease_expires_at=lease, finished_at=None
+        )
+        task.rankings_count -= 1
+        task.active_count += 1
+        task.is_complete = False
+        if task.next_lease_expiry is None or lease < task.next_lease_expiry:
+            task.next_lease_expiry = lease
+        task.save(update_fields=["rankings_count", "active_count", "is_complete", "next_lease_expiry"])
+        if not task.is_gold:
+            refresh_consensus(task=task)
+    return Assignment.objects.select_related("task").get(pk=last.assignment_id)

@@ -1,0 +1,88 @@
+"""After rankings arrive: a task's consensus, resolving flags, asking for more rankings, and storing a reward
+model's scores with each task's RM order and margin."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from annotation.models import (
+    Completion,
+    Consensus,
+    Ranking,
+    RankingTask,
+    RewardScore,
+)
+from annotation.rankings import (
+    ranked_pairs,
+    ranking_from_scores,
+    smallest_margin,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _locked_task(task_id: int) -> RankingTask:
+    return RankingTask.objects.select_for_update().select_related("project").get(pk=task_id)
+
+
+# --- Consensus and review -------------------------------------------------------------------------------------
+
+
+def refresh_consensus(*, task: RankingTask) -> Consensus | None:
+    rankings = [r.ranking for r in Ranking.objects.filter(task=task).exclude(ranking=[]).only("ranking")]
+    if not rankings:
+        Consensus.objects.filter(task=task).delete()
+        return None
+    order = ranked_pairs(rankings, items=task.completion_ids)
+    consensus, _ = Consensus.objects.update_or_create(
+        task=task, defaults={"ranking": order, "n_rankings": len(rankings), "method": "ranked_pairs"}
+    )
+    return consensus
+
+
+def resolve_flags(*, ranking_ids, project=None) -> int:
+    """Mark flagged submissions reviewed (only those of `project` when given); returns how many."""
+    rankings = Ranking.objects.filter(pk__in=ranking_ids).exclude(flag="")
+    if project is not None:
+        rankings = rankings.filter(task__project=project)
+    return rankings.update(flag_resolved=True)
+
+
+def add_rankings_needed(*, task: RankingTask, extra: int = 1) -> None:
+    """Ask for more rankings of a task (e.g. after a flag was reviewed): raises `required`, reopens it."""
+    with transaction.atomic():
+        task = _locked_task(task.pk)
+        task.required += extra
+        task.is_complete = task.rankings_count >= task.required
+        task.save(update_fields=["required", "is_complete"])
+
+
+# --- Reward-model scores --------------------------------------------------------------------------------------
+
+
+def store_reward_scores(*, job_id: int, scores: dict[int, float]) -> int:
+    """Keep reward model `job_id`'s scores (a score already stored for a completion stays), then give every task
+    whose K completions are now all scored by it the RM's order and its smallest margin. Returns tasks updated."""
+    with transaction.atomic():
+        RewardScore.objects.bulk_create(
+            [RewardScore(completion_id=cid, job_id=job_id, score=float(value)) for cid, value in scores.items()],
+            ignore_conflicts=True,
+        )
+        prompt_ids = Completion.objects.filter(pk__in=list(scores)).values("prompt_id")
+        updated = 0
+        for task in RankingTask.objects.filter(prompt_id__in=prompt_ids).select_for_update():
+            known = dict(
+                RewardScore.objects.filter(job_id=job_id, completion_id__in=task.completion_ids).values_list(
+                    "completion_id", "score"
+                )
+            )
+            if len(known) < task.k:
+                continue
+            task.rm_job_id = job_id
+            task.rm_order = [group[0] for group in ranking_from_scores(known, ties=False)]
+            task.rm_margin = smallest_margin(known.values())
+            task.save(update_fields=["rm_job_id", "rm_order", "rm_margin"])
+            updated += 1
+    return updated

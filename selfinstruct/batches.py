@@ -1,0 +1,152 @@
+"""Generation batches in the one run lifecycle: start (lanes: chains of requests, each with a token and a
+heartbeat), pause, resume, cancel, and restart of stalled lanes. The steps themselves are in `engine`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core import lifecycle
+from core.fields import require_whole_number
+from core.lifecycle import RunStatus
+from llm.params import validate_params
+from llm.selectors import require_usable_endpoint
+from selfinstruct.models import (
+    GenerationBatch,
+    GenerationLane,
+    Language,
+    Method,
+    SeedTask,
+)
+from selfinstruct.services import BatchError, get_template, template_snapshot
+from selfinstruct.templates_builtin import DEFAULT_PARAMS
+
+# The template sets `stop`; these are the decoding parameters a batch may override (ranges: llm.params).
+ALLOWED_PARAMS = ("temperature", "top_p", "max_tokens", "presence_penalty", "frequency_penalty", "seed")
+
+
+def start_batch(
+    *,
+    project,
+    endpoint,
+    template_name: str,
+    target: int,
+    language: str | None = None,
+    topic: str = "",
+    params: dict | None = None,
+    token_budget: int | None = None,
+    cost_budget: Decimal | None = None,
+    created_by=None,
+    seed: int = 0,
+) -> GenerationBatch:
+    template = get_template(name=template_name)
+    language = language or ("zh" if template.method == Method.BELLE else "en")
+    if language not in Language.values:
+        raise BatchError(f"language: must be one of {Language.values}, got {language!r}")
+    if target < 1:
+        raise BatchError("target: must be at least 1")
+    require_whole_number(seed, field="seed", error=BatchError)
+    if token_budget is not None:
+        require_whole_number(token_budget, field="token_budget", low=1, error=BatchError)
+    require_usable_endpoint(endpoint, project=project, field="endpoint", error=BatchError)
+    params = validate_params(params, field="params", allowed=ALLOWED_PARAMS, error=BatchError)
+    if not SeedTask.objects.filter(project=project, language=language).exists():
+        raise BatchError(f"language: project {project.slug} has no {language} seed tasks to use as demonstrations")
+    per_request = max(1, template.num_tasks - (template.num_demos if template.method != Method.SELF_INSTRUCT else 1))
+    lanes = max(1, min(endpoint.max_concurrency, settings.GENERATION_MAX_LANES, -(-target // per_request)))
+    with transaction.atomic():
+        batch = GenerationBatch.objects.create(
+            project=project,
+            endpoint=endpoint,
+            template=template,
+            template_snapshot=template_snapshot(template),
+            language=language,
+            target=target,
+            topic=topic.strip(),
+            params={**DEFAULT_PARAMS[template.method], **(params or {})},
+            token_budget=token_budget,
+            cost_budget=cost_budget,
+            lanes=lanes,
+            created_by=created_by,
+            seed=seed,
+        )
+        now = timezone.now()
+        for number in range(lanes):
+            lane = GenerationLane.objects.create(batch=batch, number=number, token=uuid.uuid4(), heartbeat_at=now)
+            _enqueue_step(lane)
+    return batch
+
+
+def _enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:
+    """LLM calls only: the default queue."""
+    from selfinstruct.tasks import generation_step_task
+
+    args = (lane.batch_id, lane.number, str(lane.token), lane.step)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    transaction.on_commit(lambda: generation_step_task.apply_async(args, countdown=countdown, queue=queue))
+
+
+def _kind():
+    return lifecycle.kind("generation")
+
+
+def _finish(batch_id: int, status: str, reason: str) -> bool:
+    """A running batch ends (succeeded / failed) with the reason it stopped."""
+    return lifecycle.finish(_kind(), batch_id, status, stop_reason=reason[:300])
+
+
+def pause_batch(*, batch: GenerationBatch) -> None:
+    if not lifecycle.move(_kind(), batch.pk, RunStatus.PAUSED):
+        raise BatchError(f"status: only a running batch can be paused (batch {batch.pk} is {_status(batch)})")
+
+
+def resume_batch(*, batch: GenerationBatch) -> None:
+    with transaction.atomic():
+        if not lifecycle.move(_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0):
+            raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
+        for lane in GenerationLane.objects.filter(batch=batch):
+            _restart_lane(lane)
+
+
+def cancel_batch(*, batch: GenerationBatch) -> None:
+    if not lifecycle.move(_kind(), batch.pk, RunStatus.CANCELLED, stop_reason="cancelled"):
+        raise BatchError(f"status: batch {batch.pk} is already {_status(batch)}")
+
+
+def _status(batch: GenerationBatch) -> str:
+    return GenerationBatch.objects.values_list("status", flat=True).get(pk=batch.pk)
+
+
+def _restart_lane(lane: GenerationLane) -> bool:
+    """Give the lane a new token (an older chain still alive will stop) and queue its next step."""
+    new_token = uuid.uuid4()
+    moved = GenerationLane.objects.filter(pk=lane.pk, token=lane.token).update(
+        token=new_token, heartbeat_at=timezone.now(), reserved_tokens=0, reserved_cost=0
+    )
+    if moved:
+        lane.token = new_token
+        _enqueue_step(lane)
+    return bool(moved)
+
+
+def send_batch(batch_id: int) -> None:
+    """Restart every lane of a running batch (new tokens: any older chain still alive stops)."""
+    with transaction.atomic():
+        for lane in GenerationLane.objects.filter(batch_id=batch_id, batch__status=RunStatus.RUNNING):
+            _restart_lane(lane)
+
+
+def restart_stalled_lanes(*, stale_seconds: float | None = None) -> int:
+    """Restart the lanes of running batches whose heartbeat stopped (a killed worker, a lost message)."""
+    stale = settings.GENERATION_LANE_STALE_SECONDS if stale_seconds is None else stale_seconds
+    cutoff = timezone.now() - timedelta(seconds=stale)
+    restarted = 0
+    for lane in GenerationLane.objects.filter(batch__status=RunStatus.RUNNING, heartbeat_at__lt=cutoff):
+        with transaction.atomic():
+            restarted += _restart_lane(lane)
+    return restarted

@@ -1,0 +1,343 @@
+"""The generation engine: one step of one lane. Builds the prompt from demonstrations, reserves budget, calls
+the teacher, parses, filters and checks near-duplicates under the pool lock, records the request and what it
+accepted or rejected, and chains the lane's next step (or stops the batch with its reason)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Min, Sum
+from django.utils import timezone
+
+from core import lifecycle
+from core.lifecycle import RunStatus
+from llm.client import LLMError, LLMReply, call_llm
+from selfinstruct.batches import _enqueue_step, _finish, _kind
+from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item
+from selfinstruct.models import (
+    GeneratedInstruction,
+    GenerationBatch,
+    GenerationLane,
+    GenerationRequest,
+    InstancesStatus,
+    InstructionStatus,
+    Method,
+    RequestKind,
+    SeedTask,
+    Stage,
+)
+from selfinstruct.parsing import ParsedItem, parse_instruction_list, parse_triples
+from selfinstruct.pool import locked_pool
+from selfinstruct.prompts import (
+    TRIPLE_METHODS,
+    BuiltPrompt,
+    Demo,
+    choose_human_demos,
+    render,
+)
+from selfinstruct.selectors import accepted_count
+from selfinstruct.text import instruction_key
+
+
+def _human_demos(batch: GenerationBatch, n: int, rng: random.Random) -> list[Demo]:
+    seeds = [
+        Demo("seed", seed_id, text, (instances or [{}])[0].get("input", ""), (instances or [{}])[0].get("output", ""))
+        for seed_id, text, instances in SeedTask.objects.filter(project=batch.project, language=batch.language)
+        .order_by("id")
+        .values_list("id", "instruction", "instances")
+    ]
+    return choose_human_demos(seeds, n, rng, batch.topic)
+
+
+def _machine_demos(batch: GenerationBatch, n: int, rng: random.Random) -> list[Demo]:
+    pool = GeneratedInstruction.objects.filter(
+        project=batch.project, status=InstructionStatus.ACCEPTED, language=batch.language
+    )
+    bounds = pool.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return []
+    demos: dict[int, Demo] = {}
+    for _ in range(n * 3):
+        row = pool.filter(id__gte=rng.randint(bounds["low"], bounds["high"])).order_by("id").first()
+        if row and row.id not in demos:
+            demos[row.id] = Demo("machine", row.id, row.instruction, row.input, row.output)
+        if len(demos) == n:
+            break
+    return list(demos.values())
+
+
+def build_prompt(batch: GenerationBatch, lane: int, step: int) -> BuiltPrompt:
+    snapshot = batch.template_snapshot
+    rng = random.Random(f"{batch.seed}:{batch.pk}:{lane}:{step}")
+    machine = _machine_demos(batch, snapshot["num_machine_demos"], rng) if snapshot["num_machine_demos"] else []
+    human = _human_demos(batch, snapshot["num_demos"] - len(machine), rng)
+    demos = human + machine
+    if snapshot["method"] == Method.SELF_INSTRUCT:
+        rng.shuffle(demos)
+    return render(snapshot, demos=demos, language=batch.language, topic=batch.topic)
+
+
+def _estimate(batch: GenerationBatch, prompt: BuiltPrompt) -> tuple[int, Decimal]:
+    """Most tokens and cost the next request could use: prompt (largest seen, or chars/2) + max_tokens."""
+    seen = GenerationRequest.objects.filter(batch=batch).aggregate(p=Max("prompt_tokens"))["p"] or 0
+    prompt_tokens = max(int(seen * 1.2), len(prompt.text) // 2)
+    completion = int(batch.params.get("max_tokens", 1024))
+    cost = (
+        Decimal(prompt_tokens) * batch.endpoint.price_input_per_1k
+        + Decimal(completion) * batch.endpoint.price_output_per_1k
+    ) / 1000
+    return prompt_tokens + completion, cost
+
+
+def _reserve_budget(batch: GenerationBatch, lane_number: int, token, prompt: BuiltPrompt) -> str | None:
+    """Hold the next request's worst case against the budgets; a reason to stop when it could exceed one."""
+    if batch.token_budget is None and batch.cost_budget is None:
+        return None
+    tokens, cost = _estimate(batch, prompt)
+    with transaction.atomic():
+        locked = GenerationBatch.objects.select_for_update().get(pk=batch.pk)
+        others = GenerationLane.objects.filter(batch=batch).exclude(number=lane_number)
+        held = others.aggregate(t=Sum("reserved_tokens"), c=Sum("reserved_cost"))
+        if locked.token_budget is not None and locked.tokens_used + (held["t"] or 0) + tokens > locked.token_budget:
+            return f"token budget: the next request could exceed {locked.token_budget} tokens"
+        if locked.cost_budget is not None and locked.cost_used + (held["c"] or 0) + cost > locked.cost_budget:
+            return f"cost budget: the next request could exceed {locked.cost_budget}"
+        GenerationLane.objects.filter(batch=batch, number=lane_number, token=token).update(
+            reserved_tokens=tokens, reserved_cost=cost
+        )
+    return None
+
+
+def run_generation_step(*, batch_id: int, lane_number: int, token: str, step: int) -> None:
+    """One request of one lane. Idempotent: a stale token or an already-done step is a no-op. Anything unexpected
+    it raises ends the batch failed with the error (LLM errors are counted, not raised)."""
+    with lifecycle.failing(_kind(), batch_id, what=f"batch {batch_id} lane {lane_number} step {step}"):
+        _run_generation_step(batch_id, lane_number, token, step)
+
+
+def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int) -> None:
+    lane = GenerationLane.objects.filter(batch_id=batch_id, number=lane_number, token=token, step=step).first()
+    if lane is None:
+        return
+    batch = GenerationBatch.objects.select_related("endpoint", "project").get(pk=batch_id)
+    if batch.status != RunStatus.RUNNING:
+        return
+    if batch.stage == Stage.INSTANCES:
+        from selfinstruct.instances import _run_instance_step  # the second stage builds on this module
+
+        _run_instance_step(batch, lane, step)
+        return
+    if accepted_count(batch_id) >= batch.target:
+        with transaction.atomic():
+            _target_reached(batch, lane)
+        return
+    prompt = build_prompt(batch, lane_number, step)
+    stop_reason = _reserve_budget(batch, lane_number, token, prompt)
+    if stop_reason:
+        _finish(batch_id, RunStatus.SUCCEEDED, stop_reason)
+        return
+    GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
+    try:
+        reply = call_llm(
+            batch.endpoint,
+            purpose="generation",
+            prompt=prompt.text,
+            project_id=batch.project_id,
+            stop=prompt.stop,
+            **batch.params,
+        )
+    except LLMError as exc:
+        _record_failed_step(batch, lane_number, token, step, prompt, exc)
+        return
+    _record_step(batch, lane_number, token, step, prompt, reply)
+
+
+def _request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
+    return GenerationRequest.objects.create(
+        batch=batch,
+        lane=lane_number,
+        step=step,
+        prompt=prompt.text,
+        demo_seed_ids=[d.id for d in prompt.demos if d.source == "seed"],
+        demo_instruction_ids=[d.id for d in prompt.demos if d.source == "machine"],
+        **fields,
+    )
+
+
+def _target_reached(batch: GenerationBatch, lane: GenerationLane) -> None:
+    """Inside a transaction: finish, or — for Self-Instruct — move on to classifying and writing instances."""
+    if _wants_instances(batch):
+        # Accepted rows are already pending (see _judge), including those a lane commits after this switch.
+        GenerationBatch.objects.filter(pk=batch.pk, stage=Stage.INSTRUCTIONS).update(stage=Stage.INSTANCES)
+        _advance(lane)
+        return
+    lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
+    lane.save(update_fields=["reserved_tokens", "reserved_cost"])
+    _finish(batch.pk, RunStatus.SUCCEEDED, "target reached")
+
+
+# --- Self-Instruct's second stage: classification identification and instances ---------------------------------
+
+MAX_INSTANCE_ATTEMPTS = 3
+
+
+def _count_instance_attempt(instruction: GeneratedInstruction) -> None:
+    """An attempt at an instruction's instances failed; after three, give up on it and free the lane."""
+    GeneratedInstruction.objects.filter(pk=instruction.pk).update(instance_attempts=F("instance_attempts") + 1)
+    GeneratedInstruction.objects.filter(pk=instruction.pk, instance_attempts__gte=MAX_INSTANCE_ATTEMPTS).update(
+        instances_status=InstancesStatus.FAILED, instances_lane=None
+    )
+
+
+def _reply_fields(endpoint, reply: LLMReply) -> dict:
+    return {
+        "raw_text": reply.text,
+        "finish_reason": reply.finish_reason,
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "cost": reply.cost,
+        "latency_ms": reply.latency_ms,
+        "attempts": reply.attempts,
+    }
+
+
+def _claim_step(batch_id: int, lane_number: int, token: str, step: int) -> GenerationLane | None:
+    return (
+        GenerationLane.objects.select_for_update()
+        .filter(batch_id=batch_id, number=lane_number, token=token, step=step)
+        .first()
+    )
+
+
+def _advance(lane: GenerationLane, *, countdown: float = 0) -> None:
+    lane.step += 1
+    lane.heartbeat_at = timezone.now()
+    lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
+    lane.save(update_fields=["step", "heartbeat_at", "reserved_tokens", "reserved_cost"])
+    _enqueue_step(lane, countdown=countdown)
+
+
+def _record_failed_step(
+    batch, lane_number, token, step, prompt, exc: LLMError, *, kind=RequestKind.TASKS, instruction=None
+) -> None:
+    with transaction.atomic():
+        lane = _claim_step(batch.pk, lane_number, token, step)
+        if lane is None:
+            return
+        _request_row(
+            batch,
+            lane_number,
+            step,
+            prompt,
+            attempts=exc.attempts,
+            error=f"{exc.kind}: {exc}"[:4000],
+            kind=kind,
+            instruction=instruction,
+        )
+        if instruction is not None:
+            _count_instance_attempt(instruction)
+        GenerationBatch.objects.filter(pk=batch.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+        failures = GenerationBatch.objects.values_list("consecutive_failures", flat=True).get(pk=batch.pk)
+        if not exc.retryable:
+            _finish(batch.pk, RunStatus.FAILED, f"{exc.kind}: {exc}")
+        elif failures >= settings.GENERATION_MAX_CONSECUTIVE_FAILURES:
+            _finish(batch.pk, RunStatus.FAILED, f"{failures} requests in a row failed; last: {exc}")
+        else:
+            _advance(lane, countdown=min(60.0, 2.0**failures))
+
+
+def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LLMReply) -> None:
+    snapshot = batch.template_snapshot
+    triples = snapshot["method"] in TRIPLE_METHODS
+    parse = parse_triples if triples else parse_instruction_list
+    items = parse(reply.text, finish_reason=reply.finish_reason)
+    if snapshot["method"] == Method.SELF_INSTRUCT and reply.finish_reason == "length":
+        items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
+    cost = reply.cost
+    with locked_pool(batch.project_id) as pool:
+        lane = _claim_step(batch.pk, lane_number, token, step)
+        if lane is None:
+            return  # another delivery of this step already recorded it
+        request = _request_row(
+            batch,
+            lane_number,
+            step,
+            prompt,
+            raw_text=reply.text,
+            finish_reason=reply.finish_reason,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost=cost,
+            latency_ms=reply.latency_ms,
+            attempts=reply.attempts,
+            parsed=len(items),
+        )
+        accepted = sum(_judge(batch, request, item, pool, expects_output=triples) for item in items)
+        request.accepted = accepted
+        request.save(update_fields=["accepted"])
+        GenerationBatch.objects.filter(pk=batch.pk).update(
+            consecutive_failures=0,
+            requests_since_accept=0 if accepted else F("requests_since_accept") + 1,
+            tokens_used=F("tokens_used") + reply.prompt_tokens + reply.completion_tokens,
+            cost_used=F("cost_used") + cost,
+        )
+        fruitless = GenerationBatch.objects.values_list("requests_since_accept", flat=True).get(pk=batch.pk)
+        if accepted_count(batch.pk) >= batch.target:
+            _target_reached(batch, lane)
+        elif fruitless >= settings.GENERATION_STALL_REQUESTS:
+            _finish(
+                batch.pk,
+                RunStatus.FAILED,
+                f"stalled: the last {fruitless} replies added no new instruction "
+                "(the pool looks saturated for this endpoint and template)",
+            )
+        else:
+            _advance(lane)
+
+
+def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> bool:
+    """Filter one parsed item against the rules and the pool; store it accepted or rejected. True if accepted."""
+    key = instruction_key(item.instruction)
+    reason = check_item(item, language=batch.language, expects_output=expects_output)
+    similar: list[tuple[str, float]] = []
+    if reason is None and key in pool.keys:
+        reason = Reason.DUPLICATE
+    if reason is None:
+        # The threshold probe decides (fast at any pool size); only an accepted row pays for the exact top 10
+        # over the whole pool. A rejected row keeps the (up to 10) closest items above the threshold.
+        similar = pool.index.near_duplicates(item.instruction, NEAR_DUPLICATE_THRESHOLD, k=10)
+        if similar:
+            reason = Reason.NEAR_DUPLICATE
+        else:
+            similar = pool.index.most_similar(item.instruction, k=10)
+    row = GeneratedInstruction.objects.create(
+        project_id=batch.project_id,
+        batch=batch,
+        request=request,
+        instruction=item.instruction,
+        input=item.input,
+        output=item.output,
+        instruction_key=key,
+        language=batch.language,
+        status=InstructionStatus.REJECTED if reason else InstructionStatus.ACCEPTED,
+        reason=reason or "",
+        instances_status=InstancesStatus.PENDING if not reason and _wants_instances(batch) else InstancesStatus.NONE,
+        most_similar=[[pool.texts[item_id], round(score, 4)] for item_id, score in similar],
+        max_similarity=similar[0][1] if similar else 0.0,
+        avg_similarity=sum(s for _, s in similar) / len(similar) if similar else 0.0,
+    )
+    if reason:
+        return False
+    pool.index.add(f"g{row.pk}", row.instruction)
+    pool.texts[f"g{row.pk}"] = row.instruction
+    pool.keys.add(key)
+    pool.instruction_hwm = row.pk
+    return True
+
+
+def _wants_instances(batch: GenerationBatch) -> bool:
+    return batch.template_snapshot["method"] == Method.SELF_INSTRUCT and batch.generate_instances

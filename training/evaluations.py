@@ -1,0 +1,193 @@
+"""Evaluation runs (LLM calls only: the default queue): a model answers a prompt set and a judge scores each
+answer against the reference in both orders; resumable (judged items kept, failed ones retried); the per-category
+table."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core import lifecycle
+from core.lifecycle import RunStatus
+from llm.params import validate_params
+from llm.selectors import require_usable_endpoint
+from projects.selectors import signed_in_or_none
+from training.models import (
+    EvaluationItem,
+    EvaluationRun,
+    TrainingJob,
+)
+from training.services import TrainingJobError
+
+logger = logging.getLogger(__name__)
+
+
+# --- evaluating a model against reference answers with an LLM judge --------------------------------------------
+
+DEFAULT_EVAL_GENERATION = {"temperature": 0.0, "max_tokens": 512}
+
+
+def start_evaluation(
+    *,
+    project,
+    model_endpoint,
+    judge_endpoint,
+    items: list[dict],
+    prompt_set: str,
+    job: TrainingJob | None = None,
+    generation: dict | None = None,
+    created_by=None,
+    enqueue: bool = True,
+) -> EvaluationRun:
+    """Queue an evaluation: the model answers each item's question, the judge scores answer vs reference in both
+    orders. `items`: [{"question", "reference", "category"}] (training.evalsets reads files into this).
+    enqueue=False: the caller runs it in its own process (`--inline`), so no worker does the work a second time."""
+    if not items:
+        raise TrainingJobError("prompts: the prompt set is empty")
+    empty = [n for n, item in enumerate(items) if not item.get("question") or not item.get("reference")]
+    if empty:
+        raise TrainingJobError(f"prompts.{empty[0]}: a prompt needs a question and a reference answer")
+    if job is not None and job.project_id != project.pk:
+        raise TrainingJobError(f"job: job {job.pk} belongs to another project", code="not_found")
+    for field, endpoint in (("model_endpoint", model_endpoint), ("judge_endpoint", judge_endpoint)):
+        require_usable_endpoint(endpoint, project=project, field=field, error=TrainingJobError)
+    generation = validate_params(generation, field="generation", error=TrainingJobError)
+    with transaction.atomic():
+        run = EvaluationRun.objects.create(
+            project=project,
+            job=job,
+            model_endpoint=model_endpoint,
+            judge_endpoint=judge_endpoint,
+            prompt_set=prompt_set[:300],
+            generation={**DEFAULT_EVAL_GENERATION, **(generation or {})},
+            items_total=len(items),
+            created_by=signed_in_or_none(created_by),
+            heartbeat_at=timezone.now(),
+        )
+        EvaluationItem.objects.bulk_create(
+            EvaluationItem(
+                run=run,
+                number=n,
+                category=i.get("category", "")[:100],
+                question=i["question"],
+                reference=i["reference"],
+            )
+            for n, i in enumerate(items)
+        )
+        if enqueue:
+            transaction.on_commit(lambda pk=run.pk: send_evaluation(pk))
+    return run
+
+
+def send_evaluation(run_id: int) -> None:
+    """LLM calls only: the default queue, never the one-at-a-time GPU queue that `training.tasks.*` routes to."""
+    from training.tasks import evaluation_task
+
+    evaluation_task.apply_async((run_id,), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def resume_evaluation(*, run: EvaluationRun, enqueue: bool = True) -> int:
+    """Back to queued and sent again (after a worker loss, or to retry what failed): items judged are kept, items
+    that failed (no score) are tried again, answers already given are reused. Returns how many items will be
+    (re)done. A worker still holding the old run token can no longer finish it."""
+    with transaction.atomic():
+        retry = EvaluationItem.objects.filter(run=run, model_score__isnull=True)
+        count = retry.update(done=False, error="")
+        lifecycle.move(lifecycle.kind("evaluation"), run.pk, RunStatus.QUEUED, error="", heartbeat_at=timezone.now())
+        if enqueue:
+            transaction.on_commit(lambda: send_evaluation(run.pk))
+    return count
+
+
+def run_evaluation(*, run_id: int) -> None:
+    """Answer and judge every item not done yet (safe to run twice), then write the per-category table. Anything
+    unexpected it raises ends the run failed with the error."""
+    kind = lifecycle.kind("evaluation")
+    token = lifecycle.claim(kind, run_id)
+    if token is None:
+        return  # a duplicate or redelivered message: the run is claimed or finished
+    with lifecycle.failing(kind, run_id, token=token), lifecycle.beating(kind, run_id, token=token):
+        _run_evaluation(run_id, token)
+
+
+def _run_evaluation(run_id: int, token) -> None:
+    from llm.client import LLMError, call_llm
+    from llm.judge import JudgeError, judge_pair
+
+    kind = lifecycle.kind("evaluation")
+    run = EvaluationRun.objects.select_related("model_endpoint", "judge_endpoint").get(pk=run_id)
+    for item in run.items.filter(done=False).order_by("number"):
+        fields = {}
+        try:
+            answer = item.answer
+            if not answer:
+                reply = call_llm(
+                    run.model_endpoint,
+                    purpose="evaluation",
+                    project_id=run.project_id,
+                    messages=[{"role": "user", "content": item.question}],
+                    **run.generation,
+                )
+                answer = reply.text.strip()
+                EvaluationItem.objects.filter(pk=item.pk).update(answer=answer)
+            verdict = judge_pair(
+                run.judge_endpoint, question=item.question, a=answer, b=item.reference, project_id=run.project_id
+            )
+            fields = {
+                "model_score": verdict.score_a,
+                "reference_score": verdict.score_b,
+                "flipped": verdict.flipped,
+                "verdicts": verdict.as_dict(),
+                "error": "",
+            }
+        except (LLMError, JudgeError) as exc:
+            fields = {"error": str(exc)[:2000]}
+        EvaluationItem.objects.filter(pk=item.pk).update(done=True, **fields)
+        if not lifecycle.heartbeat(kind, run_id, token=token):
+            return  # restarted elsewhere
+    items = list(run.items.all())
+    failed = sum(1 for i in items if i.model_score is None)
+    lifecycle.finish(
+        kind,
+        run.pk,
+        RunStatus.SUCCEEDED if failed < len(items) else RunStatus.FAILED,
+        token=token,
+        items_done=len(items) - failed,
+        items_failed=failed,
+        results=evaluation_table(items),
+        error=next((i.error for i in items if i.error), ""),
+    )
+
+
+def evaluation_table(items) -> dict:
+    """Per category and overall: items judged, the model's and the reference's mean judge score (1–10), the
+    relative score (model / reference), wins/ties/losses against the reference, and the position-bias rate."""
+
+    def summary(rows) -> dict:
+        judged = [r for r in rows if r.model_score is not None]
+        if not judged:
+            return {"items": len(rows), "judged": 0}
+        model = sum(r.model_score for r in judged) / len(judged)
+        reference = sum(r.reference_score for r in judged) / len(judged)
+        return {
+            "items": len(rows),
+            "judged": len(judged),
+            "model_score": round(model, 3),
+            "reference_score": round(reference, 3),
+            "relative_score": round(model / reference, 3) if reference else None,
+            "wins": sum(r.model_score > r.reference_score for r in judged),
+            "ties": sum(r.model_score == r.reference_score for r in judged),
+            "losses": sum(r.model_score < r.reference_score for r in judged),
+            "position_bias_rate": round(sum(r.flipped for r in judged) / len(judged), 3),
+        }
+
+    categories: dict[str, list] = {}
+    for item in items:
+        categories.setdefault(item.category or "(none)", []).append(item)
+    return {
+        "categories": [{"category": name, **summary(rows)} for name, rows in sorted(categories.items())],
+        "overall": summary(list(items)),
+    }
