@@ -14,6 +14,7 @@ from annotation.models import MAX_K, MIN_K, Flag
 from annotation.services import AnnotationError
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField
+from core.pagination import PAGE_PARAMETERS, paginated
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
@@ -353,10 +354,10 @@ class SamplingOutputSerializer(serializers.Serializer):
 
 
 class SamplingListCreateApi(APIView):
-    @extend_schema(responses=SamplingOutputSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=SamplingOutputSerializer(many=True))
     def get(self, request):
         runs = selectors.sampling_runs_for_projects(projects=projects_for_user(user=request.user, roles=(Role.ADMIN,)))
-        return Response(SamplingOutputSerializer(runs[:200], many=True).data)
+        return paginated(request, runs, SamplingOutputSerializer, view=self)
 
     @extend_schema(request=SamplingInputSerializer, responses={201: SamplingOutputSerializer, 400: ErrorSerializer})
     def post(self, request):
@@ -430,9 +431,9 @@ def _judge_runs(user):
 
 
 class JudgeListCreateApi(APIView):
-    @extend_schema(responses=JudgeOutputSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=JudgeOutputSerializer(many=True))
     def get(self, request):
-        return Response(JudgeOutputSerializer(_judge_runs(request.user)[:200], many=True).data)
+        return paginated(request, _judge_runs(request.user), JudgeOutputSerializer, view=self)
 
     @extend_schema(
         request=JudgeInputSerializer,

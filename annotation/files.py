@@ -8,11 +8,10 @@ A prompt list holds {"instruction": …, "input": …} or {"prompt": …} object
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import safejson
+from core import jsonfiles
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 RESPONSE_FIELDS = ("response", "completion", "output")
@@ -37,43 +36,13 @@ class CompletionRow:
     model: str
 
 
-def _read(path: Path) -> str:
-    if not path.is_file():
-        raise AnnotationFileError(f"{path}: no such file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise AnnotationFileError(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    if path.stat().st_size == 0:
-        raise AnnotationFileError(f"{path.name}: the file is empty")
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AnnotationFileError(f"{path.name}: not UTF-8 (byte {exc.start})") from None
-
-
 def _objects(path: Path) -> list[tuple[int, object]]:
-    """(line, value) pairs: a JSON list (line = item index + 1, approximated by position) or JSON lines."""
-    text = _read(path)
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            values = safejson.loads(text)
-        except json.JSONDecodeError as exc:
-            raise AnnotationFileError(f"{path.name}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        except safejson.UnsafeJSON as exc:
-            raise AnnotationFileError(f"{path.name}: {exc}") from None
-        if not isinstance(values, list):
-            raise AnnotationFileError(f"{path.name}: expected a JSON list")
-        return [(index + 1, value) for index, value in enumerate(values)]
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((number, safejson.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise AnnotationFileError(f"{path.name}:{number}: invalid JSON: {exc.msg}") from None
-        except safejson.UnsafeJSON as exc:
-            raise AnnotationFileError(f"{path.name}:{number}: {exc}") from None
+    """(line, value) pairs of a JSON list (the line each item starts on) or of JSON lines."""
+    try:
+        rows = list(jsonfiles.records(jsonfiles.read_text(path, limit=MAX_FILE_BYTES)))
+    except jsonfiles.JsonFileError as exc:
+        where = f"{path.name}:{exc.line}" if exc.line else path.name
+        raise AnnotationFileError(f"{where}: {exc.message}") from None
     if not rows:
         raise AnnotationFileError(f"{path.name}: no rows")
     return rows

@@ -14,10 +14,12 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField, SeedField
+from core.pagination import PAGE_PARAMETERS, paginated
 from exports import selectors, services
 from exports.formats import FILE_TYPES, SHAPES, SPLITS
 from exports.models import DatasetKind
 from exports.services import DatasetError
+from projects.models import DATA_ROLES
 from projects.selectors import get_project_for_user
 
 CHUNK = 256 * 1024
@@ -56,13 +58,14 @@ class VersionInputSerializer(serializers.Serializer):
 
 class DatasetListCreateApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("project", str, required=False)], responses=VersionSerializer(many=True)
+        parameters=[OpenApiParameter("project", str, required=False), *PAGE_PARAMETERS],
+        responses=VersionSerializer(many=True),
     )
     def get(self, request):
         versions = selectors.versions_for_user(user=request.user)
         if request.query_params.get("project"):
             versions = versions.filter(project__slug=request.query_params["project"])
-        return Response(VersionSerializer(versions[:500], many=True).data)
+        return paginated(request, versions, VersionSerializer, view=self)
 
     @extend_schema(
         request=VersionInputSerializer,
@@ -75,7 +78,7 @@ class DatasetListCreateApi(APIView):
         data = VersionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=selectors.EXPORT_ROLES)
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
         try:
             version = services.create_dataset_version(
                 project=project,

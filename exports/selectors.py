@@ -4,14 +4,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from exports.models import DatasetVersion
-from projects.models import Role
+from projects.models import DATA_ROLES
 from projects.selectors import projects_for_user
-
-EXPORT_ROLES = (Role.ADMIN, Role.CONSUMER)
 
 
 def versions_for_user(*, user) -> QuerySet[DatasetVersion]:
-    return DatasetVersion.objects.filter(project__in=projects_for_user(user=user, roles=EXPORT_ROLES)).select_related(
+    return DatasetVersion.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
         "project"
     )
 

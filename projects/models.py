@@ -26,6 +26,10 @@ class Role(models.TextChoices):
     CONSUMER = "consumer", "API consumer"
 
 
+# Who may pull a project's datasets — and therefore train and evaluate models on them: its admins and consumers.
+DATA_ROLES = (Role.ADMIN, Role.CONSUMER)
+
+
 class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer
 from core.fields import BoundedDictField, SeedField
+from core.pagination import PAGE_PARAMETERS, paginated
 from llm.selectors import get_endpoint
 from projects.models import Role
 from projects.selectors import get_project_for_user, projects_for_user
@@ -87,12 +88,12 @@ def _batch_for(user, batch_id: int) -> GenerationBatch:
 
 
 class BatchListCreateApi(APIView):
-    @extend_schema(responses=BatchOutputSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=BatchOutputSerializer(many=True))
     def get(self, request):
         batches = batches_for_projects(projects=projects_for_user(user=request.user, roles=ADMIN_ROLES))
         if request.query_params.get("project"):
             batches = batches.filter(project__slug=request.query_params["project"])
-        return Response(BatchOutputSerializer(batches[:200], many=True).data)
+        return paginated(request, batches, BatchOutputSerializer, view=self)
 
     @extend_schema(request=BatchInputSerializer, responses={201: BatchOutputSerializer, 400: ErrorSerializer})
     def post(self, request):

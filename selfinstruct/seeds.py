@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import safejson
+from core import jsonfiles, safejson
 
 MAX_SEED_FILE_BYTES = 50 * 1024 * 1024
 SEED_FORMATS = ("selfinstruct", "belle", "alpaca", "csv")
@@ -72,32 +71,21 @@ def _check_row(obj, path: str, line: int) -> SeedRow:
 
 
 def _read_text(path: Path, name: str) -> str:
-    size = path.stat().st_size
-    if size == 0:
-        raise SeedFileError(name, "file is empty")
-    if size > MAX_SEED_FILE_BYTES:
-        raise SeedFileError(name, f"file is {size} bytes; the limit is {MAX_SEED_FILE_BYTES}")
-    raw = path.read_bytes()
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SeedFileError(name, f"not UTF-8 (byte 0x{raw[exc.start]:02x})", line=line) from None
+        return jsonfiles.read_text(path, limit=MAX_SEED_FILE_BYTES)
+    except jsonfiles.JsonFileError as exc:
+        raise SeedFileError(name, exc.message, line=exc.line) from None
+
+
+def _json_rows(text: str, name: str, *, shape: str, row) -> list[SeedRow]:
+    try:
+        return [_check_row(row(obj, name, line), name, line) for line, obj in jsonfiles.records(text, shape=shape)]
+    except jsonfiles.JsonFileError as exc:
+        raise SeedFileError(name, exc.message, line=exc.line) from None
 
 
 def _jsonl_rows(text: str, name: str) -> list[SeedRow]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = safejson.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SeedFileError(name, f"invalid JSON: {exc.msg} at column {exc.colno}", line=number) from None
-        except safejson.UnsafeJSON as exc:
-            raise SeedFileError(name, str(exc), line=number) from None
-        rows.append(_check_row(obj, name, number))
-    return rows
+    return _json_rows(text, name, shape="lines", row=lambda obj, name, line: obj)
 
 
 def _alpaca_object(obj, name: str, line: int) -> dict:
@@ -117,29 +105,9 @@ def _alpaca_object(obj, name: str, line: int) -> dict:
 
 def _alpaca_rows(text: str, name: str) -> list[SeedRow]:
     """A JSON list of Alpaca items; errors give the line where the item starts."""
-    decoder = json.JSONDecoder()
-    start = len(text) - len(text.lstrip())
-    if not text[start:].startswith("["):
+    if not jsonfiles.is_json_list(text):
         raise SeedFileError(name, "expected a JSON list of {instruction, input, output}", line=1)
-    pos, rows = start + 1, []
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        line = text.count("\n", 0, pos) + 1
-        if pos >= len(text):
-            raise SeedFileError(name, "invalid JSON: the list is not closed with ]", line=line)
-        if text[pos] == "]":
-            break
-        try:
-            obj, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise SeedFileError(name, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-        except RecursionError:
-            raise SeedFileError(name, "JSON nested too deeply", line=line) from None
-        rows.append(_check_row(_alpaca_object(obj, name, line), name, line))
-    if text[pos + 1 :].strip():
-        raise SeedFileError(name, "unexpected text after the closing ]", line=text.count("\n", 0, pos) + 1)
-    return rows
+    return _json_rows(text, name, shape="list", row=_alpaca_object)
 
 
 def _csv_rows(text: str, name: str) -> list[SeedRow]:

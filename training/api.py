@@ -16,9 +16,10 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField, IdField, SeedField
+from core.pagination import PAGE_PARAMETERS, paginated
 from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
-from projects.models import Role
+from projects.models import DATA_ROLES, Role
 from projects.selectors import get_project_for_user, projects_for_user
 from training import evaluations, reward_scoring, selectors, services
 from training.models import JobKind, JobMethod
@@ -98,7 +99,11 @@ class CancelSerializer(serializers.Serializer):
 
 class JobListCreateApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("project", str, required=False), OpenApiParameter("status", str, required=False)],
+        parameters=[
+            OpenApiParameter("project", str, required=False),
+            OpenApiParameter("status", str, required=False),
+            *PAGE_PARAMETERS,
+        ],
         responses=JobSerializer(many=True),
     )
     def get(self, request):
@@ -107,7 +112,7 @@ class JobListCreateApi(APIView):
             jobs = jobs.filter(project__slug=request.query_params["project"])
         if request.query_params.get("status"):
             jobs = jobs.filter(status=request.query_params["status"])
-        return Response(JobSerializer(jobs[:500], many=True).data)
+        return paginated(request, jobs, JobSerializer, view=self)
 
     @extend_schema(
         request=JobInputSerializer,
@@ -187,12 +192,13 @@ class ScoringRunSerializer(serializers.Serializer):
 
 class JobScoringApi(APIView):
     @extend_schema(
+        parameters=PAGE_PARAMETERS,
         responses={200: ScoringRunSerializer(many=True), 404: ErrorSerializer},
         description="The scoring runs of a reward-model job, newest first.",
     )
     def get(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        return Response(ScoringRunSerializer(job.scoring_runs.all()[:100], many=True).data)
+        return paginated(request, job.scoring_runs.all(), ScoringRunSerializer, view=self)
 
     @extend_schema(
         request=None,
@@ -282,9 +288,9 @@ class EvaluationSerializer(serializers.Serializer):
 
 
 class EvaluationListCreateApi(APIView):
-    @extend_schema(responses=EvaluationSerializer(many=True))
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=EvaluationSerializer(many=True))
     def get(self, request):
-        return Response(EvaluationSerializer(selectors.evaluations_for_user(user=request.user)[:200], many=True).data)
+        return paginated(request, selectors.evaluations_for_user(user=request.user), EvaluationSerializer, view=self)
 
     @extend_schema(
         request=EvaluationInputSerializer,
@@ -296,7 +302,7 @@ class EvaluationListCreateApi(APIView):
         data = EvaluationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=selectors.TRAIN_ROLES)
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
         endpoints = {}
         for field in ("model_endpoint", "judge_endpoint"):
             endpoints[field] = get_endpoint(name=values[field])

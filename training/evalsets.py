@@ -1,6 +1,7 @@
 """Prompt sets for evaluating a trained model against reference answers.
 
-One JSON object per line (JSONL) or one JSON array. Accepted fields, per row:
+One JSON object per line (JSONL) or one JSON array, read by `core.jsonfiles` (size cap, BOM, UTF-8, nesting).
+Accepted fields, per row:
 - the prompt: `question` (BELLE eval set), or `instruction` with an optional `input`;
 - the reference answer: `std_answer` (BELLE), `reference`, or `output` — a row whose reference is present but empty
   reads with reference "" (369 of the BELLE set's 1,000, all brainstorming/generation/rewrite, have none);
@@ -11,13 +12,13 @@ One JSON object per line (JSONL) or one JSON array. Accepted fields, per row:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from core import safejson
+from core import jsonfiles
 from selfinstruct.text import prompt_text
 
 REFERENCE_FIELDS = ("std_answer", "reference", "output")
+MAX_EVAL_FILE_BYTES = 50 * 1024 * 1024
 
 
 class EvalSetError(ValueError):
@@ -52,32 +53,13 @@ def eval_item(row, where: str) -> dict:
 
 
 def read_eval_set(path: Path) -> list[dict]:
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EvalSetError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if text.lstrip().startswith("["):
-        try:
-            rows = safejson.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EvalSetError(f"{path.name}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-        except safejson.UnsafeJSON as exc:
-            raise EvalSetError(f"{path.name}: {exc}") from None
-        if not isinstance(rows, list):
-            raise EvalSetError(f"{path.name}: expected a JSON list of prompts")
-        items = [eval_item(row, f"{path.name}: item {n}") for n, row in enumerate(rows, start=1)]
-    else:
-        items = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = safejson.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalSetError(f"{path.name}: line {number}: not valid JSON ({exc.msg})") from None
-            except safejson.UnsafeJSON as exc:
-                raise EvalSetError(f"{path.name}: line {number}: {exc}") from None
-            items.append(eval_item(row, f"{path.name}: line {number}"))
+        rows = jsonfiles.records(jsonfiles.read_text(path, limit=MAX_EVAL_FILE_BYTES))
+        items = [eval_item(row, f"{path.name}: line {line}") for line, row in rows]
+    except jsonfiles.JsonFileError as exc:
+        where = f"{path.name}: line {exc.line}" if exc.line else path.name
+        raise EvalSetError(f"{where}: {exc.message}") from None
     if not items:
         raise EvalSetError(f"{path.name}: no prompts")
     return items

@@ -7,23 +7,22 @@ from pathlib import Path
 from django.db.models import QuerySet
 from django.http import Http404
 
-from exports.selectors import EXPORT_ROLES
+from projects.models import DATA_ROLES
 from projects.selectors import projects_for_user
 from training.models import EvaluationRun, TrainingJob, TrainingMetric
 from training.paths import base_model_label, job_dir, redact_paths
 
-TRAIN_ROLES = EXPORT_ROLES  # those who may pull datasets may train on them
 ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
 
 
 def jobs_for_user(*, user) -> QuerySet[TrainingJob]:
-    return TrainingJob.objects.filter(project__in=projects_for_user(user=user, roles=TRAIN_ROLES)).select_related(
+    return TrainingJob.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
         "project", "dataset_version"
     )
 
 
 def evaluations_for_user(*, user) -> QuerySet[EvaluationRun]:
-    return EvaluationRun.objects.filter(project__in=projects_for_user(user=user, roles=TRAIN_ROLES)).select_related(
+    return EvaluationRun.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
         "project", "model_endpoint", "judge_endpoint"
     )
 

@@ -57,12 +57,17 @@ def test_the_belle_eval_set_reads_as_is_and_categories_are_normalized(belle_file
         ('{"question": "q", "std_answer": "a"}\n{"question": "q2"}\n', "line 2: no reference answer"),
         ('{"question": "q", "std_answer": 3}\n', "line 1: no reference answer"),
         ('{"std_answer": "a"}\n', "line 1: no prompt"),
-        ('{"question": "q", "std_answer": "a"}\n{oops\n', "line 2: not valid JSON"),
-        ("[1]", "item 1: expected a JSON object"),
+        ('{"question": "q", "std_answer": "a"}\n{oops\n', "line 2: invalid JSON"),
+        ("[1]", "line 1: expected a JSON object"),
+        ('[{"question": "q", "std_answer": "a"},\n {"question": "q2", "std_answer": 7}]', "line 2: no reference"),
+        ('{"question": ' + "[" * 100 + "]" * 100 + "}", "line 1: .*nested more than 32 levels"),
+        ('{"question": "a\\u0000b", "std_answer": "a"}', "line 1: .*NUL"),
+        ("", "the file is empty"),
         ("\n\n", "no prompts"),
     ],
 )
 def test_bad_prompt_sets_name_the_line(tmp_path, content, message):
+    """The evaluation-set reader is the one JSON reader (core.jsonfiles): the same guards as seeds and completions."""
     path = tmp_path / "set.jsonl"
     path.write_text(content)
     with pytest.raises(EvalSetError, match=message):
@@ -205,3 +210,14 @@ def test_evaluations_are_sent_to_the_default_queue_not_the_gpu_queue(monkeypatch
     evaluations.send_evaluation(7)
     assert sent == [((7,), {"queue": settings.CELERY_TASK_DEFAULT_QUEUE})]
     assert settings.CELERY_TASK_DEFAULT_QUEUE != settings.TRAINING_QUEUE
+
+
+def test_prompt_sets_with_a_bom_read_and_oversized_ones_are_refused(tmp_path, monkeypatch):
+    from training import evalsets
+
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"question": "q", "std_answer": "a"}\n')
+    assert read_eval_set(path) == [{"question": "q", "reference": "a", "category": ""}]
+    monkeypatch.setattr(evalsets, "MAX_EVAL_FILE_BYTES", 10)
+    with pytest.raises(EvalSetError, match="the limit is 10"):
+        read_eval_set(path)

@@ -29,3 +29,21 @@ class RejectNullBytesMiddleware:
 
 def _has_nul(query) -> bool:
     return any("\x00" in key or any("\x00" in value for value in query.getlist(key)) for key in query)
+
+
+class ApiTrailingSlashMiddleware:
+    """API paths have no trailing slash. Older clients' slashed forms (`/api/v1/datasets/`) are answered as the
+    canonical path, in place (no redirect, so a POST keeps its body), and DRF's paging links use the canonical
+    form."""
+
+    PREFIX = "/api/v1/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if path.startswith(self.PREFIX) and path.endswith("/") and len(path) > len(self.PREFIX):
+            request.path_info = path.rstrip("/")
+            request.path = request.path.rstrip("/")
+        return self.get_response(request)

@@ -1,0 +1,18 @@
+"""Training's API routes (mounted under /api/v1/ by config.urls)."""
+
+from django.urls import path
+
+from training import api
+
+api_urlpatterns = [
+    path("training-jobs", api.JobListCreateApi.as_view(), name="training-job-list"),
+    path("training-jobs/<int:job_id>", api.JobDetailApi.as_view(), name="training-job-detail"),
+    path("training-jobs/<int:job_id>/metrics", api.JobMetricsApi.as_view(), name="training-job-metrics"),
+    path("training-jobs/<int:job_id>/cancel", api.JobCancelApi.as_view(), name="training-job-cancel"),
+    path("training-jobs/<int:job_id>/scoring", api.JobScoringApi.as_view(), name="training-job-scoring"),
+    path(
+        "training-jobs/<int:job_id>/artifacts/<path:name>", api.JobArtifactApi.as_view(), name="training-job-artifact"
+    ),
+    path("evaluations", api.EvaluationListCreateApi.as_view(), name="evaluation-list"),
+    path("evaluations/<int:run_id>", api.EvaluationDetailApi.as_view(), name="evaluation-detail"),
+]
