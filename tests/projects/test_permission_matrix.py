@@ -74,13 +74,13 @@ PROMPTS = [{"question": "q", "reference": "r"}]
 # (method, URL, allowed roles, status for allowed roles: one code, or {role: code}). Everyone else signed in gets
 # 404; anonymous API callers get 401. Writes list the refused roles first: the allowed call may change state.
 API = [
-    ("GET", "/api/v1/me/", EVERYONE, 200),
-    ("GET", "/api/v1/projects/", EVERYONE, 200),
-    ("GET", "/api/v1/projects/alpha/", MEMBERS, 200),
+    ("GET", "/api/v1/me", EVERYONE, 200),
+    ("GET", "/api/v1/projects", EVERYONE, 200),
+    ("GET", "/api/v1/projects/alpha", MEMBERS, 200),
     ("POST", "/api/v1/projects/alpha/seeds", ADMIN_ONLY, 400),  # no file: refused with a reason, for the admin
-    ("GET", "/api/v1/generation-batches/", EVERYONE, 200),
-    ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix", "target": 3}),
-    ("GET", "/api/v1/generation-batches/{batch}/", ADMIN_ONLY, 200),
+    ("GET", "/api/v1/generation-batches", EVERYONE, 200),
+    ("POST", "/api/v1/generation-batches", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix", "target": 3}),
+    ("GET", "/api/v1/generation-batches/{batch}", ADMIN_ONLY, 200),
     ("POST", "/api/v1/generation-batches/{batch}/pause", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
     ("POST", "/api/v1/generation-batches/{batch}/resume", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
     ("POST", "/api/v1/generation-batches/{batch}/cancel", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
@@ -98,35 +98,35 @@ API = [
     ),
     ("POST", "/api/v1/annotation/tasks/{task}/heartbeat", LABELING, 409),  # no lease held
     ("POST", "/api/v1/annotation/tasks/{task}/skip", LABELING, 409),
-    ("GET", "/api/v1/datasets/", EVERYONE, 200),
-    ("POST", "/api/v1/datasets/", DATA, 201, {"project": "alpha", "kind": "sft"}),
-    ("GET", "/api/v1/datasets/{version}/", DATA, 200),
+    ("GET", "/api/v1/datasets", EVERYONE, 200),
+    ("POST", "/api/v1/datasets", DATA, 201, {"project": "alpha", "kind": "sft"}),
+    ("GET", "/api/v1/datasets/{version}", DATA, 200),
     ("GET", "/api/v1/datasets/{version}/download?format=alpaca", DATA, 200),
-    ("GET", "/api/v1/training-jobs/", EVERYONE, 200),
-    ("POST", "/api/v1/training-jobs/", DATA, 201, {"dataset": "{version}", "kind": "sft", "base_model": "{base}"}),
-    ("GET", "/api/v1/training-jobs/{job}/", DATA, 200),
+    ("GET", "/api/v1/training-jobs", EVERYONE, 200),
+    ("POST", "/api/v1/training-jobs", DATA, 201, {"dataset": "{version}", "kind": "sft", "base_model": "{base}"}),
+    ("GET", "/api/v1/training-jobs/{job}", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
     ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 409}),
-    ("GET", "/api/v1/sampling-runs/", EVERYONE, 200),
+    ("GET", "/api/v1/sampling-runs", EVERYONE, 200),
     (
         "POST",
-        "/api/v1/sampling-runs/",
+        "/api/v1/sampling-runs",
         ADMIN_ONLY,
         201,
         {"project": "alpha", "endpoints": [{"name": "matrix"}], "sources": ["seed"]},
     ),
-    ("GET", "/api/v1/sampling-runs/{run}/", ADMIN_ONLY, 200),
+    ("GET", "/api/v1/sampling-runs/{run}", ADMIN_ONLY, 200),
     ("GET", "/api/v1/training-jobs/{job}/scoring", DATA, 200),
     # An SFT job cannot score (the admin learns why); scoring changes what labelers see: consumers are refused.
     ("POST", "/api/v1/training-jobs/{job}/scoring", DATA, {"admin": 400, "project_admin": 400, "consumer": 403}),
     ("GET", "/api/v1/annotation/judge-runs", EVERYONE, 200),
     ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix"}),
     ("GET", "/api/v1/annotation/judge-runs/{judge}", ADMIN_ONLY, 200),
-    ("GET", "/api/v1/evaluations/", EVERYONE, 200),
+    ("GET", "/api/v1/evaluations", EVERYONE, 200),
     (
         "POST",
-        "/api/v1/evaluations/",
+        "/api/v1/evaluations",
         DATA,
         201,
         {
@@ -141,14 +141,14 @@ API = [
     # the same answer as for an endpoint or a folder that does not exist).
     (
         "POST",
-        "/api/v1/sampling-runs/",
+        "/api/v1/sampling-runs",
         ADMIN_ONLY,
         400,
         {"project": "alpha", "endpoints": [{"name": "beta-served"}], "sources": ["seed"]},
     ),
     (
         "POST",
-        "/api/v1/sampling-runs/",
+        "/api/v1/sampling-runs",
         ADMIN_ONLY,
         400,
         {"project": "alpha", "endpoints": [{"name": "off"}], "sources": ["seed"]},
@@ -157,45 +157,45 @@ API = [
     ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off"}),
     (
         "POST",
-        "/api/v1/generation-batches/",
+        "/api/v1/generation-batches",
         ADMIN_ONLY,
         400,
         {"project": "alpha", "endpoint": "beta-served", "target": 3},
     ),
-    ("POST", "/api/v1/generation-batches/", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off", "target": 3}),
+    ("POST", "/api/v1/generation-batches", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off", "target": 3}),
     (
         "POST",
-        "/api/v1/evaluations/",
+        "/api/v1/evaluations",
         DATA,
         400,
         {"project": "alpha", "model_endpoint": "beta-served", "judge_endpoint": "matrix", "prompts": PROMPTS},
     ),
     (
         "POST",
-        "/api/v1/evaluations/",
+        "/api/v1/evaluations",
         DATA,
         400,
         {"project": "alpha", "model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
     ),
-    ("POST", "/api/v1/training-jobs/", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
+    ("POST", "/api/v1/training-jobs", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
     ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
 ]
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
 LISTS = [
-    ("/api/v1/generation-batches/", "project"),
-    ("/api/v1/datasets/", "project"),
-    ("/api/v1/training-jobs/", "project"),
-    ("/api/v1/sampling-runs/", "project"),
+    ("/api/v1/generation-batches", "project"),
+    ("/api/v1/datasets", "project"),
+    ("/api/v1/training-jobs", "project"),
+    ("/api/v1/sampling-runs", "project"),
     ("/api/v1/annotation/judge-runs", "project"),
-    ("/api/v1/evaluations/", "project"),
+    ("/api/v1/evaluations", "project"),
 ]
 SEES_ALPHA_LISTS = {
-    "/api/v1/generation-batches/": ADMIN_ONLY,
-    "/api/v1/datasets/": DATA,
-    "/api/v1/training-jobs/": DATA,
-    "/api/v1/sampling-runs/": ADMIN_ONLY,
+    "/api/v1/generation-batches": ADMIN_ONLY,
+    "/api/v1/datasets": DATA,
+    "/api/v1/training-jobs": DATA,
+    "/api/v1/sampling-runs": ADMIN_ONLY,
     "/api/v1/annotation/judge-runs": ADMIN_ONLY,
-    "/api/v1/evaluations/": DATA,
+    "/api/v1/evaluations": DATA,
 }
 # Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
 PAGES = [
@@ -207,7 +207,7 @@ PAGES = [
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),
 ]
-PUBLIC = ["/api/v1/health/", "/api/schema/", "/api/docs/", "/accounts/login/"]
+PUBLIC = ["/api/v1/health", "/api/schema/", "/api/docs/", "/accounts/login/"]
 
 
 def _client(cast, who, *, session):
