@@ -165,11 +165,13 @@ from selfinstruct.batches import start_batch
 from selfinstruct.models import GeneratedInstruction, GenerationBatch, GenerationRequest
 batch = start_batch(project=Project.objects.get(slug="bench"), endpoint=LLMEndpoint.objects.get(name="teacher"),
                     template_name="self-instruct", target={args.target}, seed=1)
+# the instruction stage only: Self-Instruct's instance stage starts after the target and is not measured here
+GenerationBatch.objects.filter(pk=batch.pk).update(generate_instances=False)
 deadline = time.monotonic() + 600
 while GenerationBatch.objects.get(pk=batch.pk).status == "running" and time.monotonic() < deadline:
     time.sleep(0.2)
 batch.refresh_from_db()
-requests = GenerationRequest.objects.filter(batch=batch)
+requests = GenerationRequest.objects.filter(batch=batch, kind="tasks")
 accepted = GeneratedInstruction.objects.filter(batch=batch, status="accepted")
 span = batch.created_at, accepted.aggregate(last=Max("created_at"))["last"]
 ok = requests.filter(error="").count()
