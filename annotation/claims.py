@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from annotation.consensus import _locked_task, refresh_consensus
+from annotation.consensus import locked_task, refresh_consensus
 from annotation.models import (
     Assignment,
     AssignmentStatus,
@@ -177,7 +177,7 @@ def submit_ranking(
         except RankingError as exc:
             raise AnnotationError(f"ranking: {exc}") from None
     with transaction.atomic():
-        task = _locked_task(task.pk)
+        task = locked_task(task.pk)
         assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
         if assignment is None:
             raise AnnotationError("this task was never assigned to you; ask for the next task", code="not_assigned")
@@ -236,7 +236,7 @@ def skip_task(*, task: RankingTask, labeler, now=None) -> None:
     """Give the task back; the labeler will not be served it again."""
     now = now or timezone.now()
     with transaction.atomic():
-        task = _locked_task(task.pk)
+        task = locked_task(task.pk)
         assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
         if assignment is None:
             raise AnnotationError("this task was never assigned to you", code="not_assigned")
@@ -260,7 +260,7 @@ def undo_last_submission(*, project, labeler, now=None) -> Assignment:
     if (now - last.created_at).total_seconds() > config.undo_seconds:
         raise AnnotationError(f"the undo window ({config.undo_seconds} s) has passed", code="conflict")
     with transaction.atomic():
-        task = _locked_task(last.task_id)
+        task = locked_task(last.task_id)
         if not Ranking.objects.filter(pk=last.pk).exists():
             raise AnnotationError("nothing to undo", code="conflict")
         Ranking.objects.filter(pk=last.pk).delete()

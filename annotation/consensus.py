@@ -23,7 +23,7 @@ from annotation.rankings import (
 logger = logging.getLogger(__name__)
 
 
-def _locked_task(task_id: int) -> RankingTask:
+def locked_task(task_id: int) -> RankingTask:
     return RankingTask.objects.select_for_update().select_related("project").get(pk=task_id)
 
 
@@ -53,7 +53,7 @@ def resolve_flags(*, ranking_ids, project=None) -> int:
 def add_rankings_needed(*, task: RankingTask, extra: int = 1) -> None:
     """Ask for more rankings of a task (e.g. after a flag was reviewed): raises `required`, reopens it."""
     with transaction.atomic():
-        task = _locked_task(task.pk)
+        task = locked_task(task.pk)
         task.required += extra
         task.is_complete = task.rankings_count >= task.required
         task.save(update_fields=["required", "is_complete"])

@@ -19,7 +19,7 @@ from annotation.models import (
 from annotation.rankings import (
     ranking_from_scores,
 )
-from annotation.sampling import _refuse_cancelled
+from annotation.sampling import refuse_cancelled
 from annotation.services import AnnotationError
 from core import lifecycle
 from core.lifecycle import RunStatus
@@ -72,7 +72,7 @@ def resume_judge_run(*, run: JudgeRun, enqueue: bool = True) -> None:
     """Back to queued and sent again (after a worker loss, or to retry a failed run): tasks already judged are
     skipped. A worker still holding the old run token can no longer finish it."""
     kind = lifecycle.kind("judge")
-    _refuse_cancelled(kind, run)
+    refuse_cancelled(kind, run)
     lifecycle.move(kind, run.pk, RunStatus.QUEUED, error="", heartbeat_at=timezone.now())
     if enqueue:
         transaction.on_commit(lambda: send_judge_run(run.pk))

@@ -99,7 +99,7 @@ def send_sampling_run(run_id: int) -> None:
         sampling_chunk_task.apply_async((run_id, number), queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-def _refuse_cancelled(kind, run) -> None:
+def refuse_cancelled(kind, run) -> None:
     if lifecycle.status(kind, run.pk) == RunStatus.CANCELLED:
         raise AnnotationError("status: the run was cancelled", code="conflict")
 
@@ -108,7 +108,7 @@ def resume_sampling_run(*, run: SamplingRun) -> None:
     """Send the chunks not done yet again (after a worker loss, or to retry a failed run); chunks are idempotent:
     a slot that has its completion is skipped."""
     kind = lifecycle.kind("sampling")
-    _refuse_cancelled(kind, run)
+    refuse_cancelled(kind, run)
     lifecycle.move(kind, run.pk, RunStatus.RUNNING, among=(RunStatus.FAILED,), error="")
     lifecycle.heartbeat(kind, run.pk)
     transaction.on_commit(lambda: send_sampling_run(run.pk))

@@ -78,11 +78,11 @@ def start_batch(
         now = timezone.now()
         for number in range(lanes):
             lane = GenerationLane.objects.create(batch=batch, number=number, token=uuid.uuid4(), heartbeat_at=now)
-            _enqueue_step(lane)
+            enqueue_step(lane)
     return batch
 
 
-def _enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:
+def enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:
     """LLM calls only: the default queue."""
     from selfinstruct.tasks import generation_step_task
 
@@ -91,30 +91,32 @@ def _enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:
     transaction.on_commit(lambda: generation_step_task.apply_async(args, countdown=countdown, queue=queue))
 
 
-def _kind():
+def batch_kind():
     return lifecycle.kind("generation")
 
 
-def _finish(batch_id: int, status: str, reason: str) -> bool:
+def finish_batch(batch_id: int, status: str, reason: str) -> bool:
     """A running batch ends (succeeded / failed) with the reason it stopped."""
-    return lifecycle.finish(_kind(), batch_id, status, stop_reason=reason[:300])
+    return lifecycle.finish(batch_kind(), batch_id, status, stop_reason=reason[:300])
 
 
 def pause_batch(*, batch: GenerationBatch) -> None:
-    if not lifecycle.move(_kind(), batch.pk, RunStatus.PAUSED):
+    if not lifecycle.move(batch_kind(), batch.pk, RunStatus.PAUSED):
         raise BatchError(f"status: only a running batch can be paused (batch {batch.pk} is {_status(batch)})")
 
 
 def resume_batch(*, batch: GenerationBatch) -> None:
     with transaction.atomic():
-        if not lifecycle.move(_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0):
+        if not lifecycle.move(
+            batch_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0
+        ):
             raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
         for lane in GenerationLane.objects.filter(batch=batch):
             _restart_lane(lane)
 
 
 def cancel_batch(*, batch: GenerationBatch) -> None:
-    if not lifecycle.move(_kind(), batch.pk, RunStatus.CANCELLED, stop_reason="cancelled"):
+    if not lifecycle.move(batch_kind(), batch.pk, RunStatus.CANCELLED, stop_reason="cancelled"):
         raise BatchError(f"status: batch {batch.pk} is already {_status(batch)}")
 
 
@@ -130,7 +132,7 @@ def _restart_lane(lane: GenerationLane) -> bool:
     )
     if moved:
         lane.token = new_token
-        _enqueue_step(lane)
+        enqueue_step(lane)
     return bool(moved)
 
 

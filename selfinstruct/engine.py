@@ -16,7 +16,7 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import RunStatus
 from llm.client import LLMError, LLMReply, call_llm
-from selfinstruct.batches import _enqueue_step, _finish, _kind
+from selfinstruct.batches import batch_kind, enqueue_step, finish_batch
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item
 from selfinstruct.models import (
     GeneratedInstruction,
@@ -93,7 +93,7 @@ def _estimate(batch: GenerationBatch, prompt: BuiltPrompt) -> tuple[int, Decimal
     return prompt_tokens + completion, cost
 
 
-def _reserve_budget(batch: GenerationBatch, lane_number: int, token, prompt: BuiltPrompt) -> str | None:
+def reserve_budget(batch: GenerationBatch, lane_number: int, token, prompt: BuiltPrompt) -> str | None:
     """Hold the next request's worst case against the budgets; a reason to stop when it could exceed one."""
     if batch.token_budget is None and batch.cost_budget is None:
         return None
@@ -115,7 +115,7 @@ def _reserve_budget(batch: GenerationBatch, lane_number: int, token, prompt: Bui
 def run_generation_step(*, batch_id: int, lane_number: int, token: str, step: int) -> None:
     """One request of one lane. Idempotent: a stale token or an already-done step is a no-op. Anything unexpected
     it raises ends the batch failed with the error (LLM errors are counted, not raised)."""
-    with lifecycle.failing(_kind(), batch_id, what=f"batch {batch_id} lane {lane_number} step {step}"):
+    with lifecycle.failing(batch_kind(), batch_id, what=f"batch {batch_id} lane {lane_number} step {step}"):
         _run_generation_step(batch_id, lane_number, token, step)
 
 
@@ -136,9 +136,9 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
             _target_reached(batch, lane)
         return
     prompt = build_prompt(batch, lane_number, step)
-    stop_reason = _reserve_budget(batch, lane_number, token, prompt)
+    stop_reason = reserve_budget(batch, lane_number, token, prompt)
     if stop_reason:
-        _finish(batch_id, RunStatus.SUCCEEDED, stop_reason)
+        finish_batch(batch_id, RunStatus.SUCCEEDED, stop_reason)
         return
     GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
     try:
@@ -151,12 +151,12 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
             **batch.params,
         )
     except LLMError as exc:
-        _record_failed_step(batch, lane_number, token, step, prompt, exc)
+        record_failed_step(batch, lane_number, token, step, prompt, exc)
         return
     _record_step(batch, lane_number, token, step, prompt, reply)
 
 
-def _request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
+def request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
     return GenerationRequest.objects.create(
         batch=batch,
         lane=lane_number,
@@ -173,11 +173,11 @@ def _target_reached(batch: GenerationBatch, lane: GenerationLane) -> None:
     if _wants_instances(batch):
         # Accepted rows are already pending (see _judge), including those a lane commits after this switch.
         GenerationBatch.objects.filter(pk=batch.pk, stage=Stage.INSTRUCTIONS).update(stage=Stage.INSTANCES)
-        _advance(lane)
+        advance_lane(lane)
         return
     lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
     lane.save(update_fields=["reserved_tokens", "reserved_cost"])
-    _finish(batch.pk, RunStatus.SUCCEEDED, "target reached")
+    finish_batch(batch.pk, RunStatus.SUCCEEDED, "target reached")
 
 
 # --- Self-Instruct's second stage: classification identification and instances ---------------------------------
@@ -185,7 +185,7 @@ def _target_reached(batch: GenerationBatch, lane: GenerationLane) -> None:
 MAX_INSTANCE_ATTEMPTS = 3
 
 
-def _count_instance_attempt(instruction: GeneratedInstruction) -> None:
+def count_instance_attempt(instruction: GeneratedInstruction) -> None:
     """An attempt at an instruction's instances failed; after three, give up on it and free the lane."""
     GeneratedInstruction.objects.filter(pk=instruction.pk).update(instance_attempts=F("instance_attempts") + 1)
     GeneratedInstruction.objects.filter(pk=instruction.pk, instance_attempts__gte=MAX_INSTANCE_ATTEMPTS).update(
@@ -193,7 +193,7 @@ def _count_instance_attempt(instruction: GeneratedInstruction) -> None:
     )
 
 
-def _reply_fields(endpoint, reply: LLMReply) -> dict:
+def reply_fields(endpoint, reply: LLMReply) -> dict:
     return {
         "raw_text": reply.text,
         "finish_reason": reply.finish_reason,
@@ -205,7 +205,7 @@ def _reply_fields(endpoint, reply: LLMReply) -> dict:
     }
 
 
-def _claim_step(batch_id: int, lane_number: int, token: str, step: int) -> GenerationLane | None:
+def claim_step(batch_id: int, lane_number: int, token: str, step: int) -> GenerationLane | None:
     return (
         GenerationLane.objects.select_for_update()
         .filter(batch_id=batch_id, number=lane_number, token=token, step=step)
@@ -213,22 +213,22 @@ def _claim_step(batch_id: int, lane_number: int, token: str, step: int) -> Gener
     )
 
 
-def _advance(lane: GenerationLane, *, countdown: float = 0) -> None:
+def advance_lane(lane: GenerationLane, *, countdown: float = 0) -> None:
     lane.step += 1
     lane.heartbeat_at = timezone.now()
     lane.reserved_tokens, lane.reserved_cost = 0, Decimal(0)
     lane.save(update_fields=["step", "heartbeat_at", "reserved_tokens", "reserved_cost"])
-    _enqueue_step(lane, countdown=countdown)
+    enqueue_step(lane, countdown=countdown)
 
 
-def _record_failed_step(
+def record_failed_step(
     batch, lane_number, token, step, prompt, exc: LLMError, *, kind=RequestKind.TASKS, instruction=None
 ) -> None:
     with transaction.atomic():
-        lane = _claim_step(batch.pk, lane_number, token, step)
+        lane = claim_step(batch.pk, lane_number, token, step)
         if lane is None:
             return
-        _request_row(
+        request_row(
             batch,
             lane_number,
             step,
@@ -239,15 +239,15 @@ def _record_failed_step(
             instruction=instruction,
         )
         if instruction is not None:
-            _count_instance_attempt(instruction)
+            count_instance_attempt(instruction)
         GenerationBatch.objects.filter(pk=batch.pk).update(consecutive_failures=F("consecutive_failures") + 1)
         failures = GenerationBatch.objects.values_list("consecutive_failures", flat=True).get(pk=batch.pk)
         if not exc.retryable:
-            _finish(batch.pk, RunStatus.FAILED, f"{exc.kind}: {exc}")
+            finish_batch(batch.pk, RunStatus.FAILED, f"{exc.kind}: {exc}")
         elif failures >= settings.GENERATION_MAX_CONSECUTIVE_FAILURES:
-            _finish(batch.pk, RunStatus.FAILED, f"{failures} requests in a row failed; last: {exc}")
+            finish_batch(batch.pk, RunStatus.FAILED, f"{failures} requests in a row failed; last: {exc}")
         else:
-            _advance(lane, countdown=min(60.0, 2.0**failures))
+            advance_lane(lane, countdown=min(60.0, 2.0**failures))
 
 
 def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LLMReply) -> None:
@@ -259,10 +259,10 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
         items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
     cost = reply.cost
     with locked_pool(batch.project_id) as pool:
-        lane = _claim_step(batch.pk, lane_number, token, step)
+        lane = claim_step(batch.pk, lane_number, token, step)
         if lane is None:
             return  # another delivery of this step already recorded it
-        request = _request_row(
+        request = request_row(
             batch,
             lane_number,
             step,
@@ -289,14 +289,14 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
         if accepted_count(batch.pk) >= batch.target:
             _target_reached(batch, lane)
         elif fruitless >= settings.GENERATION_STALL_REQUESTS:
-            _finish(
+            finish_batch(
                 batch.pk,
                 RunStatus.FAILED,
                 f"stalled: the last {fruitless} replies added no new instruction "
                 "(the pool looks saturated for this endpoint and template)",
             )
         else:
-            _advance(lane)
+            advance_lane(lane)
 
 
 def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> bool:

@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from core.lifecycle import RunStatus
 from llm.client import LLMError, call_llm
-from selfinstruct.batches import _finish
+from selfinstruct.batches import finish_batch
 from selfinstruct.engine import (
-    _advance,
-    _claim_step,
-    _count_instance_attempt,
-    _record_failed_step,
-    _reply_fields,
-    _request_row,
-    _reserve_budget,
+    advance_lane,
+    claim_step,
+    count_instance_attempt,
+    record_failed_step,
+    reply_fields,
+    request_row,
+    reserve_budget,
 )
 from selfinstruct.filters import judge_instances
 from selfinstruct.models import (
@@ -64,7 +64,7 @@ def _finish_instances_if_done(batch: GenerationBatch) -> None:
         batch=batch, instances_status__in=[InstancesStatus.PENDING, InstancesStatus.WORKING]
     )
     if not open_work.exists():
-        _finish(batch.pk, RunStatus.SUCCEEDED, "target reached; instances written")
+        finish_batch(batch.pk, RunStatus.SUCCEEDED, "target reached; instances written")
 
 
 def _instance_demos(batch: GenerationBatch, classification: bool, rng: random.Random) -> list[Demo]:
@@ -91,9 +91,9 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
     classify_text, classify_stop = render_classify(instruction.instruction, batch.language)
     classify_prompt = BuiltPrompt(classify_text, [], classify_stop, 0)
     budget_probe = BuiltPrompt(classify_text * 3, [], [], 0)  # instance prompts are about this size
-    stop_reason = _reserve_budget(batch, lane.number, token, budget_probe)
+    stop_reason = reserve_budget(batch, lane.number, token, budget_probe)
     if stop_reason:
-        _finish(batch.pk, RunStatus.SUCCEEDED, stop_reason)
+        finish_batch(batch.pk, RunStatus.SUCCEEDED, stop_reason)
         return
     GenerationLane.objects.filter(pk=lane.pk, token=token).update(heartbeat_at=timezone.now())
     classify_reply = None
@@ -109,7 +109,7 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
                 **STAGE_TWO_PARAMS["classify"],
             )
         except LLMError as exc:
-            _record_failed_step(
+            record_failed_step(
                 batch,
                 lane.number,
                 token,
@@ -135,14 +135,14 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
             **STAGE_TWO_PARAMS["instances"],
         )
     except LLMError as exc:
-        _record_failed_step(
+        record_failed_step(
             batch, lane.number, token, step, instance_prompt, exc, kind=RequestKind.INSTANCES, instruction=instruction
         )
         return
     pairs = parse_instances(reply.text, classification=is_classification)
     reasons = judge_instances(pairs)
     with transaction.atomic():
-        claimed = _claim_step(batch.pk, lane.number, token, step)
+        claimed = claim_step(batch.pk, lane.number, token, step)
         if claimed is None:
             return
         used = 0
@@ -150,18 +150,18 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
         if classify_reply is not None:
             cost += classify_reply.cost
             used += classify_reply.prompt_tokens + classify_reply.completion_tokens
-            _request_row(
+            request_row(
                 batch,
                 lane.number,
                 step,
                 classify_prompt,
                 kind=RequestKind.CLASSIFY,
                 instruction=instruction,
-                **_reply_fields(batch.endpoint, classify_reply),
+                **reply_fields(batch.endpoint, classify_reply),
             )
         cost += reply.cost
         used += reply.prompt_tokens + reply.completion_tokens
-        request = _request_row(
+        request = request_row(
             batch,
             lane.number,
             step,
@@ -170,7 +170,7 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
             instruction=instruction,
             parsed=len(pairs),
             accepted=reasons.count(None),
-            **_reply_fields(batch.endpoint, reply),
+            **reply_fields(batch.endpoint, reply),
         )
         GeneratedInstance.objects.bulk_create(
             [
@@ -192,9 +192,9 @@ def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) 
                 instances_status=InstancesStatus.DONE, instances_lane=None
             )
         else:
-            _count_instance_attempt(instruction)
+            count_instance_attempt(instruction)
         GenerationBatch.objects.filter(pk=batch.pk).update(
             consecutive_failures=0, tokens_used=F("tokens_used") + used, cost_used=F("cost_used") + cost
         )
-        _advance(claimed)
+        advance_lane(claimed)
         _finish_instances_if_done(batch)

@@ -20,7 +20,7 @@ from training.models import (
     ScoringRun,
     TrainingJob,
 )
-from training.services import TrainingJobError, _trained_model_dir
+from training.services import TrainingJobError, trained_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ SCORING_CHUNK = 256
 
 def reward_model_dir(job: TrainingJob) -> Path:
     """The model folder of a succeeded reward job, or TrainingJobError saying why it cannot score."""
-    return _trained_model_dir(job, JobKind.REWARD, "only reward models score completions")
+    return trained_model_dir(job, JobKind.REWARD, "only reward models score completions")
 
 
 def start_reward_scoring(*, job: TrainingJob, created_by=None, enqueue: bool = True) -> ScoringRun:

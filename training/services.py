@@ -165,7 +165,7 @@ def start_triggered_jobs(*, version) -> list[TrainingJob]:
 # --- serving a trained model ----------------------------------------------------------------------------------
 
 
-def _trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
+def trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
     """The model folder of a succeeded job of `kind`, or TrainingJobError saying why it cannot be used."""
     if job.kind != kind:
         raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; {only}")
@@ -179,7 +179,7 @@ def _trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
 
 def servable_model_dir(job: TrainingJob) -> Path:
     """The merged model folder of a succeeded SFT job, or TrainingJobError saying why it cannot be served."""
-    return _trained_model_dir(job, JobKind.SFT, "only SFT models generate text")
+    return trained_model_dir(job, JobKind.SFT, "only SFT models generate text")
 
 
 def served_model_name(*, job: TrainingJob, name: str = "") -> str:
