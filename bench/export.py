@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdb import fresh_database
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/idp_bench_export"
 
@@ -57,15 +59,6 @@ def copy_baseline(database_url: str) -> tuple[int, float]:
             for block in copy:
                 rows += bytes(block).count(b"\n")
         return rows, time.perf_counter() - started
-
-
-def fresh_database(database_url: str) -> None:
-    import psycopg
-
-    admin, name = database_url.rsplit("/", 1)
-    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 SETUP = """

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchdb import fresh_database
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/idp_bench_generation"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -35,16 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def fresh_database(database_url: str, env: dict) -> None:
-    import psycopg
-
-    admin, name = database_url.rsplit("/", 1)
-    with psycopg.connect(admin + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
 
 
 def shell(env: dict, script: str) -> dict:
@@ -91,7 +83,8 @@ def main() -> None:
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
-    fresh_database(args.database_url, env)
+    fresh_database(args.database_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     port = free_port()
     procs = [
         subprocess.Popen(

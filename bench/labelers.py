@@ -26,6 +26,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from benchdb import fresh_database
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/idp_bench"
 
@@ -37,13 +39,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def setup(database_url: str, labelers: int, tasks: int) -> dict[str, str]:
     """Fresh schema, project, labelers (tokens) and tasks; returns {username: token}."""
-    import psycopg
-
-    admin = database_url.rsplit("/", 1)[0] + "/postgres"
-    name = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    fresh_database(database_url)
     env = {**os.environ, "DATABASE_URL": database_url}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     script = f"""

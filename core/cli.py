@@ -20,18 +20,6 @@ def key_value_arg(value: str, *, option: str, example: str) -> tuple[str, object
         return key, raw
 
 
-def wait_until(read, done, *, timeout: float | None, what: str, hint: str = "is a worker running?", every=0.5):
-    """Poll `read()` until `done(value)`; CommandError naming `what` when `timeout` seconds pass first."""
-    deadline = time.monotonic() + timeout if timeout else None
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if deadline and time.monotonic() > deadline:
-            raise CommandError(f"{what} still not finished after {timeout:.0f}s — {hint}")
-        time.sleep(every)
-
-
 def wait_for_run(
     command,
     run,

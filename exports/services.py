@@ -22,8 +22,10 @@ from django.utils import timezone
 
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
+from core import lifecycle
 from core.errors import ServiceError
 from core.fields import require_whole_number
+from core.lifecycle import RunStatus
 from exports.formats import (
     DEFAULT_SHAPE,
     FILE_TYPES,
@@ -324,7 +326,8 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
     stats, lineage = _Stats(), {}
     source = _sft_rows if version.kind == DatasetKind.SFT else _preference_rows
     digest = hashlib.sha256()
-    mine = DatasetVersion.objects.filter(pk=version.pk, status=VersionStatus.BUILDING, build_token=token)
+    build_kind = lifecycle.kind("dataset-build")
+    mine = build_kind.rows(version.pk, token=token, among=(RunStatus.RUNNING,))
     try:
         mine.update(heartbeat_at=timezone.now(), rows_written=0)
         beat = time.monotonic()
@@ -356,7 +359,7 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         )
     except Exception as exc:
         logger.exception("building dataset version %s failed", version.pk)
-        mine.update(status=VersionStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now())
+        lifecycle.finish(build_kind, version.pk, RunStatus.FAILED, token=token, error=f"{type(exc).__name__}: {exc}")
         shutil.rmtree(staging, ignore_errors=True)
         return
     total = sum(stats.splits.values())
@@ -371,8 +374,11 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
                 path.unlink()
         for path in staging.iterdir():  # publish under the row lock: only the current build gets here
             path.replace(folder / path.name)
-        mine.update(
-            status=VersionStatus.READY,
+        lifecycle.finish(
+            build_kind,
+            version.pk,
+            RunStatus.SUCCEEDED,  # stored as `ready`
+            token=token,
             rows_written=total,
             row_count=total,
             train_rows=stats.splits["train"],
@@ -380,7 +386,6 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
             content_hash=digest.hexdigest(),
             stats=stats.summary(),
             lineage=lineage,
-            finished_at=timezone.now(),
         )
     for other in folder.glob(".build-*"):  # superseded builds' leftovers
         shutil.rmtree(other, ignore_errors=True)

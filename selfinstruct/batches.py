@@ -111,8 +111,7 @@ def resume_batch(*, batch: GenerationBatch) -> None:
             batch_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0
         ):
             raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
-        for lane in GenerationLane.objects.filter(batch=batch):
-            _restart_lane(lane)
+        send_batch(batch.pk)
 
 
 def cancel_batch(*, batch: GenerationBatch) -> None:

@@ -43,18 +43,18 @@ def run_training_job(*, job_id: int) -> None:
     if token is None:
         logger.info("training job %s is not queued (a redelivered or duplicate message); nothing to do", job_id)
         return
-    mine = kind.rows(job_id, token=token, among=(RunStatus.RUNNING,))
     with lifecycle.failing(kind, job_id, token=token, what=f"training job {job_id}"):
-        _run_claimed_job(job_id, mine)
+        _run_claimed_job(job_id, token)
 
 
-def _run_claimed_job(job_id: int, mine) -> None:
+def _run_claimed_job(job_id: int, token) -> None:
+    mine = lifecycle.kind("training").rows(job_id, token=token, among=(RunStatus.RUNNING,))
     job = TrainingJob.objects.select_related("dataset_version").get(pk=job_id)
     folder = job_dir(job)
     try:
         spec = _prepare(job, folder)
     except (DatasetError, OSError) as exc:
-        _finish(mine, RunStatus.FAILED, f"dataset: {exc}")
+        _finish(job_id, token, RunStatus.FAILED, f"dataset: {exc}")
         return
     mine.update(output_dir=str(folder))
     with (folder / "train.log").open("ab") as log:
@@ -68,7 +68,7 @@ def _run_claimed_job(job_id: int, mine) -> None:
         )
     mine.update(pid=proc.pid)
     try:
-        _supervise(job, proc, folder, mine)
+        _supervise(job, proc, folder, mine, token)
     except BaseException:
         _stop(proc)  # the job is about to be recorded failed: no trainer may go on without a supervisor
         raise
@@ -141,7 +141,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     os.setsid()
 
 
-def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine) -> None:
+def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine, token) -> None:
     events = folder / "events.jsonl"
     offset, cancel_sent, progress = 0, False, {}
     while True:
@@ -160,7 +160,7 @@ def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine) -> 
         if code is not None:
             break
         time.sleep(settings.TRAINING_POLL_SECONDS)
-    _finish_from_result(proc.returncode, folder, mine, progress)
+    _finish_from_result(proc.returncode, folder, job.pk, token, progress)
 
 
 def _ingest(job: TrainingJob, path: Path, offset: int, progress: dict) -> int:
@@ -199,24 +199,24 @@ def _stop(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _finish(mine, status: str, error: str = "", results: dict | None = None) -> bool:
-    return bool(
-        mine.update(
-            status=status,
-            error=error[:5000],
-            results=results or {},
-            finished_at=timezone.now(),
-            eta_seconds=None,
-            pid=None,
-        )
+def _finish(job_id: int, token, status: str, error: str = "", results: dict | None = None) -> bool:
+    return lifecycle.finish(
+        lifecycle.kind("training"),
+        job_id,
+        status,
+        token=token,
+        error=error,
+        results=results or {},
+        eta_seconds=None,
+        pid=None,
     )
 
 
-def _finish_from_result(code: int, folder: Path, mine, progress: dict) -> None:
+def _finish_from_result(code: int, folder: Path, job_id: int, token, progress: dict) -> None:
     result_file = folder / "result.json"
     result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else None
     if result and result.get("status") in FINISHED:
-        _finish(mine, result["status"], result.get("error", ""), result.get("results"))
+        _finish(job_id, token, result["status"], result.get("error", ""), result.get("results"))
         return
     where = f" at step {progress.get('step', 0)}/{progress.get('total', '?')}" if progress else ""
     if code < 0:
@@ -224,7 +224,7 @@ def _finish_from_result(code: int, folder: Path, mine, progress: dict) -> None:
     else:
         error = f"the training process exited with code {code}{where} without a result"
     tail = _log_tail(folder / "train.log")
-    _finish(mine, RunStatus.FAILED, error + (f"; last log lines:\n{tail}" if tail else ""))
+    _finish(job_id, token, RunStatus.FAILED, error + (f"; last log lines:\n{tail}" if tail else ""))
 
 
 def _log_tail(path: Path, lines: int = 8) -> str:
