@@ -25,6 +25,8 @@ def _project_in_query(request, *, roles):
     slug = request.query_params.get("project") or request.data.get("project")
     if not slug:
         raise ParseError("project: give the project slug (?project=…)")
+    if roles == selectors.LABELING_ROLES:
+        return selectors.get_labeling_project(user=request.user, slug=slug)
     return get_project_for_user(user=request.user, slug=slug, roles=roles)
 
 

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min
+from django.db.models import Case, F, Min, Q, Value, When
 from django.utils import timezone
 
 from annotation.consensus import locked_task, refresh_consensus
@@ -43,7 +43,7 @@ def _lease(config: RankingConfig, now) -> timezone.datetime:
 
 def _live_assignment(project, labeler) -> Assignment | None:
     return (
-        Assignment.objects.select_related("task")
+        Assignment.objects.select_related("task__prompt")
         .filter(labeler=labeler, task__project=project, status=AssignmentStatus.ACTIVE)
         .order_by("claimed_at")
         .first()
@@ -70,7 +70,11 @@ def _unclaimed(project, labeler, *, gold: bool):
 
 
 def _candidates(project, labeler, *, gold: bool):
-    return _unclaimed(project, labeler, gold=gold).select_for_update(skip_locked=True, of=("self",))
+    return (
+        _unclaimed(project, labeler, gold=gold)
+        .select_related("prompt")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
 
 
 CLAIM_ATTEMPTS = 6
@@ -86,13 +90,26 @@ def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | No
         gold = _candidates(project, labeler, gold=True).order_by("id").first()
         if gold is not None:
             return gold
-    # Breadth-first: tasks whose leases ran out first (others started them), then the fullest open tasks.
-    for task in _candidates(project, labeler, gold=False).filter(next_lease_expiry__lte=now).order_by("id")[:5]:
+    # Breadth-first: tasks whose leases ran out first (others started them), then the fullest open tasks. One
+    # query in the usual case; a lapsed task is recounted under its lock and taken when that frees a slot.
+    lapsed = Q(next_lease_expiry__lte=now)
+    first_lapsed = Case(When(lapsed, then=Value(0)), default=Value(1))
+    candidates = _candidates(project, labeler, gold=False)
+    task = (
+        candidates.filter(lapsed | Q(fill__lt=F("required")))
+        .order_by(first_lapsed, *CLAIM_ORDER[config.task_order])
+        .first()
+    )
+    if task is None or task.next_lease_expiry is None or task.next_lease_expiry > now:
+        return task
+    _recount(task, now)
+    if task.fill < task.required:
+        return task
+    for task in candidates.filter(lapsed).order_by("id")[:5]:  # rare: the first lapsed task was still full
         _recount(task, now)
         if task.fill < task.required:
             return task
-    open_tasks = _candidates(project, labeler, gold=False).filter(fill__lt=F("required"))
-    return open_tasks.order_by(*CLAIM_ORDER[config.task_order]).first()
+    return candidates.filter(fill__lt=F("required")).order_by(*CLAIM_ORDER[config.task_order]).first()
 
 
 # Started tasks (highest fill) first in every order, so overlap finishes tasks instead of spreading thin; then the
@@ -178,10 +195,10 @@ def submit_ranking(
             raise AnnotationError(f"ranking: {exc}") from None
     with transaction.atomic():
         task = locked_task(task.pk)
-        assignment = Assignment.objects.filter(task=task, labeler=labeler).first()
+        assignment = Assignment.objects.filter(task=task, labeler=labeler).select_related("ranking").first()
         if assignment is None:
             raise AnnotationError("this task was never assigned to you; ask for the next task", code="not_assigned")
-        existing = Ranking.objects.filter(assignment=assignment).first()
+        existing = getattr(assignment, "ranking", None)
         if existing is not None:
             if _same_submission(existing, groups, flag):
                 return existing, False

@@ -36,8 +36,12 @@ def refresh_consensus(*, task: RankingTask) -> Consensus | None:
         Consensus.objects.filter(task=task).delete()
         return None
     order = ranked_pairs(rankings, items=task.completion_ids)
-    consensus, _ = Consensus.objects.update_or_create(
-        task=task, defaults={"ranking": order, "n_rankings": len(rankings), "method": "ranked_pairs"}
+    consensus = Consensus(task=task, ranking=order, n_rankings=len(rankings), method="ranked_pairs")
+    Consensus.objects.bulk_create(  # one upsert (INSERT … ON CONFLICT (task) DO UPDATE)
+        [consensus],
+        update_conflicts=True,
+        unique_fields=["task"],
+        update_fields=["ranking", "n_rankings", "method", "computed_at"],
     )
     return consensus
 

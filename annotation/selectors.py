@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import timedelta
 from itertools import combinations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -34,10 +34,18 @@ def labeling_projects(*, user) -> QuerySet:
     return projects_for_user(user=user, roles=LABELING_ROLES)
 
 
+def get_labeling_project(*, user, slug: str):
+    """The project (with its ranking settings) when the user labels in it; else 404."""
+    project = labeling_projects(user=user).select_related("ranking_config").filter(slug=slug).first()
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
 def get_task_for_labeler(*, user, task_id: int) -> RankingTask:
     """The task when it belongs to a project the user labels in; else 404 (never 403: no probing of ids)."""
     task = (
-        RankingTask.objects.select_related("project", "prompt")
+        RankingTask.objects.select_related("project__ranking_config", "prompt")
         .filter(pk=task_id, project__in=labeling_projects(user=user))
         .first()
     )
@@ -94,10 +102,15 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None, config
 
 
 def labeler_progress(*, project, labeler) -> dict:
-    """Tasks the labeler ranked, and tasks still open in the project (not yet fully ranked)."""
-    done = Ranking.objects.filter(task__project=project, labeler=labeler, is_gold=False).count()
-    remaining = RankingTask.objects.filter(project=project, is_gold=False, is_complete=False).count()
-    return {"done": done, "remaining": remaining}
+    """Tasks the labeler ranked, and tasks still open in the project (not yet fully ranked), in one query."""
+
+    def count(queryset):
+        return Subquery(queryset.order_by().values("is_gold").annotate(n=Count("pk")).values("n"))
+
+    done = Ranking.objects.filter(task__project=project, labeler=labeler, is_gold=False)
+    remaining = RankingTask.objects.filter(project=project, is_gold=False, is_complete=False)
+    row = type(project).objects.filter(pk=project.pk).values(done=count(done), remaining=count(remaining)).first()
+    return {"done": (row or {}).get("done") or 0, "remaining": (row or {}).get("remaining") or 0}
 
 
 def _rankings_by_task(project, *, gold: bool) -> dict[int, list[Ranking]]:

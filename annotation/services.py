@@ -46,7 +46,11 @@ def get_ranking_config(*, project) -> RankingConfig:
     cached = getattr(project, "_ranking_config_cache", None)
     if cached is not None:
         return cached
-    config, _ = RankingConfig.objects.get_or_create(project=project)
+    config = None
+    if type(project).ranking_config.is_cached(project):  # read with the project (select_related)
+        config = getattr(project, "ranking_config", None)
+    if config is None:
+        config, _ = RankingConfig.objects.get_or_create(project=project)
     project._ranking_config_cache = config
     return config
 
