@@ -16,7 +16,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+from core.env import env_bool, env_choice, env_int, env_list, env_storage, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -267,7 +267,12 @@ STORAGES = {
         if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    # Files other machines read (datasets, training artifacts): S3-compatible with STORAGE_URL, else DATA_DIR.
+    "artifacts": env_storage(DATA_DIR),
 }
+# Dataset downloads from an object store: answered with a redirect to a short-lived presigned URL (the store serves
+# the bytes and Range) instead of streamed through the web server.
+STORAGE_REDIRECT_DOWNLOADS = env_bool("STORAGE_REDIRECT_DOWNLOADS", False)
 
 # --- LLM client -----------------------------------------------------------------------------------------------
 LLM_RETRY_BASE_SECONDS = 0.5

@@ -85,3 +85,61 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str | None:
     if parsed.scheme not in schemes:
         raise ImproperlyConfigured(f"{name} must be a URL with scheme {' or '.join(schemes)}, got {value!r}")
     return value
+
+
+def env_storage(data_dir) -> dict:
+    """The `artifacts` storage (Django STORAGES entry) for files one machine writes and another reads.
+
+    STORAGE_URL=s3://BUCKET[/PREFIX][?endpoint_url=URL&region=NAME&addressing_style=path|virtual] puts them in an
+    S3-compatible bucket (AWS S3, MinIO, Ceph RGW, OSS, COS); the usual AWS_STORAGE_BUCKET_NAME / AWS_S3_ENDPOINT_URL
+    / AWS_S3_REGION_NAME / AWS_LOCATION do the same without the URL. Keys come from the environment only
+    (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the machine's role), never from the URL. Unset: the local
+    filesystem under DATA_DIR (one machine, the embedded default), keeping the paths files always had there."""
+    from urllib.parse import parse_qs
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        _raw(name)  # settings variables: never an LLM endpoint's key variable
+    url = env_url("STORAGE_URL", ("s3", "file"))
+    options: dict = {}
+    if url:
+        parsed = urlparse(url)
+        if parsed.username or parsed.password:
+            raise ImproperlyConfigured(
+                "STORAGE_URL must not carry keys; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead"
+            )
+        if parsed.scheme == "file":
+            return {"BACKEND": "core.storage.LocalStorage", "OPTIONS": {"location": parsed.path or str(data_dir)}}
+        query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        unknown = sorted(set(query) - {"endpoint_url", "region", "addressing_style"})
+        if unknown or not parsed.hostname:
+            raise ImproperlyConfigured(
+                f"STORAGE_URL must look like s3://bucket/prefix?endpoint_url=…&region=…&addressing_style=path, "
+                f"got {url!r}" + (f" (unknown: {unknown})" if unknown else "")
+            )
+        options = {
+            "bucket_name": parsed.netloc,
+            "location": parsed.path.strip("/"),
+            "endpoint_url": query.get("endpoint_url"),
+            "region_name": query.get("region"),
+            "addressing_style": query.get("addressing_style"),
+        }
+    elif _raw("AWS_STORAGE_BUCKET_NAME"):
+        options = {
+            "bucket_name": _raw("AWS_STORAGE_BUCKET_NAME"),
+            "location": (_raw("AWS_LOCATION") or "").strip("/"),
+            "endpoint_url": _raw("AWS_S3_ENDPOINT_URL"),
+            "region_name": _raw("AWS_S3_REGION_NAME"),
+            "addressing_style": _raw("AWS_S3_ADDRESSING_STYLE"),
+        }
+    else:
+        return {"BACKEND": "core.storage.LocalStorage", "OPTIONS": {"location": str(data_dir)}}
+    return {
+        "BACKEND": "core.storage.ObjectStorage",
+        "OPTIONS": {
+            **{key: value for key, value in options.items() if value},
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_expire": env_int("STORAGE_URL_EXPIRE_SECONDS", 300, minimum=10),
+            "signature_version": "s3v4",
+        },
+    }

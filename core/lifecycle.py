@@ -204,12 +204,27 @@ def status(kind: RunKind, pk: int) -> str:
 
 
 def _infrastructure_errors() -> tuple[type[BaseException], ...]:
-    """The database connection or the broker went away: nothing about the run itself is wrong."""
+    """The database connection, the broker or the shared storage went away: nothing about the run is wrong."""
+    from botocore.exceptions import ConnectionError as StorageConnectionError
+    from botocore.exceptions import HTTPClientError as StorageHTTPError
     from kombu.exceptions import OperationalError as BrokerError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    return (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError, ConnectionError)
+    return (
+        OperationalError,
+        InterfaceError,
+        BrokerError,
+        RedisConnectionError,
+        RedisTimeoutError,
+        ConnectionError,
+        StorageConnectionError,
+        StorageHTTPError,
+    )
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    return isinstance(exc, _infrastructure_errors())
 
 
 @contextlib.contextmanager
@@ -224,7 +239,7 @@ def failing(kind: RunKind, pk: int, *, token=None, what: str = ""):
     try:
         yield
     except _infrastructure_errors() as exc:
-        logger.warning("%s: lost the database or the broker (%s); the reconciler will restart it", label, exc)
+        logger.warning("%s: lost the database, broker or storage (%s); the reconciler will restart it", label, exc)
         if not connection.in_atomic_block:
             connection.close()  # the next task starts on a fresh connection
         raise

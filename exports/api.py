@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import storage
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField, SeedField
 from core.pagination import PAGE_PARAMETERS, paginated
@@ -21,8 +23,6 @@ from exports.models import DatasetKind
 from exports.services import DatasetError
 from projects.models import DATA_ROLES
 from projects.selectors import get_project_for_user
-
-CHUNK = 256 * 1024
 
 
 class VersionSerializer(serializers.Serializer):
@@ -105,18 +105,6 @@ class DatasetDetailApi(APIView):
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _file_chunks(path, start: int, length: int):
-    with path.open("rb") as handle:
-        handle.seek(start)
-        left = length
-        while left > 0:
-            block = handle.read(min(CHUNK, left))
-            if not block:
-                return
-            left -= len(block)
-            yield block
-
-
 class DatasetDownloadApi(APIView):
     @extend_schema(
         parameters=[
@@ -134,6 +122,7 @@ class DatasetDownloadApi(APIView):
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="the file"),
             (206, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="a byte range"),
+            302: OpenApiResponse(description="with STORAGE_REDIRECT_DOWNLOADS: a short-lived presigned URL"),
             304: OpenApiResponse(description="If-None-Match matched the ETag"),
             400: ErrorSerializer,
             404: ErrorSerializer,
@@ -152,7 +141,7 @@ class DatasetDownloadApi(APIView):
             return Response({"detail": f"format: required; one of {list(SHAPES[version.kind])}"}, status=400)
         compress = params.get("gzip", "").lower() in ("1", "true", "yes")
         try:
-            path, digest = services.materialize(
+            key, digest = services.materialize_key(
                 version=version,
                 shape=shape,
                 split=params.get("split", "all"),
@@ -164,7 +153,13 @@ class DatasetDownloadApi(APIView):
         etag = f'"{digest}"'
         if request.headers.get("If-None-Match") == etag:
             return HttpResponse(status=304, headers={"ETag": etag})
-        size = path.stat().st_size
+        suffix = key.rsplit("/", 1)[-1]
+        filename = f"{version.project.slug}-{version.kind}-v{version.number}-{suffix}"
+        if settings.STORAGE_REDIRECT_DOWNLOADS:
+            url = storage.download_url(key, filename=filename)
+            if url:  # a short-lived presigned URL: the client fetches (and resumes, with Range) from the store
+                return HttpResponseRedirect(url, headers={"ETag": etag})
+        size = storage.size(key)
         start, length, status = 0, size, 200
         range_header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")
@@ -181,9 +176,8 @@ class DatasetDownloadApi(APIView):
             if start >= size or end < start:
                 return HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
             length, status = end - start + 1, 206
-        suffix = path.name
         response = StreamingHttpResponse(
-            _file_chunks(path, start, length),
+            storage.iter_range(key, start, length),
             status=status,
             content_type="application/gzip"
             if compress
@@ -192,9 +186,7 @@ class DatasetDownloadApi(APIView):
         response["Content-Length"] = str(length)
         response["ETag"] = etag
         response["Accept-Ranges"] = "bytes"
-        response["Content-Disposition"] = (
-            f'attachment; filename="{version.project.slug}-{version.kind}-v{version.number}-{suffix}"'
-        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         if status == 206:
             response["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
         return response

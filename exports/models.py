@@ -1,6 +1,6 @@
 """Dataset versions: immutable, content-hashed snapshots of a project's SFT examples or preference pairs.
 
-The rows of a version are written once, in a canonical JSONL file under DATA_DIR/datasets/<id>/, and never
+The rows of a version are written once, in a canonical JSONL file in shared storage (`exports.files`), and never
 change: downloads in every format are derived from that file, so the same version gives the same bytes next month
 even if the rows it came from are edited or deleted.
 """
@@ -36,6 +36,9 @@ class DatasetVersion(models.Model):
     train_rows = models.PositiveBigIntegerField(default=0)
     test_rows = models.PositiveBigIntegerField(default=0)
     content_hash = models.CharField(max_length=64, blank=True, help_text="sha256 of the canonical rows file")
+    storage_prefix = models.CharField(
+        max_length=200, blank=True, editable=False, help_text="Where its published files are in shared storage."
+    )
     stats = models.JSONField(default=dict)
     lineage = models.JSONField(default=dict)
     error = models.TextField(blank=True)

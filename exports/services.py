@@ -4,7 +4,6 @@ prompt group, hashed, with stats and lineage), and materialize a download repres
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import shutil
@@ -13,7 +12,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,20 +20,17 @@ from django.utils import timezone
 
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
-from core import lifecycle
+from core import lifecycle, storage
 from core.errors import ServiceError
 from core.fields import require_whole_number
 from core.lifecycle import RunStatus
+from exports import files
 from exports.formats import (
     DEFAULT_SHAPE,
     FILE_TYPES,
     SHAPES,
     SPLITS,
     canonical,
-    read_rows,
-    shape_row,
-    write_jsonl,
-    write_parquet,
 )
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
 from exports.signals import version_ready
@@ -63,14 +58,6 @@ FILTER_KEYS = {
 
 class DatasetError(ServiceError):
     pass
-
-
-def version_dir(version: DatasetVersion) -> Path:
-    return Path(settings.DATA_DIR) / "datasets" / str(version.pk)
-
-
-def rows_path(version: DatasetVersion) -> Path:
-    return version_dir(version) / "rows.jsonl"
 
 
 def _check_filters(kind: str, filters: dict) -> dict:
@@ -137,7 +124,7 @@ def create_dataset_version(
                     created_by=signed_in_or_none(created_by),
                 )
                 # a new id has no files; leftovers come from a database restored without its data folder
-                shutil.rmtree(version_dir(version), ignore_errors=True)
+                storage.delete_prefix(f"datasets/{version.pk}")
                 transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): send_build(pk, t))
                 return version
         except IntegrityError:
@@ -309,20 +296,18 @@ def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
 
 
 def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
-    """Stream the rows into DATA_DIR/datasets/<id>/rows.jsonl (canonical JSON, one row per line), hash them, write
-    the default download, and mark the version ready.
+    """Stream the rows into a canonical rows file (canonical JSON, one row per line), hash them, write the default
+    download, upload both under the build's own prefix in shared storage, and mark the version ready with it.
 
     Safe to run twice and to resume: each build holds the version's build token (a restarted build gets a new one),
-    writes into its own staging folder, and only the current token's build may publish its files and mark the
+    writes under its own prefix, and only the current token's build may publish (record its prefix) and mark the
     version ready. A ready or failed version is left alone; a superseded build stops at its next heartbeat."""
     version = DatasetVersion.objects.select_related("project").get(pk=version_id)
     token = str(token or version.build_token or "")
     if version.status != VersionStatus.BUILDING or str(version.build_token) != token:
         return
-    folder = version_dir(version)
-    staging = folder / f".build-{token}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    prefix = files.build_prefix(version, token)
+    staging = files.working_folder(prefix)
     stats, lineage = _Stats(), {}
     source = _sft_rows if version.kind == DatasetKind.SFT else _preference_rows
     digest = hashlib.sha256()
@@ -331,7 +316,7 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
     try:
         mine.update(heartbeat_at=timezone.now(), rows_written=0)
         beat = time.monotonic()
-        with (staging / "rows.jsonl").open("wb") as out:
+        with (staging / files.ROWS).open("wb") as out:
             for n, row in enumerate(source(version, stats, lineage), start=1):
                 row["split"] = split_of(row["group_id"], seed=version.split_seed, test_fraction=version.test_fraction)
                 row["id"] = n
@@ -346,34 +331,33 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
                     beat = time.monotonic()
                     if not mine.update(rows_written=n, heartbeat_at=timezone.now()):
                         logger.warning("dataset version %s: build %s superseded; stopping", version.pk, token)
-                        shutil.rmtree(staging, ignore_errors=True)
+                        files.discard_build(staging, prefix)
                         return
         mine.update(heartbeat_at=timezone.now())
-        _write_representation(
-            staging / "rows.jsonl",
-            staging,
-            shape=DEFAULT_SHAPE[version.kind],
-            split="all",
-            file_type="jsonl",
-            compress=False,
+        shape = DEFAULT_SHAPE[version.kind]
+        name = files.representation_name(shape, "all", "jsonl", False)
+        default_hash = files.write_representation(
+            staging / files.ROWS, staging / name, shape=shape, split="all", file_type="jsonl", compress=False
         )
+        (staging / f"{name}.sha256").write_text(default_hash)
+        files.upload_build(staging, prefix)
+        mine.update(heartbeat_at=timezone.now())
     except Exception as exc:
+        if lifecycle.is_infrastructure_error(exc):
+            if storage.local_path(prefix) is None:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise  # storage or database unreachable: the reconciler restarts the build
         logger.exception("building dataset version %s failed", version.pk)
         lifecycle.finish(build_kind, version.pk, RunStatus.FAILED, token=token, error=f"{type(exc).__name__}: {exc}")
-        shutil.rmtree(staging, ignore_errors=True)
+        files.discard_build(staging, prefix)
         return
     total = sum(stats.splits.values())
     with transaction.atomic():
         current = DatasetVersion.objects.select_for_update().filter(pk=version.pk).values("status", "build_token")
         row = current.first()
         if not row or row["status"] != VersionStatus.BUILDING or str(row["build_token"]) != token:
-            shutil.rmtree(staging, ignore_errors=True)
+            files.discard_build(staging, prefix)
             return
-        for path in folder.iterdir():  # nothing was downloadable before ready: clear anything stale
-            if path.is_file():
-                path.unlink()
-        for path in staging.iterdir():  # publish under the row lock: only the current build gets here
-            path.replace(folder / path.name)
         lifecycle.finish(
             build_kind,
             version.pk,
@@ -384,12 +368,12 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
             train_rows=stats.splits["train"],
             test_rows=stats.splits["test"],
             content_hash=digest.hexdigest(),
+            storage_prefix=prefix,
             stats=stats.summary(),
             lineage=lineage,
         )
-    for other in folder.glob(".build-*"):  # superseded builds' leftovers
-        shutil.rmtree(other, ignore_errors=True)
     version.refresh_from_db()
+    files.remove_other_builds(version, keep=prefix)  # superseded or killed builds' leftovers
     version_ready.send(sender=DatasetVersion, version=version)  # e.g. training triggers start their jobs
 
 
@@ -411,9 +395,7 @@ def restart_stalled_builds(*, stale_seconds: float | None = None) -> int:
     return restarted
 
 
-def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: str, compress: bool):
-    """(path, sha256) of the download for this representation, written once from the canonical rows and reused
-    (so a download can be resumed with Range and gives the same bytes every time)."""
+def _check_representation(version: DatasetVersion, *, shape: str, split: str, file_type: str, compress: bool):
     if version.status != VersionStatus.READY:
         raise DatasetError(f"version {version.pk} is {version.status}, not ready", code="not_ready")
     if shape not in SHAPES[version.kind]:
@@ -424,27 +406,22 @@ def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: s
         raise DatasetError(f"file type: must be one of {list(FILE_TYPES)}")
     if file_type == "parquet" and compress:
         raise DatasetError("gzip: Parquet files are compressed already; ask for gzip with JSONL only")
-    if not rows_path(version).exists():
-        raise DatasetError(f"version {version.pk}: its rows file is missing from the data folder", code="missing")
-    return _write_representation(
-        rows_path(version), version_dir(version), shape=shape, split=split, file_type=file_type, compress=compress
-    )
+    if not storage.exists(f"{files.files_prefix(version)}/{files.ROWS}"):
+        raise DatasetError(f"version {version.pk}: its rows file is missing from storage", code="missing")
 
 
-def _write_representation(source: Path, folder: Path, *, shape: str, split: str, file_type: str, compress: bool):
-    name = f"{shape}.{split}.{file_type}" + (".gz" if compress else "")
-    target = folder / name
-    hash_file = folder / (name + ".sha256")
-    if target.exists() and hash_file.exists():
-        return target, hash_file.read_text().strip()
-    rows = (shape_row(row, shape) for row in read_rows(source, split))
-    if file_type == "parquet" and shape == "raw":  # lineage dicts differ by source type: one JSON column
-        rows = ({**row, "source": json.dumps(row["source"], ensure_ascii=False, sort_keys=True)} for row in rows)
-    digest = write_parquet(rows, target) if file_type == "parquet" else write_jsonl(rows, target, compress=compress)
-    tmp = folder / f".{name}.sha256.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(digest)
-    tmp.replace(hash_file)
-    return target, digest
+def materialize_key(*, version: DatasetVersion, shape: str, split: str, file_type: str, compress: bool):
+    """(storage key, sha256) of the download for this representation, written once from the canonical rows and
+    stored (so a download can be resumed with Range and gives the same bytes every time, from any machine)."""
+    _check_representation(version, shape=shape, split=split, file_type=file_type, compress=compress)
+    return files.materialize_key(version, shape=shape, split=split, file_type=file_type, compress=compress)
+
+
+def materialize(*, version: DatasetVersion, shape: str, split: str, file_type: str, compress: bool):
+    """(path on this machine's disk, sha256) of the representation: the stored file fetched into a local cache
+    checked by its hash when storage is shared (training workers, the CLI)."""
+    key, digest = materialize_key(version=version, shape=shape, split=split, file_type=file_type, compress=compress)
+    return files.local_copy(version, key, digest), digest
 
 
 def send_current_build(version_id: int) -> None:

@@ -10,7 +10,9 @@ import pytest
 from annotation.claims import claim_next_ranking_task, submit_ranking
 from exports import services
 from exports.models import DatasetVersion, VersionStatus
-from exports.services import build_dataset_version, create_dataset_version, restart_stalled_builds, version_dir
+from core.storage import local_path
+from exports.files import files_prefix
+from exports.services import build_dataset_version, create_dataset_version, restart_stalled_builds
 from tests.helpers.datasets import wait_while_building
 from tests.helpers.processes import celery_worker, manage, process_env
 
@@ -38,12 +40,13 @@ def test_cli_waits_for_a_worker_built_version_with_its_default_download(project,
     assert version.status == VersionStatus.READY and version.row_count == 4 * 6
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 24 and set(rows[0]) == {"prompt", "chosen", "rejected", "margin"}
-    folder = version_dir(version)
+    folder = local_path(files_prefix(version))
+    assert version.storage_prefix == f"datasets/{version.pk}/{version.build_token}"
     default = folder / "trl-preference.all.jsonl"
     assert default.read_bytes() == out.read_bytes()
     assert (folder / "trl-preference.all.jsonl.sha256").read_text() == hashlib.sha256(out.read_bytes()).hexdigest()
     assert hashlib.sha256((folder / "rows.jsonl").read_bytes()).hexdigest() == version.content_hash
-    assert not list(folder.glob(".build-*")) and not list(folder.glob(".*.tmp"))
+    assert list(folder.parent.iterdir()) == [folder] and not list(folder.glob(".*.tmp"))  # nothing else left
 
 
 def test_a_lost_build_message_is_restarted_by_the_reconciler(project, ranked):
@@ -76,7 +79,7 @@ def test_a_superseded_build_stops_and_never_publishes(project, ranked, monkeypat
     build_dataset_version(version_id=version.pk, token=first_token)
     version.refresh_from_db()
     assert version.status == VersionStatus.BUILDING and version.row_count == 0 and len(calls) == 3
-    assert not (version_dir(version) / "rows.jsonl").exists() and not list(version_dir(version).glob(".build-*"))
+    assert not list(local_path(f"datasets/{version.pk}").rglob("rows.jsonl"))  # the stopped build left nothing
     monkeypatch.setattr(services, "split_of", real_split)
     build_dataset_version(version_id=version.pk, token=first_token)  # a redelivered old message: a no-op
     version.refresh_from_db()

@@ -44,9 +44,9 @@ def test_preference_rows_are_all_pairs_of_each_ranking(project, ranked):
     assert version.row_count == 2 * 3 * 6  # 2 rankings x 3 tasks x C(4,2)
     assert version.stats["rows_per_group"] == {"mean": 12.0, "max": 12} and version.lineage["rankings"] == 6
     assert version.lineage["labelers"] == ["ranker0", "ranker1"] and version.lineage["tasks"] == 3
-    from exports.services import rows_path
+    from exports.files import local_rows
 
-    rows = rows_of(rows_path(version))
+    rows = rows_of(local_rows(version))
     splits_per_group = {}
     for row in rows:
         splits_per_group.setdefault(row["group_id"], set()).add(row["split"])

@@ -145,7 +145,8 @@ def test_worker_killed_mid_dataset_build(project, tmp_path):
     import json
 
     from exports.models import DatasetVersion, VersionStatus
-    from exports.services import build_dataset_version, create_dataset_version, version_dir
+    from core.storage import local_path
+    from exports.services import build_dataset_version, create_dataset_version
     from selfinstruct.services import import_seed_file
 
     seeds = tmp_path / "many.jsonl"
@@ -172,7 +173,8 @@ def test_worker_killed_mid_dataset_build(project, tmp_path):
         log = second.output()
     assert version.status == VersionStatus.READY, log[-3000:]
     assert "build stalled; restarting it" in log
-    assert version.row_count == 30_000 and not list(version_dir(version).glob(".build-*"))
+    left = [path.name for path in local_path(f"datasets/{version.pk}").iterdir()]
+    assert version.row_count == 30_000 and left == [str(version.build_token)]  # the killed build's files removed
     twin = create_dataset_version(project=project, kind="sft", test_fraction=0.1)
     build_dataset_version(version_id=twin.pk, token=str(twin.build_token))  # undisturbed, in this process
     twin.refresh_from_db()
