@@ -8,10 +8,10 @@ import json
 import pytest
 
 from annotation.claims import claim_next_ranking_task, submit_ranking
-from exports import services
-from exports.models import DatasetVersion, VersionStatus
 from core.storage import local_path
+from exports import services
 from exports.files import files_prefix
+from exports.models import DatasetVersion, VersionStatus
 from exports.services import build_dataset_version, create_dataset_version, restart_stalled_builds
 from tests.helpers.datasets import wait_while_building
 from tests.helpers.processes import celery_worker, manage, process_env

@@ -144,8 +144,8 @@ def test_worker_killed_mid_dataset_build(project, tmp_path):
     exactly the rows (same content hash) an undisturbed build gives, and leaves no staging folder behind."""
     import json
 
-    from exports.models import DatasetVersion, VersionStatus
     from core.storage import local_path
+    from exports.models import DatasetVersion, VersionStatus
     from exports.services import build_dataset_version, create_dataset_version
     from selfinstruct.services import import_seed_file
 
