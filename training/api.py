@@ -3,10 +3,9 @@ cancel, and artifact downloads — all scoped to the caller's projects."""
 
 from __future__ import annotations
 
-import io
 import mimetypes
 
-from django.http import FileResponse, Http404
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -233,15 +232,13 @@ class JobArtifactApi(APIView):
     )
     def get(self, request, job_id: int, name: str):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        path, content = selectors.artifact_content(job=job, name=name)
-        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        body = io.BytesIO(content) if content is not None else path.open("rb")
-        return FileResponse(
-            body,
-            content_type=kind,
-            as_attachment=not kind.startswith("image/"),
-            filename=f"job{job.pk}-{name.replace('/', '-')}",
-        )
+        size, content, chunks = selectors.artifact_content(job=job, name=name)
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        response = StreamingHttpResponse([content] if content is not None else chunks, content_type=kind)
+        response["Content-Length"] = str(size)
+        disposition = "inline" if kind.startswith("image/") else "attachment"
+        response["Content-Disposition"] = f'{disposition}; filename="job{job.pk}-{name.replace("/", "-")}"'
+        return response
 
 
 # --- evaluations ---------------------------------------------------------------------------------------------------

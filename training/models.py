@@ -63,6 +63,11 @@ class TrainingJob(models.Model):
     error = models.TextField(blank=True)
     results = models.JSONField(default=dict, help_text="Final evaluation and counts.")
     output_dir = models.CharField(max_length=500, blank=True)
+    artifacts = models.JSONField(
+        default=dict,
+        editable=False,
+        help_text="What was uploaded to shared storage: files (name: bytes), checkpoints, final, status.",
+    )
     trigger = models.ForeignKey("TrainingTrigger", null=True, blank=True, on_delete=models.SET_NULL)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

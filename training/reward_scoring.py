@@ -20,7 +20,7 @@ from training.models import (
     ScoringRun,
     TrainingJob,
 )
-from training.services import TrainingJobError, trained_model_dir
+from training.services import TrainingJobError, check_trained_model, trained_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def start_reward_scoring(*, job: TrainingJob, created_by=None, enqueue: bool = T
     enqueue=False: the caller runs it in its own process (`--inline`), so no worker does the work a second time."""
     from annotation.selectors import count_completions_to_score
 
-    reward_model_dir(job)
+    check_trained_model(job, JobKind.REWARD, "only reward models score completions")
     if ScoringRun.objects.filter(job=job, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).exists():
         raise TrainingJobError(f"job {job.pk} already has a scoring run queued or running", code="conflict")
     missing = count_completions_to_score(project=job.project, job_id=job.pk)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.db.models import QuerySet
 from django.http import Http404
 
+from core import storage
 from projects.models import DATA_ROLES
 from projects.selectors import projects_for_user
 from training.models import EvaluationRun, TrainingJob, TrainingMetric
@@ -62,16 +64,23 @@ def metric_series(*, job: TrainingJob) -> dict[str, list[tuple[int, float]]]:
 
 
 def artifacts(*, job: TrainingJob) -> list[dict]:
-    """The job's files a user may download: the model folder, the adapter (LoRA), config, metrics, plot, log."""
+    """The job's files a user may download (the model folder, the adapter (LoRA), config, metrics, plot, log), as
+    its manifest lists them in shared storage; jobs from before storage: what their folder on this disk holds."""
+    manifest = job.artifacts or {}
+    if "files" in manifest:
+        names = [name for name in manifest["files"] if _listed(name)]
+        return [{"name": name, "bytes": _served_size(job, name, manifest["files"][name])} for name in names]
     folder = job_dir(job)
-    found = []
-    for name in ARTIFACT_TOP:
-        if (folder / name).is_file():
-            found.append(name)
+    found = [name for name in ARTIFACT_TOP if (folder / name).is_file()]
     for sub in ("model", "adapter"):
         if (folder / sub).is_dir():
             found += sorted(f"{sub}/{p.name}" for p in (folder / sub).iterdir() if p.is_file())
-    return [{"name": name, "bytes": _served_size(folder / name)} for name in found]
+    return [{"name": name, "bytes": _served_size(job, name, (folder / name).stat().st_size)} for name in found]
+
+
+def _listed(name: str) -> bool:
+    top, _, rest = name.partition("/")
+    return name in ARTIFACT_TOP or (top in ("model", "adapter") and rest and "/" not in rest)
 
 
 # Text artifacts are served with server paths replaced (training.paths.redact_paths): configs and logs name the
@@ -80,28 +89,49 @@ REDACTED_SUFFIXES = (".json", ".log", ".txt", ".jinja", ".md", ".yaml", ".yml")
 REDACT_MAX_BYTES = 4 * 1024 * 1024
 
 
-def _redacted(path: Path) -> bool:
-    return path.suffix in REDACTED_SUFFIXES and path.stat().st_size <= REDACT_MAX_BYTES
+def _redacted(name: str, size: int) -> bool:
+    return Path(name).suffix in REDACTED_SUFFIXES and size <= REDACT_MAX_BYTES
 
 
-def _served_size(path: Path) -> int:
-    return len(artifact_text(path).encode()) if _redacted(path) else path.stat().st_size
+def _key(job: TrainingJob, name: str) -> str:
+    return f"training/{job.pk}/{name}"
 
 
-def artifact_text(path: Path) -> str:
-    return redact_paths(path.read_text(encoding="utf-8", errors="replace"))
+def _stored(job: TrainingJob) -> bool:
+    return "files" in (job.artifacts or {})
 
 
-def artifact_path(*, job: TrainingJob, name: str) -> Path:
-    if name not in {a["name"] for a in artifacts(job=job)}:
+def _served_size(job: TrainingJob, name: str, size: int) -> int:
+    return len(_text(job, name).encode()) if _redacted(name, size) else size
+
+
+def _text(job: TrainingJob, name: str) -> str:
+    if _stored(job):
+        return redact_paths(storage.read_text(_key(job, name), limit=REDACT_MAX_BYTES + 1))
+    return redact_paths((job_dir(job) / name).read_text(encoding="utf-8", errors="replace"))
+
+
+def artifact_content(*, job: TrainingJob, name: str) -> tuple[int, bytes | None, Iterator[bytes] | None]:
+    """(size, content, chunks): content is the redacted text of a text artifact; other files stream as they are
+    (chunks), from shared storage or, for jobs from before storage, this disk."""
+    sizes = {a["name"]: a["bytes"] for a in artifacts(job=job)}
+    if name not in sizes:
         raise Http404("No such artifact.")
-    return job_dir(job) / name
+    raw = (job.artifacts or {}).get("files", {}).get(name)
+    if raw is None:
+        raw = (job_dir(job) / name).stat().st_size
+    if _redacted(name, raw):
+        content = _text(job, name).encode()
+        return len(content), content, None
+    if _stored(job):
+        return raw, None, storage.iter_range(_key(job, name), 0, raw)
+    return raw, None, _local_chunks(job_dir(job) / name)
 
 
-def artifact_content(*, job: TrainingJob, name: str) -> tuple[Path, bytes | None]:
-    """(path, content): content is the redacted text for text artifacts, None for files served as they are."""
-    path = artifact_path(job=job, name=name)
-    return path, (artifact_text(path).encode() if _redacted(path) else None)
+def _local_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(storage.CHUNK):
+            yield chunk
 
 
 def _version_summary(version) -> dict:

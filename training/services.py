@@ -15,6 +15,7 @@ from core.errors import ServiceError
 from core.fields import require_whole_number
 from core.lifecycle import RunStatus
 from projects.selectors import signed_in_or_none
+from training import artifacts
 from training import hyperparameters as hp_rules
 from training.models import (
     DATASET_KIND_FOR_JOB,
@@ -165,16 +166,26 @@ def start_triggered_jobs(*, version) -> list[TrainingJob]:
 # --- serving a trained model ----------------------------------------------------------------------------------
 
 
-def trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
-    """The model folder of a succeeded job of `kind`, or TrainingJobError saying why it cannot be used."""
+def check_trained_model(job: TrainingJob, kind: str, only: str) -> None:
+    """TrainingJobError unless `job` is a succeeded job of `kind` whose model is in storage (fetches nothing)."""
     if job.kind != kind:
         raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; {only}")
     if job.status != RunStatus.SUCCEEDED:
         raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
-    folder = model_dir(job)
-    if not (folder / "config.json").is_file():
-        raise TrainingJobError(f"job {job.pk}: no model at {folder} (artifacts removed?)", code="missing")
-    return folder
+    if not artifacts.has_model(job):
+        message = f"job {job.pk}: its model is not in storage (artifacts removed?)"
+        raise TrainingJobError(message, code="missing")
+
+
+def trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
+    """The model folder (on this machine, fetched from storage when needed) of a succeeded job of `kind`, or
+    TrainingJobError saying why it cannot be used."""
+    check_trained_model(job, kind, only)
+    try:
+        return artifacts.local_model(job)
+    except OSError:
+        message = f"job {job.pk}: its model is not in storage (artifacts removed?)"
+        raise TrainingJobError(message, code="missing") from None
 
 
 def servable_model_dir(job: TrainingJob) -> Path:

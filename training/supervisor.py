@@ -20,6 +20,7 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import FINISHED, RunStatus
 from exports.services import DatasetError, materialize
+from training import artifacts
 from training.models import (
     TrainingJob,
     TrainingMetric,
@@ -33,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 
 # --- running ---------------------------------------------------------------------------------------------------
+
+
+class _InputMissing(OSError):
+    """Something the job trains from is not there (its base job's model)."""
 
 
 def run_training_job(*, job_id: int) -> None:
@@ -54,7 +59,9 @@ def _run_claimed_job(job_id: int, token) -> None:
     try:
         spec = _prepare(job, folder)
     except (DatasetError, OSError) as exc:
-        _finish(job_id, token, RunStatus.FAILED, f"dataset: {exc}")
+        if lifecycle.is_infrastructure_error(exc):
+            raise  # storage unreachable: the reconciler fails the job; its data is not to blame
+        _finish(job_id, token, RunStatus.FAILED, str(exc) if isinstance(exc, _InputMissing) else f"dataset: {exc}")
         return
     mine.update(output_dir=str(folder))
     with (folder / "train.log").open("ab") as log:
@@ -85,11 +92,19 @@ def _prepare(job: TrainingJob, folder: Path) -> dict:
     test_file = None
     if version.test_rows:
         test_file, _ = materialize(version=version, shape=shape, split="test", file_type="jsonl", compress=False)
+    base_model = job.base_model
+    if job.base_job_id:  # an earlier job's model: from storage into this machine's cache when it is not here
+        try:
+            base_model = str(artifacts.local_model(job.base_job))
+        except OSError as exc:
+            if lifecycle.is_infrastructure_error(exc):
+                raise
+            raise _InputMissing(f"base_job: {exc}") from None
     spec = {
         "job": job.pk,
         "kind": job.kind,
         "method": job.method,
-        "base_model": job.base_model,
+        "base_model": base_model,
         "dataset_version": version.pk,
         "dataset_hash": version.content_hash,
         "train_file": str(train_file),
@@ -143,10 +158,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine, token) -> None:
     events = folder / "events.jsonl"
-    offset, cancel_sent, progress = 0, False, {}
+    offset, cancel_sent, progress, uploaded = 0, False, {}, set()
     while True:
         code = proc.poll()
         offset = _ingest(job, events, offset, progress)
+        for name in artifacts.complete_checkpoints(folder):  # each checkpoint to storage as soon as it is whole
+            if name not in uploaded:
+                artifacts.upload_checkpoint(job, folder, name)
+                uploaded.add(name)
         fields = {"heartbeat_at": timezone.now()}
         if progress:
             fields.update(step=progress["step"], total_steps=max(progress["total"], 0), eta_seconds=progress["eta"])
@@ -160,7 +179,7 @@ def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine, tok
         if code is not None:
             break
         time.sleep(settings.TRAINING_POLL_SECONDS)
-    _finish_from_result(proc.returncode, folder, job.pk, token, progress)
+    _finish_from_result(proc.returncode, folder, job, token, progress)
 
 
 def _ingest(job: TrainingJob, path: Path, offset: int, progress: dict) -> int:
@@ -212,12 +231,16 @@ def _finish(job_id: int, token, status: str, error: str = "", results: dict | No
     )
 
 
-def _finish_from_result(code: int, folder: Path, job_id: int, token, progress: dict) -> None:
+def _finish_from_result(code: int, folder: Path, job: TrainingJob, token, progress: dict) -> None:
+    """Upload what the job wrote (its status marked in the manifest), then record the outcome."""
+    job_id = job.pk
     result_file = folder / "result.json"
     result = json.loads(result_file.read_text(encoding="utf-8")) if result_file.exists() else None
     if result and result.get("status") in FINISHED:
+        artifacts.upload_outputs(job, folder, status=result["status"])
         _finish(job_id, token, result["status"], result.get("error", ""), result.get("results"))
         return
+    artifacts.upload_outputs(job, folder, status=RunStatus.FAILED)
     where = f" at step {progress.get('step', 0)}/{progress.get('total', '?')}" if progress else ""
     if code < 0:
         error = f"the training process was killed by {signal.Signals(-code).name}{where}"

@@ -132,7 +132,7 @@ def test_a_missing_model_fails_the_run_with_the_reason(project, reward_job):
     shutil.rmtree(model_dir(reward_job))
     run_reward_scoring(run_id=run.pk)
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED and "no model at" in run.error
+    assert run.status == RunStatus.FAILED and "its model is not in storage" in run.error
 
 
 def test_scoring_from_the_api_the_cli_and_the_admin(project, reward_job, api_as, cast, capsys):
