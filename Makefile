@@ -9,7 +9,7 @@ TEACHER_PORT ?= 8765
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install browser lint check-deploy clean
+.PHONY: run test install browser s3server lint check-deploy clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ browser:
 	  echo "note: could not install chromium; the browser tests will not run"; \
 	else echo "note: chromium missing (apt-get install chromium fonts-wqy-microhei); the browser tests will not run"; fi
 
+# The several-machine tests start s3rver (an S3-protocol server keeping objects on disk) from npm; `make run` and
+# the embedded default never need it. Without npm those tests skip, or fail under REQUIRE_SERVICES=1.
+s3server: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "note: npm missing; the several-machine (S3) tests will not run"; fi
+
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo --teacher-port $(TEACHER_PORT)
@@ -41,7 +48,7 @@ run: $(STAMP)
 # database); the services pass runs only the tests that touch the database, the broker or workers.
 TEST_PROCESSES ?= 4
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --durations=25
-test: $(STAMP) browser
+test: $(STAMP) browser s3server
 	env -u DATABASE_URL -u REDIS_URL $(PYTEST)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) TEST_SERVICES_PASS=1 $(PYTEST)
 
@@ -56,4 +63,4 @@ check-deploy: $(STAMP)
 	DATA_DIR=$$(mktemp -d) $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache node_modules

@@ -29,6 +29,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from django.core.files.storage import FileSystemStorage, storages
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 CHUNK = 1024 * 1024
 _PART = 16 * 1024 * 1024  # multipart part size: memory per upload stays at a few parts whatever the file's size
@@ -107,7 +108,7 @@ class ObjectStorage(S3Storage):
         return None
 
     def _key(self, key: str) -> str:
-        return self._normalize_name(self._clean_name(key))
+        return self._normalize_name(clean_name(key))
 
     def put_file(self, source: Path, key: str) -> None:
         self.bucket.upload_file(str(source), self._key(key), Config=self.transfer_config)
@@ -133,7 +134,7 @@ class ObjectStorage(S3Storage):
 
     def keys(self, prefix: str) -> list[str]:
         full = self._key(prefix).rstrip("/") + "/"
-        strip = len(self._key("")) + 1 if self.location else 0
+        strip = len(self.location.strip("/")) + 1 if self.location.strip("/") else 0
         return sorted(obj.key[strip:] for obj in self.bucket.objects.filter(Prefix=full))
 
     def delete_prefix(self, prefix: str) -> None:
