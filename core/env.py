@@ -141,5 +141,6 @@ def env_storage(data_dir) -> dict:
             "default_acl": None,
             "querystring_expire": env_int("STORAGE_URL_EXPIRE_SECONDS", 300, minimum=10),
             "signature_version": "s3v4",
+            "max_attempts": env_int("STORAGE_MAX_ATTEMPTS", 5, minimum=1),
         },
     }

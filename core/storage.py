@@ -89,13 +89,14 @@ class ObjectStorage(S3Storage):
     """An S3-compatible bucket. Uploads are multipart (constant memory); reads stream by byte range."""
 
     def __init__(self, **settings):
+        attempts = settings.pop("max_attempts", 5)
         settings.setdefault(
             "client_config",
             # Checksums only where S3 requires them: MinIO, Ceph RGW and older S3 servers reject the newer default.
             Config(
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
-                retries={"max_attempts": 5, "mode": "standard"},
+                retries={"max_attempts": attempts, "mode": "standard"},
                 s3={"addressing_style": settings.pop("addressing_style", None) or "auto"},
             ),
         )
