@@ -11,8 +11,14 @@ rejected text FROM every ranked pair) TO STDOUT`, i.e. the fastest the database 
 (read and counted, not kept). Targets: first download and steady-state stream each ≥ 0.5 × COPY. Writes
 bench/results/export.json.
 
+With --storage s3 the files go to a local s3rver (`make s3server`) instead of DATA_DIR, as on several machines:
+the build uploads there, downloads stream from there through the web server; and, in the same run, the rows file's
+upload and download rates to and from the store, against a copy of the same file on the local disk
+(bench/results/export-s3.json).
+
     .venv/bin/python bench/export.py                 # 1,000,000 pairs (several minutes on 2 cores)
     .venv/bin/python bench/export.py --pairs 100000  # quicker
+    .venv/bin/python bench/export.py --storage s3    # through the object store
 """
 
 from __future__ import annotations
@@ -101,6 +107,46 @@ print(json.dumps({{"version": version.pk, "rows": version.row_count, "status": v
 """
 
 
+STORAGE_RATES = """
+import json, shutil, tempfile, time
+from pathlib import Path
+from core import storage
+from exports.files import files_prefix
+from exports.models import DatasetVersion
+version = DatasetVersion.objects.get(pk={version})
+key = files_prefix(version) + "/rows.jsonl"
+folder = Path(tempfile.mkdtemp())
+started = time.perf_counter(); storage.fetch_file(key, folder / "rows.jsonl"); down = time.perf_counter() - started
+size = (folder / "rows.jsonl").stat().st_size
+started = time.perf_counter(); storage.put_file(folder / "rows.jsonl", "bench/rows-copy.jsonl")
+up = time.perf_counter() - started
+started = time.perf_counter(); shutil.copyfile(folder / "rows.jsonl", folder / "local-copy.jsonl")
+with open(folder / "local-copy.jsonl", "rb+") as handle: __import__("os").fsync(handle.fileno())
+local = time.perf_counter() - started
+storage.delete_prefix("bench"); shutil.rmtree(folder)
+mb = size / 2**20
+print(json.dumps({{"file_mb": round(mb, 1), "upload_mb_per_s": round(mb / up, 1),
+                  "download_mb_per_s": round(mb / down, 1), "local_disk_copy_mb_per_s": round(mb / local, 1),
+                  "upload_ratio_to_local_disk": round(local / up, 3),
+                  "download_ratio_to_local_disk": round(local / down, 3)}}))
+"""
+
+
+def start_s3rver(folder: str, port: int) -> tuple[subprocess.Popen, dict]:
+    binary = REPO / "node_modules" / ".bin" / "s3rver"
+    if not binary.exists():
+        raise SystemExit("s3rver is missing: make s3server (needs npm)")
+    proc = subprocess.Popen(
+        [str(binary), "-a", "127.0.0.1", "-p", str(port), "-d", folder, "--configure-bucket", "bench", "--silent"]
+    )
+    time.sleep(2)
+    return proc, {
+        "STORAGE_URL": f"s3://bench/export?endpoint_url=http://127.0.0.1:{port}&region=us-east-1&addressing_style=path",
+        "AWS_ACCESS_KEY_ID": "S3RVER",
+        "AWS_SECRET_ACCESS_KEY": "S3RVER",
+    }
+
+
 def peak_rss_mb(pids: list[int]) -> float:
     peak = 0
     for pid in pids:
@@ -140,11 +186,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "export.json")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--sqlite", action="store_true", help="the embedded default instead (no COPY baseline)")
+    parser.add_argument("--storage", choices=["local", "s3"], default="local")
     args = parser.parse_args()
+    if args.storage == "s3" and args.out == REPO / "bench" / "results" / "export.json":
+        args.out = REPO / "bench" / "results" / "export-s3.json"
     tasks = -(-args.pairs // 6)
     data_dir = tempfile.mkdtemp(prefix="idp-bench-export-")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATA_DIR=data_dir, LOG_LEVEL="WARNING")
+    s3rver = None
+    if args.storage == "s3":
+        s3rver, storage_env = start_s3rver(tempfile.mkdtemp(prefix="idp-bench-s3-"), args.port + 1)
+        env.update(storage_env)
     if not args.sqlite:
         fresh_database(args.database_url)
         env["DATABASE_URL"] = args.database_url
@@ -191,9 +244,22 @@ def main() -> None:
         half = second[1] // 2
         resumed = download(args.port, path, info["token"], {"Range": f"bytes={half}-"})
         rss = peak_rss_mb(children(server.pid))
+        rates = None
+        if s3rver is not None:
+            out = subprocess.run(
+                [sys.executable, "manage.py", "shell", "-c", STORAGE_RATES.format(version=info["version"])],
+                cwd=REPO,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            rates = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if s3rver is not None:
+            s3rver.terminate()
     copy_rows, copy_s = copy_baseline(args.database_url) if not args.sqlite else (0, 0.0)
     copy_rate = copy_rows / copy_s if copy_s else None
 
@@ -218,6 +284,8 @@ def main() -> None:
         "resume_from_half": {"status": resumed[0], "bytes": resumed[1], "expected": second[1] - half},
         "server_peak_rss_mb": rss,
         "database": "sqlite" if args.sqlite else "postgresql",
+        "storage": "s3rver (S3 protocol, same machine)" if s3rver is not None else "local DATA_DIR",
+        "storage_rates": rates,
         "copy_baseline": {"rows": copy_rows, "s": round(copy_s, 2), "rows_per_s": round(copy_rate or 0)},
         "first_download_ratio_to_copy": ratio(first[3] / first[2]),
         "stream_ratio_to_copy": ratio(second[3] / second[2]),

@@ -60,8 +60,10 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
             submit_ranking(task=assignment.task, labeler=labeler, ranking=best_first)
             ranked += 1
         assert ranked >= 12
+        # groups (hence the split) differ from run to run: 0.4 of ~12 prompts leaves the test split empty 0.2% of
+        # runs (0.2 did in 7%, and the job then has no eval_loss)
         sft_version = create_dataset_version(
-            project=project, kind="sft", test_fraction=0.2, filters={"include_seeds": False}
+            project=project, kind="sft", test_fraction=0.4, filters={"include_seeds": False}
         )
         pref_version = create_dataset_version(project=project, kind="preference", test_fraction=0.25)
         for version in (sft_version, pref_version):
