@@ -14,6 +14,7 @@ A machine that needs a trained model (a later job's `base_job`, `serve_model`, r
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -45,11 +46,19 @@ def _files_to_upload(folder: Path) -> list[str]:
 
 
 def complete_checkpoints(folder: Path) -> list[str]:
-    """Checkpoint folders the trainer finished writing (trainer_state.json is saved last)."""
+    """Checkpoint folders the trainer finished writing (its trainer_state.json, saved last, reads whole)."""
     root = folder / "checkpoints"
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "trainer_state.json").is_file())
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _whole_json(p / "trainer_state.json"))
+
+
+def _whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def upload_checkpoint(job: TrainingJob, folder: Path, name: str) -> int:

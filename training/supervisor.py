@@ -12,9 +12,11 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from core import lifecycle
@@ -157,15 +159,29 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine, token) -> None:
-    events = folder / "events.jsonl"
-    offset, cancel_sent, progress, uploaded = 0, False, {}, set()
+    progress, uploaded = {}, {}
+    # Each checkpoint goes to storage as soon as it is whole, from a side thread: the heartbeat never waits on it.
+    uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"job-{job.pk}-upload")
+    try:
+        _watch(job, proc, folder, mine, uploader, uploaded, progress)
+    finally:
+        uploader.shutdown(wait=True)
+    for done in uploaded.values():
+        done.result()  # a checkpoint upload that failed fails the job here (or, storage lost, leaves it to the reaper)
+    if mine.exists():
+        with lifecycle.beating(lifecycle.kind("training"), job.pk, token=token):
+            _finish_from_result(proc.returncode, folder, job, token, progress)
+
+
+def _watch(job, proc, folder: Path, mine, uploader, uploaded: dict, progress: dict) -> None:
+    """Until the trainer exits: metrics and progress in, heartbeat out, cancel passed on, checkpoints uploaded."""
+    events, offset, cancel_sent = folder / "events.jsonl", 0, False
     while True:
         code = proc.poll()
         offset = _ingest(job, events, offset, progress)
-        for name in artifacts.complete_checkpoints(folder):  # each checkpoint to storage as soon as it is whole
+        for name in artifacts.complete_checkpoints(folder):
             if name not in uploaded:
-                artifacts.upload_checkpoint(job, folder, name)
-                uploaded.add(name)
+                uploaded[name] = uploader.submit(_upload_checkpoint, job, folder, name)
         fields = {"heartbeat_at": timezone.now()}
         if progress:
             fields.update(step=progress["step"], total_steps=max(progress["total"], 0), eta_seconds=progress["eta"])
@@ -177,9 +193,15 @@ def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine, tok
             (folder / "CANCEL").touch()
             cancel_sent = True
         if code is not None:
-            break
+            return
         time.sleep(settings.TRAINING_POLL_SECONDS)
-    _finish_from_result(proc.returncode, folder, job, token, progress)
+
+
+def _upload_checkpoint(job: TrainingJob, folder: Path, name: str) -> None:
+    try:
+        artifacts.upload_checkpoint(job, folder, name)
+    finally:
+        connection.close()  # this thread's own database connection
 
 
 def _ingest(job: TrainingJob, path: Path, offset: int, progress: dict) -> int:

@@ -120,11 +120,16 @@ def test_the_loop_on_three_machines_sharing_only_postgres_redis_and_s3(
         assert status == 206 and resumed == body[50:]
 
         jobs = {}
-        for kind, version in (("reward", pref), ("sft", versions["sft"])):
+        for kind, version, extra in (("reward", pref, {"save_steps": 1}), ("sft", versions["sft"], {})):
             job = web.json(
                 "POST",
                 "/training-jobs",
-                {"dataset": version["id"], "kind": kind, "base_model": "tiny-base", "hyperparameters": FAST},
+                {
+                    "dataset": version["id"],
+                    "kind": kind,
+                    "base_model": "tiny-base",
+                    "hyperparameters": {**FAST, **extra},
+                },
             )
             jobs[kind] = web.wait(
                 f"/training-jobs/{job['id']}", lambda j: j["status"] in ("succeeded", "failed", "cancelled")
@@ -133,6 +138,9 @@ def test_the_loop_on_three_machines_sharing_only_postgres_redis_and_s3(
         rm = jobs["reward"]
         names = {a["name"] for a in rm["artifacts"]}
         assert {"model/config.json", "model/model.safetensors", "metrics.json", "loss.png", "train.log"} <= names
+        checkpoints = {key.split("/")[3] for key in s3_server.keys(f"training/{rm['id']}/checkpoints/")}
+        assert "checkpoint-1" in checkpoints and len(checkpoints) == rm["total_steps"]  # each uploaded when whole
+        assert f"training/{rm['id']}/checkpoints/checkpoint-1/trainer_state.json" in s3_server.keys("training/")
         status, _, weights = web.call("GET", f"/training-jobs/{rm['id']}/artifacts/model/model.safetensors")
         assert status == 200 and weights == s3_server.read(f"training/{rm['id']}/model/model.safetensors")
         status, _, log = web.call("GET", f"/training-jobs/{rm['id']}/artifacts/train.log")
