@@ -52,6 +52,7 @@ def exception_handler(exc, context):
 # HTTP status for each ServiceError code (config/errors.py); anything else is a 400.
 STATUS_FOR_CODE = {
     "invalid": 400,
+    "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
     "not_ready": 409,

@@ -6,8 +6,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ErrorSerializer, service_error_response
 from projects.selectors import get_project_for_user, projects_for_user, role_in_project, user_roles
-from projects.services import revoke_token, rotate_token
+from projects.services import MAX_DESCRIPTION_CHARS, ProjectError, create_project_as, revoke_token, rotate_token
 
 
 class ProjectOutputSerializer(serializers.Serializer):
@@ -22,11 +23,39 @@ class ProjectDetailOutputSerializer(ProjectOutputSerializer):
     role = serializers.ChoiceField(choices=["admin", "labeler", "consumer"], help_text="The caller's role here.")
 
 
+class ProjectInputSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=64, help_text="Letters, digits, - and _; in URLs and the CLI.")
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=MAX_DESCRIPTION_CHARS, required=False, allow_blank=True, default="")
+    guidelines = serializers.CharField(
+        max_length=MAX_DESCRIPTION_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Markdown shown to labelers on every ranking page.",
+    )
+
+
 class ProjectListApi(ListAPIView):
     serializer_class = ProjectOutputSerializer
 
     def get_queryset(self):
         return projects_for_user(user=self.request.user)
+
+    @extend_schema(
+        request=ProjectInputSerializer,
+        responses={201: ProjectOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 409: ErrorSerializer},
+        description="Create a project: site admins, and users allowed to (permission projects.add_project); a "
+        "creator who is not a site admin becomes the project's admin.",
+    )
+    def post(self, request):
+        values = ProjectInputSerializer(data=request.data)
+        values.is_valid(raise_exception=True)
+        try:
+            project = create_project_as(user=request.user, **values.validated_data)
+        except ProjectError as exc:
+            return service_error_response(exc)
+        return Response(ProjectOutputSerializer(project).data, status=201)
 
 
 class ProjectDetailApi(APIView):

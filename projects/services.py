@@ -6,9 +6,11 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
+from core.errors import ServiceError
 from projects.models import Membership, Project, Role
 
 User = get_user_model()
@@ -22,6 +24,53 @@ def create_project(*, slug: str, name: str, description: str = "", guidelines: s
     project = Project(slug=slug, name=name, description=description, guidelines=guidelines)
     project.full_clean()
     project.save()
+    return project
+
+
+class ProjectError(ServiceError):
+    pass
+
+
+MAX_DESCRIPTION_CHARS = 20_000
+
+
+def can_create_projects(user) -> bool:
+    """Site admins, and users a site admin gave the `projects.add_project` permission (project admins are not,
+    by default: they run their own projects)."""
+    return bool(user and user.is_authenticated and (user.is_staff or user.has_perm("projects.add_project")))
+
+
+def create_project_as(
+    *, user, slug: str, name: str, description: str = "", guidelines: str = "", admin=None
+) -> Project:
+    """Create a project for `user` (refused unless can_create_projects); a non-staff creator becomes its admin, and
+    `admin` (a user) too when given. Bad or taken slugs and names are refused naming the field."""
+    if not can_create_projects(user):
+        raise ProjectError(
+            "only site admins, or users a site admin allowed to (permission projects.add_project), create projects",
+            code="forbidden",
+        )
+    for field, value, limit in (
+        ("slug", slug, 64),
+        ("name", name, 200),
+        ("description", description, MAX_DESCRIPTION_CHARS),
+        ("guidelines", guidelines, MAX_DESCRIPTION_CHARS),
+    ):
+        if not isinstance(value, str) or len(value) > limit:
+            raise ProjectError(f"{field}: text of at most {limit} characters")
+    taken = ProjectError(f"slug: a project {slug!r} exists already; choose another slug", code="conflict")
+    if Project.objects.filter(slug=slug).exists():
+        raise taken
+    with transaction.atomic():
+        try:
+            project = create_project(slug=slug, name=name, description=description, guidelines=guidelines)
+        except ValidationError as exc:
+            field, errors = next(iter(exc.message_dict.items()))
+            raise ProjectError(f"{field}: {' '.join(errors)}") from None
+        except IntegrityError:
+            raise taken from None
+        for member in {u for u in (admin, None if user.is_staff else user) if u is not None}:
+            add_member(project=project, user=member, role=Role.ADMIN)
     return project
 
 
