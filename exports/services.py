@@ -358,6 +358,8 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         if not row or row["status"] != VersionStatus.BUILDING or str(row["build_token"]) != token:
             files.discard_build(staging, prefix)
             return
+        # Under the row lock, before anyone can see the version ready: what killed or superseded builds left.
+        files.remove_other_builds(version, keep=prefix)
         lifecycle.finish(
             build_kind,
             version.pk,
@@ -373,7 +375,6 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
             lineage=lineage,
         )
     version.refresh_from_db()
-    files.remove_other_builds(version, keep=prefix)  # superseded or killed builds' leftovers
     version_ready.send(sender=DatasetVersion, version=version)  # e.g. training triggers start their jobs
 
 
