@@ -17,6 +17,7 @@ from annotation.models import (
     Completion,
     JudgeRanking,
     JudgeRun,
+    Prompt,
     Ranking,
     RankingTask,
     SamplingRun,
@@ -420,3 +421,15 @@ def iter_ranked_tasks(
                 "ranking_ids": [r.pk for r in raw],
                 "agreement": agreement,
             }
+
+
+def stage_counts(*, project) -> dict:
+    """The project's ranking side in numbers, for its overview."""
+    tasks = RankingTask.objects.filter(project=project, is_gold=False)
+    return {
+        "prompts": Prompt.objects.filter(project=project).count(),
+        "completions": Completion.objects.filter(prompt__project=project).count(),
+        "tasks": tasks.count(),
+        "tasks_complete": tasks.filter(is_complete=True).count(),
+        "rankings": Ranking.objects.filter(task__project=project, is_gold=False).count(),
+    }

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "annotation",
     "exports",
     "training",
+    "console",
     "demo",
 ]
 

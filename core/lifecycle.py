@@ -95,6 +95,7 @@ class RunKind:
     progress: Callable[[models.Model], tuple[int, int]] | None = None  # (done, total)
     recover: Callable[[], int] | None = None  # on_stall="custom": the kind restarts its own units of work
     on_failed: Callable[[models.Model], None] | None = None  # after a stalled run was failed (e.g. kill its child)
+    project_path: str | None = "project"  # the ORM path from a run to its project (None: not a project's run)
 
     def value(self, status: str) -> str:
         return self.stored.get(status, status)
@@ -298,6 +299,21 @@ def progress(run: models.Model, started_at=None) -> Progress | None:
             rate = round(done / seconds, 4)
             eta = round((total - done) / rate, 1) if total > done and kind.status_of(run.status) in ACTIVE else None
     return Progress(done=done, total=total, rate=rate, eta_seconds=eta)
+
+
+def active_runs(*, project, limit: int = 20) -> list[dict]:
+    """Every registered kind's queued, running or paused runs of the project (newest first, `limit` per kind),
+    with their progress: what a project's overview shows as running now."""
+    found = []
+    for run_kind in kinds():
+        if not run_kind.project_path:
+            continue
+        stored = [run_kind.value(s) for s in ACTIVE if s in run_kind.statuses]
+        runs = run_kind.model_class.objects.filter(**{run_kind.project_path: project}, status__in=stored)
+        for run in runs.order_by("-pk")[:limit]:
+            status = run_kind.status_of(run.status)
+            found.append({"kind": run_kind.name, "id": run.pk, "status": status, "progress": progress(run)})
+    return found
 
 
 # --- recovery ----------------------------------------------------------------------------------------------------

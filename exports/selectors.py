@@ -24,3 +24,9 @@ def get_version_for_user(*, user, version_id: int) -> DatasetVersion:
 def get_version_by_id(*, version_id: int) -> DatasetVersion | None:
     """Unscoped lookup for admin-side tools (management commands); never use it to answer a user request."""
     return DatasetVersion.objects.select_related("project").filter(pk=version_id).first()
+
+
+def stage_counts(*, project) -> dict:
+    """The project's dataset versions in numbers, for its overview."""
+    versions = DatasetVersion.objects.filter(project=project)
+    return {"datasets": versions.count(), "datasets_ready": versions.filter(status="ready").count()}

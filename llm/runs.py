@@ -15,6 +15,7 @@ def register() -> None:
     lifecycle.register(
         RunKind(
             name="endpoint-check",
+            project_path=None,  # checks belong to endpoints, some site-wide
             model="llm.EndpointCheck",
             statuses=(S.QUEUED, S.RUNNING, S.SUCCEEDED, S.FAILED),
             send=send_endpoint_check,

@@ -209,3 +209,18 @@ def iter_sft_examples(
                 "language": seed.language,
                 "category": "classification" if seed.is_classification else "generation",
             }
+
+
+def stage_counts(*, project) -> dict:
+    """The project's generation side in numbers, for its overview."""
+    from selfinstruct.models import SeedTask
+
+    seeds = SeedTask.objects.filter(project=project)
+    instructions = GeneratedInstruction.objects.filter(project=project)
+    return {
+        "seeds": seeds.count(),
+        "seeds_by_language": dict(seeds.values_list("language").annotate(n=Count("id")).order_by("language")),
+        "batches": GenerationBatch.objects.filter(project=project).count(),
+        "accepted": instructions.filter(status=InstructionStatus.ACCEPTED).count(),
+        "rejected": instructions.filter(status=InstructionStatus.REJECTED).count(),
+    }

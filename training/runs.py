@@ -36,6 +36,7 @@ def register() -> None:
     lifecycle.register(
         RunKind(
             name="scoring",
+            project_path="job__project",
             model="training.ScoringRun",
             statuses=ALL,
             send=send_scoring_run,

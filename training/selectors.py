@@ -172,3 +172,9 @@ def lineage(*, job: TrainingJob) -> dict:
 def get_job_by_id(*, job_id: int) -> TrainingJob | None:
     """Unscoped lookup for admin-side tools (management commands); never use it to answer a user request."""
     return TrainingJob.objects.select_related("project", "dataset_version").filter(pk=job_id).first()
+
+
+def stage_counts(*, project) -> dict:
+    """The project's trained models in numbers, for its overview."""
+    jobs = TrainingJob.objects.filter(project=project)
+    return {"jobs": jobs.count(), "models": jobs.filter(status="succeeded").count()}

@@ -203,6 +203,8 @@ PAGES = [
     ("GET", "/label/", EVERYONE, 200),
     ("GET", "/label/alpha/", LABELING, 200),
     ("GET", "/label/alpha/dashboard/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/running", ADMIN_ONLY, 200),
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),

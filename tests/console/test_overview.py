@@ -1,0 +1,35 @@
+"""The project overview (console): the loop as stages with numbers and the next action, and the runs going on
+now (every registered run kind) in a panel the page polls; for the project's admins only, who are not staff."""
+
+from llm.services import create_endpoint
+from llm.teacher import default_seed_files
+from selfinstruct.batches import start_batch
+from selfinstruct.services import import_seed_file
+
+
+def test_an_empty_project_says_to_import_seeds(client, cast):
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/").content.decode()
+    assert 'data-stage="seeds"' in page and "Import seed tasks" in page and "manage.py import_seeds" in page
+    assert "Nothing is running in this project." in page and 'hx-get="/console/alpha/running"' in page
+    for who in ("labeler", "consumer", "other_admin"):
+        client.force_login(cast[who])
+        assert client.get("/console/alpha/").status_code == 404, who
+    client.force_login(cast["project_admin"])
+    assert 'href="/console/alpha/"' in client.get("/").content.decode()  # linked from the home page
+
+
+def test_running_work_shows_in_the_polled_panel_and_the_next_action_moves_on(client, cast, project):
+    for path in default_seed_files():
+        import_seed_file(project=project, path=path)
+    endpoint = create_endpoint(name="teach", base_url="http://127.0.0.1:9/v1", model="m")
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/").content.decode()
+    assert "Import seed tasks" not in page and "Start a generation batch" in page
+    batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)  # no worker: it waits
+    panel = client.get("/console/alpha/running").content.decode()
+    assert f'data-kind="generation" data-id="{batch.pk}"' in panel and "running" in panel and "0 / 5" in panel
+    page = client.get("/console/alpha/").content.decode()
+    assert "Start a generation batch" not in page and f'data-id="{batch.pk}"' in page
+    chinese = client.get("/console/alpha/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "种子任务" in chinese and "正在运行" in chinese
