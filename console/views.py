@@ -17,6 +17,7 @@ def overview(request, slug: str):
 
 @login_required
 def running_now(request, slug: str):
-    """The "running now" panel alone: the overview polls it (htmx) every few seconds."""
+    """The stages and the running-now panel alone: the overview polls them (htmx) every few seconds."""
     project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
-    return render(request, "console/running.html", {"project": project, "runs": running(project=project)})
+    context = {"project": project, "stages": stages(project=project), "runs": running(project=project)}
+    return render(request, "console/running.html", context)

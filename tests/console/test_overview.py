@@ -29,6 +29,7 @@ def test_running_work_shows_in_the_polled_panel_and_the_next_action_moves_on(cli
     batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)  # no worker: it waits
     panel = client.get("/console/alpha/running").content.decode()
     assert f'data-kind="generation" data-id="{batch.pk}"' in panel and "running" in panel and "0 / 5" in panel
+    assert "Start a generation batch" not in panel and "<strong>1</strong> batches" in panel  # stages refresh too
     page = client.get("/console/alpha/").content.decode()
     assert "Start a generation batch" not in page and f'data-id="{batch.pk}"' in page
     chinese = client.get("/console/alpha/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()

@@ -1,0 +1,33 @@
+"""A project admin (not staff) in a real browser (Playwright, Debian chromium): signs in,
+goes from the home page to the project's overview, and watches a generation batch appear in the running-now panel
+without reloading (htmx polling); the same page in Chinese. Screenshots under DATA_DIR/screenshots."""
+
+from __future__ import annotations
+
+from tests.annotation.test_browser import ARTIFACTS, browser, login  # noqa: F401 - fixture and helpers
+
+
+def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(browser, live_server, cast, project):  # noqa: F811
+    from llm.services import create_endpoint
+    from llm.teacher import default_seed_files
+    from selfinstruct.batches import start_batch
+    from selfinstruct.services import import_seed_file
+
+    for path in default_seed_files():
+        import_seed_file(project=project, path=path)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, live_server, "padmin", locale_path="/")
+    page.click("text=Overview")
+    page.wait_for_url("**/console/alpha/")
+    assert page.inner_text('[data-stage="generation"] .next').startswith("Next:")
+    assert "Nothing is running" in page.inner_text("#running")
+    endpoint = create_endpoint(name="teach", base_url="http://127.0.0.1:9/v1", model="m")
+    batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)  # no worker: it waits
+    page.wait_for_selector(f'#running tr[data-kind="generation"][data-id="{batch.pk}"]', timeout=10_000)  # live
+    assert page.inner_text('[data-stage="generation"] .numbers') == "1 batches"  # the stages refresh too
+    page.screenshot(path=str(ARTIFACTS / "console-overview.png"), full_page=True)
+    chinese = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+    login(chinese, live_server, "padmin", locale_path="/console/alpha/")
+    assert "正在运行" in chinese.inner_text("main") and "种子任务" in chinese.inner_text("main")
+    chinese.screenshot(path=str(ARTIFACTS / "console-overview-zh.png"), full_page=True)
