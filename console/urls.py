@@ -7,4 +7,8 @@ from console import views
 urlpatterns = [
     path("<slug:slug>/", views.overview, name="console-overview"),
     path("<slug:slug>/running", views.running_now, name="console-running"),
+    path("<slug:slug>/generation/new", views.new_batch, name="console-new-batch"),
+    path("<slug:slug>/batches/<int:batch_id>/", views.batch_page, name="console-batch"),
+    path("<slug:slug>/batches/<int:batch_id>/live", views.batch_live, name="console-batch-live"),
+    path("<slug:slug>/batches/<int:batch_id>/<str:action>", views.batch_action, name="console-batch-action"),
 ]

@@ -1,11 +1,19 @@
-"""The console's pages for project admins (not staff): the project overview, live while work runs."""
+"""The console's pages for project admins (not staff): the project overview and generation batches (start one from
+fields, watch it live, pause/resume/cancel it), live while work runs."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from console.forms import NewBatchForm
 from console.pipeline import running, stages
 from projects.models import Role
 from projects.selectors import get_project_for_user
+from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
+from selfinstruct.selectors import batch_progress, get_project_batch
+from selfinstruct.services import ensure_builtin_templates
 
 
 @login_required
@@ -21,3 +29,82 @@ def running_now(request, slug: str):
     project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
     context = {"project": project, "stages": stages(project=project), "runs": running(project=project)}
     return render(request, "console/running.html", context)
+
+
+# --- generation -------------------------------------------------------------------------------------------------
+
+
+def _admin_project(request, slug: str):
+    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+
+
+def _batch(project, batch_id: int):
+    batch = get_project_batch(project=project, batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such batch.")
+    return batch
+
+
+@login_required
+def new_batch(request, slug: str):
+    """Start a generation batch from fields with defaults; on success, its live page."""
+    project = _admin_project(request, slug)
+    ensure_builtin_templates()  # the built-in templates exist before anyone picks one
+    form = NewBatchForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            batch = start_batch(
+                project=project,
+                endpoint=values["endpoint"],
+                template_name=values["template"].name,
+                target=values["target"],
+                language=values["language"] or None,
+                topic=values["topic"],
+                token_budget=values["token_budget"],
+                cost_budget=values["cost_budget"],
+                created_by=request.user,
+            )
+        except BatchError as exc:
+            field, _sep, text = str(exc).partition(": ")
+            form.add_error(field if field in form.fields else None, text or str(exc))
+        else:
+            return redirect("console-batch", slug=project.slug, batch_id=batch.pk)
+    status = 400 if form.errors else 200
+    return render(request, "console/new_batch.html", {"project": project, "form": form}, status=status)
+
+
+def _batch_context(project, batch) -> dict:
+    progress = batch_progress(batch=batch)
+    overshoot = max(progress["accepted"] - progress["target"], 0)
+    return {"project": project, "batch": batch, "progress": progress, "overshoot": overshoot}
+
+
+@login_required
+def batch_page(request, slug: str, batch_id: int):
+    project = _admin_project(request, slug)
+    return render(request, "console/batch.html", _batch_context(project, _batch(project, batch_id)))
+
+
+@login_required
+def batch_live(request, slug: str, batch_id: int):
+    """The batch's numbers alone: its page polls them (htmx) while it runs."""
+    project = _admin_project(request, slug)
+    return render(request, "console/batch_live.html", _batch_context(project, _batch(project, batch_id)))
+
+
+BATCH_ACTIONS = {"pause": pause_batch, "resume": resume_batch, "cancel": cancel_batch}
+
+
+@login_required
+@require_POST
+def batch_action(request, slug: str, batch_id: int, action: str):
+    project = _admin_project(request, slug)
+    batch = _batch(project, batch_id)
+    if action not in BATCH_ACTIONS:
+        raise Http404("No such action.")
+    try:
+        BATCH_ACTIONS[action](batch=batch)
+    except BatchError as exc:
+        messages.error(request, str(exc).partition(": ")[2] or str(exc))
+    return redirect("console-batch", slug=project.slug, batch_id=batch.pk)

@@ -224,3 +224,14 @@ def stage_counts(*, project) -> dict:
         "accepted": instructions.filter(status=InstructionStatus.ACCEPTED).count(),
         "rejected": instructions.filter(status=InstructionStatus.REJECTED).count(),
     }
+
+
+def prompt_templates() -> QuerySet:
+    """The generation templates a batch can use (built-in and custom), by name."""
+    from selfinstruct.models import PromptTemplate
+
+    return PromptTemplate.objects.order_by("name")
+
+
+def get_project_batch(*, project, batch_id: int) -> GenerationBatch | None:
+    return GenerationBatch.objects.select_related("project", "endpoint").filter(project=project, pk=batch_id).first()

@@ -27,6 +27,18 @@ def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(brows
     page.wait_for_selector(f'#running tr[data-kind="generation"][data-id="{batch.pk}"]', timeout=10_000)  # live
     assert page.inner_text('[data-stage="generation"] .numbers') == "1 batches"  # the stages refresh too
     page.screenshot(path=str(ARTIFACTS / "console-overview.png"), full_page=True)
+    # Start another batch from the form (defaults picked), watch its page, pause it and cancel it on the page.
+    page.click("#start-batch")
+    page.wait_for_url("**/console/alpha/generation/new")
+    page.fill("input[name=target]", "3")
+    page.click("#new-batch button[type=submit]")
+    page.wait_for_url("**/console/alpha/batches/*/")
+    assert page.inner_text("[data-status]") == "running"
+    page.click("#pause")
+    page.wait_for_selector('[data-status="paused"]')
+    page.screenshot(path=str(ARTIFACTS / "console-batch-paused.png"), full_page=True)
+    page.click("#cancel")
+    page.wait_for_selector('[data-status="cancelled"]')
     chinese = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     login(chinese, live_server, "padmin", locale_path="/console/alpha/")
     assert "正在运行" in chinese.inner_text("main") and "种子任务" in chinese.inner_text("main")

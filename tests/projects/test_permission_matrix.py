@@ -205,6 +205,10 @@ PAGES = [
     ("GET", "/label/alpha/dashboard/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/running", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/generation/new", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/batches/{batch}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/batches/{batch}/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/batches/{batch}/pause", ADMIN_ONLY, 302),  # back to the batch page, with a message
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),
