@@ -70,7 +70,7 @@ def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
             run.refresh_from_db()
         assert run.status == "succeeded", (run.status, run.error)  # the demo's ranking work is ready
         assert RankingTask.objects.filter(project__slug="demo").count() == run.prompts_total == 24
-        assert "/label/demo/" in banner
+        assert "/label/demo/" in banner and banner.index("/console/demo/") < banner.index("/label/demo/")
         _rank_and_train_a_reward_model(banner)  # the stack's gpu worker trains on the demo base model
         stack.proc.send_signal(signal.SIGINT)
         assert stack.proc.wait(timeout=30) == 0

@@ -105,6 +105,7 @@ class Command(BaseCommand):
         lines = [
             "",
             "Instruction-data platform is running (Ctrl-C stops everything)",
+            f"  console     {base}/console/demo/  (project admins: the loop, what runs now)",
             f"  web UI      {base}/",
             f"  rank        {base}/label/demo/  (labelers)",
             f"  dashboard   {base}/label/demo/dashboard/  (project admins)",
