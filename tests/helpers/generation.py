@@ -98,7 +98,7 @@ def wait_for_accepted(batch_id: int, n: int, timeout: float = 120) -> None:
 def assert_batch_reconciles(batch: GenerationBatch, project_id: int, target: int) -> None:
     """Completed at its target; nothing lost or duplicated: every stored request is one step, and the counts
     reconcile with the rows; the pool is clean."""
-    assert batch.status == RunStatus.SUCCEEDED, batch.stop_reason
+    assert batch.status == RunStatus.SUCCEEDED, (batch.stop_reason, batch.error)
     progress = batch_progress(batch=batch)
     assert progress["accepted"] >= target
     requests = GenerationRequest.objects.filter(batch=batch, kind="tasks")
