@@ -34,3 +34,40 @@ class NewBatchForm(forms.Form):
         if endpoints.count() == 1:
             self.fields["endpoint"].initial = endpoints.first().name
         self.fields["template"].initial = "self-instruct"
+
+
+class NewVersionForm(forms.Form):
+    """A dataset version from fields: kind, split, and the filters of its kind (see exports.services)."""
+
+    kind = forms.ChoiceField(
+        choices=[("sft", _("SFT (instruction, input, output)")), ("preference", _("Preference pairs"))],
+        label=_("Kind"),
+    )
+    name = forms.CharField(max_length=200, required=False, label=_("Name"))
+    test_fraction = forms.FloatField(min_value=0, max_value=0.99, initial=0.1, label=_("Test fraction"))
+    split_seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label=_("Split seed"))
+    languages = forms.MultipleChoiceField(
+        choices=[("en", "English"), ("zh", "中文")],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Languages"),
+        help_text=_("None ticked: every language."),
+    )
+    include_seeds = forms.BooleanField(required=False, initial=True, label=_("SFT: include the seed tasks"))
+    consensus = forms.BooleanField(required=False, label=_("Preference: one consensus ranking per task"))
+    min_agreement = forms.FloatField(
+        min_value=0, max_value=1, required=False, label=_("Preference: minimum agreement between labelers")
+    )
+
+    def filters(self) -> dict:
+        values, found = self.cleaned_data, {}
+        if values["languages"]:
+            found["languages"] = list(values["languages"])
+        if values["kind"] == "sft":
+            found["include_seeds"] = bool(values["include_seeds"])
+        else:
+            if values["consensus"]:
+                found["consensus"] = True
+            if values["min_agreement"] is not None:
+                found["min_agreement"] = values["min_agreement"]
+        return found

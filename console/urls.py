@@ -11,4 +11,7 @@ urlpatterns = [
     path("<slug:slug>/batches/<int:batch_id>/", views.batch_page, name="console-batch"),
     path("<slug:slug>/batches/<int:batch_id>/live", views.batch_live, name="console-batch-live"),
     path("<slug:slug>/batches/<int:batch_id>/<str:action>", views.batch_action, name="console-batch-action"),
+    path("<slug:slug>/datasets/", views.datasets, name="console-datasets"),
+    path("<slug:slug>/datasets/<int:version_id>/", views.dataset_page, name="console-dataset"),
+    path("<slug:slug>/datasets/<int:version_id>/live", views.dataset_live, name="console-dataset-live"),
 ]

@@ -7,8 +7,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.forms import NewBatchForm
+from console.forms import NewBatchForm, NewVersionForm
 from console.pipeline import running, stages
+from exports.formats import SHAPES
+from exports.selectors import get_project_version, preview_rows, versions_of_project
+from exports.services import DatasetError, create_dataset_version
 from projects.models import Role
 from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
@@ -108,3 +111,58 @@ def batch_action(request, slug: str, batch_id: int, action: str):
     except BatchError as exc:
         messages.error(request, str(exc).partition(": ")[2] or str(exc))
     return redirect("console-batch", slug=project.slug, batch_id=batch.pk)
+
+
+# --- datasets ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+def datasets(request, slug: str):
+    """The project's dataset versions (building ones live) and a form to build a new one."""
+    project = _admin_project(request, slug)
+    form = NewVersionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            version = create_dataset_version(
+                project=project,
+                kind=values["kind"],
+                filters=form.filters(),
+                test_fraction=values["test_fraction"],
+                split_seed=values["split_seed"],
+                name=values["name"],
+                created_by=request.user,
+            )
+        except DatasetError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("console-dataset", slug=project.slug, version_id=version.pk)
+    context = {"project": project, "form": form, "versions": versions_of_project(project=project)[:100]}
+    return render(request, "console/datasets.html", context, status=400 if form.errors else 200)
+
+
+def _version(project, version_id: int):
+    version = get_project_version(project=project, version_id=version_id)
+    if version is None:
+        raise Http404("No such dataset version.")
+    return version
+
+
+@login_required
+def dataset_page(request, slug: str, version_id: int):
+    project = _admin_project(request, slug)
+    version = _version(project, version_id)
+    return render(request, "console/dataset.html", _version_context(project, version))
+
+
+@login_required
+def dataset_live(request, slug: str, version_id: int):
+    """The version's state alone: its page polls it while it builds."""
+    project = _admin_project(request, slug)
+    version = _version(project, version_id)
+    return render(request, "console/dataset_live.html", _version_context(project, version))
+
+
+def _version_context(project, version) -> dict:
+    rows = preview_rows(version=version)
+    return {"project": project, "version": version, "rows": rows, "formats": list(SHAPES[version.kind])}

@@ -30,3 +30,34 @@ def stage_counts(*, project) -> dict:
     """The project's dataset versions in numbers, for its overview."""
     versions = DatasetVersion.objects.filter(project=project)
     return {"datasets": versions.count(), "datasets_ready": versions.filter(status="ready").count()}
+
+
+def versions_of_project(*, project) -> QuerySet[DatasetVersion]:
+    return DatasetVersion.objects.filter(project=project).order_by("-id")
+
+
+def get_project_version(*, project, version_id: int) -> DatasetVersion | None:
+    return DatasetVersion.objects.select_related("project").filter(project=project, pk=version_id).first()
+
+
+PREVIEW_BYTES = 64 * 1024
+
+
+def preview_rows(*, version: DatasetVersion, limit: int = 5) -> list[dict]:
+    """The first rows of a ready version, read from the head of its rows file in storage (at most 64 KB)."""
+    import json
+
+    from core import storage
+
+    if version.status != "ready":
+        return []
+    prefix = version.storage_prefix or f"datasets/{version.pk}"
+    key = f"{prefix}/rows.jsonl"
+    try:
+        head = b"".join(storage.iter_range(key, 0, min(PREVIEW_BYTES, storage.size(key))))
+    except (OSError, ValueError):
+        return []
+    rows = []
+    for line in head.split(b"\n")[:-1][:limit]:  # whole lines only
+        rows.append(json.loads(line))
+    return rows

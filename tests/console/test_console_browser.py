@@ -39,6 +39,20 @@ def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(brows
     page.screenshot(path=str(ARTIFACTS / "console-batch-paused.png"), full_page=True)
     page.click("#cancel")
     page.wait_for_selector('[data-status="cancelled"]')
+    # Build a dataset version from the form; its page turns ready by itself once the build is done.
+    from exports.models import DatasetVersion
+    from exports.services import build_dataset_version
+
+    page.goto(f"{live_server.url}/console/alpha/")
+    page.click("#datasets")
+    page.check("input[name=languages][value=en]")
+    page.click("#new-version button[type=submit]")
+    page.wait_for_selector('[data-status="building"]')
+    version = DatasetVersion.objects.get()
+    build_dataset_version(version_id=version.pk, token=str(version.build_token))  # as a worker would
+    page.wait_for_selector('[data-status="ready"]', timeout=10_000)  # live
+    assert page.locator(".row-preview").count() == 5
+    page.screenshot(path=str(ARTIFACTS / "console-dataset.png"), full_page=True)
     chinese = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     login(chinese, live_server, "padmin", locale_path="/console/alpha/")
     assert "正在运行" in chinese.inner_text("main") and "种子任务" in chinese.inner_text("main")

@@ -209,6 +209,9 @@ PAGES = [
     ("GET", "/console/alpha/batches/{batch}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/batches/{batch}/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/batches/{batch}/pause", ADMIN_ONLY, 302),  # back to the batch page, with a message
+    ("GET", "/console/alpha/datasets/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/datasets/{version}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/datasets/{version}/live", ADMIN_ONLY, 200),
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),

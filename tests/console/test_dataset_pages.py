@@ -1,0 +1,38 @@
+"""Datasets from the console: build a version from fields (kind, split, the filters of its kind), its page with
+status (polled while building), stats, lineage, downloads and the first rows read from storage."""
+
+import pytest
+
+from exports.models import DatasetVersion
+from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - fixtures
+from tests.exports.test_build_worker import ranked  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_version_is_built_from_fields_and_shown_with_its_rows(client, cast, project, ranked):  # noqa: F811
+    from exports.services import build_dataset_version
+
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/datasets/").content.decode()
+    assert "No dataset version yet." in page and 'id="new-version"' in page
+    bad = client.post("/console/alpha/datasets/", {"kind": "preference", "test_fraction": 2, "split_seed": 0})
+    assert bad.status_code == 400 and "less than or equal to 0.99" in bad.content.decode()
+    made = client.post(
+        "/console/alpha/datasets/",
+        {"kind": "preference", "test_fraction": 0.25, "split_seed": 3, "consensus": "on", "languages": ["en"]},
+    )
+    version = DatasetVersion.objects.get()
+    assert made.status_code == 302 and made["Location"] == f"/console/alpha/datasets/{version.pk}/"
+    assert version.filters == {"languages": ["en"], "consensus": True} and version.split_seed == 3
+    building = client.get(made["Location"]).content.decode()
+    assert 'data-status="building"' in building and 'hx-trigger="every 2s"' in building
+    build_dataset_version(version_id=version.pk, token=str(version.build_token))  # as a worker would
+    ready = client.get(f"/console/alpha/datasets/{version.pk}/live").content.decode()
+    assert 'data-status="ready"' in ready and "hx-trigger" not in ready
+    assert f"/api/v1/datasets/{version.pk}/download?format=trl-preference" in ready
+    assert ready.count('class="row-preview"') == 5 and "#1 ·" in ready  # the first rows, from storage
+    listed = client.get("/console/alpha/datasets/").content.decode()
+    assert f'href="/console/alpha/datasets/{version.pk}/"' in listed
+    client.force_login(cast["other_admin"])
+    assert client.get(f"/console/beta/datasets/{version.pk}/").status_code == 404
