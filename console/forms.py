@@ -71,3 +71,39 @@ class NewVersionForm(forms.Form):
             if values["min_agreement"] is not None:
                 found["min_agreement"] = values["min_agreement"]
         return found
+
+
+class NewJobForm(forms.Form):
+    """A training job from fields; blank numbers take the defaults of the job's kind and method."""
+
+    dataset = forms.ModelChoiceField(queryset=None, label=_("Dataset version"))
+    base_model = forms.CharField(
+        max_length=500,
+        required=False,
+        label=_("Base model"),
+        help_text=_("A checkpoint folder under the server's model folders, e.g. demo-tiny-llama."),
+    )
+    base_job = forms.ModelChoiceField(queryset=None, required=False, label=_("Or: build on a trained SFT job"))
+    method = forms.ChoiceField(choices=[("full", _("Full fine-tuning")), ("lora", "LoRA")], label=_("Method"))
+    epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
+    learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
+    batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label=_("Batch size"))
+    max_length = forms.IntegerField(min_value=8, max_value=131_072, required=False, label=_("Max length (tokens)"))
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label=_("Seed"))
+
+    def __init__(self, *args, versions, base_jobs, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = versions
+        self.fields["dataset"].label_from_instance = lambda v: f"{v.kind} v{v.number} ({v.row_count} rows)"
+        self.fields["base_job"].queryset = base_jobs
+        self.fields["base_job"].label_from_instance = lambda j: f"job-{j.pk}"
+
+    def clean(self):
+        values = super().clean()
+        if not values.get("base_model") and not values.get("base_job"):
+            self.add_error("base_model", _("Name a base model, or pick a trained job to build on."))
+        return values
+
+    def hyperparameters(self) -> dict:
+        names = ("epochs", "learning_rate", "batch_size", "max_length")
+        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) is not None}

@@ -14,4 +14,8 @@ urlpatterns = [
     path("<slug:slug>/datasets/", views.datasets, name="console-datasets"),
     path("<slug:slug>/datasets/<int:version_id>/", views.dataset_page, name="console-dataset"),
     path("<slug:slug>/datasets/<int:version_id>/live", views.dataset_live, name="console-dataset-live"),
+    path("<slug:slug>/training/", views.training, name="console-training"),
+    path("<slug:slug>/training/<int:job_id>/", views.job_page, name="console-job"),
+    path("<slug:slug>/training/<int:job_id>/live", views.job_live, name="console-job-live"),
+    path("<slug:slug>/training/<int:job_id>/cancel", views.job_cancel, name="console-job-cancel"),
 ]

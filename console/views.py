@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.forms import NewBatchForm, NewVersionForm
+from console.forms import NewBatchForm, NewJobForm, NewVersionForm
 from console.pipeline import running, stages
 from exports.formats import SHAPES
 from exports.selectors import get_project_version, preview_rows, versions_of_project
@@ -17,6 +17,8 @@ from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.selectors import batch_progress, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
+from training.selectors import artifacts, get_project_job, jobs_of_project, metric_rows
+from training.services import TrainingJobError, cancel_training_job, create_training_job
 
 
 @login_required
@@ -166,3 +168,88 @@ def dataset_live(request, slug: str, version_id: int):
 def _version_context(project, version) -> dict:
     rows = preview_rows(version=version)
     return {"project": project, "version": version, "rows": rows, "formats": list(SHAPES[version.kind])}
+
+
+# --- training ---------------------------------------------------------------------------------------------------
+
+
+def _job_form(request, project):
+    versions = versions_of_project(project=project).filter(status="ready")
+    base_jobs = jobs_of_project(project=project).filter(kind="sft", status="succeeded")
+    return NewJobForm(request.POST or None, versions=versions, base_jobs=base_jobs)
+
+
+@login_required
+def training(request, slug: str):
+    """The project's training jobs and a form to start one from a ready version (SFT or reward, by its kind)."""
+    project = _admin_project(request, slug)
+    form = _job_form(request, project)
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        version = values["dataset"]
+        try:
+            job = create_training_job(
+                project=project,
+                dataset_version=version,
+                kind="sft" if version.kind == "sft" else "reward",
+                base_model=values["base_model"] if not values["base_job"] else "",
+                base_job=values["base_job"],
+                method=values["method"],
+                hyperparameters=form.hyperparameters(),
+                seed=values["seed"],
+                created_by=request.user,
+            )
+        except TrainingJobError as exc:
+            field, _sep, text = str(exc).partition(": ")
+            form.add_error(field if field in form.fields else None, text or str(exc))
+        else:
+            return redirect("console-job", slug=project.slug, job_id=job.pk)
+    context = {"project": project, "form": form, "jobs": jobs_of_project(project=project)[:100]}
+    return render(request, "console/training.html", context, status=400 if form.errors else 200)
+
+
+def _job(project, job_id: int):
+    job = get_project_job(project=project, job_id=job_id)
+    if job is None:
+        raise Http404("No such training job.")
+    return job
+
+
+def _job_context(project, job) -> dict:
+    columns, rows = metric_rows(job=job)
+    results = {k: v for k, v in (job.results or {}).items() if k != "samples"}
+    return {
+        "project": project,
+        "job": job,
+        "columns": columns,
+        "metrics": rows,
+        "results": results,
+        "samples": (job.results or {}).get("samples", []),
+        "artifacts": artifacts(job=job) if job.status not in ("queued", "running") else [],
+        "active": job.status in ("queued", "running"),
+    }
+
+
+@login_required
+def job_page(request, slug: str, job_id: int):
+    project = _admin_project(request, slug)
+    return render(request, "console/job.html", _job_context(project, _job(project, job_id)))
+
+
+@login_required
+def job_live(request, slug: str, job_id: int):
+    """The job's state, metrics and results alone: its page polls them while it runs."""
+    project = _admin_project(request, slug)
+    return render(request, "console/job_live.html", _job_context(project, _job(project, job_id)))
+
+
+@login_required
+@require_POST
+def job_cancel(request, slug: str, job_id: int):
+    project = _admin_project(request, slug)
+    job = _job(project, job_id)
+    try:
+        cancel_training_job(job=job)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+    return redirect("console-job", slug=project.slug, job_id=job.pk)

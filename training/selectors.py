@@ -178,3 +178,18 @@ def stage_counts(*, project) -> dict:
     """The project's trained models in numbers, for its overview."""
     jobs = TrainingJob.objects.filter(project=project)
     return {"jobs": jobs.count(), "models": jobs.filter(status="succeeded").count()}
+
+
+def jobs_of_project(*, project) -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.filter(project=project).select_related("dataset_version").order_by("-id")
+
+
+def get_project_job(*, project, job_id: int) -> TrainingJob | None:
+    return TrainingJob.objects.select_related("project", "dataset_version").filter(project=project, pk=job_id).first()
+
+
+def metric_rows(*, job: TrainingJob, last: int = 50) -> tuple[list[str], list[dict]]:
+    """The job's latest logged metrics as a table: (column names, rows of {step, epoch, values…})."""
+    rows = list(TrainingMetric.objects.filter(job=job).order_by("-step", "-id")[:last])[::-1]
+    columns = sorted({key for row in rows for key in row.values})
+    return columns, [{"step": r.step, "epoch": r.epoch, "values": [r.values.get(c) for c in columns]} for r in rows]

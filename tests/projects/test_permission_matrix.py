@@ -212,6 +212,10 @@ PAGES = [
     ("GET", "/console/alpha/datasets/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/datasets/{version}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/datasets/{version}/live", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/training/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/training/{job}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/training/{job}/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/training/{job}/cancel", ADMIN_ONLY, 302),
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),
