@@ -29,14 +29,15 @@ browser:
 	  echo "note: could not install chromium; the browser tests will not run"; \
 	else echo "note: chromium missing (apt-get install chromium fonts-wqy-microhei); the browser tests will not run"; fi
 
-# The several-machine tests start s3rver (an S3-protocol server keeping objects on disk) from npm; `make run` and
-# the embedded default never need it. Without npm those tests skip, or fail under REQUIRE_SERVICES=1.
+# npm packages (package.json): chart.js for the console's charts, and s3rver (an S3-protocol server keeping objects
+# on disk) for the several-machine tests. Without npm, pages show tables instead of charts and those tests skip (or
+# fail under REQUIRE_SERVICES=1).
 s3server: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent && touch $@; \
 	else echo "note: npm missing; the several-machine (S3) tests will not run"; fi
 
-run: $(STAMP)
+run: $(STAMP) node_modules/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo --teacher-port $(TEACHER_PORT)
 	$(PY) manage.py runstack --port $(PORT) --teacher-port $(TEACHER_PORT)

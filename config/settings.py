@@ -261,6 +261,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing folder before collectstatic has run
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Front-end packages from npm (package.json, installed by `make run` / `make test`), served as static files; a page
+# that finds one missing shows its data as tables.
+CHARTJS_DIR = BASE_DIR / "node_modules" / "chart.js" / "dist"
+if CHARTJS_DIR.is_dir():
+    STATICFILES_DIRS.append(("vendor/chartjs", CHARTJS_DIR))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

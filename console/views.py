@@ -1,6 +1,7 @@
 """The console's pages for project admins (not staff): the project overview and generation batches (start one from
 fields, watch it live, pause/resume/cancel it), live while work runs."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -17,7 +18,7 @@ from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.selectors import batch_progress, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
-from training.selectors import artifacts, get_project_job, jobs_of_project, metric_rows
+from training.selectors import artifacts, get_project_job, jobs_of_project, metric_rows, metric_series
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
 
@@ -215,6 +216,18 @@ def _job(project, job_id: int):
     return job
 
 
+MAX_CHART_POINTS = 2000
+
+
+def _chart_series(job) -> dict[str, list]:
+    """Every logged metric against the step, each cut to at most MAX_CHART_POINTS evenly spaced points."""
+    series = {}
+    for name, points in metric_series(job=job).items():
+        every = max(1, -(-len(points) // MAX_CHART_POINTS))
+        series[name] = [[step, value] for step, value in points[::every] if isinstance(value, int | float)]
+    return series
+
+
 def _job_context(project, job) -> dict:
     columns, rows = metric_rows(job=job)
     results = {k: v for k, v in (job.results or {}).items() if k != "samples"}
@@ -227,13 +240,15 @@ def _job_context(project, job) -> dict:
         "samples": (job.results or {}).get("samples", []),
         "artifacts": artifacts(job=job) if job.status not in ("queued", "running") else [],
         "active": job.status in ("queued", "running"),
+        "series": _chart_series(job),
     }
 
 
 @login_required
 def job_page(request, slug: str, job_id: int):
     project = _admin_project(request, slug)
-    return render(request, "console/job.html", _job_context(project, _job(project, job_id)))
+    context = {**_job_context(project, _job(project, job_id)), "charts": settings.CHARTJS_DIR.is_dir()}
+    return render(request, "console/job.html", context)
 
 
 @login_required

@@ -53,6 +53,21 @@ def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(brows
     page.wait_for_selector('[data-status="ready"]', timeout=10_000)  # live
     assert page.locator(".row-preview").count() == 5
     page.screenshot(path=str(ARTIFACTS / "console-dataset.png"), full_page=True)
+    # Training curves: Chart.js from npm, smoothing on a slider, eval points drawn as dots.
+    from training.models import TrainingJob, TrainingMetric
+
+    job = TrainingJob.objects.create(project=project, dataset_version=version, kind="sft", base_model="x")
+    TrainingMetric.objects.bulk_create(
+        [TrainingMetric(job=job, step=s, values={"loss": 3.0 / s}) for s in range(1, 41)]
+        + [TrainingMetric(job=job, step=s, values={"eval_loss": 2.5 / s}) for s in (10, 20, 30, 40)]
+    )
+    page.goto(f"{live_server.url}/console/alpha/training/{job.pk}/")
+    page.wait_for_selector("canvas#curves[data-drawn]")
+    assert page.get_attribute("canvas#curves", "data-drawn") == "3"  # loss raw + smoothed, eval_loss dots
+    page.fill("#smoothing", "0")
+    page.dispatch_event("#smoothing", "input")
+    assert page.get_attribute("canvas#curves", "data-drawn") == "2"  # no smoothing: no faint raw line
+    page.screenshot(path=str(ARTIFACTS / "console-training-curves.png"), full_page=True)
     chinese = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     login(chinese, live_server, "padmin", locale_path="/console/alpha/")
     assert "正在运行" in chinese.inner_text("main") and "种子任务" in chinese.inner_text("main")
