@@ -27,11 +27,15 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as _StoreConnectionError
+from botocore.exceptions import HTTPClientError as _StoreHTTPError
 from django.core.files.storage import FileSystemStorage, storages
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 CHUNK = 1024 * 1024
+# The store could not be reached (down, restarting, timing out): requests answer 503, runs go to the reconciler.
+UNAVAILABLE = (_StoreConnectionError, _StoreHTTPError)
 _PART = 16 * 1024 * 1024  # multipart part size: memory per upload stays at a few parts whatever the file's size
 
 

@@ -129,6 +129,7 @@ class DatasetDownloadApi(APIView):
             409: ErrorSerializer,
             410: ErrorSerializer,
             416: OpenApiResponse(description="Range not satisfiable"),
+            503: ErrorSerializer,
         },
         description="Stream a version in one format. ETag is the sha256 of the bytes; send Range: bytes=N- (with "
         "If-Range: <etag>) to resume an interrupted download.",
@@ -150,6 +151,8 @@ class DatasetDownloadApi(APIView):
             )
         except DatasetError as exc:
             return service_error_response(exc)
+        except storage.UNAVAILABLE:
+            return Response({"detail": "storage: the file store is unreachable; try again shortly"}, status=503)
         etag = f'"{digest}"'
         if request.headers.get("If-None-Match") == etag:
             return HttpResponse(status=304, headers={"ETag": etag})
@@ -159,7 +162,10 @@ class DatasetDownloadApi(APIView):
             url = storage.download_url(key, filename=filename)
             if url:  # a short-lived presigned URL: the client fetches (and resumes, with Range) from the store
                 return HttpResponseRedirect(url, headers={"ETag": etag})
-        size = storage.size(key)
+        try:
+            size = storage.size(key)
+        except storage.UNAVAILABLE:
+            return Response({"detail": "storage: the file store is unreachable; try again shortly"}, status=503)
         start, length, status = 0, size, 200
         range_header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")

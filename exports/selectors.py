@@ -55,7 +55,7 @@ def preview_rows(*, version: DatasetVersion, limit: int = 5) -> list[dict]:
     key = f"{prefix}/rows.jsonl"
     try:
         head = b"".join(storage.iter_range(key, 0, min(PREVIEW_BYTES, storage.size(key))))
-    except (OSError, ValueError):
+    except (OSError, ValueError, *storage.UNAVAILABLE):
         return []
     rows = []
     for line in head.split(b"\n")[:-1][:limit]:  # whole lines only

@@ -123,8 +123,8 @@ def create_dataset_version(
                     heartbeat_at=timezone.now(),
                     created_by=signed_in_or_none(created_by),
                 )
-                # a new id has no files; leftovers come from a database restored without its data folder
-                storage.delete_prefix(f"datasets/{version.pk}")
+                # No storage call here (creating a version never fails on the store): whatever an earlier database's
+                # version of this id left in storage is removed when this one publishes (files.remove_other_builds).
                 transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): send_build(pk, t))
                 return version
         except IntegrityError:

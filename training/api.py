@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import storage
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField, IdField, SeedField
 from core.pagination import PAGE_PARAMETERS, paginated
@@ -226,13 +227,20 @@ class JobScoringApi(APIView):
 
 class JobArtifactApi(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(ErrorSerializer)},
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(ErrorSerializer),
+            503: OpenApiResponse(ErrorSerializer),
+        },
         description="One artifact file by the name listed in the job detail (model/model.safetensors, metrics.json, "
         "loss.png, train.log …).",
     )
     def get(self, request, job_id: int, name: str):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        size, content, chunks = selectors.artifact_content(job=job, name=name)
+        try:
+            size, content, chunks = selectors.artifact_content(job=job, name=name)
+        except storage.UNAVAILABLE:
+            return Response({"detail": "storage: the file store is unreachable; try again shortly"}, status=503)
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         response = StreamingHttpResponse([content] if content is not None else chunks, content_type=kind)
         response["Content-Length"] = str(size)

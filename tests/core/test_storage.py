@@ -54,11 +54,12 @@ def on_s3(s3_server, settings):  # noqa: F811
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ[name] = env[name]
     os.environ["STORAGE_URL"] = env["STORAGE_URL"]
+    os.environ["STORAGE_MAX_ATTEMPTS"] = "2"  # an unreachable store is told quickly
     try:
         settings.STORAGES = {**settings.STORAGES, "artifacts": env_storage(settings.DATA_DIR)}
         yield s3_server
     finally:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STORAGE_URL"):
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "STORAGE_URL", "STORAGE_MAX_ATTEMPTS"):
             os.environ.pop(name, None)
 
 
@@ -152,3 +153,7 @@ def test_a_version_built_into_the_bucket_downloads_with_nothing_on_local_disk(on
     settings.STORAGE_REDIRECT_DOWNLOADS = True
     moved = client.get(url)
     assert moved.status_code == 302 and moved["Location"].startswith(on_s3.endpoint) and moved["ETag"] == whole["ETag"]
+    settings.STORAGE_REDIRECT_DOWNLOADS = False
+    on_s3.stop()  # the store goes away: a download says so (503), it does not crash (500)
+    down = client.get(url)
+    assert down.status_code == 503 and down.json()["detail"].startswith("storage: the file store is unreachable")
