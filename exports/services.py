@@ -3,6 +3,7 @@ prompt group, hashed, with stats and lineage), and materialize a download repres
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -123,8 +124,10 @@ def create_dataset_version(
                     heartbeat_at=timezone.now(),
                     created_by=signed_in_or_none(created_by),
                 )
-                # No storage call here (creating a version never fails on the store): whatever an earlier database's
-                # version of this id left in storage is removed when this one publishes (files.remove_other_builds).
+                # A new id has no files; leftovers come from a database restored (or a test database reset) without
+                # its files. With the store unreachable they stay until this version publishes (remove_other_builds).
+                with contextlib.suppress(*storage.UNAVAILABLE):
+                    storage.delete_prefix(f"datasets/{version.pk}")
                 transaction.on_commit(lambda pk=version.pk, t=str(version.build_token): send_build(pk, t))
                 return version
         except IntegrityError:
