@@ -16,7 +16,7 @@ from annotation.render import render_markdown
 from annotation.services import AnnotationError
 from core import safejson
 from projects.models import Role
-from projects.selectors import get_project_for_user
+from projects.selectors import get_project_for_user, role_in_project
 
 
 @login_required
@@ -43,6 +43,7 @@ def label_next(request, slug: str):
         "flags": [(value, label) for value, label in Flag.choices if value],
         "undo_seconds": config.undo_seconds,
         "just_submitted": request.session.pop(f"submitted:{project.pk}", None),
+        "is_admin": role_in_project(user=request.user, project=project) == Role.ADMIN,
     }
     if assignment is None:
         return render(request, "annotation/done.html", context)
