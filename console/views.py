@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from console.forms import NewBatchForm, NewJobForm, NewVersionForm
 from console.pipeline import running, stages
+from core.forms import add_service_error
 from exports.formats import SHAPES
 from exports.selectors import get_project_version, preview_rows, versions_of_project
 from exports.services import DatasetError, create_dataset_version
@@ -18,7 +19,8 @@ from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.selectors import batch_progress, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
-from training.selectors import artifacts, get_project_job, jobs_of_project, metric_rows, metric_series
+from training.models import JOB_KIND_FOR_DATASET
+from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, metric_rows
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
 
@@ -72,8 +74,7 @@ def new_batch(request, slug: str):
                 created_by=request.user,
             )
         except BatchError as exc:
-            field, _sep, text = str(exc).partition(": ")
-            form.add_error(field if field in form.fields else None, text or str(exc))
+            add_service_error(form, exc)
         else:
             return redirect("console-batch", slug=project.slug, batch_id=batch.pk)
     status = 400 if form.errors else 200
@@ -192,7 +193,7 @@ def training(request, slug: str):
             job = create_training_job(
                 project=project,
                 dataset_version=version,
-                kind="sft" if version.kind == "sft" else "reward",
+                kind=JOB_KIND_FOR_DATASET[version.kind],
                 base_model=values["base_model"] if not values["base_job"] else "",
                 base_job=values["base_job"],
                 method=values["method"],
@@ -201,8 +202,7 @@ def training(request, slug: str):
                 created_by=request.user,
             )
         except TrainingJobError as exc:
-            field, _sep, text = str(exc).partition(": ")
-            form.add_error(field if field in form.fields else None, text or str(exc))
+            add_service_error(form, exc)
         else:
             return redirect("console-job", slug=project.slug, job_id=job.pk)
     context = {"project": project, "form": form, "jobs": jobs_of_project(project=project)[:100]}
@@ -214,18 +214,6 @@ def _job(project, job_id: int):
     if job is None:
         raise Http404("No such training job.")
     return job
-
-
-MAX_CHART_POINTS = 2000
-
-
-def _chart_series(job) -> dict[str, list]:
-    """Every logged metric against the step, each cut to at most MAX_CHART_POINTS evenly spaced points."""
-    series = {}
-    for name, points in metric_series(job=job).items():
-        every = max(1, -(-len(points) // MAX_CHART_POINTS))
-        series[name] = [[step, value] for step, value in points[::every] if isinstance(value, int | float)]
-    return series
 
 
 def _job_context(project, job) -> dict:
@@ -240,7 +228,7 @@ def _job_context(project, job) -> dict:
         "samples": (job.results or {}).get("samples", []),
         "artifacts": artifacts(job=job) if job.status not in ("queued", "running") else [],
         "active": job.status in ("queued", "running"),
-        "series": _chart_series(job),
+        "series": chart_series(job=job),
     }
 
 

@@ -206,11 +206,11 @@ def status(kind: RunKind, pk: int) -> str:
 
 def _infrastructure_errors() -> tuple[type[BaseException], ...]:
     """The database connection, the broker or the shared storage went away: nothing about the run is wrong."""
-    from botocore.exceptions import ConnectionError as StorageConnectionError
-    from botocore.exceptions import HTTPClientError as StorageHTTPError
     from kombu.exceptions import OperationalError as BrokerError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from core.storage import UNAVAILABLE as STORAGE_UNAVAILABLE
 
     return (
         OperationalError,
@@ -219,8 +219,7 @@ def _infrastructure_errors() -> tuple[type[BaseException], ...]:
         RedisConnectionError,
         RedisTimeoutError,
         ConnectionError,
-        StorageConnectionError,
-        StorageHTTPError,
+        *STORAGE_UNAVAILABLE,
     )
 
 

@@ -49,13 +49,7 @@ class LocalStorage(FileSystemStorage):
         target = self.local_path(key)
         if Path(source).resolve() == target.resolve():
             return  # written in place (the working folder is the storage folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _copy_atomically(Path(source), target)
 
     def fetch_file(self, key: str, dest: Path) -> None:
         _copy_atomically(self.local_path(key), dest)

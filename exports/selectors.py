@@ -48,11 +48,11 @@ def preview_rows(*, version: DatasetVersion, limit: int = 5) -> list[dict]:
     import json
 
     from core import storage
+    from exports.files import ROWS, files_prefix
 
     if version.status != "ready":
         return []
-    prefix = version.storage_prefix or f"datasets/{version.pk}"
-    key = f"{prefix}/rows.jsonl"
+    key = f"{files_prefix(version)}/{ROWS}"
     try:
         head = b"".join(storage.iter_range(key, 0, min(PREVIEW_BYTES, storage.size(key))))
     except (OSError, ValueError, *storage.UNAVAILABLE):

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from core.forms import add_service_error
 from projects import signin
 from projects.selectors import projects_for_user, user_roles
 from projects.services import MAX_DESCRIPTION_CHARS, ProjectError, can_create_projects, create_project_as
@@ -55,8 +56,7 @@ def home(request):
         try:
             project = create_project_as(user=request.user, **form.cleaned_data)
         except ProjectError as exc:
-            field, _sep, text = str(exc).partition(": ")
-            form.add_error(field if field in form.fields else None, text or str(exc))
+            add_service_error(form, exc)
         else:
             messages.success(request, _("Project %(slug)s created.") % {"slug": project.slug})
             return redirect("home")

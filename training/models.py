@@ -30,6 +30,7 @@ class JobMethod(models.TextChoices):
 
 
 DATASET_KIND_FOR_JOB = {JobKind.SFT: "sft", JobKind.REWARD: "preference"}
+JOB_KIND_FOR_DATASET = {dataset: job for job, dataset in DATASET_KIND_FOR_JOB.items()}
 
 
 class TrainingJob(models.Model):

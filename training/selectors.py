@@ -11,6 +11,7 @@ from django.http import Http404
 from core import storage
 from projects.models import DATA_ROLES
 from projects.selectors import projects_for_user
+from training.artifacts import job_prefix
 from training.models import EvaluationRun, TrainingJob, TrainingMetric
 from training.paths import base_model_label, job_dir, redact_paths
 
@@ -94,7 +95,7 @@ def _redacted(name: str, size: int) -> bool:
 
 
 def _key(job: TrainingJob, name: str) -> str:
-    return f"training/{job.pk}/{name}"
+    return f"{job_prefix(job)}/{name}"
 
 
 def _stored(job: TrainingJob) -> bool:
@@ -193,3 +194,12 @@ def metric_rows(*, job: TrainingJob, last: int = 50) -> tuple[list[str], list[di
     rows = list(TrainingMetric.objects.filter(job=job).order_by("-step", "-id")[:last])[::-1]
     columns = sorted({key for row in rows for key in row.values})
     return columns, [{"step": r.step, "epoch": r.epoch, "values": [r.values.get(c) for c in columns]} for r in rows]
+
+
+def chart_series(*, job: TrainingJob, max_points: int = 2000) -> dict[str, list[list]]:
+    """Every numeric logged metric against the step, each cut to at most `max_points` evenly spaced points."""
+    series = {}
+    for name, points in metric_series(job=job).items():
+        every = max(1, -(-len(points) // max_points))
+        series[name] = [[step, value] for step, value in points[::every] if isinstance(value, int | float)]
+    return series
