@@ -107,3 +107,78 @@ class NewJobForm(forms.Form):
     def hyperparameters(self) -> dict:
         names = ("epochs", "learning_rate", "batch_size", "max_length")
         return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) is not None}
+
+
+class SeedImportForm(forms.Form):
+    file = forms.FileField(label=_("Seed file"), help_text=_("Self-Instruct/BELLE JSONL, Alpaca JSON list or CSV."))
+    format = forms.ChoiceField(
+        choices=[
+            ("auto", _("Detect")),
+            ("selfinstruct", "Self-Instruct JSONL"),
+            ("belle", "BELLE JSONL"),
+            ("alpaca", "Alpaca JSON"),
+            ("csv", "CSV"),
+        ],
+        initial="auto",
+        label=_("Format"),
+    )
+
+
+class ReviewFilterForm(forms.Form):
+    """The review page's filters (GET): each value is one of the choices offered, or the filter is refused."""
+
+    batch = forms.ChoiceField(required=False, label=_("Batch"))
+    status = forms.ChoiceField(
+        choices=[("", _("Any status")), ("accepted", _("Accepted")), ("rejected", _("Rejected"))],
+        required=False,
+        label=_("Status"),
+    )
+    reason = forms.ChoiceField(required=False, label=_("Reason"))
+    language = forms.ChoiceField(
+        choices=[("", _("Any language")), ("en", "English"), ("zh", "中文")], required=False, label=_("Language")
+    )
+    q = forms.CharField(max_length=200, required=False, label=_("Text"))
+
+    def __init__(self, *args, batches: list[int], reasons: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["batch"].choices = [("", _("Any batch"))] + [(str(b), f"#{b}") for b in batches]
+        self.fields["reason"].choices = [("", _("Any reason"))] + [(r, r.replace("_", " ")) for r in reasons]
+
+
+ROLE_CHOICES = [("labeler", _("Labeler")), ("consumer", _("API consumer")), ("admin", _("Project admin"))]
+
+
+class AddMemberForm(forms.Form):
+    username = forms.CharField(max_length=150, label=_("Username"))
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial="labeler", label=_("Role"))
+    create = forms.BooleanField(
+        required=False,
+        label=_("Create the account"),
+        help_text=_("A password is generated and shown once (and an API token for a consumer)."),
+    )
+
+
+class EndpointForm(forms.Form):
+    """A project's own LLM endpoint; the bounds keep one project from exhausting the workers."""
+
+    name = forms.SlugField(max_length=64, label=_("Name"))
+    base_url = forms.CharField(
+        max_length=500, label=_("Base URL"), help_text=_("OpenAI-compatible, e.g. http://127.0.0.1:8000/v1")
+    )
+    model = forms.CharField(max_length=200, label=_("Model"))
+    api_style = forms.ChoiceField(
+        choices=[("chat", _("Chat completions")), ("completions", _("Text completions"))], label=_("API style")
+    )
+    api_key_env = forms.CharField(
+        max_length=100, required=False, label=_("API key variable"), help_text=_("Empty for servers without keys.")
+    )
+    max_concurrency = forms.IntegerField(min_value=1, max_value=64, initial=4, label=_("Concurrent requests"))
+    request_timeout_s = forms.FloatField(min_value=0.1, max_value=600, initial=60, label=_("Timeout (seconds)"))
+    max_retries = forms.IntegerField(min_value=0, max_value=10, initial=5, label=_("Retries"))
+    price_input_per_1k = forms.DecimalField(
+        min_value=0, max_value=1000, max_digits=12, decimal_places=6, initial=0, label=_("Price per 1K input tokens")
+    )
+    price_output_per_1k = forms.DecimalField(
+        min_value=0, max_value=1000, max_digits=12, decimal_places=6, initial=0, label=_("Price per 1K output tokens")
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label=_("Switched on"))

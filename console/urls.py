@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console import views
+from console import pool_views, settings_views, views
 
 urlpatterns = [
     path("<slug:slug>/", views.overview, name="console-overview"),
@@ -18,4 +18,19 @@ urlpatterns = [
     path("<slug:slug>/training/<int:job_id>/", views.job_page, name="console-job"),
     path("<slug:slug>/training/<int:job_id>/live", views.job_live, name="console-job-live"),
     path("<slug:slug>/training/<int:job_id>/cancel", views.job_cancel, name="console-job-cancel"),
+]
+
+urlpatterns += [
+    path("<slug:slug>/seeds/", pool_views.seeds, name="console-seeds"),
+    path("<slug:slug>/instructions/", pool_views.review, name="console-review"),
+    path("<slug:slug>/instructions/decide", pool_views.review_decide, name="console-review-decide"),
+]
+
+urlpatterns += [
+    path("<slug:slug>/members/", settings_views.members, name="console-members"),
+    path("<slug:slug>/members/<int:user_id>/<str:action>", settings_views.member_action, name="console-member-action"),
+    path("<slug:slug>/token", settings_views.my_token, name="console-my-token"),
+    path("<slug:slug>/endpoints/", settings_views.endpoints, name="console-endpoints"),
+    path("<slug:slug>/endpoints/<slug:name>/", settings_views.endpoint_edit, name="console-endpoint"),
+    path("<slug:slug>/endpoints/<slug:name>/check", settings_views.endpoint_check, name="console-endpoint-check"),
 ]

@@ -50,6 +50,18 @@ def records(text: str, *, shape: str = "auto") -> Iterator[tuple[int, object]]:
     yield from (_list_items(text) if as_list else _lines(text))
 
 
+def line_records(text: str) -> Iterator[tuple[int, object]]:
+    """(line, value) for every JSON line, where a line that does not decode yields its JsonFileError as the value
+    instead of stopping, so a reader can report every bad line of a file at once."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, _loads(line, number)
+        except JsonFileError as exc:
+            yield number, exc
+
+
 def _lines(text: str) -> Iterator[tuple[int, object]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

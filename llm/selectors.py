@@ -28,3 +28,23 @@ def require_usable_endpoint(endpoint: LLMEndpoint, *, project, field: str, error
 
 def get_check(*, check_id: int) -> EndpointCheck:
     return EndpointCheck.objects.select_related("endpoint").get(pk=check_id)
+
+
+def project_endpoint_lists(*, project) -> tuple[QuerySet[LLMEndpoint], QuerySet[LLMEndpoint]]:
+    """(the project's own endpoints, switched off ones too; the global ones every project may use)."""
+    return (
+        LLMEndpoint.objects.filter(project=project).order_by("name"),
+        LLMEndpoint.objects.filter(project__isnull=True).order_by("name"),
+    )
+
+
+def get_project_endpoint(*, project, name: str) -> LLMEndpoint | None:
+    return LLMEndpoint.objects.filter(project=project, name=name).first()
+
+
+def latest_checks(*, endpoint_ids: list[int]) -> dict[int, EndpointCheck]:
+    """Each endpoint's most recent check (one query)."""
+    latest: dict[int, EndpointCheck] = {}
+    for check in EndpointCheck.objects.filter(endpoint_id__in=endpoint_ids).order_by("endpoint_id", "-id"):
+        latest.setdefault(check.endpoint_id, check)
+    return latest

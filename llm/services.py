@@ -6,10 +6,12 @@ import socket
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from core import lifecycle
+from core.errors import ServiceError
 from core.lifecycle import RunStatus
 from llm.models import ApiStyle, EndpointCheck, LLMEndpoint, LLMRequest
 
@@ -45,6 +47,55 @@ def create_endpoint(
     endpoint.price_output_per_1k = Decimal(str(price_output_per_1k))
     endpoint.full_clean()
     endpoint.save()
+    return endpoint
+
+
+class EndpointError(ServiceError):
+    pass
+
+
+def project_key_prefix(project) -> str:
+    """The key variables a project admin may name: LLM_KEY_<SLUG>_… (set by a site admin on the workers), never a
+    site-wide one such as OPENAI_API_KEY, which would go to a URL the project admin chose."""
+    return "LLM_KEY_" + project.slug.upper().replace("-", "_") + "_"
+
+
+def host_allowed(base_url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = (urlparse(base_url).hostname or "").lower()
+    if urlparse(base_url).netloc.startswith("[") and host:
+        host = f"[{host}]"
+    for allowed in settings.PROJECT_ENDPOINT_HOSTS:
+        allowed = allowed.lower()
+        if host == allowed or (allowed.startswith(".") and host.endswith(allowed)):
+            return True
+    return False
+
+
+def save_project_endpoint(*, project, name: str, base_url: str, model: str, **fields) -> LLMEndpoint:
+    """Create or update an endpoint owned by `project`, as its admin may: a name no global or other project's
+    endpoint has, a host a site admin allowed (PROJECT_ENDPOINT_HOSTS), a key variable under the project's own
+    prefix. Errors name the field."""
+    existing = LLMEndpoint.objects.filter(name=name).first()
+    if existing is not None and existing.project_id != project.pk:
+        raise EndpointError(f"name: {name!r} is taken by another endpoint; choose another name", code="conflict")
+    if not host_allowed(base_url):
+        hosts = ", ".join(settings.PROJECT_ENDPOINT_HOSTS) or "none"
+        raise EndpointError(f"base_url: that host is not one a site admin allowed for project endpoints ({hosts})")
+    key = fields.get("api_key_env", "")
+    if key and not key.startswith(project_key_prefix(project)):
+        raise EndpointError(f"api_key_env: a project endpoint's key variable starts with {project_key_prefix(project)}")
+    is_active = fields.pop("is_active", True)
+    try:
+        with transaction.atomic():
+            endpoint = create_endpoint(name=name, base_url=base_url, model=model, project=project, **fields)
+            if endpoint.is_active != is_active:
+                endpoint.is_active = is_active
+                endpoint.save(update_fields=["is_active"])
+    except ValidationError as exc:
+        field, errors = next(iter(exc.message_dict.items()))
+        raise EndpointError(f"{field}: {' '.join(errors)}") from None
     return endpoint
 
 

@@ -48,3 +48,23 @@ def get_project_by_slug(*, slug: str) -> Project | None:
 def signed_in_or_none(user):
     """The user to record as `created_by`: a signed-in user, else None (anonymous, or no user at all)."""
     return user if getattr(user, "is_authenticated", False) else None
+
+
+def memberships_of(*, project: Project) -> QuerySet:
+    """The project's members with their accounts and whether each holds an API token, by role then name."""
+    from django.db.models import Exists, OuterRef
+    from rest_framework.authtoken.models import Token
+
+    has_token = Exists(Token.objects.filter(user_id=OuterRef("user_id")))
+    return (
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(has_token=has_token)
+        .order_by("role", "user__username")
+    )
+
+
+def has_token(*, user) -> bool:
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.filter(user=user).exists()

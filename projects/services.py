@@ -143,3 +143,66 @@ def rotate_token(*, user) -> str:
     with transaction.atomic():
         revoke_token(user=user)
         return issue_token(user=user)
+
+
+# --- Members, as a project's own admin manages them (console) ----------------------------------------------------
+
+# The site role a new account gets when a project admin creates it for a project role (never a site admin).
+SITE_ROLE_FOR = {Role.ADMIN: "project-admin", Role.LABELER: "labeler", Role.CONSUMER: "consumer"}
+
+
+@transaction.atomic
+def add_project_member(*, project: Project, username: str, role: str, create: bool = False):
+    """Give `username` a role in `project`; with `create`, make the account first (its generated password, and an
+    API token for a consumer, are returned once: (membership, password, token)). Errors name the field."""
+    if role not in Role.values:
+        raise ProjectError(f"role: one of {Role.values}")
+    if not isinstance(username, str) or not 0 < len(username) <= 150:
+        raise ProjectError("username: between 1 and 150 characters")
+    user = User.objects.filter(username=username).first()
+    password = token = None
+    if user is None:
+        if not create:
+            raise ProjectError(f"username: no account named {username!r}; tick 'create the account' to make one")
+        try:
+            user, password, token = create_user(
+                username=username, role=SITE_ROLE_FOR[role], project=project, with_token=role == Role.CONSUMER
+            )
+        except ValidationError as exc:
+            raise ProjectError(f"username: {' '.join(exc.messages)}") from None
+    elif create:
+        raise ProjectError(f"username: an account named {username!r} exists already; untick 'create' to add it")
+    _keep_an_admin(project, user, role)
+    return add_member(project=project, user=user, role=role), password, token
+
+
+def _keep_an_admin(project: Project, user, new_role: str | None) -> None:
+    """Refuse a change that would leave the project with no admin (a project nobody can run)."""
+    current = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    if current != Role.ADMIN or new_role == Role.ADMIN:
+        return
+    admins = Membership.objects.select_for_update().filter(project=project, role=Role.ADMIN)
+    if len(admins) <= 1:
+        raise ProjectError("role: the project needs at least one admin; make someone else admin first")
+
+
+@transaction.atomic
+def change_member_role(*, project: Project, user_id: int, role: str) -> Membership:
+    if role not in Role.values:
+        raise ProjectError(f"role: one of {Role.values}")
+    membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
+    if membership is None:
+        raise ProjectError("member: not a member of this project", code="not_found")
+    _keep_an_admin(project, membership.user, role)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, project: Project, user_id: int) -> None:
+    membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
+    if membership is None:
+        raise ProjectError("member: not a member of this project", code="not_found")
+    _keep_an_admin(project, membership.user, None)
+    membership.delete()

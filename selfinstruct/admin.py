@@ -57,7 +57,8 @@ class SeedTaskAdmin(admin.ModelAdmin):
                     fmt=form.cleaned_data["format"],
                 )
             except SeedFileError as exc:
-                form.add_error("file", str(exc))
+                for problem in exc.problems:
+                    form.add_error("file", problem)
             else:
                 self.message_user(
                     request,

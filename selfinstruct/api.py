@@ -187,8 +187,8 @@ class SeedImportApi(APIView):
             return Response({"detail": f"format: must be auto or one of {list(SEED_FORMATS)}"}, status=400)
         try:
             result = import_seed_upload(project=project, upload=upload, fmt=fmt)
-        except SeedFileError as exc:
-            return Response({"detail": str(exc)}, status=400)
+        except SeedFileError as exc:  # every bad row, the first one in "detail"
+            return Response({"detail": str(exc), "problems": exc.problems}, status=400)
         return Response(
             {"created": result.created, "duplicates": result.duplicates, "by_language": result.by_language},
             status=201,

@@ -12,6 +12,7 @@ from core import jsonfiles, safejson
 MAX_SEED_FILE_BYTES = 50 * 1024 * 1024
 SEED_FORMATS = ("selfinstruct", "belle", "alpaca", "csv")
 CSV_COLUMNS = ("instruction", "input", "output")
+MAX_REPORTED_PROBLEMS = 100  # a file with more bad rows reports the first 100 (and how many it stopped at)
 
 
 class SeedFileError(ValueError):
@@ -21,6 +22,38 @@ class SeedFileError(ValueError):
         where = path + (f", line {line}" if line is not None else "") + (f", field '{field}'" if field else "")
         super().__init__(f"{where}: {message}")
         self.path, self.line, self.field = path, line, field
+        self.problems: list[str] = [str(self)]  # every problem found, this one first (see _Problems)
+
+
+class _Problems:
+    """Collects the rows' problems so one import reports all of them (up to MAX_REPORTED_PROBLEMS), not the first."""
+
+    def __init__(self, name: str):
+        self.name, self.found = name, []
+
+    def row(self, check, *args):
+        """check(*args), or None with its SeedFileError recorded; stops the read once the cap is reached."""
+        try:
+            return check(*args)
+        except SeedFileError as exc:
+            self.add(exc)
+            return None
+
+    def add(self, exc: SeedFileError) -> None:
+        self.found.append(str(exc))
+        if len(self.found) >= MAX_REPORTED_PROBLEMS:
+            self.raise_if_any(stopped=True)
+
+    def raise_if_any(self, *, stopped: bool = False) -> None:
+        if not self.found:
+            return
+        more = len(self.found) - 1
+        suffix = f" (and {more} more problem{'s' if more != 1 else ''}" if more else ""
+        suffix += ("; stopped reading there)" if stopped else ")") if more else ""
+        error = SeedFileError(self.name, "")
+        error.args = (self.found[0] + suffix,)
+        error.problems = list(self.found)
+        raise error
 
 
 @dataclass(frozen=True)
@@ -77,11 +110,25 @@ def _read_text(path: Path, name: str) -> str:
         raise SeedFileError(name, exc.message, line=exc.line) from None
 
 
+def _checked(row, obj, name: str, line: int) -> SeedRow:
+    return _check_row(row(obj, name, line), name, line)
+
+
 def _json_rows(text: str, name: str, *, shape: str, row) -> list[SeedRow]:
+    problems, rows = _Problems(name), []
+    items = jsonfiles.line_records(text) if shape == "lines" else jsonfiles.records(text, shape=shape)
     try:
-        return [_check_row(row(obj, name, line), name, line) for line, obj in jsonfiles.records(text, shape=shape)]
-    except jsonfiles.JsonFileError as exc:
-        raise SeedFileError(name, exc.message, line=exc.line) from None
+        for line, obj in items:
+            if isinstance(obj, jsonfiles.JsonFileError):  # a JSON line that does not decode: report, read on
+                problems.add(SeedFileError(name, obj.message, line=obj.line))
+                continue
+            checked = problems.row(_checked, row, obj, name, line)
+            if checked is not None:
+                rows.append(checked)
+    except jsonfiles.JsonFileError as exc:  # inside a JSON list nothing after a syntax error can be read
+        problems.add(SeedFileError(name, exc.message, line=exc.line))
+    problems.raise_if_any()
+    return rows
 
 
 def _jsonl_rows(text: str, name: str) -> list[SeedRow]:
@@ -125,22 +172,31 @@ def _csv_records(reader: csv.DictReader, name: str) -> list[SeedRow]:
     if missing:
         raise SeedFileError(name, f"header must have columns {list(CSV_COLUMNS)}; missing {missing}", line=1)
     reader.fieldnames = header
-    rows = []
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            raise SeedFileError(name, f"more cells than the {len(header)} header columns", line=line)
-        flag = (record.get("is_classification") or "").strip().lower()
-        if flag not in ("", "true", "false", "1", "0", "yes", "no"):
-            raise SeedFileError(name, f"must be true or false, got {flag!r}", line=line, field="is_classification")
-        obj = {
-            "instruction": record["instruction"] if record["instruction"] is not None else None,
-            "instances": [{"input": record["input"] or "", "output": record["output"] or ""}],
-            "is_classification": flag in ("true", "1", "yes"),
-            **{k: record[k] for k in ("id", "name") if record.get(k)},
-        }
-        rows.append(_check_row(obj, name, line))
+    problems, rows = _Problems(name), []
+    try:
+        for record in reader:
+            checked = problems.row(_csv_record, record, name, reader.line_num, len(header))
+            if checked is not None:
+                rows.append(checked)
+    except csv.Error as exc:
+        problems.add(SeedFileError(name, f"malformed CSV: {exc}", line=reader.line_num or 1))
+    problems.raise_if_any()
     return rows
+
+
+def _csv_record(record: dict, name: str, line: int, columns: int) -> SeedRow:
+    if None in record:
+        raise SeedFileError(name, f"more cells than the {columns} header columns", line=line)
+    flag = (record.get("is_classification") or "").strip().lower()
+    if flag not in ("", "true", "false", "1", "0", "yes", "no"):
+        raise SeedFileError(name, f"must be true or false, got {flag!r}", line=line, field="is_classification")
+    obj = {
+        "instruction": record["instruction"] if record["instruction"] is not None else None,
+        "instances": [{"input": record["input"] or "", "output": record["output"] or ""}],
+        "is_classification": flag in ("true", "1", "yes"),
+        **{k: record[k] for k in ("id", "name") if record.get(k)},
+    }
+    return _check_row(obj, name, line)
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -150,7 +206,8 @@ def detect_format(path: Path, text: str) -> str:
 
 
 def read_seed_file(path: Path, *, fmt: str = "auto", display_name: str | None = None) -> list[SeedRow]:
-    """Rows of a seed file in any supported format. Raises SeedFileError at the first problem."""
+    """Rows of a seed file in any supported format. Raises SeedFileError naming every bad row (`problems`, up to
+    MAX_REPORTED_PROBLEMS; the message is the first and how many more)."""
     name = display_name or str(path)
     if fmt != "auto" and fmt not in SEED_FORMATS:
         raise SeedFileError(name, f"unknown format {fmt!r}; use auto or one of {list(SEED_FORMATS)}")

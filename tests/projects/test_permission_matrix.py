@@ -31,6 +31,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
 
     endpoint = create_endpoint(name="matrix", base_url="http://127.0.0.1:9/v1", model="m")
     create_endpoint(name="beta-served", base_url="http://127.0.0.1:9/v1", model="beta-served", project=other_project)
+    create_endpoint(name="alpha-own", base_url="http://127.0.0.1:9/v1", model="m", project=project)
     off = create_endpoint(name="off", base_url="http://127.0.0.1:9/v1", model="m")
     off.is_active = False
     off.save()
@@ -61,6 +62,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         "judge": judge.pk,
         "evaluation": evaluation.pk,
         "jobpath": str(model_dir(job)),
+        "member": cast["labeler"].pk,
     }
 
 
@@ -216,6 +218,15 @@ PAGES = [
     ("GET", "/console/alpha/training/{job}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/training/{job}/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/training/{job}/cancel", ADMIN_ONLY, 302),
+    ("GET", "/console/alpha/seeds/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/instructions/", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/instructions/decide", ADMIN_ONLY, 302),  # nothing ticked: back, with a message
+    ("GET", "/console/alpha/members/", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/members/{member}/role", ADMIN_ONLY, 302),  # no role given: refused, with a message
+    ("POST", "/console/alpha/token", ADMIN_ONLY, 200),  # a new token for the admin, shown once
+    ("GET", "/console/alpha/endpoints/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/endpoints/alpha-own/", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/endpoints/alpha-own/check", ADMIN_ONLY, 302),
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),
@@ -321,7 +332,7 @@ def test_the_matrix_covers_every_url():
     from django.urls import resolve
 
     covered = {
-        resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1)).url_name
+        resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1)).url_name
         for row in API + PAGES
     }
     covered |= {resolve(url).url_name for url in PUBLIC} | {"admin-login", "logout"}

@@ -27,6 +27,6 @@ class Command(BaseCommand):
             try:
                 result = import_seed_file(project=project_obj, path=path, fmt=format)
             except SeedFileError as exc:
-                raise CommandError(str(exc)) from None
+                raise CommandError("\n".join(exc.problems) if len(exc.problems) > 1 else str(exc)) from None
             langs = ", ".join(f"{k}={v}" for k, v in sorted(result.by_language.items())) or "none"
             self.stdout.write(f"{path}: {result.created} imported ({langs}), {result.duplicates} duplicates skipped")

@@ -1,0 +1,175 @@
+"""The console's project settings for its admins (not staff): members and their roles, API tokens, and the
+project's own LLM endpoints (the global ones shown read-only)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from console.forms import AddMemberForm, EndpointForm
+from core.forms import add_service_error
+from llm.selectors import get_project_endpoint, latest_checks, project_endpoint_lists
+from llm.services import EndpointError, project_key_prefix, request_endpoint_check, save_project_endpoint
+from projects.models import Role
+from projects.selectors import get_project_for_user, has_token, memberships_of
+from projects.services import (
+    ProjectError,
+    add_project_member,
+    change_member_role,
+    remove_member,
+    revoke_token,
+    rotate_token,
+)
+
+
+def _admin_project(request, slug: str):
+    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+
+
+def _members_page(request, project, form, *, shown=None, status=200):
+    context = {
+        "project": project,
+        "form": form,
+        "memberships": memberships_of(project=project),
+        "roles": AddMemberForm.base_fields["role"].choices,
+        "shown": shown,  # a password or token made just now: shown on this response only
+        "my_token": has_token(user=request.user),
+    }
+    return render(request, "console/members.html", context, status=status)
+
+
+@login_required
+def members(request, slug: str):
+    project = _admin_project(request, slug)
+    form = AddMemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            membership, password, token = add_project_member(
+                project=project, username=values["username"], role=values["role"], create=values["create"]
+            )
+        except ProjectError as exc:
+            add_service_error(form, exc)
+        else:
+            shown = {"username": membership.user.username, "password": password, "token": token}
+            messages.success(
+                request,
+                _("%(user)s is now %(role)s.") % {"user": shown["username"], "role": membership.get_role_display()},
+            )
+            return _members_page(request, project, AddMemberForm(), shown=shown if password or token else None)
+    return _members_page(request, project, form, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def member_action(request, slug: str, user_id: int, action: str):
+    """Change a member's role or remove them; the last admin is kept (the page says why)."""
+    project = _admin_project(request, slug)
+    try:
+        if action == "role":
+            change_member_role(project=project, user_id=user_id, role=request.POST.get("role", "")[:16])
+        elif action == "remove":
+            remove_member(project=project, user_id=user_id)
+        else:
+            raise Http404("No such action.")
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    if user_id == request.user.pk and action == "remove":
+        return redirect("home")  # an admin who left the project can no longer see its pages
+    return redirect("console-members", slug=project.slug)
+
+
+@login_required
+@require_POST
+def my_token(request, slug: str):
+    """The signed-in admin's own API token: a new one is shown once; revoking stops the old one at once."""
+    project = _admin_project(request, slug)
+    if request.POST.get("action") == "revoke":
+        revoke_token(user=request.user)
+        messages.success(request, _("Your API token is revoked."))
+        return redirect("console-members", slug=project.slug)
+    token = rotate_token(user=request.user)
+    shown = {"username": request.user.username, "password": None, "token": token}
+    return _members_page(request, project, AddMemberForm(), shown=shown)
+
+
+# --- endpoints --------------------------------------------------------------------------------------------------
+
+
+def _endpoints_page(request, project, form, *, editing=None, status=200):
+    own, shared = project_endpoint_lists(project=project)
+    checks = latest_checks(endpoint_ids=[e.pk for e in [*own, *shared]])
+    own_rows, shared_rows = list(own), list(shared)
+    for endpoint in own_rows + shared_rows:
+        endpoint.latest_check = checks.get(endpoint.pk)
+    context = {
+        "project": project,
+        "checking": any(c.status in ("queued", "running") for c in checks.values()),
+        "form": form,
+        "own": own_rows,
+        "shared": shared_rows,
+        "editing": editing,
+        "key_prefix": project_key_prefix(project),
+    }
+    return render(request, "console/endpoints.html", context, status=status)
+
+
+def _save_endpoint(request, project, form, editing=None):
+    values = dict(form.cleaned_data)
+    name = editing.name if editing is not None else values.pop("name")
+    values.pop("name", None)
+    try:
+        endpoint = save_project_endpoint(project=project, name=name, **values)
+    except EndpointError as exc:
+        add_service_error(form, exc)
+        return None
+    messages.success(request, _("Endpoint %(name)s saved.") % {"name": endpoint.name})
+    return redirect("console-endpoints", slug=project.slug)
+
+
+@login_required
+def endpoints(request, slug: str):
+    project = _admin_project(request, slug)
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        done = _save_endpoint(request, project, form)
+        if done is not None:
+            return done
+    return _endpoints_page(request, project, form, status=400 if form.errors else 200)
+
+
+@login_required
+def endpoint_edit(request, slug: str, name: str):
+    project = _admin_project(request, slug)
+    endpoint = get_project_endpoint(project=project, name=name)
+    if endpoint is None:
+        raise Http404("No such endpoint in this project.")
+    fields = EndpointForm.base_fields
+    initial = {field: getattr(endpoint, field) for field in fields}
+    form = EndpointForm(request.POST or None, initial=initial)
+    form.fields["name"].disabled = True  # renaming would orphan what names it (batches, plans)
+    if request.method == "POST" and form.is_valid():
+        done = _save_endpoint(request, project, form, editing=endpoint)
+        if done is not None:
+            return done
+    return _endpoints_page(request, project, form, editing=endpoint, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def endpoint_check(request, slug: str, name: str):
+    """Queue a round trip through a worker to one of the project's usable endpoints."""
+    project = _admin_project(request, slug)
+    endpoint = get_project_endpoint(project=project, name=name)
+    if endpoint is None:
+        own, shared = project_endpoint_lists(project=project)
+        endpoint = shared.filter(name=name).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    check = request_endpoint_check(endpoint=endpoint, requested_by=request.user)
+    messages.success(
+        request, _("Check #%(id)d queued: a worker sends one request to %(name)s.") % {"id": check.pk, "name": name}
+    )
+    return redirect("console-endpoints", slug=project.slug)
