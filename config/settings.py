@@ -320,9 +320,7 @@ TRAINING_REQUEUE_SECONDS = env_int("TRAINING_REQUEUE_SECONDS", 1800, minimum=1)
 # Job folders under DATA_DIR/training are never base models by path: a project builds on its own jobs by base_job.
 # Hosts a project admin's own LLM endpoints may point at (exact names, or ".example.com" for its subdomains): a
 # worker sends requests there, so a site admin decides; none in production unless set.
-PROJECT_ENDPOINT_HOSTS = env_list(
-    "PROJECT_ENDPOINT_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
-)
+PROJECT_ENDPOINT_HOSTS = env_list("PROJECT_ENDPOINT_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 TRAINING_MODEL_ROOTS = env_list("TRAINING_MODEL_ROOTS", [str(DATA_DIR / "models")])
 
 # --- Production hardening -------------------------------------------------------------------------------------

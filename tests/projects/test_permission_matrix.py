@@ -332,7 +332,9 @@ def test_the_matrix_covers_every_url():
     from django.urls import resolve
 
     covered = {
-        resolve(row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1)).url_name
+        resolve(
+            row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1)
+        ).url_name
         for row in API + PAGES
     }
     covered |= {resolve(url).url_name for url in PUBLIC} | {"admin-login", "logout"}
