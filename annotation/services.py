@@ -65,6 +65,17 @@ def update_ranking_config(*, project, **fields) -> RankingConfig:
     return config
 
 
+def apply_overlap_to_open_tasks(*, project) -> dict:
+    """Give every open (not complete, not gold) task the project's current overlap: tasks that already hold that
+    many rankings complete now, the others need more (or fewer). Complete tasks stay complete. Returns counts."""
+    overlap = get_ranking_config(project=project).overlap
+    open_tasks = RankingTask.objects.filter(project=project, is_gold=False, is_complete=False).exclude(required=overlap)
+    with transaction.atomic():
+        completed = open_tasks.filter(rankings_count__gte=overlap).update(required=overlap, is_complete=True)
+        changed = open_tasks.update(required=overlap)
+    return {"changed": completed + changed, "completed": completed}
+
+
 # --- Prompts --------------------------------------------------------------------------------------------------
 
 

@@ -182,3 +182,87 @@ class EndpointForm(forms.Form):
         min_value=0, max_value=1000, max_digits=12, decimal_places=6, initial=0, label=_("Price per 1K output tokens")
     )
     is_active = forms.BooleanField(required=False, initial=True, label=_("Switched on"))
+
+
+class RankingSettingsForm(forms.Form):
+    completions_per_prompt = forms.IntegerField(min_value=2, max_value=9, label=_("Completions per prompt (K)"))
+    overlap = forms.IntegerField(min_value=1, max_value=20, label=_("Overlap: rankings per task"))
+    lease_minutes = forms.IntegerField(min_value=1, max_value=1440, label=_("Lease (minutes)"))
+    allow_ties = forms.BooleanField(required=False, label=_("Allow ties"))
+    gold_rate = forms.FloatField(min_value=0, max_value=0.5, label=_("Gold rate"))
+    undo_seconds = forms.IntegerField(min_value=0, max_value=3600, label=_("Undo window (seconds)"))
+    task_order = forms.ChoiceField(
+        choices=[
+            ("sequential", _("Sequential (oldest first)")),
+            ("random", _("Random")),
+            ("uncertainty", _("Uncertainty first (smallest reward-model margin)")),
+        ],
+        label=_("Task order"),
+    )
+    show_rm_hint = forms.BooleanField(required=False, label=_("Show labelers the reward model's order"))
+    apply_to_open = forms.BooleanField(
+        required=False,
+        label=_("Also give the open tasks the new overlap"),
+        help_text=_("Complete tasks stay complete."),
+    )
+
+
+SAMPLING_SLOTS = 4  # endpoint rows on the sampling form
+
+
+class SamplingForm(forms.Form):
+    """A sampling run from fields: up to four endpoints, each with its own sampling parameters."""
+
+    per_prompt = forms.IntegerField(min_value=2, max_value=9, required=False, label=_("Completions per prompt (K)"))
+    sources = forms.MultipleChoiceField(
+        choices=[
+            ("generated", _("Accepted generated instructions")),
+            ("seed", _("Seed tasks")),
+            ("imported", _("Imported prompts")),
+        ],
+        initial=["generated"],
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Prompts from"),
+    )
+    limit = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, label=_("At most this many prompts"))
+
+    def __init__(self, *args, endpoints, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")] + [(e.name, f"{e.name} ({e.model})") for e in endpoints]
+        for i in range(SAMPLING_SLOTS):
+            self.fields[f"endpoint_{i}"] = forms.ChoiceField(
+                choices=choices, required=i == 0, label=_("Endpoint %(n)d") % {"n": i + 1}
+            )
+            self.fields[f"temperature_{i}"] = forms.FloatField(
+                min_value=0, max_value=2, required=False, initial=0.9, label=_("Temperature")
+            )
+            self.fields[f"top_p_{i}"] = forms.FloatField(
+                min_value=0, max_value=1, required=False, initial=0.95, label=_("Top-p")
+            )
+            self.fields[f"max_tokens_{i}"] = forms.IntegerField(
+                min_value=1, max_value=32_768, required=False, initial=768, label=_("Max tokens")
+            )
+        if len(endpoints) == 1:
+            self.fields["endpoint_0"].initial = endpoints[0].name
+
+    def slots(self):
+        """The form's endpoint rows, for the template: (endpoint, temperature, top_p, max_tokens) bound fields."""
+        return [
+            [self[f"{name}_{i}"] for name in ("endpoint", "temperature", "top_p", "max_tokens")]
+            for i in range(SAMPLING_SLOTS)
+        ]
+
+    def plan(self) -> list[tuple[str, dict]]:
+        """(endpoint name, its parameters) for each filled row."""
+        rows = []
+        for i in range(SAMPLING_SLOTS):
+            name = self.cleaned_data.get(f"endpoint_{i}")
+            if not name:
+                continue
+            params = {
+                key: self.cleaned_data[f"{key}_{i}"]
+                for key in ("temperature", "top_p", "max_tokens")
+                if self.cleaned_data.get(f"{key}_{i}") is not None
+            }
+            rows.append((name, params))
+        return rows

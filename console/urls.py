@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console import pool_views, settings_views, views
+from console import pool_views, ranking_views, settings_views, views
 
 urlpatterns = [
     path("<slug:slug>/", views.overview, name="console-overview"),
@@ -33,4 +33,17 @@ urlpatterns += [
     path("<slug:slug>/endpoints/", settings_views.endpoints, name="console-endpoints"),
     path("<slug:slug>/endpoints/<slug:name>/", settings_views.endpoint_edit, name="console-endpoint"),
     path("<slug:slug>/endpoints/<slug:name>/check", settings_views.endpoint_check, name="console-endpoint-check"),
+]
+
+urlpatterns += [
+    path("<slug:slug>/ranking/settings", ranking_views.ranking_settings, name="console-ranking-settings"),
+    path("<slug:slug>/ranking/apply-overlap", ranking_views.apply_overlap, name="console-apply-overlap"),
+    path("<slug:slug>/sampling/", ranking_views.sampling, name="console-sampling"),
+    path("<slug:slug>/sampling/<int:run_id>/", ranking_views.sampling_run, name="console-sampling-run"),
+    path("<slug:slug>/sampling/<int:run_id>/live", ranking_views.sampling_run_live, name="console-sampling-run-live"),
+    path(
+        "<slug:slug>/sampling/<int:run_id>/<str:action>",
+        ranking_views.sampling_run_action,
+        name="console-sampling-run-action",
+    ),
 ]

@@ -227,6 +227,12 @@ PAGES = [
     ("GET", "/console/alpha/endpoints/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/endpoints/alpha-own/", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/endpoints/alpha-own/check", ADMIN_ONLY, 302),
+    ("GET", "/console/alpha/ranking/settings", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/ranking/apply-overlap", ADMIN_ONLY, 302),
+    ("GET", "/console/alpha/sampling/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/sampling/{run}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/sampling/{run}/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/sampling/{run}/cancel", ADMIN_ONLY, 302),
     ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
     ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
     ("POST", "/label/alpha/undo", LABELING, 302),

@@ -1,0 +1,152 @@
+"""The console's ranking side: sampling runs (start one from fields, watch it live, the tasks it made) and the
+ranking settings on one page (where changing the overlap says what happens to open tasks and can apply it)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from annotation.sampling import cancel_sampling_run, resume_sampling_run, start_sampling_run
+from annotation.selectors import (
+    get_project_sampling_run,
+    overlap_change_preview,
+    sampling_runs_of_project,
+    tasks_of_run,
+)
+from annotation.services import AnnotationError, apply_overlap_to_open_tasks, get_ranking_config, update_ranking_config
+from console.forms import RankingSettingsForm, SamplingForm
+from core.forms import add_service_error
+from core.lifecycle import RunStatus
+from llm.selectors import endpoints_for_project
+from projects.models import Role
+from projects.selectors import get_project_for_user
+
+SETTINGS_FIELDS = [name for name in RankingSettingsForm.base_fields if name != "apply_to_open"]
+
+
+def _admin_project(request, slug: str):
+    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+
+
+@login_required
+def ranking_settings(request, slug: str):
+    project = _admin_project(request, slug)
+    config = get_ranking_config(project=project)
+    form = RankingSettingsForm(request.POST or None, initial={name: getattr(config, name) for name in SETTINGS_FIELDS})
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            update_ranking_config(project=project, **{name: values[name] for name in SETTINGS_FIELDS})
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            text = _("Ranking settings saved.")
+            if values["apply_to_open"]:
+                done = apply_overlap_to_open_tasks(project=project)
+                text += " " + _("%(changed)d open tasks now need %(overlap)d rankings; %(completed)d completed.") % {
+                    "changed": done["changed"],
+                    "overlap": values["overlap"],
+                    "completed": done["completed"],
+                }
+            messages.success(request, text)
+            return redirect("console-ranking-settings", slug=project.slug)
+    config = get_ranking_config(project=project)
+    context = {
+        "project": project,
+        "form": form,
+        "config": config,
+        "preview": overlap_change_preview(project=project, overlap=config.overlap),
+    }
+    return render(request, "console/ranking_settings.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def apply_overlap(request, slug: str):
+    project = _admin_project(request, slug)
+    done = apply_overlap_to_open_tasks(project=project)
+    overlap = get_ranking_config(project=project).overlap
+    messages.success(
+        request,
+        _("%(changed)d open tasks now need %(overlap)d rankings; %(completed)d completed.")
+        % {"changed": done["changed"], "overlap": overlap, "completed": done["completed"]},
+    )
+    return redirect("console-ranking-settings", slug=project.slug)
+
+
+# --- sampling ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+def sampling(request, slug: str):
+    """The project's sampling runs and a form to start one."""
+    project = _admin_project(request, slug)
+    usable = list(endpoints_for_project(project=project).order_by("name"))
+    form = SamplingForm(request.POST or None, endpoints=usable)
+    if request.method == "POST" and form.is_valid():
+        by_name = {e.name: e for e in usable}
+        values = form.cleaned_data
+        try:
+            run = start_sampling_run(
+                project=project,
+                endpoints=[(by_name[name], params) for name, params in form.plan()],
+                per_prompt=values["per_prompt"],
+                sources=tuple(values["sources"]),
+                limit=values["limit"],
+                created_by=request.user,
+            )
+        except AnnotationError as exc:
+            add_service_error(form, exc)
+        else:
+            return redirect("console-sampling-run", slug=project.slug, run_id=run.pk)
+    context = {
+        "project": project,
+        "form": form,
+        "runs": sampling_runs_of_project(project=project)[:50],
+        "k": get_ranking_config(project=project).completions_per_prompt,
+    }
+    return render(request, "console/sampling.html", context, status=400 if form.errors else 200)
+
+
+def _run(project, run_id: int):
+    run = get_project_sampling_run(project=project, run_id=run_id)
+    if run is None:
+        raise Http404("No such sampling run.")
+    return run
+
+
+def _run_context(project, run) -> dict:
+    active = run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+    return {"project": project, "run": run, "tasks": tasks_of_run(run=run), "active": active}
+
+
+@login_required
+def sampling_run(request, slug: str, run_id: int):
+    project = _admin_project(request, slug)
+    return render(request, "console/sampling_run.html", _run_context(project, _run(project, run_id)))
+
+
+@login_required
+def sampling_run_live(request, slug: str, run_id: int):
+    """The run's numbers and tasks alone: its page polls them while it runs."""
+    project = _admin_project(request, slug)
+    return render(request, "console/sampling_run_live.html", _run_context(project, _run(project, run_id)))
+
+
+@login_required
+@require_POST
+def sampling_run_action(request, slug: str, run_id: int, action: str):
+    project = _admin_project(request, slug)
+    run = _run(project, run_id)
+    actions = {"cancel": cancel_sampling_run, "resume": resume_sampling_run}
+    if action not in actions:
+        raise Http404("No such action.")
+    try:
+        actions[action](run=run)
+    except AnnotationError as exc:
+        messages.error(request, str(exc).partition(": ")[2] or str(exc))
+    return redirect("console-sampling-run", slug=project.slug, run_id=run.pk)
