@@ -22,7 +22,7 @@ from annotation.models import (
 )
 from annotation.sampling import cancel_sampling_run, resume_sampling_run, start_sampling_run
 from annotation.services import AnnotationError, import_completion_uploads, set_gold
-from core.admin_pages import form_page
+from core.admin_pages import ReadOnlyRecordMixin, form_page
 
 
 @admin.register(RankingConfig)
@@ -95,7 +95,7 @@ class PromptAdmin(admin.ModelAdmin):
 
 
 @admin.register(SamplingRun)
-class SamplingRunAdmin(admin.ModelAdmin):
+class SamplingRunAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "project",
@@ -110,9 +110,6 @@ class SamplingRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "project"]
     readonly_fields = [f.name for f in SamplingRun._meta.fields]
     actions = ["resume", "cancel"]
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff
 
     def add_view(self, request, form_url="", extra_context=None):
         form = SamplingForm(request.POST or None, initial={"project": request.GET.get("project")})
@@ -187,7 +184,7 @@ class RankingTaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Ranking)
-class RankingAdmin(admin.ModelAdmin):
+class RankingAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = ["id", "task", "labeler", "flag", "flag_resolved", "is_gold", "time_spent_ms", "created_at"]
     list_filter = ["task__project", "flag", "flag_resolved", "is_gold"]
     readonly_fields = [f.name for f in Ranking._meta.fields]
@@ -204,7 +201,7 @@ class RankingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consensus)
-class ConsensusAdmin(admin.ModelAdmin):
+class ConsensusAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = ["task", "ranking", "n_rankings", "method", "computed_at"]
     readonly_fields = [f.name for f in Consensus._meta.fields]
 
@@ -221,7 +218,7 @@ class JudgeRankingInline(admin.TabularInline):
 
 
 @admin.register(JudgeRun)
-class JudgeRunAdmin(admin.ModelAdmin):
+class JudgeRunAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     """Start an LLM judge over a project's tasks; watch it; see its rankings (and the dashboard for agreement)."""
 
     list_display = [
@@ -257,9 +254,6 @@ class JudgeRunAdmin(admin.ModelAdmin):
     @admin.display(description="position-bias rate")
     def position_bias(self, obj):
         return "-" if obj.position_bias_rate is None else f"{obj.position_bias_rate:.3f}"
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff
 
     def add_view(self, request, form_url="", extra_context=None):
         form = JudgeForm(request.POST or None)

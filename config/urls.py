@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotation import urls as annotation_urls
@@ -40,6 +41,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("label/", include(annotation_urls.label_urlpatterns)),
     path("console/", include("console.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),  # the language switcher in every page's top bar
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the split view serves Swagger UI's start-up script as a file: the pages carry no inline script (CSP)
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

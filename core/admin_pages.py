@@ -25,3 +25,14 @@ def clean_json_object(raw: str) -> dict:
 def form_page(request, admin_site, form, title: str, submit_label: str):
     context = {**admin_site.each_context(request), "form": form, "title": title, "submit_label": submit_label}
     return render(request, "admin/form_page.html", context)
+
+
+class ReadOnlyRecordMixin:
+    """For immutable records and runs' internal state: the admin shows them (view permission) but offers no Save
+    and no Delete — they change only through their services (a run's actions, a new version)."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

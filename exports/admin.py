@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin_pages import clean_json_object, form_page
+from core.admin_pages import ReadOnlyRecordMixin, clean_json_object, form_page
 from exports.formats import SHAPES
 from exports.models import DatasetKind, DatasetVersion
 from exports.services import DatasetError, create_dataset_version
@@ -31,7 +31,7 @@ class VersionForm(forms.Form):
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(admin.ModelAdmin):
+class DatasetVersionAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "project",
@@ -71,9 +71,6 @@ class DatasetVersionAdmin(admin.ModelAdmin):
         label = "Train SFT" if kind == "sft" else "Train reward model"
         url = reverse("admin:training_trainingjob_add") + f"?dataset={obj.pk}&kind={kind}"
         return format_html('<a class="button" href="{}">{}</a>', url, label)
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff  # read-only page: versions are immutable
 
     def add_view(self, request, form_url="", extra_context=None):
         form = VersionForm(request.POST or None, initial={"project": request.GET.get("project")})

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from core.admin_pages import ReadOnlyRecordMixin
 from llm.models import EndpointCheck, LLMEndpoint, LLMRequest
 from llm.services import request_endpoint_check
 
@@ -19,7 +20,7 @@ class LLMEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(LLMRequest)
-class LLMRequestAdmin(admin.ModelAdmin):
+class LLMRequestAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "endpoint",
@@ -40,12 +41,9 @@ class LLMRequestAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(EndpointCheck)
-class EndpointCheckAdmin(admin.ModelAdmin):
+class EndpointCheckAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = ["created_at", "endpoint", "status", "latency_ms", "worker", "finished_at"]
     list_filter = ["status", "endpoint"]
     readonly_fields = [f.name for f in EndpointCheck._meta.fields]

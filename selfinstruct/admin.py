@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
-from core.admin_pages import form_page
+from core.admin_pages import ReadOnlyRecordMixin, form_page
 from selfinstruct.batches import cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.forms import SeedUploadForm, StartBatchForm
 from selfinstruct.models import (
@@ -105,7 +105,7 @@ class RequestInline(admin.TabularInline):
 
 
 @admin.register(GenerationBatch)
-class GenerationBatchAdmin(admin.ModelAdmin):
+class GenerationBatchAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "project",
@@ -169,9 +169,6 @@ class GenerationBatchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return request.user.is_staff
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff  # the page is read-only; actions change state through services
 
     def add_view(self, request, form_url="", extra_context=None):
         ensure_builtin_templates()
@@ -308,13 +305,10 @@ class GeneratedInstructionAdmin(admin.ModelAdmin):
 
 
 @admin.register(GenerationRequest)
-class GenerationRequestAdmin(admin.ModelAdmin):
+class GenerationRequestAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = ["id", "batch", "lane", "step", "finish_reason", "parsed", "accepted", "attempts", "error"]
     list_filter = ["batch", "finish_reason"]
     readonly_fields = [f.name for f in GenerationRequest._meta.fields]
 
     def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False

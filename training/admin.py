@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin_pages import clean_json_object, form_page
+from core.admin_pages import ReadOnlyRecordMixin, clean_json_object, form_page
 from exports.models import DatasetVersion
 from training import selectors
 from training.evaluations import resume_evaluation
@@ -50,7 +50,7 @@ class JobForm(forms.Form):
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):
+class TrainingJobAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     list_display = ["id", "project", "kind", "method", "dataset_version", "status", "progress", "created_at"]
     list_filter = ["project", "kind", "status"]
     readonly_fields = [
@@ -194,9 +194,6 @@ class TrainingJobAdmin(admin.ModelAdmin):
             button = format_html('<a class="button" href="{}">Score the project\'s completions</a>', url)
         return format_html("{}{}{}", runs, mark_safe("<br>") if runs and button else "", button) or "-"
 
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff  # a read-only page; jobs change only through their state machine
-
     def get_urls(self):
         extra = [
             path(
@@ -287,7 +284,7 @@ class EvaluationItemInline(admin.TabularInline):
 
 
 @admin.register(EvaluationRun)
-class EvaluationRunAdmin(admin.ModelAdmin):
+class EvaluationRunAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     """Evaluations are started from the CLI (evaluate_model) or the API; here: watch them and read the table."""
 
     list_display = [
@@ -330,9 +327,6 @@ class EvaluationRunAdmin(admin.ModelAdmin):
         for run in queryset:
             count = resume_evaluation(run=run)
             self.message_user(request, f"evaluation {run.pk}: {count} item(s) queued again")
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_staff
 
     @admin.display(description="per category")
     def table(self, obj):

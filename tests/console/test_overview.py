@@ -45,3 +45,17 @@ def test_the_labeler_page_links_admins_to_the_dashboard_and_overview(client, cas
     client.force_login(cast["labeler"])
     page = client.get("/label/alpha/").content.decode()
     assert 'id="ranking"' in page and "/label/alpha/dashboard/" not in page and "/console/alpha/" not in page
+
+
+def test_the_language_switcher_in_the_top_bar_keeps_the_page(client, cast, project):
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/").content.decode()
+    assert 'id="language-switch"' in page and 'name="language" value="zh-hans"' in page
+    switched = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/console/alpha/"})
+    assert switched.status_code == 302 and switched["Location"] == "/console/alpha/"
+    chinese = client.get("/console/alpha/").content.decode()
+    assert '<html lang="zh-hans">' in chinese and "正在运行" in chinese
+    assert "排序" in client.get("/label/alpha/").content.decode()  # the labeler page too
+    away = client.post("/i18n/setlang/", {"language": "en", "next": "https://evil.example/"})
+    assert away["Location"] == "/"  # never a redirect off the site
+    assert '<html lang="en">' in client.get("/console/alpha/").content.decode()
