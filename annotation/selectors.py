@@ -433,30 +433,3 @@ def stage_counts(*, project) -> dict:
         "tasks_complete": tasks.filter(is_complete=True).count(),
         "rankings": Ranking.objects.filter(task__project=project, is_gold=False).count(),
     }
-
-
-def overlap_change_preview(*, project, overlap: int) -> dict:
-    """What giving the open tasks `overlap` would do: how many would change, complete at once, or need more."""
-    open_tasks = RankingTask.objects.filter(project=project, is_gold=False, is_complete=False).exclude(required=overlap)
-    return {
-        "open_other": open_tasks.count(),
-        "would_complete": open_tasks.filter(rankings_count__gte=overlap).count(),
-        "required": dict(open_tasks.values_list("required").annotate(n=Count("id")).order_by("required")),
-    }
-
-
-def get_project_sampling_run(*, project, run_id: int) -> SamplingRun | None:
-    return SamplingRun.objects.filter(project=project, pk=run_id).first()
-
-
-def sampling_runs_of_project(*, project) -> QuerySet[SamplingRun]:
-    return SamplingRun.objects.filter(project=project).order_by("-id")
-
-
-def tasks_of_run(*, run: SamplingRun, limit: int = 50) -> QuerySet[RankingTask]:
-    """The ranking tasks a sampling run made, with their prompts, oldest first."""
-    return (
-        RankingTask.objects.filter(project_id=run.project_id, origin=f"run:{run.pk}")
-        .select_related("prompt")
-        .order_by("id")[:limit]
-    )

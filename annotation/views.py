@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from annotation import claims, consensus, selectors, services
+from annotation import claims, consensus, oversight, selectors, services
 from annotation.models import Flag
 from annotation.render import render_markdown
 from annotation.services import AnnotationError
@@ -127,11 +128,15 @@ def dashboard(request, slug: str):
         count = consensus.resolve_flags(ranking_ids=ids, project=project)
         messages.success(request, _("%(n)d flag(s) marked resolved.") % {"n": count})
         return redirect(reverse("label-dashboard", kwargs={"slug": slug}))
+    reward_model = selectors.reward_model_stats(project=project)
     context = {
         "project": project,
         "stats": selectors.project_ranking_stats(project=project),
         "labelers": selectors.labeler_table(project=project),
-        "reward_model": selectors.reward_model_stats(project=project),
+        "reward_model": reward_model,
+        "rm_gap": oversight.rm_agreement_gap(stats=reward_model),
+        "timeline": oversight.ranking_timeline(project=project),
+        "charts": settings.CHARTJS_DIR.is_dir(),
         "judge": selectors.judge_stats(project=project),
         "flagged": selectors.flagged_queue(project=project),
         "completion_counts": selectors.completion_counts(project=project),

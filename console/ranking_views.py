@@ -9,13 +9,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from annotation.sampling import cancel_sampling_run, resume_sampling_run, start_sampling_run
-from annotation.selectors import (
+from annotation.oversight import (
     get_project_sampling_run,
     overlap_change_preview,
     sampling_runs_of_project,
+    task_detail,
     tasks_of_run,
 )
+from annotation.sampling import cancel_sampling_run, resume_sampling_run, start_sampling_run
 from annotation.services import AnnotationError, apply_overlap_to_open_tasks, get_ranking_config, update_ranking_config
 from console.forms import RankingSettingsForm, SamplingForm
 from core.forms import add_service_error
@@ -150,3 +151,28 @@ def sampling_run_action(request, slug: str, run_id: int, action: str):
     except AnnotationError as exc:
         messages.error(request, str(exc).partition(": ")[2] or str(exc))
     return redirect("console-sampling-run", slug=project.slug, run_id=run.pk)
+
+
+# --- one ranking task -------------------------------------------------------------------------------------------
+
+
+@login_required
+def task_page(request, slug: str, task_id: int):
+    """A ranking task as the admin inspects it: its completions with the letters labelers saw, each human ranking,
+    the consensus, and the LLM judge's and the reward model's orders."""
+    project = _admin_project(request, slug)
+    detail = task_detail(project=project, task_id=task_id)
+    if detail is None:
+        raise Http404("No such ranking task.")
+    return render(request, "console/task.html", {"project": project, **detail})
+
+
+@login_required
+def task_jump(request, slug: str):
+    """The dashboard's "Task #" box: to that task's page."""
+    project = _admin_project(request, slug)
+    raw = request.GET.get("task", "")
+    if not raw.isdigit() or len(raw) > 12:
+        messages.error(request, _("task: give a task number."))
+        return redirect("label-dashboard", slug=project.slug)
+    return redirect("console-task", slug=project.slug, task_id=int(raw))

@@ -17,7 +17,7 @@ from exports.services import DatasetError, create_dataset_version
 from projects.models import Role
 from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
-from selfinstruct.selectors import batch_progress, get_project_batch
+from selfinstruct.selectors import batch_progress, batch_timeline, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
 from training.models import JOB_KIND_FOR_DATASET
 from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, metric_rows
@@ -84,7 +84,14 @@ def new_batch(request, slug: str):
 def _batch_context(project, batch) -> dict:
     progress = batch_progress(batch=batch)
     overshoot = max(progress["accepted"] - progress["target"], 0)
-    return {"project": project, "batch": batch, "progress": progress, "overshoot": overshoot}
+    return {
+        "project": project,
+        "batch": batch,
+        "progress": progress,
+        "overshoot": overshoot,
+        "timeline": batch_timeline(batch=batch),
+        "charts": settings.CHARTJS_DIR.is_dir(),
+    }
 
 
 @login_required

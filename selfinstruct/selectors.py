@@ -283,3 +283,32 @@ def review_facets(*, project) -> dict:
 
 def get_project_instructions(*, project, ids: list[int]) -> QuerySet[GeneratedInstruction]:
     return GeneratedInstruction.objects.filter(project=project, pk__in=ids).order_by("id")
+
+
+def batch_timeline(*, batch: GenerationBatch, points: int = 60) -> dict[str, list[list[float]]]:
+    """Accepted instructions and rejections by reason over the batch's life, cumulative, as {series: [[minutes
+    since start, count], …]} sampled at up to `points` moments (one pass over the batch's rows, oldest first)."""
+    rows = (
+        GeneratedInstruction.objects.filter(batch=batch)
+        .order_by("created_at")
+        .values_list("created_at", "status", "reason")
+    )
+    start = batch.created_at
+    events = [
+        ((at - start).total_seconds() / 60, "accepted" if s == "accepted" else r or s) for at, s, r in rows.iterator()
+    ]
+    if not events:
+        return {}
+    span = max(events[-1][0], 1e-6)
+    step = span / points
+    counts: dict[str, int] = {}
+    series: dict[str, list[list[float]]] = {}
+    next_mark = 0.0
+    for index, (minute, name) in enumerate(events):
+        counts[name] = counts.get(name, 0) + 1
+        last = index == len(events) - 1
+        if minute >= next_mark or last:
+            for key, value in counts.items():
+                series.setdefault(key, []).append([round(minute, 3), value])
+            next_mark = minute + step
+    return series

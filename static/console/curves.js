@@ -52,7 +52,7 @@
         animation: false,
         parsing: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
-        scales: { x: { type: "linear", title: { display: true, text: "step" } } },
+        scales: { x: { type: "linear", title: { display: true, text: canvas.dataset.xLabel || "step" } } },
         plugins: { tooltip: { enabled: true }, legend: { position: "bottom" } },
       },
     });

@@ -50,7 +50,7 @@ def login(page, live_server, username: str, locale_path: str = "/label/alpha/"):
     page.goto(f"{live_server.url}/accounts/login/?next={locale_path}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "a-long-test-password-1")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"**{locale_path}")
 
 

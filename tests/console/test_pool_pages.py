@@ -44,6 +44,12 @@ def test_generated_instructions_are_reviewed_as_cards(client, cast, project, end
         import_seed_file(project=project, path=path)
     batch = drive(start_batch(project=project, endpoint=endpoint, template_name="self-instruct", target=6, seed=3))
     client.force_login(cast["project_admin"])
+    batch_page = client.get(f"/console/alpha/batches/{batch.pk}/").content.decode()
+    assert 'id="timeline-data"' in batch_page and f"/console/alpha/instructions/?batch={batch.pk}" in batch_page
+    from selfinstruct.selectors import batch_timeline
+
+    timeline = batch_timeline(batch=batch)
+    assert timeline["accepted"][-1][1] == GeneratedInstruction.objects.filter(batch=batch, status="accepted").count()
     page = client.get("/console/alpha/instructions/", {"status": "accepted", "batch": str(batch.pk)})
     text = page.content.decode()
     accepted = list(GeneratedInstruction.objects.filter(status="accepted").order_by("-id"))

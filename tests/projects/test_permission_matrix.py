@@ -230,6 +230,8 @@ PAGES = [
     ("GET", "/console/alpha/ranking/settings", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/ranking/apply-overlap", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/sampling/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/tasks/{task}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/tasks/?task={task}", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/sampling/{run}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/sampling/{run}/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/sampling/{run}/cancel", ADMIN_ONLY, 302),
