@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from console.forms import NewBatchForm, NewJobForm, NewVersionForm
 from console.pipeline import running, stages
 from core.forms import add_service_error
 from exports.formats import SHAPES
-from exports.selectors import get_project_version, preview_rows, versions_of_project
+from exports.selectors import get_project_version, preview_rows, stats_charts, versions_of_project
 from exports.services import DatasetError, create_dataset_version
 from projects.models import Role
 from projects.selectors import get_project_for_user
@@ -176,7 +177,31 @@ def dataset_live(request, slug: str, version_id: int):
 
 def _version_context(project, version) -> dict:
     rows = preview_rows(version=version)
-    return {"project": project, "version": version, "rows": rows, "formats": list(SHAPES[version.kind])}
+    return {
+        "project": project,
+        "version": version,
+        "rows": rows,
+        "formats": list(SHAPES[version.kind]),
+        "charts": _stat_charts(version) if version.status == "ready" else [],
+        "chartjs": settings.CHARTJS_DIR.is_dir(),
+    }
+
+
+STAT_CHART_TITLES = {
+    "lengths": (_lazy("Rows by length"), _lazy("characters")),
+    "languages": (_lazy("Rows by language"), ""),
+    "categories": (_lazy("Rows by category"), ""),
+    "margins": (_lazy("Pairs by margin (rank distance)"), _lazy("margin")),
+}
+
+
+def _stat_charts(version) -> list[dict]:
+    found = stats_charts(version=version)
+    return [
+        {"id": f"stats-{key}", "title": STAT_CHART_TITLES[key][0], "x": STAT_CHART_TITLES[key][1], "data": found[key]}
+        for key in STAT_CHART_TITLES
+        if key in found
+    ]
 
 
 # --- training ---------------------------------------------------------------------------------------------------

@@ -61,3 +61,26 @@ def preview_rows(*, version: DatasetVersion, limit: int = 5) -> list[dict]:
     for line in head.split(b"\n")[:-1][:limit]:  # whole lines only
         rows.append(json.loads(line))
     return rows
+
+
+def stats_charts(*, version) -> dict[str, dict]:
+    """A ready version's statistics shaped for bar charts: {chart: {"labels": [...], "datasets": {name: [...]}}};
+    versions built before length histograms were kept have only the language and category charts."""
+    stats = version.stats or {}
+    charts: dict[str, dict] = {}
+    bins, histograms = stats.get("length_bins"), stats.get("length_histograms")
+    if bins and histograms:
+        labels = [f"{low}–{high - 1}" for low, high in zip(bins, bins[1:], strict=False)] + [f"{bins[-1]}+"]
+        last = max((max((i for i, n in enumerate(c) if n), default=0) for c in histograms.values()), default=0)
+        charts["lengths"] = {
+            "labels": labels[: last + 1],
+            "datasets": {f: c[: last + 1] for f, c in histograms.items()},
+        }
+    for key in ("languages", "categories"):
+        counts = sorted((stats.get(key) or {}).items(), key=lambda item: -item[1])[:30]
+        if counts:
+            charts[key] = {"labels": [k for k, _ in counts], "datasets": {"rows": [n for _, n in counts]}}
+    if stats.get("margins"):
+        margins = sorted(stats["margins"].items(), key=lambda item: float(item[0]))
+        charts["margins"] = {"labels": [m for m, _ in margins], "datasets": {"pairs": [n for _, n in margins]}}
+    return charts

@@ -6,12 +6,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import random
 import shutil
 import statistics
 import time
 import uuid
-from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -35,6 +33,7 @@ from exports.formats import (
 )
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
 from exports.signals import version_ready
+from exports.stats import Stats
 from projects.selectors import signed_in_or_none
 from selfinstruct.selectors import iter_sft_examples
 from selfinstruct.text import prompt_text
@@ -147,50 +146,7 @@ def split_of(group: str, *, seed: int, test_fraction: float) -> str:
     return "test" if value < test_fraction else "train"
 
 
-class _Stats:
-    """Streaming statistics: counts, mixes, and lengths (mean, max, median of a seeded reservoir sample)."""
-
-    def __init__(self):
-        self.splits = Counter()
-        self.languages = Counter()
-        self.categories = Counter()
-        self.groups = Counter()
-        self.lengths: dict[str, dict] = {}
-        self.rng = random.Random(0)
-
-    def length(self, field: str, text: str) -> None:
-        entry = self.lengths.setdefault(field, {"n": 0, "total": 0, "max": 0, "sample": []})
-        size = len(text)
-        entry["n"] += 1
-        entry["total"] += size
-        entry["max"] = max(entry["max"], size)
-        if len(entry["sample"]) < 10_000:
-            entry["sample"].append(size)
-        else:
-            slot = self.rng.randrange(entry["n"])
-            if slot < 10_000:
-                entry["sample"][slot] = size
-
-    def summary(self) -> dict:
-        lengths = {
-            field: {"mean": round(e["total"] / e["n"], 1), "median": statistics.median(e["sample"]), "max": e["max"]}
-            for field, e in self.lengths.items()
-            if e["n"]
-        }
-        per_group = list(self.groups.values())
-        return {
-            "splits": dict(self.splits),
-            "languages": dict(self.languages),
-            "categories": dict(self.categories),
-            "groups": len(self.groups),
-            "rows_per_group": {"mean": round(statistics.fmean(per_group), 2), "max": max(per_group)}
-            if per_group
-            else {},
-            "lengths_chars": lengths,
-        }
-
-
-def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
+def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     f = version.filters
     batches, endpoints, templates, seeds, instructions = set(), set(), set(), set(), set()
     for example in iter_sft_examples(
@@ -231,7 +187,7 @@ def _sft_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
     )
 
 
-def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
+def _preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     f = version.filters
     use_consensus = f.get("consensus", False)
     with_margin = f.get("margin", True)
@@ -266,6 +222,7 @@ def _preference_rows(version: DatasetVersion, stats: _Stats, lineage: dict):
                 stats.length("prompt", prompt)
                 stats.length("chosen", completions[chosen]["text"])
                 stats.length("rejected", completions[rejected]["text"])
+                stats.margins[distance] += 1
                 yield {
                     "group_id": f"prompt-{task['prompt_id']}",
                     "prompt": prompt,
@@ -311,7 +268,7 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         return
     prefix = files.build_prefix(version, token)
     staging = files.working_folder(prefix)
-    stats, lineage = _Stats(), {}
+    stats, lineage = Stats(), {}
     source = _sft_rows if version.kind == DatasetKind.SFT else _preference_rows
     digest = hashlib.sha256()
     build_kind = lifecycle.kind("dataset-build")

@@ -32,6 +32,12 @@ def test_a_version_is_built_from_fields_and_shown_with_its_rows(client, cast, pr
     assert 'data-status="ready"' in ready and "hx-trigger" not in ready
     assert f"/api/v1/datasets/{version.pk}/download?format=trl-preference" in ready
     assert ready.count('class="row-preview"') == 5 and "#1 ·" in ready  # the first rows, from storage
+    version.refresh_from_db()
+    for chart in ("stats-lengths", "stats-languages", "stats-margins"):  # stats as bar charts
+        assert f'<script id="{chart}" type="application/json">' in ready and f'data-bars="{chart}"' in ready
+    histograms = version.stats["length_histograms"]
+    assert sum(histograms["chosen"]) == version.row_count == sum(version.stats["margins"].values())
+    assert '<a href="/label/alpha/dashboard/">' in ready  # lineage as links (tasks and rankings: the dashboard)
     listed = client.get("/console/alpha/datasets/").content.decode()
     assert f'href="/console/alpha/datasets/{version.pk}/"' in listed
     client.force_login(cast["other_admin"])
