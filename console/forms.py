@@ -266,3 +266,44 @@ class SamplingForm(forms.Form):
             }
             rows.append((name, params))
         return rows
+
+
+class RegisterServedForm(forms.Form):
+    base_url = forms.CharField(
+        max_length=500, label=_("Base URL of the running server"), help_text=_("e.g. http://127.0.0.1:8100/v1")
+    )
+
+
+class EvaluationForm(forms.Form):
+    """An evaluation: a model endpoint answers a prompt set with references, a judge endpoint scores both."""
+
+    model_endpoint = forms.ChoiceField(label=_("Model endpoint"))
+    judge_endpoint = forms.ChoiceField(label=_("Judge endpoint"))
+    prompts = forms.FileField(
+        label=_("Prompt set"), help_text=_("JSONL or JSON: question (or instruction), reference answer, category.")
+    )
+    per_category = forms.IntegerField(min_value=1, max_value=100_000, required=False, label=_("At most per category"))
+    max_tokens = forms.IntegerField(min_value=1, max_value=32_768, initial=512, label=_("Max tokens per answer"))
+
+    def __init__(self, *args, endpoints, model_default="", **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]
+        self.fields["model_endpoint"].choices = choices
+        self.fields["judge_endpoint"].choices = choices
+        if model_default:
+            self.fields["model_endpoint"].initial = model_default
+
+
+class JudgeRunForm(forms.Form):
+    endpoint = forms.ChoiceField(label=_("Judge endpoint"))
+    only_ranked = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Only tasks humans ranked"),
+        help_text=_("What judge–human agreement needs."),
+    )
+    limit = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, label=_("At most this many tasks"))
+
+    def __init__(self, *args, endpoints, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["endpoint"].choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console import pool_views, ranking_views, settings_views, views
+from console import model_views, pool_views, ranking_views, settings_views, views
 
 urlpatterns = [
     path("<slug:slug>/", views.overview, name="console-overview"),
@@ -48,4 +48,15 @@ urlpatterns += [
         ranking_views.sampling_run_action,
         name="console-sampling-run-action",
     ),
+]
+
+urlpatterns += [
+    path("<slug:slug>/models/", model_views.models, name="console-models"),
+    path("<slug:slug>/models/live", model_views.models_live, name="console-models-live"),
+    path("<slug:slug>/models/<int:job_id>/serve", model_views.serve, name="console-serve"),
+    path("<slug:slug>/models/<int:job_id>/score", model_views.score, name="console-score"),
+    path("<slug:slug>/evaluations/new", model_views.evaluate, name="console-evaluate"),
+    path("<slug:slug>/evaluations/<int:run_id>/", model_views.evaluation, name="console-evaluation"),
+    path("<slug:slug>/evaluations/<int:run_id>/live", model_views.evaluation_live, name="console-evaluation-live"),
+    path("<slug:slug>/judge-runs/new", model_views.judge, name="console-judge"),
 ]

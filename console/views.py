@@ -250,7 +250,11 @@ def _job(project, job_id: int):
 
 def _job_context(project, job) -> dict:
     columns, rows = metric_rows(job=job)
-    results = {k: v for k, v in (job.results or {}).items() if k != "samples"}
+    results = {
+        k.replace("_", " "): round(v, 4) if isinstance(v, float) else v
+        for k, v in (job.results or {}).items()
+        if k != "samples"
+    }
     return {
         "project": project,
         "job": job,
@@ -261,6 +265,7 @@ def _job_context(project, job) -> dict:
         "artifacts": artifacts(job=job) if job.status not in ("queued", "running") else [],
         "active": job.status in ("queued", "running"),
         "series": chart_series(job=job),
+        "evaluations": job.evaluations.select_related("model_endpoint", "judge_endpoint").order_by("-id")[:20],
     }
 
 

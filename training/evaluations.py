@@ -191,3 +191,34 @@ def evaluation_table(items) -> dict:
         "categories": [{"category": name, **summary(rows)} for name, rows in sorted(categories.items())],
         "overall": summary(list(items)),
     }
+
+
+def start_evaluation_from_upload(
+    *, project, upload, model_endpoint, judge_endpoint, per_category=None, max_tokens=512, job=None, created_by=None
+) -> tuple[EvaluationRun, int]:
+    """An evaluation of an uploaded prompt set (the console's form): read all or nothing, items without a reference
+    left out (their count returned with the run), optionally the first N of each category."""
+    from core.uploads import spool
+    from training.evalsets import EvalSetError, read_eval_set, sample_per_category, with_reference
+
+    with spool([upload]) as [(path, shown)]:
+        try:
+            items = read_eval_set(path)
+        except EvalSetError as exc:
+            raise TrainingJobError(f"prompts: {exc}") from None
+    items, skipped = with_reference(items)
+    if per_category:
+        items = sample_per_category(items, per_category)
+    if not items:
+        raise TrainingJobError(f"prompts: no prompt of {shown} has a reference answer")
+    run = start_evaluation(
+        project=project,
+        model_endpoint=model_endpoint,
+        judge_endpoint=judge_endpoint,
+        items=items,
+        prompt_set=shown[:300],
+        job=job,
+        generation={"max_tokens": max_tokens},
+        created_by=created_by,
+    )
+    return run, skipped

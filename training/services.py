@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -219,3 +220,19 @@ def register_served_model(*, job: TrainingJob, base_url: str, name: str):
         max_retries=2,
         project=job.project,
     )
+
+
+def register_running_server(*, job: TrainingJob, base_url: str):
+    """Register a server already running a succeeded SFT job's model (`manage.py serve_model` on a GPU box) as the
+    endpoint job-<id>, as a project admin may: only at a host a site admin allowed for project endpoints."""
+    from llm.models import validate_base_url
+    from llm.services import host_allowed
+
+    check_trained_model(job, JobKind.SFT, "only SFT models generate text")  # no download on the web machine
+    try:
+        validate_base_url(base_url)
+    except ValidationError as exc:
+        raise TrainingJobError(f"base_url: {' '.join(exc.messages)}") from None
+    if not host_allowed(base_url):
+        raise TrainingJobError("base_url: that host is not one a site admin allowed for project endpoints")
+    return register_served_model(job=job, base_url=base_url.rstrip("/"), name=served_model_name(job=job))

@@ -31,7 +31,9 @@ def test_a_job_starts_from_fields_and_its_page_shows_what_it_made(client, cast, 
     run_training_job(job_id=job.pk)  # as the gpu worker would
     done = client.get(f"/console/alpha/training/{job.pk}/live").content.decode()
     assert 'data-status="succeeded"' in done and "hx-trigger" not in done and 'id="cancel-job"' not in done
-    assert 'id="results"' in done and "eval_loss" in done and 'class="sample"' in done and 'id="metrics"' in done
+    assert (
+        'id="results"' in done and "eval loss" in done and 'class="card sample-row"' in done and 'id="metrics"' in done
+    )
     assert f"/api/v1/training-jobs/{job.pk}/artifacts/model/config.json" in done
     page = client.get(f"/console/alpha/training/{job.pk}/").content.decode()
     assert 'id="curves"' in page and "vendor/chartjs/chart.umd.min.js" in page and 'id="series-data"' in page

@@ -229,6 +229,14 @@ PAGES = [
     ("POST", "/console/alpha/endpoints/alpha-own/check", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/ranking/settings", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/ranking/apply-overlap", ADMIN_ONLY, 302),
+    ("GET", "/console/alpha/models/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/models/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/models/{job}/serve", ADMIN_ONLY, 302),  # no URL given: refused, with a message
+    ("POST", "/console/alpha/models/{job}/score", ADMIN_ONLY, 302),  # not a reward model: refused, with a message
+    ("GET", "/console/alpha/evaluations/new", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/evaluations/{evaluation}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/evaluations/{evaluation}/live", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/judge-runs/new", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/sampling/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/tasks/{task}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/tasks/?task={task}", ADMIN_ONLY, 302),

@@ -1,0 +1,188 @@
+"""The console's model pages: every trained model with what it can do next (register its running server as an
+endpoint, score the project's completions with a reward model, evaluate against references), the project's
+evaluation, scoring and judge runs live, and one evaluation's results as tables."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from annotation.judging import start_judge_run
+from annotation.selectors import judge_runs_for_projects
+from annotation.services import AnnotationError
+from console.forms import EvaluationForm, JudgeRunForm, RegisterServedForm
+from core.forms import add_service_error
+from llm.selectors import endpoints_for_project
+from projects.models import Project, Role
+from projects.selectors import get_project_for_user
+from training.evaluations import start_evaluation_from_upload
+from training.oversight import (
+    any_active,
+    evaluation_page,
+    evaluations_of_project,
+    get_project_evaluation,
+    scoring_runs_of_project,
+    trained_models,
+)
+from training.reward_scoring import start_reward_scoring
+from training.selectors import get_project_job
+from training.services import TrainingJobError, register_running_server
+
+
+def _admin_project(request, slug: str):
+    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
+
+
+def _job(project, job_id: int):
+    job = get_project_job(project=project, job_id=job_id)
+    if job is None:
+        raise Http404("No such training job.")
+    return job
+
+
+def _models_context(request, project, *, evaluation_form=None, judge_form=None) -> dict:
+    usable = list(endpoints_for_project(project=project).order_by("name"))
+    models = trained_models(project=project)
+    served = next((m.served.name for m in models if m.served is not None), "")
+    evaluations = evaluations_of_project(project=project)
+    scorings = scoring_runs_of_project(project=project)
+    judges = judge_runs_for_projects(projects=Project.objects.filter(pk=project.pk)).order_by("-id")
+    return {
+        "project": project,
+        "models": models,
+        "evaluations": evaluations[:30],
+        "scorings": scorings[:30],
+        "judges": judges.select_related("endpoint")[:30],
+        "active": any_active(evaluations, scorings, judges),
+        "evaluation_form": evaluation_form or EvaluationForm(endpoints=usable, model_default=served),
+        "judge_form": judge_form or JudgeRunForm(endpoints=usable),
+        "register_form": RegisterServedForm(),
+    }
+
+
+@login_required
+def models(request, slug: str):
+    project = _admin_project(request, slug)
+    return render(request, "console/models.html", _models_context(request, project))
+
+
+@login_required
+def models_live(request, slug: str):
+    """The runs tables alone: the models page polls them while any run is going."""
+    project = _admin_project(request, slug)
+    return render(request, "console/models_runs.html", _models_context(request, project))
+
+
+@login_required
+@require_POST
+def serve(request, slug: str, job_id: int):
+    """Register the server already running this SFT model as the project's endpoint job-<id>."""
+    project = _admin_project(request, slug)
+    job = _job(project, job_id)
+    form = RegisterServedForm(request.POST)
+    if form.is_valid():
+        try:
+            endpoint = register_running_server(job=job, base_url=form.cleaned_data["base_url"])
+        except TrainingJobError as exc:
+            messages.error(request, str(exc))
+        else:
+            text = _("Endpoint %(name)s registered: check it on the endpoints page.")
+            messages.success(request, text % {"name": endpoint.name})
+    else:
+        messages.error(request, _("base_url: give the server's URL."))
+    return redirect("console-models", slug=project.slug)
+
+
+@login_required
+@require_POST
+def score(request, slug: str, job_id: int):
+    """Score the project's unscored completions with this reward model (a GPU worker does it)."""
+    project = _admin_project(request, slug)
+    job = _job(project, job_id)
+    try:
+        run = start_reward_scoring(job=job, created_by=request.user)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Scoring run #%(id)d queued.") % {"id": run.pk})
+    return redirect("console-models", slug=project.slug)
+
+
+@login_required
+def evaluate(request, slug: str):
+    project = _admin_project(request, slug)
+    usable = {e.name: e for e in endpoints_for_project(project=project)}
+    form = EvaluationForm(request.POST or None, request.FILES or None, endpoints=list(usable.values()))
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        model = usable[values["model_endpoint"]]
+        job_id = model.name.removeprefix("job-")
+        job = get_project_job(project=project, job_id=int(job_id)) if job_id.isdigit() else None
+        try:
+            run, skipped = start_evaluation_from_upload(
+                project=project,
+                upload=values["prompts"],
+                model_endpoint=model,
+                judge_endpoint=usable[values["judge_endpoint"]],
+                per_category=values["per_category"],
+                max_tokens=values["max_tokens"],
+                job=job,
+                created_by=request.user,
+            )
+        except TrainingJobError as exc:
+            add_service_error(form, exc)
+        else:
+            if skipped:
+                messages.info(request, _("%(n)d prompts without a reference answer were left out.") % {"n": skipped})
+            return redirect("console-evaluation", slug=project.slug, run_id=run.pk)
+    context = _models_context(request, project, evaluation_form=form)
+    return render(request, "console/models.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def judge(request, slug: str):
+    project = _admin_project(request, slug)
+    usable = {e.name: e for e in endpoints_for_project(project=project)}
+    form = JudgeRunForm(request.POST or None, endpoints=list(usable.values()))
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            run = start_judge_run(
+                project=project,
+                endpoint=usable[values["endpoint"]],
+                limit=values["limit"],
+                only_ranked=values["only_ranked"],
+                created_by=request.user,
+            )
+        except AnnotationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("Judge run #%(id)d queued.") % {"id": run.pk})
+            return redirect("console-models", slug=project.slug)
+    context = _models_context(request, project, judge_form=form)
+    return render(request, "console/models.html", context, status=400 if form.errors else 200)
+
+
+def _evaluation(project, run_id: int):
+    run = get_project_evaluation(project=project, run_id=run_id)
+    if run is None:
+        raise Http404("No such evaluation.")
+    return run
+
+
+def _evaluation_context(project, run) -> dict:
+    return {"project": project, "run": run, "active": run.status in ("queued", "running"), **evaluation_page(run=run)}
+
+
+@login_required
+def evaluation(request, slug: str, run_id: int):
+    project = _admin_project(request, slug)
+    return render(request, "console/evaluation.html", _evaluation_context(project, _evaluation(project, run_id)))
+
+
+@login_required
+def evaluation_live(request, slug: str, run_id: int):
+    project = _admin_project(request, slug)
+    return render(request, "console/evaluation_live.html", _evaluation_context(project, _evaluation(project, run_id)))
