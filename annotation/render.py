@@ -10,9 +10,11 @@ from __future__ import annotations
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from mdit_py_plugins.tasklists import tasklists_plugin
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
 _md.enable("table").enable("strikethrough")
+_md.use(tasklists_plugin)  # "- [ ] step" / "- [x] step" as (disabled) checkboxes
 
 
 def _image_as_alt_text(renderer, tokens, idx, options, env) -> str:
@@ -47,8 +49,19 @@ ALLOWED_TAGS = {
     "th",
     "td",
     "a",
+    "input",  # only the task-list checkbox (raw HTML is off; its attribute values are forced below)
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "code": {"class"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "code": {"class"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+    "ul": {"class"},
+    "li": {"class"},
+    "input": {"checked"},
+}
+FORCED_VALUES = {"input": {"type": "checkbox", "disabled": "disabled"}}
 
 
 def render_markdown(text: str) -> str:
@@ -60,4 +73,5 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        set_tag_attribute_values=FORCED_VALUES,
     )

@@ -77,6 +77,12 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None, config
     prompt = task.prompt
     labels = {cid: chr(ord("A") + n) for n, cid in enumerate(task.completion_ids)}
     hint = [labels[cid] for cid in task.rm_order if cid in labels] if rm_hint and task.rm_order else None
+    by_text: dict[str, list[int]] = defaultdict(list)  # answers equal up to whitespace are marked as such
+    for cid in task.completion_ids:
+        by_text[" ".join(completions[cid].text.split())].append(cid)
+    same_text = {
+        cid: [labels[o] for o in group if o != cid] for group in by_text.values() if len(group) > 1 for cid in group
+    }
     return {
         "task": task.pk,
         "project": task.project.slug,
@@ -90,11 +96,12 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None, config
         "completions": [
             {
                 "id": cid,
-                "label": chr(ord("A") + n),
+                "label": labels[cid],
                 "text": completions[cid].text,
                 "html": render_markdown(completions[cid].text),
+                "identical_to": same_text.get(cid, []),
             }
-            for n, cid in enumerate(task.completion_ids)
+            for cid in task.completion_ids
         ],
         "rm_hint": hint,
         "lease_expires_at": assignment.lease_expires_at if assignment else None,

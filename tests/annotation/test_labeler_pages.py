@@ -117,3 +117,23 @@ def test_outsiders_get_404_and_only_project_admins_see_the_dashboard(cast, proje
     page = lab.get("/label/alpha/dashboard/").content.decode()
     assert 'id="ranking-stats"' in page and "Kendall" in page
     assert Client().get("/label/alpha/").status_code == 302  # anonymous → login
+
+
+def test_prompts_keep_their_whitespace_task_lists_render_and_identical_answers_are_marked(
+    labeler_client, project, make_tasks
+):
+    (task,) = make_tasks(1, k=2)
+    task.prompt.instruction = "Fix this:\n    def f():\n        return 1"
+    task.prompt.input = "  indented\n\tand tabbed"
+    task.prompt.save()
+    first, second = Completion.objects.filter(pk__in=task.completion_ids).order_by("pk")
+    first.text = second.text = "Steps:\n\n- [x] read it\n- [ ] fix   it"
+    first.save()
+    second.save()
+    html = labeler_client.get("/label/alpha/").content.decode()
+    assert "    def f():\n        return 1" in html and "  indented\n\tand tabbed" in html  # shown as written
+    assert 'class="ranking pair"' in html  # K=2: side by side
+    boxes = [sorted(attrs) for tag, attrs in parse_elements(html) if tag == "input" and ("type", "checkbox") in attrs]
+    assert sorted(map(len, boxes)) == [2, 2, 3, 3] and all(("disabled", "disabled") in b for b in boxes)  # 2 ticked
+    assert 'data-identical="B"' in html and 'data-identical="A"' in html
+    assert html.count('class="move-up link"') == 2 and html.count('class="move-down link"') == 2

@@ -97,8 +97,31 @@
   });
 
   list.addEventListener("click", (event) => {
-    const button = event.target.closest(".tie-toggle");
-    if (button) toggleTie(button.closest("li.completion"));
+    const button = event.target.closest(".tie-toggle, .move-up, .move-down, .expand");
+    if (!button) return;
+    const card = button.closest("li.completion");
+    if (button.classList.contains("tie-toggle")) toggleTie(card);
+    else if (button.classList.contains("expand")) expand(card, button);
+    else moveTo(card, cards().indexOf(card) + (button.classList.contains("move-up") ? -1 : 1));
+  });
+
+  // --- Long answers start collapsed; "Show all" expands one -------------------------------------------------
+  function expand(card, button) {
+    const body = card.querySelector(".body");
+    const open = body.classList.toggle("collapsed") === false;
+    button.textContent = open ? list.dataset.msgLess : list.dataset.msgMore;
+    button.setAttribute("aria-expanded", String(open));
+  }
+  cards().forEach((card) => {
+    const body = card.querySelector(".body");
+    if (body.scrollHeight <= 420) return;
+    body.classList.add("collapsed");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "expand link";
+    button.textContent = list.dataset.msgMore;
+    button.setAttribute("aria-expanded", "false");
+    body.after(button);
   });
 
   // --- Drag and drop ----------------------------------------------------------------------------------------
@@ -109,14 +132,42 @@
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", dragged.dataset.id);
   });
+  const sideBySide = list.classList.contains("pair"); // K=2: the two answers side by side, dragged across
+  function placeAt(x, y) {
+    const others = cards().filter((c) => c !== dragged);
+    const before = others.find((c) => {
+      const box = c.getBoundingClientRect();
+      return sideBySide ? x < box.left + box.width / 2 : y < box.top + box.height / 2;
+    });
+    if (before) list.insertBefore(dragged, before);
+    else list.appendChild(dragged);
+  }
   list.addEventListener("dragover", (event) => {
     if (!dragged) return;
     event.preventDefault();
-    const others = cards().filter((c) => c !== dragged);
-    const before = others.find((c) => event.clientY < c.getBoundingClientRect().top + c.offsetHeight / 2);
-    if (before) list.insertBefore(dragged, before);
-    else list.appendChild(dragged);
+    placeAt(event.clientX, event.clientY);
   });
+
+  // Touch screens: drag by the rank column (pointer events; the page does not scroll while a card moves).
+  list.addEventListener("pointerdown", (event) => {
+    const handle = event.target.closest(".rank-side");
+    if (!handle || event.pointerType === "mouse" || event.target.closest("button")) return;
+    dragged = handle.closest("li.completion");
+    dragged.classList.add("dragging");
+    handle.setPointerCapture(event.pointerId);
+  });
+  list.addEventListener("pointermove", (event) => {
+    if (dragged && event.pointerType !== "mouse") placeAt(event.clientX, event.clientY);
+  });
+  ["pointerup", "pointercancel"].forEach((name) =>
+    list.addEventListener(name, (event) => {
+      if (!dragged || event.pointerType === "mouse") return;
+      dragged.classList.remove("dragging");
+      dragged.dataset.tied = "0";
+      dragged = null;
+      touched();
+    })
+  );
   list.addEventListener("drop", (event) => {
     event.preventDefault();
   });
