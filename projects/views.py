@@ -59,7 +59,7 @@ def home(request):
             add_service_error(form, exc)
         else:
             messages.success(request, _("Project %(slug)s created.") % {"slug": project.slug})
-            return redirect("home")
+            return redirect("console-overview", slug=project.slug)  # where its admin starts
     projects = projects_for_user(user=request.user)
     roles = user_roles(user=request.user)
     rows = [{"project": p, "role": "admin" if request.user.is_staff else roles.get(p.slug)} for p in projects]

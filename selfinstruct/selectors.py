@@ -309,6 +309,6 @@ def batch_timeline(*, batch: GenerationBatch, points: int = 60) -> dict[str, lis
         last = index == len(events) - 1
         if minute >= next_mark or last:
             for key, value in counts.items():
-                series.setdefault(key, []).append([round(minute, 3), value])
+                series.setdefault(key, [[0.0, 0]]).append([round(minute, 3), value])  # every line starts at 0
             next_mark = minute + step
     return series
