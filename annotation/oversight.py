@@ -142,3 +142,7 @@ def task_detail(*, project, task_id: int) -> dict | None:
         "judge": {"order": named(judged.ranking), "endpoint": judged.run.endpoint.name} if judged else None,
         "rm_order": named([[cid] for cid in task.rm_order]) if task.rm_order else None,
     }
+
+
+def get_project_task(*, project, task_id: int) -> RankingTask | None:
+    return RankingTask.objects.filter(project=project, pk=task_id).first()

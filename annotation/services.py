@@ -219,3 +219,13 @@ def set_gold(*, task: RankingTask, ranking) -> RankingTask:
     RankingTask.objects.filter(pk=task.pk).update(is_gold=True, gold_ranking=groups, is_complete=False)
     task.refresh_from_db()
     return task
+
+
+def make_gold_from_consensus(*, task: RankingTask) -> RankingTask:
+    """Make a task gold with its consensus ranking as the known answer (refused while it has none)."""
+    from annotation.models import Consensus
+
+    consensus = Consensus.objects.filter(task=task).first()
+    if consensus is None:
+        raise AnnotationError(f"task: task {task.pk} has no consensus yet (no ranking)", code="conflict")
+    return set_gold(task=task, ranking=consensus.ranking)

@@ -307,3 +307,39 @@ class JudgeRunForm(forms.Form):
     def __init__(self, *args, endpoints, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["endpoint"].choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]
+
+
+class ProjectSettingsForm(forms.Form):
+    name = forms.CharField(max_length=200, label=_("Name"))
+    description = forms.CharField(
+        max_length=20_000, required=False, widget=forms.Textarea(attrs={"rows": 3}), label=_("Description")
+    )
+    guidelines = forms.CharField(
+        max_length=20_000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+        label=_("Guidelines for labelers"),
+        help_text=_("Markdown, shown on every ranking page."),
+    )
+
+
+class TriggerForm(forms.Form):
+    """Train automatically: each ready version of the matching kind starts a job with these settings."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            ("sft", _("SFT, on each ready SFT version")),
+            ("reward", _("Reward model, on each ready preference version")),
+        ],
+        label=_("Kind"),
+    )
+    base_model = forms.CharField(
+        max_length=500, label=_("Base model"), help_text=_("A checkpoint folder under the server's model folders.")
+    )
+    method = forms.ChoiceField(choices=[("full", _("Full fine-tuning")), ("lora", "LoRA")], label=_("Method"))
+    epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
+    learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
+
+    def hyperparameters(self) -> dict:
+        names = ("epochs", "learning_rate")
+        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) is not None}

@@ -9,15 +9,15 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from annotation.judging import start_judge_run
+from annotation.judging import cancel_judge_run, resume_judge_run, start_judge_run
 from annotation.selectors import judge_runs_for_projects
 from annotation.services import AnnotationError
-from console.forms import EvaluationForm, JudgeRunForm, RegisterServedForm
+from console.forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
 from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
 from projects.models import Project, Role
 from projects.selectors import get_project_for_user
-from training.evaluations import start_evaluation_from_upload
+from training.evaluations import resume_evaluation, start_evaluation_from_upload
 from training.oversight import (
     any_active,
     evaluation_page,
@@ -28,7 +28,13 @@ from training.oversight import (
 )
 from training.reward_scoring import start_reward_scoring
 from training.selectors import get_project_job
-from training.services import TrainingJobError, register_running_server
+from training.services import (
+    TrainingJobError,
+    delete_trigger,
+    register_running_server,
+    save_trigger,
+    set_trigger_enabled,
+)
 
 
 def _admin_project(request, slug: str):
@@ -186,3 +192,75 @@ def evaluation(request, slug: str, run_id: int):
 def evaluation_live(request, slug: str, run_id: int):
     project = _admin_project(request, slug)
     return render(request, "console/evaluation_live.html", _evaluation_context(project, _evaluation(project, run_id)))
+
+
+# --- run actions on the models page ------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def judge_action(request, slug: str, run_id: int, action: str):
+    project = _admin_project(request, slug)
+    run = judge_runs_for_projects(projects=Project.objects.filter(pk=project.pk)).filter(pk=run_id).first()
+    if run is None or action not in ("cancel", "resume"):
+        raise Http404("No such judge run or action.")
+    try:
+        (cancel_judge_run if action == "cancel" else resume_judge_run)(run=run)
+    except AnnotationError as exc:
+        messages.error(request, str(exc))
+    return redirect("console-models", slug=project.slug)
+
+
+@login_required
+@require_POST
+def evaluation_resume(request, slug: str, run_id: int):
+    """Run again the items of an evaluation not judged yet (judged items are kept)."""
+    project = _admin_project(request, slug)
+    run = _evaluation(project, run_id)
+    try:
+        resume_evaluation(run=run)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+    return redirect("console-evaluation", slug=project.slug, run_id=run.pk)
+
+
+# --- triggers -----------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def triggers(request, slug: str):
+    """Add a trigger (from the training page's form); refusals name the field there."""
+    project = _admin_project(request, slug)
+    form = TriggerForm(request.POST)
+    if form.is_valid():
+        values = form.cleaned_data
+        try:
+            save_trigger(
+                project=project,
+                kind=values["kind"],
+                base_model=values["base_model"],
+                method=values["method"],
+                hyperparameters=form.hyperparameters(),
+            )
+        except TrainingJobError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Trigger saved: the next ready version of its kind starts a job."))
+    else:
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+    return redirect("console-training", slug=project.slug)
+
+
+@login_required
+@require_POST
+def trigger_action(request, slug: str, trigger_id: int, action: str):
+    project = _admin_project(request, slug)
+    if action == "delete":
+        delete_trigger(project=project, trigger_id=trigger_id)
+    elif action in ("enable", "disable"):
+        set_trigger_enabled(project=project, trigger_id=trigger_id, enabled=action == "enable")
+    else:
+        raise Http404("No such action.")
+    return redirect("console-training", slug=project.slug)

@@ -9,15 +9,25 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from annotation.consensus import add_rankings_needed
+from annotation.files import AnnotationFileError
 from annotation.oversight import (
     get_project_sampling_run,
+    get_project_task,
     overlap_change_preview,
     sampling_runs_of_project,
     task_detail,
     tasks_of_run,
 )
 from annotation.sampling import cancel_sampling_run, resume_sampling_run, start_sampling_run
-from annotation.services import AnnotationError, apply_overlap_to_open_tasks, get_ranking_config, update_ranking_config
+from annotation.services import (
+    AnnotationError,
+    apply_overlap_to_open_tasks,
+    get_ranking_config,
+    import_completion_uploads,
+    make_gold_from_consensus,
+    update_ranking_config,
+)
 from console.forms import RankingSettingsForm, SamplingForm
 from core.forms import add_service_error
 from core.lifecycle import RunStatus
@@ -25,6 +35,7 @@ from llm.selectors import endpoints_for_project
 from projects.models import Role
 from projects.selectors import get_project_for_user
 
+MAX_COMPLETION_FILES = 20  # files (one per model) one import may carry
 SETTINGS_FIELDS = [name for name in RankingSettingsForm.base_fields if name != "apply_to_open"]
 
 
@@ -176,3 +187,55 @@ def task_jump(request, slug: str):
         messages.error(request, _("task: give a task number."))
         return redirect("label-dashboard", slug=project.slug)
     return redirect("console-task", slug=project.slug, task_id=int(raw))
+
+
+TASK_ACTIONS = ("gold", "more")
+
+
+@login_required
+@require_POST
+def task_action(request, slug: str, task_id: int, action: str):
+    """On a task's page: make it a gold task with its consensus as the answer, or ask for one more ranking."""
+    project = _admin_project(request, slug)
+    task = get_project_task(project=project, task_id=task_id)
+    if task is None or action not in TASK_ACTIONS:
+        raise Http404("No such task or action.")
+    try:
+        if action == "gold":
+            make_gold_from_consensus(task=task)
+            messages.success(request, _("Task #%(id)d is a gold task now.") % {"id": task.pk})
+        else:
+            add_rankings_needed(task=task, extra=1)
+            messages.success(request, _("Task #%(id)d asks for one more ranking.") % {"id": task.pk})
+    except AnnotationError as exc:
+        messages.error(request, str(exc))
+    return redirect("console-task", slug=project.slug, task_id=task.pk)
+
+
+@login_required
+@require_POST
+def import_completions(request, slug: str):
+    """Completions written elsewhere (one file per model) become ranking tasks: all or nothing."""
+    project = _admin_project(request, slug)
+    uploads = request.FILES.getlist("files")[: MAX_COMPLETION_FILES + 1]
+    if not uploads or len(uploads) > MAX_COMPLETION_FILES:
+        messages.error(
+            request, _("files: upload between 1 and %(n)d files, one per model.") % {"n": MAX_COMPLETION_FILES}
+        )
+        return redirect("console-sampling", slug=project.slug)
+    try:
+        summary = import_completion_uploads(project=project, uploads=uploads)
+    except (AnnotationError, AnnotationFileError) as exc:
+        messages.error(request, _("Nothing was imported: %(error)s") % {"error": exc})
+    else:
+        messages.success(
+            request,
+            _("Imported %(n)d completions from %(models)s; %(tasks)d ranking tasks made, %(skipped)d already there.")
+            % {
+                "n": summary.completions_created,
+                "models": ", ".join(summary.models),
+                "tasks": summary.tasks_created,
+                "skipped": summary.completions_skipped,
+            },
+        )
+    return redirect("console-sampling", slug=project.slug)

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from console.forms import AddMemberForm, EndpointForm
+from console.forms import AddMemberForm, EndpointForm, ProjectSettingsForm
 from core.forms import add_service_error
 from llm.selectors import get_project_endpoint, latest_checks, project_endpoint_lists
 from llm.services import EndpointError, project_key_prefix, request_endpoint_check, save_project_endpoint
@@ -21,6 +21,7 @@ from projects.services import (
     remove_member,
     revoke_token,
     rotate_token,
+    update_project,
 )
 
 
@@ -173,3 +174,24 @@ def endpoint_check(request, slug: str, name: str):
         request, _("Check #%(id)d queued: a worker sends one request to %(name)s.") % {"id": check.pk, "name": name}
     )
     return redirect("console-endpoints", slug=project.slug)
+
+
+# --- the project itself -----------------------------------------------------------------------------------------
+
+
+@login_required
+def project_settings(request, slug: str):
+    """The project's name, description and the guidelines labelers see on every ranking page."""
+    project = _admin_project(request, slug)
+    initial = {"name": project.name, "description": project.description, "guidelines": project.guidelines}
+    form = ProjectSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            update_project(project=project, **form.cleaned_data)
+        except ProjectError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("Project saved."))
+            return redirect("console-project", slug=project.slug)
+    status = 400 if form.errors else 200
+    return render(request, "console/project.html", {"project": project, "form": form}, status=status)

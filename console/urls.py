@@ -60,3 +60,17 @@ urlpatterns += [
     path("<slug:slug>/evaluations/<int:run_id>/live", model_views.evaluation_live, name="console-evaluation-live"),
     path("<slug:slug>/judge-runs/new", model_views.judge, name="console-judge"),
 ]
+
+urlpatterns += [
+    path("<slug:slug>/project", settings_views.project_settings, name="console-project"),
+    path("<slug:slug>/tasks/<int:task_id>/<str:action>", ranking_views.task_action, name="console-task-action"),
+    path("<slug:slug>/completions/import", ranking_views.import_completions, name="console-import-completions"),
+    path("<slug:slug>/judge-runs/<int:run_id>/<str:action>", model_views.judge_action, name="console-judge-action"),
+    path(
+        "<slug:slug>/evaluations/<int:run_id>/resume", model_views.evaluation_resume, name="console-evaluation-resume"
+    ),
+    path("<slug:slug>/triggers/", model_views.triggers, name="console-triggers"),
+    path(
+        "<slug:slug>/triggers/<int:trigger_id>/<str:action>", model_views.trigger_action, name="console-trigger-action"
+    ),
+]

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from console.forms import NewBatchForm, NewJobForm, NewVersionForm
+from console.forms import NewBatchForm, NewJobForm, NewVersionForm, TriggerForm
 from console.pipeline import running, stages
 from core.forms import add_service_error
 from exports.formats import SHAPES
@@ -21,6 +21,7 @@ from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_b
 from selfinstruct.selectors import batch_progress, batch_timeline, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
 from training.models import JOB_KIND_FOR_DATASET
+from training.oversight import triggers_of_project
 from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, metric_rows
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
@@ -237,7 +238,13 @@ def training(request, slug: str):
             add_service_error(form, exc)
         else:
             return redirect("console-job", slug=project.slug, job_id=job.pk)
-    context = {"project": project, "form": form, "jobs": jobs_of_project(project=project)[:100]}
+    context = {
+        "project": project,
+        "form": form,
+        "jobs": jobs_of_project(project=project)[:100],
+        "triggers": triggers_of_project(project=project),
+        "trigger_form": TriggerForm(),
+    }
     return render(request, "console/training.html", context, status=400 if form.errors else 200)
 
 

@@ -206,3 +206,19 @@ def remove_member(*, project: Project, user_id: int) -> None:
         raise ProjectError("member: not a member of this project", code="not_found")
     _keep_an_admin(project, membership.user, None)
     membership.delete()
+
+
+def update_project(*, project: Project, name: str, description: str = "", guidelines: str = "") -> Project:
+    """A project's name, description and labeler guidelines (Markdown), as its admin edits them; the slug stays."""
+    for field, value, limit in (
+        ("name", name, 200),
+        ("description", description, MAX_DESCRIPTION_CHARS),
+        ("guidelines", guidelines, MAX_DESCRIPTION_CHARS),
+    ):
+        if not isinstance(value, str) or len(value) > limit:
+            raise ProjectError(f"{field}: text of at most {limit} characters")
+    if not name.strip():
+        raise ProjectError("name: must not be empty")
+    project.name, project.description, project.guidelines = name.strip(), description, guidelines
+    project.save(update_fields=["name", "description", "guidelines"])
+    return project

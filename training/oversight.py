@@ -57,3 +57,9 @@ def scoring_runs_of_project(*, project) -> QuerySet[ScoringRun]:
 
 def any_active(*querysets) -> bool:
     return any(qs.filter(status__in=ACTIVE).exists() for qs in querysets)
+
+
+def triggers_of_project(*, project) -> QuerySet:
+    from training.models import TrainingTrigger
+
+    return TrainingTrigger.objects.filter(project=project).order_by("id")

@@ -164,6 +164,34 @@ def start_triggered_jobs(*, version) -> list[TrainingJob]:
     return jobs
 
 
+def save_trigger(
+    *, project, kind: str, base_model: str, method: str = JobMethod.FULL, hyperparameters: dict | None = None
+) -> TrainingTrigger:
+    """A trigger: every version of the matching kind that becomes ready starts a job of `kind` on `base_model`.
+    Checked now as a job would be (kind, method, base model under an allowed root, hyperparameters)."""
+    if kind not in JobKind.values:
+        raise TrainingJobError(f"kind: must be one of {JobKind.values}")
+    if method not in JobMethod.values:
+        raise TrainingJobError(f"method: must be one of {JobMethod.values}")
+    check_base_model(base_model)
+    try:
+        hp_rules.resolve(kind, method, hyperparameters)
+    except ValueError as exc:
+        raise TrainingJobError(str(exc)) from None
+    return TrainingTrigger.objects.create(
+        project=project, kind=kind, base_model=base_model.strip(), method=method, hyperparameters=hyperparameters or {}
+    )
+
+
+def set_trigger_enabled(*, project, trigger_id: int, enabled: bool) -> int:
+    return TrainingTrigger.objects.filter(project=project, pk=trigger_id).update(enabled=enabled)
+
+
+def delete_trigger(*, project, trigger_id: int) -> int:
+    deleted, _ = TrainingTrigger.objects.filter(project=project, pk=trigger_id).delete()
+    return deleted
+
+
 # --- serving a trained model ----------------------------------------------------------------------------------
 
 

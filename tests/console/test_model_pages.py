@@ -83,7 +83,50 @@ def test_models_served_scored_evaluated_judged(client, cast, project, sft_versio
     assert judged.status_code == 302 and JudgeRun.objects.get().task_ids.__len__() == 1
     none_ranked = client.post("/console/alpha/judge-runs/new", {"endpoint": endpoint.name, "only_ranked": "on"})
     assert none_ranked.status_code == 400 and "no ranking tasks to judge" in none_ranked.content.decode()
+    judge_run = JudgeRun.objects.get()
+    client.post(f"/console/alpha/judge-runs/{judge_run.pk}/cancel")
+    judge_run.refresh_from_db()
+    assert judge_run.status == RunStatus.CANCELLED
+    EvaluationRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error="worker lost")
+    assert 'id="resume-evaluation"' in client.get(made["Location"]).content.decode()
+    client.post(f"/console/alpha/evaluations/{run.pk}/resume")
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and run.error == ""
     client.force_login(cast["other_admin"])
     assert client.get(f"/console/beta/evaluations/{run.pk}/").status_code == 404
     client.post(f"/console/beta/models/{reward.pk}/score")
     assert ScoringRun.objects.count() == 1
+
+
+def test_triggers_train_automatically_and_refuse_a_server_path(client, cast, project, settings, tmp_path):
+    from training.models import TrainingTrigger
+
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    (tmp_path / "models" / "tiny" / "config.json").write_text("{}")
+    settings.TRAINING_MODEL_ROOTS = [str(tmp_path / "models")]
+    client.force_login(cast["project_admin"])
+    refused = client.post(
+        "/console/alpha/triggers/", {"kind": "sft", "base_model": "/etc", "method": "full"}, follow=True
+    )
+    assert "base model" in refused.content.decode().lower() and not TrainingTrigger.objects.exists()
+    bad = client.post("/console/alpha/triggers/", {"kind": "sft", "base_model": "tiny", "method": "full", "epochs": -1})
+    assert bad.status_code == 302 and not TrainingTrigger.objects.exists()
+    client.post("/console/alpha/triggers/", {"kind": "reward", "base_model": "tiny", "method": "lora", "epochs": 2})
+    trigger = TrainingTrigger.objects.get()
+    assert (trigger.project, trigger.kind, trigger.base_model, trigger.hyperparameters) == (
+        project,
+        "reward",
+        "tiny",
+        {"epochs": 2.0},
+    )
+    page = client.get("/console/alpha/training/").content.decode()
+    assert f'data-trigger="{trigger.pk}"' in page
+    client.post(f"/console/alpha/triggers/{trigger.pk}/disable")
+    trigger.refresh_from_db()
+    assert not trigger.enabled
+    client.force_login(cast["other_admin"])
+    client.post(f"/console/beta/triggers/{trigger.pk}/delete")  # beta's admin: not beta's trigger
+    assert TrainingTrigger.objects.filter(pk=trigger.pk).exists()
+    client.force_login(cast["project_admin"])
+    client.post(f"/console/alpha/triggers/{trigger.pk}/delete")
+    assert not TrainingTrigger.objects.exists()

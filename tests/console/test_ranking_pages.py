@@ -69,3 +69,23 @@ def test_changing_the_overlap_says_what_happens_to_open_tasks_and_applies_it(cli
     applied = client.post("/console/alpha/ranking/apply-overlap", follow=True).content.decode()
     assert "2 open tasks now need 2 rankings; 0 completed." in applied
     assert RankingTask.objects.get(pk=tasks[0].pk).required == 1  # complete tasks stay as they were
+
+
+def test_completions_written_elsewhere_are_imported_as_tasks(client, cast, project):
+    import io
+
+    def upload(name, lines):
+        handle = io.BytesIO("".join(lines).encode())
+        handle.name = name
+        return handle
+
+    rows = [f'{{"instruction": "Q{i}", "response": "answer {i} by %s"}}\n' for i in range(3)]
+    client.force_login(cast["project_admin"])
+    bad = client.post(
+        "/console/alpha/completions/import", {"files": [upload("m1.jsonl", ["{oops\n"])]}, follow=True
+    ).content.decode()
+    assert "Nothing was imported" in bad and not RankingTask.objects.exists()
+    files = [upload("m1.jsonl", [r % "m1" for r in rows]), upload("m2.jsonl", [r % "m2" for r in rows])]
+    done = client.post("/console/alpha/completions/import", {"files": files}, follow=True).content.decode()
+    assert "Imported 6 completions from m1, m2; 3 ranking tasks made" in done
+    assert RankingTask.objects.filter(project=project).count() == 3

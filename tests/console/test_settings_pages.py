@@ -94,3 +94,17 @@ def test_project_endpoints_are_bounded_and_scoped(client, cast, project, setting
     assert 'hx-trigger="every 2s"' in page  # a queued check: the list refreshes itself
     assert client.get("/console/alpha/endpoints/shared/").status_code == 404
     assert client.get("/console/alpha/endpoints/beta-own/").status_code == 404
+
+
+def test_the_project_and_its_guidelines_are_edited_and_labelers_see_them(client, cast, project):
+    client.force_login(cast["project_admin"])
+    long = client.post("/console/alpha/project", {"name": "A", "guidelines": "x" * 20_001})
+    assert long.status_code == 400 and "20000" in long.content.decode().replace(",", "")
+    blank = client.post("/console/alpha/project", {"name": "  "})
+    assert blank.status_code == 400
+    saved = client.post("/console/alpha/project", {"name": "Alpha two", "guidelines": "Prefer **short** answers."})
+    assert saved.status_code == 302
+    project.refresh_from_db()
+    assert (project.name, project.slug, project.guidelines) == ("Alpha two", "alpha", "Prefer **short** answers.")
+    client.force_login(cast["other_admin"])
+    assert client.get("/console/alpha/project").status_code == 404

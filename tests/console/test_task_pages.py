@@ -40,5 +40,12 @@ def test_the_dashboard_charts_and_the_task_page(client, cast, project, make_task
     assert "B&gt;C&gt;A" in detail.replace(" ", "")  # the reward model's order: 0.5, 0.3, 0.1
     assert "RM 0.500" in detail and "job-7" in detail
     assert client.get("/console/alpha/tasks/", {"task": "x"}).status_code == 302  # back, with a message
+    client.post(f"/console/alpha/tasks/{task.pk}/more")
+    task.refresh_from_db()
+    assert task.required == 3 and not task.is_complete
+    client.post(f"/console/alpha/tasks/{task.pk}/gold")
+    task.refresh_from_db()
+    assert task.is_gold and task.gold_ranking  # the consensus is the known answer
+    assert 'id="make-gold"' not in client.get(f"/console/alpha/tasks/{task.pk}/").content.decode()
     client.force_login(cast["other_admin"])
     assert client.get(f"/console/beta/tasks/{task.pk}/").status_code == 404

@@ -237,6 +237,13 @@ PAGES = [
     ("GET", "/console/alpha/evaluations/{evaluation}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/evaluations/{evaluation}/live", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/judge-runs/new", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/project", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/tasks/{task}/more", ADMIN_ONLY, 302),
+    ("POST", "/console/alpha/completions/import", ADMIN_ONLY, 302),  # no file: back, with a message
+    ("POST", "/console/alpha/judge-runs/{judge}/cancel", ADMIN_ONLY, 302),
+    ("POST", "/console/alpha/evaluations/{evaluation}/resume", ADMIN_ONLY, 302),
+    ("POST", "/console/alpha/triggers/", ADMIN_ONLY, 302),  # nothing given: back, with the fields named
+    ("POST", "/console/alpha/triggers/999/disable", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/sampling/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/tasks/{task}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/tasks/?task={task}", ADMIN_ONLY, 302),
