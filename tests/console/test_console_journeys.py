@@ -49,7 +49,13 @@ def test_a_project_is_set_up_in_chinese(browser, live_server, cast, settings):  
     page.wait_for_selector('tr[data-endpoint="gamma-teacher"]')
     assert LLMEndpoint.objects.get(name="gamma-teacher").project.slug == "gamma"
     page.screenshot(path=str(ARTIFACTS / "journey-endpoints-zh.png"), full_page=True)
+    page.goto(f"{live_server.url}/console/gamma/project")
+    page.fill("#project-settings textarea[name=guidelines]", "先看事实，再看语气。")
+    page.click("#project-settings button[type=submit]")
+    page.wait_for_selector("text=项目已保存。")
     page.click("#language-switch button[value=en]")  # the switcher keeps the page
+    page.wait_for_selector("text=Project settings")
+    page.goto(f"{live_server.url}/console/gamma/endpoints/")
     page.wait_for_selector("text=LLM endpoints")
     assert page.url.endswith("/console/gamma/endpoints/")
 
