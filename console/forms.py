@@ -77,6 +77,15 @@ class NewJobForm(forms.Form):
     """A training job from fields; blank numbers take the defaults of the job's kind and method."""
 
     dataset = forms.ModelChoiceField(queryset=None, label=_("Dataset version"))
+    kind = forms.ChoiceField(
+        choices=[
+            ("", _("By the version: SFT, or a reward model on preferences")),
+            ("dpo", _("DPO on preferences (from an SFT model)")),
+            ("kto", _("KTO on preferences (each ranking's best and worst answer)")),
+        ],
+        required=False,
+        label=_("Kind"),
+    )
     base_model = forms.CharField(
         max_length=500,
         required=False,
@@ -89,6 +98,12 @@ class NewJobForm(forms.Form):
     learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
     batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label=_("Batch size"))
     max_length = forms.IntegerField(min_value=8, max_value=131_072, required=False, label=_("Max length (tokens)"))
+    beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("DPO/KTO: beta"))
+    loss_type = forms.ChoiceField(
+        choices=[("", _("DPO loss: sigmoid (default)")), ("ipo", "IPO"), ("hinge", "hinge"), ("robust", "robust")],
+        required=False,
+        label=_("DPO loss"),
+    )
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label=_("Seed"))
 
     def __init__(self, *args, versions, base_jobs, **kwargs):
@@ -102,11 +117,21 @@ class NewJobForm(forms.Form):
         values = super().clean()
         if not values.get("base_model") and not values.get("base_job"):
             self.add_error("base_model", _("Name a base model, or pick a trained job to build on."))
+        version, kind = values.get("dataset"), values.get("kind")
+        if version is not None and kind in ("dpo", "kto") and version.kind != "preference":
+            self.add_error("kind", _("DPO and KTO train on a preference version."))
+        if kind not in ("dpo", "kto") and (values.get("beta") is not None or values.get("loss_type")):
+            self.add_error("beta", _("beta and the loss are DPO/KTO settings."))
+        if kind == "kto" and values.get("loss_type"):
+            self.add_error("loss_type", _("KTO has no loss choice here."))
         return values
 
+    def job_kind(self, default: str) -> str:
+        return self.cleaned_data.get("kind") or default
+
     def hyperparameters(self) -> dict:
-        names = ("epochs", "learning_rate", "batch_size", "max_length")
-        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) is not None}
+        names = ("epochs", "learning_rate", "batch_size", "max_length", "beta", "loss_type")
+        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) not in (None, "")}
 
 
 class SeedImportForm(forms.Form):

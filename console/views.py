@@ -20,7 +20,7 @@ from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.selectors import batch_progress, batch_timeline, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
-from training.models import JOB_KIND_FOR_DATASET
+from training.models import GENERATIVE_KINDS, JOB_KIND_FOR_DATASET
 from training.oversight import triggers_of_project
 from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, metric_rows
 from training.services import TrainingJobError, cancel_training_job, create_training_job
@@ -210,7 +210,7 @@ def _stat_charts(version) -> list[dict]:
 
 def _job_form(request, project):
     versions = versions_of_project(project=project).filter(status="ready")
-    base_jobs = jobs_of_project(project=project).filter(kind="sft", status="succeeded")
+    base_jobs = jobs_of_project(project=project).filter(kind__in=GENERATIVE_KINDS, status="succeeded")
     return NewJobForm(request.POST or None, versions=versions, base_jobs=base_jobs)
 
 
@@ -226,7 +226,7 @@ def training(request, slug: str):
             job = create_training_job(
                 project=project,
                 dataset_version=version,
-                kind=JOB_KIND_FOR_DATASET[version.kind],
+                kind=form.job_kind(JOB_KIND_FOR_DATASET[version.kind]),
                 base_model=values["base_model"] if not values["base_job"] else "",
                 base_job=values["base_job"],
                 method=values["method"],

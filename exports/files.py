@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from core import storage
-from exports.formats import read_rows, shape_row, write_jsonl, write_parquet
+from exports.formats import read_rows, shaped_rows, write_jsonl, write_parquet
 from exports.models import DatasetVersion
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def representation_name(shape: str, split: str, file_type: str, compress: bool) 
 
 def write_representation(source: Path, target: Path, *, shape: str, split: str, file_type: str, compress: bool):
     """Write one representation of the canonical rows file to `target`; returns its sha256."""
-    rows = (shape_row(row, shape) for row in read_rows(source, split))
+    rows = shaped_rows(read_rows(source, split), shape)
     if file_type == "parquet" and shape == "raw":  # lineage dicts differ by source type: one JSON column
         rows = ({**row, "source": json.dumps(row["source"], ensure_ascii=False, sort_keys=True)} for row in rows)
     return write_parquet(rows, target) if file_type == "parquet" else write_jsonl(rows, target, compress=compress)

@@ -4,7 +4,10 @@ Shapes (each loads with datasets.load_dataset("json"|"parquet", data_files=…))
 - alpaca:          {"instruction", "input", "output"}                      (sft)
 - messages:        {"messages": [{"role": "user", …}, {"role": "assistant", …}]}   (sft)
 - trl-sft:         {"prompt", "completion"}                                (sft; TRL SFTTrainer prompt/completion)
-- trl-preference:  {"prompt", "chosen", "rejected", "margin"}              (preference; TRL RewardTrainer)
+- trl-preference:  {"prompt", "chosen", "rejected", "margin"}              (preference; TRL RewardTrainer, DPOTrainer)
+- trl-kto:         {"prompt", "completion", "label"}                       (preference; TRL KTOTrainer, unpaired):
+                   from each ranking its top answer (label true) and its bottom answer (label false); a ranking
+                   whose top or bottom place is a tie gives nothing
 - raw:             the canonical row with its lineage fields                (both kinds)
 """
 
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from selfinstruct.text import prompt_text
 
-SHAPES = {"sft": ("alpaca", "messages", "trl-sft", "raw"), "preference": ("trl-preference", "raw")}
+SHAPES = {"sft": ("alpaca", "messages", "trl-sft", "raw"), "preference": ("trl-preference", "trl-kto", "raw")}
 SPLITS = ("train", "test", "all")
 FILE_TYPES = ("jsonl", "parquet")
 # The representation written by the build itself (so the first download of it streams at once).
@@ -47,6 +50,48 @@ def shape_row(row: dict, shape: str) -> dict:
     if shape == "trl-preference":
         return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], "margin": row["margin"]}
     raise ValueError(f"unknown shape {shape!r}")
+
+
+def shaped_rows(rows: Iterable[dict], shape: str) -> Iterator[dict]:
+    """The rows in `shape`; row for row, except trl-kto, which reads the pairs of one ranking together (a build
+    writes them one after another) and keeps its two ends."""
+    if shape != "trl-kto":
+        yield from (shape_row(row, shape) for row in rows)
+        return
+    group: list[dict] = []
+    for row in rows:
+        if group and _ranking_of(row) != _ranking_of(group[0]):
+            yield from _kto_ends(group)
+            group = []
+        group.append(row)
+    yield from _kto_ends(group)
+
+
+def _ranking_of(row: dict) -> tuple:
+    source = row.get("source", {})
+    return (source.get("task_id"), source.get("ranking_id"), row["prompt"])
+
+
+def _kto_ends(pairs: list[dict]) -> Iterator[dict]:
+    """The one answer never beaten (desirable) and the one that never wins (undesirable) among a ranking's pairs;
+    none when either end is shared by a tie."""
+    if not pairs:
+        return
+    wins: dict = {}
+    losses: dict = {}
+    text: dict = {}
+    for row in pairs:
+        chosen, rejected = row["source"]["chosen_id"], row["source"]["rejected_id"]
+        text[chosen], text[rejected] = row["chosen"], row["rejected"]
+        wins[chosen] = wins.get(chosen, 0) + 1
+        losses[rejected] = losses.get(rejected, 0) + 1
+    top = [cid for cid in text if cid not in losses]
+    bottom = [cid for cid in text if cid not in wins]
+    if len(top) != 1 or len(bottom) != 1:
+        return
+    prompt = pairs[0]["prompt"]
+    yield {"prompt": prompt, "completion": text[top[0]], "label": True}
+    yield {"prompt": prompt, "completion": text[bottom[0]], "label": False}
 
 
 def read_rows(path: Path, split: str) -> Iterator[dict]:

@@ -29,7 +29,7 @@ from training.paths import job_dir
 logger = logging.getLogger(__name__)
 
 TOP_FILES = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
-FOLDERS = ("model", "adapter")
+FOLDERS = ("model", "adapter", "tensorboard")
 _COMPLETE = ".complete"
 
 

@@ -22,6 +22,8 @@ EVALUATION_STATUSES = choices(
 class JobKind(models.TextChoices):
     SFT = "sft", "SFT (causal LM, loss on completions)"
     REWARD = "reward", "Reward model (sequence classifier, one output)"
+    DPO = "dpo", "DPO (preference optimization from pairs, reference: the starting model)"
+    KTO = "kto", "KTO (preference optimization from unpaired good/bad answers)"
 
 
 class JobMethod(models.TextChoices):
@@ -29,8 +31,14 @@ class JobMethod(models.TextChoices):
     LORA = "lora", "LoRA (peft)"
 
 
-DATASET_KIND_FOR_JOB = {JobKind.SFT: "sft", JobKind.REWARD: "preference"}
-JOB_KIND_FOR_DATASET = {dataset: job for job, dataset in DATASET_KIND_FOR_JOB.items()}
+DATASET_KIND_FOR_JOB = {
+    JobKind.SFT: "sft",
+    JobKind.REWARD: "preference",
+    JobKind.DPO: "preference",
+    JobKind.KTO: "preference",
+}
+JOB_KIND_FOR_DATASET = {"sft": JobKind.SFT, "preference": JobKind.REWARD}  # what a version trains by default
+GENERATIVE_KINDS = (JobKind.SFT, JobKind.DPO, JobKind.KTO)  # causal LMs: they answer prompts, can be served
 
 
 class TrainingJob(models.Model):

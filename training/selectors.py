@@ -73,7 +73,7 @@ def artifacts(*, job: TrainingJob) -> list[dict]:
         return [{"name": name, "bytes": _served_size(job, name, manifest["files"][name])} for name in names]
     folder = job_dir(job)
     found = [name for name in ARTIFACT_TOP if (folder / name).is_file()]
-    for sub in ("model", "adapter"):
+    for sub in ("model", "adapter", "tensorboard"):
         if (folder / sub).is_dir():
             found += sorted(f"{sub}/{p.name}" for p in (folder / sub).iterdir() if p.is_file())
     return [{"name": name, "bytes": _served_size(job, name, (folder / name).stat().st_size)} for name in found]
@@ -81,7 +81,7 @@ def artifacts(*, job: TrainingJob) -> list[dict]:
 
 def _listed(name: str) -> bool:
     top, _, rest = name.partition("/")
-    return name in ARTIFACT_TOP or (top in ("model", "adapter") and rest and "/" not in rest)
+    return name in ARTIFACT_TOP or (top in ("model", "adapter", "tensorboard") and rest and "/" not in rest)
 
 
 # Text artifacts are served with server paths replaced (training.paths.redact_paths): configs and logs name the

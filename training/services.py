@@ -20,6 +20,7 @@ from training import artifacts
 from training import hyperparameters as hp_rules
 from training.models import (
     DATASET_KIND_FOR_JOB,
+    GENERATIVE_KINDS,
     JobKind,
     JobMethod,
     TrainingJob,
@@ -33,7 +34,12 @@ from training.paths import (
 )
 
 logger = logging.getLogger(__name__)
-DATA_SHAPE = {JobKind.SFT: "trl-sft", JobKind.REWARD: "trl-preference"}
+DATA_SHAPE = {
+    JobKind.SFT: "trl-sft",
+    JobKind.REWARD: "trl-preference",
+    JobKind.DPO: "trl-preference",
+    JobKind.KTO: "trl-kto",
+}
 
 
 class TrainingJobError(ServiceError):
@@ -92,6 +98,8 @@ def create_training_job(
     if base_job is not None:
         if base_job.project_id != project.pk:
             raise TrainingJobError(f"base_job: job {base_job.pk} belongs to another project", code="not_found")
+        if kind in GENERATIVE_KINDS and base_job.kind not in GENERATIVE_KINDS:
+            raise TrainingJobError(f"base_job: job {base_job.pk} trained a {base_job.kind} model, not a language model")
         if base_job.status != RunStatus.SUCCEEDED:
             raise TrainingJobError(f"base_job: job {base_job.pk} is {base_job.status}, not succeeded")
         base_model = str(model_dir(base_job))  # a job folder: allowed only this way, for the project's own jobs
@@ -195,9 +203,9 @@ def delete_trigger(*, project, trigger_id: int) -> int:
 # --- serving a trained model ----------------------------------------------------------------------------------
 
 
-def check_trained_model(job: TrainingJob, kind: str, only: str) -> None:
+def check_trained_model(job: TrainingJob, kind: str | tuple, only: str) -> None:
     """TrainingJobError unless `job` is a succeeded job of `kind` whose model is in storage (fetches nothing)."""
-    if job.kind != kind:
+    if job.kind not in ((kind,) if isinstance(kind, str) else kind):
         raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; {only}")
     if job.status != RunStatus.SUCCEEDED:
         raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
@@ -206,7 +214,7 @@ def check_trained_model(job: TrainingJob, kind: str, only: str) -> None:
         raise TrainingJobError(message, code="missing")
 
 
-def trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
+def trained_model_dir(job: TrainingJob, kind: str | tuple, only: str) -> Path:
     """The model folder (on this machine, fetched from storage when needed) of a succeeded job of `kind`, or
     TrainingJobError saying why it cannot be used."""
     check_trained_model(job, kind, only)
@@ -219,7 +227,7 @@ def trained_model_dir(job: TrainingJob, kind: str, only: str) -> Path:
 
 def servable_model_dir(job: TrainingJob) -> Path:
     """The merged model folder of a succeeded SFT job, or TrainingJobError saying why it cannot be served."""
-    return trained_model_dir(job, JobKind.SFT, "only SFT models generate text")
+    return trained_model_dir(job, GENERATIVE_KINDS, "only SFT, DPO and KTO models generate text")
 
 
 def served_model_name(*, job: TrainingJob, name: str = "") -> str:
@@ -256,7 +264,7 @@ def register_running_server(*, job: TrainingJob, base_url: str):
     from llm.models import validate_base_url
     from llm.services import host_allowed
 
-    check_trained_model(job, JobKind.SFT, "only SFT models generate text")  # no download on the web machine
+    check_trained_model(job, GENERATIVE_KINDS, "only SFT, DPO and KTO models generate text")  # no download here
     try:
         validate_base_url(base_url)
     except ValidationError as exc:

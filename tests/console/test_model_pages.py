@@ -41,7 +41,7 @@ def test_models_served_scored_evaluated_judged(client, cast, project, sft_versio
     wrong = client.post(
         f"/console/alpha/models/{reward.pk}/serve", {"base_url": "http://127.0.0.1:8100/v1"}, follow=True
     )
-    assert "only SFT models generate text" in wrong.content.decode()
+    assert "only SFT, DPO and KTO models generate text" in wrong.content.decode()
     client.post(f"/console/alpha/models/{reward.pk}/score")
     scoring = ScoringRun.objects.get()
     assert scoring.job == reward and scoring.completions_total == 4

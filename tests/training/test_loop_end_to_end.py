@@ -1,6 +1,7 @@
 """The whole loop on real worker processes (a `default` worker and a `gpu` worker, this pass's broker and
 database): seeds → generation with the demo teacher → K completions per prompt → human rankings → SFT and
-preference dataset versions → an SFT job and a reward-model job → trained models that load with transformers."""
+preference dataset versions → an SFT job and a reward-model job → DPO and KTO jobs from the SFT model → trained
+models that load with transformers."""
 
 import time
 
@@ -90,6 +91,27 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
                 timeout=300,
             )
             assert job.status == RunStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
+        for kind in ("dpo", "kto"):  # preference optimization from the SFT model, on the same rankings
+            response = consumer.post(
+                "/api/v1/training-jobs/",
+                {
+                    "dataset": pref_version.pk,
+                    "kind": kind,
+                    "base_job": jobs["sft"],
+                    "hyperparameters": {"max_steps": 2, "max_length": 256},
+                },
+                format="json",
+            )
+            assert response.status_code == 201, response.content
+            job_id = response.json()["id"]
+            job = poll(
+                lambda j=job_id: TrainingJob.objects.get(pk=j),
+                lambda j: j.status not in (RunStatus.QUEUED, RunStatus.RUNNING),
+                timeout=300,
+            )
+            assert job.status == RunStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
+            assert any(name.startswith("tensorboard/events.out.tfevents") for name in job.artifacts["files"])
+            assert "reward_accuracy" in job.results if kind == "dpo" else job.results["train_desirable"] > 0
         next_round(project, jobs, endpoint, labelers, api_as, gpu_worker)
         default_log = default_worker.output()
     assert "Traceback" not in default_log

@@ -1,4 +1,4 @@
-"""manage.py train --dataset ID --kind sft|reward --base-model NAME [--lora] [--wait]
+"""manage.py train --dataset ID --kind sft|reward|dpo|kto --base-model NAME [--lora] [--wait]
 
 Queues a training job on the gpu queue (a worker started with `-Q gpu` runs it). With --wait, shows a progress bar
 and exits with the outcome: 0 succeeded, 1 failed, 3 cancelled, 4 still running at --timeout. `--cancel JOB` asks a
@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.cli import key_value_arg, wait_for_run
 from core.lifecycle import RunStatus
 from exports.selectors import get_version_by_id
-from training.models import TrainingJob
+from training.models import JobKind, TrainingJob
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
@@ -23,11 +23,11 @@ def _hp_arg(value: str) -> tuple[str, object]:
 
 
 class Command(BaseCommand):
-    help = "Queue (and optionally wait for) an SFT or reward-model training job on a dataset version."
+    help = "Queue (and optionally wait for) an SFT, reward-model, DPO or KTO training job on a dataset version."
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", type=int, help="dataset version id")
-        parser.add_argument("--kind", choices=["sft", "reward"])
+        parser.add_argument("--kind", choices=JobKind.values, help="sft, reward; dpo or kto on a preference version")
         parser.add_argument(
             "--base-model", default="", help="a checkpoint folder under TRAINING_MODEL_ROOTS, e.g. demo-tiny-llama"
         )

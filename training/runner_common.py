@@ -1,0 +1,177 @@
+"""What every training kind's runner shares: the user-facing error, the events file, the progress/cancel callback,
+device settings, data loading, the Trainer arguments common to all TRL configs, LoRA, saving, and experiment
+tracking (TensorBoard event files among the job's artifacts; MLflow when MLFLOW_TRACKING_URI is set and mlflow is
+installed). No Django here: the runner subprocess imports it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+EXIT_SUCCEEDED, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
+
+
+class TrainingError(Exception):
+    """A failure with a message meant for the user (bad base model, empty data…)."""
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+class Events:
+    def __init__(self, path: Path):
+        self.path = path
+        self.main = is_main_process()
+        self.logs: list[dict] = []
+
+    def emit(self, event: dict) -> None:
+        if event.get("event") == "log":
+            self.logs.append(event)
+        if not self.main:
+            return
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(event) + "\n")
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _callback(events: Events, cancel_file: Path, started: float):
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        cancelled = False
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            events.emit({"event": "progress", "step": 0, "total": state.max_steps, "elapsed": 0.0})
+
+        def on_step_end(self, args, state, control, **kwargs):
+            events.emit(
+                {
+                    "event": "progress",
+                    "step": state.global_step,
+                    "total": state.max_steps,
+                    "epoch": state.epoch,
+                    "elapsed": round(time.monotonic() - started, 3),
+                }
+            )
+            if cancel_file.exists():
+                self.cancelled = True
+                control.should_training_stop = True
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            values = {k: float(v) for k, v in (logs or {}).items() if _finite(v)}
+            if values:
+                events.emit({"event": "log", "step": state.global_step, "epoch": state.epoch, "values": values})
+
+    return Progress()
+
+
+def _device_settings(hp: dict) -> dict:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16 = (cuda and torch.cuda.is_bf16_supported()) if hp["bf16"] == "auto" else bool(hp["bf16"] and cuda)
+    checkpointing = cuda if hp["gradient_checkpointing"] == "auto" else bool(hp["gradient_checkpointing"] and cuda)
+    return {"cuda": cuda, "bf16": bf16, "gradient_checkpointing": checkpointing}
+
+
+def _load_split(path: str | None, cache: Path):
+    from datasets import load_dataset
+
+    if not path or not Path(path).exists() or Path(path).stat().st_size == 0:
+        return None
+    return load_dataset("json", data_files=path, split="train", cache_dir=str(cache))
+
+
+def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: bool) -> dict:
+    return dict(
+        output_dir=str(job_dir / "checkpoints"),
+        num_train_epochs=hp["epochs"],
+        max_steps=hp["max_steps"],
+        per_device_train_batch_size=hp["batch_size"],
+        per_device_eval_batch_size=hp["batch_size"],
+        gradient_accumulation_steps=hp["gradient_accumulation_steps"],
+        learning_rate=hp["learning_rate"],
+        lr_scheduler_type=hp["lr_scheduler"],
+        warmup_steps=hp["warmup_ratio"],
+        weight_decay=hp["weight_decay"],
+        logging_steps=hp["logging_steps"],
+        eval_strategy="steps" if has_eval and hp["eval_steps"] else "no",
+        eval_steps=hp["eval_steps"] or None,
+        save_strategy="steps" if hp["save_steps"] else "no",
+        save_steps=hp["save_steps"] or 500,
+        bf16=device["bf16"],
+        activation_checkpointing=device["gradient_checkpointing"],
+        use_cpu=not device["cuda"],
+        report_to=trackers(job_dir),
+        seed=spec["seed"],
+        data_seed=spec["seed"],
+        disable_tqdm=True,
+        max_length=hp["max_length"],
+        dataloader_num_workers=0,
+    )
+
+
+def _lora(hp: dict, task_type: str):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=hp["lora_r"],
+        lora_alpha=hp["lora_alpha"],
+        lora_dropout=hp["lora_dropout"],
+        target_modules="all-linear",
+        task_type=task_type,
+    )
+
+
+def _save(trainer, tokenizer, job_dir: Path, method: str) -> None:
+    model = trainer.model
+    if method == "lora":
+        model.save_pretrained(job_dir / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(job_dir / "model", safe_serialization=True)
+    tokenizer.save_pretrained(job_dir / "model")
+
+
+def trackers(job_dir: Path) -> list[str]:
+    """Where the Trainer reports besides the job's own events: TensorBoard event files under JOB_DIR/tensorboard
+    (uploaded with the artifacts; `tensorboard --logdir` reads them) whenever a TensorBoard writer is installed, and
+    MLflow (params, metrics) when MLFLOW_TRACKING_URI is set and mlflow is installed."""
+    import importlib.util
+
+    found = []
+    if importlib.util.find_spec("tensorboardX") or importlib.util.find_spec("tensorboard"):
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(job_dir / "tensorboard")
+        found.append("tensorboard")
+    if os.environ.get("MLFLOW_TRACKING_URI") and importlib.util.find_spec("mlflow"):
+        found.append("mlflow")
+    return found
+
+
+def samples(model, tokenizer, data, hp: dict, reference: str) -> list[dict]:
+    """Greedy answers of the trained model to the first prompts of `data`, next to the row's `reference` field."""
+    import torch
+
+    model.eval()
+    out = []
+    for row in data.select(range(min(hp["sample_prompts"], len(data)))):
+        encoded = tokenizer(row["prompt"], return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            generated = model.generate(
+                **encoded, max_new_tokens=hp["max_new_tokens"], do_sample=False, pad_token_id=tokenizer.pad_token_id
+            )
+        text = tokenizer.decode(generated[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+        out.append({"prompt": row["prompt"], "reference": row[reference], "generated": text})
+    return out

@@ -1,0 +1,132 @@
+"""Preference optimization runs (TRL's DPOTrainer and KTOTrainer) for the runner subprocess: the policy starts from
+the job's base model (a trained SFT job, or a base checkpoint), which is also the frozen reference — a copy for a
+full run, the adapter switched off for LoRA. DPO reads prompt/chosen/rejected pairs; KTO reads prompt/completion/
+label rows (each ranking's top and bottom answers, exports.formats). Held-out metrics are the implicit reward's:
+how often the chosen answer gets the higher reward (accuracy) and by how much (margin)."""
+
+from __future__ import annotations
+
+import json
+
+from training.runner_common import (
+    TrainingError,
+    _finite,
+    _lora,
+    _save,
+    _trainer_args,
+    _write_json,
+    is_main_process,
+    samples,
+)
+
+# TRL's logged names → the job's result names
+DPO_RESULTS = {
+    "eval_loss": "eval_loss",
+    "eval_rewards/accuracies": "reward_accuracy",
+    "eval_rewards/margins": "reward_margin",
+    "eval_rewards/chosen": "reward_chosen",
+    "eval_rewards/rejected": "reward_rejected",
+}
+KTO_RESULTS = {
+    "eval_loss": "eval_loss",
+    "eval_rewards/chosen_sum": "reward_desirable_sum",
+    "eval_rewards/rejected_sum": "reward_undesirable_sum",
+    "eval_kl": "kl",
+}
+
+
+def _policy(spec: dict, device: dict, tokenizer):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if device["bf16"] else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=dtype, local_files_only=True)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def _need(data, columns: set[str], kind: str) -> None:
+    missing = columns - set(data.column_names)
+    if missing:
+        raise TrainingError(f"dataset: {kind} needs {'/'.join(sorted(columns))} rows; missing {sorted(missing)}")
+
+
+def _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, names: dict, results: dict, reference):
+    trainer.train()
+    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    if not callback.cancelled and test is not None and len(test) and is_main_process():
+        metrics = trainer.evaluate()
+        values = {k: float(v) for k, v in metrics.items() if _finite(v)}
+        events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch, "values": values})
+        results.update({name: round(values[key], 4) for key, name in names.items() if key in values})
+    _save(trainer, tokenizer, job_dir, spec["method"])
+    if not callback.cancelled and is_main_process() and hp["sample_prompts"]:
+        data = test if test is not None and len(test) else trainer.train_dataset
+        results["samples"] = samples(trainer.model, tokenizer, data, hp, reference)
+    return results
+
+
+def _without_margin(data):
+    """DPO weighs every pair alike: the rank-distance column of the preference export is not one of its inputs."""
+    if data is None or "margin" not in data.column_names:
+        return data
+    return data.remove_columns(["margin"])
+
+
+def train_dpo(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
+    from trl import DPOConfig, DPOTrainer
+
+    _need(train, {"prompt", "chosen", "rejected"}, "DPO")
+    train, test = (
+        d.remove_columns([c for c in ("margin",) if c in d.column_names]) if d is not None else None
+        for d in (train, test)
+    )
+    args = DPOConfig(
+        **_trainer_args(spec, hp, device, job_dir, test is not None), beta=hp["beta"], loss_type=[hp["loss_type"]]
+    )
+    trainer = DPOTrainer(
+        model=_policy(spec, device, tokenizer),
+        args=args,
+        train_dataset=train,
+        eval_dataset=test,
+        processing_class=tokenizer,
+        callbacks=[callback],
+        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+    )
+    results = {
+        "train_pairs": len(train),
+        "test_pairs": len(test) if test is not None else 0,
+        "loss_type": hp["loss_type"],
+    }
+    return _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, DPO_RESULTS, results, "chosen")
+
+
+def train_kto(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
+    from trl import KTOConfig, KTOTrainer
+
+    _need(train, {"prompt", "completion", "label"}, "KTO")
+    labels = train["label"]
+    if all(labels) or not any(labels):
+        raise TrainingError("dataset: KTO needs both desirable and undesirable answers in the train split")
+    args = KTOConfig(
+        **_trainer_args(spec, hp, device, job_dir, test is not None),
+        beta=hp["beta"],
+        desirable_weight=hp["desirable_weight"],
+        undesirable_weight=hp["undesirable_weight"],
+    )
+    trainer = KTOTrainer(
+        model=_policy(spec, device, tokenizer),
+        args=args,
+        train_dataset=train,
+        eval_dataset=test,
+        processing_class=tokenizer,
+        callbacks=[callback],
+        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+    )
+    results = {
+        "train_rows": len(train),
+        "train_desirable": sum(labels),
+        "test_rows": len(test) if test is not None else 0,
+    }
+    return _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, KTO_RESULTS, results, "completion")
