@@ -82,6 +82,7 @@ class NewJobForm(forms.Form):
             ("", _("By the version: SFT, or a reward model on preferences")),
             ("dpo", _("DPO on preferences (from an SFT model)")),
             ("kto", _("KTO on preferences (each ranking's best and worst answer)")),
+            ("rloo", _("RL (RLOO) on the ranked prompts, scored by a reward model")),
         ],
         required=False,
         label=_("Kind"),
@@ -93,12 +94,13 @@ class NewJobForm(forms.Form):
         help_text=_("A checkpoint folder under the server's model folders, e.g. demo-tiny-llama."),
     )
     base_job = forms.ModelChoiceField(queryset=None, required=False, label=_("Or: build on a trained SFT job"))
+    reward_job = forms.ModelChoiceField(queryset=None, required=False, label=_("RL: the reward model"))
     method = forms.ChoiceField(choices=[("full", _("Full fine-tuning")), ("lora", "LoRA")], label=_("Method"))
     epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
     learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
     batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label=_("Batch size"))
     max_length = forms.IntegerField(min_value=8, max_value=131_072, required=False, label=_("Max length (tokens)"))
-    beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("DPO/KTO: beta"))
+    beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("DPO/KTO/RL: beta"))
     loss_type = forms.ChoiceField(
         choices=[("", _("DPO loss: sigmoid (default)")), ("ipo", "IPO"), ("hinge", "hinge"), ("robust", "robust")],
         required=False,
@@ -106,8 +108,10 @@ class NewJobForm(forms.Form):
     )
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label=_("Seed"))
 
-    def __init__(self, *args, versions, base_jobs, **kwargs):
+    def __init__(self, *args, versions, base_jobs, reward_jobs, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["reward_job"].queryset = reward_jobs
+        self.fields["reward_job"].label_from_instance = lambda j: f"job-{j.pk} (reward)"
         self.fields["dataset"].queryset = versions
         self.fields["dataset"].label_from_instance = lambda v: f"{v.kind} v{v.number} ({v.row_count} rows)"
         self.fields["base_job"].queryset = base_jobs
@@ -118,10 +122,12 @@ class NewJobForm(forms.Form):
         if not values.get("base_model") and not values.get("base_job"):
             self.add_error("base_model", _("Name a base model, or pick a trained job to build on."))
         version, kind = values.get("dataset"), values.get("kind")
-        if version is not None and kind in ("dpo", "kto") and version.kind != "preference":
-            self.add_error("kind", _("DPO and KTO train on a preference version."))
-        if kind not in ("dpo", "kto") and (values.get("beta") is not None or values.get("loss_type")):
-            self.add_error("beta", _("beta and the loss are DPO/KTO settings."))
+        if version is not None and kind in ("dpo", "kto", "rloo") and version.kind != "preference":
+            self.add_error("kind", _("DPO, KTO and RL train on a preference version."))
+        if kind not in ("dpo", "kto", "rloo") and (values.get("beta") is not None or values.get("loss_type")):
+            self.add_error("beta", _("beta and the loss are DPO/KTO/RL settings."))
+        if kind == "rloo" and values.get("loss_type"):
+            self.add_error("loss_type", _("RL has no loss choice here."))
         if kind == "kto" and values.get("loss_type"):
             self.add_error("loss_type", _("KTO has no loss choice here."))
         return values

@@ -211,7 +211,8 @@ def _stat_charts(version) -> list[dict]:
 def _job_form(request, project):
     versions = versions_of_project(project=project).filter(status="ready")
     base_jobs = jobs_of_project(project=project).filter(kind__in=GENERATIVE_KINDS, status="succeeded")
-    return NewJobForm(request.POST or None, versions=versions, base_jobs=base_jobs)
+    reward_jobs = jobs_of_project(project=project).filter(kind="reward", status="succeeded")
+    return NewJobForm(request.POST or None, versions=versions, base_jobs=base_jobs, reward_jobs=reward_jobs)
 
 
 @login_required
@@ -229,6 +230,7 @@ def training(request, slug: str):
                 kind=form.job_kind(JOB_KIND_FOR_DATASET[version.kind]),
                 base_model=values["base_model"] if not values["base_job"] else "",
                 base_job=values["base_job"],
+                reward_job=values["reward_job"],
                 method=values["method"],
                 hyperparameters=form.hyperparameters(),
                 seed=values["seed"],

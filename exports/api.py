@@ -113,7 +113,8 @@ class DatasetDownloadApi(APIView):
                 str,
                 required=True,
                 enum=sorted({s for v in SHAPES.values() for s in v}),
-                description="sft: alpaca, messages, trl-sft, raw; preference: trl-preference, trl-kto, raw",
+                description="sft: alpaca, messages, trl-sft, raw; "
+                "preference: trl-preference, trl-kto, trl-prompts, raw",
             ),
             OpenApiParameter("split", str, required=False, enum=list(SPLITS), description="default all"),
             OpenApiParameter("type", str, required=False, enum=list(FILE_TYPES), description="default jsonl"),

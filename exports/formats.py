@@ -8,6 +8,8 @@ Shapes (each loads with datasets.load_dataset("json"|"parquet", data_files=…))
 - trl-kto:         {"prompt", "completion", "label"}                       (preference; TRL KTOTrainer, unpaired):
                    from each ranking its top answer (label true) and its bottom answer (label false); a ranking
                    whose top or bottom place is a tie gives nothing
+- trl-prompts:     {"prompt"}                                              (preference; TRL RLOOTrainer: each
+                   ranked prompt once)
 - raw:             the canonical row with its lineage fields                (both kinds)
 """
 
@@ -22,7 +24,10 @@ from pathlib import Path
 
 from selfinstruct.text import prompt_text
 
-SHAPES = {"sft": ("alpaca", "messages", "trl-sft", "raw"), "preference": ("trl-preference", "trl-kto", "raw")}
+SHAPES = {
+    "sft": ("alpaca", "messages", "trl-sft", "raw"),
+    "preference": ("trl-preference", "trl-kto", "trl-prompts", "raw"),
+}
 SPLITS = ("train", "test", "all")
 FILE_TYPES = ("jsonl", "parquet")
 # The representation written by the build itself (so the first download of it streams at once).
@@ -55,6 +60,13 @@ def shape_row(row: dict, shape: str) -> dict:
 def shaped_rows(rows: Iterable[dict], shape: str) -> Iterator[dict]:
     """The rows in `shape`; row for row, except trl-kto, which reads the pairs of one ranking together (a build
     writes them one after another) and keeps its two ends."""
+    if shape == "trl-prompts":  # a prompt's pairs come one after another: each prompt once
+        last = None
+        for row in rows:
+            if row["prompt"] != last:
+                last = row["prompt"]
+                yield {"prompt": last}
+        return
     if shape != "trl-kto":
         yield from (shape_row(row, shape) for row in rows)
         return

@@ -34,6 +34,7 @@ class JobSerializer(serializers.Serializer):
     method = serializers.CharField()
     base_model = serializers.SerializerMethodField(help_text="The base model's name (never a server path).")
     base_job = serializers.IntegerField(source="base_job_id", allow_null=True)
+    reward_job = serializers.IntegerField(source="reward_job_id", allow_null=True)
     hyperparameters = serializers.JSONField()
     seed = serializers.IntegerField()
     status = serializers.CharField()
@@ -70,7 +71,7 @@ class JobDetailSerializer(JobSerializer):
 
 
 class JobInputSerializer(serializers.Serializer):
-    dataset = IdField(help_text="dataset version id (sft for sft jobs, preference for reward)")
+    dataset = IdField(help_text="dataset version id (sft for sft jobs; preference for reward, dpo, kto and rloo)")
     kind = serializers.ChoiceField(choices=JobKind.values)
     base_model = serializers.CharField(
         required=False,
@@ -81,6 +82,9 @@ class JobInputSerializer(serializers.Serializer):
     )
     base_job = IdField(
         required=False, allow_null=True, default=None, help_text="start from the model of this succeeded job"
+    )
+    reward_job = IdField(
+        required=False, allow_null=True, default=None, help_text="rloo jobs: the project's succeeded reward job"
     )
     method = serializers.ChoiceField(choices=JobMethod.values, default=JobMethod.FULL)
     hyperparameters = BoundedDictField(required=False, default=dict)
@@ -128,6 +132,9 @@ class JobListCreateApi(APIView):
         base_job = None
         if values["base_job"] is not None:
             base_job = selectors.get_job_for_user(user=request.user, job_id=values["base_job"])
+        reward_job = None
+        if values["reward_job"] is not None:
+            reward_job = selectors.get_job_for_user(user=request.user, job_id=values["reward_job"])
         try:
             job = services.create_training_job(
                 project=version.project,
@@ -135,6 +142,7 @@ class JobListCreateApi(APIView):
                 kind=values["kind"],
                 base_model=values["base_model"],
                 base_job=base_job,
+                reward_job=reward_job,
                 method=values["method"],
                 hyperparameters=values["hyperparameters"],
                 seed=values["seed"],

@@ -40,6 +40,17 @@ PER_KIND = {
         "sample_prompts": 3,
         "max_new_tokens": 64,
     },
+    # Online RL (RLOO): K samples per prompt scored by the reward model, the leave-one-out mean as baseline, a KL
+    # penalty (beta) to the start model; TRL's defaults for beta and the sampling temperature.
+    "rloo": {
+        "epochs": 1.0,
+        "beta": 0.05,
+        "num_generations": 4,
+        "max_completion_length": 64,
+        "temperature": 1.0,
+        "sample_prompts": 3,
+        "max_new_tokens": 64,
+    },
 }
 LEARNING_RATE = {
     ("sft", "full"): 2e-5,
@@ -50,6 +61,8 @@ LEARNING_RATE = {
     ("dpo", "lora"): 5e-6,
     ("kto", "full"): 5e-7,
     ("kto", "lora"): 5e-6,
+    ("rloo", "full"): 1e-6,
+    ("rloo", "lora"): 1e-5,
 }
 CHOICES = {
     "lr_scheduler": ("linear", "cosine", "constant", "constant_with_warmup"),
@@ -81,6 +94,9 @@ BOUNDS = {
     "beta": (0.001, 10.0),
     "desirable_weight": (0.01, 100.0),
     "undesirable_weight": (0.01, 100.0),
+    "num_generations": (2, 64),
+    "max_completion_length": (1, 4096),
+    "temperature": (0.01, 2.0),
 }
 
 
@@ -121,4 +137,12 @@ def resolve(kind: str, method: str, given: dict | None) -> dict:
             if not low <= value <= high:
                 raise ValueError(f"hyperparameters.{key}: must be from {low} to {high}, got {value}")
         resolved[key] = value
+    if (
+        kind == "rloo"
+        and (resolved["batch_size"] * resolved["gradient_accumulation_steps"]) % resolved["num_generations"]
+    ):
+        raise ValueError(
+            "hyperparameters.batch_size: batch_size × gradient_accumulation_steps must be a multiple of "
+            f"num_generations ({resolved['num_generations']}): each prompt's samples are scored against each other"
+        )
     return resolved

@@ -24,6 +24,7 @@ class JobKind(models.TextChoices):
     REWARD = "reward", "Reward model (sequence classifier, one output)"
     DPO = "dpo", "DPO (preference optimization from pairs, reference: the starting model)"
     KTO = "kto", "KTO (preference optimization from unpaired good/bad answers)"
+    RLOO = "rloo", "RL (RLOO: samples scored by the project's reward model, KL to the start model)"
 
 
 class JobMethod(models.TextChoices):
@@ -36,9 +37,15 @@ DATASET_KIND_FOR_JOB = {
     JobKind.REWARD: "preference",
     JobKind.DPO: "preference",
     JobKind.KTO: "preference",
+    JobKind.RLOO: "preference",  # the prompts of the ranked tasks
 }
 JOB_KIND_FOR_DATASET = {"sft": JobKind.SFT, "preference": JobKind.REWARD}  # what a version trains by default
-GENERATIVE_KINDS = (JobKind.SFT, JobKind.DPO, JobKind.KTO)  # causal LMs: they answer prompts, can be served
+GENERATIVE_KINDS = (
+    JobKind.SFT,
+    JobKind.DPO,
+    JobKind.KTO,
+    JobKind.RLOO,
+)  # causal LMs: they answer prompts, can be served
 
 
 class TrainingJob(models.Model):
@@ -54,6 +61,14 @@ class TrainingJob(models.Model):
         on_delete=models.SET_NULL,
         related_name="derived_jobs",
         help_text="The earlier job whose trained model is the base model, if any.",
+    )
+    reward_job = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="RL jobs: the project's reward model that scores the policy's samples.",
     )
     hyperparameters = models.JSONField(default=dict, help_text="Resolved: defaults overlaid with what was asked.")
     seed = models.PositiveIntegerField(default=0)

@@ -238,9 +238,10 @@ def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
     device = _device_settings(hp)
     _write_json(job_dir / "config.json", {**spec, "device": device})
     callback = _callback(events, job_dir / "CANCEL", time.monotonic())
-    from training.runner_preference import train_dpo, train_kto
+    from training.runner_preference import train_dpo, train_kto, train_rloo
 
-    run = {"sft": _train_sft, "reward": _train_reward, "dpo": train_dpo, "kto": train_kto}[spec["kind"]]
+    kinds = {"sft": _train_sft, "reward": _train_reward, "dpo": train_dpo, "kto": train_kto, "rloo": train_rloo}
+    run = kinds[spec["kind"]]
     results = run(spec, hp, device, job_dir, events, callback, tokenizer, train_data, test_data)
     results["device"] = "cuda" if device["cuda"] else "cpu"
     results["bf16"] = device["bf16"]

@@ -1,8 +1,9 @@
-"""Preference optimization runs (TRL's DPOTrainer and KTOTrainer) for the runner subprocess: the policy starts from
-the job's base model (a trained SFT job, or a base checkpoint), which is also the frozen reference — a copy for a
-full run, the adapter switched off for LoRA. DPO reads prompt/chosen/rejected pairs; KTO reads prompt/completion/
-label rows (each ranking's top and bottom answers, exports.formats). Held-out metrics are the implicit reward's:
-how often the chosen answer gets the higher reward (accuracy) and by how much (margin)."""
+"""Preference optimization and online RL runs (TRL's DPOTrainer, KTOTrainer, RLOOTrainer) for the runner
+subprocess. The policy starts from the job's base model (a trained SFT job, or a base checkpoint), which is also
+the frozen reference — a copy for a full run, the adapter switched off for LoRA. DPO reads prompt/chosen/rejected
+pairs; KTO reads prompt/completion/label rows (each ranking's top and bottom answers, exports.formats); RL reads
+the ranked prompts and samples its own answers, scored by the project's reward model. DPO's held-out metrics are
+the implicit reward's: how often the chosen answer gets the higher reward (accuracy) and by how much (margin)."""
 
 from __future__ import annotations
 
@@ -130,3 +131,55 @@ def train_kto(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
         "test_rows": len(test) if test is not None else 0,
     }
     return _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, KTO_RESULTS, results, "completion")
+
+
+def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
+    """RLOO: for each prompt the policy samples `num_generations` answers, the project's reward model scores them,
+    each answer's advantage is its reward minus the mean of the others', with a KL penalty (beta) to the start
+    model. TRL logs reward, reward_std, kl and completion lengths: the job's curves."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RLOOConfig, RLOOTrainer
+
+    _need(train, {"prompt"}, "RL")
+    reward_path = spec.get("reward_model")
+    if not reward_path:
+        raise TrainingError("reward_job: an RL job needs the project's trained reward model")
+    reward_tokenizer = AutoTokenizer.from_pretrained(reward_path, local_files_only=True)
+    if reward_tokenizer.pad_token is None:
+        reward_tokenizer.pad_token = reward_tokenizer.eos_token
+    reward_model = AutoModelForSequenceClassification.from_pretrained(reward_path, num_labels=1, local_files_only=True)
+    reward_model.config.pad_token_id = reward_tokenizer.pad_token_id
+    common = _trainer_args(spec, hp, device, job_dir, False)
+    common.pop("max_length")  # RL bounds the sampled answers instead
+    args = RLOOConfig(
+        **common,
+        beta=hp["beta"],
+        num_generations=hp["num_generations"],
+        max_completion_length=hp["max_completion_length"],
+        temperature=hp["temperature"],
+    )
+    trainer = RLOOTrainer(
+        model=_policy(spec, device, tokenizer),
+        reward_funcs=reward_model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        reward_processing_classes=reward_tokenizer,
+        callbacks=[callback],
+        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+    )
+    results = {"train_prompts": len(train), "test_prompts": len(test) if test is not None else 0}
+    trainer.train()
+    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    logged = [e["values"] for e in events.logs if "reward" in e["values"]]
+    if logged:
+        results.update(
+            reward_first=round(logged[0]["reward"], 4),
+            reward_last=round(logged[-1]["reward"], 4),
+            kl_last=round(logged[-1].get("kl", 0.0), 4),
+        )
+    _save(trainer, tokenizer, job_dir, spec["method"])
+    if not callback.cancelled and is_main_process() and hp["sample_prompts"]:
+        data = test if test is not None and len(test) else train
+        results["samples"] = samples(trainer.model, tokenizer, data, {**hp}, "prompt")
+    return results

@@ -39,6 +39,7 @@ DATA_SHAPE = {
     JobKind.REWARD: "trl-preference",
     JobKind.DPO: "trl-preference",
     JobKind.KTO: "trl-kto",
+    JobKind.RLOO: "trl-prompts",
 }
 
 
@@ -78,6 +79,7 @@ def create_training_job(
     seed: int = 0,
     created_by=None,
     trigger: TrainingTrigger | None = None,
+    reward_job: TrainingJob | None = None,
 ) -> TrainingJob:
     if kind not in JobKind.values:
         raise TrainingJobError(f"kind: must be one of {JobKind.values}")
@@ -105,6 +107,7 @@ def create_training_job(
         base_model = str(model_dir(base_job))  # a job folder: allowed only this way, for the project's own jobs
     else:
         base_model = check_base_model(base_model)
+    _check_reward_job(project, kind, reward_job)
     try:
         resolved = hp_rules.resolve(kind, method, hyperparameters)
     except ValueError as exc:
@@ -121,11 +124,26 @@ def create_training_job(
             hyperparameters=resolved,
             seed=seed,
             trigger=trigger,
+            reward_job=reward_job,
             enqueued_at=timezone.now(),
             created_by=signed_in_or_none(created_by),
         )
         transaction.on_commit(lambda pk=job.pk: send_training_job(pk))
     return job
+
+
+def _check_reward_job(project, kind: str, reward_job: TrainingJob | None) -> None:
+    """An RL job needs a succeeded reward model of the same project (it scores the policy's samples); no other kind
+    takes one."""
+    if kind != JobKind.RLOO:
+        if reward_job is not None:
+            raise TrainingJobError(f"reward_job: only RL jobs take a reward model, not {kind} jobs")
+        return
+    if reward_job is None:
+        raise TrainingJobError("reward_job: an RL job needs the project's trained reward model")
+    if reward_job.project_id != project.pk:
+        raise TrainingJobError(f"reward_job: job {reward_job.pk} belongs to another project", code="not_found")
+    check_trained_model(reward_job, JobKind.REWARD, "an RL job is scored by a reward model")
 
 
 def send_training_job(job_id: int) -> None:

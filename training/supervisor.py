@@ -102,11 +102,20 @@ def _prepare(job: TrainingJob, folder: Path) -> dict:
             if lifecycle.is_infrastructure_error(exc):
                 raise
             raise _InputMissing(f"base_job: {exc}") from None
+    reward_model = None
+    if job.reward_job_id:  # RL: the reward model that scores the samples, fetched like a base job's model
+        try:
+            reward_model = str(artifacts.local_model(job.reward_job))
+        except OSError as exc:
+            if lifecycle.is_infrastructure_error(exc):
+                raise
+            raise _InputMissing(f"reward_job: {exc}") from None
     spec = {
         "job": job.pk,
         "kind": job.kind,
         "method": job.method,
         "base_model": base_model,
+        "reward_model": reward_model,
         "dataset_version": version.pk,
         "dataset_hash": version.content_hash,
         "train_file": str(train_file),

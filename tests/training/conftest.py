@@ -66,3 +66,27 @@ def sft_version(project):
     version.refresh_from_db()
     assert version.status == "ready" and version.train_rows and version.test_rows >= 2, version.error
     return version
+
+
+@pytest.fixture
+def reward_job(project, preference_version, tiny_base):
+    """A succeeded reward job whose model is the tiny base with a (seeded) fresh one-output head."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.lifecycle import RunStatus
+    from training.models import JobKind, TrainingJob
+    from training.services import model_dir
+
+    job = TrainingJob.objects.create(
+        project=project,
+        dataset_version=preference_version,
+        kind=JobKind.REWARD,
+        base_model=str(tiny_base),
+        status=RunStatus.SUCCEEDED,
+    )
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=1)
+    model.save_pretrained(model_dir(job))
+    AutoTokenizer.from_pretrained(tiny_base).save_pretrained(model_dir(job))
+    return job

@@ -1,7 +1,7 @@
 """The whole loop on real worker processes (a `default` worker and a `gpu` worker, this pass's broker and
 database): seeds → generation with the demo teacher → K completions per prompt → human rankings → SFT and
-preference dataset versions → an SFT job and a reward-model job → DPO and KTO jobs from the SFT model → trained
-models that load with transformers."""
+preference dataset versions → an SFT job and a reward-model job → DPO, KTO and RL (RLOO, scored by the reward
+model) jobs from the SFT model → trained models that load with transformers."""
 
 import time
 
@@ -91,14 +91,17 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
                 timeout=300,
             )
             assert job.status == RunStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
-        for kind in ("dpo", "kto"):  # preference optimization from the SFT model, on the same rankings
+        rl = {"num_generations": 2, "batch_size": 2, "max_completion_length": 8}
+        for kind, extra in (("dpo", {"max_length": 256}), ("kto", {"max_length": 256}), ("rloo", rl)):
+            # preference optimization and RL from the SFT model, on the same rankings (RL: scored by the RM)
             response = consumer.post(
                 "/api/v1/training-jobs/",
                 {
                     "dataset": pref_version.pk,
                     "kind": kind,
                     "base_job": jobs["sft"],
-                    "hyperparameters": {"max_steps": 2, "max_length": 256},
+                    "reward_job": jobs["reward"] if kind == "rloo" else None,
+                    "hyperparameters": {"max_steps": 2, **extra},
                 },
                 format="json",
             )
@@ -111,7 +114,8 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
             )
             assert job.status == RunStatus.SUCCEEDED, job.error + gpu_worker.output()[-2000:]
             assert any(name.startswith("tensorboard/events.out.tfevents") for name in job.artifacts["files"])
-            assert "reward_accuracy" in job.results if kind == "dpo" else job.results["train_desirable"] > 0
+            expected = {"dpo": "reward_accuracy", "kto": "train_desirable", "rloo": "reward_last"}[kind]
+            assert expected in job.results, job.results
         next_round(project, jobs, endpoint, labelers, api_as, gpu_worker)
         default_log = default_worker.output()
     assert "Traceback" not in default_log

@@ -8,13 +8,11 @@ import json
 import pytest
 
 from exports.services import materialize
-from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
-from tests.training.conftest import preference_version, tiny_base  # noqa: F401 - shared fixtures
 from training import runner
 from training.hyperparameters import resolve
 
 
-def _run(folder, tiny_base, version, kind, method, shape, **given):  # noqa: F811
+def _run(folder, tiny_base, version, kind, method, shape, reward_model=None, **given):
     folder.mkdir()
     files = {
         split: materialize(version=version, shape=shape, split=split, file_type="jsonl", compress=False)[0]
@@ -25,6 +23,7 @@ def _run(folder, tiny_base, version, kind, method, shape, **given):  # noqa: F81
         "kind": kind,
         "method": method,
         "base_model": str(tiny_base),
+        "reward_model": reward_model,
         "dataset_version": version.pk,
         "train_file": str(files["train"]),
         "test_file": str(files["test"]),
@@ -36,7 +35,7 @@ def _run(folder, tiny_base, version, kind, method, shape, **given):  # noqa: F81
     return json.loads((folder / "result.json").read_text())["results"]
 
 
-def test_the_kto_export_keeps_each_rankings_two_ends(preference_version):  # noqa: F811
+def test_the_kto_export_keeps_each_rankings_two_ends(preference_version):
     rows = [
         json.loads(line)
         for line in materialize(
@@ -52,7 +51,7 @@ def test_the_kto_export_keeps_each_rankings_two_ends(preference_version):  # noq
 
 
 @pytest.mark.parametrize(("method", "loss"), [("full", "sigmoid"), ("lora", "ipo")])
-def test_dpo_trains_from_the_rankings(tiny_base, preference_version, tmp_path, monkeypatch, method, loss):  # noqa: F811
+def test_dpo_trains_from_the_rankings(tiny_base, preference_version, tmp_path, monkeypatch, method, loss):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     folder = tmp_path / "job"
     results = _run(folder, tiny_base, preference_version, "dpo", method, "trl-preference", loss_type=loss)
@@ -64,7 +63,7 @@ def test_dpo_trains_from_the_rankings(tiny_base, preference_version, tmp_path, m
     assert list((folder / "tensorboard").glob("events.out.tfevents.*"))  # tensorboard --logdir reads them
 
 
-def test_kto_trains_on_unpaired_answers(tiny_base, preference_version, tmp_path, monkeypatch):  # noqa: F811
+def test_kto_trains_on_unpaired_answers(tiny_base, preference_version, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     folder = tmp_path / "job"
     results = _run(folder, tiny_base, preference_version, "kto", "full", "trl-kto", desirable_weight=1.5)
@@ -82,3 +81,51 @@ def test_preference_hyperparameters_are_checked():
     ):
         with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
             resolve(kind, "full", given)
+
+
+def test_rloo_samples_and_is_scored_by_the_projects_reward_model(
+    project, tiny_base, preference_version, reward_job, tmp_path, monkeypatch
+):
+    from training.services import TrainingJobError, create_training_job, model_dir
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    prompts = materialize(
+        version=preference_version, shape="trl-prompts", split="all", file_type="jsonl", compress=False
+    )
+    listed = [json.loads(line)["prompt"] for line in prompts[0].read_text().splitlines()]
+    assert len(listed) == len(set(listed)) == 12  # each ranked prompt once
+    with pytest.raises(TrainingJobError, match="reward_job: an RL job needs"):
+        create_training_job(project=project, dataset_version=preference_version, kind="rloo", base_model=str(tiny_base))
+    with pytest.raises(TrainingJobError, match="only RL jobs take a reward model"):
+        create_training_job(
+            project=project,
+            dataset_version=preference_version,
+            kind="dpo",
+            base_model=str(tiny_base),
+            reward_job=reward_job,
+        )
+    with pytest.raises(TrainingJobError, match="multiple of num_generations"):
+        create_training_job(
+            project=project,
+            dataset_version=preference_version,
+            kind="rloo",
+            base_model=str(tiny_base),
+            reward_job=reward_job,
+            hyperparameters={"batch_size": 3},
+        )
+    folder = tmp_path / "job"
+    results = _run(
+        folder,
+        tiny_base,
+        preference_version,
+        "rloo",
+        "full",
+        "trl-prompts",
+        reward_model=str(model_dir(reward_job)),
+        num_generations=2,
+        batch_size=2,
+        max_completion_length=8,
+    )
+    assert results["train_prompts"] > 0 and "reward_last" in results and "kl_last" in results
+    logged = json.loads((folder / "metrics.json").read_text())["logs"]
+    assert any("reward" in e["values"] and "completions/mean_length" in e["values"] for e in logged)  # the curves

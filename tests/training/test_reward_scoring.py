@@ -15,26 +15,6 @@ from training.reward_scoring import run_reward_scoring, start_reward_scoring
 from training.services import TrainingJobError, model_dir
 
 
-@pytest.fixture
-def reward_job(project, preference_version, tiny_base):  # noqa: F811
-    """A succeeded reward job whose model is the tiny base with a (seeded) fresh one-output head."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    job = TrainingJob.objects.create(
-        project=project,
-        dataset_version=preference_version,
-        kind=JobKind.REWARD,
-        base_model=str(tiny_base),
-        status=RunStatus.SUCCEEDED,
-    )
-    torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_base, num_labels=1)
-    model.save_pretrained(model_dir(job))
-    AutoTokenizer.from_pretrained(tiny_base).save_pretrained(model_dir(job))
-    return job
-
-
 def direct_score(job, prompt, text):
     """The reward TRL's RewardTrainer trains for a non-conversational (prompt, completion): prompt + completion +
     EOS, tokenized as one text, the head's output at the last non-pad token."""

@@ -1,4 +1,4 @@
-"""manage.py train --dataset ID --kind sft|reward|dpo|kto --base-model NAME [--lora] [--wait]
+"""manage.py train --dataset ID --kind sft|reward|dpo|kto|rloo --base-model NAME [--reward-job ID] [--lora] [--wait]
 
 Queues a training job on the gpu queue (a worker started with `-Q gpu` runs it). With --wait, shows a progress bar
 and exits with the outcome: 0 succeeded, 1 failed, 3 cancelled, 4 still running at --timeout. `--cancel JOB` asks a
@@ -27,11 +27,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", type=int, help="dataset version id")
-        parser.add_argument("--kind", choices=JobKind.values, help="sft, reward; dpo or kto on a preference version")
+        parser.add_argument(
+            "--kind", choices=JobKind.values, help="sft, reward; dpo, kto or rloo on a preference version"
+        )
         parser.add_argument(
             "--base-model", default="", help="a checkpoint folder under TRAINING_MODEL_ROOTS, e.g. demo-tiny-llama"
         )
         parser.add_argument("--base-job", type=int, help="start from the model a succeeded job trained")
+        parser.add_argument("--reward-job", type=int, help="rloo: the project's succeeded reward job")
         parser.add_argument("--lora", action="store_true", help="train LoRA adapters (peft) instead of all weights")
         parser.add_argument("--hp", action="append", default=[], help="hyperparameter key=value, repeatable")
         parser.add_argument("--seed", type=int, default=0)
@@ -63,6 +66,11 @@ class Command(BaseCommand):
             base_job = get_job_by_id(job_id=o["base_job"])
             if base_job is None:
                 raise CommandError(f"--base-job: no training job {o['base_job']}")
+        reward_job = None
+        if o["reward_job"]:
+            reward_job = get_job_by_id(job_id=o["reward_job"])
+            if reward_job is None:
+                raise CommandError(f"--reward-job: no training job {o['reward_job']}")
         try:
             job = create_training_job(
                 project=version.project,
@@ -70,6 +78,7 @@ class Command(BaseCommand):
                 kind=o["kind"],
                 base_model=o["base_model"],
                 base_job=base_job,
+                reward_job=reward_job,
                 method="lora" if o["lora"] else "full",
                 hyperparameters=dict(_hp_arg(h) for h in o["hp"]),
                 seed=o["seed"],
