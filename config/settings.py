@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RequestSizeMiddleware",  # before anything parses a body
     "core.middleware.RejectNullBytesMiddleware",
     "core.middleware.ApiTrailingSlashMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -318,6 +319,8 @@ TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=1)
 TRAINING_REQUEUE_SECONDS = env_int("TRAINING_REQUEUE_SECONDS", 1800, minimum=1)
 # The only folders base models may come from (comma-separated; users name a checkpoint folder under one of them).
 # Job folders under DATA_DIR/training are never base models by path: a project builds on its own jobs by base_job.
+# The largest request body accepted (uploads: 20 completion files of up to 200 MiB each fit under the default).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 4 * 1024**3, minimum=1024)
 # Hosts a project admin's own LLM endpoints may point at (exact names, or ".example.com" for its subdomains): a
 # worker sends requests there, so a site admin decides; none in production unless set.
 PROJECT_ENDPOINT_HOSTS = env_list("PROJECT_ENDPOINT_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])

@@ -1,6 +1,29 @@
 """Request hygiene applied before any view runs."""
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+
+
+class RequestSizeMiddleware:
+    """A request body larger than MAX_REQUEST_BYTES is refused with 413 before anything reads it: uploads (seeds,
+    completions, evaluation sets) are spooled to disk whole before their own size checks apply, so without this one
+    request could fill the server's disk. Runs first, before any middleware touches request.POST."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        try:
+            size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        if size > settings.MAX_REQUEST_BYTES:
+            message = f"the request body is {size} bytes; the limit is {settings.MAX_REQUEST_BYTES}"
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class RejectNullBytesMiddleware:

@@ -1,4 +1,5 @@
-"""NUL characters never reach the database (PostgreSQL cannot hold them): the request is refused with 400."""
+"""Request hygiene: NUL characters never reach the database (PostgreSQL cannot hold them: 400), and a body over
+MAX_REQUEST_BYTES is refused (413) before anything spools it to disk."""
 
 import pytest
 
@@ -20,3 +21,22 @@ def test_nul_in_a_form_field_is_refused_on_pages(client, cast):
 
 def test_ordinary_requests_pass(api_as):
     assert api_as("admin").get("/api/v1/projects/?limit=5").status_code == 200
+
+
+def test_a_body_over_the_request_limit_is_refused_before_it_is_read(client, cast, project, settings):
+    import io
+
+    from selfinstruct.models import SeedTask
+
+    settings.MAX_REQUEST_BYTES = 4096
+    client.force_login(cast["project_admin"])
+    upload = io.BytesIO(b'{"instruction": "Name a river."}\n' * 200)  # about 6.6 KB
+    upload.name = "seeds.jsonl"
+    page = client.post("/console/alpha/seeds/", {"file": upload, "format": "auto"})
+    assert page.status_code == 413 and "the limit is 4096" in page.content.decode()
+    upload.seek(0)
+    api = client.post("/api/v1/projects/alpha/seeds", {"file": upload})
+    assert api.status_code == 413 and "limit" in api.json()["detail"] and not SeedTask.objects.exists()
+    small = io.BytesIO(b'{"instruction": "Name a river."}\n')
+    small.name = "seeds.jsonl"
+    assert client.post("/console/alpha/seeds/", {"file": small, "format": "auto"}).status_code == 302
