@@ -17,7 +17,7 @@ from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
 from projects.models import Project, Role
 from projects.selectors import get_project_for_user
-from training.evaluations import resume_evaluation, start_evaluation_from_upload
+from training.evaluations import resume_evaluation, start_evaluation_from_upload, start_round_evaluation
 from training.oversight import (
     any_active,
     evaluation_page,
@@ -65,6 +65,7 @@ def _models_context(request, project, *, evaluation_form=None, judge_form=None) 
         "evaluation_form": evaluation_form or EvaluationForm(endpoints=usable, model_default=served),
         "judge_form": judge_form or JudgeRunForm(endpoints=usable),
         "register_form": RegisterServedForm(),
+        "judge_endpoints": usable,
     }
 
 
@@ -264,3 +265,21 @@ def trigger_action(request, slug: str, trigger_id: int, action: str):
     else:
         raise Http404("No such action.")
     return redirect("console-training", slug=project.slug)
+
+
+@login_required
+@require_POST
+def win_rate(request, slug: str, job_id: int):
+    """A round's win-rate from the models page: this model against the one it started from, held-out prompts."""
+    project = _admin_project(request, slug)
+    job = _job(project, job_id)
+    judge_endpoint = endpoints_for_project(project=project).filter(name=request.POST.get("judge", "")[:64]).first()
+    if judge_endpoint is None:
+        messages.error(request, _("judge: pick one of the project's endpoints."))
+        return redirect("console-models", slug=project.slug)
+    try:
+        run = start_round_evaluation(job=job, judge_endpoint=judge_endpoint, created_by=request.user)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+        return redirect("console-models", slug=project.slug)
+    return redirect("console-evaluation", slug=project.slug, run_id=run.pk)

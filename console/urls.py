@@ -55,6 +55,7 @@ urlpatterns += [
     path("<slug:slug>/models/live", model_views.models_live, name="console-models-live"),
     path("<slug:slug>/models/<int:job_id>/serve", model_views.serve, name="console-serve"),
     path("<slug:slug>/models/<int:job_id>/score", model_views.score, name="console-score"),
+    path("<slug:slug>/models/<int:job_id>/win-rate", model_views.win_rate, name="console-win-rate"),
     path("<slug:slug>/evaluations/new", model_views.evaluate, name="console-evaluate"),
     path("<slug:slug>/evaluations/<int:run_id>/", model_views.evaluation, name="console-evaluation"),
     path("<slug:slug>/evaluations/<int:run_id>/live", model_views.evaluation_live, name="console-evaluation-live"),

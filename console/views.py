@@ -22,7 +22,7 @@ from selfinstruct.selectors import batch_progress, batch_timeline, get_project_b
 from selfinstruct.services import ensure_builtin_templates
 from training.models import GENERATIVE_KINDS, JOB_KIND_FOR_DATASET
 from training.oversight import triggers_of_project
-from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, metric_rows
+from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, lineage, metric_rows
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
 
@@ -275,6 +275,7 @@ def _job_context(project, job) -> dict:
         "active": job.status in ("queued", "running"),
         "series": chart_series(job=job),
         "evaluations": job.evaluations.select_related("model_endpoint", "judge_endpoint").order_by("-id")[:20],
+        "lineage": lineage(job=job),
     }
 
 

@@ -286,6 +286,7 @@ class EvaluationSerializer(serializers.Serializer):
     job = serializers.IntegerField(source="job_id", allow_null=True)
     model_endpoint = serializers.CharField(source="model_endpoint.name")
     judge_endpoint = serializers.CharField(source="judge_endpoint.name")
+    opponent_endpoint = serializers.SerializerMethodField(help_text="win-rate runs: the model compared against")
     prompt_set = serializers.CharField()
     status = serializers.CharField()
     items_total = serializers.IntegerField()
@@ -293,11 +294,14 @@ class EvaluationSerializer(serializers.Serializer):
     items_failed = serializers.IntegerField()
     results = serializers.JSONField(
         help_text="{'categories': [{category, judged, model_score, reference_score, "
-        "relative_score, wins, ties, losses, position_bias_rate}], 'overall': {…}}"
+        "relative_score, wins, ties, losses, position_bias_rate, win_rate, win_rate_ci}], 'overall': {…}}"
     )
     error = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_opponent_endpoint(self, run) -> str | None:
+        return run.opponent_endpoint.name if run.opponent_endpoint_id else None
 
 
 class EvaluationListCreateApi(APIView):
@@ -333,6 +337,50 @@ class EvaluationListCreateApi(APIView):
                 generation={"max_tokens": values["max_tokens"]},
                 created_by=request.user,
                 **endpoints,
+            )
+        except TrainingJobError as exc:
+            return service_error_response(exc)
+        return Response(EvaluationSerializer(run).data, status=201)
+
+
+class WinRateInputSerializer(serializers.Serializer):
+    judge_endpoint = serializers.CharField(max_length=64)
+    opponent_endpoint = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="default: the endpoint of the job the model started from (job-<base_job>)",
+    )
+    limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=evaluations.MAX_ROUND_PROMPTS)
+
+
+class JobWinRateApi(APIView):
+    @extend_schema(
+        request=WinRateInputSerializer,
+        responses={201: EvaluationSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        description="A round's win-rate: the job's served model (endpoint job-<id>) against the model it started "
+        "from on the held-out prompts of its dataset version, judged in both orders; the evaluation's table gives "
+        "win/tie/loss and the win rate with its 95% interval per category, and the job's lineage shows it.",
+    )
+    def post(self, request, job_id: int):
+        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        data = WinRateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        found = {}
+        for field in ("judge_endpoint", "opponent_endpoint"):
+            if values[field]:
+                found[field] = get_endpoint(name=values[field])
+                if found[field] is None:
+                    return Response({"detail": f"{field}: no endpoint named {values[field]!r}"}, 400)
+        try:
+            run = evaluations.start_round_evaluation(
+                job=job,
+                judge_endpoint=found["judge_endpoint"],
+                opponent_endpoint=found.get("opponent_endpoint"),
+                limit=values["limit"],
+                created_by=request.user,
             )
         except TrainingJobError as exc:
             return service_error_response(exc)

@@ -4,7 +4,9 @@ table."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 
 from django.conf import settings
 from django.db import transaction
@@ -41,19 +43,29 @@ def start_evaluation(
     generation: dict | None = None,
     created_by=None,
     enqueue: bool = True,
+    opponent_endpoint=None,
 ) -> EvaluationRun:
     """Queue an evaluation: the model answers each item's question, the judge scores answer vs reference in both
     orders. `items`: [{"question", "reference", "category"}] (training.evalsets reads files into this).
     enqueue=False: the caller runs it in its own process (`--inline`), so no worker does the work a second time."""
     if not items:
         raise TrainingJobError("prompts: the prompt set is empty")
-    empty = [n for n, item in enumerate(items) if not item.get("question") or not item.get("reference")]
+    empty = [
+        n
+        for n, item in enumerate(items)
+        if not item.get("question") or (not item.get("reference") and opponent_endpoint is None)
+    ]
     if empty:
         raise TrainingJobError(f"prompts.{empty[0]}: a prompt needs a question and a reference answer")
     if job is not None and job.project_id != project.pk:
         raise TrainingJobError(f"job: job {job.pk} belongs to another project", code="not_found")
-    for field, endpoint in (("model_endpoint", model_endpoint), ("judge_endpoint", judge_endpoint)):
-        require_usable_endpoint(endpoint, project=project, field=field, error=TrainingJobError)
+    for field, endpoint in (
+        ("model_endpoint", model_endpoint),
+        ("judge_endpoint", judge_endpoint),
+        ("opponent_endpoint", opponent_endpoint),
+    ):
+        if endpoint is not None or field != "opponent_endpoint":
+            require_usable_endpoint(endpoint, project=project, field=field, error=TrainingJobError)
     generation = validate_params(generation, field="generation", error=TrainingJobError)
     with transaction.atomic():
         run = EvaluationRun.objects.create(
@@ -61,6 +73,7 @@ def start_evaluation(
             job=job,
             model_endpoint=model_endpoint,
             judge_endpoint=judge_endpoint,
+            opponent_endpoint=opponent_endpoint,
             prompt_set=prompt_set[:300],
             generation={**DEFAULT_EVAL_GENERATION, **(generation or {})},
             items_total=len(items),
@@ -118,7 +131,7 @@ def _run_evaluation(run_id: int, token) -> None:
     from llm.judge import JudgeError, judge_pair
 
     kind = lifecycle.kind("evaluation")
-    run = EvaluationRun.objects.select_related("model_endpoint", "judge_endpoint").get(pk=run_id)
+    run = EvaluationRun.objects.select_related("model_endpoint", "judge_endpoint", "opponent_endpoint").get(pk=run_id)
     for item in run.items.filter(done=False).order_by("number"):
         fields = {}
         try:
@@ -133,8 +146,19 @@ def _run_evaluation(run_id: int, token) -> None:
                 )
                 answer = reply.text.strip()
                 EvaluationItem.objects.filter(pk=item.pk).update(answer=answer)
+            reference = item.reference
+            if not reference and run.opponent_endpoint is not None:  # a win-rate run: the other model answers
+                reply = call_llm(
+                    run.opponent_endpoint,
+                    purpose="evaluation",
+                    project_id=run.project_id,
+                    messages=[{"role": "user", "content": item.question}],
+                    **run.generation,
+                )
+                reference = reply.text.strip()
+                EvaluationItem.objects.filter(pk=item.pk).update(reference=reference)
             verdict = judge_pair(
-                run.judge_endpoint, question=item.question, a=answer, b=item.reference, project_id=run.project_id
+                run.judge_endpoint, question=item.question, a=answer, b=reference, project_id=run.project_id
             )
             fields = {
                 "model_score": verdict.score_a,
@@ -182,6 +206,7 @@ def evaluation_table(items) -> dict:
             "ties": sum(r.model_score == r.reference_score for r in judged),
             "losses": sum(r.model_score < r.reference_score for r in judged),
             "position_bias_rate": round(sum(r.flipped for r in judged) / len(judged), 3),
+            **win_rate(judged),
         }
 
     categories: dict[str, list] = {}
@@ -222,3 +247,79 @@ def start_evaluation_from_upload(
         created_by=created_by,
     )
     return run, skipped
+
+
+def win_rate(judged) -> dict:
+    """The model's win rate against the reference (or opponent) answers — a tie counts half — with its 95% Wilson
+    score interval, which stays inside [0, 1] and honest for the small per-category counts a round has."""
+    n = len(judged)
+    if not n:
+        return {}
+    p = (
+        sum(r.model_score > r.reference_score for r in judged)
+        + 0.5 * sum(r.model_score == r.reference_score for r in judged)
+    ) / n
+    z = 1.959964
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {
+        "win_rate": round(p, 3),
+        "win_rate_ci": [round(max(0.0, centre - spread), 3), round(min(1.0, centre + spread), 3)],
+    }
+
+
+MAX_ROUND_PROMPTS = 1000
+
+
+def start_round_evaluation(
+    *, job: TrainingJob, judge_endpoint, opponent_endpoint=None, limit: int = 200, created_by=None, enqueue=True
+) -> EvaluationRun:
+    """A round's win-rate: the job's served model (endpoint job-<id>) against the model it started from (its base
+    job's endpoint, or `opponent_endpoint`) on the held-out prompts of the job's dataset version, judged in both
+    orders. Did this round of labeling pay off?"""
+    from exports.services import materialize
+    from llm.selectors import get_endpoint
+    from training.models import GENERATIVE_KINDS
+    from training.services import check_trained_model
+
+    check_trained_model(job, GENERATIVE_KINDS, "only language models (SFT, DPO, KTO, RL) answer prompts")
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_ROUND_PROMPTS:
+        raise TrainingJobError(f"limit: from 1 to {MAX_ROUND_PROMPTS}")
+    model = get_endpoint(name=f"job-{job.pk}")
+    if model is None or model.project_id != job.project_id:
+        raise TrainingJobError(
+            f"job: serve job-{job.pk} first (manage.py serve_model --job {job.pk}, or register its server on the "
+            "console's models page)",
+            code="not_ready",
+        )
+    if opponent_endpoint is None:
+        if job.base_job_id is None:
+            raise TrainingJobError("opponent_endpoint: the job started from a base checkpoint; name the model to beat")
+        opponent_endpoint = get_endpoint(name=f"job-{job.base_job_id}")
+        if opponent_endpoint is None or opponent_endpoint.project_id != job.project_id:
+            raise TrainingJobError(f"opponent_endpoint: serve job-{job.base_job_id} (the model it started from) too")
+    version = job.dataset_version
+    if not version.test_rows:
+        raise TrainingJobError(f"job: dataset version {version.pk} has no held-out prompts (test split)")
+    shape = "trl-sft" if version.kind == "sft" else "trl-prompts"
+    path, _ = materialize(version=version, shape=shape, split="test", file_type="jsonl", compress=False)
+    prompts, seen = [], set()
+    with open(path, encoding="utf-8") as rows:
+        for line in rows:
+            prompt = json.loads(line)["prompt"]
+            if prompt not in seen:
+                seen.add(prompt)
+                prompts.append({"question": prompt, "reference": "", "category": ""})
+            if len(prompts) >= limit:
+                break
+    return start_evaluation(
+        project=job.project,
+        model_endpoint=model,
+        judge_endpoint=judge_endpoint,
+        opponent_endpoint=opponent_endpoint,
+        items=prompts,
+        prompt_set=f"held-out prompts of {version.kind} v{version.number}",
+        job=job,
+        created_by=created_by,
+        enqueue=enqueue,
+    )

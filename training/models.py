@@ -168,6 +168,15 @@ class EvaluationRun(models.Model):
     job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="evaluations")
     model_endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="+")
     judge_endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="+")
+    opponent_endpoint = models.ForeignKey(
+        "llm.LLMEndpoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Win-rate runs: the model compared against (usually the one the job started from); its answers "
+        "take the place of reference answers.",
+    )
     prompt_set = models.CharField(max_length=300, help_text="File name (or 'api') the prompts came from.")
     generation = models.JSONField(default=dict, help_text="Sampling parameters for the evaluated model.")
     status = models.CharField(max_length=16, choices=EVALUATION_STATUSES, default=RunStatus.QUEUED)

@@ -40,6 +40,8 @@ EVALUATION_COLUMNS = (
     "ties",
     "losses",
     "position_bias_rate",
+    "win_rate",
+    "win_rate_ci",
 )
 
 
@@ -103,7 +105,14 @@ def _stored(job: TrainingJob) -> bool:
 
 
 def _served_size(job: TrainingJob, name: str, size: int) -> int:
-    return len(_text(job, name).encode()) if _redacted(name, size) else size
+    """The size a download will have (text artifacts are redacted); the recorded size when the file cannot be read
+    now (removed from storage, the store down): the listing still shows, the download answers for itself."""
+    if not _redacted(name, size):
+        return size
+    try:
+        return len(_text(job, name).encode())
+    except OSError:
+        return size
 
 
 def _text(job: TrainingJob, name: str) -> str:
@@ -159,6 +168,7 @@ def lineage(*, job: TrainingJob) -> dict:
                 "status": ancestor.status,
                 "base_model": base_model_label(ancestor.base_model),
                 "dataset_version": _version_summary(ancestor.dataset_version),
+                "win_rate": _round_win_rate(ancestor),
             }
         )
         ancestor = ancestor.base_job
@@ -166,7 +176,30 @@ def lineage(*, job: TrainingJob) -> dict:
         "dataset_version": _version_summary(job.dataset_version),
         "base_model": base_model_label(job.base_model),
         "base_job": job.base_job_id,
+        "win_rate": _round_win_rate(job),
         "earlier_rounds": rounds,
+    }
+
+
+def _round_win_rate(job: TrainingJob) -> dict | None:
+    """The newest finished win-rate run of a round: the job's model against the model it started from."""
+    run = (
+        EvaluationRun.objects.filter(job=job, opponent_endpoint__isnull=False, status="succeeded")
+        .select_related("opponent_endpoint")
+        .order_by("-id")
+        .first()
+    )
+    if run is None:
+        return None
+    overall = run.results.get("overall", {})
+    return {
+        "evaluation": run.pk,
+        "opponent": run.opponent_endpoint.name,
+        "win_rate": overall.get("win_rate"),
+        "win_rate_ci": overall.get("win_rate_ci"),
+        "wins": overall.get("wins"),
+        "ties": overall.get("ties"),
+        "losses": overall.get("losses"),
     }
 
 

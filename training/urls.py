@@ -13,6 +13,7 @@ api_urlpatterns = [
     path(
         "training-jobs/<int:job_id>/artifacts/<path:name>", api.JobArtifactApi.as_view(), name="training-job-artifact"
     ),
+    path("training-jobs/<int:job_id>/win-rate", api.JobWinRateApi.as_view(), name="training-job-win-rate"),
     path("evaluations", api.EvaluationListCreateApi.as_view(), name="evaluation-list"),
     path("evaluations/<int:run_id>", api.EvaluationDetailApi.as_view(), name="evaluation-detail"),
 ]

@@ -12,7 +12,7 @@ from tests.training.conftest import sft_version  # noqa: F401 - shared fixture
 from training.evaluations import run_evaluation
 from training.models import EvaluationRun, ScoringRun, TrainingJob
 
-STORED = {"files": ["model/config.json"]}  # what the artifact manifest says of an uploaded model
+STORED = {"files": {"model/config.json": 2}}  # what the artifact manifest says of an uploaded model
 
 
 def _upload(name: str, text: str):

@@ -180,6 +180,7 @@ API = [
         {"project": "alpha", "model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
     ),
     ("POST", "/api/v1/training-jobs", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
+    ("POST", "/api/v1/training-jobs/{job}/win-rate", DATA, 409, {"judge_endpoint": "matrix"}),  # job not finished
     ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
 ]
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
@@ -232,7 +233,13 @@ PAGES = [
     ("GET", "/console/alpha/models/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/models/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/models/{job}/serve", ADMIN_ONLY, 302),  # no URL given: refused, with a message
-    ("POST", "/console/alpha/models/{job}/score", ADMIN_ONLY, 302),  # not a reward model: refused, with a message
+    ("POST", "/console/alpha/models/{job}/score", ADMIN_ONLY, 302),
+    (
+        "POST",
+        "/console/alpha/models/{job}/win-rate",
+        ADMIN_ONLY,
+        302,
+    ),  # no judge given: back, with a message  # not a reward model: refused, with a message
     ("GET", "/console/alpha/evaluations/new", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/evaluations/{evaluation}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/evaluations/{evaluation}/live", ADMIN_ONLY, 200),
