@@ -100,6 +100,19 @@ class NewJobForm(forms.Form):
     learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
     batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label=_("Batch size"))
     max_length = forms.IntegerField(min_value=8, max_value=131_072, required=False, label=_("Max length (tokens)"))
+    chat_template = forms.ChoiceField(
+        choices=[
+            ("", _("None: raw prompt text")),
+            ("model", _("The base model's own")),
+            ("llama3", "Llama 3"),
+            ("qwen2_5", "Qwen2.5 (ChatML)"),
+            ("phi3", "Phi-3"),
+            ("gemma", "Gemma"),
+        ],
+        required=False,
+        label=_("Chat template"),
+        help_text=_("Saved with the model; its server applies it to chat requests."),
+    )
     beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("DPO/KTO/RL: beta"))
     loss_type = forms.ChoiceField(
         choices=[("", _("DPO loss: sigmoid (default)")), ("ipo", "IPO"), ("hinge", "hinge"), ("robust", "robust")],
@@ -136,7 +149,7 @@ class NewJobForm(forms.Form):
         return self.cleaned_data.get("kind") or default
 
     def hyperparameters(self) -> dict:
-        names = ("epochs", "learning_rate", "batch_size", "max_length", "beta", "loss_type")
+        names = ("epochs", "learning_rate", "batch_size", "max_length", "beta", "loss_type", "chat_template")
         return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) not in (None, "")}
 
 

@@ -25,6 +25,9 @@ COMMON = {
     "num_processes": 1,  # > 1: launched with `accelerate launch` on that many GPUs
     "bf16": "auto",  # "auto": on a GPU that supports it; never on CPU
     "gradient_checkpointing": "auto",  # "auto": on a GPU only
+    # "": train on the raw prompt text (as before); "model": the base model's own chat template; or a template TRL
+    # ships, set on the tokenizer and saved with the trained model (the model server then applies it to chat requests)
+    "chat_template": "",
 }
 PER_KIND = {
     "sft": {"packing": False, "sample_prompts": 3, "max_new_tokens": 64},
@@ -71,6 +74,7 @@ CHOICES = {
     # DPO loss variants (TRL's names): sigmoid = the DPO paper's, ipo = Azar et al.'s, hinge = SLiC's, robust = the
     # label-noise-robust DPO of Chowdhury et al.
     "loss_type": ("sigmoid", "ipo", "hinge", "robust"),
+    "chat_template": ("", "model", "llama3", "qwen2_5", "phi3", "gemma"),
 }
 BOUNDS = {
     "epochs": (0.01, 1000),

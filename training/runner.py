@@ -37,8 +37,10 @@ from training.runner_common import (
     _save,
     _trainer_args,
     _write_json,
+    as_conversations,
     is_main_process,
     samples,
+    use_chat_template,
 )
 
 
@@ -67,6 +69,8 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
     )
     results = {"train_rows": len(train), "test_rows": len(test) if test is not None else 0}
+    if len(trainer.train_dataset) == 0:
+        raise TrainingError(f"dataset: no training row fits in max_length={hp['max_length']} tokens")
     trainer.train()
     _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
     if callback.cancelled:
@@ -235,6 +239,8 @@ def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
     if train_data is None or len(train_data) == 0:
         raise TrainingError(f"dataset: version {spec['dataset_version']} has no rows in its train split")
     test_data = _load_split(spec.get("test_file"), cache)
+    if use_chat_template(tokenizer, hp.get("chat_template", "")):
+        train_data, test_data = as_conversations(train_data, spec["kind"]), as_conversations(test_data, spec["kind"])
     device = _device_settings(hp)
     _write_json(job_dir / "config.json", {**spec, "device": device})
     callback = _callback(events, job_dir / "CANCEL", time.monotonic())

@@ -167,11 +167,61 @@ def samples(model, tokenizer, data, hp: dict, reference: str) -> list[dict]:
     model.eval()
     out = []
     for row in data.select(range(min(hp["sample_prompts"], len(data)))):
-        encoded = tokenizer(row["prompt"], return_tensors="pt").to(model.device)
+        prompt, expected = row["prompt"], row[reference]
+        if isinstance(prompt, list):  # a conversation: the model sees its chat template, as in training
+            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+            encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+            prompt = prompt[-1]["content"]
+            expected = expected[-1]["content"] if isinstance(expected, list) else prompt
+        else:
+            encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
         with torch.no_grad():
             generated = model.generate(
                 **encoded, max_new_tokens=hp["max_new_tokens"], do_sample=False, pad_token_id=tokenizer.pad_token_id
             )
         text = tokenizer.decode(generated[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-        out.append({"prompt": row["prompt"], "reference": row[reference], "generated": text})
+        out.append({"prompt": prompt, "reference": expected, "generated": text})
     return out
+
+
+# The templates a job may name (hyperparameter chat_template): TRL's copies of each family's own Jinja template.
+CHAT_TEMPLATE_FILES = {
+    "llama3": "llama3.jinja",
+    "qwen2_5": "qwen2_5.jinja",
+    "phi3": "phi3.jinja",
+    "gemma": "gemma.jinja",
+}
+# Which columns of each kind's rows become which chat role.
+CHAT_ROLES = {
+    "sft": {"prompt": "user", "completion": "assistant"},
+    "reward": {"prompt": "user", "chosen": "assistant", "rejected": "assistant"},
+    "dpo": {"prompt": "user", "chosen": "assistant", "rejected": "assistant"},
+    "kto": {"prompt": "user", "completion": "assistant"},
+    "rloo": {"prompt": "user"},
+}
+
+
+def use_chat_template(tokenizer, choice: str) -> bool:
+    """Give the tokenizer the chat template the job asked for (saved with the model); False for raw text."""
+    if not choice:
+        return False
+    if choice == "model":
+        if not getattr(tokenizer, "chat_template", None):
+            named = ", ".join(CHAT_TEMPLATE_FILES)
+            raise TrainingError(
+                f"hyperparameters.chat_template: the base model has no chat template; name one ({named})"
+            )
+        return True
+    import trl
+
+    tokenizer.chat_template = (Path(trl.__file__).parent / "chat_templates" / CHAT_TEMPLATE_FILES[choice]).read_text()
+    return True
+
+
+def as_conversations(data, kind: str):
+    """The rows as conversations: each text column a one-message list with its role (TRL's conversational format,
+    which every trainer turns into text through the tokenizer's chat template)."""
+    if data is None:
+        return None
+    roles = {column: role for column, role in CHAT_ROLES[kind].items() if column in data.column_names}
+    return data.map(lambda row: {column: [{"role": role, "content": row[column]}] for column, role in roles.items()})

@@ -149,6 +149,8 @@ def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         reward_tokenizer.pad_token = reward_tokenizer.eos_token
     reward_model = AutoModelForSequenceClassification.from_pretrained(reward_path, num_labels=1, local_files_only=True)
     reward_model.config.pad_token_id = reward_tokenizer.pad_token_id
+    if isinstance(train[0]["prompt"], list) and not reward_tokenizer.chat_template:
+        reward_tokenizer.chat_template = tokenizer.chat_template  # the RM reads the conversation as the policy does
     common = _trainer_args(spec, hp, device, job_dir, False)
     common.pop("max_length")  # RL bounds the sampled answers instead
     args = RLOOConfig(

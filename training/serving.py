@@ -2,7 +2,8 @@
 
 `manage.py serve_model JOB_ID` uses vLLM's server when vLLM is installed (GPU machines) and this one otherwise, so
 the completion sampler and the generation engine can use round N's model like any endpoint. Routes: GET /v1/models,
-POST /v1/completions, POST /v1/chat/completions (chat messages are joined into the prompt text the SFT data was
+POST /v1/completions, POST /v1/chat/completions (a model trained with a chat template gets the conversation through
+that template, as in training; otherwise chat messages are joined into the prompt text the SFT data was
 trained on: the user turns, in order). Requests that arrive together are generated as one batch (left padding),
 grouped by sampling settings; each reply is cut at its own max_tokens and stop strings.
 """
@@ -30,6 +31,7 @@ class _Request:
     top_p: float
     stop: list[str]
     n: int
+    templated: bool = False  # the prompt came through the model's chat template (it carries its special tokens)
     done: threading.Event = field(default_factory=threading.Event)
     texts: list[tuple[str, str]] = field(default_factory=list)  # (text, finish_reason) per choice
     prompt_tokens: int = 0
@@ -74,10 +76,10 @@ class Generator:
                     break
             groups: dict[tuple, list[_Request]] = {}
             for request in batch:
-                groups.setdefault((request.temperature, request.top_p), []).append(request)
-            for (temperature, top_p), requests in groups.items():
+                groups.setdefault((request.temperature, request.top_p, request.templated), []).append(request)
+            for (temperature, top_p, templated), requests in groups.items():
                 try:
-                    self._generate(requests, temperature, top_p)
+                    self._generate(requests, temperature, top_p, templated)
                 except Exception as exc:  # noqa: BLE001 - reported to each caller as a 500
                     for request in requests:
                         request.error = f"{type(exc).__name__}: {exc}"
@@ -85,9 +87,11 @@ class Generator:
                     for request in requests:
                         request.done.set()
 
-    def _generate(self, requests: list[_Request], temperature: float, top_p: float) -> None:
+    def _generate(self, requests: list[_Request], temperature: float, top_p: float, templated: bool = False) -> None:
         prompts = [r.prompt for r in requests for _ in range(r.n)]
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+        # a chat-templated prompt carries its own special tokens (as in training); raw text gets the tokenizer's
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not templated)
+        encoded = encoded.to(self.device)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
         with self.torch.no_grad():
             output = self.model.generate(
@@ -172,12 +176,27 @@ class _Handler(JSONHandler):
     def _parse(self, body: dict, *, chat: bool) -> _Request:
         if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
+        templated = False
         if chat:
             messages = body.get("messages")
             if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
                 raise ValueError("messages: a non-empty list of {role, content}")
-            prompt = "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role", "user") != "assistant")
-        else:
+            tokenizer = self.server.generator.tokenizer
+            if getattr(tokenizer, "chat_template", None):  # trained with a chat template: the same one, here
+                roles = [str(m.get("role", "user")) for m in messages]
+                if any(role not in ("system", "user", "assistant") for role in roles):
+                    raise ValueError("messages: each role is system, user or assistant")
+                turns = [
+                    {"role": role, "content": str(m.get("content", ""))}
+                    for role, m in zip(roles, messages, strict=True)
+                ]
+                prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+                templated = True
+            else:  # trained on raw text: the user turns joined, as the SFT data's prompts were
+                prompt = "\n\n".join(
+                    str(m.get("content", "")) for m in messages if m.get("role", "user") != "assistant"
+                )
+        if not chat:
             prompt = body.get("prompt")
             if isinstance(prompt, list) and len(prompt) == 1:
                 prompt = prompt[0]
@@ -194,7 +213,13 @@ class _Handler(JSONHandler):
         temperature = float(body.get("temperature", 0) or 0)
         top_p = float(body.get("top_p", 1) or 1)
         return _Request(
-            prompt=prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=[str(s) for s in stop], n=n
+            prompt=prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=[str(s) for s in stop],
+            n=n,
+            templated=templated,
         )
 
 

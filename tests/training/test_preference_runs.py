@@ -28,7 +28,7 @@ def _run(folder, tiny_base, version, kind, method, shape, reward_model=None, **g
         "train_file": str(files["train"]),
         "test_file": str(files["test"]),
         "seed": 0,
-        "hyperparameters": resolve(kind, method, {"max_steps": 2, "max_length": 64, "sample_prompts": 1, **given}),
+        "hyperparameters": resolve(kind, method, {"max_steps": 2, "max_length": 64, "sample_prompts": 1} | given),
     }
     (folder / "job.json").write_text(json.dumps(spec))
     assert runner.main(["runner", str(folder)]) == runner.EXIT_SUCCEEDED, (folder / "result.json").read_text()
@@ -50,11 +50,12 @@ def test_the_kto_export_keeps_each_rankings_two_ends(preference_version):
     assert all(set(r) == {"prompt", "completion", "label"} for r in rows)
 
 
-@pytest.mark.parametrize(("method", "loss"), [("full", "sigmoid"), ("lora", "ipo")])
-def test_dpo_trains_from_the_rankings(tiny_base, preference_version, tmp_path, monkeypatch, method, loss):
+@pytest.mark.parametrize(("method", "loss", "template"), [("full", "sigmoid", ""), ("lora", "ipo", "llama3")])
+def test_dpo_trains_from_the_rankings(tiny_base, preference_version, tmp_path, monkeypatch, method, loss, template):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     folder = tmp_path / "job"
-    results = _run(folder, tiny_base, preference_version, "dpo", method, "trl-preference", loss_type=loss)
+    given = {"loss_type": loss, "chat_template": template, "max_length": 512 if template else 64}
+    results = _run(folder, tiny_base, preference_version, "dpo", method, "trl-preference", **given)
     assert results["loss_type"] == loss and results["test_pairs"] > 0
     assert 0.0 <= results["reward_accuracy"] <= 1.0 and "reward_margin" in results
     assert results["samples"][0]["reference"].startswith("answer 0")  # the chosen answer, next to the model's

@@ -1,0 +1,90 @@
+"""Chat templates end to end: a job names one (or uses its base model's), trains on its rows as conversations
+through it and saves it with the model; the model server applies the same template to chat requests, so the prompt
+it generates from is exactly `apply_chat_template(messages, add_generation_prompt=True)`."""
+
+import json
+import shutil
+
+import openai
+import pytest
+
+from training import runner
+from training.hyperparameters import resolve
+
+
+def _sft_run(folder, tiny_base, **given):
+    folder.mkdir()
+    rows = [{"prompt": f"Explain item {i}.", "completion": f" answer 0 to {i}"} for i in range(8)]
+    for name, part in (("train", rows[:6]), ("test", rows[6:])):
+        (folder / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in part))
+    spec = {
+        "job": 1,
+        "kind": "sft",
+        "method": "full",
+        "base_model": str(tiny_base),
+        "dataset_version": 1,
+        "train_file": str(folder / "train.jsonl"),
+        "test_file": str(folder / "test.jsonl"),
+        "seed": 0,
+        "hyperparameters": resolve("sft", "full", {"max_steps": 2, "max_length": 1024, "sample_prompts": 1, **given}),
+    }
+    (folder / "job.json").write_text(json.dumps(spec))
+    code = runner.main(["runner", str(folder)])
+    return code, json.loads((folder / "result.json").read_text())
+
+
+def test_sft_trains_through_a_named_template_and_saves_it(tiny_base, tmp_path, monkeypatch):
+    from transformers import AutoTokenizer
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code, result = _sft_run(tmp_path / "job", tiny_base, chat_template="qwen2_5")
+    assert code == runner.EXIT_SUCCEEDED, result["error"]
+    saved = AutoTokenizer.from_pretrained(tmp_path / "job" / "model")
+    assert "<|im_start|>" in saved.chat_template  # the template travels with the model
+    sample = result["results"]["samples"][0]
+    assert sample["prompt"] == "Explain item 6." and sample["reference"] == " answer 0 to 6"  # readable, not JSON
+    code, result = _sft_run(tmp_path / "none", tiny_base, chat_template="model")
+    assert code == runner.EXIT_FAILED and "the base model has no chat template; name one" in result["error"]
+    with pytest.raises(ValueError, match="hyperparameters.chat_template: must be one of"):
+        resolve("sft", "full", {"chat_template": "../../etc/passwd"})
+
+
+def test_the_server_applies_the_models_chat_template(tiny_base, tmp_path):
+    import trl
+    from transformers import AutoTokenizer
+
+    from training.serving import Generator, ModelServer
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_base, model)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    tokenizer.chat_template = (
+        __import__("pathlib").Path(trl.__file__).parent / "chat_templates" / "llama3.jinja"
+    ).read_text()
+    tokenizer.save_pretrained(model)
+    generator = Generator(model)
+    seen = []
+    submit = generator.submit
+    generator.submit = lambda request, timeout=600: (seen.append(request), submit(request, timeout))[1]
+    server = ModelServer("127.0.0.1", 0, generator, model_name="tiny-chat")
+    server.start_in_thread()
+    try:
+        client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Explain item 3."}]
+        reply = client.chat.completions.create(model="tiny-chat", messages=messages, max_tokens=4)
+        assert reply.choices[0].message.role == "assistant"
+        expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        assert seen[0].prompt == expected and seen[0].templated
+        plain = client.completions.create(model="tiny-chat", prompt="Explain item 3.", max_tokens=2)
+        assert plain.choices and seen[1].prompt == "Explain item 3." and not seen[1].templated
+        with pytest.raises(openai.BadRequestError, match="each role is system, user or assistant"):
+            client.chat.completions.create(model="tiny-chat", messages=[{"role": "tool", "content": "x"}], max_tokens=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_rows_that_cannot_fit_fail_the_job_readably(tiny_base, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code, result = _sft_run(tmp_path / "job", tiny_base, chat_template="qwen2_5", max_length=16)
+    assert code == runner.EXIT_FAILED and "max_length=16" in result["error"], result["error"]
