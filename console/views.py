@@ -21,7 +21,7 @@ from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_b
 from selfinstruct.selectors import batch_progress, batch_timeline, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
 from training.models import GENERATIVE_KINDS, JOB_KIND_FOR_DATASET
-from training.oversight import triggers_of_project
+from training.oversight import evaluations_of_job, triggers_of_project
 from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, lineage, metric_rows
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 
@@ -274,7 +274,7 @@ def _job_context(project, job) -> dict:
         "artifacts": artifacts(job=job) if job.status not in ("queued", "running") else [],
         "active": job.status in ("queued", "running"),
         "series": chart_series(job=job),
-        "evaluations": job.evaluations.select_related("model_endpoint", "judge_endpoint").order_by("-id")[:20],
+        "evaluations": evaluations_of_job(job=job),
         "lineage": lineage(job=job),
     }
 

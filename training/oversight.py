@@ -63,3 +63,9 @@ def triggers_of_project(*, project) -> QuerySet:
     from training.models import TrainingTrigger
 
     return TrainingTrigger.objects.filter(project=project).order_by("id")
+
+
+def evaluations_of_job(*, job: TrainingJob, limit: int = 20) -> list[EvaluationRun]:
+    return list(
+        EvaluationRun.objects.filter(job=job).select_related("model_endpoint", "judge_endpoint").order_by("-id")[:limit]
+    )
