@@ -1,4 +1,4 @@
-"""Training throughput: tokens/s and MFU for SFT (with and without packing) and reward-model training of a
+"""Training throughput: tokens/s and MFU for SFT (with and without packing), reward-model and DPO training of a
 Qwen2-0.5B-shaped model (random init from its config) at sequence length 2048 in bf16, through the same TRL
 trainers and settings the platform's training jobs use (training/runner.py's trainer arguments).
 
@@ -76,6 +76,26 @@ def rm_rows(n: int, seq_len: int, vocab: int, rng: random.Random) -> list[dict]:
     return [{"chosen_ids": ids(), "rejected_ids": ids()} for _ in range(n)]
 
 
+def dpo_rows(n: int, seq_len: int, tokenizer, rng: random.Random) -> list[dict]:
+    """Text pairs of varied length (prompt about a quarter of the pair's budget): DPOTrainer tokenizes text."""
+    words = [w for w in tokenizer.get_vocab() if w.isalpha()] or ["a", "b", "c"]
+
+    def text(tokens: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(tokens))
+
+    rows = []
+    for _ in range(n):
+        prompt = rng.randint(seq_len // 16, seq_len // 4)
+        rows.append(
+            {
+                "prompt": text(prompt),
+                "chosen": text(rng.randint(seq_len // 4, seq_len - prompt)),
+                "rejected": text(rng.randint(seq_len // 4, seq_len - prompt)),
+            }
+        )
+    return rows
+
+
 def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     import torch
     from datasets import Dataset
@@ -136,7 +156,7 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
             model=model, args=trainer_args, train_dataset=data, processing_class=tokenizer, callbacks=[Clock()]
         )
         seen = None
-    else:
+    elif kind == "reward":
         from transformers import AutoModelForSequenceClassification
         from trl import RewardConfig, RewardTrainer
 
@@ -153,6 +173,27 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
             callbacks=[Clock()],
         )
         seen = [len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in rows]
+    elif kind == "dpo":  # the policy and a frozen reference copy (what a full DPO job runs)
+        from transformers import AutoModelForCausalLM
+        from trl import DPOConfig, DPOTrainer
+
+        config = config_class(**shape, pad_token_id=tokenizer.pad_token_id)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        reference = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        rows = dpo_rows(n, args.seq_len, tokenizer, rng)
+        trainer = DPOTrainer(
+            model=model,
+            ref_model=reference,
+            args=DPOConfig(**common, beta=0.1),
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            callbacks=[Clock()],
+        )
+        seen = [
+            len(tokenizer(r["prompt"] + " " + r["chosen"])["input_ids"])
+            + len(tokenizer(r["prompt"] + " " + r["rejected"])["input_ids"])
+            for r in rows
+        ]
     params = sum(p.numel() for p in model.parameters())
     if device["cuda"]:
         torch.cuda.reset_peak_memory_stats()
@@ -161,7 +202,7 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     elapsed = times[-1] - begin
     if seen is None:  # SFT: the trainer counted non-padding tokens
         tokens = tokens_per_step[-1] - tokens_per_step[args.warmup - 1] if args.warmup else tokens_per_step[-1]
-    else:  # RM: rows are consumed in a seeded shuffle; the mean pair length times the rows timed
+    else:  # RM, DPO: rows are consumed in a seeded shuffle; the mean pair length times the rows timed
         tokens = sum(seen) / len(seen) * args.batch_size * args.steps
     tokens_per_s = tokens / elapsed
     result = {
@@ -207,6 +248,7 @@ def main() -> None:
         run("sft", False, args, tokenizer, device),
         run("sft", True, args, tokenizer, device),
         run("reward", False, args, tokenizer, device),
+        run("dpo", False, args, tokenizer, device),
     ]
     baseline = runs[0]["tokens_per_s"]
     for r in runs:
@@ -219,7 +261,7 @@ def main() -> None:
         "model": "tiny llama (smoke)" if args.tiny else "Qwen2-0.5B shape, random init",
         "peak_flops": args.peak,
         "runs": runs,
-        "target": {"sft_full_mfu": 0.45},
+        "target": {"sft_full_mfu": 0.45, "dpo_vs_sft_tokens_per_s": 0.8},
     }
     if not args.tiny:
         args.out.parent.mkdir(parents=True, exist_ok=True)
