@@ -95,7 +95,10 @@ class NewJobForm(forms.Form):
     )
     base_job = forms.ModelChoiceField(queryset=None, required=False, label=_("Or: build on a trained SFT job"))
     reward_job = forms.ModelChoiceField(queryset=None, required=False, label=_("RL: the reward model"))
-    method = forms.ChoiceField(choices=[("full", _("Full fine-tuning")), ("lora", "LoRA")], label=_("Method"))
+    method = forms.ChoiceField(
+        choices=[("full", _("Full fine-tuning")), ("lora", "LoRA"), ("qlora", _("QLoRA (4-bit base, CUDA GPUs only)"))],
+        label=_("Method"),
+    )
     epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
     learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
     batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label=_("Batch size"))

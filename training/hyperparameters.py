@@ -28,6 +28,9 @@ COMMON = {
     # "": train on the raw prompt text (as before); "model": the base model's own chat template; or a template TRL
     # ships, set on the tokenizer and saved with the trained model (the model server then applies it to chat requests)
     "chat_template": "",
+    # multi-GPU runs (num_processes > 1): "" = plain DDP; "zero2"/"zero3" = the DeepSpeed ZeRO configs shipped in
+    # training/accelerate_configs/ (deepspeed must be installed on the GPU workers)
+    "deepspeed": "",
 }
 PER_KIND = {
     "sft": {"packing": False, "sample_prompts": 3, "max_new_tokens": 64},
@@ -67,6 +70,9 @@ LEARNING_RATE = {
     ("rloo", "full"): 1e-6,
     ("rloo", "lora"): 1e-5,
 }
+LEARNING_RATE.update(
+    {(kind, "qlora"): rate for (kind, method), rate in list(LEARNING_RATE.items()) if method == "lora"}
+)
 CHOICES = {
     "lr_scheduler": ("linear", "cosine", "constant", "constant_with_warmup"),
     "bf16": ("auto", True, False),
@@ -75,6 +81,7 @@ CHOICES = {
     # label-noise-robust DPO of Chowdhury et al.
     "loss_type": ("sigmoid", "ipo", "hinge", "robust"),
     "chat_template": ("", "model", "llama3", "qwen2_5", "phi3", "gemma"),
+    "deepspeed": ("", "zero2", "zero3"),
 }
 BOUNDS = {
     "epochs": (0.01, 1000),
@@ -108,7 +115,7 @@ def defaults(kind: str, method: str) -> dict:
     if kind not in PER_KIND:
         raise ValueError(f"kind: must be one of {sorted(PER_KIND)}")
     if (kind, method) not in LEARNING_RATE:
-        raise ValueError("method: must be full or lora")
+        raise ValueError("method: must be full, lora or qlora")
     return {**COMMON, **PER_KIND[kind], "learning_rate": LEARNING_RATE[(kind, method)]}
 
 

@@ -30,6 +30,7 @@ class JobKind(models.TextChoices):
 class JobMethod(models.TextChoices):
     FULL = "full", "Full fine-tuning"
     LORA = "lora", "LoRA (peft)"
+    QLORA = "qlora", "QLoRA (LoRA on a 4-bit base, bitsandbytes; CUDA only)"
 
 
 DATASET_KIND_FOR_JOB = {

@@ -37,23 +37,23 @@ from training.runner_common import (
     _save,
     _trainer_args,
     _write_json,
+    adapts,
     as_conversations,
     is_main_process,
+    model_kwargs,
     samples,
     use_chat_template,
 )
 
 
 def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
-    import torch
     from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     missing = {"prompt", "completion"} - set(train.column_names)
     if missing:
         raise TrainingError(f"dataset: SFT needs prompt/completion rows; missing {sorted(missing)}")
-    dtype = torch.bfloat16 if device["bf16"] else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=dtype, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], **model_kwargs(spec, device))
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     args = SFTConfig(
@@ -66,7 +66,7 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {"train_rows": len(train), "test_rows": len(test) if test is not None else 0}
     if len(trainer.train_dataset) == 0:
@@ -74,7 +74,7 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
     trainer.train()
     _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
     if callback.cancelled:
-        _save(trainer, tokenizer, job_dir, spec["method"])
+        _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
         return results
     if test is not None and is_main_process():
         metrics = trainer.evaluate()
@@ -90,14 +90,13 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         results["eval_loss"] = loss if _finite(loss) else None
         if not _finite(loss):  # every held-out completion was cut off by max_length: nothing to score
             results["eval_note"] = f"no eval loss: no held-out completion token fits in max_length={hp['max_length']}"
-    _save(trainer, tokenizer, job_dir, spec["method"])
+    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if is_main_process() and hp["sample_prompts"]:
         results["samples"] = samples(trainer.model, tokenizer, test if test is not None else train, hp, "completion")
     return results
 
 
 def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
-    import torch
     from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
@@ -108,9 +107,8 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
         train = train.remove_columns([c for c in ("margin",) if c in train.column_names])
         if test is not None:
             test = test.remove_columns([c for c in ("margin",) if c in test.column_names])
-    dtype = torch.bfloat16 if device["bf16"] else torch.float32
     model = AutoModelForSequenceClassification.from_pretrained(
-        spec["base_model"], num_labels=1, dtype=dtype, local_files_only=True
+        spec["base_model"], num_labels=1, **model_kwargs(spec, device)
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     args = RewardConfig(
@@ -124,7 +122,7 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "SEQ_CLS") if spec["method"] == "lora" else None,
+        peft_config=_lora(hp, "SEQ_CLS") if adapts(spec) else None,
     )
     kept_test = trainer.eval_dataset
     results = {
@@ -138,7 +136,7 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
         raise TrainingError(f"dataset: every training pair is longer than max_length={hp['max_length']} tokens")
     trainer.train()
     _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
-    _save(trainer, tokenizer, job_dir, spec["method"])
+    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if callback.cancelled or not is_main_process():
         return results
     if kept_test is not None and len(kept_test):

@@ -136,11 +136,49 @@ def _lora(hp: dict, task_type: str):
     )
 
 
-def _save(trainer, tokenizer, job_dir: Path, method: str) -> None:
+def model_kwargs(spec: dict, device: dict) -> dict:
+    """How the base model loads: its dtype, and for QLoRA 4-bit NF4 weights (bitsandbytes), which exist only on
+    CUDA — refused readably anywhere else."""
+    import torch
+
+    dtype = torch.bfloat16 if device["bf16"] else torch.float32
+    if spec["method"] != "qlora":
+        return {"dtype": dtype, "local_files_only": True}
+    if not device["cuda"]:
+        raise TrainingError("method: QLoRA needs a CUDA GPU (4-bit bitsandbytes weights); use lora on this worker")
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise TrainingError("method: QLoRA needs bitsandbytes on the GPU worker (pip install bitsandbytes)")
+    from transformers import BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16 if device["bf16"] else torch.float16,
+    )
+    return {"dtype": dtype, "local_files_only": True, "quantization_config": quantization}
+
+
+def adapts(spec: dict) -> bool:
+    """Whether the run trains LoRA adapters (LoRA, or QLoRA on a 4-bit base)."""
+    return spec["method"] in ("lora", "qlora")
+
+
+def _save(trainer, tokenizer, job_dir: Path, method: str, base_model: str | None = None) -> None:
     model = trainer.model
-    if method == "lora":
+    if method in ("lora", "qlora"):
         model.save_pretrained(job_dir / "adapter")
-        model = model.merge_and_unload()
+        if method == "qlora":  # merge into the base in 16 bits: a merged 4-bit model would lose the adapter's detail
+            import torch
+            from peft import PeftModel
+
+            base_class = type(model.get_base_model())
+            base = base_class.from_pretrained(base_model, dtype=torch.bfloat16, local_files_only=True)
+            model = PeftModel.from_pretrained(base, job_dir / "adapter").merge_and_unload()
+        else:
+            model = model.merge_and_unload()
     model.save_pretrained(job_dir / "model", safe_serialization=True)
     tokenizer.save_pretrained(job_dir / "model")
 

@@ -16,7 +16,9 @@ from training.runner_common import (
     _save,
     _trainer_args,
     _write_json,
+    adapts,
     is_main_process,
+    model_kwargs,
     samples,
 )
 
@@ -37,11 +39,9 @@ KTO_RESULTS = {
 
 
 def _policy(spec: dict, device: dict, tokenizer):
-    import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if device["bf16"] else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=dtype, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(spec["base_model"], **model_kwargs(spec, device))
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
@@ -61,7 +61,7 @@ def _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, names
         values = {k: float(v) for k, v in metrics.items() if _finite(v)}
         events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch, "values": values})
         results.update({name: round(values[key], 4) for key, name in names.items() if key in values})
-    _save(trainer, tokenizer, job_dir, spec["method"])
+    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if not callback.cancelled and is_main_process() and hp["sample_prompts"]:
         data = test if test is not None and len(test) else trainer.train_dataset
         results["samples"] = samples(trainer.model, tokenizer, data, hp, reference)
@@ -93,7 +93,7 @@ def train_dpo(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {
         "train_pairs": len(train),
@@ -123,7 +123,7 @@ def train_kto(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {
         "train_rows": len(train),
@@ -168,7 +168,7 @@ def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         processing_class=tokenizer,
         reward_processing_classes=reward_tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if spec["method"] == "lora" else None,
+        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {"train_prompts": len(train), "test_prompts": len(test) if test is not None else 0}
     trainer.train()
@@ -180,7 +180,7 @@ def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, te
             reward_last=round(logged[-1]["reward"], 4),
             kl_last=round(logged[-1].get("kl", 0.0), 4),
         )
-    _save(trainer, tokenizer, job_dir, spec["method"])
+    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if not callback.cancelled and is_main_process() and hp["sample_prompts"]:
         data = test if test is not None and len(test) else train
         results["samples"] = samples(trainer.model, tokenizer, data, {**hp}, "prompt")

@@ -129,17 +129,12 @@ def _prepare(job: TrainingJob, folder: Path) -> dict:
 
 def _command(spec: dict) -> list[str]:
     processes = spec["hyperparameters"].get("num_processes", 1)
-    if processes > 1:  # the same entry point, one process per GPU
-        return [
-            sys.executable,
-            "-m",
-            "accelerate.commands.launch",
-            "--num_processes",
-            str(processes),
-            "-m",
-            "training.runner",
-            spec["folder"],
-        ]
+    if processes > 1:  # the same entry point, one process per GPU (DDP, or DeepSpeed ZeRO when asked)
+        config = spec["hyperparameters"].get("deepspeed", "")
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
+        if config:
+            launch += ["--config_file", str(Path(__file__).parent / "accelerate_configs" / f"{config}.yaml")]
+        return [*launch, "-m", "training.runner", spec["folder"]]
     return [sys.executable, "-m", "training.runner", spec["folder"]]
 
 

@@ -1,6 +1,7 @@
 """Chat templates end to end: a job names one (or uses its base model's), trains on its rows as conversations
 through it and saves it with the model; the model server applies the same template to chat requests, so the prompt
-it generates from is exactly `apply_chat_template(messages, add_generation_prompt=True)`."""
+it generates from is exactly `apply_chat_template(messages, add_generation_prompt=True)`. Also how large models
+train: QLoRA refused readably without CUDA, multi-GPU runs launched through accelerate with DeepSpeed ZeRO configs."""
 
 import json
 import shutil
@@ -88,3 +89,49 @@ def test_rows_that_cannot_fit_fail_the_job_readably(tiny_base, tmp_path, monkeyp
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     code, result = _sft_run(tmp_path / "job", tiny_base, chat_template="qwen2_5", max_length=16)
     assert code == runner.EXIT_FAILED and "max_length=16" in result["error"], result["error"]
+
+
+def test_qlora_is_refused_readably_without_cuda(tiny_base, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text(json.dumps({"prompt": "a", "completion": " b"}))
+    hp = resolve("sft", "qlora", {"max_steps": 1})
+    assert hp["learning_rate"] == resolve("sft", "lora", {})["learning_rate"]  # the adapters train like LoRA's
+    spec = {
+        "job": 1,
+        "kind": "sft",
+        "method": "qlora",
+        "base_model": str(tiny_base),
+        "dataset_version": 1,
+        "train_file": str(folder / "train.jsonl"),
+        "test_file": None,
+        "seed": 0,
+        "hyperparameters": hp,
+    }
+    (folder / "job.json").write_text(json.dumps(spec))
+    assert runner.main(["runner", str(folder)]) == runner.EXIT_FAILED
+    error = json.loads((folder / "result.json").read_text())["error"]
+    assert error == "method: QLoRA needs a CUDA GPU (4-bit bitsandbytes weights); use lora on this worker"
+
+
+def test_multi_gpu_runs_launch_through_accelerate_with_the_shipped_deepspeed_configs():
+    import yaml
+
+    from training.supervisor import _command
+
+    spec = {"folder": "/jobs/7", "hyperparameters": resolve("sft", "full", {"num_processes": 2})}
+    ddp = _command(spec)
+    assert ddp[2:5] == ["accelerate.commands.launch", "--num_processes", "2"] and "--config_file" not in ddp
+    spec["hyperparameters"] = resolve("sft", "full", {"num_processes": 4, "deepspeed": "zero3"})
+    zero3 = _command(spec)
+    config = zero3[zero3.index("--config_file") + 1]
+    settings = yaml.safe_load(open(config, encoding="utf-8"))
+    assert settings["distributed_type"] == "DEEPSPEED" and settings["deepspeed_config"]["zero_stage"] == 3
+    assert zero3[-3:] == ["-m", "training.runner", "/jobs/7"]
+    assert _command({"folder": "/jobs/7", "hyperparameters": resolve("sft", "full", {})})[1:3] == [
+        "-m",
+        "training.runner",
+    ]
+    with pytest.raises(ValueError, match="hyperparameters.deepspeed: must be one of"):
+        resolve("sft", "full", {"deepspeed": "/etc/config.yaml"})

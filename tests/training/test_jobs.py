@@ -54,7 +54,7 @@ def test_create_validates_dataset_base_model_and_hyperparameters(
         ({"base_model": str(tiny_base.parent)}, "base_model: no base model named"),  # no config.json
         ({"base_model": ""}, "base_model: no base model named ''"),
         ({"hyperparameters": {"epochs": -1}}, "hyperparameters.epochs: must be from"),
-        ({"method": "qlora"}, "method: must be one of"),
+        ({"method": "dora"}, "method: must be one of"),
         ({"project": other_project}, "belongs to another project"),
         ({"base_job": job}, f"base_job: job {job.pk} is queued, not succeeded"),
     ]
