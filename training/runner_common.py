@@ -158,7 +158,9 @@ def model_kwargs(spec: dict, device: dict) -> dict:
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=torch.bfloat16 if device["bf16"] else torch.float16,
     )
-    return {"dtype": dtype, "local_files_only": True, "quantization_config": quantization}
+    # 4-bit weights live on this process's GPU (one per process under accelerate/DDP)
+    device_map = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    return {"dtype": dtype, "local_files_only": True, "quantization_config": quantization, "device_map": device_map}
 
 
 def adapts(spec: dict) -> bool:

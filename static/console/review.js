@@ -22,17 +22,40 @@
     else if (key === "k" || key === "ArrowUp") { move(-1); event.preventDefault(); }
     else if (card && (key === "a" || key === "r")) {
       const button = card.querySelector(`[data-decision=${key === "a" ? "accept" : "reject"}]`);
-      if (button) { button.click(); event.preventDefault(); }
+      if (button) { acted = card.id; decide(card, button); event.preventDefault(); }
     } else if (card && key === "x") {
       const box = card.querySelector("input[type=checkbox]");
       box.checked = !box.checked;
       event.preventDefault();
     }
   });
-  document.addEventListener("htmx:afterSwap", function (event) {
-    const card = event.detail.target && document.getElementById(event.detail.target.id);
-    if (card) card.focus();
+  // A decision from the keyboard goes through htmx.ajax with the button's own URL and values (a click could land
+  // on a card htmx has not finished wiring up, right after the previous swap).
+  function decide(card, button) {
+    if (!window.htmx) { button.click(); return; }
+    window.htmx.ajax("POST", button.getAttribute("hx-post"), {
+      source: button,
+      target: "#" + card.id,
+      swap: "outerHTML",
+      values: JSON.parse(button.getAttribute("hx-vals")),
+    });
+  }
+
+  // The decided card is redrawn in place (outerHTML): give the focus back to its new copy, so the next key acts on
+  // it. The swap's own events fire on the old, detached element, so listen for the settle of the new one.
+  let acted = null;
+  document.addEventListener("click", function (event) {
+    const card = event.target.closest && event.target.closest("article.review-card");
+    if (card && event.target.closest("[data-decision]")) acted = card.id;
   });
+  function refocus() {
+    const card = acted && document.getElementById(acted);
+    if (!card || card.dataset.decided === undefined) return; // not the redrawn copy yet
+    acted = null; // once: the labeler may already be moving on
+    card.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:afterSettle", refocus);
+  document.addEventListener("htmx:load", refocus);
   document.addEventListener("DOMContentLoaded", function () {
     const first = cards()[0];
     if (first) first.focus({ preventScroll: true });

@@ -92,11 +92,14 @@ def test_seeds_imported_and_instructions_reviewed(browser, live_server, cast, pr
     page.click("#batch-output")
     first = page.locator("article.review-card").first
     first_id = first.get_attribute("data-id")
+    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'card-{first_id}'")  # on load
     page.keyboard.press("r")  # the first card has the focus: rejected in place
     page.wait_for_selector(f'#card-{first_id}[data-status="rejected"]')
+    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'card-{first_id}'")
     assert GeneratedInstruction.objects.get(pk=first_id).reason == "reviewer"
     page.keyboard.press("a")  # focus stays on the redrawn card: accepted again
     page.wait_for_selector(f'#card-{first_id}[data-status="accepted"]')
+    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'card-{first_id}'")
     page.keyboard.press("j")
     page.keyboard.press("x")
     second_id = page.locator("article.review-card").nth(1).get_attribute("data-id")
