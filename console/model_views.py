@@ -12,11 +12,11 @@ from django.views.decorators.http import require_POST
 from annotation.judging import cancel_judge_run, resume_judge_run, start_judge_run
 from annotation.selectors import judge_runs_for_projects
 from annotation.services import AnnotationError
+from console.access import admin_project
 from console.forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
 from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
-from projects.models import Project, Role
-from projects.selectors import get_project_for_user
+from projects.models import Project
 from training.evaluations import resume_evaluation, start_evaluation_from_upload, start_round_evaluation
 from training.oversight import (
     any_active,
@@ -35,10 +35,6 @@ from training.services import (
     save_trigger,
     set_trigger_enabled,
 )
-
-
-def _admin_project(request, slug: str):
-    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
 
 
 def _job(project, job_id: int):
@@ -71,14 +67,14 @@ def _models_context(request, project, *, evaluation_form=None, judge_form=None) 
 
 @login_required
 def models(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/models.html", _models_context(request, project))
 
 
 @login_required
 def models_live(request, slug: str):
     """The runs tables alone: the models page polls them while any run is going."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/models_runs.html", _models_context(request, project))
 
 
@@ -86,7 +82,7 @@ def models_live(request, slug: str):
 @require_POST
 def serve(request, slug: str, job_id: int):
     """Register the server already running this SFT model as the project's endpoint job-<id>."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     job = _job(project, job_id)
     form = RegisterServedForm(request.POST)
     if form.is_valid():
@@ -106,7 +102,7 @@ def serve(request, slug: str, job_id: int):
 @require_POST
 def score(request, slug: str, job_id: int):
     """Score the project's unscored completions with this reward model (a GPU worker does it)."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     job = _job(project, job_id)
     try:
         run = start_reward_scoring(job=job, created_by=request.user)
@@ -119,7 +115,7 @@ def score(request, slug: str, job_id: int):
 
 @login_required
 def evaluate(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     usable = {e.name: e for e in endpoints_for_project(project=project)}
     form = EvaluationForm(request.POST or None, request.FILES or None, endpoints=list(usable.values()))
     if request.method == "POST" and form.is_valid():
@@ -150,7 +146,7 @@ def evaluate(request, slug: str):
 
 @login_required
 def judge(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     usable = {e.name: e for e in endpoints_for_project(project=project)}
     form = JudgeRunForm(request.POST or None, endpoints=list(usable.values()))
     if request.method == "POST" and form.is_valid():
@@ -185,13 +181,13 @@ def _evaluation_context(project, run) -> dict:
 
 @login_required
 def evaluation(request, slug: str, run_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/evaluation.html", _evaluation_context(project, _evaluation(project, run_id)))
 
 
 @login_required
 def evaluation_live(request, slug: str, run_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/evaluation_live.html", _evaluation_context(project, _evaluation(project, run_id)))
 
 
@@ -201,7 +197,7 @@ def evaluation_live(request, slug: str, run_id: int):
 @login_required
 @require_POST
 def judge_action(request, slug: str, run_id: int, action: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     run = judge_runs_for_projects(projects=Project.objects.filter(pk=project.pk)).filter(pk=run_id).first()
     if run is None or action not in ("cancel", "resume"):
         raise Http404("No such judge run or action.")
@@ -216,7 +212,7 @@ def judge_action(request, slug: str, run_id: int, action: str):
 @require_POST
 def evaluation_resume(request, slug: str, run_id: int):
     """Run again the items of an evaluation not judged yet (judged items are kept)."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     run = _evaluation(project, run_id)
     try:
         resume_evaluation(run=run)
@@ -232,7 +228,7 @@ def evaluation_resume(request, slug: str, run_id: int):
 @require_POST
 def triggers(request, slug: str):
     """Add a trigger (from the training page's form); refusals name the field there."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     form = TriggerForm(request.POST)
     if form.is_valid():
         values = form.cleaned_data
@@ -257,7 +253,7 @@ def triggers(request, slug: str):
 @login_required
 @require_POST
 def trigger_action(request, slug: str, trigger_id: int, action: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     if action == "delete":
         delete_trigger(project=project, trigger_id=trigger_id)
     elif action in ("enable", "disable"):
@@ -271,7 +267,7 @@ def trigger_action(request, slug: str, trigger_id: int, action: str):
 @require_POST
 def win_rate(request, slug: str, job_id: int):
     """A round's win-rate from the models page: this model against the one it started from, held-out prompts."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     job = _job(project, job_id)
     judge_endpoint = endpoints_for_project(project=project).filter(name=request.POST.get("judge", "")[:64]).first()
     if judge_endpoint is None:

@@ -12,9 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from console.access import admin_project
 from console.forms import ReviewFilterForm, SeedImportForm
-from projects.models import Role
-from projects.selectors import get_project_for_user
 from selfinstruct.seeds import SeedFileError
 from selfinstruct.selectors import (
     get_project_instructions,
@@ -31,10 +30,6 @@ MAX_BULK = 500  # ids one review request may carry
 REVIEW_KEYS = ("batch", "status", "reason", "language", "q", "page")
 
 
-def _admin_project(request, slug: str):
-    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
-
-
 def _page(request, rows, size: int):
     """One page of rows; a page number that is not a number, or past the end, gives the nearest page."""
     return Paginator(rows, size).get_page(request.GET.get("page"))
@@ -44,7 +39,7 @@ def _page(request, rows, size: int):
 def seeds(request, slug: str):
     """Browse and search the project's seed tasks, with counts per language, and import a file (all or nothing:
     every bad row is listed with its line and field)."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     form = SeedImportForm(request.POST or None, request.FILES or None)
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
@@ -82,7 +77,7 @@ def seeds(request, slug: str):
 @login_required
 def review(request, slug: str):
     """Generated instructions as cards, filtered by batch, status, reason, language and text."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     facets = review_facets(project=project)
     filters = ReviewFilterForm(request.GET or None, batches=facets["batches"], reasons=list(facets["reasons"]))
     values = filters.cleaned_data if filters.is_valid() else {}
@@ -103,7 +98,7 @@ def review(request, slug: str):
 @require_POST
 def review_decide(request, slug: str):
     """Accept or reject the ticked (or the one clicked) instructions; back to the same filtered page."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     decision = request.POST.get("decision")
     raw_ids = request.POST.getlist("ids")[: MAX_BULK + 1]
     if decision not in ("accept", "reject") or not raw_ids or len(raw_ids) > MAX_BULK:

@@ -28,24 +28,19 @@ from annotation.services import (
     make_gold_from_consensus,
     update_ranking_config,
 )
+from console.access import admin_project
 from console.forms import RankingSettingsForm, SamplingForm
 from core.forms import add_service_error
 from core.lifecycle import RunStatus
 from llm.selectors import endpoints_for_project
-from projects.models import Role
-from projects.selectors import get_project_for_user
 
 MAX_COMPLETION_FILES = 20  # files (one per model) one import may carry
 SETTINGS_FIELDS = [name for name in RankingSettingsForm.base_fields if name != "apply_to_open"]
 
 
-def _admin_project(request, slug: str):
-    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
-
-
 @login_required
 def ranking_settings(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     config = get_ranking_config(project=project)
     form = RankingSettingsForm(request.POST or None, initial={name: getattr(config, name) for name in SETTINGS_FIELDS})
     if request.method == "POST" and form.is_valid():
@@ -79,7 +74,7 @@ def ranking_settings(request, slug: str):
 @login_required
 @require_POST
 def apply_overlap(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     done = apply_overlap_to_open_tasks(project=project)
     overlap = get_ranking_config(project=project).overlap
     messages.success(
@@ -96,7 +91,7 @@ def apply_overlap(request, slug: str):
 @login_required
 def sampling(request, slug: str):
     """The project's sampling runs and a form to start one."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     usable = list(endpoints_for_project(project=project).order_by("name"))
     form = SamplingForm(request.POST or None, endpoints=usable)
     if request.method == "POST" and form.is_valid():
@@ -138,21 +133,21 @@ def _run_context(project, run) -> dict:
 
 @login_required
 def sampling_run(request, slug: str, run_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/sampling_run.html", _run_context(project, _run(project, run_id)))
 
 
 @login_required
 def sampling_run_live(request, slug: str, run_id: int):
     """The run's numbers and tasks alone: its page polls them while it runs."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/sampling_run_live.html", _run_context(project, _run(project, run_id)))
 
 
 @login_required
 @require_POST
 def sampling_run_action(request, slug: str, run_id: int, action: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     run = _run(project, run_id)
     actions = {"cancel": cancel_sampling_run, "resume": resume_sampling_run}
     if action not in actions:
@@ -171,7 +166,7 @@ def sampling_run_action(request, slug: str, run_id: int, action: str):
 def task_page(request, slug: str, task_id: int):
     """A ranking task as the admin inspects it: its completions with the letters labelers saw, each human ranking,
     the consensus, and the LLM judge's and the reward model's orders."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     detail = task_detail(project=project, task_id=task_id)
     if detail is None:
         raise Http404("No such ranking task.")
@@ -181,7 +176,7 @@ def task_page(request, slug: str, task_id: int):
 @login_required
 def task_jump(request, slug: str):
     """The dashboard's "Task #" box: to that task's page."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     raw = request.GET.get("task", "")
     if not raw.isdigit() or len(raw) > 12:
         messages.error(request, _("task: give a task number."))
@@ -196,7 +191,7 @@ TASK_ACTIONS = ("gold", "more")
 @require_POST
 def task_action(request, slug: str, task_id: int, action: str):
     """On a task's page: make it a gold task with its consensus as the answer, or ask for one more ranking."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     task = get_project_task(project=project, task_id=task_id)
     if task is None or action not in TASK_ACTIONS:
         raise Http404("No such task or action.")
@@ -216,7 +211,7 @@ def task_action(request, slug: str, task_id: int, action: str):
 @require_POST
 def import_completions(request, slug: str):
     """Completions written elsewhere (one file per model) become ranking tasks: all or nothing."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     uploads = request.FILES.getlist("files")[: MAX_COMPLETION_FILES + 1]
     if not uploads or len(uploads) > MAX_COMPLETION_FILES:
         messages.error(

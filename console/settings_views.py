@@ -8,12 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from console.access import admin_project
 from console.forms import AddMemberForm, EndpointForm, ProjectSettingsForm
 from core.forms import add_service_error
 from llm.selectors import get_project_endpoint, latest_checks, project_endpoint_lists
 from llm.services import EndpointError, project_key_prefix, request_endpoint_check, save_project_endpoint
-from projects.models import Role
-from projects.selectors import get_project_for_user, has_token, memberships_of
+from projects.selectors import has_token, memberships_of
 from projects.services import (
     ProjectError,
     add_project_member,
@@ -23,10 +23,6 @@ from projects.services import (
     rotate_token,
     update_project,
 )
-
-
-def _admin_project(request, slug: str):
-    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
 
 
 def _members_page(request, project, form, *, shown=None, status=200):
@@ -43,7 +39,7 @@ def _members_page(request, project, form, *, shown=None, status=200):
 
 @login_required
 def members(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     form = AddMemberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
@@ -67,7 +63,7 @@ def members(request, slug: str):
 @require_POST
 def member_action(request, slug: str, user_id: int, action: str):
     """Change a member's role or remove them; the last admin is kept (the page says why)."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     try:
         if action == "role":
             change_member_role(project=project, user_id=user_id, role=request.POST.get("role", "")[:16])
@@ -86,7 +82,7 @@ def member_action(request, slug: str, user_id: int, action: str):
 @require_POST
 def my_token(request, slug: str):
     """The signed-in admin's own API token: a new one is shown once; revoking stops the old one at once."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     if request.POST.get("action") == "revoke":
         revoke_token(user=request.user)
         messages.success(request, _("Your API token is revoked."))
@@ -132,7 +128,7 @@ def _save_endpoint(request, project, form, editing=None):
 
 @login_required
 def endpoints(request, slug: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         done = _save_endpoint(request, project, form)
@@ -143,7 +139,7 @@ def endpoints(request, slug: str):
 
 @login_required
 def endpoint_edit(request, slug: str, name: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     endpoint = get_project_endpoint(project=project, name=name)
     if endpoint is None:
         raise Http404("No such endpoint in this project.")
@@ -162,7 +158,7 @@ def endpoint_edit(request, slug: str, name: str):
 @require_POST
 def endpoint_check(request, slug: str, name: str):
     """Queue a round trip through a worker to one of the project's usable endpoints."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     endpoint = get_project_endpoint(project=project, name=name)
     if endpoint is None:
         own, shared = project_endpoint_lists(project=project)
@@ -182,7 +178,7 @@ def endpoint_check(request, slug: str, name: str):
 @login_required
 def project_settings(request, slug: str):
     """The project's name, description and the guidelines labelers see on every ranking page."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     initial = {"name": project.name, "description": project.description, "guidelines": project.guidelines}
     form = ProjectSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from console.access import admin_project
 from console.forms import NewBatchForm, NewJobForm, NewVersionForm, TriggerForm
 from console.pipeline import running, stages
 from core.forms import add_service_error
@@ -44,10 +45,6 @@ def running_now(request, slug: str):
 # --- generation -------------------------------------------------------------------------------------------------
 
 
-def _admin_project(request, slug: str):
-    return get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
-
-
 def _batch(project, batch_id: int):
     batch = get_project_batch(project=project, batch_id=batch_id)
     if batch is None:
@@ -58,7 +55,7 @@ def _batch(project, batch_id: int):
 @login_required
 def new_batch(request, slug: str):
     """Start a generation batch from fields with defaults; on success, its live page."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     ensure_builtin_templates()  # the built-in templates exist before anyone picks one
     form = NewBatchForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
@@ -98,14 +95,14 @@ def _batch_context(project, batch) -> dict:
 
 @login_required
 def batch_page(request, slug: str, batch_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/batch.html", _batch_context(project, _batch(project, batch_id)))
 
 
 @login_required
 def batch_live(request, slug: str, batch_id: int):
     """The batch's numbers alone: its page polls them (htmx) while it runs."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/batch_live.html", _batch_context(project, _batch(project, batch_id)))
 
 
@@ -115,7 +112,7 @@ BATCH_ACTIONS = {"pause": pause_batch, "resume": resume_batch, "cancel": cancel_
 @login_required
 @require_POST
 def batch_action(request, slug: str, batch_id: int, action: str):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     batch = _batch(project, batch_id)
     if action not in BATCH_ACTIONS:
         raise Http404("No such action.")
@@ -132,7 +129,7 @@ def batch_action(request, slug: str, batch_id: int, action: str):
 @login_required
 def datasets(request, slug: str):
     """The project's dataset versions (building ones live) and a form to build a new one."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     form = NewVersionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
@@ -163,7 +160,7 @@ def _version(project, version_id: int):
 
 @login_required
 def dataset_page(request, slug: str, version_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     version = _version(project, version_id)
     return render(request, "console/dataset.html", _version_context(project, version))
 
@@ -171,7 +168,7 @@ def dataset_page(request, slug: str, version_id: int):
 @login_required
 def dataset_live(request, slug: str, version_id: int):
     """The version's state alone: its page polls it while it builds."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     version = _version(project, version_id)
     return render(request, "console/dataset_live.html", _version_context(project, version))
 
@@ -218,7 +215,7 @@ def _job_form(request, project):
 @login_required
 def training(request, slug: str):
     """The project's training jobs and a form to start one from a ready version (SFT or reward, by its kind)."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     form = _job_form(request, project)
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
@@ -281,7 +278,7 @@ def _job_context(project, job) -> dict:
 
 @login_required
 def job_page(request, slug: str, job_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     context = {**_job_context(project, _job(project, job_id)), "charts": settings.CHARTJS_DIR.is_dir()}
     return render(request, "console/job.html", context)
 
@@ -289,14 +286,14 @@ def job_page(request, slug: str, job_id: int):
 @login_required
 def job_live(request, slug: str, job_id: int):
     """The job's state, metrics and results alone: its page polls them while it runs."""
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     return render(request, "console/job_live.html", _job_context(project, _job(project, job_id)))
 
 
 @login_required
 @require_POST
 def job_cancel(request, slug: str, job_id: int):
-    project = _admin_project(request, slug)
+    project = admin_project(request, slug)
     job = _job(project, job_id)
     try:
         cancel_training_job(job=job)

@@ -29,6 +29,19 @@ def format_table(results: dict) -> str:
     return "\n".join([line(COLUMNS), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
+def finish(command, run, o) -> None:
+    """--inline runs the evaluation here; --wait waits for its worker; both print the table (non-zero unless it
+    succeeded)."""
+    if o["inline"]:
+        run_evaluation(run_id=run.pk)
+    elif not o["wait"]:
+        return
+    run = wait_for_run(command, run, timeout=o["timeout"], unit="prompt")
+    command.stdout.write(format_table(run.results))
+    if run.status != RunStatus.SUCCEEDED:
+        raise CommandError(f"evaluation {run.pk} {run.status}: {run.error}")
+
+
 class Command(BaseCommand):
     help = "Evaluate a model endpoint against reference answers with an LLM judge (position-swapped), per category."
 
@@ -86,11 +99,4 @@ class Command(BaseCommand):
         except TrainingJobError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"evaluation {run.pk}: {run.items_total} prompt(s), model {o['model']}, judge {o['judge']}")
-        if o["inline"]:
-            run_evaluation(run_id=run.pk)
-        elif not o["wait"]:
-            return
-        run = wait_for_run(self, run, timeout=o["timeout"], unit="prompt")
-        self.stdout.write(format_table(run.results))
-        if run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"evaluation {run.pk} {run.status}: {run.error}")
+        finish(self, run, o)

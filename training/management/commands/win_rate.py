@@ -5,11 +5,9 @@ table: wins, ties, losses and the win rate with its 95% interval."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.cli import wait_for_run
-from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
-from training.evaluations import MAX_ROUND_PROMPTS, run_evaluation, start_round_evaluation
-from training.management.commands.evaluate_model import format_table
+from training.evaluations import MAX_ROUND_PROMPTS, start_round_evaluation
+from training.management.commands.evaluate_model import finish
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError
 
@@ -50,11 +48,4 @@ class Command(BaseCommand):
         self.stdout.write(
             f"evaluation {run.pk}: job-{job.pk} against {opponent} on {run.items_total} held-out prompt(s)"
         )
-        if o["inline"]:
-            run_evaluation(run_id=run.pk)
-        elif not o["wait"]:
-            return
-        run = wait_for_run(self, run, timeout=o["timeout"], unit="prompt")
-        self.stdout.write(format_table(run.results))
-        if run.status != RunStatus.SUCCEEDED:
-            raise CommandError(f"evaluation {run.pk} {run.status}: {run.error}")
+        finish(self, run, o)
