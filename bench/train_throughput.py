@@ -1,6 +1,12 @@
-"""Training throughput: tokens/s and MFU for SFT (with and without packing), reward-model and DPO training of a
-Qwen2-0.5B-shaped model (random init from its config) at sequence length 2048 in bf16, through the same TRL
+"""Training throughput: tokens/s and MFU for SFT (with and without packing), reward-model, DPO and RL (RLOO) training
+of a Qwen2-0.5B-shaped model (random init from its config) at sequence length 2048 in bf16, through the same TRL
 trainers and settings the platform's training jobs use (training/runner.py's trainer arguments).
+
+The RL row is online: each step samples `--rl-generations` answers per prompt (prompts of a quarter of --rl-length,
+answers up to the rest, with TRL's own `generate`, as a job without vLLM does), scores them with a reward model of
+the same shape, and updates the policy with a KL penalty to its reference. Its tokens are prompt + answer tokens per
+sample (random-init models almost never stop early, so answers run to their length); its MFU counts the 6N of the
+update only, so it shows how far sampling keeps RL from training speed, not a like-for-like MFU.
 
     python bench/train_throughput.py                 # on a GPU machine (H100/H200: peak 989 bf16 TFLOP/s dense)
     python bench/train_throughput.py --tiny          # a CPU smoke run of the same code with a tiny model
@@ -94,6 +100,11 @@ def dpo_rows(n: int, seq_len: int, tokenizer, rng: random.Random) -> list[dict]:
             }
         )
     return rows
+
+
+def rl_rows(n: int, prompt_tokens: int, tokenizer, rng: random.Random) -> list[dict]:
+    words = [w for w in tokenizer.get_vocab() if w.isalpha()] or ["a", "b", "c"]
+    return [{"prompt": " ".join(rng.choice(words) for _ in range(prompt_tokens))} for _ in range(n)]
 
 
 def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
@@ -194,6 +205,38 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
             + len(tokenizer(r["prompt"] + " " + r["rejected"])["input_ids"])
             for r in rows
         ]
+    elif kind == "rloo":  # policy, reference and reward model; sampling inside every step
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+        from trl import RLOOConfig, RLOOTrainer
+
+        config = config_class(**shape, pad_token_id=tokenizer.pad_token_id)
+        policy = folder / "policy"  # TRL loads the KL reference from the policy's own folder, as a job's base
+        AutoModelForCausalLM.from_config(config, dtype=dtype).save_pretrained(policy)
+        tokenizer.save_pretrained(policy)
+        scorer = AutoModelForSequenceClassification.from_config(
+            config_class(**shape, pad_token_id=tokenizer.pad_token_id, num_labels=1), dtype=dtype
+        )
+        prompt_tokens = args.rl_length // 4
+        answer_tokens = args.rl_length - prompt_tokens
+        rows = rl_rows(steps * args.batch_size, prompt_tokens, tokenizer, rng)
+        common.pop("max_length")
+        trainer = RLOOTrainer(
+            model=str(policy),
+            reward_funcs=scorer,
+            args=RLOOConfig(
+                **common,
+                beta=0.05,
+                num_generations=args.rl_generations,
+                max_completion_length=answer_tokens,
+                include_num_input_tokens_seen="non_padding",
+            ),
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            reward_processing_classes=tokenizer,
+            callbacks=[Clock()],
+        )
+        model = trainer.model
+        seen = [len(tokenizer(r["prompt"])["input_ids"]) + answer_tokens for r in rows]
     params = sum(p.numel() for p in model.parameters())
     if device["cuda"]:
         torch.cuda.reset_peak_memory_stats()
@@ -202,7 +245,8 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     elapsed = times[-1] - begin
     if seen is None:  # SFT: the trainer counted non-padding tokens
         tokens = tokens_per_step[-1] - tokens_per_step[args.warmup - 1] if args.warmup else tokens_per_step[-1]
-    else:  # RM, DPO: rows are consumed in a seeded shuffle; the mean pair length times the rows timed
+    else:  # RM, DPO, RL: rows are consumed in a seeded shuffle; the mean row length times the rows timed (RL: each
+        # step's batch_size samples are batch_size / generations prompts, each answered that many times)
         tokens = sum(seen) / len(seen) * args.batch_size * args.steps
     tokens_per_s = tokens / elapsed
     result = {
@@ -227,6 +271,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rl-length", type=int, default=512, help="RL: prompt + answer tokens per sample")
+    parser.add_argument("--rl-generations", type=int, default=4, help="RL: answers sampled per prompt")
     parser.add_argument("--peak-tflops", type=float, help="override the GPU's dense bf16 peak")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train_throughput.json")
     args = parser.parse_args()
@@ -241,6 +287,7 @@ def main() -> None:
     )
     if args.tiny:
         args.seq_len, args.batch_size, args.steps, args.warmup = min(args.seq_len, 256), 4, 6, 2
+        args.rl_length, args.rl_generations = min(args.rl_length, 64), 2
     elif not device["cuda"]:
         sys.exit("no GPU here: the figure this benchmark is for cannot be measured (use --tiny for a smoke run)")
     tokenizer = tokenizer_for(Path(tempfile.mkdtemp(prefix="bench-tok-")))
@@ -249,6 +296,7 @@ def main() -> None:
         run("sft", True, args, tokenizer, device),
         run("reward", False, args, tokenizer, device),
         run("dpo", False, args, tokenizer, device),
+        run("rloo", False, args, tokenizer, device),
     ]
     baseline = runs[0]["tokens_per_s"]
     for r in runs:
@@ -257,6 +305,7 @@ def main() -> None:
         "device": name,
         "bf16": device["bf16"],
         "seq_len": args.seq_len,
+        "rl": {"length": args.rl_length, "generations": args.rl_generations},
         "batch_size": args.batch_size,
         "model": "tiny llama (smoke)" if args.tiny else "Qwen2-0.5B shape, random init",
         "peak_flops": args.peak,

@@ -157,7 +157,13 @@ class NewJobForm(forms.Form):
 
 
 class SeedImportForm(forms.Form):
-    file = forms.FileField(label=_("Seed file"), help_text=_("Self-Instruct/BELLE JSONL, Alpaca JSON list or CSV."))
+    file = forms.FileField(
+        label=_("Seed file"),
+        help_text=_(
+            "Self-Instruct/BELLE JSONL, Alpaca JSON list or CSV; conversations as JSONL rows of OpenAI messages or "
+            "ShareGPT conversations, or Alpaca items with history."
+        ),
+    )
     format = forms.ChoiceField(
         choices=[
             ("auto", _("Detect")),

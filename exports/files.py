@@ -75,9 +75,12 @@ def representation_name(shape: str, split: str, file_type: str, compress: bool) 
     return f"{shape}.{split}.{file_type}" + (".gz" if compress else "")
 
 
-def write_representation(source: Path, target: Path, *, shape: str, split: str, file_type: str, compress: bool):
-    """Write one representation of the canonical rows file to `target`; returns its sha256."""
-    rows = shaped_rows(read_rows(source, split), shape)
+def write_representation(
+    source: Path, target: Path, *, shape: str, split: str, file_type: str, compress: bool, conversational: bool = False
+):
+    """Write one representation of the canonical rows file to `target`; returns its sha256. `conversational`: the
+    version has multi-turn rows (lineage `multi_turn_rows`)."""
+    rows = shaped_rows(read_rows(source, split), shape, conversational=conversational)
     if file_type == "parquet" and shape == "raw":  # lineage dicts differ by source type: one JSON column
         rows = ({**row, "source": json.dumps(row["source"], ensure_ascii=False, sort_keys=True)} for row in rows)
     return write_parquet(rows, target) if file_type == "parquet" else write_jsonl(rows, target, compress=compress)
@@ -103,7 +106,15 @@ def materialize_key(version: DatasetVersion, *, shape: str, split: str, file_typ
     source = local_rows(version)
     with tempfile.TemporaryDirectory(dir=_scratch()) as folder:
         target = Path(folder) / name
-        digest = write_representation(source, target, shape=shape, split=split, file_type=file_type, compress=compress)
+        digest = write_representation(
+            source,
+            target,
+            shape=shape,
+            split=split,
+            file_type=file_type,
+            compress=compress,
+            conversational=bool(version.lineage.get("multi_turn_rows")),
+        )
         storage.put_file(target, f"{prefix}/{name}")
     storage.write_text(f"{prefix}/{name}.sha256", digest)
     return f"{prefix}/{name}", digest

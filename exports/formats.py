@@ -1,16 +1,23 @@
 """Row shapes for downloads, derived from a version's canonical rows; JSONL (optionally gzip) and Parquet writers.
 
 Shapes (each loads with datasets.load_dataset("json"|"parquet", data_files=…)):
-- alpaca:          {"instruction", "input", "output"}                      (sft)
-- messages:        {"messages": [{"role": "user", …}, {"role": "assistant", …}]}   (sft)
-- trl-sft:         {"prompt", "completion"}                                (sft; TRL SFTTrainer prompt/completion)
+- alpaca:          {"instruction", "input", "output"}                      (sft; in a version with multi-turn rows
+                   every row also has LLaMA-Factory's "system" and "history": [[user, assistant], …])
+- messages:        {"messages": [{"role": "user", …}, {"role": "assistant", …}]}   (sft; a multi-turn row: its
+                   system message, its earlier turns, then this prompt and answer)
+- trl-sft:         {"prompt", "completion"}                                (sft; TRL SFTTrainer prompt/completion;
+                   a multi-turn row's prompt holds its earlier turns as text: selfinstruct.text.conversation_text)
 - trl-preference:  {"prompt", "chosen", "rejected", "margin"}              (preference; TRL RewardTrainer, DPOTrainer)
 - trl-kto:         {"prompt", "completion", "label"}                       (preference; TRL KTOTrainer, unpaired):
                    from each ranking its top answer (label true) and its bottom answer (label false); a ranking
                    whose top or bottom place is a tie gives nothing
 - trl-prompts:     {"prompt"}                                              (preference; TRL RLOOTrainer: each
                    ranked prompt once)
-- raw:             the canonical row with its lineage fields                (both kinds)
+- raw:             the canonical row with its lineage fields                (both kinds; multi-turn versions:
+                   "system" and "history" on every row)
+
+Multi-turn rows are the turns of imported conversations (seed files with OpenAI `messages`, ShareGPT
+`conversations` or Alpaca `history`): each row is the last assistant turn, with the turns before it as context.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from selfinstruct.text import prompt_text
+from selfinstruct.text import conversation_messages, conversation_text
 
 SHAPES = {
     "sft": ("alpaca", "messages", "trl-sft", "raw"),
@@ -38,26 +45,28 @@ def canonical(row: dict) -> bytes:
     return json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def shape_row(row: dict, shape: str) -> dict:
+def shape_row(row: dict, shape: str, *, conversational: bool = False) -> dict:
+    """One row in `shape`. `conversational`: the version has multi-turn rows, so every row gets the same columns
+    (a file whose rows differ in columns does not load as one table)."""
+    system, history = row.get("system", ""), row.get("history", [])
     if shape == "raw":
-        return row
+        return {**row, "system": system, "history": history} if conversational else row
     if shape == "alpaca":
-        return {"instruction": row["instruction"], "input": row["input"], "output": row["output"]}
+        shaped = {"instruction": row["instruction"], "input": row["input"], "output": row["output"]}
+        return {**shaped, "system": system, "history": history} if conversational else shaped
     if shape == "messages":
-        return {
-            "messages": [
-                {"role": "user", "content": prompt_text(row["instruction"], row["input"])},
-                {"role": "assistant", "content": row["output"]},
-            ]
-        }
+        return {"messages": conversation_messages(system, history, row["instruction"], row["input"], row["output"])}
     if shape == "trl-sft":
-        return {"prompt": prompt_text(row["instruction"], row["input"]), "completion": row["output"]}
+        return {
+            "prompt": conversation_text(system, history, row["instruction"], row["input"]),
+            "completion": row["output"],
+        }
     if shape == "trl-preference":
         return {"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"], "margin": row["margin"]}
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def shaped_rows(rows: Iterable[dict], shape: str) -> Iterator[dict]:
+def shaped_rows(rows: Iterable[dict], shape: str, *, conversational: bool = False) -> Iterator[dict]:
     """The rows in `shape`; row for row, except trl-kto, which reads the pairs of one ranking together (a build
     writes them one after another) and keeps its two ends."""
     if shape == "trl-prompts":  # a prompt's pairs come one after another: each prompt once
@@ -68,7 +77,7 @@ def shaped_rows(rows: Iterable[dict], shape: str) -> Iterator[dict]:
                 yield {"prompt": last}
         return
     if shape != "trl-kto":
-        yield from (shape_row(row, shape) for row in rows)
+        yield from (shape_row(row, shape, conversational=conversational) for row in rows)
         return
     group: list[dict] = []
     for row in rows:

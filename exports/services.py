@@ -36,7 +36,7 @@ from exports.signals import version_ready
 from exports.stats import Stats
 from projects.selectors import signed_in_or_none
 from selfinstruct.selectors import iter_sft_examples
-from selfinstruct.text import prompt_text
+from selfinstruct.text import conversation_text, prompt_text
 
 logger = logging.getLogger(__name__)
 _BEAT_EVERY_ROWS = 1000  # look at the clock this often while writing rows
@@ -149,6 +149,7 @@ def split_of(group: str, *, seed: int, test_fraction: float) -> str:
 def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     f = version.filters
     batches, endpoints, templates, seeds, instructions = set(), set(), set(), set(), set()
+    conversations = 0
     for example in iter_sft_examples(
         project=version.project,
         batch_ids=f.get("batches"),
@@ -166,9 +167,11 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
             instructions.add(source["instruction_id"])
         else:
             seeds.add(source["seed_id"])
-        stats.length("prompt", example["instruction"] + example["input"])
+        system, history = example.get("system", ""), example.get("history", [])
+        context = conversation_text(system, history, "", "") if system or history else ""
+        stats.length("prompt", context + example["instruction"] + example["input"])
         stats.length("output", example["output"])
-        yield {
+        row = {
             "group_id": example["group"],
             "instruction": example["instruction"],
             "input": example["input"],
@@ -177,6 +180,10 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
             "category": example["category"],
             "source": source,
         }
+        if system or history:  # a turn of a conversation (single-turn rows keep their bytes and hashes)
+            row.update(system=system, history=history)
+            conversations += 1
+        yield row
     lineage.update(
         batches=sorted(batches),
         endpoints=sorted(e for e in endpoints if e),
@@ -184,6 +191,7 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         generated_instructions=len(instructions),
         seeds=len(seeds),
         seed_ids=sorted(seeds)[:10_000],
+        **({"multi_turn_rows": conversations} if conversations else {}),
     )
 
 
@@ -297,7 +305,13 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
         shape = DEFAULT_SHAPE[version.kind]
         name = files.representation_name(shape, "all", "jsonl", False)
         default_hash = files.write_representation(
-            staging / files.ROWS, staging / name, shape=shape, split="all", file_type="jsonl", compress=False
+            staging / files.ROWS,
+            staging / name,
+            shape=shape,
+            split="all",
+            file_type="jsonl",
+            compress=False,
+            conversational=bool(lineage.get("multi_turn_rows")),
         )
         (staging / f"{name}.sha256").write_text(default_hash)
         files.upload_build(staging, prefix)

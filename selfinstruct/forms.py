@@ -10,7 +10,10 @@ from selfinstruct.seeds import SEED_FORMATS
 
 class SeedUploadForm(forms.Form):
     project = forms.ModelChoiceField(queryset=Project.objects.all())
-    file = forms.FileField(help_text="Self-Instruct/BELLE JSONL, Alpaca JSON list or CSV (instruction,input,output)")
+    file = forms.FileField(
+        help_text="Self-Instruct/BELLE JSONL, Alpaca JSON list or CSV (instruction,input,output); conversations as "
+        "JSONL rows of OpenAI `messages` or ShareGPT `conversations`, or Alpaca items with `history`"
+    )
     format = forms.ChoiceField(choices=[("auto", "detect")] + [(f, f) for f in SEED_FORMATS], initial="auto")
 
 

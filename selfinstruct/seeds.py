@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import jsonfiles, safejson
+from selfinstruct.text import conversation_text
 
 MAX_SEED_FILE_BYTES = 50 * 1024 * 1024
 SEED_FORMATS = ("selfinstruct", "belle", "alpaca", "csv")
 CSV_COLUMNS = ("instruction", "input", "output")
 MAX_REPORTED_PROBLEMS = 100  # a file with more bad rows reports the first 100 (and how many it stopped at)
+MAX_TURNS = 200  # messages in one imported conversation
+# Chat roles as OpenAI `messages` (role) and ShareGPT `conversations` (from) name them.
+_ROLES = {"system": "system", "user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant"}
 
 
 class SeedFileError(ValueError):
@@ -65,6 +69,83 @@ class SeedRow:
     instances: list[dict]
     is_classification: bool
 
+    @property
+    def key_text(self) -> str:
+        """What makes the seed a duplicate of another: its instruction, and for a conversation the turns before it
+        (two chats that end in the same "Go on." are different seeds)."""
+        first = self.instances[0] if self.instances else {}
+        return conversation_text(first.get("system", ""), first.get("history", []), self.instruction, "")
+
+
+def _history(value, path: str, line: int, field: str) -> list[list[str]]:
+    if not isinstance(value, list) or len(value) > MAX_TURNS:
+        raise SeedFileError(
+            path, f"must be a list of at most {MAX_TURNS} [user, assistant] pairs", line=line, field=field
+        )
+    for index, pair in enumerate(value):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise SeedFileError(
+                path, "must be a [user, assistant] pair of strings", line=line, field=f"{field}[{index}]"
+            )
+    return [list(pair) for pair in value]
+
+
+def _conversation_object(obj: dict, path: str, line: int) -> dict:
+    """A chat row, OpenAI `messages` [{role, content}] or ShareGPT `conversations` [{from, value}], as a seed: its last
+    user turn is the instruction, the assistant's answer to it the output, the turns before them its history, and a
+    leading system message its system text. Turns must alternate user, assistant and end with the assistant."""
+    key = "messages" if "messages" in obj else "conversations"
+    role_key, text_key = ("role", "content") if key == "messages" else ("from", "value")
+    turns = obj[key]
+    if not isinstance(turns, list) or not turns or len(turns) > MAX_TURNS:
+        raise SeedFileError(path, f"must be a list of 2 to {MAX_TURNS} messages", line=line, field=key)
+    system, texts = "", []
+    for index, turn in enumerate(turns):
+        where = f"{key}[{index}]"
+        if not isinstance(turn, dict):
+            raise SeedFileError(path, "must be an object", line=line, field=where)
+        role = _ROLES.get(turn.get(role_key)) if isinstance(turn.get(role_key), str) else None
+        if role is None:
+            raise SeedFileError(path, "must be system, user or assistant", line=line, field=f"{where}.{role_key}")
+        text = turn.get(text_key)
+        if not isinstance(text, str):
+            raise SeedFileError(path, "must be a string", line=line, field=f"{where}.{text_key}")
+        if role == "system":
+            if index:
+                raise SeedFileError(path, "only the first message may be a system message", line=line, field=where)
+            system = text
+            continue
+        expected = "user" if len(texts) % 2 == 0 else "assistant"
+        if role != expected:
+            raise SeedFileError(
+                path, f"expected a {expected} turn (turns alternate user, assistant)", line=line, field=where
+            )
+        texts.append(text)
+    if len(texts) < 2 or len(texts) % 2:
+        raise SeedFileError(path, "must end with the assistant's answer to a user turn", line=line, field=key)
+    history = [texts[i : i + 2] for i in range(0, len(texts) - 2, 2)]
+    instance = {"input": "", "output": texts[-1], "system": system, "history": history}
+    return {"instruction": texts[-2], "instances": [instance], **{k: obj[k] for k in ("id", "name") if k in obj}}
+
+
+def _instance(inst, path: str, line: int, index: int) -> dict:
+    """{input, output} and, for a turn of a conversation, its system text and earlier [user, assistant] turns."""
+    if not isinstance(inst, dict):
+        raise SeedFileError(path, "must be an object", line=line, field=f"instances[{index}]")
+    for key in ("input", "output", "system"):
+        value = inst.get(key, "")
+        if not isinstance(value, str):
+            raise SeedFileError(
+                path, f"must be a string, got {type(value).__name__}", line=line, field=f"instances[{index}].{key}"
+            )
+    clean = {"input": inst.get("input", ""), "output": inst.get("output", "")}
+    if inst.get("system"):
+        clean["system"] = inst["system"]
+    history = _history(inst.get("history", []), path, line, f"instances[{index}].history")
+    if history:
+        clean["history"] = history
+    return clean
+
 
 def _check_row(obj, path: str, line: int) -> SeedRow:
     if not isinstance(obj, dict):
@@ -73,6 +154,8 @@ def _check_row(obj, path: str, line: int) -> SeedRow:
         safejson.check(obj)  # CSV cells can hold NULs too
     except safejson.UnsafeJSON as exc:
         raise SeedFileError(path, str(exc), line=line) from None
+    if "instruction" not in obj and ("messages" in obj or "conversations" in obj):
+        obj = _conversation_object(obj, path, line)
     instruction = obj.get("instruction")
     if instruction is None:
         raise SeedFileError(path, "missing", line=line, field="instruction")
@@ -83,17 +166,7 @@ def _check_row(obj, path: str, line: int) -> SeedRow:
     instances = obj.get("instances", [])
     if not isinstance(instances, list):
         raise SeedFileError(path, "must be a list of {input, output}", line=line, field="instances")
-    clean = []
-    for index, inst in enumerate(instances):
-        if not isinstance(inst, dict):
-            raise SeedFileError(path, "must be an object", line=line, field=f"instances[{index}]")
-        for key in ("input", "output"):
-            value = inst.get(key, "")
-            if not isinstance(value, str):
-                raise SeedFileError(
-                    path, f"must be a string, got {type(value).__name__}", line=line, field=f"instances[{index}].{key}"
-                )
-        clean.append({"input": inst.get("input", ""), "output": inst.get("output", "")})
+    clean = [_instance(inst, path, line, index) for index, inst in enumerate(instances)]
     is_cls = obj.get("is_classification", False)
     if not isinstance(is_cls, bool):
         raise SeedFileError(path, f"must be true or false, got {is_cls!r}", line=line, field="is_classification")
@@ -136,15 +209,19 @@ def _jsonl_rows(text: str, name: str) -> list[SeedRow]:
 
 
 def _alpaca_object(obj, name: str, line: int) -> dict:
-    """An Alpaca item {instruction, input, output} in the Self-Instruct shape."""
+    """An Alpaca item {instruction, input, output} (with LLaMA-Factory's optional `system` and `history` of earlier
+    [user, assistant] turns) in the Self-Instruct shape; a chat row as `_conversation_object` reads it."""
     if not isinstance(obj, dict):
         raise SeedFileError(name, f"expected a JSON object, got {type(obj).__name__}", line=line)
-    for key in ("input", "output"):
+    if "instruction" not in obj and ("messages" in obj or "conversations" in obj):
+        return obj
+    for key in ("input", "output", "system"):
         if key in obj and not isinstance(obj[key], str):
             raise SeedFileError(name, f"must be a string, got {type(obj[key]).__name__}", line=line, field=key)
+    instance = {k: obj[k] for k in ("input", "output", "system", "history") if k in obj}
     return {
         "instruction": obj.get("instruction"),
-        "instances": [{"input": obj.get("input", ""), "output": obj.get("output", "")}],
+        "instances": [{"input": "", "output": "", **instance}],
         "is_classification": obj.get("is_classification", False),
         **{k: obj[k] for k in ("id", "name") if k in obj},
     }

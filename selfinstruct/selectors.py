@@ -206,6 +206,8 @@ def iter_sft_examples(
                 "instruction": seed.instruction,
                 "input": instance.get("input") or "",
                 "output": instance["output"],
+                "system": instance.get("system") or "",  # a turn of an imported conversation: its context
+                "history": instance.get("history") or [],
                 "language": seed.language,
                 "category": "classification" if seed.is_classification else "generation",
             }

@@ -49,7 +49,7 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
         seen = set(SeedTask.objects.filter(project=project).values_list("instruction_key", flat=True))
         batch = []
         for row in rows:
-            key = instruction_key(row.instruction)
+            key = instruction_key(row.key_text)
             if key in seen:
                 duplicates += 1
                 continue

@@ -263,5 +263,10 @@ def as_conversations(data, kind: str):
     which every trainer turns into text through the tokenizer's chat template)."""
     if data is None:
         return None
+    if "messages" in data.column_names:  # SFT on the messages shape: the last answer is the completion
+        return data.map(
+            lambda row: {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]},
+            remove_columns=["messages"],
+        )
     roles = {column: role for column, role in CHAT_ROLES[kind].items() if column in data.column_names}
     return data.map(lambda row: {column: [{"role": role, "content": row[column]}] for column, role in roles.items()})

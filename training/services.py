@@ -43,6 +43,14 @@ DATA_SHAPE = {
 }
 
 
+def data_shape(kind: str, hyperparameters: dict) -> str:
+    """The download shape a job trains on: its kind's, except SFT through a chat template, which reads the
+    `messages` shape so multi-turn rows keep their turns (trained on the last one, the earlier ones as context)."""
+    if kind == JobKind.SFT and hyperparameters.get("chat_template"):
+        return "messages"
+    return DATA_SHAPE[kind]
+
+
 class TrainingJobError(ServiceError):
     pass
 

@@ -3,9 +3,10 @@
 `manage.py serve_model JOB_ID` uses vLLM's server when vLLM is installed (GPU machines) and this one otherwise, so
 the completion sampler and the generation engine can use round N's model like any endpoint. Routes: GET /v1/models,
 POST /v1/completions, POST /v1/chat/completions (a model trained with a chat template gets the conversation through
-that template, as in training; otherwise chat messages are joined into the prompt text the SFT data was
-trained on: the user turns, in order). Requests that arrive together are generated as one batch (left padding),
-grouped by sampling settings; each reply is cut at its own max_tokens and stop strings.
+that template, as in training; otherwise chat messages are joined into the prompt text the SFT data was trained on:
+every message's text in order, as `selfinstruct.text.conversation_text` writes multi-turn rows). Requests that arrive
+together are generated as one batch (left padding), grouped by sampling settings; each reply is cut at its own
+max_tokens and stop strings.
 """
 
 from __future__ import annotations
@@ -192,10 +193,8 @@ class _Handler(JSONHandler):
                 ]
                 prompt = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
                 templated = True
-            else:  # trained on raw text: the user turns joined, as the SFT data's prompts were
-                prompt = "\n\n".join(
-                    str(m.get("content", "")) for m in messages if m.get("role", "user") != "assistant"
-                )
+            else:  # trained on raw text: every message's text in order, as the SFT rows' prompts were joined
+                prompt = "\n\n".join(str(m.get("content", "")) for m in messages if m.get("content"))
         if not chat:
             prompt = body.get("prompt")
             if isinstance(prompt, list) and len(prompt) == 1:

@@ -30,7 +30,7 @@ from training.models import (
 from training.paths import (
     job_dir,
 )
-from training.services import DATA_SHAPE
+from training.services import data_shape
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _prepare(job: TrainingJob, folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("CANCEL", "events.jsonl", "result.json"):  # a fresh run of this job id
         (folder / name).unlink(missing_ok=True)
-    shape = DATA_SHAPE[job.kind]
+    shape = data_shape(job.kind, job.hyperparameters)
     train_file, _ = materialize(version=version, shape=shape, split="train", file_type="jsonl", compress=False)
     test_file = None
     if version.test_rows:

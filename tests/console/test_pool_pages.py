@@ -33,6 +33,13 @@ def test_seeds_are_imported_with_every_problem_listed_then_browsed_and_searched(
     assert "Name three rivers." in found and "秋天" not in found
     assert "秋天" in client.get("/console/alpha/seeds/", {"language": "zh"}).content.decode()
     assert client.get("/console/alpha/seeds/", {"page": "x" * 50, "q": "y" * 5000}).status_code == 200  # bounded
+    chat = {"conversations": [{"from": "human", "value": "Name a sea."}, {"from": "gpt", "value": "The Baltic."}]}
+    chat["conversations"] += [{"from": "human", "value": "Another one."}, {"from": "gpt", "value": "The Aral."}]
+    client.post(
+        "/console/alpha/seeds/", {"file": _upload("chat.jsonl", __import__("json").dumps(chat)), "format": "auto"}
+    )
+    shown = client.get("/console/alpha/seeds/", {"q": "Another"}).content.decode()
+    assert "conversation: 1 earlier turn" in shown and "The Baltic." in shown and "The Aral." in shown
     client.force_login(cast["other_admin"])
     assert "rivers" not in client.get("/console/beta/seeds/").content.decode()
     client.force_login(cast["labeler"])

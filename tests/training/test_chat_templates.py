@@ -13,9 +13,9 @@ from training import runner
 from training.hyperparameters import resolve
 
 
-def _sft_run(folder, tiny_base, **given):
+def _sft_run(folder, tiny_base, rows=None, **given):
     folder.mkdir()
-    rows = [{"prompt": f"Explain item {i}.", "completion": f" answer 0 to {i}"} for i in range(8)]
+    rows = rows or [{"prompt": f"Explain item {i}.", "completion": f" answer 0 to {i}"} for i in range(8)]
     for name, part in (("train", rows[:6]), ("test", rows[6:])):
         (folder / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in part))
     spec = {
@@ -48,6 +48,32 @@ def test_sft_trains_through_a_named_template_and_saves_it(tiny_base, tmp_path, m
     assert code == runner.EXIT_FAILED and "the base model has no chat template; name one" in result["error"]
     with pytest.raises(ValueError, match="hyperparameters.chat_template: must be one of"):
         resolve("sft", "full", {"chat_template": "../../etc/passwd"})
+
+
+def test_multi_turn_rows_train_on_their_last_answer_with_the_earlier_turns_as_context(tiny_base, tmp_path, monkeypatch):
+    from datasets import Dataset
+
+    from training.runner_common import as_conversations
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    chats = [
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": f"Explain item {i}."},
+                {"role": "assistant", "content": f"answer {i}"},
+                {"role": "user", "content": "Go on."},
+                {"role": "assistant", "content": f"more on {i}"},
+            ][(i % 2) :]  # every other chat without its system message
+        }
+        for i in range(8)
+    ]
+    pairs = as_conversations(Dataset.from_list(chats), "sft")
+    assert [len(p) for p in pairs["prompt"][:2]] == [4, 3] and pairs[0]["completion"][0]["content"] == "more on 0"
+    code, result = _sft_run(tmp_path / "job", tiny_base, rows=chats, chat_template="llama3")
+    assert code == runner.EXIT_SUCCEEDED, result["error"]
+    sample = result["results"]["samples"][0]
+    assert sample["prompt"] == "Go on." and sample["reference"] == "more on 6"
 
 
 def test_the_server_applies_the_models_chat_template(tiny_base, tmp_path):

@@ -78,7 +78,9 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
                     "dataset": version.pk,
                     "kind": kind,
                     "base_model": str(tiny_base),
-                    "hyperparameters": {"epochs": 2, "max_length": 256, "learning_rate": 1e-3},
+                    # SFT through a named chat template, saved with the model; the kinds built on it use it too
+                    "hyperparameters": {"epochs": 2, "max_length": 256, "learning_rate": 1e-3}
+                    | ({"chat_template": "phi3"} if kind == "sft" else {}),
                 },
                 format="json",
             )
@@ -101,7 +103,7 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
                     "kind": kind,
                     "base_job": jobs["sft"],
                     "reward_job": jobs["reward"] if kind == "rloo" else None,
-                    "hyperparameters": {"max_steps": 2, **extra},
+                    "hyperparameters": {"max_steps": 2, "chat_template": "model", **extra},
                 },
                 format="json",
             )

@@ -10,7 +10,10 @@ from selfinstruct.services import import_seed_file
 
 
 class Command(BaseCommand):
-    help = "Import seed tasks (Self-Instruct/BELLE JSONL, Alpaca JSON, CSV) into a project; bad input imports nothing."
+    help = (
+        "Import seed tasks (Self-Instruct/BELLE JSONL, Alpaca JSON, CSV; conversations as OpenAI messages or ShareGPT "
+        "rows) into a project; bad input imports nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", type=Path)
