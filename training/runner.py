@@ -40,6 +40,8 @@ from training.runner_common import (
     adapts,
     as_conversations,
     is_main_process,
+    mlflow_finish,
+    mlflow_start,
     model_kwargs,
     samples,
     use_chat_template,
@@ -226,6 +228,8 @@ def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
     if not (base / "config.json").is_file():
         raise TrainingError(f"base model: {base} is not a transformers checkpoint folder (no config.json)")
     set_seed(spec["seed"])
+    if is_main_process():
+        mlflow_start(job_dir, spec)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     except Exception as exc:
@@ -273,6 +277,10 @@ def main(argv: list[str]) -> int:
         _write_json(job_dir / "metrics.json", {"logs": events.logs, "results": results})
         plot(events.logs, job_dir / "loss.png")
         _write_json(job_dir / "result.json", {"status": status, "error": error, "results": results})
+        try:
+            mlflow_finish(job_dir, status, results)
+        except Exception as exc:  # noqa: BLE001 - the tracking server is not the job: its result stands
+            print(f"MLflow: could not record the job's outcome: {type(exc).__name__}: {exc}", file=sys.stderr)
     if error:
         print(f"training failed: {error}", file=sys.stderr)
     return {"succeeded": EXIT_SUCCEEDED, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)

@@ -116,6 +116,7 @@ def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: b
         activation_checkpointing=device["gradient_checkpointing"],
         use_cpu=not device["cuda"],
         report_to=trackers(job_dir),
+        run_name=f"job-{spec.get('job', 0)}",  # the MLflow run's name
         seed=spec["seed"],
         data_seed=spec["seed"],
         disable_tqdm=True,
@@ -198,6 +199,38 @@ def trackers(job_dir: Path) -> list[str]:
     if os.environ.get("MLFLOW_TRACKING_URI") and importlib.util.find_spec("mlflow"):
         found.append("mlflow")
     return found
+
+
+def mlflow_start(job_dir: Path, spec: dict) -> None:
+    """Open the job's MLflow run (named job-<id>, the job's settings as `job.*` params) when MLflow is configured; the
+    Trainer then reports into it instead of opening and closing its own, so evaluations after training land there
+    too."""
+    if "mlflow" not in trackers(job_dir):
+        return
+    import mlflow
+
+    mlflow.start_run(run_name=f"job-{spec.get('job', 0)}")
+    settings = {"kind": spec["kind"], "method": spec["method"], "dataset_version": spec.get("dataset_version")}
+    mlflow.log_params({f"job.{k}": v for k, v in {**settings, **spec["hyperparameters"]}.items()})
+
+
+def mlflow_finish(job_dir: Path, status: str, results: dict) -> None:
+    """Close the job's MLflow run with its outcome: the final numbers as `final/<name>` metrics, and result.json,
+    metrics.json, loss.png and the saved model or adapter as artifacts."""
+    if "mlflow" not in trackers(job_dir):
+        return
+    import mlflow
+
+    if mlflow.active_run() is None:
+        return
+    mlflow.log_metrics({f"final/{k}": float(v) for k, v in results.items() if _finite(v)})
+    for name in ("result.json", "metrics.json", "loss.png"):
+        if (job_dir / name).is_file():
+            mlflow.log_artifact(str(job_dir / name))
+    for folder in ("model", "adapter"):
+        if (job_dir / folder).is_dir():
+            mlflow.log_artifacts(str(job_dir / folder), artifact_path=folder)
+    mlflow.end_run(status={"succeeded": "FINISHED", "cancelled": "KILLED"}.get(status, "FAILED"))
 
 
 def samples(model, tokenizer, data, hp: dict, reference: str) -> list[dict]:

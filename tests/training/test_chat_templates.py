@@ -161,3 +161,18 @@ def test_multi_gpu_runs_launch_through_accelerate_with_the_shipped_deepspeed_con
     ]
     with pytest.raises(ValueError, match="hyperparameters.deepspeed: must be one of"):
         resolve("sft", "full", {"deepspeed": "/etc/config.yaml"})
+
+
+def test_a_job_reports_into_one_mlflow_run_when_mlflow_is_configured(tiny_base, tmp_path, monkeypatch):
+    """Runs where mlflow is installed (not a CI dependency: checked with mlflow-skinny 3.18 on PYTHONPATH)."""
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    code, result = _sft_run(tmp_path / "job", tiny_base)
+    assert code == runner.EXIT_SUCCEEDED, result["error"]
+    client = mlflow.MlflowClient()
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.info.run_name == "job-1" and run.info.status == "FINISHED" and run.data.params["job.kind"] == "sft"
+    assert "loss" in run.data.metrics and run.data.metrics["final/eval_loss"] == result["results"]["eval_loss"]
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"model", "result.json", "metrics.json"}
