@@ -13,10 +13,18 @@ from __future__ import annotations
 import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 
-from selfinstruct.neardup import NearDuplicateIndex
+if TYPE_CHECKING:
+    from selfinstruct.neardup import NearDuplicateIndex
+
+
+def _new_index() -> NearDuplicateIndex:
+    from selfinstruct.neardup import NearDuplicateIndex  # numba loads with the first pool, not with Django
+
+    return NearDuplicateIndex()
 
 
 def _lock_key(project_id: int) -> int:
@@ -26,7 +34,7 @@ def _lock_key(project_id: int) -> int:
 
 @dataclass
 class PoolState:
-    index: NearDuplicateIndex = field(default_factory=NearDuplicateIndex)
+    index: NearDuplicateIndex = field(default_factory=_new_index)
     texts: dict[str, str] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
     seed_hwm: int = 0
