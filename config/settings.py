@@ -178,6 +178,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.evaluation_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "training.tasks.run_training_job_task": {"queue": TRAINING_QUEUE},
     "training.tasks.score_completions_task": {"queue": TRAINING_QUEUE},
+    "training.tasks.difficulty_task": {"queue": TRAINING_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True  # every task is idempotent: a worker killed mid-task leaves the message to redo
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

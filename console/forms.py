@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from llm.selectors import endpoints_for_project
+from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
 from selfinstruct.selectors import prompt_templates
 
 
@@ -58,6 +59,15 @@ class NewVersionForm(forms.Form):
     min_agreement = forms.FloatField(
         min_value=0, max_value=1, required=False, label=_("Preference: minimum agreement between labelers")
     )
+    scorer = forms.CharField(
+        max_length=200,
+        required=False,
+        label=_("SFT: difficulty band by"),
+        help_text=_("A difficulty run's scorer (job-<id> or a base model); blank: no band."),
+    )
+    metric = forms.ChoiceField(choices=[(m, m) for m in DIFFICULTY_METRICS], required=False, label=_("Metric"))
+    drop_easiest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Drop the easiest (%)"))
+    drop_hardest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Drop the hardest (%)"))
 
     def filters(self) -> dict:
         values, found = self.cleaned_data, {}
@@ -65,6 +75,13 @@ class NewVersionForm(forms.Form):
             found["languages"] = list(values["languages"])
         if values["kind"] == "sft":
             found["include_seeds"] = bool(values["include_seeds"])
+            if values["scorer"]:
+                found["difficulty"] = {
+                    "scorer": values["scorer"],
+                    "metric": values["metric"] or "ifd",
+                    "drop_easiest": values["drop_easiest"] or 0,
+                    "drop_hardest": values["drop_hardest"] or 0,
+                }
         else:
             if values["consensus"]:
                 found["consensus"] = True
@@ -191,6 +208,26 @@ class ReviewFilterForm(forms.Form):
         choices=[("", _("Any language")), ("en", "English"), ("zh", "中文")], required=False, label=_("Language")
     )
     q = forms.CharField(max_length=200, required=False, label=_("Text"))
+    scorer = forms.CharField(max_length=200, required=False, label=_("Difficulty by"))
+    metric = forms.ChoiceField(choices=[(m, m) for m in DIFFICULTY_METRICS], required=False, label=_("Metric"))
+    drop_easiest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Easiest (%)"))
+    drop_hardest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Hardest (%)"))
+    side = forms.ChoiceField(
+        choices=[("inside", _("inside the band")), ("outside", _("outside the band"))], required=False
+    )
+
+    def band(self) -> dict | None:
+        """The difficulty band asked for (scored instructions inside it, or outside it to reject them), or None."""
+        values = self.cleaned_data
+        if not values.get("scorer"):
+            return None
+        return {
+            "scorer": values["scorer"],
+            "metric": values["metric"] or "ifd",
+            "drop_easiest": values["drop_easiest"] or 0,
+            "drop_hardest": values["drop_hardest"] or 0,
+            "side": values["side"] or "inside",
+        }
 
     def __init__(self, *args, batches: list[int], reasons: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -321,47 +358,6 @@ class SamplingForm(forms.Form):
         return rows
 
 
-class RegisterServedForm(forms.Form):
-    base_url = forms.CharField(
-        max_length=500, label=_("Base URL of the running server"), help_text=_("e.g. http://127.0.0.1:8100/v1")
-    )
-
-
-class EvaluationForm(forms.Form):
-    """An evaluation: a model endpoint answers a prompt set with references, a judge endpoint scores both."""
-
-    model_endpoint = forms.ChoiceField(label=_("Model endpoint"))
-    judge_endpoint = forms.ChoiceField(label=_("Judge endpoint"))
-    prompts = forms.FileField(
-        label=_("Prompt set"), help_text=_("JSONL or JSON: question (or instruction), reference answer, category.")
-    )
-    per_category = forms.IntegerField(min_value=1, max_value=100_000, required=False, label=_("At most per category"))
-    max_tokens = forms.IntegerField(min_value=1, max_value=32_768, initial=512, label=_("Max tokens per answer"))
-
-    def __init__(self, *args, endpoints, model_default="", **kwargs):
-        super().__init__(*args, **kwargs)
-        choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]
-        self.fields["model_endpoint"].choices = choices
-        self.fields["judge_endpoint"].choices = choices
-        if model_default:
-            self.fields["model_endpoint"].initial = model_default
-
-
-class JudgeRunForm(forms.Form):
-    endpoint = forms.ChoiceField(label=_("Judge endpoint"))
-    only_ranked = forms.BooleanField(
-        required=False,
-        initial=True,
-        label=_("Only tasks humans ranked"),
-        help_text=_("What judge–human agreement needs."),
-    )
-    limit = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, label=_("At most this many tasks"))
-
-    def __init__(self, *args, endpoints, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["endpoint"].choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]
-
-
 class ProjectSettingsForm(forms.Form):
     name = forms.CharField(max_length=200, label=_("Name"))
     description = forms.CharField(
@@ -374,25 +370,3 @@ class ProjectSettingsForm(forms.Form):
         label=_("Guidelines for labelers"),
         help_text=_("Markdown, shown on every ranking page."),
     )
-
-
-class TriggerForm(forms.Form):
-    """Train automatically: each ready version of the matching kind starts a job with these settings."""
-
-    kind = forms.ChoiceField(
-        choices=[
-            ("sft", _("SFT, on each ready SFT version")),
-            ("reward", _("Reward model, on each ready preference version")),
-        ],
-        label=_("Kind"),
-    )
-    base_model = forms.CharField(
-        max_length=500, label=_("Base model"), help_text=_("A checkpoint folder under the server's model folders.")
-    )
-    method = forms.ChoiceField(choices=[("full", _("Full fine-tuning")), ("lora", "LoRA")], label=_("Method"))
-    epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
-    learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
-
-    def hyperparameters(self) -> dict:
-        names = ("epochs", "learning_rate")
-        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) is not None}

@@ -13,7 +13,7 @@ from annotation.judging import cancel_judge_run, resume_judge_run, start_judge_r
 from annotation.selectors import judge_runs_for_projects
 from annotation.services import AnnotationError
 from console.access import admin_project
-from console.forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
+from console.model_forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
 from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
 from projects.models import Project

@@ -88,6 +88,7 @@ def review(request, slug: str):
         reason=values.get("reason", ""),
         language=values.get("language", ""),
         query=values.get("q", ""),
+        band=filters.band() if values else None,
     )
     page = _page(request, rows.select_related("batch"), CARDS_PER_PAGE)
     context = {"project": project, "filters": filters, "page": page, "facets": facets, "query": request.GET.urlencode()}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console import model_views, pool_views, ranking_views, settings_views, views
+from console import difficulty_views, model_views, pool_views, ranking_views, settings_views, views
 
 urlpatterns = [
     path("<slug:slug>/", views.overview, name="console-overview"),
@@ -24,6 +24,13 @@ urlpatterns += [
     path("<slug:slug>/seeds/", pool_views.seeds, name="console-seeds"),
     path("<slug:slug>/instructions/", pool_views.review, name="console-review"),
     path("<slug:slug>/instructions/decide", pool_views.review_decide, name="console-review-decide"),
+    path("<slug:slug>/difficulty/", difficulty_views.difficulty, name="console-difficulty"),
+    path("<slug:slug>/difficulty/live", difficulty_views.difficulty_live, name="console-difficulty-live"),
+    path(
+        "<slug:slug>/difficulty/<int:run_id>/cancel",
+        difficulty_views.difficulty_cancel,
+        name="console-difficulty-cancel",
+    ),
 ]
 
 urlpatterns += [

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
-from console.forms import NewBatchForm, NewJobForm, NewVersionForm, TriggerForm
+from console.forms import NewBatchForm, NewJobForm, NewVersionForm
+from console.model_forms import TriggerForm
 from console.pipeline import running, stages
 from core.forms import add_service_error
 from exports.formats import SHAPES
@@ -130,7 +131,10 @@ def batch_action(request, slug: str, batch_id: int, action: str):
 def datasets(request, slug: str):
     """The project's dataset versions (building ones live) and a form to build a new one."""
     project = admin_project(request, slug)
-    form = NewVersionForm(request.POST or None)
+    # the difficulty page links here with its band filled in (kind, scorer, metric, drop_easiest, drop_hardest)
+    given = ("kind", "scorer", "metric", "drop_easiest", "drop_hardest")
+    initial = {k: request.GET[k][:200] for k in given if k in request.GET}
+    form = NewVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         try:

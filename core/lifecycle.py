@@ -271,7 +271,11 @@ def beating(kind: RunKind, pk: int, *, token=None, every: float | None = None):
     def beat():
         try:
             while not stop.wait(every):
-                heartbeat(kind, pk, token=token)
+                try:
+                    heartbeat(kind, pk, token=token)
+                except DatabaseError as exc:  # a locked SQLite file, a dropped connection: beat again next time
+                    logger.warning("%s %s: heartbeat not recorded (%s); trying again", kind.name, pk, exc)
+                    connection.close()
         finally:
             connection.close()
 

@@ -35,14 +35,15 @@ from exports.models import DatasetKind, DatasetVersion, VersionStatus
 from exports.signals import version_ready
 from exports.stats import Stats
 from projects.selectors import signed_in_or_none
-from selfinstruct.selectors import iter_sft_examples
+from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
+from selfinstruct.selectors import difficulty_band_ids, iter_sft_examples
 from selfinstruct.text import conversation_text, prompt_text
 
 logger = logging.getLogger(__name__)
 _BEAT_EVERY_ROWS = 1000  # look at the clock this often while writing rows
 
 FILTER_KEYS = {
-    "sft": {"batches", "date_from", "date_to", "accepted_only", "languages", "include_seeds"},
+    "sft": {"batches", "date_from", "date_to", "accepted_only", "languages", "include_seeds", "difficulty"},
     "preference": {
         "date_from",
         "date_to",
@@ -87,6 +88,29 @@ def _check_filters(kind: str, filters: dict) -> dict:
     for key in ("accepted_only", "include_seeds", "consensus", "margin"):
         if key in clean and not isinstance(clean[key], bool):
             raise DatasetError(f"filters.{key}: true or false")
+    if clean.get("difficulty") is not None:
+        clean["difficulty"] = _check_difficulty(clean["difficulty"])
+    return clean
+
+
+def _check_difficulty(band) -> dict:
+    """{"scorer", "metric", "drop_easiest", "drop_hardest"}: keep the generated rows whose instruction lies between
+    the two percentiles of `metric` by `scorer` (higher is harder for every metric)."""
+    if not isinstance(band, dict) or set(band) - {"scorer", "metric", "drop_easiest", "drop_hardest"}:
+        raise DatasetError("filters.difficulty: {scorer, metric, drop_easiest, drop_hardest}")
+    scorer, metric = band.get("scorer"), band.get("metric", "ifd")
+    if not isinstance(scorer, str) or not 0 < len(scorer) <= 200:
+        raise DatasetError("filters.difficulty.scorer: the scorer's name (job-<id> or a base model), as a run gave it")
+    if metric not in DIFFICULTY_METRICS:
+        raise DatasetError(f"filters.difficulty.metric: one of {list(DIFFICULTY_METRICS)}")
+    clean = {"scorer": scorer, "metric": metric}
+    for key in ("drop_easiest", "drop_hardest"):
+        value = band.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 100:
+            raise DatasetError(f"filters.difficulty.{key}: a percentage from 0 to below 100")
+        clean[key] = value
+    if clean["drop_easiest"] + clean["drop_hardest"] >= 100:
+        raise DatasetError("filters.difficulty: drop_easiest + drop_hardest must stay below 100")
     return clean
 
 
@@ -150,6 +174,17 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     f = version.filters
     batches, endpoints, templates, seeds, instructions = set(), set(), set(), set(), set()
     conversations = 0
+    band = f.get("difficulty")
+    keep = None
+    if band:  # generated rows outside the band (or never scored by its scorer) are left out; seeds stay
+        keep = difficulty_band_ids(
+            project=version.project,
+            scorer=band["scorer"],
+            metric=band["metric"],
+            drop_easiest=band["drop_easiest"],
+            drop_hardest=band["drop_hardest"],
+        )
+        outside = 0
     for example in iter_sft_examples(
         project=version.project,
         batch_ids=f.get("batches"),
@@ -160,6 +195,9 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         include_seeds=f.get("include_seeds", True),
     ):
         source = example["source"]
+        if keep is not None and source["type"] == "generated" and source["instruction_id"] not in keep:
+            outside += 1
+            continue
         if source["type"] == "generated":
             batches.add(source["batch_id"])
             endpoints.add(source["endpoint"])
@@ -193,6 +231,8 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         seed_ids=sorted(seeds)[:10_000],
         **({"multi_turn_rows": conversations} if conversations else {}),
     )
+    if keep is not None:
+        lineage["difficulty"] = {**band, "instructions_in_band": len(keep), "rows_left_out": outside}
 
 
 def _preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):

@@ -243,3 +243,28 @@ class PoolGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"pool of project {self.project_id}: generation {self.generation}"
+
+
+class DifficultyScore(models.Model):
+    """How hard an accepted instruction is for one causal LM (`scorer`: "job-<id>" or a base model's name), as in
+    the Cherry-LLM paper: the perplexity of the instruction text, of its response alone and of its response given
+    the instruction, and IFD = the last ÷ the response alone (near or above 1: the instruction hardly helps the model
+    predict the answer). No response: only the instruction's perplexity."""
+
+    instruction = models.ForeignKey(GeneratedInstruction, on_delete=models.CASCADE, related_name="difficulty_scores")
+    scorer = models.CharField(max_length=200)
+    ppl_instruction = models.FloatField(null=True, blank=True)
+    ppl_response = models.FloatField(null=True, blank=True)
+    ppl_response_given = models.FloatField(null=True, blank=True)
+    ifd = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["instruction", "scorer"]
+        constraints = [
+            models.UniqueConstraint(fields=["instruction", "scorer"], name="one_difficulty_score_per_scorer")
+        ]
+        indexes = [models.Index(fields=["scorer", "instruction"])]
+
+    def __str__(self) -> str:
+        return f"difficulty of {self.instruction_id} by {self.scorer}"

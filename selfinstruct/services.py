@@ -1,16 +1,20 @@
-"""Writes for seed tasks (imports into the pool), prompt templates and review of generated instructions (which
-invalidates every process's cached pool). Generation itself: `batches` (start, pause, resume, cancel, restart
-lanes), `engine` (one request of one lane: prompt, budget, parse, filter, near-duplicate check, accept), and
-`instances` (Self-Instruct's second stage)."""
+"""Writes for seed tasks (imports into the pool), prompt templates, review of generated instructions (which
+invalidates every process's cached pool) and the difficulty scores a run computed. Generation itself: `batches`
+(start, pause, resume, cancel, restart lanes), `engine` (one request of one lane: prompt, budget, parse, filter,
+near-duplicate check, accept), and `instances` (Self-Instruct's second stage)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from django.db import transaction
 
 from core.uploads import spool
 from selfinstruct.filters import Reason
 from selfinstruct.models import (
+    DifficultyScore,
     GeneratedInstruction,
     InstructionStatus,
     PromptTemplate,
@@ -145,3 +149,24 @@ def review_instructions(*, instructions, accept: bool, reviewer) -> tuple[int, i
             invalidate_pool(row.project_id)  # every process's index rebuilds on its next use
             changed += 1
     return changed, skipped
+
+
+# --- Difficulty scores ----------------------------------------------------------------------------------------
+
+
+def store_difficulty_scores(*, scorer: str, scores: dict[int, dict]) -> int:
+    """Keep `scorer`'s scores of instructions ({instruction id: {ppl_instruction, ppl_response,
+    ppl_response_given, ifd}}); a score already stored for an instruction stays (a rerun repeats nothing).
+    Returns how many were new."""
+    rows = [
+        DifficultyScore(
+            instruction_id=iid,
+            scorer=scorer,
+            **{k: (v if v is None or math.isfinite(v) else None) for k, v in values.items()},
+        )
+        for iid, values in scores.items()
+    ]
+    with transaction.atomic():
+        before = DifficultyScore.objects.filter(scorer=scorer, instruction_id__in=list(scores)).count()
+        DifficultyScore.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows) - before

@@ -161,6 +161,35 @@ class ScoringRun(models.Model):
         return f"scoring run {self.pk} (job {self.job_id}, {self.status})"
 
 
+class DifficultyRun(models.Model):
+    """A causal LM — a base model under TRAINING_MODEL_ROOTS or a succeeded SFT/DPO/KTO/RL job — scoring how hard its
+    project's accepted instructions are (perplexities and IFD, stored per instruction in selfinstruct's
+    DifficultyScore) on the gpu queue, in chunks each stored before the next: a rerun scores only what is missing."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="difficulty_runs")
+    job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    base_model = models.CharField(max_length=500, blank=True, help_text="The model folder when no job is named.")
+    scorer = models.CharField(max_length=200, help_text='"job-<id>", or the base model\'s name.')
+    max_length = models.PositiveIntegerField(default=1024, help_text="Tokens per text; longer texts are cut.")
+    status = models.CharField(max_length=16, choices=SCORING_STATUSES, default=RunStatus.QUEUED)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    items_total = models.PositiveIntegerField(default=0, help_text="Unscored when the run was asked for.")
+    items_scored = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"difficulty run {self.pk} ({self.scorer}, {self.status})"
+
+
 class EvaluationRun(models.Model):
     """A model (any endpoint; usually a served SFT job) answers a prompt set, and an LLM judge scores each answer
     against the set's reference answer in both orders. The per-category table lives in `results`."""

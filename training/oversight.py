@@ -69,3 +69,16 @@ def evaluations_of_job(*, job: TrainingJob, limit: int = 20) -> list[EvaluationR
     return list(
         EvaluationRun.objects.filter(job=job).select_related("model_endpoint", "judge_endpoint").order_by("-id")[:limit]
     )
+
+
+def difficulty_runs_of_project(*, project) -> QuerySet:
+    from training.models import DifficultyRun
+
+    return DifficultyRun.objects.filter(project=project).order_by("-id")
+
+
+def language_models(*, project) -> list[TrainingJob]:
+    """The project's succeeded jobs whose model writes text (what can score difficulty), newest first."""
+    from training.difficulty import SCORING_KINDS
+
+    return list(TrainingJob.objects.filter(project=project, status="succeeded", kind__in=SCORING_KINDS).order_by("-id"))

@@ -1,7 +1,7 @@
-"""Training's background runs in the one lifecycle: training jobs and reward-scoring runs on the GPU queue,
-evaluation runs (LLM calls only) on the default queue. A training job whose supervisor stopped beating ends failed
-(its trainer, if local, is killed); scoring and evaluation runs go back to queued and are sent again (what they
-stored is kept). Queued runs waiting too long are sent again (a duplicate finds them claimed)."""
+"""Training's background runs in the one lifecycle: training jobs, reward-scoring and difficulty runs on the GPU
+queue, evaluation runs (LLM calls only) on the default queue. A training job whose supervisor stopped beating ends
+failed (its trainer, if local, is killed); scoring, difficulty and evaluation runs go back to queued and are sent
+again (what they stored is kept). Queued runs waiting too long are sent again (a duplicate finds them claimed)."""
 
 from django.conf import settings
 
@@ -13,6 +13,7 @@ ALL = (S.QUEUED, S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED)
 
 
 def register() -> None:
+    from training.difficulty import send_difficulty_run
     from training.evaluations import send_evaluation
     from training.reward_scoring import send_scoring_run
     from training.services import send_training_job
@@ -45,6 +46,19 @@ def register() -> None:
             stale_seconds=lambda: settings.TRAINING_STALE_SECONDS,
             requeue_seconds=lambda: settings.TRAINING_REQUEUE_SECONDS,
             progress=lambda run: (run.completions_scored, run.completions_total),
+        )
+    )
+    lifecycle.register(
+        RunKind(
+            name="difficulty",
+            model="training.DifficultyRun",
+            statuses=ALL,
+            send=send_difficulty_run,
+            queue=settings.TRAINING_QUEUE,
+            on_stall="requeue",
+            stale_seconds=lambda: settings.TRAINING_STALE_SECONDS,
+            requeue_seconds=lambda: settings.TRAINING_REQUEUE_SECONDS,
+            progress=lambda run: (run.items_scored, run.items_total),
         )
     )
     lifecycle.register(

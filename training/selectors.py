@@ -12,7 +12,7 @@ from core import storage
 from projects.models import DATA_ROLES
 from projects.selectors import projects_for_user
 from training.artifacts import job_prefix
-from training.models import EvaluationRun, TrainingJob, TrainingMetric
+from training.models import DifficultyRun, EvaluationRun, TrainingJob, TrainingMetric
 from training.paths import base_model_label, job_dir, redact_paths
 
 ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
@@ -236,3 +236,16 @@ def chart_series(*, job: TrainingJob, max_points: int = 2000) -> dict[str, list[
         every = max(1, -(-len(points) // max_points))
         series[name] = [[step, value] for step, value in points[::every] if isinstance(value, int | float)]
     return series
+
+
+def difficulty_runs_for_user(*, user) -> QuerySet[DifficultyRun]:
+    return DifficultyRun.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
+        "project"
+    )
+
+
+def get_difficulty_run_for_user(*, user, run_id: int) -> DifficultyRun:
+    run = difficulty_runs_for_user(user=user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such difficulty run.")
+    return run

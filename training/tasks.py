@@ -3,7 +3,7 @@ prefetch 1), so one training run at a time per GPU worker."""
 
 from celery import shared_task
 
-from training import evaluations, reward_scoring, supervisor
+from training import difficulty, evaluations, reward_scoring, supervisor
 
 
 @shared_task(acks_late=True)
@@ -19,3 +19,8 @@ def score_completions_task(run_id: int) -> None:
 @shared_task(acks_late=True)
 def evaluation_task(run_id: int) -> None:
     evaluations.run_evaluation(run_id=run_id)
+
+
+@shared_task(acks_late=True)
+def difficulty_task(run_id: int) -> None:
+    difficulty.run_difficulty_scoring(run_id=run_id)

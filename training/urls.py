@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import api
+from training import api, difficulty_api
 
 api_urlpatterns = [
     path("training-jobs", api.JobListCreateApi.as_view(), name="training-job-list"),
@@ -15,5 +15,13 @@ api_urlpatterns = [
     ),
     path("training-jobs/<int:job_id>/win-rate", api.JobWinRateApi.as_view(), name="training-job-win-rate"),
     path("evaluations", api.EvaluationListCreateApi.as_view(), name="evaluation-list"),
+    path("difficulty-runs", difficulty_api.DifficultyRunListCreateApi.as_view(), name="difficulty-run-list"),
+    path("difficulty-runs/<int:run_id>", difficulty_api.DifficultyRunDetailApi.as_view(), name="difficulty-run-detail"),
+    path(
+        "difficulty-runs/<int:run_id>/cancel",
+        difficulty_api.DifficultyRunCancelApi.as_view(),
+        name="difficulty-run-cancel",
+    ),
+    path("difficulty", difficulty_api.DifficultyDistributionApi.as_view(), name="difficulty-distribution"),
     path("evaluations/<int:run_id>", api.EvaluationDetailApi.as_view(), name="evaluation-detail"),
 ]

@@ -11,7 +11,17 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import RunStatus
 
-KINDS = {"generation", "sampling", "judge", "dataset-build", "training", "scoring", "evaluation", "endpoint-check"}
+KINDS = {
+    "generation",
+    "sampling",
+    "judge",
+    "dataset-build",
+    "training",
+    "scoring",
+    "difficulty",
+    "evaluation",
+    "endpoint-check",
+}
 LLM_ONLY = {"generation", "sampling", "judge", "evaluation", "endpoint-check", "dataset-build"}
 
 
@@ -19,7 +29,11 @@ def test_every_kind_is_registered_with_a_queue_and_a_stall_policy():
     kinds = {k.name: k for k in lifecycle.kinds()}
     assert set(kinds) == KINDS
     assert all(kinds[name].queue == settings.CELERY_TASK_DEFAULT_QUEUE for name in LLM_ONLY)
-    assert {k.name for k in kinds.values() if k.queue == settings.TRAINING_QUEUE} == {"training", "scoring"}
+    assert {k.name for k in kinds.values() if k.queue == settings.TRAINING_QUEUE} == {
+        "training",
+        "scoring",
+        "difficulty",
+    }
     routes = settings.CELERY_TASK_ROUTES
     assert routes["training.tasks.evaluation_task"]["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE
     assert all("*" not in name for name in routes)  # every task named, none by wildcard
@@ -182,6 +196,29 @@ def test_a_scoring_run_whose_worker_died_goes_back_to_the_gpu_queue(project, mon
     assert lifecycle.reconcile()["scoring"] == 1 and sent == [((run.pk,), settings.TRAINING_QUEUE)]
     assert ScoringRun.objects.get(pk=run.pk).status == "queued"
     assert lifecycle.claim(lifecycle.kind("scoring"), run.pk) not in (None, dead)
+
+
+def test_a_difficulty_run_whose_worker_died_goes_back_to_the_gpu_queue_and_one_that_raises_fails(project, monkeypatch):
+    from training.difficulty import run_difficulty_scoring
+    from training.models import DifficultyRun
+    from training.tasks import difficulty_task
+
+    run = DifficultyRun.objects.create(project=project, base_model="/nowhere", scorer="x", heartbeat_at=timezone.now())
+    dead = lifecycle.claim(lifecycle.kind("difficulty"), run.pk)
+    _silence(DifficultyRun, run.pk)
+    sent = _sent(monkeypatch, difficulty_task)
+    assert lifecycle.reconcile()["difficulty"] == 1 and sent == [((run.pk,), settings.TRAINING_QUEUE)]
+    assert DifficultyRun.objects.get(pk=run.pk).status == "queued"
+    assert lifecycle.claim(lifecycle.kind("difficulty"), run.pk) not in (None, dead)
+    other = DifficultyRun.objects.create(project=project, base_model="/nowhere", scorer="y")
+
+    def broken(folder, **kwargs):
+        raise RuntimeError("the scorer broke")
+
+    monkeypatch.setattr("training.difficulty._model_dir", lambda run: "/nowhere")
+    run_difficulty_scoring(run_id=other.pk, scorer_factory=broken)
+    other.refresh_from_db()
+    assert other.status == "failed" and "RuntimeError: the scorer broke" in other.error and other.finished_at
 
 
 def _ready_version(project):

@@ -25,6 +25,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     from annotation.sampling import start_sampling_run
     from llm.services import create_endpoint
     from selfinstruct.batches import start_batch
+    from training.difficulty import start_difficulty_run
     from training.evaluations import start_evaluation
     from training.paths import job_dir, model_dir
     from training.services import create_training_job
@@ -48,6 +49,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         items=[{"question": "q", "reference": "r"}],
         prompt_set="matrix",
     )
+    difficulty = start_difficulty_run(project=project, base_model=str(tiny_base))
     folder = job_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text("step 1\n")
@@ -61,6 +63,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         "base": str(tiny_base),
         "judge": judge.pk,
         "evaluation": evaluation.pk,
+        "difficulty": difficulty.pk,
         "jobpath": str(model_dir(job)),
         "member": cast["labeler"].pk,
     }
@@ -139,6 +142,23 @@ API = [
         },
     ),
     ("GET", "/api/v1/evaluations/{evaluation}", DATA, 200),
+    ("GET", "/api/v1/difficulty-runs", EVERYONE, 200),
+    # The world's run holds the scorer (one run at a time); starting is for project admins, not consumers.
+    (
+        "POST",
+        "/api/v1/difficulty-runs",
+        DATA,
+        {"admin": 409, "project_admin": 409, "consumer": 403},
+        {"project": "alpha", "base_model": "{base}"},
+    ),
+    ("GET", "/api/v1/difficulty-runs/{difficulty}", DATA, 200),
+    ("GET", "/api/v1/difficulty?project=alpha", DATA, 200),
+    (
+        "POST",
+        "/api/v1/difficulty-runs/{difficulty}/cancel",
+        DATA,
+        {"admin": 200, "project_admin": 409, "consumer": 403},
+    ),
     # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
     # the same answer as for an endpoint or a folder that does not exist).
     (
@@ -191,6 +211,7 @@ LISTS = [
     ("/api/v1/sampling-runs", "project"),
     ("/api/v1/annotation/judge-runs", "project"),
     ("/api/v1/evaluations", "project"),
+    ("/api/v1/difficulty-runs", "project"),
 ]
 SEES_ALPHA_LISTS = {
     "/api/v1/generation-batches": ADMIN_ONLY,
@@ -199,6 +220,7 @@ SEES_ALPHA_LISTS = {
     "/api/v1/sampling-runs": ADMIN_ONLY,
     "/api/v1/annotation/judge-runs": ADMIN_ONLY,
     "/api/v1/evaluations": DATA,
+    "/api/v1/difficulty-runs": DATA,
 }
 # Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
 PAGES = [
@@ -241,6 +263,9 @@ PAGES = [
         302,
     ),  # no judge given: back, with a message  # not a reward model: refused, with a message
     ("GET", "/console/alpha/evaluations/new", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/difficulty/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/difficulty/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/difficulty/{difficulty}/cancel", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/evaluations/{evaluation}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/evaluations/{evaluation}/live", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/judge-runs/new", ADMIN_ONLY, 200),
@@ -363,7 +388,9 @@ def test_the_matrix_covers_every_url():
 
     covered = {
         resolve(
-            row[1].split("?")[0].format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1)
+            row[1]
+            .split("?")[0]
+            .format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1, difficulty=1)
         ).url_name
         for row in API + PAGES
     }

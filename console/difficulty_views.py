@@ -1,0 +1,129 @@
+"""The console's difficulty page: start a difficulty run (a trained job of the project or a base model scores the
+accepted instructions' perplexity and IFD), watch the runs live, and see how the pool spreads by a metric — the
+histogram, its percentiles and how many instructions a band keeps — with links that review or build a dataset
+version from that band."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from console.access import admin_project
+from core.forms import add_service_error
+from selfinstruct.difficulty import METRICS
+from selfinstruct.selectors import difficulty_band_ids, difficulty_histogram, difficulty_scorers
+from training.difficulty import cancel_difficulty_run, start_difficulty_run
+from training.oversight import any_active, difficulty_runs_of_project, language_models
+from training.services import TrainingJobError
+
+
+class DifficultyRunForm(forms.Form):
+    job = forms.TypedChoiceField(
+        label=gettext_lazy("Trained model"), coerce=int, required=False, empty_value=None, choices=()
+    )
+    base_model = forms.CharField(
+        label=gettext_lazy("or a base model"),
+        required=False,
+        max_length=200,
+        help_text=gettext_lazy("A model folder's name under the server's model roots, e.g. demo-tiny-llama."),
+    )
+    max_length = forms.IntegerField(label=gettext_lazy("Tokens per text"), min_value=32, max_value=8192, initial=1024)
+
+    def __init__(self, *args, jobs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["job"].choices = [("", "—")] + [(j.pk, f"job-{j.pk} ({j.kind})") for j in jobs]
+
+
+class BandForm(forms.Form):
+    scorer = forms.CharField(required=False, max_length=200)
+    metric = forms.ChoiceField(choices=[(m, m) for m in METRICS], required=False)
+    drop_easiest = forms.FloatField(required=False, min_value=0, max_value=99)
+    drop_hardest = forms.FloatField(required=False, min_value=0, max_value=99)
+
+
+def _context(request, project, form=None) -> dict:
+    runs = difficulty_runs_of_project(project=project)
+    band = BandForm(request.GET or None)
+    values = band.cleaned_data if band.is_valid() else {}
+    scorers = difficulty_scorers(project=project)
+    scorer = values.get("scorer") or (scorers[0]["scorer"] if scorers else "")
+    metric = values.get("metric") or "ifd"
+    easiest, hardest = values.get("drop_easiest") or 0, values.get("drop_hardest") or 0
+    chart = difficulty_histogram(project=project, scorer=scorer, metric=metric) if scorer else {"n": 0}
+    kept = None
+    if scorer and chart["n"] and (easiest or hardest) and easiest + hardest < 100:
+        kept = len(
+            difficulty_band_ids(
+                project=project, scorer=scorer, metric=metric, drop_easiest=easiest, drop_hardest=hardest
+            )
+        )
+    return {
+        "project": project,
+        "form": form or DifficultyRunForm(jobs=language_models(project=project)),
+        "runs": runs[:20],
+        "active": any_active(runs),
+        "scorers": scorers,
+        "scorer": scorer,
+        "metric": metric,
+        "metrics": METRICS,
+        "drop_easiest": easiest,
+        "drop_hardest": hardest,
+        "band_error": band.errors if band.is_bound and not band.is_valid() else None,
+        "chart": chart,
+        "chart_data": {"labels": chart.get("labels", []), "datasets": {metric: chart.get("counts", [])}},
+        "kept": kept,
+    }
+
+
+@login_required
+def difficulty(request, slug: str):
+    project = admin_project(request, slug)
+    if request.method != "POST":
+        return render(request, "console/difficulty.html", _context(request, project))
+    jobs = language_models(project=project)
+    form = DifficultyRunForm(request.POST, jobs=jobs)
+    if form.is_valid():
+        values = form.cleaned_data
+        job = next((j for j in jobs if j.pk == values["job"]), None)
+        try:
+            run = start_difficulty_run(
+                project=project,
+                job=job,
+                base_model=values["base_model"].strip(),
+                max_length=values["max_length"],
+                created_by=request.user,
+            )
+        except TrainingJobError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Difficulty run %(id)s queued: %(n)s instructions to score.") % {"id": run.pk, "n": run.items_total},
+            )
+            return redirect("console-difficulty", slug=project.slug)
+    return render(request, "console/difficulty.html", _context(request, project, form), status=400)
+
+
+@login_required
+def difficulty_live(request, slug: str):
+    """The runs table alone: the page polls it while a run is queued or running."""
+    project = admin_project(request, slug)
+    return render(request, "console/difficulty_runs.html", _context(request, project))
+
+
+@login_required
+@require_POST
+def difficulty_cancel(request, slug: str, run_id: int):
+    project = admin_project(request, slug)
+    run = difficulty_runs_of_project(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such difficulty run.")
+    try:
+        cancel_difficulty_run(run=run)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+    return redirect("console-difficulty", slug=project.slug)
