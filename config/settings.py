@@ -171,6 +171,7 @@ TRAINING_QUEUE = env_str("TRAINING_QUEUE", "gpu")
 # Every task names its queue (the services send with it too): LLM-only work never waits on the one-at-a-time GPU queue.
 CELERY_TASK_ROUTES = {
     "selfinstruct.tasks.generation_step_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "selfinstruct.tasks.rating_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "annotation.tasks.sampling_chunk_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "annotation.tasks.judge_run_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "exports.tasks.build_dataset_version_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},

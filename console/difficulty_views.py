@@ -1,7 +1,7 @@
 """The console's difficulty page: start a difficulty run (a trained job of the project or a base model scores the
-accepted instructions' perplexity and IFD), watch the runs live, and see how the pool spreads by a metric — the
-histogram, its percentiles and how many instructions a band keeps — with links that review or build a dataset
-version from that band."""
+accepted instructions' perplexity and IFD) or a rating run (an LLM judge rates their complexity and quality, 1–6),
+watch the runs live, and see how the pool spreads by a metric — the histogram, its percentiles and how many
+instructions a band keeps — with links that review or build a dataset version from that band."""
 
 from django import forms
 from django.contrib import messages
@@ -14,8 +14,15 @@ from django.views.decorators.http import require_POST
 
 from console.access import admin_project
 from core.forms import add_service_error
+from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS
-from selfinstruct.selectors import difficulty_band_ids, difficulty_histogram, difficulty_scorers
+from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
+from selfinstruct.selectors import (
+    difficulty_band_ids,
+    difficulty_histogram,
+    difficulty_scorers,
+    rating_runs_for_projects,
+)
 from training.difficulty import cancel_difficulty_run, start_difficulty_run
 from training.oversight import any_active, difficulty_runs_of_project, language_models
 from training.services import TrainingJobError
@@ -38,6 +45,14 @@ class DifficultyRunForm(forms.Form):
         self.fields["job"].choices = [("", "—")] + [(j.pk, f"job-{j.pk} ({j.kind})") for j in jobs]
 
 
+class RatingRunForm(forms.Form):
+    endpoint = forms.ChoiceField(label=gettext_lazy("Judge endpoint"), choices=())
+
+    def __init__(self, *args, endpoints=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["endpoint"].choices = [(e.name, e.name) for e in endpoints]
+
+
 class BandForm(forms.Form):
     scorer = forms.CharField(required=False, max_length=200)
     metric = forms.ChoiceField(choices=[(m, m) for m in METRICS], required=False)
@@ -45,8 +60,9 @@ class BandForm(forms.Form):
     drop_hardest = forms.FloatField(required=False, min_value=0, max_value=99)
 
 
-def _context(request, project, form=None) -> dict:
+def _context(request, project, form=None, rating_form=None) -> dict:
     runs = difficulty_runs_of_project(project=project)
+    ratings = rating_runs_for_projects(projects=[project]).order_by("-id")
     band = BandForm(request.GET or None)
     values = band.cleaned_data if band.is_valid() else {}
     scorers = difficulty_scorers(project=project)
@@ -65,7 +81,9 @@ def _context(request, project, form=None) -> dict:
         "project": project,
         "form": form or DifficultyRunForm(jobs=language_models(project=project)),
         "runs": runs[:20],
-        "active": any_active(runs),
+        "rating_form": rating_form or RatingRunForm(endpoints=endpoints_for_project(project=project)),
+        "rating_runs": ratings[:20],
+        "active": any_active(runs, ratings),
         "scorers": scorers,
         "scorer": scorer,
         "metric": metric,
@@ -106,6 +124,41 @@ def difficulty(request, slug: str):
             )
             return redirect("console-difficulty", slug=project.slug)
     return render(request, "console/difficulty.html", _context(request, project, form), status=400)
+
+
+@login_required
+@require_POST
+def rating(request, slug: str):
+    """Start a rating run: the judge endpoint rates complexity and quality (1–6) of the accepted instructions."""
+    project = admin_project(request, slug)
+    endpoints = endpoints_for_project(project=project)
+    form = RatingRunForm(request.POST, endpoints=endpoints)
+    if form.is_valid():
+        try:
+            run = start_rating_run(
+                project=project, endpoint=endpoints.get(name=form.cleaned_data["endpoint"]), created_by=request.user
+            )
+        except RatingRunError as exc:
+            add_service_error(form, exc)
+        else:
+            text = _("Rating run %(id)s queued: %(n)s instructions to rate.") % {"id": run.pk, "n": run.items_total}
+            messages.success(request, text)
+            return redirect("console-difficulty", slug=project.slug)
+    return render(request, "console/difficulty.html", _context(request, project, rating_form=form), status=400)
+
+
+@login_required
+@require_POST
+def rating_cancel(request, slug: str, run_id: int):
+    project = admin_project(request, slug)
+    run = rating_runs_for_projects(projects=[project]).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such rating run.")
+    try:
+        cancel_rating_run(run=run)
+    except RatingRunError as exc:
+        messages.error(request, str(exc))
+    return redirect("console-difficulty", slug=project.slug)
 
 
 @login_required

@@ -26,6 +26,12 @@ urlpatterns += [
     path("<slug:slug>/instructions/decide", pool_views.review_decide, name="console-review-decide"),
     path("<slug:slug>/difficulty/", difficulty_views.difficulty, name="console-difficulty"),
     path("<slug:slug>/difficulty/live", difficulty_views.difficulty_live, name="console-difficulty-live"),
+    path("<slug:slug>/difficulty/rate", difficulty_views.rating, name="console-rating"),
+    path(
+        "<slug:slug>/difficulty/ratings/<int:run_id>/cancel",
+        difficulty_views.rating_cancel,
+        name="console-rating-cancel",
+    ),
     path(
         "<slug:slug>/difficulty/<int:run_id>/cancel",
         difficulty_views.difficulty_cancel,

@@ -8,6 +8,7 @@ It can inject faults on request: a queue of faults for the next requests and/or 
 Control API (JSON): POST /_teacher/faults {"queue": [...], "rates": {...}, "retry_after": s, "slow_seconds": s,
 "seed": n}; GET /_teacher/stats; POST /_teacher/reset.
 Faults: 429, 500, 503, slow, truncated, malformed, empty, reset, length.
+Rating mode: llm/rating.py's complexity and quality prompts get a "Complexity: n" / "Quality: n" line (1–6).
 Judge mode: a prompt in the form of llm/judge.py's judge prompt gets "Score 1/Score 2/Reason" lines from a
 word-coverage heuristic, with a deliberate first-position bias in some replies.
 """
@@ -332,6 +333,8 @@ class Composer:
         """
         if JUDGE_REQUEST.search(prompt):
             return judge_reply(prompt)
+        if RATING_REQUEST.search(prompt):
+            return rating_reply(prompt)
         lines = prompt.rstrip().splitlines()
         last = lines[-1] if lines else ""
         if re.match(r"^\s*(Classification|是否分类任务)\s*[:：]\s*$", last):
@@ -412,6 +415,24 @@ def judge_reply(prompt: str) -> str:
         better = 1 if one > two else 2
         reason = f"Answer {better} covers more of what the request asks for and develops it further."
     return f"Score 1: {one}\nScore 2: {two}\nReason: {reason}"
+
+
+RATING_REQUEST = re.compile(
+    r"### Instruction to rate\n(.*?)\n(?:\n### Response to rate\n(.*?)\n)?\nReply with exactly one line and nothing "
+    r"else:\n(Complexity|Quality):",
+    re.S,
+)
+
+
+def rating_reply(prompt: str) -> str:
+    """The demo teacher's rating mode (llm/rating.py's prompts): complexity grows with the instruction's length and
+    its clauses; quality is the judge mode's grade on 1–6. Deterministic."""
+    instruction, response, what = RATING_REQUEST.search(prompt).groups()
+    if what == "Complexity":
+        words = len(WORD.findall(instruction)) + len(re.findall(r"[，。；,;:：]", instruction))
+        return f"Complexity: {1 + min(5, words // 6)}"
+    grade = _demo_grade(instruction, response or "")
+    return f"Quality: {max(1, min(6, round(1 + 5 * (grade - 1) / 9)))}"
 
 
 def apply_stop(text: str, stop) -> str:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 
 # What a band or a chart can be computed on; `ifd` and the response perplexities exist only for instructions with
-# a response (the instruction's own output, else its first accepted instance's).
-METRICS = ("ifd", "ppl_instruction", "ppl_response_given", "ppl_response")
+# a response (the instruction's own output, else its first accepted instance's). `complexity` and `quality` are an
+# LLM judge's 1–6 ratings (scorer "judge:<endpoint>"); for quality, "easiest" in a band means the lowest rated.
+METRICS = ("ifd", "ppl_instruction", "ppl_response_given", "ppl_response", "complexity", "quality")
+RATINGS = ("complexity", "quality")
 
 
 def band_bounds(values: list[float], *, drop_lowest: float, drop_highest: float) -> tuple[float, float] | None:

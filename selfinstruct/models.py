@@ -5,6 +5,9 @@ from django.db import models
 
 from core.lifecycle import RunStatus, choices
 
+RATING_STATUSES = choices(
+    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
+)
 BATCH_STATUSES = choices(
     RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
 )
@@ -246,10 +249,11 @@ class PoolGeneration(models.Model):
 
 
 class DifficultyScore(models.Model):
-    """How hard an accepted instruction is for one causal LM (`scorer`: "job-<id>" or a base model's name), as in
-    the Cherry-LLM paper: the perplexity of the instruction text, of its response alone and of its response given
-    the instruction, and IFD = the last ÷ the response alone (near or above 1: the instruction hardly helps the model
-    predict the answer). No response: only the instruction's perplexity."""
+    """How hard an accepted instruction is for one scorer. A causal LM (`scorer`: "job-<id>" or a base model's name),
+    as in the Cherry-LLM paper: the perplexity of the instruction text, of its response alone and of its response
+    given the instruction, and IFD = the last ÷ the response alone (near or above 1: the instruction hardly helps the
+    model predict the answer); no response: only the instruction's perplexity. An LLM judge (`scorer`:
+    "judge:<endpoint>", llm/rating.py): the instruction's complexity and its response's quality, 1–6."""
 
     instruction = models.ForeignKey(GeneratedInstruction, on_delete=models.CASCADE, related_name="difficulty_scores")
     scorer = models.CharField(max_length=200)
@@ -257,6 +261,8 @@ class DifficultyScore(models.Model):
     ppl_response = models.FloatField(null=True, blank=True)
     ppl_response_given = models.FloatField(null=True, blank=True)
     ifd = models.FloatField(null=True, blank=True)
+    complexity = models.PositiveSmallIntegerField(null=True, blank=True, help_text="An LLM judge's rating, 1–6.")
+    quality = models.PositiveSmallIntegerField(null=True, blank=True, help_text="An LLM judge's rating, 1–6.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -268,3 +274,33 @@ class DifficultyScore(models.Model):
 
     def __str__(self) -> str:
         return f"difficulty of {self.instruction_id} by {self.scorer}"
+
+
+class RatingRun(models.Model):
+    """An LLM judge rating the complexity and quality (1–6, llm/rating.py) of the project's accepted instructions
+    (default queue: LLM calls only), stored as DifficultyScore rows of scorer "judge:<endpoint>". It walks the
+    instructions by id (`last_id`), so a restart goes on where it stopped; an item whose rating failed is counted and
+    left for the next run."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="rating_runs")
+    endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="rating_runs")
+    scorer = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=RATING_STATUSES, default=RunStatus.QUEUED)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    items_total = models.PositiveIntegerField(default=0, help_text="Unrated when the run was asked for.")
+    items_scored = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    last_id = models.PositiveBigIntegerField(default=0, help_text="The last instruction id walked.")
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"rating run {self.pk} ({self.scorer}, {self.status})"

@@ -359,13 +359,13 @@ def count_instructions_to_score(*, project, scorer: str) -> int:
     return _unscored_for_difficulty(project, scorer).count()
 
 
-def instructions_to_score(*, project, scorer: str, limit: int | None = None) -> list[dict]:
-    """Accepted instructions `scorer` has not scored yet, in id order: [{"id", "prompt", "response"}] — the prompt
-    as SFT rows write it, the response the instruction's own output, else its first accepted instance's (whose input
-    then joins the prompt), else "" (only the instruction's perplexity is then computed)."""
-    rows = list(
-        _unscored_for_difficulty(project, scorer).order_by("id")[:limit].values("id", "instruction", "input", "output")
-    )
+def instructions_to_score(*, project, scorer: str, limit: int | None = None, after_id: int = 0) -> list[dict]:
+    """Accepted instructions `scorer` has not scored yet, in id order (after `after_id`): [{"id", "prompt",
+    "response"}] — the prompt as SFT rows write it, the response the instruction's own output, else its first
+    accepted instance's (whose input then joins the prompt), else "" (only the instruction's perplexity is then
+    computed, or its complexity rated)."""
+    unscored = _unscored_for_difficulty(project, scorer).filter(pk__gt=after_id).order_by("id")
+    rows = list(unscored[:limit].values("id", "instruction", "input", "output"))
     missing = [r["id"] for r in rows if not r["output"]]
     first: dict[int, tuple[str, str]] = {}
     accepted = GeneratedInstance.objects.filter(instruction_id__in=missing, status=InstructionStatus.ACCEPTED)
@@ -424,11 +424,18 @@ def difficulty_histogram(*, project, scorer: str, metric: str, batch_ids=None, b
     magnitude), their labels, and the 5th/10th/50th/90th/95th percentiles."""
     import math
 
-    from selfinstruct.difficulty import band_bounds
+    from selfinstruct.difficulty import RATINGS, band_bounds
 
     values = sorted(difficulty_values(project=project, scorer=scorer, metric=metric, batch_ids=batch_ids).values())
     if not values:
         return {"n": 0, "labels": [], "counts": [], "percentiles": {}}
+    percentiles = {}
+    for p in (5, 10, 50, 90, 95):
+        bounds = band_bounds(values, drop_lowest=p, drop_highest=0)
+        percentiles[str(p)] = round(bounds[0], 4) if bounds else None
+    if metric in RATINGS:  # a judge's whole numbers: one bar per rating
+        counts = [sum(1 for v in values if round(v) == r) for r in range(1, 7)]
+        return {"n": len(values), "labels": [str(r) for r in range(1, 7)], "counts": counts, "percentiles": percentiles}
     logs = [math.log10(max(v, 1e-9)) for v in values]
     low, high = logs[0], logs[-1]
     width = (high - low) / bins or 1.0
@@ -436,8 +443,10 @@ def difficulty_histogram(*, project, scorer: str, metric: str, batch_ids=None, b
     for x in logs:
         counts[min(bins - 1, int((x - low) / width))] += 1
     labels = [f"{10 ** (low + (i + 0.5) * width):.3g}" for i in range(bins)]
-    percentiles = {}
-    for p in (5, 10, 50, 90, 95):
-        bounds = band_bounds(values, drop_lowest=p, drop_highest=0)
-        percentiles[str(p)] = round(bounds[0], 4) if bounds else None
     return {"n": len(values), "labels": labels, "counts": counts, "percentiles": percentiles}
+
+
+def rating_runs_for_projects(*, projects) -> QuerySet:
+    from selfinstruct.models import RatingRun
+
+    return RatingRun.objects.filter(project__in=projects).select_related("project", "endpoint")

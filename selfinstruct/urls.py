@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from selfinstruct import api
+from selfinstruct import api, rating_api
 
 api_urlpatterns = [
     path("projects/<slug:slug>/seeds", api.SeedImportApi.as_view(), name="project-seeds"),
@@ -11,4 +11,7 @@ api_urlpatterns = [
     path("generation-batches/<int:batch_id>/pause", api.BatchPauseApi.as_view(), name="batch-pause"),
     path("generation-batches/<int:batch_id>/resume", api.BatchResumeApi.as_view(), name="batch-resume"),
     path("generation-batches/<int:batch_id>/cancel", api.BatchCancelApi.as_view(), name="batch-cancel"),
+    path("rating-runs", rating_api.RatingRunListCreateApi.as_view(), name="rating-run-list"),
+    path("rating-runs/<int:run_id>", rating_api.RatingRunDetailApi.as_view(), name="rating-run-detail"),
+    path("rating-runs/<int:run_id>/cancel", rating_api.RatingRunCancelApi.as_view(), name="rating-run-cancel"),
 ]

@@ -19,10 +19,11 @@ KINDS = {
     "training",
     "scoring",
     "difficulty",
+    "rating",
     "evaluation",
     "endpoint-check",
 }
-LLM_ONLY = {"generation", "sampling", "judge", "evaluation", "endpoint-check", "dataset-build"}
+LLM_ONLY = {"generation", "sampling", "judge", "evaluation", "endpoint-check", "dataset-build", "rating"}
 
 
 def test_every_kind_is_registered_with_a_queue_and_a_stall_policy():

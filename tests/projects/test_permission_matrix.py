@@ -25,6 +25,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     from annotation.sampling import start_sampling_run
     from llm.services import create_endpoint
     from selfinstruct.batches import start_batch
+    from selfinstruct.rating import start_rating_run
     from training.difficulty import start_difficulty_run
     from training.evaluations import start_evaluation
     from training.paths import job_dir, model_dir
@@ -50,6 +51,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         prompt_set="matrix",
     )
     difficulty = start_difficulty_run(project=project, base_model=str(tiny_base))
+    rating = start_rating_run(project=project, endpoint=endpoint)
     folder = job_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text("step 1\n")
@@ -64,6 +66,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         "judge": judge.pk,
         "evaluation": evaluation.pk,
         "difficulty": difficulty.pk,
+        "rating": rating.pk,
         "jobpath": str(model_dir(job)),
         "member": cast["labeler"].pk,
     }
@@ -159,6 +162,16 @@ API = [
         DATA,
         {"admin": 200, "project_admin": 409, "consumer": 403},
     ),
+    ("GET", "/api/v1/rating-runs", EVERYONE, 200),
+    (
+        "POST",
+        "/api/v1/rating-runs",
+        DATA,
+        {"admin": 409, "project_admin": 409, "consumer": 403},
+        {"project": "alpha", "endpoint": "matrix"},
+    ),
+    ("GET", "/api/v1/rating-runs/{rating}", DATA, 200),
+    ("POST", "/api/v1/rating-runs/{rating}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
     # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
     # the same answer as for an endpoint or a folder that does not exist).
     (
@@ -212,6 +225,7 @@ LISTS = [
     ("/api/v1/annotation/judge-runs", "project"),
     ("/api/v1/evaluations", "project"),
     ("/api/v1/difficulty-runs", "project"),
+    ("/api/v1/rating-runs", "project"),
 ]
 SEES_ALPHA_LISTS = {
     "/api/v1/generation-batches": ADMIN_ONLY,
@@ -221,6 +235,7 @@ SEES_ALPHA_LISTS = {
     "/api/v1/annotation/judge-runs": ADMIN_ONLY,
     "/api/v1/evaluations": DATA,
     "/api/v1/difficulty-runs": DATA,
+    "/api/v1/rating-runs": DATA,
 }
 # Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
 PAGES = [
@@ -266,6 +281,8 @@ PAGES = [
     ("GET", "/console/alpha/difficulty/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/difficulty/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/difficulty/{difficulty}/cancel", ADMIN_ONLY, 302),
+    ("POST", "/console/alpha/difficulty/rate", ADMIN_ONLY, 400),  # no endpoint chosen: the form says so
+    ("POST", "/console/alpha/difficulty/ratings/{rating}/cancel", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/evaluations/{evaluation}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/evaluations/{evaluation}/live", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/judge-runs/new", ADMIN_ONLY, 200),
@@ -390,7 +407,7 @@ def test_the_matrix_covers_every_url():
         resolve(
             row[1]
             .split("?")[0]
-            .format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1, difficulty=1)
+            .format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1, difficulty=1, rating=1)
         ).url_name
         for row in API + PAGES
     }

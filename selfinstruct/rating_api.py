@@ -1,0 +1,106 @@
+"""Thin DRF views for rating runs (an LLM judge rating the complexity and quality of a project's accepted
+instructions, 1–6): project admins start and cancel them; admins and consumers see them. The ratings' distribution
+is `GET /api/v1/difficulty?scorer=judge:<endpoint>&metric=complexity|quality`."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import ErrorSerializer, service_error_response
+from core.pagination import PAGE_PARAMETERS, paginated
+from llm.selectors import get_endpoint
+from projects.models import DATA_ROLES, Role
+from projects.selectors import get_project_for_user, projects_for_user
+from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
+from selfinstruct.selectors import rating_runs_for_projects
+
+
+class RatingRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    endpoint = serializers.CharField(source="endpoint.name")
+    scorer = serializers.CharField(help_text='"judge:<endpoint>": what filters and charts name.')
+    status = serializers.CharField()
+    items_total = serializers.IntegerField()
+    items_scored = serializers.IntegerField()
+    items_failed = serializers.IntegerField()
+    seconds = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class RatingRunInputSerializer(serializers.Serializer):
+    project = serializers.SlugField(max_length=64)
+    endpoint = serializers.CharField(max_length=64)
+
+
+def _runs(user):
+    return rating_runs_for_projects(projects=projects_for_user(user=user, roles=DATA_ROLES))
+
+
+def _admin_only(user, project, what: str) -> None:
+    if not projects_for_user(user=user, roles=(Role.ADMIN,)).filter(pk=project.pk).exists():
+        raise PermissionDenied(f"only project admins may {what}")
+
+
+class RatingRunListCreateApi(APIView):
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=RatingRunSerializer(many=True))
+    def get(self, request):
+        return paginated(request, _runs(request.user), RatingRunSerializer, view=self)
+
+    @extend_schema(
+        request=RatingRunInputSerializer,
+        responses={201: RatingRunSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        description="Project admins: an LLM judge endpoint rates the complexity of every accepted instruction it has "
+        "not rated yet, and the quality of its response, from 1 to 6 (default queue; LLM calls only).",
+    )
+    def post(self, request):
+        data = RatingRunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
+        _admin_only(request.user, project, "start rating runs")
+        endpoint = get_endpoint(name=values["endpoint"])
+        if endpoint is None:
+            return Response({"detail": f"endpoint: no endpoint named {values['endpoint']!r}"}, status=400)
+        try:
+            run = start_rating_run(project=project, endpoint=endpoint, created_by=request.user)
+        except RatingRunError as exc:
+            return service_error_response(exc)
+        return Response(RatingRunSerializer(run).data, status=201)
+
+
+def _run(user, run_id: int):
+    run = _runs(user).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such rating run.")
+    return run
+
+
+class RatingRunDetailApi(APIView):
+    @extend_schema(responses={200: RatingRunSerializer, 404: ErrorSerializer})
+    def get(self, request, run_id: int):
+        return Response(RatingRunSerializer(_run(request.user, run_id)).data)
+
+
+class RatingRunCancelApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: RatingRunSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        description="Project admins: cancel a queued run at once, a running one at its next chunk (ratings kept).",
+    )
+    def post(self, request, run_id: int):
+        run = _run(request.user, run_id)
+        _admin_only(request.user, run.project, "cancel rating runs")
+        try:
+            cancel_rating_run(run=run)
+        except RatingRunError as exc:
+            return service_error_response(exc)
+        run.refresh_from_db()
+        return Response(RatingRunSerializer(run).data)

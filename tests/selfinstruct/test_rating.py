@@ -1,0 +1,113 @@
+"""LLM ratings of complexity and quality (1–6, DEITA's scale) by a judge endpoint — here the demo teacher's rating
+mode: the reply parses or is refused readably; a rating run rates each accepted instruction once, goes on from where
+it stopped, leaves failed items to the next run, fails at once on a misconfigured endpoint; its ratings chart and
+filter dataset versions like perplexities; through the API, the CLI and the console."""
+
+import pytest
+from django.core.management import call_command
+
+from exports.services import build_dataset_version, create_dataset_version
+from llm.rating import parse_rating
+from llm.teacher import default_seed_files
+from selfinstruct.batches import start_batch
+from selfinstruct.models import DifficultyScore, GeneratedInstruction, RatingRun
+from selfinstruct.rating import RatingRunError, run_rating, start_rating_run
+from selfinstruct.selectors import difficulty_histogram
+from selfinstruct.services import import_seed_file
+from tests.helpers.generation import drive
+
+
+def test_a_rating_reply_parses_or_says_what_is_wrong():
+    assert parse_rating("Complexity: 4", "complexity") == 4
+    assert parse_rating("  **Quality**：5\n", "quality") == 5
+    with pytest.raises(ValueError, match="outside 1–6"):
+        parse_rating("Quality: 9", "quality")
+    with pytest.raises(ValueError, match="has no 'Complexity:' line"):
+        parse_rating("Quality: 3", "complexity")
+
+
+@pytest.fixture
+def pool(project, endpoint):
+    for path in default_seed_files():
+        import_seed_file(project=project, path=path)
+    drive(start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=8, seed=7))
+    return GeneratedInstruction.objects.filter(project=project, status="accepted")
+
+
+def test_a_run_rates_each_instruction_once_and_leaves_failures_to_the_next(project, endpoint, pool, monkeypatch):
+    import selfinstruct.rating as rating
+
+    unlucky = pool.order_by("id").first().pk
+    real = rating.rate
+
+    def flaky(endpoint, *, instruction, **kw):
+        if instruction.startswith(pool.get(pk=unlucky).instruction):
+            raise rating.RatingError("rating reply has no 'Quality:' line")
+        return real(endpoint, instruction=instruction, **kw)
+
+    monkeypatch.setattr(rating, "rate", flaky)
+    run = start_rating_run(project=project, endpoint=endpoint, enqueue=False)
+    assert run.scorer == f"judge:{endpoint.name}" and run.items_total == pool.count() >= 8
+    run_rating(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and (run.items_scored, run.items_failed) == (pool.count() - 1, 1), run.error
+    scores = DifficultyScore.objects.filter(scorer=run.scorer)
+    assert all(1 <= s.complexity <= 6 and 1 <= s.quality <= 6 for s in scores)
+    with pytest.raises(RatingRunError, match="already has a rating run"):
+        RatingRun.objects.filter(pk=run.pk).update(status="running")
+        start_rating_run(project=project, endpoint=endpoint, enqueue=False)
+    RatingRun.objects.filter(pk=run.pk).update(status="succeeded")
+    monkeypatch.setattr(rating, "rate", real)
+    again = start_rating_run(project=project, endpoint=endpoint, enqueue=False)
+    assert again.items_total == 1  # only the one that failed
+    run_rating(run_id=again.pk)
+    assert DifficultyScore.objects.filter(scorer=run.scorer).count() == pool.count()
+    chart = difficulty_histogram(project=project, scorer=run.scorer, metric="complexity")
+    assert chart["labels"] == ["1", "2", "3", "4", "5", "6"] and sum(chart["counts"]) == pool.count()
+    band = {"scorer": run.scorer, "metric": "quality", "drop_easiest": 30, "drop_hardest": 0}
+    version = create_dataset_version(
+        project=project, kind="sft", test_fraction=0.0, filters={"include_seeds": False, "difficulty": band}
+    )
+    build_dataset_version(version_id=version.pk)
+    version.refresh_from_db()
+    assert version.status == "ready" and 0 < version.row_count <= pool.count()
+    assert version.lineage["difficulty"]["metric"] == "quality"
+
+
+def test_a_misconfigured_judge_fails_the_run_with_the_reason(project, endpoint, pool):
+    endpoint.api_key_env = "MISSING_JUDGE_API_KEY"
+    endpoint.save()
+    run = start_rating_run(project=project, endpoint=endpoint, enqueue=False)
+    run_rating(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed" and "MISSING_JUDGE_API_KEY" in run.error and run.finished_at
+
+
+def test_rating_through_the_api_the_cli_and_the_console(project, endpoint, pool, api_as, client, cast, capsys):
+    body = {"project": "alpha", "endpoint": endpoint.name}
+    assert api_as("consumer").post("/api/v1/rating-runs", body, format="json").status_code == 403
+    assert (
+        api_as("project_admin")
+        .post("/api/v1/rating-runs", {**body, "endpoint": "nope"}, format="json")
+        .json()["detail"]
+        .startswith("endpoint: no endpoint named")
+    )
+    made = api_as("project_admin").post("/api/v1/rating-runs", body, format="json")
+    assert made.status_code == 201 and made.json()["items_total"] == pool.count()
+    run_id = made.json()["id"]
+    assert api_as("consumer").get(f"/api/v1/rating-runs/{run_id}").json()["status"] == "queued"
+    assert api_as("project_admin").post(f"/api/v1/rating-runs/{run_id}/cancel").json()["status"] == "cancelled"
+    call_command("rate_instructions", "--project", "alpha", "--endpoint", endpoint.name, "--inline")
+    out = capsys.readouterr().out
+    assert f"{pool.count()} instruction(s) to rate" in out and f"complexity of {pool.count()} instruction(s)" in out
+    chart = api_as("consumer").get(
+        "/api/v1/difficulty", {"project": "alpha", "scorer": f"judge:{endpoint.name}", "metric": "quality"}
+    )
+    assert chart.json()["n"] == pool.count() and chart.json()["labels"] == ["1", "2", "3", "4", "5", "6"]
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/difficulty/", {"scorer": f"judge:{endpoint.name}", "metric": "complexity"})
+    text = page.content.decode()
+    assert 'id="rating-runs"' in text and 'id="rating-form"' in text and 'id="difficulty-data"' in text
+    started = client.post("/console/alpha/difficulty/rate", {"endpoint": endpoint.name})
+    assert started.status_code == 302 and RatingRun.objects.filter(status="queued").count() == 1
+    assert client.post("/console/alpha/difficulty/rate", {"endpoint": "nope"}).status_code == 400
