@@ -108,7 +108,7 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
                 format="json",
             )
             assert response.status_code == 201, response.content
-            job_id = response.json()["id"]
+            job_id = jobs[kind] = response.json()["id"]
             job = poll(
                 lambda j=job_id: TrainingJob.objects.get(pk=j),
                 lambda j: j.status not in (RunStatus.QUEUED, RunStatus.RUNNING),
@@ -200,9 +200,31 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
             lambda: admin.get(f"/api/v1/evaluations/{created.json()['id']}").json(),
             lambda r: r["status"] not in ("queued", "running"),
         )
+        # the round's win-rate: the DPO model, served too, against the SFT model it started from (held-out prompts)
+        dpo = TrainingJob.objects.get(pk=jobs["dpo"])
+        dpo_server = ModelServer("127.0.0.1", 0, Generator(model_dir(dpo)), model_name=f"job-{dpo.pk}")
+        dpo_server.start_in_thread()
+        try:
+            register_served_model(job=dpo, base_url=dpo_server.url, name=f"job-{dpo.pk}")
+            asked = admin.post(
+                f"/api/v1/training-jobs/{dpo.pk}/win-rate",
+                {"judge_endpoint": teacher_endpoint.name, "limit": 2},
+                format="json",
+            )
+            assert asked.status_code == 201, asked.content
+            round_run = poll(
+                lambda: admin.get(f"/api/v1/evaluations/{asked.json()['id']}").json(),
+                lambda r: r["status"] not in ("queued", "running"),
+            )
+        finally:
+            dpo_server.shutdown()
+            dpo_server.server_close()
     finally:
         server.shutdown()
         server.server_close()
+    assert round_run["status"] == "succeeded", round_run["error"]
+    won = admin.get(f"/api/v1/training-jobs/{jobs['dpo']}").json()["lineage"]["win_rate"]
+    assert won["opponent"] == f"job-{jobs['sft']}" and won["wins"] + won["ties"] + won["losses"] >= 1
     assert evaluation["status"] == "succeeded", evaluation["error"]
     assert [c["category"] for c in evaluation["results"]["categories"]] == ["brainstorming", "open qa"]
     assert evaluation["results"]["overall"]["judged"] == 2
