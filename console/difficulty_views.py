@@ -16,6 +16,7 @@ from console.access import admin_project
 from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS
+from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import (
     difficulty_band_ids,
@@ -180,3 +181,32 @@ def difficulty_cancel(request, slug: str, run_id: int):
     except TrainingJobError as exc:
         messages.error(request, str(exc))
     return redirect("console-difficulty", slug=project.slug)
+
+
+@login_required
+def diversity(request, slug: str):
+    """The pool's (or one batch's) diversity: numbers, and bars for length, nearest-neighbour similarity and the
+    most frequent opening words."""
+    project = admin_project(request, slug)
+    batch = request.GET.get("batch", "")
+    batch_id = int(batch) if batch.isdigit() and len(batch) < 12 else None
+    report = diversity_report(project=project, batch_id=batch_id)
+    charts = [
+        ("length-data", _("Length (tokens)"), report["length"]),
+        ("similarity-data", _("ROUGE-L to the nearest instruction"), report["nearest_similarity"]),
+        (
+            "openings-data",
+            _("Most frequent opening words"),
+            {"labels": [o["word"] for o in report["openings"]], "counts": [o["n"] for o in report["openings"]]},
+        ),
+    ]
+    context = {
+        "project": project,
+        "report": report,
+        "batch_id": batch_id,
+        "charts": [
+            {"id": cid, "title": title, "data": {"labels": d["labels"], "datasets": {title: d["counts"]}}}
+            for cid, title, d in charts
+        ],
+    }
+    return render(request, "console/diversity.html", context)

@@ -1,11 +1,12 @@
-"""Thin DRF views for rating runs (an LLM judge rating the complexity and quality of a project's accepted
-instructions, 1–6): project admins start and cancel them; admins and consumers see them. The ratings' distribution
-is `GET /api/v1/difficulty?scorer=judge:<endpoint>&metric=complexity|quality`."""
+"""Thin DRF views for the pool's quality levers: rating runs (an LLM judge rating the complexity and quality of a
+project's accepted instructions, 1–6: project admins start and cancel them; admins and consumers see them; their
+distribution is `GET /api/v1/difficulty?scorer=judge:<endpoint>&metric=complexity|quality`), and the pool's
+diversity report."""
 
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from core.pagination import PAGE_PARAMETERS, paginated
 from llm.selectors import get_endpoint
 from projects.models import DATA_ROLES, Role
 from projects.selectors import get_project_for_user, projects_for_user
+from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import rating_runs_for_projects
 
@@ -104,3 +106,23 @@ class RatingRunCancelApi(APIView):
             return service_error_response(exc)
         run.refresh_from_db()
         return Response(RatingRunSerializer(run).data)
+
+
+class DiversityApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", str, required=True),
+            OpenApiParameter("batch", int, description="One generation batch of the project; default: the pool."),
+        ],
+        responses={200: dict, 400: ErrorSerializer, 404: ErrorSerializer},
+        description="How diverse the accepted instructions are: language mix, length spread, distinct-1/2, the "
+        "nearest-neighbour ROUGE-L spread, and the most frequent opening words.",
+    )
+    def get(self, request):
+        project = get_project_for_user(
+            user=request.user, slug=request.query_params.get("project", "")[:64], roles=DATA_ROLES
+        )
+        batch = request.query_params.get("batch", "")
+        if batch and not (batch.isdigit() and len(batch) < 12):
+            return Response({"detail": "batch: a batch id"}, status=400)
+        return Response(diversity_report(project=project, batch_id=int(batch) if batch else None))

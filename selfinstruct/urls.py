@@ -14,4 +14,5 @@ api_urlpatterns = [
     path("rating-runs", rating_api.RatingRunListCreateApi.as_view(), name="rating-run-list"),
     path("rating-runs/<int:run_id>", rating_api.RatingRunDetailApi.as_view(), name="rating-run-detail"),
     path("rating-runs/<int:run_id>/cancel", rating_api.RatingRunCancelApi.as_view(), name="rating-run-cancel"),
+    path("diversity", rating_api.DiversityApi.as_view(), name="diversity"),
 ]

@@ -111,3 +111,24 @@ def test_rating_through_the_api_the_cli_and_the_console(project, endpoint, pool,
     started = client.post("/console/alpha/difficulty/rate", {"endpoint": endpoint.name})
     assert started.status_code == 302 and RatingRun.objects.filter(status="queued").count() == 1
     assert client.post("/console/alpha/difficulty/rate", {"endpoint": "nope"}).status_code == 400
+
+
+def test_the_diversity_report_through_the_api_the_cli_and_the_console(project, pool, api_as, client, cast, capsys):
+    from selfinstruct.diversity import diversity_report, opening
+
+    assert opening("Summarize the key dates.") == "summarize" and opening("总结一次产品发布的关键日期。") == "总结"
+    report = diversity_report(project=project)
+    n = pool.count()
+    assert report["instructions"] == n == sum(report["length"]["counts"]) == sum(report["nearest_similarity"]["counts"])
+    assert 0 < report["distinct_2"] <= 1 and 0 < report["distinct_1"] <= 1 and sum(report["languages"].values()) == n
+    assert report["mean_nearest_similarity"] < 0.7  # the near-duplicate threshold held
+    assert sum(o["n"] for o in report["openings"]) <= n and report["openings"][0]["n"] >= report["openings"][-1]["n"]
+    assert api_as("consumer").get("/api/v1/diversity", {"project": "alpha"}).json() == report
+    assert api_as("consumer").get("/api/v1/diversity", {"project": "alpha", "batch": "x"}).status_code == 400
+    assert api_as("labeler").get("/api/v1/diversity", {"project": "alpha"}).status_code == 404
+    call_command("diversity", "--project", "alpha")
+    assert f"{n} instruction(s)" in capsys.readouterr().out
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/diversity/").content.decode()
+    assert 'id="diversity-numbers"' in page and page.count("data-bars=") == 3
+    assert 'id="no-instructions"' in client.get("/console/alpha/diversity/", {"batch": "999"}).content.decode()
