@@ -68,26 +68,6 @@ def pytest_report_header(config):
     return [f"test path: {mode}; DATA_DIR={os.environ['DATA_DIR']}"]
 
 
-SLOW_FIRST = (
-    "test_loop_end_to_end.py",
-    "test_demo_stack.py",
-    "test_training_worker.py",
-    "test_several_machines.py",
-    "test_generation_workers.py",
-    "test_sampling_worker.py",
-    "test_faults.py",
-    "test_export_cli.py",
-    "test_schemathesis.py",
-    "test_lifecycle_workers.py",
-    "test_soak.py",
-    "test_console_browser.py",
-    "test_preference_runs.py",
-    "test_worker_roundtrip.py",
-    "test_training_pages.py",
-    "test_build_worker.py",
-    "test_completions.py",
-    "test_console_journeys.py",
-)
 DB_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server", "django_db_reset_sequences"}
 
 
@@ -113,10 +93,6 @@ def pytest_collection_modifyitems(config, items):
     shared_missing = not SHARED_DATA.is_dir()
     if shared_missing and REQUIRE_SERVICES and any(item.get_closest_marker("shared_data") for item in items):
         pytest.exit(f"REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing", returncode=3)
-    # The longest tests first (real workers, subprocesses, browsers; measured in CI): with `--maxschedchunk 1`
-    # xdist hands them out one by one as processes free up, so no 4-minute test starts last and becomes the tail.
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
     for item in items:
         if _missing_services:
             item.add_marker(pytest.mark.skip(reason=_missing_services))
