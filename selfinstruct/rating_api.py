@@ -16,7 +16,7 @@ from core.api import ErrorSerializer, service_error_response
 from core.pagination import PAGE_PARAMETERS, paginated
 from llm.selectors import get_endpoint
 from projects.models import DATA_ROLES, Role
-from projects.selectors import get_project_for_user, projects_for_user
+from projects.selectors import get_project_for_user, projects_for_user, role_in_project
 from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import rating_runs_for_projects
@@ -47,7 +47,7 @@ def _runs(user):
 
 
 def _admin_only(user, project, what: str) -> None:
-    if not projects_for_user(user=user, roles=(Role.ADMIN,)).filter(pk=project.pk).exists():
+    if role_in_project(user=user, project=project) != Role.ADMIN:
         raise PermissionDenied(f"only project admins may {what}")
 
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from core.api import ErrorSerializer, service_error_response
 from core.pagination import PAGE_PARAMETERS, paginated
 from projects.models import DATA_ROLES, Role
-from projects.selectors import get_project_for_user, projects_for_user
+from projects.selectors import get_project_for_user, role_in_project
 from selfinstruct.difficulty import METRICS
 from selfinstruct.selectors import difficulty_histogram, difficulty_scorers
 from training import difficulty, selectors
@@ -43,7 +43,7 @@ class DifficultyRunInputSerializer(serializers.Serializer):
 
 
 def _admin_only(user, project, what: str) -> None:
-    if not projects_for_user(user=user, roles=(Role.ADMIN,)).filter(pk=project.pk).exists():
+    if role_in_project(user=user, project=project) != Role.ADMIN:
         raise PermissionDenied(f"only project admins may {what}")
 
 
