@@ -31,7 +31,7 @@ from selfinstruct.models import (
     Stage,
 )
 from selfinstruct.parsing import ParsedItem, parse_instruction_list, parse_triples
-from selfinstruct.pool import locked_pool
+from selfinstruct.pool import Lookahead, locked_pool, look_ahead
 from selfinstruct.prompts import (
     TRIPLE_METHODS,
     BuiltPrompt,
@@ -258,6 +258,17 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
     if snapshot["method"] == Method.SELF_INSTRUCT and reply.finish_reason == "length":
         items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
     cost = reply.cost
+    # The exact top 10 that accepted rows keep is the costly part of the pool check: worked out before the lock
+    # against this process's copy of the pool; under the lock only rows added since are scored.
+    ahead = look_ahead(
+        batch.project_id,
+        [
+            item.instruction
+            for item in items
+            if check_item(item, language=batch.language, expects_output=triples) is None
+        ],
+        NEAR_DUPLICATE_THRESHOLD,
+    )
     with locked_pool(batch.project_id) as pool:
         lane = claim_step(batch.pk, lane_number, token, step)
         if lane is None:
@@ -276,7 +287,7 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
             attempts=reply.attempts,
             parsed=len(items),
         )
-        accepted = sum(_judge(batch, request, item, pool, expects_output=triples) for item in items)
+        accepted = sum(_judge(batch, request, item, pool, ahead, expects_output=triples) for item in items)
         request.accepted = accepted
         request.save(update_fields=["accepted"])
         GenerationBatch.objects.filter(pk=batch.pk).update(
@@ -299,7 +310,7 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
             advance_lane(lane)
 
 
-def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> bool:
+def _judge(batch, request, item: ParsedItem, pool, ahead: Lookahead, *, expects_output: bool) -> bool:
     """Filter one parsed item against the rules and the pool; store it accepted or rejected. True if accepted."""
     key = instruction_key(item.instruction)
     reason = check_item(item, language=batch.language, expects_output=expects_output)
@@ -313,7 +324,7 @@ def _judge(batch, request, item: ParsedItem, pool, *, expects_output: bool) -> b
         if similar:
             reason = Reason.NEAR_DUPLICATE
         else:
-            similar = pool.index.most_similar(item.instruction, k=10)
+            similar = ahead.most_similar(pool.index, item.instruction, k=10)
     row = GeneratedInstruction.objects.create(
         project_id=batch.project_id,
         batch=batch,

@@ -613,19 +613,19 @@ def _top_k(
 
 
 @njit(cache=True)
-def _all_scores(query_tokens, slot, masks, all_tokens, item_offsets, item_lengths, n_items):
-    """F against every item (the exhaustive reference, compiled the same way)."""
+def _all_scores(query_tokens, slot, masks, all_tokens, item_offsets, item_lengths, first, n_items):
+    """F against every item from `first` on (the exhaustive reference, compiled the same way)."""
     n = query_tokens.shape[0]
-    out = np.zeros(n_items, np.float64)
+    out = np.zeros(n_items - first, np.float64)
     if n == 0:
         return out
     _prepare_query(query_tokens, slot, masks)
     words = (n + 63) >> 6
     v = np.empty(words, np.uint64)
-    for item in range(n_items):
+    for item in range(first, n_items):
         m = item_lengths[item]
         if m:
-            out[item] = _rouge_f(_lcs(n, words, slot, masks, all_tokens, item_offsets[item], m, v), n, m)
+            out[item - first] = _rouge_f(_lcs(n, words, slot, masks, all_tokens, item_offsets[item], m, v), n, m)
     _reset_query(query_tokens, slot)
     return out
 
@@ -873,6 +873,22 @@ class NearDuplicateIndex:
 
     def most_similar(self, text: str, k: int = 10) -> list[tuple[str, float]]:
         """Exact top-k by F (ties: earlier-added first); items scoring 0 are left out."""
+        return [(self._ids[index], score) for index, score in self.ranked(text, k)]
+
+    def ranked_since(self, text: str, earlier: list[tuple[int, float]], since: int, k: int = 10):
+        """The exact top-k now, given `earlier` = ranked(text, k) computed when the index held `since` items: only
+        the items added since are scored (so the costly walk can run before a lock and this short step under it)."""
+        query_ids = self._query(text)
+        n_items = len(self._ids)
+        if len(query_ids) == 0 or k <= 0 or since >= n_items:
+            return list(earlier[:k])
+        scores = _all_scores(query_ids, self._slot, self._masks(len(query_ids)), *self._store, since, n_items)
+        (later,) = np.nonzero(scores > 0.0)
+        merged = list(earlier) + [(since + int(i), float(scores[i])) for i in later]
+        return sorted(merged, key=lambda pair: (-pair[1], pair[0]))[:k]
+
+    def ranked(self, text: str, k: int = 10) -> list[tuple[int, float]]:
+        """Exact top-k as (item index, F), best first (ties: earlier-added first); items scoring 0 are left out."""
         query_ids = self._query(text)
         if len(query_ids) == 0 or not self._ids or k <= 0:
             return []
@@ -890,12 +906,12 @@ class NearDuplicateIndex:
             self._full.size,
             self._full.items,
         )
-        return [(self._ids[i], float(s)) for i, s in zip(items.tolist(), scores.tolist(), strict=True)]
+        return [(int(i), float(s)) for i, s in zip(items.tolist(), scores.tolist(), strict=True)]
 
     def exhaustive_scores(self, text: str) -> np.ndarray:
         """F against every item, by brute force (the reference the benchmark checks decisions against)."""
         query_ids = self._query(text)
-        return _all_scores(query_ids, self._slot, self._masks(len(query_ids)), *self._store, len(self._ids))
+        return _all_scores(query_ids, self._slot, self._masks(len(query_ids)), *self._store, 0, len(self._ids))
 
     def item_id(self, index: int) -> str:
         return self._ids[index]

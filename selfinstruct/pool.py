@@ -113,6 +113,37 @@ def _initial_build(project_id: int, state: PoolState) -> None:
     state.texts.update(items)
 
 
+@dataclass
+class Lookahead:
+    """What was worked out for some texts before taking the pool lock, against the process's index as it was then
+    (`since` items): the exact top 10 of each text that was no near-duplicate of it. Under the lock only the items
+    added since are scored (`NearDuplicateIndex.ranked_since`), so the costly walk over the pool does not hold up
+    other workers. Valid only for the same index object (a rebuild under the lock makes a new one)."""
+
+    index: NearDuplicateIndex | None = None
+    since: int = 0
+    top: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    def most_similar(self, index: NearDuplicateIndex, text: str, k: int = 10) -> list[tuple[str, float]]:
+        earlier = self.top.get(text) if index is self.index else None
+        ranked = index.ranked(text, k) if earlier is None else index.ranked_since(text, earlier, self.since, k)
+        return [(index.item_id(i), score) for i, score in ranked]
+
+
+def look_ahead(project_id: int, texts: list[str], threshold: float, k: int = 10) -> Lookahead:
+    """Outside the lock: the exact top k of each text that is no near-duplicate of the pool this process holds
+    (loading it on first use). Single-threaded per process, like the workers that call it."""
+    state = _pools.get(project_id)
+    if state is None:
+        state = _pools[project_id] = _fresh_state(project_id)
+    index = state.index
+    ahead = Lookahead(index=index, since=len(index))
+    for text in dict.fromkeys(texts):
+        if not index.is_near_duplicate(text, threshold):
+            ahead.top[text] = index.ranked(text, k)
+    return ahead
+
+
 @contextmanager
 def locked_pool(project_id: int):
     """Yield the project's up-to-date PoolState inside a transaction that holds the pool lock.
