@@ -12,6 +12,11 @@ the two token bags, F > t needs O > t(|a|+|b|)/2, which gives filters that can n
   probes each with the prefix for that bucket's shortest length;
 - positional (PPJoin): on a shared element at positions i (query) and j (item), the overlap is at most the shared
   elements met so far + 1 + min(|a|-i-1, |b|-j-1); a candidate whose bound falls to the needed overlap is dropped;
+- signature: each prefix-table entry carries, beside the item's position, which of 58 hash buckets the item's
+  tokens fall in; the sum of the query's token counts over those buckets bounds the overlap. It is read with the
+  entry itself (no random access), so when every token is common (formulaic pools: each query element's list
+  holds thousands of items) the entries that cannot reach the needed overlap are dropped while scanning, without
+  touching the item's per-item state;
 - sketch: per item, token counts in 64 hash buckets (2 bits each, 3 = "3 or more"); the sum over buckets of the
   smaller count bounds the overlap, from one cache line, before the item's tokens are read.
 
@@ -96,6 +101,49 @@ def _sketch_bound(query_counts, sketch):
         if q:
             c = int((sketch[b >> 5] >> np.uint64((b & 31) * 2)) & np.uint64(3))
             bound += q if c == 3 or q < c else c
+    return bound
+
+
+_POSITION_BITS = 6  # a prefix-table entry (int64): the item's position (clipped) in its low bits ...
+_SIGNATURE_BITS = 64 - _POSITION_BITS  # ... and its signature above them
+_POSITION_MASK = (1 << _POSITION_BITS) - 1
+
+
+@njit(cache=True)
+def _signature_bucket(token):
+    return ((np.int64(token) * 0x9E3779B1) >> 13) % _SIGNATURE_BITS
+
+
+@njit(cache=True)
+def _signature(tokens):
+    """Which of the hash buckets the tokens fall in, as the bits above the position bits of an entry."""
+    bits = np.int64(0)
+    for t in tokens:
+        bits |= np.int64(1) << (_POSITION_BITS + _signature_bucket(t))
+    return bits
+
+
+@njit(cache=True)
+def _signature_levels(query_tokens):
+    """levels[c] = the buckets (as signature bits) holding more than c of the query's tokens. The overlap with an
+    item is at most the sum over levels of popcount(levels[c] & item signature)."""
+    counts = np.zeros(_SIGNATURE_BITS, np.int64)
+    for t in query_tokens:
+        if t >= 0:
+            counts[_signature_bucket(t)] += 1
+    levels = np.zeros(max(1, counts.max()), np.uint64)
+    for b in range(_SIGNATURE_BITS):
+        for c in range(counts[b]):
+            levels[c] |= np.uint64(1) << np.uint64(_POSITION_BITS + b)
+    return levels
+
+
+@njit(cache=True)
+def _signature_bound(levels, entry):
+    signature = np.uint64(entry) & ~np.uint64(_POSITION_MASK)
+    bound = 0
+    for c in range(levels.shape[0]):
+        bound += _popcount(levels[c] & signature)
     return bound
 
 
@@ -193,9 +241,9 @@ def _copy_list(source, count, items, positions, target, new_items, new_positions
 
 
 @njit(cache=True)
-def _append(lists, item, table):
-    """Append item to each list, with its position in the item's element order (int16, clipped: a larger
-    position only loosens the positional bound)."""
+def _append(lists, item, table, signature):
+    """Append item to each list, with its position in the item's element order (16 bits, clipped: a smaller
+    position only loosens the positional bound) and, in the prefix tables, its signature."""
     start, size, cap, items, positions, used = table
     with_positions = positions.shape[0] > 0
     for j in range(lists.shape[0]):
@@ -210,7 +258,7 @@ def _append(lists, item, table):
         k = start[e] + size[e]
         items[k] = item
         if with_positions:
-            positions[k] = min(j, 32767)
+            positions[k] = min(j, _POSITION_MASK) | signature
         size[e] += 1
     used[1] += lists.shape[0]
 
@@ -310,9 +358,10 @@ def _add_items(
         item_offsets[item + 1] = start + n
         item_lengths[item] = n
         _sketch(tokens, sketches[item])
-        _append(short_lists, item, short)
-        _append(long_lists, item, long)
-        _append(elements, item, full)
+        signature = _signature(tokens)
+        _append(short_lists, item, short, signature)
+        _append(long_lists, item, long, signature)
+        _append(elements, item, full, signature)
     return batch_offsets.shape[0] - 1, 0, 0, 0
 
 
@@ -378,10 +427,24 @@ def _lcs(n, words, slot, masks, all_tokens, start, length, v):
 
 @njit(cache=True)
 def _probe(
-    query_elements, n, threshold, bucket, m_low, m_high, longer, keys, table, item_lengths, hits, touched, n_touched
+    query_elements,
+    n,
+    threshold,
+    bucket,
+    m_low,
+    m_high,
+    longer,
+    keys,
+    table,
+    item_lengths,
+    hits,
+    touched,
+    n_touched,
+    levels,
 ):
     """Scan one length bucket of the short (longer=False: items no longer than the query) or long table (items
-    longer than the query) with the length, prefix and positional filters; returns the new touched count."""
+    longer than the query) with the length, prefix, signature and positional filters; returns the new touched
+    count."""
     start, size, _, items, positions, _ = table
     low, high = _bucket_bounds(bucket)
     exact = low == high
@@ -393,6 +456,7 @@ def _probe(
     if low > high:
         return n_touched
     prefix = n - _needed_overlap(threshold, n, low) + 1  # the shortest partner needs the longest prefix
+    least = _needed_overlap(threshold, n, low)  # the overlap any item of this bucket needs, at the least
     for i in range(prefix):
         e = query_elements[i]
         if e < 0:
@@ -402,6 +466,9 @@ def _probe(
             continue
         list_id = keys[key]
         for x in range(start[list_id], start[list_id] + size[list_id]):
+            entry = positions[x]
+            if _signature_bound(levels, entry) < least:
+                continue  # dropped from the entry alone: the item's own state is never read
             item = items[x]
             h = hits[item]
             if h < 0:
@@ -409,7 +476,7 @@ def _probe(
             m = low if exact else item_lengths[item]
             if m < low or m > high:
                 continue
-            bound = h + 1 + min(n - i - 1, m - positions[x] - 1)
+            bound = h + 1 + min(n - i - 1, m - (entry & _POSITION_MASK) - 1)
             if h == 0:
                 touched[n_touched] = item
                 n_touched += 1
@@ -468,6 +535,7 @@ def _candidates_above(
     m_high = int(np.ceil((2 - threshold) * n / threshold + 1e-9)) - 1
     b_low, b_mid, b_high = _bucket(m_low), _bucket(n), _bucket(m_high)
     _prepare_query(query_tokens, slot, masks)
+    levels = _signature_levels(query_tokens)
     query_counts = np.zeros(64, np.int64)
     for t in query_tokens:
         if t >= 0:
@@ -496,6 +564,7 @@ def _candidates_above(
             hits,
             touched,
             0,
+            levels,
         )
         n_touched = _probe(
             query_elements,
@@ -511,6 +580,7 @@ def _candidates_above(
             hits,
             touched,
             n_touched,
+            levels,
         )
         survivors = np.empty(n_touched, np.int64)
         counts = np.empty(n_touched, np.int64)
@@ -649,7 +719,7 @@ class _Postings:
         self.size = np.zeros(0, np.int32)
         self.cap = np.zeros(0, np.int32)
         self.items = np.empty(1024, np.int32)
-        self.positions = np.empty(1024 if with_positions else 0, np.int16)
+        self.positions = np.empty(1024 if with_positions else 0, np.int64)  # position | signature
         self.used = np.zeros(2, np.int64)  # arena fill, live entries
 
     @property
@@ -676,7 +746,7 @@ class _Postings:
         sizes = self.size[:n_lists].astype(np.int64)
         total = int((sizes + np.maximum(2, sizes >> 3)).sum()) + max(1024, self.live() // 8)
         items = np.empty(total, np.int32)
-        positions = np.empty(total if self.positions.shape[0] else 0, np.int16)
+        positions = np.empty(total if self.positions.shape[0] else 0, np.int64)
         self.used[0] = _compact(n_lists, *self.table[:5], items, positions)
         self.items, self.positions = items, positions
 

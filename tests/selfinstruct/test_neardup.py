@@ -201,3 +201,65 @@ def test_chinese_near_duplicates_are_caught():
 def test_threshold_below_the_index_threshold_is_refused():
     with pytest.raises(ValueError, match="prunes for F > 0.7"):
         NearDuplicateIndex().is_near_duplicate("x", 0.5)
+
+
+def test_formulaic_pool_with_every_token_common_keeps_answers_exact():
+    """A formulaic pool (the same frames and a small vocabulary recombined, topics and constraints before or after,
+    some texts longer than 64 tokens so buckets hold many lengths): every query element's list is long and most
+    entries are dropped by their signature alone. Answers must still equal brute force, including near the
+    threshold."""
+    import random
+
+    rng = random.Random(11)
+    verbs, heads = ["list", "explain", "compare", "draft", "rank"], ["risks", "tips", "dates", "costs", "steps"]
+    topics = ["school trip", "product launch", "garden party", "code review", "bike lane", "city budget"]
+    tails = ["in under 100 words", "for new parents", "as a bulleted list", "with a friendly tone", "in a table"]
+
+    def compose() -> str:
+        parts = [rng.choice(verbs), rng.choice(["the", "three", "five"]), rng.choice(heads), "of a"]
+        parts.append(rng.choice(topics))
+        for _ in range(rng.randint(0, 3)):
+            tail = rng.choice(tails)
+            parts = [tail, *parts] if rng.random() < 0.5 else [*parts, tail]
+        if rng.random() < 0.05:
+            parts *= 6  # a long text: its length bucket spans several lengths
+        return " ".join(parts)
+
+    texts = [compose() for _ in range(3000)]
+    brute, index = ExhaustiveIndex(), NearDuplicateIndex()
+    for i, text in enumerate(texts):
+        brute.add(str(i), text)
+    index.build([(str(i), t) for i, t in enumerate(texts[:2200])])
+    for i, text in enumerate(texts[2200:], start=2200):
+        index.add(str(i), text)
+    near = 0
+    for n in range(150):
+        query = compose() if n % 2 else " ".join(rng.choice(texts).split()[1:])
+        scores = brute.scores(query)
+        expected = {i for i, s in scores if s > 0.7}
+        near += any(0.6 <= s <= 0.8 for _, s in scores)
+        assert {index.item_id(i) for i in index.candidates_above(query)[0]} == expected, query
+        assert index.is_near_duplicate(query) == bool(expected)
+    assert near > 50  # the sample really probes the threshold
+
+
+def test_top_k_worked_out_before_new_items_is_completed_exactly():
+    """The accepted row's top 10 is computed before the pool lock; under it only the items added since are scored:
+    the merged answer equals a fresh exact top 10, ties ordered by insertion."""
+    import random
+
+    rng = random.Random(5)
+    vocabulary = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(4, 16))) for _ in range(600)]
+    index = NearDuplicateIndex().build([(str(i), t) for i, t in enumerate(texts[:500])])
+    queries = [rng.choice(texts) for _ in range(20)] + [" ".join(rng.choices(vocabulary, k=8)) for _ in range(20)]
+    earlier = {q: index.ranked(q, 10) for q in queries}
+    since = len(index)
+    for i, text in enumerate(texts[500:], start=500):
+        index.add(str(i), text)
+    index.add("copy", queries[0])  # an exact copy added since ranks first
+    for query in queries:
+        assert index.ranked_since(query, earlier[query], since, 10) == index.ranked(query, 10)
+    assert index.item_id(index.ranked_since(queries[0], earlier[queries[0]], since, 1)[0][0]) in {"copy"} | {
+        str(i) for i, t in enumerate(texts) if t == queries[0]
+    }
