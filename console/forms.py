@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
+from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import prompt_templates
 
 
@@ -68,6 +69,16 @@ class NewVersionForm(forms.Form):
     metric = forms.ChoiceField(choices=[(m, m) for m in DIFFICULTY_METRICS], required=False, label=_("Metric"))
     drop_easiest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Drop the easiest (%)"))
     drop_hardest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Drop the hardest (%)"))
+    min_depth = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_EVOLUTION_DEPTH,
+        required=False,
+        label=_("SFT: Evol-Instruct depth from"),
+        help_text=_("Evolutions from the seed (0: not evolved); blank: any."),
+    )
+    max_depth = forms.IntegerField(
+        min_value=0, max_value=MAX_EVOLUTION_DEPTH, required=False, label=_("SFT: Evol-Instruct depth up to")
+    )
 
     def filters(self) -> dict:
         values, found = self.cleaned_data, {}
@@ -81,6 +92,11 @@ class NewVersionForm(forms.Form):
                     "metric": values["metric"] or "ifd",
                     "drop_easiest": values["drop_easiest"] or 0,
                     "drop_hardest": values["drop_hardest"] or 0,
+                }
+            if values["min_depth"] is not None or values["max_depth"] is not None:
+                found["evolution"] = {
+                    "min_depth": values["min_depth"] or 0,
+                    "max_depth": MAX_EVOLUTION_DEPTH if values["max_depth"] is None else values["max_depth"],
                 }
         else:
             if values["consensus"]:

@@ -36,6 +36,7 @@ from exports.signals import version_ready
 from exports.stats import Stats
 from projects.selectors import signed_in_or_none
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
+from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import difficulty_band_ids, iter_sft_examples
 from selfinstruct.text import conversation_text, prompt_text
 
@@ -43,7 +44,16 @@ logger = logging.getLogger(__name__)
 _BEAT_EVERY_ROWS = 1000  # look at the clock this often while writing rows
 
 FILTER_KEYS = {
-    "sft": {"batches", "date_from", "date_to", "accepted_only", "languages", "include_seeds", "difficulty"},
+    "sft": {
+        "batches",
+        "date_from",
+        "date_to",
+        "accepted_only",
+        "languages",
+        "include_seeds",
+        "difficulty",
+        "evolution",
+    },
     "preference": {
         "date_from",
         "date_to",
@@ -90,6 +100,22 @@ def _check_filters(kind: str, filters: dict) -> dict:
             raise DatasetError(f"filters.{key}: true or false")
     if clean.get("difficulty") is not None:
         clean["difficulty"] = _check_difficulty(clean["difficulty"])
+    if clean.get("evolution") is not None:
+        clean["evolution"] = _check_evolution(clean["evolution"])
+    return clean
+
+
+def _check_evolution(value) -> dict:
+    """{min_depth, max_depth}: generated instructions that many Evol-Instruct evolutions from a seed (0: not
+    evolved), both optional, from 0 to MAX_DEPTH."""
+    if not isinstance(value, dict) or not set(value) <= {"min_depth", "max_depth"}:
+        raise DatasetError("filters.evolution: {min_depth, max_depth}")
+    clean = {"min_depth": value.get("min_depth", 0), "max_depth": value.get("max_depth", MAX_EVOLUTION_DEPTH)}
+    for key, depth in clean.items():
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_EVOLUTION_DEPTH:
+            raise DatasetError(f"filters.evolution.{key}: a whole number from 0 to {MAX_EVOLUTION_DEPTH}")
+    if clean["min_depth"] > clean["max_depth"]:
+        raise DatasetError("filters.evolution: min_depth must not exceed max_depth")
     return clean
 
 
@@ -174,6 +200,7 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     f = version.filters
     batches, endpoints, templates, seeds, instructions = set(), set(), set(), set(), set()
     conversations = 0
+    depths: dict[str, int] = {}
     band = f.get("difficulty")
     keep = None
     if band:  # generated rows outside the band (or never scored by its scorer) are left out; seeds stay
@@ -192,7 +219,8 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         date_to=f.get("date_to"),
         accepted_only=f.get("accepted_only", True),
         languages=f.get("languages"),
-        include_seeds=f.get("include_seeds", True),
+        include_seeds=f.get("include_seeds", True) and not f.get("evolution", {}).get("min_depth"),
+        evolution=f.get("evolution"),
     ):
         source = example["source"]
         if keep is not None and source["type"] == "generated" and source["instruction_id"] not in keep:
@@ -203,6 +231,9 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
             endpoints.add(source["endpoint"])
             templates.add(source["template"])
             instructions.add(source["instruction_id"])
+            if "evolution" in source and source["example"] == 0:
+                depth = str(source["evolution"]["depth"])
+                depths[depth] = depths.get(depth, 0) + 1
         else:
             seeds.add(source["seed_id"])
         system, history = example.get("system", ""), example.get("history", [])
@@ -230,6 +261,7 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         seeds=len(seeds),
         seed_ids=sorted(seeds)[:10_000],
         **({"multi_turn_rows": conversations} if conversations else {}),
+        **({"evolved_instructions_by_depth": dict(sorted(depths.items()))} if depths else {}),
     )
     if keep is not None:
         lineage["difficulty"] = {**band, "instructions_in_band": len(keep), "rows_left_out": outside}

@@ -11,6 +11,10 @@ Faults: 429, 500, 503, slow, truncated, malformed, empty, reset, length.
 Rating mode: llm/rating.py's complexity and quality prompts get a "Complexity: n" / "Quality: n" line (1–6).
 Judge mode: a prompt in the form of llm/judge.py's judge prompt gets "Score 1/Score 2/Reason" lines from a
 word-coverage heuristic, with a deliberate first-position bias in some replies.
+Evolution mode: selfinstruct/evolution.py's evolving prompt gets the instruction back with a framing phrase and a
+requirement added (long enough to pass the near-duplicate check); one reply in eight is the parent unchanged and
+one in sixteen an apology, so the elimination rules run too. Its equality prompt gets "Equal" when the two texts
+have the same words, else "Not equal".
 """
 
 from __future__ import annotations
@@ -335,6 +339,10 @@ class Composer:
             return judge_reply(prompt)
         if RATING_REQUEST.search(prompt):
             return rating_reply(prompt)
+        if EVOLVE_REQUEST.search(prompt):
+            return evolve_reply(prompt)
+        if EQUALITY_REQUEST.search(prompt):
+            return equality_reply(prompt)
         lines = prompt.rstrip().splitlines()
         last = lines[-1] if lines else ""
         if re.match(r"^\s*(Classification|是否分类任务)\s*[:：]\s*$", last):
@@ -398,6 +406,55 @@ def _demo_grade(question: str, answer: str) -> float:
     covered = len(asked & _content_words(answer)) / max(1, len(asked))
     developed = min(1.0, len(answer.strip()) / 240)
     return 1 + 9 * (0.55 * min(1.0, 2 * covered) + 0.45 * developed)
+
+
+EVOLVE_REQUEST = re.compile(r"\n(?:#Instruction#|#原指令#)\n(.*?)\n\n(?:#New instruction#|#新指令#)\n?$", re.S)
+EQUALITY_REQUEST = re.compile(
+    r"(?:First: (.*?)\n\nSecond: (.*?)\n\nAnswer:|第一条：(.*?)\n\n第二条：(.*?)\n\n回答：)\s*$", re.S
+)
+_EVOLVE_FRAMES = {
+    "en": ("For a reader who is new to the subject,", "In a realistic workplace setting,", "As a short exercise,"),
+    "zh": ("面向刚接触这个领域的读者，", "放在真实的工作场景里，", "作为一道小练习，"),
+}
+_EVOLVE_REQUIREMENTS = {
+    "en": (
+        "Give two concrete examples and explain how each one supports your answer step by step.",
+        "Keep the answer under 150 words and end with a one-sentence summary of the main trade-off.",
+        "Compare at least two different approaches and say which one you would choose and why.",
+        "List the assumptions you make first, then reason through the problem in numbered steps.",
+    ),
+    "zh": (
+        "请给出两个具体例子，并逐步说明每个例子如何支持你的结论。",
+        "回答控制在一百五十字以内，最后用一句话总结最主要的取舍。",
+        "至少比较两种不同的做法，并说明你会选择哪一种以及原因。",
+        "先列出你所做的假设，再分步骤推理出最终答案。",
+    ),
+}
+
+
+def evolve_reply(prompt: str) -> str:
+    """The demo teacher's evolution mode (see the module docstring). Deterministic per prompt."""
+    parent = EVOLVE_REQUEST.search(prompt).group(1).strip()
+    chinese = is_chinese(parent)
+    language = "zh" if chinese else "en"
+    pick = int(hashlib.sha256(prompt.encode()).hexdigest(), 16)
+    if pick % 16 == 0:
+        return "抱歉，我无法改写这条指令。" if chinese else "Sorry, I can't rewrite this instruction."
+    if pick % 8 == 1:
+        return parent
+    frame = _EVOLVE_FRAMES[language][pick % 3]
+    requirement = _EVOLVE_REQUIREMENTS[language][(pick >> 4) % 4]
+    body = parent if chinese else parent[:1].lower() + parent[1:]
+    return f"{frame}{body}{requirement}" if chinese else f"{frame} {body} {requirement}"
+
+
+def equality_reply(prompt: str) -> str:
+    groups = [g for g in EQUALITY_REQUEST.search(prompt).groups() if g is not None]
+    first, second = (set(WORD.findall(text.lower())) for text in groups[:2])
+    chinese = is_chinese(groups[0])
+    if first == second:
+        return "相同" if chinese else "Equal"
+    return "不同" if chinese else "Not equal"
 
 
 def judge_reply(prompt: str) -> str:

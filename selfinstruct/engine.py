@@ -17,6 +17,15 @@ from core import lifecycle
 from core.lifecycle import RunStatus
 from llm.client import LLMError, LLMReply, call_llm
 from selfinstruct.batches import batch_kind, enqueue_step, finish_batch
+from selfinstruct.evolution import (
+    MAX_DEPTH,
+    OPERATIONS,
+    elimination_reason,
+    parse_evolved,
+    render_equality,
+    render_evolution,
+    says_equal,
+)
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item
 from selfinstruct.models import (
     GeneratedInstruction,
@@ -70,9 +79,39 @@ def _machine_demos(batch: GenerationBatch, n: int, rng: random.Random) -> list[D
     return list(demos.values())
 
 
+def _evolution_parent(batch: GenerationBatch, rng: random.Random) -> Demo | None:
+    """A pool item of the batch's language to evolve, uniformly among the seeds and the accepted instructions
+    fewer than MAX_DEPTH evolutions from a seed."""
+    seeds = SeedTask.objects.filter(project=batch.project, language=batch.language).order_by("id")
+    generated = GeneratedInstruction.objects.filter(
+        project=batch.project,
+        status=InstructionStatus.ACCEPTED,
+        language=batch.language,
+        evolution_depth__lt=MAX_DEPTH,
+    ).order_by("id")
+    n_seeds, n_generated = seeds.count(), generated.count()
+    if n_seeds + n_generated == 0:
+        return None
+    pick = rng.randrange(n_seeds + n_generated)
+    if pick < n_seeds:
+        seed = seeds.values_list("id", "instruction")[pick]
+        return Demo("seed", seed[0], seed[1])
+    row = generated.values_list("id", "instruction", "evolution_depth")[pick - n_seeds]
+    return Demo("machine", row[0], row[1], output=str(row[2]))  # output carries the parent's depth here
+
+
 def build_prompt(batch: GenerationBatch, lane: int, step: int) -> BuiltPrompt:
     snapshot = batch.template_snapshot
     rng = random.Random(f"{batch.seed}:{batch.pk}:{lane}:{step}")
+    if snapshot["method"] == Method.EVOL_INSTRUCT:
+        parent = _evolution_parent(batch, rng)
+        if parent is None:
+            raise ValueError(f"project {batch.project_id} has no {batch.language} instruction to evolve")
+        operation = rng.choice(OPERATIONS)
+        text = render_evolution(
+            snapshot["body"], parent=parent.instruction, operation=operation, language=batch.language
+        )
+        return BuiltPrompt(text=text, demos=[parent], stop=[], first_number=1, evolution=operation)
     machine = _machine_demos(batch, snapshot["num_machine_demos"], rng) if snapshot["num_machine_demos"] else []
     human = _human_demos(batch, snapshot["num_demos"] - len(machine), rng)
     demos = human + machine
@@ -153,7 +192,36 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
     except LLMError as exc:
         record_failed_step(batch, lane_number, token, step, prompt, exc)
         return
+    if prompt.evolution:
+        try:
+            evolved = _evolved_item(batch, prompt, reply)
+        except LLMError as exc:
+            record_failed_step(batch, lane_number, token, step, prompt, exc)
+            return
+        _record_step(batch, lane_number, token, step, prompt, reply, evolved=evolved)
+        return
     _record_step(batch, lane_number, token, step, prompt, reply)
+
+
+def _evolved_item(batch: GenerationBatch, prompt: BuiltPrompt, reply: LLMReply) -> tuple[ParsedItem, str | None]:
+    """The child instruction of an Evol-Instruct reply and the elimination rule it breaks (None: none). The
+    teacher is asked whether it gains anything over its parent only when every other rule passed."""
+    parent = prompt.demos[0]
+    item = ParsedItem(instruction=parse_evolved(reply.text), truncated=reply.finish_reason == "length")
+    reason = elimination_reason(parent.instruction, item.instruction)
+    expects_output = False
+    if reason is None and check_item(item, language=batch.language, expects_output=expects_output) is None:
+        answer = call_llm(
+            batch.endpoint,
+            purpose="generation",
+            prompt=render_equality(parent=parent.instruction, child=item.instruction, language=batch.language),
+            project_id=batch.project_id,
+            temperature=0.0,
+            max_tokens=8,
+        )
+        if says_equal(answer.text):
+            reason = Reason.EVOL_NO_GAIN
+    return item, reason
 
 
 def request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
@@ -250,11 +318,16 @@ def record_failed_step(
             advance_lane(lane, countdown=min(60.0, 2.0**failures))
 
 
-def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LLMReply) -> None:
+def _record_step(
+    batch, lane_number, token, step, prompt: BuiltPrompt, reply: LLMReply, *, evolved: tuple | None = None
+) -> None:
     snapshot = batch.template_snapshot
     triples = snapshot["method"] in TRIPLE_METHODS
-    parse = parse_triples if triples else parse_instruction_list
-    items = parse(reply.text, finish_reason=reply.finish_reason)
+    if evolved is not None:
+        items, evolution = [evolved[0]], _lineage(prompt, eliminated=evolved[1])
+    else:
+        parse = parse_triples if triples else parse_instruction_list
+        items, evolution = parse(reply.text, finish_reason=reply.finish_reason), None
     if snapshot["method"] == Method.SELF_INSTRUCT and reply.finish_reason == "length":
         items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
     cost = reply.cost
@@ -287,7 +360,9 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
             attempts=reply.attempts,
             parsed=len(items),
         )
-        accepted = sum(_judge(batch, request, item, pool, ahead, expects_output=triples) for item in items)
+        accepted = sum(
+            _judge(batch, request, item, pool, ahead, expects_output=triples, evolution=evolution) for item in items
+        )
         request.accepted = accepted
         request.save(update_fields=["accepted"])
         GenerationBatch.objects.filter(pk=batch.pk).update(
@@ -310,10 +385,28 @@ def _record_step(batch, lane_number, token, step, prompt: BuiltPrompt, reply: LL
             advance_lane(lane)
 
 
-def _judge(batch, request, item: ParsedItem, pool, ahead: Lookahead, *, expects_output: bool) -> bool:
+def _lineage(prompt: BuiltPrompt, *, eliminated: str | None) -> dict:
+    parent = prompt.demos[0]
+    from_seed = parent.source == "seed"
+    return {
+        "eliminated": eliminated,
+        "parent_seed_id": parent.id if from_seed else None,
+        "parent_instruction_id": None if from_seed else parent.id,
+        "evolution_depth": 1 if from_seed else int(parent.output or 0) + 1,
+        "evolution": prompt.evolution,
+    }
+
+
+def _judge(
+    batch, request, item: ParsedItem, pool, ahead: Lookahead, *, expects_output: bool, evolution: dict | None = None
+) -> bool:
     """Filter one parsed item against the rules and the pool; store it accepted or rejected. True if accepted."""
     key = instruction_key(item.instruction)
     reason = check_item(item, language=batch.language, expects_output=expects_output)
+    lineage = {}
+    if evolution is not None:
+        lineage = {name: value for name, value in evolution.items() if name != "eliminated"}
+        reason = reason or evolution["eliminated"]
     similar: list[tuple[str, float]] = []
     if reason is None and key in pool.keys:
         reason = Reason.DUPLICATE
@@ -340,6 +433,7 @@ def _judge(batch, request, item: ParsedItem, pool, ahead: Lookahead, *, expects_
         most_similar=[[pool.texts[item_id], round(score, 4)] for item_id, score in similar],
         max_similarity=similar[0][1] if similar else 0.0,
         avg_similarity=sum(s for _, s in similar) / len(similar) if similar else 0.0,
+        **lineage,
     )
     if reason:
         return False
@@ -351,4 +445,5 @@ def _judge(batch, request, item: ParsedItem, pool, ahead: Lookahead, *, expects_
 
 
 def _wants_instances(batch: GenerationBatch) -> bool:
-    return batch.template_snapshot["method"] == Method.SELF_INSTRUCT and batch.generate_instances
+    methods = (Method.SELF_INSTRUCT, Method.EVOL_INSTRUCT)  # evolved instructions get their answers the same way
+    return batch.template_snapshot["method"] in methods and batch.generate_instances

@@ -93,6 +93,11 @@ class Reason:
     CONFLICTING_OUTPUTS = "conflicting_outputs"
     OVER_LIMIT = "over_limit"
     NO_INSTANCES = "no_instances"
+    # Evol-Instruct's elimination rules (selfinstruct/evolution.py)
+    EVOL_NO_GAIN = "evol_no_gain"
+    EVOL_REFUSAL = "evol_refusal"
+    EVOL_EMPTY = "evol_empty"
+    EVOL_COPIES_PROMPT = "evol_copies_prompt"
 
     ALL = (
         TRUNCATED,
@@ -106,6 +111,10 @@ class Reason:
         NEAR_DUPLICATE,
         WRONG_LANGUAGE,
         REVIEWER,
+        EVOL_NO_GAIN,
+        EVOL_REFUSAL,
+        EVOL_EMPTY,
+        EVOL_COPIES_PROMPT,
     )
 
 

@@ -44,6 +44,7 @@ class Method(models.TextChoices):
     SELF_INSTRUCT = "self-instruct", "Self-Instruct (instructions only, 8 numbered demos)"
     ALPACA = "alpaca", "Alpaca (20 instruction/input/output tasks from 3 demos)"
     BELLE = "belle", "BELLE (10 Chinese 指令/输入/输出 tasks from 3 demos)"
+    EVOL_INSTRUCT = "evol-instruct", "Evol-Instruct (evolves pool instructions in depth and in breadth)"
 
 
 class PromptTemplate(models.Model):
@@ -87,7 +88,8 @@ class GenerationBatch(models.Model):
     status = models.CharField(max_length=16, choices=BATCH_STATUSES, default=RunStatus.RUNNING)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.INSTRUCTIONS)
     generate_instances = models.BooleanField(
-        default=True, help_text="Self-Instruct only: after the target, classify each instruction and write instances."
+        default=True,
+        help_text="Self-Instruct and Evol-Instruct: after the target, classify each instruction and write instances.",
     )
     stop_reason = models.CharField(max_length=300, blank=True)
     error = models.TextField(blank=True, help_text="What a step raised, when the batch failed on it.")
@@ -201,6 +203,14 @@ class GeneratedInstruction(models.Model):
     instances_status = models.CharField(max_length=16, choices=InstancesStatus.choices, blank=True)
     instances_lane = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Lane working on it.")
     instance_attempts = models.PositiveSmallIntegerField(default=0)
+    # Evol-Instruct lineage: the pool item this one was evolved from (a generated instruction or a seed), how
+    # many evolutions it is from a seed or a plain generated instruction (0: not evolved), and the operation.
+    parent_instruction = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="evolved"
+    )
+    parent_seed = models.ForeignKey(SeedTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="evolved")
+    evolution_depth = models.PositiveSmallIntegerField(default=0)
+    evolution = models.CharField(max_length=24, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

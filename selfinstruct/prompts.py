@@ -36,6 +36,7 @@ class BuiltPrompt:
     demos: list[Demo]
     stop: list[str]
     first_number: int  # the number of the first item the model is asked to write
+    evolution: str = ""  # Evol-Instruct: the operation applied to the one demo (the parent)
 
 
 def choose_human_demos(seeds: list[Demo], n: int, rng: random.Random, topic: str = "") -> list[Demo]:

@@ -120,6 +120,18 @@ def prompt_candidates(*, project, sources: tuple[str, ...]) -> list[dict]:
     return rows
 
 
+def _evolution_source(item: dict) -> dict:
+    """An evolved instruction's lineage for its rows' source (nothing for the rest: their bytes stay the same)."""
+    if not item["evolution_depth"]:
+        return {}
+    parent = (
+        {"type": "generated", "instruction_id": item["parent_instruction_id"]}
+        if item["parent_instruction_id"]
+        else {"type": "seed", "seed_id": item["parent_seed_id"]}
+    )
+    return {"evolution": {"depth": item["evolution_depth"], "operation": item["evolution"], "parent": parent}}
+
+
 def iter_sft_examples(
     *,
     project,
@@ -129,10 +141,13 @@ def iter_sft_examples(
     accepted_only: bool = True,
     languages: list[str] | None = None,
     include_seeds: bool = True,
+    evolution: dict | None = None,
     chunk_size: int = 2000,
 ):
     """Instruction/input/output examples, streamed in id order (never all in memory): each accepted instance of a
-    generated instruction (or the instruction's own output when it has no instances), then each seed instance."""
+    generated instruction (or the instruction's own output when it has no instances), then each seed instance.
+    `evolution` ({min_depth, max_depth}) keeps generated instructions that many Evol-Instruct evolutions from their
+    seed; an evolved row's source names its parent, depth and operation."""
     from selfinstruct.models import SeedTask
 
     instructions = GeneratedInstruction.objects.filter(project=project)
@@ -146,6 +161,10 @@ def iter_sft_examples(
         instructions = instructions.filter(created_at__lt=date_to)
     if languages:
         instructions = instructions.filter(language__in=languages)
+    if evolution:
+        instructions = instructions.filter(
+            evolution_depth__gte=evolution.get("min_depth", 0), evolution_depth__lte=evolution.get("max_depth", 99)
+        )
     rows = instructions.order_by("id").values(
         "id",
         "batch_id",
@@ -156,6 +175,10 @@ def iter_sft_examples(
         "is_classification",
         "batch__endpoint__name",
         "batch__template_snapshot__name",
+        "evolution_depth",
+        "evolution",
+        "parent_instruction_id",
+        "parent_seed_id",
     )
     batch: list[dict] = []
 
@@ -177,6 +200,7 @@ def iter_sft_examples(
                         "batch_id": item["batch_id"],
                         "endpoint": item["batch__endpoint__name"],
                         "template": item["batch__template_snapshot__name"],
+                        **_evolution_source(item),
                     },
                     "instruction": item["instruction"],
                     "input": inp,
@@ -269,7 +293,12 @@ def instructions_for_review(
     """Generated instructions with their instances, filtered as the review page asks, newest first. `band`
     ({scorer, metric, drop_easiest, drop_hardest, side}): the scored instructions inside the difficulty band, or
     outside it (the easiest and hardest, to reject)."""
-    rows = GeneratedInstruction.objects.filter(project=project).prefetch_related("instances").order_by("-id")
+    rows = (
+        GeneratedInstruction.objects.filter(project=project)
+        .select_related("parent_instruction", "parent_seed")
+        .prefetch_related("instances")
+        .order_by("-id")
+    )
     if band:
         kept = difficulty_band_ids(
             project=project,

@@ -60,6 +60,9 @@ BELLE = """\
 {{demos}}
 ###"""
 
+EVOL_INSTRUCT = """\
+{{operation_text}}"""
+
 BUILTINS = {
     "self-instruct": {
         "method": "self-instruct",
@@ -85,6 +88,16 @@ BUILTINS = {
         "num_machine_demos": 0,
         "num_tasks": 10,
     },
+    # One parent from the pool and one operation per request (selfinstruct/evolution.py holds the operations'
+    # wording in English and Chinese); the body may add a project's own header around {{operation_text}}.
+    "evol-instruct": {
+        "method": "evol-instruct",
+        "body": EVOL_INSTRUCT,
+        "topic_line": "",
+        "num_demos": 1,
+        "num_machine_demos": 0,
+        "num_tasks": 1,
+    },
 }
 
 # Decoding defaults per method (FIELD_NOTES): Self-Instruct 0.7 / top_p 0.5 / presence 2 / 1024 tokens;
@@ -93,6 +106,7 @@ DEFAULT_PARAMS = {
     "self-instruct": {"temperature": 0.7, "top_p": 0.5, "presence_penalty": 2.0, "max_tokens": 1024},
     "alpaca": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 3072},
     "belle": {"temperature": 1.0, "top_p": 1.0, "max_tokens": 3072},
+    "evol-instruct": {"temperature": 0.7, "top_p": 1.0, "max_tokens": 512},
 }
 
 # --- Self-Instruct's second stage (our own wording) -------------------------------------------------------------
