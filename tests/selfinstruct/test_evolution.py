@@ -62,8 +62,17 @@ def _built(project, **kw):
     return version, [json.loads(line) for line in local_rows(version).read_text(encoding="utf-8").splitlines()]
 
 
-def test_children_of_children_and_lineage_in_versions(seeded, endpoint):
-    drive(start_batch(project=seeded, endpoint=endpoint, template_name="evol-instruct", target=20), rounds=600)
+def test_children_of_children_and_lineage_in_versions(seeded, endpoint, client, cast, api_as):
+    started = api_as("project_admin").post(
+        "/api/v1/generation-batches/",
+        {"project": "alpha", "endpoint": "teach", "template": "evol-instruct", "target": 20},
+        format="json",
+    )
+    assert started.status_code == 201, started.json()
+    assert started.json()["params"]["max_tokens"] == 512  # the method's decoding defaults
+    from selfinstruct.models import GenerationBatch
+
+    drive(GenerationBatch.objects.get(pk=started.json()["id"]), rounds=600)
     accepted = GeneratedInstruction.objects.filter(project=seeded, status="accepted")
     assert accepted.filter(evolution_depth__gte=2).exists()  # an evolved child was evolved again
     version, rows = _built(seeded, filters={"evolution": {"min_depth": 2}})
@@ -74,6 +83,19 @@ def test_children_of_children_and_lineage_in_versions(seeded, endpoint):
     _, plain_rows = _built(seeded)
     seed_rows = [r for r in plain_rows if r["source"]["type"] == "seed"]
     assert seed_rows and all("evolution" not in r["source"] for r in seed_rows)
+    # the console: the review card names the parent; the dataset form filters by depth
+    client.force_login(cast["project_admin"])
+    deep = accepted.filter(evolution_depth__gte=2).first()
+    page = client.get("/console/alpha/instructions/", {"status": "accepted"}).content.decode()
+    assert f"(depth {deep.evolution_depth}) from" in page and f"#{deep.parent_instruction_id}:" in page
+    made = client.post(
+        "/console/alpha/datasets/",
+        {"kind": "sft", "test_fraction": "0.1", "split_seed": "0", "include_seeds": "on", "max_depth": "0"},
+    )
+    assert made.status_code == 302
+    from exports.models import DatasetVersion
+
+    assert DatasetVersion.objects.latest("id").filters["evolution"] == {"min_depth": 0, "max_depth": 0}
     for bad in ({"min_depth": -1}, {"max_depth": MAX_DEPTH + 1}, {"min_depth": 3, "max_depth": 2}, {"deep": 1}, 2):
         with pytest.raises(DatasetError, match="filters.evolution"):
             create_dataset_version(project=seeded, kind="sft", filters={"evolution": bad})

@@ -1,4 +1,6 @@
-"""manage.py generate --project SLUG --endpoint NAME --target N --template self-instruct|alpaca|belle [--wait]"""
+"""manage.py generate --project SLUG --endpoint NAME --target N --template NAME [--wait]
+
+NAME: self-instruct, alpaca, belle, evol-instruct (evolves pool instructions) or a custom template."""
 
 from decimal import Decimal
 
@@ -30,7 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True)
         parser.add_argument("--endpoint", required=True)
         parser.add_argument("--target", type=int, required=True, help="accepted instructions to reach")
-        parser.add_argument("--template", required=True, help="self-instruct, alpaca, belle or a custom template")
+        parser.add_argument(
+            "--template", required=True, help="self-instruct, alpaca, belle, evol-instruct or a custom template"
+        )
         parser.add_argument("--language", choices=["en", "zh"], help="default: zh for belle, else en")
         parser.add_argument("--topic", default="")
         parser.add_argument("--temperature", type=float)
