@@ -123,26 +123,34 @@ def _signature(tokens):
     return bits
 
 
+_SIGNATURE_LEVELS = 3  # query token counts per bucket above this are added to every bound (a constant)
+_SIGNATURE_FILLED = 44  # a query filling more buckets than this (a long text) skips the signature check
+
+
 @njit(cache=True)
 def _signature_levels(query_tokens):
-    """levels[c] = the buckets (as signature bits) holding more than c of the query's tokens. The overlap with an
-    item is at most the sum over levels of popcount(levels[c] & item signature)."""
+    """(levels, tail, useful): levels[c] = the buckets (as signature bits) holding more than c of the query's
+    tokens, for c below _SIGNATURE_LEVELS; tail = the query's tokens beyond that many in a bucket. The overlap with
+    an item is at most tail + the sum over levels of popcount(levels[c] & item signature). `useful` is False when
+    the query fills nearly every bucket, so the check would only cost time (long texts)."""
     counts = np.zeros(_SIGNATURE_BITS, np.int64)
     for t in query_tokens:
         if t >= 0:
             counts[_signature_bucket(t)] += 1
-    levels = np.zeros(max(1, counts.max()), np.uint64)
+    levels = np.zeros(_SIGNATURE_LEVELS, np.uint64)
+    tail = 0
     for b in range(_SIGNATURE_BITS):
-        for c in range(counts[b]):
+        for c in range(min(counts[b], _SIGNATURE_LEVELS)):
             levels[c] |= np.uint64(1) << np.uint64(_POSITION_BITS + b)
-    return levels
+        tail += max(0, counts[b] - _SIGNATURE_LEVELS)
+    return levels, tail, _popcount(levels[0]) <= _SIGNATURE_FILLED
 
 
 @njit(cache=True)
-def _signature_bound(levels, entry):
+def _signature_bound(levels, tail, entry):
     signature = np.uint64(entry) & ~np.uint64(_POSITION_MASK)
-    bound = 0
-    for c in range(levels.shape[0]):
+    bound = tail
+    for c in range(_SIGNATURE_LEVELS):
         bound += _popcount(levels[c] & signature)
     return bound
 
@@ -441,6 +449,8 @@ def _probe(
     touched,
     n_touched,
     levels,
+    tail,
+    signed,
 ):
     """Scan one length bucket of the short (longer=False: items no longer than the query) or long table (items
     longer than the query) with the length, prefix, signature and positional filters; returns the new touched
@@ -467,7 +477,7 @@ def _probe(
         list_id = keys[key]
         for x in range(start[list_id], start[list_id] + size[list_id]):
             entry = positions[x]
-            if _signature_bound(levels, entry) < least:
+            if signed and _signature_bound(levels, tail, entry) < least:
                 continue  # dropped from the entry alone: the item's own state is never read
             item = items[x]
             h = hits[item]
@@ -535,7 +545,7 @@ def _candidates_above(
     m_high = int(np.ceil((2 - threshold) * n / threshold + 1e-9)) - 1
     b_low, b_mid, b_high = _bucket(m_low), _bucket(n), _bucket(m_high)
     _prepare_query(query_tokens, slot, masks)
-    levels = _signature_levels(query_tokens)
+    levels, tail, signed = _signature_levels(query_tokens)
     query_counts = np.zeros(64, np.int64)
     for t in query_tokens:
         if t >= 0:
@@ -565,6 +575,8 @@ def _candidates_above(
             touched,
             0,
             levels,
+            tail,
+            signed,
         )
         n_touched = _probe(
             query_elements,
@@ -581,6 +593,8 @@ def _candidates_above(
             touched,
             n_touched,
             levels,
+            tail,
+            signed,
         )
         survivors = np.empty(n_touched, np.int64)
         counts = np.empty(n_touched, np.int64)
