@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
@@ -200,6 +200,11 @@ def diversity(request, slug: str):
             {"labels": [o["word"] for o in report["openings"]], "counts": [o["n"] for o in report["openings"]]},
         ),
     ]
+    if report["task_types"]:
+        zh = get_language().startswith("zh")
+        types = report["task_types"]
+        names = [t["name_zh"] if zh else t["name"] for t in types]
+        charts.insert(0, ("types-data", _("Task types"), {"labels": names, "counts": [t["n"] for t in types]}))
     context = {
         "project": project,
         "report": report,

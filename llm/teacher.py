@@ -11,6 +11,9 @@ Faults: 429, 500, 503, slow, truncated, malformed, empty, reset, length.
 Rating mode: llm/rating.py's complexity and quality prompts get a "Complexity: n" / "Quality: n" line (1–6).
 Judge mode: a prompt in the form of llm/judge.py's judge prompt gets "Score 1/Score 2/Reason" lines from a
 word-coverage heuristic, with a deliberate first-position bias in some replies.
+Tagging mode: llm/tagging.py's prompt gets "Type/Verb/Object" lines from keywords (the type) and the first words
+(the verb: an English instruction's first word, a Chinese one's first two characters; the object: the next word
+that is not a function word, or the two characters after 的).
 Evolution mode: selfinstruct/evolution.py's evolving prompt gets the instruction back with a framing phrase and a
 requirement added (long enough to pass the near-duplicate check); one reply in eight is the parent unchanged and
 one in sixteen an apology, so the elimination rules run too. Its equality prompt gets "Equal" when the two texts
@@ -339,6 +342,8 @@ class Composer:
             return judge_reply(prompt)
         if RATING_REQUEST.search(prompt):
             return rating_reply(prompt)
+        if TAG_REQUEST.search(prompt):
+            return tag_reply(prompt)
         if EVOLVE_REQUEST.search(prompt):
             return evolve_reply(prompt)
         if EQUALITY_REQUEST.search(prompt):
@@ -430,6 +435,40 @@ _EVOLVE_REQUIREMENTS = {
         "先列出你所做的假设，再分步骤推理出最终答案。",
     ),
 }
+
+
+TAG_REQUEST = re.compile(r"### Instruction to label\n(.*?)\n\nReply with exactly these three lines", re.S)
+_TAG_KEYWORDS = (
+    ("translation", ("translate", "翻译", "译成")),
+    ("summarization", ("summar", "总结", "概括", "摘要")),
+    ("code", ("code", "python", "function", "sql", "program", "代码", "函数", "程序")),
+    ("math", ("calculate", "compute", "how many", "equation", "计算", "多少", "方程")),
+    ("classification", ("classify", "categor", "whether", "positive or negative", "分类", "判断")),
+    ("rewrite", ("rewrite", "paraphrase", "edit", "correct", "改写", "润色", "修改")),
+    ("extraction", ("extract", "find all", "list the names", "提取", "抽取", "找出")),
+    ("brainstorming", ("ideas", "suggest", "brainstorm", "names for", "建议", "想法", "起名", "列举")),
+    ("generation", ("write", "compose", "draft", "create", "写", "撰写", "创作")),
+)
+_FUNCTION_WORDS = frozenset("a an the of to for in on at with and or me us this that these those some my your".split())
+
+
+def tag_reply(prompt: str) -> str:
+    """The demo teacher's tagging mode (see the module docstring). Deterministic."""
+    instruction = TAG_REQUEST.search(prompt).group(1).strip()
+    lowered = instruction.lower()
+    task_type = next((key for key, words in _TAG_KEYWORDS if any(w in lowered for w in words)), None)
+    if task_type is None:
+        task_type = "open_qa" if instruction.rstrip().endswith(("?", "？")) else "generation"
+    if is_chinese(instruction):
+        chars = [c for c in instruction if "\u4e00" <= c <= "\u9fff"]
+        verb = "".join(chars[:2])
+        after = instruction.split("的", 1)[1] if "的" in instruction else "".join(chars[2:])
+        obj = "".join(c for c in after if "\u4e00" <= c <= "\u9fff")[:2]
+    else:
+        words = WORD.findall(lowered)
+        verb = words[0] if words else "-"
+        obj = next((w for w in words[1:] if w not in _FUNCTION_WORDS and not w.isdigit()), "-")
+    return f"Type: {task_type}\nVerb: {verb or '-'}\nObject: {obj or '-'}"
 
 
 def evolve_reply(prompt: str) -> str:

@@ -2,18 +2,23 @@
 length spread, distinct-1 and distinct-2 (unique unigrams and bigrams over all, as in Li et al. 2016), the
 nearest-neighbour similarity spread (each instruction's ROUGE-L to its closest pool neighbour, recorded when it was
 accepted) and the most frequent opening words — the first word of an English instruction, the first two characters
-of a Chinese one: a parser-free stand-in for the root verb until instructions are tagged with a task taxonomy."""
+of a Chinese one: a parser-free stand-in for the root verb. Once a rating run has tagged instructions
+(selfinstruct/rating.py), the report adds their task types (selfinstruct/taxonomy.py) and the verb–object chart of
+the Self-Instruct paper: the most common root verbs, each with its most common direct objects."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from selfinstruct.models import GeneratedInstruction, InstructionStatus
 from selfinstruct.similarity import tokenize
+from selfinstruct.taxonomy import type_name
 from selfinstruct.text import detect_language
 
 LENGTH_BINS = (0, 5, 10, 15, 20, 30, 40, 60, 80, 120)  # tokens (a CJK character is a token)
 TOP_OPENINGS = 20
+TOP_VERBS, TOP_OBJECTS = 20, 4  # the verb–object chart: the commonest verbs, and each one's commonest objects
 
 
 def opening(text: str) -> str:
@@ -36,9 +41,16 @@ def diversity_report(*, project, batch_id: int | None = None) -> dict:
     bigrams: Counter = Counter()
     openings: Counter = Counter()
     similarity = [0] * 10
+    task_types: Counter = Counter()
+    verb_objects: dict[str, Counter] = {}
     n = total_sim = 0
-    for text, language, nearest in rows.values_list("instruction", "language", "max_similarity").iterator(2000):
+    fields = ("instruction", "language", "max_similarity", "task_type", "root_verb", "root_object")
+    for text, language, nearest, task_type, verb, obj in rows.values_list(*fields).iterator(2000):
         n += 1
+        if task_type:
+            task_types[task_type] += 1
+        if verb:
+            verb_objects.setdefault(verb, Counter())[obj or "-"] += 1
         languages[language] += 1
         tokens = tokenize(text)
         lengths[max(i for i, edge in enumerate(LENGTH_BINS) if len(tokens) >= edge)] += 1
@@ -64,4 +76,39 @@ def diversity_report(*, project, batch_id: int | None = None) -> dict:
         },
         "nearest_similarity": {"labels": [f"{i / 10:.1f}–{(i + 1) / 10:.1f}" for i in range(10)], "counts": similarity},
         "openings": [{"word": word, "n": count} for word, count in openings.most_common(TOP_OPENINGS) if word],
+        "tagged": sum(task_types.values()),
+        "task_types": [
+            {"type": key, "name": type_name(key), "name_zh": type_name(key, "zh"), "n": count}
+            for key, count in task_types.most_common()
+        ],
+        "task_type_entropy": _entropy(task_types),
+        "verb_objects": _verb_objects(verb_objects),
     }
+
+
+def _entropy(counts: Counter) -> float | None:
+    """Shannon entropy of the task-type mix in bits (log2 of the number of types when they are balanced)."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    return round(-sum(c / total * math.log2(c / total) for c in counts.values()), 4)
+
+
+def _verb_objects(verb_objects: dict[str, Counter]) -> list[dict]:
+    """The commonest verbs (with their counts) and, for each, its commonest objects; the rest of a verb's objects
+    are counted as "other", so each verb's objects add up to the verb (the chart's rings line up)."""
+    ranked = sorted(verb_objects.items(), key=lambda item: (-sum(item[1].values()), item[0]))[:TOP_VERBS]
+    out = []
+    for verb, objects in ranked:
+        total = sum(objects.values())
+        top = objects.most_common(TOP_OBJECTS)
+        rest = total - sum(count for _, count in top)
+        out.append(
+            {
+                "verb": verb,
+                "n": total,
+                "objects": [{"object": obj, "n": count} for obj, count in top]
+                + ([{"object": "other", "n": rest}] if rest else []),
+            }
+        )
+    return out

@@ -96,8 +96,8 @@ def _evolution_parent(batch: GenerationBatch, rng: random.Random) -> Demo | None
     if pick < n_seeds:
         seed = seeds.values_list("id", "instruction")[pick]
         return Demo("seed", seed[0], seed[1])
-    row = generated.values_list("id", "instruction", "evolution_depth")[pick - n_seeds]
-    return Demo("machine", row[0], row[1], output=str(row[2]))  # output carries the parent's depth here
+    row = generated.values_list("id", "instruction")[pick - n_seeds]
+    return Demo("machine", row[0], row[1])
 
 
 def build_prompt(batch: GenerationBatch, lane: int, step: int) -> BuiltPrompt:
@@ -388,11 +388,15 @@ def _record_step(
 def _lineage(prompt: BuiltPrompt, *, eliminated: str | None) -> dict:
     parent = prompt.demos[0]
     from_seed = parent.source == "seed"
+    depth = 0
+    if not from_seed:
+        rows = GeneratedInstruction.objects.filter(pk=parent.id).values_list("evolution_depth", flat=True)
+        depth = rows.first() or 0
     return {
         "eliminated": eliminated,
         "parent_seed_id": parent.id if from_seed else None,
         "parent_instruction_id": None if from_seed else parent.id,
-        "evolution_depth": 1 if from_seed else int(parent.output or 0) + 1,
+        "evolution_depth": depth + 1,
         "evolution": prompt.evolution,
     }
 

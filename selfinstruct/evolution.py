@@ -87,7 +87,7 @@ _REFUSAL = re.compile(
 )
 _PROMPT_WORDS = re.compile(
     r"#\s*(?:new\s+)?instruction\s*#|#(?:原|新)指令#|rewritten (?:prompt|instruction)|given prompt|new instruction:"
-    r"|rewrite the instruction|harder version|改写后的指令|新的指令[:：]|原指令",
+    r"|改写后的指令|新的指令[:：]",
     re.I,
 )
 STOP_WORDS = frozenset(
@@ -121,9 +121,7 @@ def says_equal(reply: str) -> bool:
 def parse_evolved(text: str) -> str:
     """The new instruction from the teacher's reply: the labels the prompt used and wrapping quotes removed."""
     text = text.strip()
-    text = re.sub(
-        r"^(?:#\s*new\s+instruction\s*#|#新指令#|new instruction|新指令)\s*[:：]?\s*", "", text, flags=re.I
-    )
+    text = re.sub(r"^(?:#\s*new\s+instruction\s*#|#新指令#|new instruction|新指令)\s*[:：]?\s*", "", text, flags=re.I)
     text = text.strip().strip('"“”「」').strip()
     return text
 

@@ -211,6 +211,11 @@ class GeneratedInstruction(models.Model):
     parent_seed = models.ForeignKey(SeedTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="evolved")
     evolution_depth = models.PositiveSmallIntegerField(default=0)
     evolution = models.CharField(max_length=24, blank=True)
+    # Tags from a rating run's tagger (llm/tagging.py): a type of selfinstruct/taxonomy.py, the root verb and its
+    # direct object (blank until tagged).
+    task_type = models.CharField(max_length=32, blank=True)
+    root_verb = models.CharField(max_length=40, blank=True)
+    root_object = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,8 @@
 """Rating runs (default queue: LLM calls only): an LLM judge rates the complexity of each accepted instruction and
 the quality of its response on 1–6 (llm/rating.py), stored as DifficultyScore rows of scorer "judge:<endpoint>", so
-the same percentile bands filter review and dataset versions by them. The run walks the instructions by id and
+the same percentile bands filter review and dataset versions by them; and tags it (llm/tagging.py) with a task
+type of selfinstruct/taxonomy.py, its root verb and that verb's object, kept on the instruction (the diversity
+report's task types and verb–object chart). The run walks the instructions by id and
 records where it is (`last_id`) with each chunk: a restart goes on from there; an item whose rating failed is
 counted and left unrated (the next run rates it)."""
 
@@ -19,10 +21,12 @@ from core.lifecycle import RunStatus
 from llm.client import LLMError
 from llm.rating import RatingError, rate
 from llm.selectors import require_usable_endpoint
+from llm.tagging import TaggingError, tag
 from projects.selectors import signed_in_or_none
 from selfinstruct.models import RatingRun
 from selfinstruct.selectors import count_instructions_to_score, instructions_to_score
-from selfinstruct.services import store_difficulty_scores
+from selfinstruct.services import store_difficulty_scores, store_task_tags
+from selfinstruct.taxonomy import tagger_types
 
 RATING_CHUNK = 16
 
@@ -76,12 +80,13 @@ def run_rating(*, run_id: int) -> None:
             rows = instructions_to_score(project=run.project, scorer=run.scorer, limit=RATING_CHUNK, after_id=after)
             if not rows:
                 break
-            scores, failed = {}, 0
+            scores, tags, failed = {}, {}, 0
             for row in rows:
                 try:
-                    scores[row["id"]] = _ratings(run, row)
-                except RatingError:
+                    scores[row["id"]], tags[row["id"]] = _ratings(run, row)
+                except (RatingError, TaggingError):
                     failed += 1
+            store_task_tags(tags=tags)
             store_difficulty_scores(scorer=run.scorer, scores=scores)
             after = rows[-1]["id"]
             counts = {"items_scored": F("items_scored") + len(scores), "items_failed": F("items_failed") + failed}
@@ -91,11 +96,12 @@ def run_rating(*, run_id: int) -> None:
     lifecycle.finish(kind, run_id, RunStatus.SUCCEEDED, token=token, seconds=seconds)
 
 
-def _ratings(run: RatingRun, row: dict) -> dict:
-    """The instruction's complexity and, when it has a response, the response's quality. An LLMError that is not
-    worth retrying (no API key, a 4xx) fails the run: every item would fail the same way."""
+def _ratings(run: RatingRun, row: dict) -> tuple[dict, tuple[str, str, str]]:
+    """The instruction's complexity and, when it has a response, the response's quality; and its tags. An LLMError
+    that is not worth retrying (no API key, a 4xx) fails the run: every item would fail the same way."""
     try:
         complexity = rate(run.endpoint, what="complexity", instruction=row["prompt"], project_id=run.project_id)
+        tags = tag(run.endpoint, instruction=row["prompt"], types=tagger_types(), project_id=run.project_id)
         quality = None
         if row["response"]:
             quality = rate(
@@ -107,7 +113,7 @@ def _ratings(run: RatingRun, row: dict) -> dict:
             )
     except LLMError as exc:
         raise RuntimeError(f"endpoint {run.endpoint.name}: {exc}") from exc
-    return {"complexity": complexity, "quality": quality}
+    return {"complexity": complexity, "quality": quality}, (tags.task_type, tags.verb, tags.object)
 
 
 def cancel_rating_run(*, run: RatingRun) -> None:

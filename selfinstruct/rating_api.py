@@ -116,7 +116,8 @@ class DiversityApi(APIView):
         ],
         responses={200: dict, 400: ErrorSerializer, 404: ErrorSerializer},
         description="How diverse the accepted instructions are: language mix, length spread, distinct-1/2, the "
-        "nearest-neighbour ROUGE-L spread, and the most frequent opening words.",
+        "nearest-neighbour ROUGE-L spread, the most frequent opening words; once tagged by a rating run, the task-type "
+        "mix (`task_types`, `task_type_entropy`) and the commonest root verbs with their objects (`verb_objects`).",
     )
     def get(self, request):
         project = get_project_for_user(

@@ -154,6 +154,13 @@ def review_instructions(*, instructions, accept: bool, reviewer) -> tuple[int, i
 # --- Difficulty scores ----------------------------------------------------------------------------------------
 
 
+def store_task_tags(*, tags: dict[int, tuple[str, str, str]]) -> None:
+    """Keep the tagger's (task type, root verb, object) of instructions; a later tagging replaces an earlier one."""
+    with transaction.atomic():
+        for iid, (task_type, verb, obj) in tags.items():
+            GeneratedInstruction.objects.filter(pk=iid).update(task_type=task_type, root_verb=verb, root_object=obj)
+
+
 def store_difficulty_scores(*, scorer: str, scores: dict[int, dict]) -> int:
     """Keep `scorer`'s scores of instructions ({instruction id: {ppl_instruction, ppl_response,
     ppl_response_given, ifd}}); a score already stored for an instruction stays (a rerun repeats nothing).

@@ -1,5 +1,5 @@
-"""LLM ratings of complexity and quality (1–6, DEITA's scale) by a judge endpoint — here the demo teacher's rating
-mode: the reply parses or is refused readably; a rating run rates each accepted instruction once, goes on from where
+"""LLM ratings of complexity and quality (1–6, DEITA's scale) and task-type / verb–object tags by a judge endpoint —
+here the demo teacher's rating and tagging modes: the reply parses or is refused readably; a rating run rates each accepted instruction once, goes on from where
 it stopped, leaves failed items to the next run, fails at once on a misconfigured endpoint; its ratings chart and
 filter dataset versions like perplexities; through the API, the CLI and the console."""
 
@@ -24,6 +24,20 @@ def test_a_rating_reply_parses_or_says_what_is_wrong():
         parse_rating("Quality: 9", "quality")
     with pytest.raises(ValueError, match="has no 'Complexity:' line"):
         parse_rating("Quality: 3", "complexity")
+
+
+def test_a_tagging_reply_parses_into_a_taxonomy_type_or_says_what_is_wrong():
+    from llm.tagging import parse_tags
+    from selfinstruct.taxonomy import TASK_TYPES
+
+    keys = list(TASK_TYPES)
+    tags = parse_tags("Type: Rewrite\nVerb: Rewrite\nObject: paragraph", keys)
+    assert (tags.task_type, tags.verb, tags.object) == ("rewrite", "rewrite", "paragraph")
+    assert parse_tags("**Type**：code\nVerb: 写\nObject: -", keys).object == ""
+    with pytest.raises(ValueError, match="not one of the taxonomy's keys"):
+        parse_tags("Type: poetry\nVerb: write\nObject: poem", keys)
+    with pytest.raises(ValueError, match="no 'Type:' line"):
+        parse_tags("Verb: write", keys)
 
 
 @pytest.fixture
@@ -53,6 +67,12 @@ def test_a_run_rates_each_instruction_once_and_leaves_failures_to_the_next(proje
     assert run.status == "succeeded" and (run.items_scored, run.items_failed) == (pool.count() - 1, 1), run.error
     scores = DifficultyScore.objects.filter(scorer=run.scorer)
     assert all(1 <= s.complexity <= 6 and 1 <= s.quality <= 6 for s in scores)
+    # the tagger's task type (one of the taxonomy's keys), root verb and object are kept on each rated instruction
+    from selfinstruct.taxonomy import TASK_TYPES
+
+    tagged = pool.exclude(pk=unlucky)
+    assert all(row.task_type in TASK_TYPES and row.root_verb for row in tagged)
+    assert pool.get(pk=unlucky).task_type == ""  # left for the next run, like its ratings
     with pytest.raises(RatingRunError, match="already has a rating run"):
         RatingRun.objects.filter(pk=run.pk).update(status="running")
         start_rating_run(project=project, endpoint=endpoint, enqueue=False)
@@ -116,6 +136,13 @@ def test_rating_through_the_api_the_cli_and_the_console(project, endpoint, pool,
 def test_the_diversity_report_through_the_api_the_cli_and_the_console(project, pool, api_as, client, cast, capsys):
     from selfinstruct.diversity import diversity_report, opening
 
+    client.force_login(cast["project_admin"])
+    assert 'id="not-tagged"' in client.get("/console/alpha/diversity/").content.decode()
+    for n, row in enumerate(pool.order_by("id")):  # as a rating run's tagger leaves them
+        verb = ("write", "list", "explain")[n % 3]
+        row.task_type, row.root_verb, row.root_object = ("generation", "brainstorming")[n % 2], verb, f"thing{n % 7}"
+        row.save(update_fields=["task_type", "root_verb", "root_object"])
+
     assert opening("Summarize the key dates.") == "summarize" and opening("总结一次产品发布的关键日期。") == "总结"
     report = diversity_report(project=project)
     n = pool.count()
@@ -123,12 +150,24 @@ def test_the_diversity_report_through_the_api_the_cli_and_the_console(project, p
     assert 0 < report["distinct_2"] <= 1 and 0 < report["distinct_1"] <= 1 and sum(report["languages"].values()) == n
     assert report["mean_nearest_similarity"] < 0.7  # the near-duplicate threshold held
     assert sum(o["n"] for o in report["openings"]) <= n and report["openings"][0]["n"] >= report["openings"][-1]["n"]
+    assert report["tagged"] == n and sum(t["n"] for t in report["task_types"]) == n
+    assert {t["type"] for t in report["task_types"]} == {"generation", "brainstorming"}
+    assert 0.9 < report["task_type_entropy"] <= 1.0  # two types, nearly balanced
+    verbs = report["verb_objects"]
+    assert [v["verb"] for v in verbs] == [v["verb"] for v in sorted(verbs, key=lambda v: (-v["n"], v["verb"]))]
+    assert {v["verb"] for v in verbs} == {"write", "list", "explain"} and sum(v["n"] for v in verbs) == n
+    assert all(sum(o["n"] for o in v["objects"]) == v["n"] and len(v["objects"]) <= 5 for v in verbs)
     assert api_as("consumer").get("/api/v1/diversity", {"project": "alpha"}).json() == report
     assert api_as("consumer").get("/api/v1/diversity", {"project": "alpha", "batch": "x"}).status_code == 400
     assert api_as("labeler").get("/api/v1/diversity", {"project": "alpha"}).status_code == 404
     call_command("diversity", "--project", "alpha")
-    assert f"{n} instruction(s)" in capsys.readouterr().out
-    client.force_login(cast["project_admin"])
+    out = capsys.readouterr().out
+    assert f"{n} instruction(s)" in out and f"task types ({n} tagged" in out and "  write " in out
     page = client.get("/console/alpha/diversity/").content.decode()
-    assert 'id="diversity-numbers"' in page and page.count("data-bars=") == 3
+    assert (
+        'id="diversity-numbers"' in page
+        and page.count("data-bars=") == 4
+        and 'data-sunburst="verb-objects-data"' in page
+    )
+    assert "sunburst.js" in page and 'id="not-tagged"' not in page
     assert 'id="no-instructions"' in client.get("/console/alpha/diversity/", {"batch": "999"}).content.decode()

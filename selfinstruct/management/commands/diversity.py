@@ -1,7 +1,8 @@
 """manage.py diversity --project SLUG [--batch ID] [--json]
 
 How diverse the project's accepted instructions are (or one batch's): language mix, length spread, distinct-1/2,
-nearest-neighbour ROUGE-L spread and the most frequent opening words."""
+nearest-neighbour ROUGE-L spread and the most frequent opening words; once a rating run has tagged instructions,
+their task types and the commonest root verbs with their objects."""
 
 import json
 
@@ -36,3 +37,9 @@ class Command(BaseCommand):
             spread = ", ".join(f"{a}: {n}" for a, n in zip(report[name]["labels"], report[name]["counts"], strict=True))
             self.stdout.write(f"{name.replace('_', ' ')}: {spread}")
         self.stdout.write("openings: " + ", ".join(f"{o['word']} {o['n']}" for o in report["openings"]))
+        if report["tagged"]:
+            types = ", ".join(f"{t['type']} {t['n']}" for t in report["task_types"])
+            self.stdout.write(f"task types ({report['tagged']} tagged, {report['task_type_entropy']} bits): {types}")
+            for verb in report["verb_objects"]:
+                objects = ", ".join(f"{o['object']} {o['n']}" for o in verb["objects"])
+                self.stdout.write(f"  {verb['verb']} {verb['n']}: {objects}")
