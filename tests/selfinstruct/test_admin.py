@@ -109,7 +109,7 @@ def test_editing_a_template_bumps_its_version_and_batches_keep_their_snapshot(ad
     assert template.version == 2 and template.body == "New body {{demos}}"
     batch.refresh_from_db()
     assert batch.template_snapshot["version"] == 1 and "New body" not in batch.template_snapshot["body"]
-    assert PromptTemplate.objects.count() == 3
+    assert PromptTemplate.objects.count() == 4  # the built-ins, edited in place
 
 
 def test_project_action_opens_the_start_form_for_that_project(admin_client, seeded):
