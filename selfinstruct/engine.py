@@ -194,7 +194,7 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
         return
     if prompt.evolution:
         try:
-            evolved = _evolved_item(batch, prompt, reply)
+            evolved, reply = _evolved_item(batch, prompt, reply)
         except LLMError as exc:
             record_failed_step(batch, lane_number, token, step, prompt, exc)
             return
@@ -203,14 +203,14 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
     _record_step(batch, lane_number, token, step, prompt, reply)
 
 
-def _evolved_item(batch: GenerationBatch, prompt: BuiltPrompt, reply: LLMReply) -> tuple[ParsedItem, str | None]:
-    """The child instruction of an Evol-Instruct reply and the elimination rule it breaks (None: none). The
-    teacher is asked whether it gains anything over its parent only when every other rule passed."""
+def _evolved_item(batch: GenerationBatch, prompt: BuiltPrompt, reply: LLMReply):
+    """((the child instruction of an Evol-Instruct reply, the elimination rule it breaks or None), the reply with
+    the step's whole usage). The teacher is asked whether the child gains anything over its parent only when every
+    other rule passed; that question's tokens and cost count towards the step (and the batch's budgets)."""
     parent = prompt.demos[0]
     item = ParsedItem(instruction=parse_evolved(reply.text), truncated=reply.finish_reason == "length")
     reason = elimination_reason(parent.instruction, item.instruction)
-    expects_output = False
-    if reason is None and check_item(item, language=batch.language, expects_output=expects_output) is None:
+    if reason is None and check_item(item, language=batch.language, expects_output=False) is None:
         answer = call_llm(
             batch.endpoint,
             purpose="generation",
@@ -221,7 +221,13 @@ def _evolved_item(batch: GenerationBatch, prompt: BuiltPrompt, reply: LLMReply) 
         )
         if says_equal(answer.text):
             reason = Reason.EVOL_NO_GAIN
-    return item, reason
+        reply = replace(
+            reply,
+            prompt_tokens=reply.prompt_tokens + answer.prompt_tokens,
+            completion_tokens=reply.completion_tokens + answer.completion_tokens,
+            cost=reply.cost + answer.cost,
+        )
+    return (item, reason), reply
 
 
 def request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
@@ -333,12 +339,13 @@ def _record_step(
     cost = reply.cost
     # The exact top 10 that accepted rows keep is the costly part of the pool check: worked out before the lock
     # against this process's copy of the pool; under the lock only rows added since are scored.
+    eliminated = evolution is not None and evolution["eliminated"]
     ahead = look_ahead(
         batch.project_id,
         [
             item.instruction
             for item in items
-            if check_item(item, language=batch.language, expects_output=triples) is None
+            if not eliminated and check_item(item, language=batch.language, expects_output=triples) is None
         ],
         NEAR_DUPLICATE_THRESHOLD,
     )
