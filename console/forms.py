@@ -7,6 +7,7 @@ from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
 from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import prompt_templates
+from selfinstruct.taxonomy import TASK_TYPES
 
 
 class NewBatchForm(forms.Form):
@@ -79,6 +80,20 @@ class NewVersionForm(forms.Form):
     max_depth = forms.IntegerField(
         min_value=0, max_value=MAX_EVOLUTION_DEPTH, required=False, label=_("SFT: Evol-Instruct depth up to")
     )
+    per_type = forms.IntegerField(
+        min_value=1,
+        max_value=10_000_000,
+        required=False,
+        label=_("SFT: at most this many instructions per task type"),
+        help_text=_("Stratified by the rating run's task-type tags; blank: no limit."),
+    )
+    task_types = forms.MultipleChoiceField(
+        choices=[(key, names[0]) for key, names in TASK_TYPES.items()] + [("untagged", _("untagged"))],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("SFT: only these task types"),
+        help_text=_("None ticked: every type."),
+    )
 
     def filters(self) -> dict:
         values, found = self.cleaned_data, {}
@@ -93,6 +108,10 @@ class NewVersionForm(forms.Form):
                     "drop_easiest": values["drop_easiest"] or 0,
                     "drop_hardest": values["drop_hardest"] or 0,
                 }
+            if values["per_type"] or values["task_types"]:
+                found["stratify"] = {"per_type": values["per_type"] or 10_000_000}
+                if values["task_types"]:
+                    found["stratify"]["types"] = list(values["task_types"])
             if values["min_depth"] is not None or values["max_depth"] is not None:
                 found["evolution"] = {
                     "min_depth": values["min_depth"] or 0,

@@ -37,7 +37,8 @@ from exports.stats import Stats
 from projects.selectors import signed_in_or_none
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
 from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
-from selfinstruct.selectors import difficulty_band_ids, iter_sft_examples
+from selfinstruct.selectors import difficulty_band_ids, iter_sft_examples, sft_instructions, stratified_ids
+from selfinstruct.taxonomy import TASK_TYPES
 from selfinstruct.text import conversation_text, prompt_text
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ FILTER_KEYS = {
         "include_seeds",
         "difficulty",
         "evolution",
+        "stratify",
     },
     "preference": {
         "date_from",
@@ -102,7 +104,29 @@ def _check_filters(kind: str, filters: dict) -> dict:
         clean["difficulty"] = _check_difficulty(clean["difficulty"])
     if clean.get("evolution") is not None:
         clean["evolution"] = _check_evolution(clean["evolution"])
+    if clean.get("stratify") is not None:
+        clean["stratify"] = _check_stratify(clean["stratify"])
     return clean
+
+
+MAX_PER_TYPE = 10_000_000
+
+
+def _check_stratify(value) -> dict:
+    """{per_type, types}: at most per_type generated instructions of each task type (seeded by the split seed);
+    `types` (optional) keeps only those types (a taxonomy key, or "untagged")."""
+    if not isinstance(value, dict) or not set(value) <= {"per_type", "types"} or "per_type" not in value:
+        raise DatasetError("filters.stratify: {per_type, types}")
+    per_type = value["per_type"]
+    if isinstance(per_type, bool) or not isinstance(per_type, int) or not 1 <= per_type <= MAX_PER_TYPE:
+        raise DatasetError(f"filters.stratify.per_type: a whole number from 1 to {MAX_PER_TYPE}")
+    types = value.get("types")
+    allowed = [*TASK_TYPES, "untagged"]
+    if types is not None and (
+        not isinstance(types, list) or not types or len(types) > len(allowed) or any(t not in allowed for t in types)
+    ):
+        raise DatasetError(f"filters.stratify.types: a list of task types from {allowed}")
+    return {"per_type": per_type, **({"types": sorted(set(types))} if types else {})}
 
 
 def _check_evolution(value) -> dict:
@@ -212,6 +236,21 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
             drop_hardest=band["drop_hardest"],
         )
         outside = 0
+    stratify, strata = f.get("stratify"), None
+    if stratify:  # generated rows of types over their share (or of other types) are left out; seeds stay
+        selected = sft_instructions(
+            project=version.project,
+            batch_ids=f.get("batches"),
+            date_from=f.get("date_from"),
+            date_to=f.get("date_to"),
+            accepted_only=f.get("accepted_only", True),
+            languages=f.get("languages"),
+            evolution=f.get("evolution"),
+        )
+        strata, per_type = stratified_ids(
+            instructions=selected, per_type=stratify["per_type"], types=stratify.get("types"), seed=version.split_seed
+        )
+        beyond = 0
     for example in iter_sft_examples(
         project=version.project,
         batch_ids=f.get("batches"),
@@ -225,6 +264,9 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         source = example["source"]
         if keep is not None and source["type"] == "generated" and source["instruction_id"] not in keep:
             outside += 1
+            continue
+        if strata is not None and source["type"] == "generated" and source["instruction_id"] not in strata:
+            beyond += 1
             continue
         if source["type"] == "generated":
             batches.add(source["batch_id"])
@@ -265,6 +307,8 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     )
     if keep is not None:
         lineage["difficulty"] = {**band, "instructions_in_band": len(keep), "rows_left_out": outside}
+    if strata is not None:
+        lineage["stratify"] = {**stratify, "instructions_per_type": per_type, "rows_left_out": beyond}
 
 
 def _preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):

@@ -120,6 +120,28 @@ def prompt_candidates(*, project, sources: tuple[str, ...]) -> list[dict]:
     return rows
 
 
+def sft_instructions(
+    *, project, batch_ids=None, date_from=None, date_to=None, accepted_only=True, languages=None, evolution=None
+) -> QuerySet[GeneratedInstruction]:
+    """The generated instructions an SFT version's filters select (see iter_sft_examples)."""
+    instructions = GeneratedInstruction.objects.filter(project=project)
+    if accepted_only:
+        instructions = instructions.filter(status=InstructionStatus.ACCEPTED)
+    if batch_ids:
+        instructions = instructions.filter(batch_id__in=batch_ids)
+    if date_from:
+        instructions = instructions.filter(created_at__gte=date_from)
+    if date_to:
+        instructions = instructions.filter(created_at__lt=date_to)
+    if languages:
+        instructions = instructions.filter(language__in=languages)
+    if evolution:
+        instructions = instructions.filter(
+            evolution_depth__gte=evolution.get("min_depth", 0), evolution_depth__lte=evolution.get("max_depth", 99)
+        )
+    return instructions
+
+
 def _evolution_source(item: dict) -> dict:
     """An evolved instruction's lineage for its rows' source (nothing for the rest: their bytes stay the same)."""
     if not item["evolution_depth"]:
@@ -150,21 +172,15 @@ def iter_sft_examples(
     seed; an evolved row's source names its parent, depth and operation."""
     from selfinstruct.models import SeedTask
 
-    instructions = GeneratedInstruction.objects.filter(project=project)
-    if accepted_only:
-        instructions = instructions.filter(status=InstructionStatus.ACCEPTED)
-    if batch_ids:
-        instructions = instructions.filter(batch_id__in=batch_ids)
-    if date_from:
-        instructions = instructions.filter(created_at__gte=date_from)
-    if date_to:
-        instructions = instructions.filter(created_at__lt=date_to)
-    if languages:
-        instructions = instructions.filter(language__in=languages)
-    if evolution:
-        instructions = instructions.filter(
-            evolution_depth__gte=evolution.get("min_depth", 0), evolution_depth__lte=evolution.get("max_depth", 99)
-        )
+    instructions = sft_instructions(
+        project=project,
+        batch_ids=batch_ids,
+        date_from=date_from,
+        date_to=date_to,
+        accepted_only=accepted_only,
+        languages=languages,
+        evolution=evolution,
+    )
     rows = instructions.order_by("id").values(
         "id",
         "batch_id",
@@ -433,6 +449,30 @@ def difficulty_values(*, project, scorer: str, metric: str, batch_ids: list[int]
     if batch_ids:
         rows = rows.filter(instruction__batch_id__in=batch_ids)
     return dict(rows.values_list("instruction_id", metric))
+
+
+def stratified_ids(
+    *, instructions: QuerySet[GeneratedInstruction], per_type: int, types: list[str] | None, seed: int
+) -> tuple[set[int], dict[str, int]]:
+    """Stratified sampling by task type: of the given instructions of each type (a rating run's tag; "untagged"
+    for the rest), at most `per_type`, chosen by a seeded hash of their ids (the same seed, the same choice; a
+    type with fewer keeps all); only `types` when given. Returns (the ids kept, how many per type)."""
+    import hashlib
+
+    rows = instructions
+    by_type: dict[str, list[tuple[bytes, int]]] = {}
+    for iid, task_type in rows.values_list("id", "task_type").iterator(chunk_size=5000):
+        key = task_type or "untagged"
+        if types and key not in types:
+            continue
+        by_type.setdefault(key, []).append((hashlib.sha256(f"{seed}:{iid}".encode()).digest(), iid))
+    kept: set[int] = set()
+    counts: dict[str, int] = {}
+    for key, members in sorted(by_type.items()):
+        chosen = sorted(members)[:per_type]
+        kept.update(iid for _, iid in chosen)
+        counts[key] = len(chosen)
+    return kept, counts
 
 
 def difficulty_band_ids(*, project, scorer: str, metric: str, drop_easiest: float, drop_hardest: float) -> set[int]:

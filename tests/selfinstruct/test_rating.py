@@ -6,7 +6,7 @@ filter dataset versions like perplexities; through the API, the CLI and the cons
 import pytest
 from django.core.management import call_command
 
-from exports.services import build_dataset_version, create_dataset_version
+from exports.services import DatasetError, build_dataset_version, create_dataset_version
 from llm.rating import parse_rating
 from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
@@ -171,3 +171,52 @@ def test_the_diversity_report_through_the_api_the_cli_and_the_console(project, p
     )
     assert "sunburst.js" in page and 'id="not-tagged"' not in page
     assert 'id="no-instructions"' in client.get("/console/alpha/diversity/", {"batch": "999"}).content.decode()
+
+
+def test_versions_stratified_by_task_type(project, pool, client, cast):
+    rows = list(pool.order_by("id"))
+    for n, row in enumerate(rows):  # five of one type, the rest of another, one left untagged
+        row.task_type = "" if n == len(rows) - 1 else ("generation" if n < 5 else "rewrite")
+        row.save(update_fields=["task_type"])
+    rewrites = len(rows) - 6
+
+    def built(stratify, seed=0):
+        version = create_dataset_version(
+            project=project, kind="sft", split_seed=seed, filters={"include_seeds": False, "stratify": stratify}
+        )
+        build_dataset_version(version_id=version.pk)
+        version.refresh_from_db()
+        assert version.status == "ready", version.error
+        return version
+
+    two = built({"per_type": 2})
+    assert two.lineage["stratify"]["instructions_per_type"] == {
+        "generation": 2,
+        "rewrite": min(2, rewrites),
+        "untagged": 1,
+    }
+    assert two.lineage["generated_instructions"] == 2 + min(2, rewrites) + 1
+    assert built({"per_type": 2}).content_hash == two.content_hash  # the same seed chooses the same
+    only = built({"per_type": 100, "types": ["generation"]})
+    assert (
+        only.lineage["stratify"]["instructions_per_type"] == {"generation": 5}
+        and only.lineage["generated_instructions"] == 5
+    )
+    for bad in ({"per_type": 0}, {"per_type": 2, "types": ["poetry"]}, {"types": ["code"]}, {"per_type": True}, []):
+        with pytest.raises(DatasetError, match="filters.stratify"):
+            create_dataset_version(project=project, kind="sft", filters={"stratify": bad})
+    client.force_login(cast["project_admin"])
+    made = client.post(
+        "/console/alpha/datasets/",
+        {
+            "kind": "sft",
+            "test_fraction": "0.1",
+            "split_seed": "0",
+            "per_type": "3",
+            "task_types": ["rewrite", "untagged"],
+        },
+    )
+    assert made.status_code == 302
+    from exports.models import DatasetVersion
+
+    assert DatasetVersion.objects.latest("id").filters["stratify"] == {"per_type": 3, "types": ["rewrite", "untagged"]}
