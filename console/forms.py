@@ -28,6 +28,25 @@ class NewBatchForm(forms.Form):
     cost_budget = forms.DecimalField(
         min_value=0, max_digits=12, decimal_places=4, required=False, label=_("Cost budget")
     )
+    quotas = forms.CharField(
+        max_length=500,
+        required=False,
+        label=_("Task-type quotas"),
+        help_text=_("Optional, e.g. “code=20, math=10”: the most accepted instructions of each type. Types: %(types)s.")
+        % {"types": ", ".join(TASK_TYPES)},
+    )
+
+    def clean_quotas(self) -> dict:
+        """ "type=n, type=n" as {type: n}; the service checks the types and the numbers."""
+        quotas: dict = {}
+        for part in (p.strip() for p in self.cleaned_data["quotas"].split(",")):
+            if not part:
+                continue
+            key, _sep, number = part.partition("=")
+            if not number.strip().isdigit() or len(number.strip()) > 9:
+                raise forms.ValidationError(_("Write each quota as type=number, e.g. code=20."))
+            quotas[key.strip()] = int(number)
+        return quotas
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

@@ -72,6 +72,7 @@ def new_batch(request, slug: str):
                 token_budget=values["token_budget"],
                 cost_budget=values["cost_budget"],
                 created_by=request.user,
+                type_quotas=values["quotas"],
             )
         except BatchError as exc:
             add_service_error(form, exc)

@@ -57,8 +57,9 @@ def parse_tags(text: str, keys: list[str]) -> Tags:
     return Tags(task_type=found["type"], verb=word("verb"), object=word("object"))
 
 
-def tag(endpoint, *, instruction: str, types: list[tuple[str, str]], project_id=None) -> Tags:
-    """The instruction's Tags; TaggingError when none are had (an LLMError not worth retrying is raised as is)."""
+def tag(endpoint, *, instruction: str, types: list[tuple[str, str]], project_id=None):
+    """(the instruction's Tags, the reply that gave them); TaggingError when none are had. An LLMError not worth
+    retrying is raised as is."""
     listing = "\n".join(f"- {key}: {definition}" for key, definition in types)
     prompt = TAG_TEMPLATE.format(types=listing, instruction=instruction.strip())
     messages = [{"role": "system", "content": TAG_SYSTEM}, {"role": "user", "content": prompt}]
@@ -73,7 +74,7 @@ def tag(endpoint, *, instruction: str, types: list[tuple[str, str]], project_id=
                 raise
             raise TaggingError(f"tagging call failed: {exc}") from exc
         try:
-            return parse_tags(reply.text, [key for key, _ in types])
+            return parse_tags(reply.text, [key for key, _ in types]), reply
         except ValueError as exc:
             problem = str(exc)
     raise TaggingError(problem)

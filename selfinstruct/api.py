@@ -43,6 +43,10 @@ class ProgressSerializer(serializers.Serializer):
         child=serializers.IntegerField(),
         help_text="Self-Instruct's second stage: instructions pending/working/done/failed, and instances written.",
     )
+    types = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Per task type with a quota: {type, accepted, quota} (empty without quotas).",
+    )
 
 
 class BatchOutputSerializer(serializers.Serializer):
@@ -55,6 +59,7 @@ class BatchOutputSerializer(serializers.Serializer):
     target = serializers.IntegerField()
     topic = serializers.CharField()
     params = serializers.DictField()
+    type_quotas = serializers.DictField(child=serializers.IntegerField())
     token_budget = serializers.IntegerField(allow_null=True)
     cost_budget = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
     status = serializers.CharField()
@@ -75,6 +80,11 @@ class BatchInputSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=["en", "zh"], required=False)
     topic = serializers.CharField(required=False, default="", allow_blank=True, max_length=300)
     params = BoundedDictField(required=False, default=dict, help_text="Decoding parameters (see llm.params).")
+    type_quotas = BoundedDictField(
+        required=False,
+        default=dict,
+        help_text="{task type: most accepted instructions}, types of selfinstruct/taxonomy.py (BELLE's categories).",
+    )
     token_budget = SeedField(required=False, min_value=1, allow_null=True)
     cost_budget = serializers.DecimalField(required=False, max_digits=12, decimal_places=4, allow_null=True)
     seed = SeedField(required=False, default=0)
@@ -117,6 +127,7 @@ class BatchListCreateApi(APIView):
                 cost_budget=values.get("cost_budget"),
                 created_by=request.user,
                 seed=values["seed"],
+                type_quotas=values["type_quotas"],
             )
         except BatchError as exc:
             return Response({"detail": str(exc)}, status=400)

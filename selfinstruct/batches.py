@@ -24,6 +24,7 @@ from selfinstruct.models import (
     SeedTask,
 )
 from selfinstruct.services import BatchError, get_template, template_snapshot
+from selfinstruct.taxonomy import TASK_TYPES
 from selfinstruct.templates_builtin import DEFAULT_PARAMS
 
 # The template sets `stop`; these are the decoding parameters a batch may override (ranges: llm.params).
@@ -43,8 +44,10 @@ def start_batch(
     cost_budget: Decimal | None = None,
     created_by=None,
     seed: int = 0,
+    type_quotas: dict | None = None,
 ) -> GenerationBatch:
     template = get_template(name=template_name)
+    type_quotas = check_type_quotas(type_quotas)
     language = language or ("zh" if template.method == Method.BELLE else "en")
     if language not in Language.values:
         raise BatchError(f"language: must be one of {Language.values}, got {language!r}")
@@ -74,12 +77,30 @@ def start_batch(
             lanes=lanes,
             created_by=created_by,
             seed=seed,
+            type_quotas=type_quotas,
         )
         now = timezone.now()
         for number in range(lanes):
             lane = GenerationLane.objects.create(batch=batch, number=number, token=uuid.uuid4(), heartbeat_at=now)
             enqueue_step(lane)
     return batch
+
+
+MAX_QUOTA = 10_000_000
+
+
+def check_type_quotas(value) -> dict[str, int]:
+    """{task type of selfinstruct/taxonomy.py: most accepted, 1 to MAX_QUOTA}; BatchError naming what is wrong."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict):
+        raise BatchError("type_quotas: {task type: most accepted instructions}")
+    for key, quota in value.items():
+        if key not in TASK_TYPES:
+            raise BatchError(f"type_quotas: {str(key)[:40]!r} is not a task type; one of {list(TASK_TYPES)}")
+        if isinstance(quota, bool) or not isinstance(quota, int) or not 1 <= quota <= MAX_QUOTA:
+            raise BatchError(f"type_quotas.{key}: a whole number from 1 to {MAX_QUOTA}")
+    return dict(value)
 
 
 def enqueue_step(lane: GenerationLane, countdown: float = 0) -> None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import RunStatus
 from llm.client import LLMError, LLMReply, call_llm
+from llm.tagging import TaggingError, Tags, tag
 from selfinstruct.batches import batch_kind, enqueue_step, finish_batch
 from selfinstruct.evolution import (
     MAX_DEPTH,
@@ -48,7 +49,8 @@ from selfinstruct.prompts import (
     choose_human_demos,
     render,
 )
-from selfinstruct.selectors import accepted_count
+from selfinstruct.selectors import accepted_count, type_counts
+from selfinstruct.taxonomy import steering_line, tagger_types
 from selfinstruct.text import instruction_key
 
 
@@ -117,7 +119,8 @@ def build_prompt(batch: GenerationBatch, lane: int, step: int) -> BuiltPrompt:
     demos = human + machine
     if snapshot["method"] == Method.SELF_INSTRUCT:
         rng.shuffle(demos)
-    return render(snapshot, demos=demos, language=batch.language, topic=batch.topic)
+    steer = steering_line(batch.language, type_counts(batch=batch), batch.type_quotas) if batch.type_quotas else ""
+    return render(snapshot, demos=demos, language=batch.language, topic=batch.topic, steer=steer)
 
 
 def _estimate(batch: GenerationBatch, prompt: BuiltPrompt) -> tuple[int, Decimal]:
@@ -336,6 +339,13 @@ def _record_step(
         items, evolution = parse(reply.text, finish_reason=reply.finish_reason), None
     if snapshot["method"] == Method.SELF_INSTRUCT and reply.finish_reason == "length":
         items = [replace(item, truncated=True) for item in items]  # Self-Instruct drops the whole reply
+    tags: dict[str, Tags] = {}
+    if batch.type_quotas:  # each item's task type decides whether its type still has room
+        try:
+            tags, reply = _tag_items(batch, items, reply, expects_output=triples)
+        except LLMError as exc:
+            record_failed_step(batch, lane_number, token, step, prompt, exc)
+            return
     cost = reply.cost
     # The exact top 10 that accepted rows keep is the costly part of the pool check: worked out before the lock
     # against this process's copy of the pool; under the lock only rows added since are scored.
@@ -368,7 +378,17 @@ def _record_step(
             parsed=len(items),
         )
         accepted = sum(
-            _judge(batch, request, item, pool, ahead, expects_output=triples, evolution=evolution) for item in items
+            _judge(
+                batch,
+                request,
+                item,
+                pool,
+                ahead,
+                expects_output=triples,
+                evolution=evolution,
+                tags=tags.get(item.instruction),
+            )
+            for item in items
         )
         request.accepted = accepted
         request.save(update_fields=["accepted"])
@@ -392,6 +412,32 @@ def _record_step(
             advance_lane(lane)
 
 
+def _tag_items(batch, items: list[ParsedItem], reply: LLMReply, *, expects_output: bool):
+    """Tags of the items that pass the rules on their own, asked of the batch's endpoint (an item whose reply does
+    not read stays untagged and no quota applies to it); the tagging calls' usage counts towards the step."""
+    tags: dict[str, Tags] = {}
+    usage = [0, 0, reply.cost]
+    for item in items:
+        if item.instruction in tags or check_item(item, language=batch.language, expects_output=expects_output):
+            continue
+        try:
+            tags[item.instruction], answer = tag(
+                batch.endpoint, instruction=item.instruction, types=tagger_types(), project_id=batch.project_id
+            )
+        except TaggingError:
+            continue
+        usage[0] += answer.prompt_tokens
+        usage[1] += answer.completion_tokens
+        usage[2] += answer.cost
+    reply = replace(
+        reply,
+        prompt_tokens=reply.prompt_tokens + usage[0],
+        completion_tokens=reply.completion_tokens + usage[1],
+        cost=usage[2],
+    )
+    return tags, reply
+
+
 def _lineage(prompt: BuiltPrompt, *, eliminated: str | None) -> dict:
     parent = prompt.demos[0]
     from_seed = parent.source == "seed"
@@ -409,7 +455,15 @@ def _lineage(prompt: BuiltPrompt, *, eliminated: str | None) -> dict:
 
 
 def _judge(
-    batch, request, item: ParsedItem, pool, ahead: Lookahead, *, expects_output: bool, evolution: dict | None = None
+    batch,
+    request,
+    item: ParsedItem,
+    pool,
+    ahead: Lookahead,
+    *,
+    expects_output: bool,
+    evolution: dict | None = None,
+    tags: Tags | None = None,
 ) -> bool:
     """Filter one parsed item against the rules and the pool; store it accepted or rejected. True if accepted."""
     key = instruction_key(item.instruction)
@@ -418,6 +472,11 @@ def _judge(
     if evolution is not None:
         lineage = {name: value for name, value in evolution.items() if name != "eliminated"}
         reason = reason or evolution["eliminated"]
+    if tags is not None:
+        lineage.update(task_type=tags.task_type, root_verb=tags.verb, root_object=tags.object)
+        quota = batch.type_quotas.get(tags.task_type)
+        if reason is None and quota is not None and type_counts(batch=batch).get(tags.task_type, 0) >= quota:
+            reason = Reason.OVER_QUOTA
     similar: list[tuple[str, float]] = []
     if reason is None and key in pool.keys:
         reason = Reason.DUPLICATE

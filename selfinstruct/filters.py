@@ -93,6 +93,7 @@ class Reason:
     CONFLICTING_OUTPUTS = "conflicting_outputs"
     OVER_LIMIT = "over_limit"
     NO_INSTANCES = "no_instances"
+    OVER_QUOTA = "over_quota"  # its task type already has the batch's quota of accepted instructions
     # Evol-Instruct's elimination rules (selfinstruct/evolution.py)
     EVOL_NO_GAIN = "evol_no_gain"
     EVOL_REFUSAL = "evol_refusal"
@@ -111,6 +112,7 @@ class Reason:
         NEAR_DUPLICATE,
         WRONG_LANGUAGE,
         REVIEWER,
+        OVER_QUOTA,
         EVOL_NO_GAIN,
         EVOL_REFUSAL,
         EVOL_EMPTY,

@@ -91,6 +91,12 @@ class GenerationBatch(models.Model):
         default=True,
         help_text="Self-Instruct and Evol-Instruct: after the target, classify each instruction and write instances.",
     )
+    type_quotas = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{task type: most accepted}: each item is tagged before it is judged; a type at its quota is "
+        "rejected (over_quota) and the prompts steer toward the types still under theirs.",
+    )
     stop_reason = models.CharField(max_length=300, blank=True)
     error = models.TextField(blank=True, help_text="What a step raised, when the batch failed on it.")
     lanes = models.PositiveSmallIntegerField(default=1, help_text="Request chains run at once.")

@@ -70,12 +70,15 @@ def _format_demo(number: int, demo: Demo, method: str, language: str) -> str:
     )
 
 
-def render(template: dict, *, demos: list[Demo], language: str, topic: str = "") -> BuiltPrompt:
-    """Fill the template snapshot ({method, body, topic_line, num_tasks}) with numbered demonstrations."""
+def render(template: dict, *, demos: list[Demo], language: str, topic: str = "", steer: str = "") -> BuiltPrompt:
+    """Fill the template snapshot ({method, body, topic_line, num_tasks}) with numbered demonstrations; `steer` (a
+    line about which task types to write, for batches with quotas) goes right before them."""
     method = template["method"]
     separator = "\n###\n" if method in TRIPLE_METHODS else "\n"
     blocks = [_format_demo(i, d, method, language) for i, d in enumerate(demos, start=1)]
     demo_text = ("###\n" if method in TRIPLE_METHODS else "") + separator.join(blocks)
+    if steer:
+        demo_text = f"{steer}\n{demo_text}"
     next_number = len(demos) + 1
     if method in TRIPLE_METHODS:
         last_number = template["num_tasks"]

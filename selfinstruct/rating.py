@@ -101,7 +101,7 @@ def _ratings(run: RatingRun, row: dict) -> tuple[dict, tuple[str, str, str]]:
     that is not worth retrying (no API key, a 4xx) fails the run: every item would fail the same way."""
     try:
         complexity = rate(run.endpoint, what="complexity", instruction=row["prompt"], project_id=run.project_id)
-        tags = tag(run.endpoint, instruction=row["prompt"], types=tagger_types(), project_id=run.project_id)
+        tags, _ = tag(run.endpoint, instruction=row["prompt"], types=tagger_types(), project_id=run.project_id)
         quality = None
         if row["response"]:
             quality = rate(

@@ -17,6 +17,20 @@ def batches_for_projects(*, projects: QuerySet) -> QuerySet[GenerationBatch]:
     return GenerationBatch.objects.filter(project__in=projects).select_related("project", "endpoint")
 
 
+def _quota_progress(batch: GenerationBatch) -> list[dict]:
+    """Per task type with a quota: accepted so far and the quota (empty for batches without quotas)."""
+    if not batch.type_quotas:
+        return []
+    counts = type_counts(batch=batch)
+    return [{"type": key, "accepted": counts.get(key, 0), "quota": quota} for key, quota in batch.type_quotas.items()]
+
+
+def type_counts(*, batch: GenerationBatch) -> dict[str, int]:
+    """Accepted instructions of the batch per task type (tagged ones only)."""
+    rows = GeneratedInstruction.objects.filter(batch=batch, status=InstructionStatus.ACCEPTED).exclude(task_type="")
+    return dict(rows.values_list("task_type").annotate(n=Count("id")).order_by())
+
+
 def batch_progress(*, batch: GenerationBatch) -> dict:
     """What the admin, the API and `generate --wait` show: counts, rejections by reason, usage and rate."""
     rows = GeneratedInstruction.objects.filter(batch=batch)
@@ -59,6 +73,7 @@ def batch_progress(*, batch: GenerationBatch) -> dict:
         "cost": float(requests["cost"] or 0),
         "elapsed_s": round(minutes * 60, 1),
         "accepted_per_min": round(accepted / minutes, 2),
+        "types": _quota_progress(batch),
         "instances": stage_two,
     }
 

@@ -31,3 +31,18 @@ def type_name(key: str, language: str = "en") -> str:
 def tagger_types() -> list[tuple[str, str]]:
     """(key, definition) pairs in the order the tagger is shown them."""
     return [(key, definition) for key, (_, _, definition) in TASK_TYPES.items()]
+
+
+def steering_line(language: str, counts: dict[str, int], quotas: dict[str, int]) -> str:
+    """The prompt line of a batch with quotas: the types still under their quota to prefer, those at it to avoid."""
+    zh = language.startswith("zh")
+    under = [key for key, quota in quotas.items() if counts.get(key, 0) < quota]
+    full = [key for key, quota in quotas.items() if counts.get(key, 0) >= quota]
+    parts = []
+    if under:
+        kinds = ("、" if zh else ", ").join(f"{type_name(k, language)}({TASK_TYPES[k][2]})" for k in under)
+        parts.append(f"优先写这些类型的任务：{kinds}。" if zh else f"Prefer tasks of these kinds: {kinds}.")
+    if full:
+        kinds = ("、" if zh else ", ").join(type_name(k, language) for k in full)
+        parts.append(f"不要再写这些类型的任务：{kinds}。" if zh else f"Write no more tasks of these kinds: {kinds}.")
+    return " ".join(parts)

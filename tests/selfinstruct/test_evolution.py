@@ -120,3 +120,40 @@ def test_elimination_rules_and_prompts():
         }
         assert len(texts) == len(OPERATIONS) and all(parent in t for t in texts)
         assert parent in render_equality(parent=parent, child="x", language=language)
+
+
+def test_type_quotas_tag_each_item_stop_a_full_type_and_steer_the_prompts(seeded, endpoint, api_as, client, cast):
+    from selfinstruct.batches import check_type_quotas
+    from selfinstruct.services import BatchError
+
+    started = api_as("project_admin").post(
+        "/api/v1/generation-batches/",
+        {"project": "alpha", "endpoint": "teach", "template": "alpaca", "target": 12, "type_quotas": {"generation": 2}},
+        format="json",
+    )
+    assert started.status_code == 201, started.json()
+    from selfinstruct.models import GenerationBatch
+
+    batch = drive(GenerationBatch.objects.get(pk=started.json()["id"]), rounds=400)
+    assert batch.status == RunStatus.SUCCEEDED, (batch.stop_reason, batch.error)
+    rows = GeneratedInstruction.objects.filter(batch=batch)
+    accepted = rows.filter(status="accepted")
+    assert accepted.filter(task_type="generation").count() == 2  # the quota, never more
+    assert rows.filter(reason=Reason.OVER_QUOTA, task_type="generation").exists()
+    assert accepted.exclude(task_type="").count() == accepted.count()  # every accepted item was tagged
+    progress = api_as("project_admin").get(f"/api/v1/generation-batches/{batch.pk}/").json()["progress"]
+    assert progress["types"] == [{"type": "generation", "accepted": 2, "quota": 2}]
+    prompts = list(GenerationRequest.objects.filter(batch=batch, kind="tasks").values_list("prompt", flat=True))
+    assert "Prefer tasks of these kinds: Generation" in prompts[0]
+    assert any("Write no more tasks of these kinds: Generation" in p for p in prompts[1:])
+    client.force_login(cast["project_admin"])
+    page = client.get(f"/console/alpha/batches/{batch.pk}/").content.decode()
+    assert 'data-quota="generation"' in page and "2 / 2" in page
+    form = client.post(
+        "/console/alpha/generation/new",
+        {"endpoint": "teach", "template": "alpaca", "target": "5", "quotas": "poetry=3"},
+    )
+    assert form.status_code == 400 and "poetry" in form.content.decode()
+    for bad in ({"poetry": 1}, {"code": 0}, {"code": True}, ["code"]):
+        with pytest.raises(BatchError, match="type_quotas"):
+            check_type_quotas(bad)

@@ -37,6 +37,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--language", choices=["en", "zh"], help="default: zh for belle, else en")
         parser.add_argument("--topic", default="")
+        parser.add_argument(
+            "--quota",
+            action="append",
+            default=[],
+            metavar="TYPE=N",
+            help="at most N accepted instructions of a task type (selfinstruct/taxonomy.py); repeat for more",
+        )
         parser.add_argument("--temperature", type=float)
         parser.add_argument("--max-tokens", type=int)
         parser.add_argument("--token-budget", type=int)
@@ -61,6 +68,7 @@ class Command(BaseCommand):
                 target=o["target"],
                 language=o["language"],
                 topic=o["topic"],
+                type_quotas=_quotas(o["quota"]),
                 params=params,
                 token_budget=o["token_budget"],
                 cost_budget=o["cost_budget"],
@@ -74,3 +82,13 @@ class Command(BaseCommand):
         )
         if o["wait"]:
             wait_for_batch(self, batch.pk, timeout=o["timeout"])
+
+
+def _quotas(values: list[str]) -> dict[str, int]:
+    quotas = {}
+    for value in values:
+        key, _sep, number = value.partition("=")
+        if not number.isdigit() or len(number) > 9:
+            raise CommandError(f"--quota: write TYPE=N, got {value[:60]!r}")
+        quotas[key] = int(number)
+    return quotas
