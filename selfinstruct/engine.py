@@ -475,8 +475,12 @@ def _judge(
     if tags is not None:
         lineage.update(task_type=tags.task_type, root_verb=tags.verb, root_object=tags.object)
         quota = batch.type_quotas.get(tags.task_type)
-        if reason is None and quota is not None and type_counts(batch=batch).get(tags.task_type, 0) >= quota:
-            reason = Reason.OVER_QUOTA
+        if reason is None and quota is not None:
+            of_type = GeneratedInstruction.objects.filter(
+                batch=batch, status=InstructionStatus.ACCEPTED, task_type=tags.task_type
+            )
+            if of_type.count() >= quota:  # under the pool lock: exact across workers
+                reason = Reason.OVER_QUOTA
     similar: list[tuple[str, float]] = []
     if reason is None and key in pool.keys:
         reason = Reason.DUPLICATE
