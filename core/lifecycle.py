@@ -212,9 +212,17 @@ def _infrastructure_errors() -> tuple[type[BaseException], ...]:
 
     from core.storage import UNAVAILABLE as STORAGE_UNAVAILABLE
 
+    try:  # a server-side cursor read outside Django's error wrapper raises the driver's own class
+        from psycopg import InterfaceError as DriverInterfaceError
+        from psycopg import OperationalError as DriverOperationalError
+
+        driver: tuple[type[BaseException], ...] = (DriverOperationalError, DriverInterfaceError)
+    except ImportError:  # the embedded default needs no PostgreSQL driver
+        driver = ()
     return (
         OperationalError,
         InterfaceError,
+        *driver,
         BrokerError,
         RedisConnectionError,
         RedisTimeoutError,
