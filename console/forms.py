@@ -1,6 +1,7 @@
 """The console's forms: fields with sensible defaults, never JSON boxes; they only validate and hand over."""
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from llm.selectors import endpoints_for_project
@@ -32,8 +33,11 @@ class NewBatchForm(forms.Form):
         max_length=500,
         required=False,
         label=_("Task-type quotas"),
-        help_text=_("Optional, e.g. “code=20, math=10”: the most accepted instructions of each type. Types: %(types)s.")
-        % {"types": ", ".join(TASK_TYPES)},
+        help_text=format_lazy(
+            "{} {}.",
+            _("Optional, e.g. “code=20, math=10”: the most accepted instructions of each type. Types:"),
+            ", ".join(TASK_TYPES),
+        ),
     )
 
     def clean_quotas(self) -> dict:
