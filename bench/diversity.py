@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,20 +39,6 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 QUOTA_TYPES = ("brainstorming", "open_qa", "rewrite", "generation", "classification", "code", "summarization")
-
-
-def drive(batch, rounds: int = 5000):
-    from core.lifecycle import RunStatus
-    from selfinstruct.engine import run_generation_step
-    from selfinstruct.models import GenerationLane
-
-    for _ in range(rounds):
-        batch.refresh_from_db()
-        if batch.status != RunStatus.RUNNING:
-            return batch
-        for lane in GenerationLane.objects.filter(batch=batch).order_by("number"):
-            run_generation_step(batch_id=batch.pk, lane_number=lane.number, token=str(lane.token), step=lane.step)
-    raise RuntimeError(f"batch {batch.pk} still running after {rounds} rounds")
 
 
 def tag_all(project, endpoint) -> None:
@@ -92,17 +76,13 @@ def figures(project) -> dict:
         top = [score for item, score in index.most_similar(text, 2) if item != str(i)]
         nearest.append(top[0] if top else 0.0)
     lengths = [len(tokenize(t)) for t in texts]
-    types = Counter(r[1] for r in rows if r[1])
-    total = sum(types.values())
     report = diversity_report(project=project)
     return {
         "instructions": len(rows),
         "distinct_verbs": len({r[2] for r in rows if r[2]}),
         "distinct_verb_objects": len({(r[2], r[3]) for r in rows if r[2]}),
-        "task_types": dict(types.most_common()),
-        "type_entropy_bits": round(-sum(c / total * math.log2(c / total) for c in types.values()), 3)
-        if total
-        else None,
+        "task_types": {t["type"]: t["n"] for t in report["task_types"]},
+        "type_entropy_bits": report["task_type_entropy"],
         "distinct_1": report["distinct_1"],
         "distinct_2": report["distinct_2"],
         "mean_nearest_rouge_l": round(statistics.fmean(nearest), 4) if nearest else None,
@@ -125,6 +105,7 @@ def main() -> None:
     from selfinstruct.batches import start_batch
     from selfinstruct.models import GeneratedInstruction
     from selfinstruct.services import ensure_builtin_templates, import_seed_file
+    from tests.helpers.generation import drive  # the same in-process driver the generation tests use
 
     server = make_server("127.0.0.1", 0, seed=7)
     server.start_in_thread()
@@ -139,7 +120,10 @@ def main() -> None:
         for path in default_seed_files():
             import_seed_file(project=project, path=path)
         if name == "plain":
-            drive(start_batch(project=project, endpoint=endpoint, template_name="self-instruct", target=args.size))
+            drive(
+                start_batch(project=project, endpoint=endpoint, template_name="self-instruct", target=args.size),
+                rounds=5000,
+            )
         else:
             # half by Self-Instruct with every type capped at a third of that half (the demo teacher cannot be
             # steered, so the caps are what balance it), the rest by evolving the pool up to the same size
@@ -148,11 +132,15 @@ def main() -> None:
             drive(
                 start_batch(
                     project=project, endpoint=endpoint, template_name="self-instruct", target=half, type_quotas=quotas
-                )
+                ),
+                rounds=5000,
             )
             have = GeneratedInstruction.objects.filter(project=project, status="accepted").count()
             target = args.size - have
-            drive(start_batch(project=project, endpoint=endpoint, template_name="evol-instruct", target=target))
+            drive(
+                start_batch(project=project, endpoint=endpoint, template_name="evol-instruct", target=target),
+                rounds=5000,
+            )
         tag_all(project, endpoint)
         results[name] = figures(project)
         print(name, json.dumps(results[name], ensure_ascii=False), flush=True)

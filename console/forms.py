@@ -5,6 +5,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from llm.selectors import endpoints_for_project
+from selfinstruct.batches import quota_pairs
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
 from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import prompt_templates
@@ -42,15 +43,10 @@ class NewBatchForm(forms.Form):
 
     def clean_quotas(self) -> dict:
         """ "type=n, type=n" as {type: n}; the service checks the types and the numbers."""
-        quotas: dict = {}
-        for part in (p.strip() for p in self.cleaned_data["quotas"].split(",")):
-            if not part:
-                continue
-            key, _sep, number = part.partition("=")
-            if not number.strip().isdigit() or len(number.strip()) > 9:
-                raise forms.ValidationError(_("Write each quota as type=number, e.g. code=20."))
-            quotas[key.strip()] = int(number)
-        return quotas
+        try:
+            return quota_pairs(self.cleaned_data["quotas"].split(","))
+        except ValueError:
+            raise forms.ValidationError(_("Write each quota as type=number, e.g. code=20.")) from None
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

@@ -236,31 +236,26 @@ def _sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
             drop_hardest=band["drop_hardest"],
         )
         outside = 0
+    selection = {
+        "project": version.project,
+        "batch_ids": f.get("batches"),
+        "date_from": f.get("date_from"),
+        "date_to": f.get("date_to"),
+        "accepted_only": f.get("accepted_only", True),
+        "languages": f.get("languages"),
+        "evolution": f.get("evolution"),
+    }
     stratify, strata = f.get("stratify"), None
     if stratify:  # generated rows of types over their share (or of other types) are left out; seeds stay
-        selected = sft_instructions(
-            project=version.project,
-            batch_ids=f.get("batches"),
-            date_from=f.get("date_from"),
-            date_to=f.get("date_to"),
-            accepted_only=f.get("accepted_only", True),
-            languages=f.get("languages"),
-            evolution=f.get("evolution"),
-        )
         strata, per_type = stratified_ids(
-            instructions=selected, per_type=stratify["per_type"], types=stratify.get("types"), seed=version.split_seed
+            instructions=sft_instructions(**selection),
+            per_type=stratify["per_type"],
+            types=stratify.get("types"),
+            seed=version.split_seed,
         )
         beyond = 0
-    for example in iter_sft_examples(
-        project=version.project,
-        batch_ids=f.get("batches"),
-        date_from=f.get("date_from"),
-        date_to=f.get("date_to"),
-        accepted_only=f.get("accepted_only", True),
-        languages=f.get("languages"),
-        include_seeds=f.get("include_seeds", True) and not f.get("evolution", {}).get("min_depth"),
-        evolution=f.get("evolution"),
-    ):
+    include_seeds = f.get("include_seeds", True) and not f.get("evolution", {}).get("min_depth")
+    for example in iter_sft_examples(**selection, include_seeds=include_seeds):
         source = example["source"]
         if keep is not None and source["type"] == "generated" and source["instruction_id"] not in keep:
             outside += 1

@@ -62,23 +62,46 @@ def parse_rating(text: str, what: str) -> int:
     raise ValueError(f"rating reply has no '{what.capitalize()}:' line: {(text or '')[:200]!r}")
 
 
-def rate(endpoint, *, what: str, instruction: str, response: str = "", project_id=None) -> int:
-    """One rating ("complexity" of the instruction, "quality" of the response); RatingError when none is had."""
-    template = COMPLEXITY_TEMPLATE if what == "complexity" else QUALITY_TEMPLATE
-    prompt = template.format(instruction=instruction.strip(), response=response.strip())
-    messages = [{"role": "system", "content": RATING_SYSTEM}, {"role": "user", "content": prompt}]
+def ask_parsed(endpoint, *, system: str, prompt: str, parse, max_tokens: int, project_id, error, what: str):
+    """(parse(reply text), the reply) for a prompt that asks for a fixed one-line form, at temperature 0; a reply
+    that does not parse (parse raises ValueError) is asked again once, then `error` with what was wrong. A failed
+    call is `error` too, except an LLMError not worth retrying (a configuration problem: every other item would
+    fail the same way), which is raised as is."""
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
     problem = ""
     for _ in range(PARSE_ATTEMPTS):
         try:
             reply = call_llm(
-                endpoint, purpose="rating", messages=messages, project_id=project_id, temperature=0.0, max_tokens=20
+                endpoint,
+                purpose="rating",
+                messages=messages,
+                project_id=project_id,
+                temperature=0.0,
+                max_tokens=max_tokens,
             )
         except LLMError as exc:
             if not exc.retryable:
-                raise  # a configuration problem: every other item would fail the same way
-            raise RatingError(f"rating call failed: {exc}") from exc
+                raise
+            raise error(f"{what} call failed: {exc}") from exc
         try:
-            return parse_rating(reply.text, what)
+            return parse(reply.text), reply
         except ValueError as exc:
             problem = str(exc)
-    raise RatingError(problem)
+    raise error(problem)
+
+
+def rate(endpoint, *, what: str, instruction: str, response: str = "", project_id=None) -> int:
+    """One rating ("complexity" of the instruction, "quality" of the response); RatingError when none is had."""
+    template = COMPLEXITY_TEMPLATE if what == "complexity" else QUALITY_TEMPLATE
+    prompt = template.format(instruction=instruction.strip(), response=response.strip())
+    rating, _ = ask_parsed(
+        endpoint,
+        system=RATING_SYSTEM,
+        prompt=prompt,
+        parse=lambda text: parse_rating(text, what),
+        max_tokens=20,
+        project_id=project_id,
+        error=RatingError,
+        what="rating",
+    )
+    return rating

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from llm.client import LLMError, call_llm
+from llm.rating import ask_parsed
 
 TAG_SYSTEM = "You label instructions for a dataset of training examples. You are consistent and brief."
 TAG_TEMPLATE = """Label the instruction below.
@@ -27,7 +27,6 @@ Verb: <verb>
 Object: <noun>"""
 
 _LINE = re.compile(r"(?im)^\W*(type|verb|object)\W*[:：]\s*(.*?)\s*$")
-PARSE_ATTEMPTS = 2
 MAX_WORD = 40
 
 
@@ -61,20 +60,13 @@ def tag(endpoint, *, instruction: str, types: list[tuple[str, str]], project_id=
     """(the instruction's Tags, the reply that gave them); TaggingError when none are had. An LLMError not worth
     retrying is raised as is."""
     listing = "\n".join(f"- {key}: {definition}" for key, definition in types)
-    prompt = TAG_TEMPLATE.format(types=listing, instruction=instruction.strip())
-    messages = [{"role": "system", "content": TAG_SYSTEM}, {"role": "user", "content": prompt}]
-    problem = ""
-    for _ in range(PARSE_ATTEMPTS):
-        try:
-            reply = call_llm(
-                endpoint, purpose="rating", messages=messages, project_id=project_id, temperature=0.0, max_tokens=40
-            )
-        except LLMError as exc:
-            if not exc.retryable:
-                raise
-            raise TaggingError(f"tagging call failed: {exc}") from exc
-        try:
-            return parse_tags(reply.text, [key for key, _ in types]), reply
-        except ValueError as exc:
-            problem = str(exc)
-    raise TaggingError(problem)
+    return ask_parsed(
+        endpoint,
+        system=TAG_SYSTEM,
+        prompt=TAG_TEMPLATE.format(types=listing, instruction=instruction.strip()),
+        parse=lambda text: parse_tags(text, [key for key, _ in types]),
+        max_tokens=40,
+        project_id=project_id,
+        error=TaggingError,
+        what="tagging",
+    )

@@ -89,6 +89,20 @@ def start_batch(
 MAX_QUOTA = 10_000_000
 
 
+def quota_pairs(parts: list[str]) -> dict[str, int]:
+    """ "type=n" texts (the console's comma-separated field, the CLI's repeated --quota) as {type: n}; ValueError
+    with the first that is not of that form. check_type_quotas judges the types and the numbers."""
+    quotas: dict[str, int] = {}
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        key, _sep, number = part.partition("=")
+        if not number.strip().isdigit() or len(number.strip()) > 9:
+            raise ValueError(part)
+        quotas[key.strip()] = int(number)
+    return quotas
+
+
 def check_type_quotas(value) -> dict[str, int]:
     """{task type of selfinstruct/taxonomy.py: most accepted, 1 to MAX_QUOTA}; BatchError naming what is wrong."""
     if value in (None, {}):

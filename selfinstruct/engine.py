@@ -224,13 +224,18 @@ def _evolved_item(batch: GenerationBatch, prompt: BuiltPrompt, reply: LLMReply):
         )
         if says_equal(answer.text):
             reason = Reason.EVOL_NO_GAIN
-        reply = replace(
-            reply,
-            prompt_tokens=reply.prompt_tokens + answer.prompt_tokens,
-            completion_tokens=reply.completion_tokens + answer.completion_tokens,
-            cost=reply.cost + answer.cost,
-        )
+        reply = _with_usage_of(reply, answer)
     return (item, reason), reply
+
+
+def _with_usage_of(reply: LLMReply, other: LLMReply) -> LLMReply:
+    """The step's reply with a side call's tokens and cost added (so the request row and the budgets count it)."""
+    return replace(
+        reply,
+        prompt_tokens=reply.prompt_tokens + other.prompt_tokens,
+        completion_tokens=reply.completion_tokens + other.completion_tokens,
+        cost=reply.cost + other.cost,
+    )
 
 
 def request_row(batch, lane_number, step, prompt: BuiltPrompt, **fields) -> GenerationRequest:
@@ -416,7 +421,6 @@ def _tag_items(batch, items: list[ParsedItem], reply: LLMReply, *, expects_outpu
     """Tags of the items that pass the rules on their own, asked of the batch's endpoint (an item whose reply does
     not read stays untagged and no quota applies to it); the tagging calls' usage counts towards the step."""
     tags: dict[str, Tags] = {}
-    usage = [0, 0, reply.cost]
     for item in items:
         if item.instruction in tags or check_item(item, language=batch.language, expects_output=expects_output):
             continue
@@ -426,15 +430,7 @@ def _tag_items(batch, items: list[ParsedItem], reply: LLMReply, *, expects_outpu
             )
         except TaggingError:
             continue
-        usage[0] += answer.prompt_tokens
-        usage[1] += answer.completion_tokens
-        usage[2] += answer.cost
-    reply = replace(
-        reply,
-        prompt_tokens=reply.prompt_tokens + usage[0],
-        completion_tokens=reply.completion_tokens + usage[1],
-        cost=usage[2],
-    )
+        reply = _with_usage_of(reply, answer)
     return tags, reply
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from selfinstruct.filters import Reason
 from selfinstruct.similarity import tokenize
 
 OPERATIONS = ("constraints", "deepen", "concretize", "reasoning", "complicate-input", "breadth")
@@ -128,8 +129,6 @@ def parse_evolved(text: str) -> str:
 
 def elimination_reason(parent: str, child: str) -> str | None:
     """The rule-based elimination reasons (the equality question is asked by the engine): None if none holds."""
-    from selfinstruct.filters import Reason
-
     if " ".join(child.split()).lower() == " ".join(parent.split()).lower():
         return Reason.EVOL_NO_GAIN
     if _REFUSAL.search(child):

@@ -474,9 +474,8 @@ def stratified_ids(
     type with fewer keeps all); only `types` when given. Returns (the ids kept, how many per type)."""
     import hashlib
 
-    rows = instructions
     by_type: dict[str, list[tuple[bytes, int]]] = {}
-    for iid, task_type in rows.values_list("id", "task_type").iterator(chunk_size=5000):
+    for iid, task_type in instructions.values_list("id", "task_type").iterator(chunk_size=5000):
         key = task_type or "untagged"
         if types and key not in types:
             continue

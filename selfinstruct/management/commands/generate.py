@@ -10,7 +10,7 @@ from core.cli import wait_for_run
 from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
-from selfinstruct.batches import start_batch
+from selfinstruct.batches import quota_pairs, start_batch
 from selfinstruct.models import GenerationBatch
 from selfinstruct.selectors import batch_progress, format_progress
 from selfinstruct.services import BatchError
@@ -85,10 +85,7 @@ class Command(BaseCommand):
 
 
 def _quotas(values: list[str]) -> dict[str, int]:
-    quotas = {}
-    for value in values:
-        key, _sep, number = value.partition("=")
-        if not number.isdigit() or len(number) > 9:
-            raise CommandError(f"--quota: write TYPE=N, got {value[:60]!r}")
-        quotas[key] = int(number)
-    return quotas
+    try:
+        return quota_pairs(values)
+    except ValueError as exc:
+        raise CommandError(f"--quota: write TYPE=N, got {str(exc)[:60]!r}") from None
