@@ -22,7 +22,7 @@
     else if (key === "k" || key === "ArrowUp") { move(-1); event.preventDefault(); }
     else if (card && (key === "a" || key === "r")) {
       const button = card.querySelector(`[data-decision=${key === "a" ? "accept" : "reject"}]`);
-      if (button) { acted = card.id; decide(card, button); event.preventDefault(); }
+      if (button) { acted = card; decide(card, button); event.preventDefault(); }
     } else if (card && key === "x") {
       const box = card.querySelector("input[type=checkbox]");
       box.checked = !box.checked;
@@ -42,15 +42,17 @@
   }
 
   // The decided card is redrawn in place (outerHTML): give the focus back to its new copy, so the next key acts on
-  // it. The swap's own events fire on the old, detached element, so listen for the settle of the new one.
+  // it. The swap's own events fire on the old, detached element, so listen for the settle of the new one. `acted`
+  // is the old element itself: a card decided before carries data-decided too, and an unrelated settle (a poll)
+  // must not count it as the redrawn copy, or the focus would fall to the page when the real swap lands.
   let acted = null;
   document.addEventListener("click", function (event) {
     const card = event.target.closest && event.target.closest("article.review-card");
-    if (card && event.target.closest("[data-decision]")) acted = card.id;
+    if (card && event.target.closest("[data-decision]")) acted = card;
   });
   function refocus() {
-    const card = acted && document.getElementById(acted);
-    if (!card || card.dataset.decided === undefined) return; // not the redrawn copy yet
+    const card = acted && document.getElementById(acted.id);
+    if (!card || card === acted || card.dataset.decided === undefined) return; // not the redrawn copy yet
     acted = null; // once: the labeler may already be moving on
     card.focus({ preventScroll: true });
   }
