@@ -46,12 +46,12 @@ def tag_all(project, endpoint) -> None:
     from llm.tagging import TaggingError, tag
     from selfinstruct.models import GeneratedInstruction
     from selfinstruct.services import store_task_tags
-    from selfinstruct.taxonomy import tagger_types
+    from selfinstruct.taxonomy import taxonomy_for
 
-    tags = {}
+    tags, types = {}, taxonomy_for(project).tagger_types()
     for row in GeneratedInstruction.objects.filter(project=project, status="accepted", task_type=""):
         try:
-            found, _ = tag(endpoint, instruction=row.instruction, types=tagger_types(), project_id=project.pk)
+            found, _ = tag(endpoint, instruction=row.instruction, types=types, project_id=project.pk)
         except TaggingError:
             continue
         tags[row.pk] = (found.task_type, found.verb, found.object)

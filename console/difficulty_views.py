@@ -1,7 +1,8 @@
 """The console's difficulty page: start a difficulty run (a trained job of the project or a base model scores the
 accepted instructions' perplexity and IFD) or a rating run (an LLM judge rates their complexity and quality, 1–6),
 watch the runs live, and see how the pool spreads by a metric — the histogram, its percentiles and how many
-instructions a band keeps — with links that review or build a dataset version from that band."""
+instructions a band keeps — with links that review or build a dataset version from that band. Also the pool's
+diversity report and the project's task-type taxonomy (edited here, or reset to BELLE's)."""
 
 from django import forms
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
+from console.forms import TaxonomyForm
 from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS
@@ -24,6 +26,7 @@ from selfinstruct.selectors import (
     difficulty_scorers,
     rating_runs_for_projects,
 )
+from selfinstruct.taxonomy import TaxonomyError, reset_taxonomy, set_taxonomy, taxonomy_for
 from training.difficulty import cancel_difficulty_run, start_difficulty_run
 from training.oversight import any_active, difficulty_runs_of_project, language_models
 from training.services import TrainingJobError
@@ -215,3 +218,26 @@ def diversity(request, slug: str):
         ],
     }
     return render(request, "console/diversity.html", context)
+
+
+@login_required
+def taxonomy(request, slug: str):
+    """The task types the tagger chooses from (and quotas and stratified versions name): edit the list, or go back
+    to BELLE's categories."""
+    project = admin_project(request, slug)
+    current = taxonomy_for(project)
+    form = TaxonomyForm(request.POST if request.method == "POST" else None, initial=TaxonomyForm.initial_for(current))
+    if request.method == "POST" and request.POST.get("reset"):
+        reset_taxonomy(project=project)
+        messages.success(request, _("The task types are BELLE's categories again."))
+        return redirect("console-taxonomy", slug=project.slug)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = set_taxonomy(project=project, types=form.cleaned_data["types"])
+        except TaxonomyError as exc:
+            form.add_error("types", str(exc))
+        else:
+            messages.success(request, _("%(n)d task types saved.") % {"n": len(saved.types)})
+            return redirect("console-taxonomy", slug=project.slug)
+    context = {"project": project, "form": form, "taxonomy": current, "zh": (get_language() or "").startswith("zh")}
+    return render(request, "console/taxonomy.html", context, status=400 if form.errors else 200)

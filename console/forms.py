@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.text import format_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from llm.selectors import endpoints_for_project
@@ -9,7 +10,7 @@ from selfinstruct.batches import quota_pairs
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
 from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import prompt_templates
-from selfinstruct.taxonomy import TASK_TYPES
+from selfinstruct.taxonomy import MAX_TYPES, TaxonomyError, as_lines, parse_lines, taxonomy_for
 
 
 class NewBatchForm(forms.Form):
@@ -34,11 +35,6 @@ class NewBatchForm(forms.Form):
         max_length=500,
         required=False,
         label=_("Task-type quotas"),
-        help_text=format_lazy(
-            "{} {}.",
-            _("Optional, e.g. “code=20, math=10”: the most accepted instructions of each type. Types:"),
-            ", ".join(TASK_TYPES),
-        ),
     )
 
     def clean_quotas(self) -> dict:
@@ -56,6 +52,11 @@ class NewBatchForm(forms.Form):
         if endpoints.count() == 1:
             self.fields["endpoint"].initial = endpoints.first().name
         self.fields["template"].initial = "self-instruct"
+        self.fields["quotas"].help_text = format_lazy(
+            "{} {}.",
+            _("Optional, e.g. “code=20, math=10”: the most accepted instructions of each type. Types:"),
+            ", ".join(taxonomy_for(project).keys()),
+        )
 
 
 class NewVersionForm(forms.Form):
@@ -107,12 +108,18 @@ class NewVersionForm(forms.Form):
         help_text=_("Stratified by the rating run's task-type tags; blank: no limit."),
     )
     task_types = forms.MultipleChoiceField(
-        choices=[(key, names[0]) for key, names in TASK_TYPES.items()] + [("untagged", _("untagged"))],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label=_("SFT: only these task types"),
         help_text=_("None ticked: every type."),
     )
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        taxonomy, language = taxonomy_for(project), get_language() or "en"
+        self.fields["task_types"].choices = [(key, taxonomy.name(key, language)) for key in taxonomy.keys()] + [
+            ("untagged", _("untagged"))
+        ]
 
     def filters(self) -> dict:
         values, found = self.cleaned_data, {}
@@ -424,3 +431,28 @@ class ProjectSettingsForm(forms.Form):
         label=_("Guidelines for labelers"),
         help_text=_("Markdown, shown on every ranking page."),
     )
+
+
+class TaxonomyForm(forms.Form):
+    """The project's task types, one per line: key | name | 中文名 | definition."""
+
+    types = forms.CharField(
+        max_length=MAX_TYPES * 400,
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false"}),
+        label=_("Task types"),
+        help_text=_(
+            "One type per line: key | English name | Chinese name (may be empty) | the definition the tagger is "
+            "given. Keys: lower-case letters, digits and _. Keep a catch-all type (e.g. other) for what fits none."
+        ),
+    )
+
+    @staticmethod
+    def initial_for(taxonomy) -> dict:
+        return {"types": as_lines(taxonomy)}
+
+    def clean_types(self) -> list[dict]:
+        """The lines as {key, name, name_zh, definition}; the service judges the values."""
+        try:
+            return parse_lines(self.cleaned_data["types"])
+        except TaxonomyError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -28,6 +28,7 @@ urlpatterns += [
     path("<slug:slug>/difficulty/live", difficulty_views.difficulty_live, name="console-difficulty-live"),
     path("<slug:slug>/difficulty/rate", difficulty_views.rating, name="console-rating"),
     path("<slug:slug>/diversity/", difficulty_views.diversity, name="console-diversity"),
+    path("<slug:slug>/taxonomy/", difficulty_views.taxonomy, name="console-taxonomy"),
     path(
         "<slug:slug>/difficulty/ratings/<int:run_id>/cancel",
         difficulty_views.rating_cancel,

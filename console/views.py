@@ -135,7 +135,7 @@ def datasets(request, slug: str):
     # the difficulty page links here with its band filled in (kind, scorer, metric, drop_easiest, drop_hardest)
     given = ("kind", "scorer", "metric", "drop_easiest", "drop_hardest")
     initial = {k: request.GET[k][:200] for k in given if k in request.GET}
-    form = NewVersionForm(request.POST or None, initial=initial)
+    form = NewVersionForm(request.POST or None, initial=initial, project=project)
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         try:

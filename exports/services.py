@@ -38,7 +38,7 @@ from projects.selectors import signed_in_or_none
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
 from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import difficulty_band_ids, iter_sft_examples, sft_instructions, stratified_ids
-from selfinstruct.taxonomy import TASK_TYPES
+from selfinstruct.taxonomy import taxonomy_for
 from selfinstruct.text import conversation_text, prompt_text
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class DatasetError(ServiceError):
     pass
 
 
-def _check_filters(kind: str, filters: dict) -> dict:
+def _check_filters(kind: str, filters: dict, *, project) -> dict:
     if kind not in FILTER_KEYS:
         raise DatasetError(f"kind: must be one of {sorted(FILTER_KEYS)}")
     unknown = sorted(set(filters) - FILTER_KEYS[kind])
@@ -105,23 +105,23 @@ def _check_filters(kind: str, filters: dict) -> dict:
     if clean.get("evolution") is not None:
         clean["evolution"] = _check_evolution(clean["evolution"])
     if clean.get("stratify") is not None:
-        clean["stratify"] = _check_stratify(clean["stratify"])
+        clean["stratify"] = _check_stratify(clean["stratify"], keys=taxonomy_for(project).keys())
     return clean
 
 
 MAX_PER_TYPE = 10_000_000
 
 
-def _check_stratify(value) -> dict:
+def _check_stratify(value, *, keys: list[str]) -> dict:
     """{per_type, types}: at most per_type generated instructions of each task type (seeded by the split seed);
-    `types` (optional) keeps only those types (a taxonomy key, or "untagged")."""
+    `types` (optional) keeps only those types (a key of the project's taxonomy, `keys`, or "untagged")."""
     if not isinstance(value, dict) or not set(value) <= {"per_type", "types"} or "per_type" not in value:
         raise DatasetError("filters.stratify: {per_type, types}")
     per_type = value["per_type"]
     if isinstance(per_type, bool) or not isinstance(per_type, int) or not 1 <= per_type <= MAX_PER_TYPE:
         raise DatasetError(f"filters.stratify.per_type: a whole number from 1 to {MAX_PER_TYPE}")
     types = value.get("types")
-    allowed = [*TASK_TYPES, "untagged"]
+    allowed = [*keys, "untagged"]
     if types is not None and (
         not isinstance(types, list) or not types or len(types) > len(allowed) or any(t not in allowed for t in types)
     ):
@@ -175,7 +175,7 @@ def create_dataset_version(
     created_by=None,
 ) -> DatasetVersion:
     """Number and queue a new version; a Celery task builds it (progress in rows_written)."""
-    filters = _check_filters(kind, filters or {})
+    filters = _check_filters(kind, filters or {}, project=project)
     if not 0 <= test_fraction < 1:
         raise DatasetError("test_fraction: must be at least 0 and below 1")
     require_whole_number(split_seed, field="split_seed", error=DatasetError)

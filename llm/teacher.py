@@ -11,7 +11,8 @@ Faults: 429, 500, 503, slow, truncated, malformed, empty, reset, length.
 Rating mode: llm/rating.py's complexity and quality prompts get a "Complexity: n" / "Quality: n" line (1–6).
 Judge mode: a prompt in the form of llm/judge.py's judge prompt gets "Score 1/Score 2/Reason" lines from a
 word-coverage heuristic, with a deliberate first-position bias in some replies.
-Tagging mode: llm/tagging.py's prompt gets "Type/Verb/Object" lines from keywords (the type) and the first words
+Tagging mode: llm/tagging.py's prompt gets "Type/Verb/Object" lines: the type from keywords among the types the
+prompt lists (else the listed type whose definition shares the most words with the instruction), the first words
 (the verb: an English instruction's first word, a Chinese one's first two characters; the object: the next word
 that is not a function word, or the two characters after 的).
 Evolution mode: selfinstruct/evolution.py's evolving prompt gets the instruction back with a framing phrase and a
@@ -437,6 +438,7 @@ _EVOLVE_REQUIREMENTS = {
 }
 
 
+TAG_LISTED = re.compile(r"(?m)^- ([a-z][a-z0-9_]*): (.+)$")
 TAG_REQUEST = re.compile(r"### Instruction to label\n(.*?)\n\nReply with exactly these three lines", re.S)
 _TAG_KEYWORDS = (
     ("translation", ("translate", "翻译", "译成")),
@@ -456,9 +458,16 @@ def tag_reply(prompt: str) -> str:
     """The demo teacher's tagging mode (see the module docstring). Deterministic."""
     instruction = TAG_REQUEST.search(prompt).group(1).strip()
     lowered = instruction.lower()
-    task_type = next((key for key, words in _TAG_KEYWORDS if any(w in lowered for w in words)), None)
+    listed = dict(TAG_LISTED.findall(prompt))  # the taxonomy the prompt gives: {key: definition}
+    task_type = next((k for k, words in _TAG_KEYWORDS if k in listed and any(w in lowered for w in words)), None)
+    if task_type is None:  # a project's own types: the one whose definition shares the most words
+        words = set(WORD.findall(lowered))
+        overlap = {k: len(words & set(WORD.findall(d.lower())) - _FUNCTION_WORDS) for k, d in listed.items()}
+        best = max(overlap.values(), default=0)
+        task_type = next((k for k, n in overlap.items() if n == best), None) if best else None
     if task_type is None:
-        task_type = "open_qa" if instruction.rstrip().endswith(("?", "？")) else "generation"
+        fallback = "open_qa" if instruction.rstrip().endswith(("?", "？")) else "generation"
+        task_type = next((k for k in (fallback, "other") if k in listed), next(iter(listed), fallback))
     if is_chinese(instruction):
         chars = [c for c in instruction if "\u4e00" <= c <= "\u9fff"]
         verb = "".join(chars[:2])

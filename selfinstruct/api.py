@@ -83,7 +83,8 @@ class BatchInputSerializer(serializers.Serializer):
     type_quotas = BoundedDictField(
         required=False,
         default=dict,
-        help_text="{task type: most accepted instructions}, types of selfinstruct/taxonomy.py (BELLE's categories).",
+        help_text="{task type: most accepted instructions}; the types are the project's "
+        "(GET /api/v1/projects/{slug}/taxonomy; BELLE's categories unless an admin changed them).",
     )
     token_budget = SeedField(required=False, min_value=1, allow_null=True)
     cost_budget = serializers.DecimalField(required=False, max_digits=12, decimal_places=4, allow_null=True)

@@ -24,7 +24,7 @@ from selfinstruct.models import (
     SeedTask,
 )
 from selfinstruct.services import BatchError, get_template, template_snapshot
-from selfinstruct.taxonomy import TASK_TYPES
+from selfinstruct.taxonomy import taxonomy_for
 from selfinstruct.templates_builtin import DEFAULT_PARAMS
 
 # The template sets `stop`; these are the decoding parameters a batch may override (ranges: llm.params).
@@ -47,7 +47,7 @@ def start_batch(
     type_quotas: dict | None = None,
 ) -> GenerationBatch:
     template = get_template(name=template_name)
-    type_quotas = check_type_quotas(type_quotas)
+    type_quotas = check_type_quotas(type_quotas, keys=taxonomy_for(project).keys())
     language = language or ("zh" if template.method == Method.BELLE else "en")
     if language not in Language.values:
         raise BatchError(f"language: must be one of {Language.values}, got {language!r}")
@@ -103,15 +103,16 @@ def quota_pairs(parts: list[str]) -> dict[str, int]:
     return quotas
 
 
-def check_type_quotas(value) -> dict[str, int]:
-    """{task type of selfinstruct/taxonomy.py: most accepted, 1 to MAX_QUOTA}; BatchError naming what is wrong."""
+def check_type_quotas(value, *, keys: list[str]) -> dict[str, int]:
+    """{task type of the project's taxonomy (`keys`): most accepted, 1 to MAX_QUOTA}; BatchError naming what is
+    wrong."""
     if value in (None, {}):
         return {}
     if not isinstance(value, dict):
         raise BatchError("type_quotas: {task type: most accepted instructions}")
     for key, quota in value.items():
-        if key not in TASK_TYPES:
-            raise BatchError(f"type_quotas: {str(key)[:40]!r} is not a task type; one of {list(TASK_TYPES)}")
+        if key not in keys:
+            raise BatchError(f"type_quotas: {str(key)[:40]!r} is not a task type of the project; one of {keys}")
         if isinstance(quota, bool) or not isinstance(quota, int) or not 1 <= quota <= MAX_QUOTA:
             raise BatchError(f"type_quotas.{key}: a whole number from 1 to {MAX_QUOTA}")
     return dict(value)

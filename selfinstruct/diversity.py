@@ -13,7 +13,7 @@ from collections import Counter
 
 from selfinstruct.models import GeneratedInstruction, InstructionStatus
 from selfinstruct.similarity import tokenize
-from selfinstruct.taxonomy import type_name
+from selfinstruct.taxonomy import taxonomy_for
 from selfinstruct.text import detect_language
 
 LENGTH_BINS = (0, 5, 10, 15, 20, 30, 40, 60, 80, 120)  # tokens (a CJK character is a token)
@@ -42,6 +42,7 @@ def diversity_report(*, project, batch_id: int | None = None) -> dict:
     openings: Counter = Counter()
     similarity = [0] * 10
     task_types: Counter = Counter()
+    taxonomy = taxonomy_for(project)
     verb_objects: dict[str, Counter] = {}
     n = total_sim = 0
     fields = ("instruction", "language", "max_similarity", "task_type", "root_verb", "root_object")
@@ -78,7 +79,7 @@ def diversity_report(*, project, batch_id: int | None = None) -> dict:
         "openings": [{"word": word, "n": count} for word, count in openings.most_common(TOP_OPENINGS) if word],
         "tagged": sum(task_types.values()),
         "task_types": [
-            {"type": key, "name": type_name(key), "name_zh": type_name(key, "zh"), "n": count}
+            {"type": key, "name": taxonomy.name(key), "name_zh": taxonomy.name(key, "zh"), "n": count}
             for key, count in task_types.most_common()
         ],
         "task_type_entropy": _entropy(task_types),

@@ -50,7 +50,7 @@ from selfinstruct.prompts import (
     render,
 )
 from selfinstruct.selectors import accepted_count, type_counts
-from selfinstruct.taxonomy import steering_line, tagger_types
+from selfinstruct.taxonomy import taxonomy_for
 from selfinstruct.text import instruction_key
 
 
@@ -119,7 +119,10 @@ def build_prompt(batch: GenerationBatch, lane: int, step: int) -> BuiltPrompt:
     demos = human + machine
     if snapshot["method"] == Method.SELF_INSTRUCT:
         rng.shuffle(demos)
-    steer = steering_line(batch.language, type_counts(batch=batch), batch.type_quotas) if batch.type_quotas else ""
+    steer = ""
+    if batch.type_quotas:
+        taxonomy = taxonomy_for(batch.project_id)
+        steer = taxonomy.steering_line(batch.language, type_counts(batch=batch), batch.type_quotas)
     return render(snapshot, demos=demos, language=batch.language, topic=batch.topic, steer=steer)
 
 
@@ -421,12 +424,13 @@ def _tag_items(batch, items: list[ParsedItem], reply: LLMReply, *, expects_outpu
     """Tags of the items that pass the rules on their own, asked of the batch's endpoint (an item whose reply does
     not read stays untagged and no quota applies to it); the tagging calls' usage counts towards the step."""
     tags: dict[str, Tags] = {}
+    types = taxonomy_for(batch.project_id).tagger_types()
     for item in items:
         if item.instruction in tags or check_item(item, language=batch.language, expects_output=expects_output):
             continue
         try:
             tags[item.instruction], answer = tag(
-                batch.endpoint, instruction=item.instruction, types=tagger_types(), project_id=batch.project_id
+                batch.endpoint, instruction=item.instruction, types=types, project_id=batch.project_id
             )
         except TaggingError:
             continue

@@ -269,6 +269,18 @@ class PoolGeneration(models.Model):
         return f"pool of project {self.project_id}: generation {self.generation}"
 
 
+class TaskTaxonomy(models.Model):
+    """A project's own task types (selfinstruct/taxonomy.py), replacing BELLE's: a list of {key, name, name_zh,
+    definition} in the order the tagger is shown them. No row: the default."""
+
+    project = models.OneToOneField("projects.Project", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    types = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"task types of project {self.project_id}"
+
+
 class DifficultyScore(models.Model):
     """How hard an accepted instruction is for one scorer. A causal LM (`scorer`: "job-<id>" or a base model's name),
     as in the Cherry-LLM paper: the perplexity of the instruction text, of its response alone and of its response

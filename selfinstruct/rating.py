@@ -26,7 +26,7 @@ from projects.selectors import signed_in_or_none
 from selfinstruct.models import RatingRun
 from selfinstruct.selectors import count_instructions_to_score, instructions_to_score
 from selfinstruct.services import store_difficulty_scores, store_task_tags
-from selfinstruct.taxonomy import tagger_types
+from selfinstruct.taxonomy import taxonomy_for
 
 RATING_CHUNK = 16
 
@@ -50,7 +50,9 @@ def start_rating_run(*, project, endpoint, created_by=None, enqueue: bool = True
             project=project,
             endpoint=endpoint,
             scorer=scorer,
-            items_total=count_instructions_to_score(project=project, scorer=scorer),
+            items_total=count_instructions_to_score(
+                project=project, scorer=scorer, task_types=taxonomy_for(project).keys()
+            ),
             heartbeat_at=timezone.now(),
             created_by=signed_in_or_none(created_by),
         )
@@ -77,13 +79,16 @@ def run_rating(*, run_id: int) -> None:
     with lifecycle.failing(kind, run_id, token=token), lifecycle.beating(kind, run_id, token=token):
         after = run.last_id
         while True:
-            rows = instructions_to_score(project=run.project, scorer=run.scorer, limit=RATING_CHUNK, after_id=after)
+            taxonomy = taxonomy_for(run.project_id)  # read per chunk: an admin may change it meanwhile
+            rows = instructions_to_score(
+                project=run.project, scorer=run.scorer, limit=RATING_CHUNK, after_id=after, task_types=taxonomy.keys()
+            )
             if not rows:
                 break
             scores, tags, failed = {}, {}, 0
             for row in rows:
                 try:
-                    scores[row["id"]], tags[row["id"]] = _ratings(run, row)
+                    scores[row["id"]], tags[row["id"]] = _ratings(run, row, taxonomy)
                 except (RatingError, TaggingError):
                     failed += 1
             store_task_tags(tags=tags)
@@ -96,12 +101,12 @@ def run_rating(*, run_id: int) -> None:
     lifecycle.finish(kind, run_id, RunStatus.SUCCEEDED, token=token, seconds=seconds)
 
 
-def _ratings(run: RatingRun, row: dict) -> tuple[dict, tuple[str, str, str]]:
+def _ratings(run: RatingRun, row: dict, taxonomy) -> tuple[dict, tuple[str, str, str]]:
     """The instruction's complexity and, when it has a response, the response's quality; and its tags. An LLMError
     that is not worth retrying (no API key, a 4xx) fails the run: every item would fail the same way."""
     try:
         complexity = rate(run.endpoint, what="complexity", instruction=row["prompt"], project_id=run.project_id)
-        tags, _ = tag(run.endpoint, instruction=row["prompt"], types=tagger_types(), project_id=run.project_id)
+        tags, _ = tag(run.endpoint, instruction=row["prompt"], types=taxonomy.tagger_types(), project_id=run.project_id)
         quality = None
         if row["response"]:
             quality = rate(

@@ -1,12 +1,13 @@
 """Thin DRF views for the pool's quality levers: rating runs (an LLM judge rating the complexity and quality of a
 project's accepted instructions, 1–6: project admins start and cancel them; admins and consumers see them; their
 distribution is `GET /api/v1/difficulty?scorer=judge:<endpoint>&metric=complexity|quality`), and the pool's
-diversity report."""
+diversity report and the project's task-type taxonomy (read by its members with data access, changed by its
+admins)."""
 
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ from projects.selectors import get_project_for_user, projects_for_user, role_in_
 from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import rating_runs_for_projects
+from selfinstruct.taxonomy import TaxonomyError, reset_taxonomy, set_taxonomy, taxonomy_for
 
 
 class RatingRunSerializer(serializers.Serializer):
@@ -127,3 +129,57 @@ class DiversityApi(APIView):
         if batch and not (batch.isdigit() and len(batch) < 12):
             return Response({"detail": "batch: a batch id"}, status=400)
         return Response(diversity_report(project=project, batch_id=int(batch) if batch else None))
+
+
+class TaskTypeSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="What is stored on a tagged instruction: a-z, 0-9 and _, at most 32.")
+    name = serializers.CharField()
+    name_zh = serializers.CharField(allow_blank=True)
+    definition = serializers.CharField(help_text="The line the tagger is given.")
+
+
+class TaxonomySerializer(serializers.Serializer):
+    custom = serializers.BooleanField(help_text="false: BELLE's categories, the default.")
+    types = TaskTypeSerializer(many=True)
+
+
+def _taxonomy_response(taxonomy) -> Response:
+    return Response(TaxonomySerializer({"custom": taxonomy.custom, "types": taxonomy.as_list()}).data)
+
+
+class TaxonomyApi(APIView):
+    def _project(self, request, slug: str):
+        return get_project_for_user(user=request.user, slug=slug, roles=DATA_ROLES)
+
+    @extend_schema(
+        responses={200: TaxonomySerializer, 404: ErrorSerializer},
+        description="The project's task types: what the tagger chooses from, what quotas and stratified dataset "
+        "versions name.",
+    )
+    def get(self, request, slug: str):
+        return _taxonomy_response(taxonomy_for(self._project(request, slug)))
+
+    @extend_schema(
+        request=inline_serializer("TaxonomyInput", {"types": TaskTypeSerializer(many=True)}),
+        responses={200: TaxonomySerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        description="Project admins: replace the task types (2 to 40, unique keys; name_zh optional). Instructions "
+        "tagged before keep their type; the next rating run tags again those whose type is no longer in the list.",
+    )
+    def put(self, request, slug: str):
+        project = self._project(request, slug)
+        _admin_only(request.user, project, "change the task types")
+        try:
+            taxonomy = set_taxonomy(project=project, types=request.data.get("types"))
+        except TaxonomyError as exc:
+            return service_error_response(exc)
+        return _taxonomy_response(taxonomy)
+
+    @extend_schema(
+        request=None,
+        responses={200: TaxonomySerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        description="Project admins: back to BELLE's categories.",
+    )
+    def delete(self, request, slug: str):
+        project = self._project(request, slug)
+        _admin_only(request.user, project, "change the task types")
+        return _taxonomy_response(reset_taxonomy(project=project))

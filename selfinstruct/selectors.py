@@ -406,25 +406,31 @@ def batch_timeline(*, batch: GenerationBatch) -> dict[str, list[list[float]]]:
 # --- Difficulty ---------------------------------------------------------------------------------------------------
 
 
-def _unscored_for_difficulty(project, scorer: str):
+def _unscored_for_difficulty(project, scorer: str, task_types: list[str] | None = None):
+    """Accepted instructions `scorer` has not scored; with `task_types` (the project's taxonomy keys), also those
+    tagged with a type no longer in it (a rating run tags them again)."""
     from selfinstruct.models import DifficultyScore
 
     scored = DifficultyScore.objects.filter(scorer=scorer, instruction__project=project).values("instruction_id")
-    return GeneratedInstruction.objects.filter(project=project, status=InstructionStatus.ACCEPTED).exclude(
-        pk__in=scored
-    )
+    wanted = ~Q(pk__in=scored)
+    if task_types is not None:
+        wanted |= ~Q(task_type="") & ~Q(task_type__in=task_types)
+    return GeneratedInstruction.objects.filter(wanted, project=project, status=InstructionStatus.ACCEPTED)
 
 
-def count_instructions_to_score(*, project, scorer: str) -> int:
-    return _unscored_for_difficulty(project, scorer).count()
+def count_instructions_to_score(*, project, scorer: str, task_types: list[str] | None = None) -> int:
+    return _unscored_for_difficulty(project, scorer, task_types).count()
 
 
-def instructions_to_score(*, project, scorer: str, limit: int | None = None, after_id: int = 0) -> list[dict]:
-    """Accepted instructions `scorer` has not scored yet, in id order (after `after_id`): [{"id", "prompt",
+def instructions_to_score(
+    *, project, scorer: str, limit: int | None = None, after_id: int = 0, task_types: list[str] | None = None
+) -> list[dict]:
+    """Accepted instructions `scorer` has not scored yet (and, given `task_types`, those tagged with a type outside
+    it), in id order (after `after_id`): [{"id", "prompt",
     "response"}] — the prompt as SFT rows write it, the response the instruction's own output, else its first
     accepted instance's (whose input then joins the prompt), else "" (only the instruction's perplexity is then
     computed, or its complexity rated)."""
-    unscored = _unscored_for_difficulty(project, scorer).filter(pk__gt=after_id).order_by("id")
+    unscored = _unscored_for_difficulty(project, scorer, task_types).filter(pk__gt=after_id).order_by("id")
     rows = list(unscored[:limit].values("id", "instruction", "input", "output"))
     missing = [r["id"] for r in rows if not r["output"]]
     first: dict[int, tuple[str, str]] = {}

@@ -6,6 +6,7 @@ from selfinstruct import api, rating_api
 
 api_urlpatterns = [
     path("projects/<slug:slug>/seeds", api.SeedImportApi.as_view(), name="project-seeds"),
+    path("projects/<slug:slug>/taxonomy", rating_api.TaxonomyApi.as_view(), name="project-taxonomy"),
     path("generation-batches", api.BatchListCreateApi.as_view(), name="batch-list"),
     path("generation-batches/<int:batch_id>", api.BatchDetailApi.as_view(), name="batch-detail"),
     path("generation-batches/<int:batch_id>/pause", api.BatchPauseApi.as_view(), name="batch-pause"),

@@ -172,6 +172,15 @@ API = [
     ),
     ("GET", "/api/v1/rating-runs/{rating}", DATA, 200),
     ("GET", "/api/v1/diversity?project=alpha", DATA, 200),
+    ("GET", "/api/v1/projects/alpha/taxonomy", DATA, 200),
+    (
+        "PUT",
+        "/api/v1/projects/alpha/taxonomy",
+        DATA,
+        {"admin": 400, "project_admin": 400, "consumer": 403},
+        {"types": []},
+    ),
+    ("DELETE", "/api/v1/projects/alpha/taxonomy", DATA, {"admin": 200, "project_admin": 200, "consumer": 403}),
     ("POST", "/api/v1/rating-runs/{rating}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
     # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
     # the same answer as for an endpoint or a folder that does not exist).
@@ -284,6 +293,8 @@ PAGES = [
     ("POST", "/console/alpha/difficulty/{difficulty}/cancel", ADMIN_ONLY, 302),
     ("POST", "/console/alpha/difficulty/rate", ADMIN_ONLY, 400),
     ("GET", "/console/alpha/diversity/", ADMIN_ONLY, 200),  # no endpoint chosen: the form says so
+    ("GET", "/console/alpha/taxonomy/", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/taxonomy/", ADMIN_ONLY, 400),  # no lines given: the form says so
     ("POST", "/console/alpha/difficulty/ratings/{rating}/cancel", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/evaluations/{evaluation}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/evaluations/{evaluation}/live", ADMIN_ONLY, 200),

@@ -156,4 +156,4 @@ def test_type_quotas_tag_each_item_stop_a_full_type_and_steer_the_prompts(seeded
     assert form.status_code == 400 and "poetry" in form.content.decode()
     for bad in ({"poetry": 1}, {"code": 0}, {"code": True}, ["code"]):
         with pytest.raises(BatchError, match="type_quotas"):
-            check_type_quotas(bad)
+            check_type_quotas(bad, keys=["code", "math"])

@@ -1,10 +1,14 @@
 """LLM ratings of complexity and quality (1–6, DEITA's scale) and task-type / verb–object tags by a judge endpoint —
 here the demo teacher's rating and tagging modes: the reply parses or is refused readably; a rating run rates each accepted instruction once, goes on from where
 it stopped, leaves failed items to the next run, fails at once on a misconfigured endpoint; its ratings chart and
-filter dataset versions like perplexities; through the API, the CLI and the console."""
+filter dataset versions like perplexities; through the API, the CLI and the console. A project's own task types
+replace BELLE's for the tagger, quotas, stratified versions and the report."""
+
+import json
+import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from exports.services import DatasetError, build_dataset_version, create_dataset_version
 from llm.rating import parse_rating
@@ -28,7 +32,7 @@ def test_a_rating_reply_parses_or_says_what_is_wrong():
 
 def test_a_tagging_reply_parses_into_a_taxonomy_type_or_says_what_is_wrong():
     from llm.tagging import parse_tags
-    from selfinstruct.taxonomy import TASK_TYPES
+    from selfinstruct.taxonomy import DEFAULT_TASK_TYPES as TASK_TYPES
 
     keys = list(TASK_TYPES)
     tags = parse_tags("Type: Rewrite\nVerb: Rewrite\nObject: paragraph", keys)
@@ -68,7 +72,7 @@ def test_a_run_rates_each_instruction_once_and_leaves_failures_to_the_next(proje
     scores = DifficultyScore.objects.filter(scorer=run.scorer)
     assert all(1 <= s.complexity <= 6 and 1 <= s.quality <= 6 for s in scores)
     # the tagger's task type (one of the taxonomy's keys), root verb and object are kept on each rated instruction
-    from selfinstruct.taxonomy import TASK_TYPES
+    from selfinstruct.taxonomy import DEFAULT_TASK_TYPES as TASK_TYPES
 
     tagged = pool.exclude(pk=unlucky)
     assert all(row.task_type in TASK_TYPES and row.root_verb for row in tagged)
@@ -220,3 +224,112 @@ def test_versions_stratified_by_task_type(project, pool, client, cast):
     from exports.models import DatasetVersion
 
     assert DatasetVersion.objects.latest("id").filters["stratify"] == {"per_type": 3, "types": ["rewrite", "untagged"]}
+
+
+def test_a_taxonomy_is_checked_field_by_field_and_read_from_lines():
+    from selfinstruct.taxonomy import TaxonomyError, as_lines, clean_types, default_taxonomy, parse_lines
+
+    good = [{"key": "poem", "name": "Poem", "name_zh": "诗", "definition": "write a poem"}, {"key": "other"}]
+    good[1].update(name="Other", definition="none of the above")
+    assert [t.key for t in clean_types(good)] == ["poem", "other"]
+    for bad, field in (
+        ({"types": good}, "types"),
+        (good[:1], "types"),
+        ([*good, {**good[0]}], "types[2].key"),
+        ([good[0], {**good[1], "key": "Other"}], "types[1].key"),
+        ([good[0], {**good[1], "key": "untagged"}], "types[1].key"),
+        ([good[0], {**good[1], "definition": "x" * 201}], "types[1].definition"),
+        ([good[0], {**good[1], "name": " "}], "types[1].name"),
+        ([good[0], {**good[1], "name_zh": 3}], "types[1].name_zh"),
+        ([good[0], {**good[1], "colour": "red"}], "types[1]"),
+        ([good[0], {**good[1], "name": "a\x00b"}], "types[1].name"),
+        ([{**good[0], "key": f"k{n}"} for n in range(41)], "types"),
+    ):
+        with pytest.raises(TaxonomyError, match=rf"^{re.escape(field)}: "):
+            clean_types(bad)
+    default = default_taxonomy()
+    assert clean_types(parse_lines(as_lines(default))) == default.types  # the console's lines go both ways
+    with pytest.raises(TaxonomyError, match="^line 3: "):
+        parse_lines("poem | Poem | 诗 | write a poem\n\nnot a type line")
+
+
+def test_a_project_taxonomy_steers_tagging_quotas_and_versions_through_api_console_and_cli(
+    project, endpoint, pool, api_as, client, cast, tmp_path, capsys
+):
+    from selfinstruct.batches import BatchError
+    from selfinstruct.taxonomy import taxonomy_for
+
+    url = "/api/v1/projects/alpha/taxonomy"
+    shown = api_as("consumer").get(url).json()
+    assert shown["custom"] is False and len(shown["types"]) == 12 and shown["types"][-1]["key"] == "other"
+    assert api_as("labeler").get(url).status_code == 404
+    mine = [
+        {"key": "poem", "name": "Poem", "name_zh": "诗", "definition": "write a poem, haiku, story or verse"},
+        {"key": "question", "name": "Question", "name_zh": "", "definition": "answer a question or explain a fact"},
+        {"key": "other", "name": "Other", "name_zh": "其他", "definition": "none of the above"},
+    ]
+    assert api_as("consumer").put(url, {"types": mine}, format="json").status_code == 403
+    refused = api_as("project_admin").put(url, {"types": [mine[0], {**mine[1], "key": "poem"}]}, format="json")
+    assert refused.status_code == 400 and refused.json()["detail"].startswith("types[1].key:")
+    assert api_as("project_admin").put(url, {}, format="json").status_code == 400
+    assert taxonomy_for(project).custom is False  # nothing half-written
+    saved = api_as("project_admin").put(url, {"types": mine}, format="json")
+    assert saved.status_code == 200 and saved.json() == {"custom": True, "types": mine}
+
+    # the tagger chooses from the project's types
+    run = start_rating_run(project=project, endpoint=endpoint, enqueue=False)
+    run_rating(run_id=run.pk)
+    assert set(pool.values_list("task_type", flat=True)) <= {"poem", "question", "other"}
+    assert pool.filter(task_type="poem").exists()
+    # quotas and stratified versions name the project's types only
+    assert start_batch(
+        project=project, endpoint=endpoint, template_name="alpaca", target=2, type_quotas={"poem": 1}
+    ).type_quotas == {"poem": 1}
+    with pytest.raises(BatchError, match="not a task type of the project"):
+        start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=2, type_quotas={"code": 1})
+    body = {"project": "alpha", "endpoint": "teach", "template": "alpaca", "target": 3, "type_quotas": {"math": 2}}
+    assert api_as("project_admin").post("/api/v1/generation-batches/", body, format="json").status_code == 400
+    with pytest.raises(DatasetError, match="filters.stratify.types"):
+        create_dataset_version(project=project, kind="sft", filters={"stratify": {"per_type": 5, "types": ["code"]}})
+    version = create_dataset_version(
+        project=project, kind="sft", filters={"stratify": {"per_type": 5, "types": ["poem"]}}
+    )
+    assert version.filters["stratify"]["types"] == ["poem"]
+    report = api_as("consumer").get("/api/v1/diversity", {"project": "alpha"}).json()
+    assert {t["name"] for t in report["task_types"]} <= {"Poem", "Question", "Other"}
+
+    # the console: the list as lines, a refusal naming the line, the forms offering the project's types
+    client.force_login(cast["project_admin"])
+    page = client.get("/console/alpha/taxonomy/").content.decode()
+    assert 'data-custom="1"' in page and 'data-key="question"' in page and "poem | Poem | 诗 |" in page
+    bad = client.post("/console/alpha/taxonomy/", {"types": "poem | Poem | 诗 | verse\nquestion | Question"})
+    assert bad.status_code == 400 and "line 2:" in bad.content.decode()
+    lines = "poem | Poem | 诗 | write a poem or verse\nother | Other | | anything else"
+    assert client.post("/console/alpha/taxonomy/", {"types": lines}).status_code == 302
+    assert taxonomy_for(project).keys() == ["poem", "other"]
+    assert 'value="poem"' in client.get("/console/alpha/datasets/").content.decode()
+    assert "poem, other" in client.get("/console/alpha/generation/new").content.decode()
+    # a rating run tags again what carries a type no longer in the list (here: "question"), and only that
+    stale = pool.filter(task_type="question").count()
+    assert 0 < stale < pool.count()
+    again = start_rating_run(project=project, endpoint=endpoint, enqueue=False)
+    assert again.items_total == stale
+    run_rating(run_id=again.pk)
+    assert set(pool.values_list("task_type", flat=True)) <= {"poem", "other"}
+    assert client.post("/console/alpha/taxonomy/", {"reset": "1"}).status_code == 302
+    assert taxonomy_for(project).custom is False
+
+    # the CLI: set from lines or JSON, print, reset; a bad file is refused with its reason
+    listing = tmp_path / "types.txt"
+    listing.write_text("poem | Poem | 诗 | write a poem\nother | Other | 其他 | anything else\n")
+    call_command("taxonomy", "--project", "alpha", "--set", str(listing))
+    assert "2 task types, the project's own" in capsys.readouterr().out
+    as_json = tmp_path / "types.json"
+    as_json.write_text(json.dumps({"types": mine}))
+    call_command("taxonomy", "--project", "alpha", "--set", str(as_json), "--json")
+    assert json.loads(capsys.readouterr().out) == {"custom": True, "types": mine}
+    as_json.write_text(json.dumps([mine[0]]))
+    with pytest.raises(CommandError, match="^types: from 2 to 40"):
+        call_command("taxonomy", "--project", "alpha", "--set", str(as_json))
+    call_command("taxonomy", "--project", "alpha", "--reset")
+    assert "12 task types, BELLE's categories" in capsys.readouterr().out

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="TYPE=N",
-            help="at most N accepted instructions of a task type (selfinstruct/taxonomy.py); repeat for more",
+            help="at most N accepted instructions of a task type of the project (manage.py taxonomy); repeat for more",
         )
         parser.add_argument("--temperature", type=float)
         parser.add_argument("--max-tokens", type=int)
