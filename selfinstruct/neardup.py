@@ -12,11 +12,11 @@ the two token bags, F > t needs O > t(|a|+|b|)/2, which gives filters that can n
   probes each with the prefix for that bucket's shortest length;
 - positional (PPJoin): on a shared element at positions i (query) and j (item), the overlap is at most the shared
   elements met so far + 1 + min(|a|-i-1, |b|-j-1); a candidate whose bound falls to the needed overlap is dropped;
-- signature: each prefix-table entry carries, beside the item's position, which of 58 hash buckets the item's
-  tokens fall in; the sum of the query's token counts over those buckets bounds the overlap. It is read with the
-  entry itself (no random access), so when every token is common (formulaic pools: each query element's list
-  holds thousands of items) the entries that cannot reach the needed overlap are dropped while scanning, without
-  touching the item's per-item state;
+- signature: each prefix-table entry is one int64 — the item's index, which of 30 hash buckets its tokens fall in,
+  and its position — and the sum of the query's token counts over those buckets bounds the overlap. It is read
+  with the entry itself (no random access), so when every token is common (formulaic pools: each query element's
+  list holds thousands of items) the entries that cannot reach the needed overlap are dropped while scanning,
+  without touching the item's per-item state;
 - sketch: per item, token counts in 64 hash buckets (2 bits each, 3 = "3 or more"); the sum over buckets of the
   smaller count bounds the overlap, from one cache line, before the item's tokens are read.
 
@@ -26,8 +26,10 @@ length first and each bucket's survivors are verified at once (an item lives in 
 ends the check early. The loops are compiled with numba (`cache=True`: compiled once per checkout).
 
 Adding an item is O(its length): each element's posting list is contiguous in an arena and moves to a block twice
-its size when full (amortized O(1)); the arena is compacted when more than half of it is moved-out garbage. Nothing
-is ever rebuilt. The token order is fixed when a token is first seen (by its document frequency in the corpus given
+its size when full (amortized O(1)); a full arena grows by a quarter, and is compacted when more than half of it is
+moved-out garbage (and after `build`, leaving each list 1/8 room, at least 4 entries). Nothing is ever rebuilt.
+Memory: 8 bytes per prefix-table entry, 4 per full-table entry, 2 per stored token while the vocabulary fits 16
+bits (4 after). The token order is fixed when a token is first seen (by its document frequency in the corpus given
 to `build`; tokens first seen later count as rare), so it never changes under an item already indexed.
 
 `most_similar(text, k)` is exact for any k (top-k by score, ties by insertion order): it walks the query's elements
@@ -104,9 +106,14 @@ def _sketch_bound(query_counts, sketch):
     return bound
 
 
-_POSITION_BITS = 6  # a prefix-table entry (int64): the item's position (clipped) in its low bits ...
-_SIGNATURE_BITS = 64 - _POSITION_BITS  # ... and its signature above them
+# A prefix-table entry (int64): the item's position in its element order (clipped) in the low bits, its token
+# signature above them, the item's index above that (the sign bit stays 0).
+_POSITION_BITS = 6
+_SIGNATURE_BITS = 30
+_ITEM_SHIFT = _POSITION_BITS + _SIGNATURE_BITS
 _POSITION_MASK = (1 << _POSITION_BITS) - 1
+_SIGNATURE_MASK = ((1 << _SIGNATURE_BITS) - 1) << _POSITION_BITS
+MAX_ITEMS = 1 << (63 - _ITEM_SHIFT)  # 134,217,728
 
 
 @njit(cache=True)
@@ -124,7 +131,7 @@ def _signature(tokens):
 
 
 _SIGNATURE_LEVELS = 3  # query token counts per bucket above this are added to every bound (a constant)
-_SIGNATURE_FILLED = 44  # a query filling more buckets than this (a long text) skips the signature check
+_SIGNATURE_FILLED = 23  # a query filling more buckets than this (a long text) skips the signature check
 
 
 @njit(cache=True)
@@ -148,7 +155,7 @@ def _signature_levels(query_tokens):
 
 @njit(cache=True)
 def _signature_bound(levels, tail, entry):
-    signature = np.uint64(entry) & ~np.uint64(_POSITION_MASK)
+    signature = np.uint64(entry & _SIGNATURE_MASK)
     bound = tail
     for c in range(_SIGNATURE_LEVELS):
         bound += _popcount(levels[c] & signature)
@@ -240,44 +247,41 @@ def _room(lists, size, cap):
 
 
 @njit(cache=True)
-def _copy_list(source, count, items, positions, target, new_items, new_positions):
-    """Copy one list's entries (and positions, where the table keeps them) from source to target."""
+def _copy_list(source, count, items, target, new_items):
+    """Copy one list's entries from source to target."""
     for x in range(count):
         new_items[target + x] = items[source + x]
-        if positions.shape[0]:
-            new_positions[target + x] = positions[source + x]
 
 
 @njit(cache=True)
-def _append(lists, item, table, signature):
-    """Append item to each list, with its position in the item's element order (16 bits, clipped: a smaller
-    position only loosens the positional bound) and, in the prefix tables, its signature."""
-    start, size, cap, items, positions, used = table
-    with_positions = positions.shape[0] > 0
+def _append(lists, item, table, signature, packed):
+    """Append item to each list: in the prefix tables (packed) as one entry with its signature and its position in
+    the item's element order (clipped: a smaller position only loosens the positional bound); in the full table as
+    the bare index."""
+    start, size, cap, items, used = table
     for j in range(lists.shape[0]):
         e = lists[j]
         if size[e] == cap[e]:
             new_cap = max(4, 2 * cap[e])
             s = used[0]
-            _copy_list(start[e], size[e], items, positions, s, items, positions)
+            _copy_list(start[e], size[e], items, s, items)
             start[e] = s
             cap[e] = new_cap
             used[0] = s + new_cap
         k = start[e] + size[e]
-        items[k] = item
-        if with_positions:
-            positions[k] = min(j, _POSITION_MASK) | signature
+        items[k] = (np.int64(item) << _ITEM_SHIFT) | signature | min(j, _POSITION_MASK) if packed else item
         size[e] += 1
     used[1] += lists.shape[0]
 
 
 @njit(cache=True)
-def _compact(n_lists, start, size, cap, items, positions, new_items, new_positions):
-    """Copy every list into a fresh arena with a little room to grow; returns the arena's fill."""
+def _compact(n_lists, start, size, cap, items, new_items, slack_shift):
+    """Copy every list into a fresh arena with a little room to grow (size >> slack_shift, at least 1); returns
+    the arena's fill."""
     s = 0
     for e in range(n_lists):
-        new_cap = size[e] + max(2, size[e] >> 3)
-        _copy_list(start[e], size[e], items, positions, s, new_items, new_positions)
+        new_cap = size[e] + max(4, size[e] >> slack_shift)
+        _copy_list(start[e], size[e], items, s, new_items)
         start[e] = s
         cap[e] = new_cap
         s += new_cap
@@ -314,21 +318,18 @@ def _add_items(
     s2,
     s3,
     s4,
-    s5,
     short_keys,
     l0,
     l1,
     l2,
     l3,
     l4,
-    l5,
     long_keys,
     f0,
     f1,
     f2,
     f3,
     f4,
-    f5,
 ):
     """Index batch items resume.. (token ids in text order); stops early when a table is out of room.
 
@@ -338,7 +339,7 @@ def _add_items(
     Returns (items done, arena entries needed by short, long, full: nonzero when it stopped for room).
     (Arrays come one by one: numba types a tuple argument in Python on every call, which costs more than the
     work for one item.)"""
-    short, long, full = (s0, s1, s2, s3, s4, s5), (l0, l1, l2, l3, l4, l5), (f0, f1, f2, f3, f4, f5)
+    short, long, full = (s0, s1, s2, s3, s4), (l0, l1, l2, l3, l4), (f0, f1, f2, f3, f4)
     for b in range(resume, batch_offsets.shape[0] - 1):
         tokens = batch_tokens[batch_offsets[b] : batch_offsets[b + 1]]
         n = tokens.shape[0]
@@ -355,9 +356,9 @@ def _add_items(
         need_l = _room(long_lists, long[1], long[2])
         need_f = _room(elements, full[1], full[2])
         if (
-            short[5][0] + need_s > short[3].shape[0]
-            or long[5][0] + need_l > long[3].shape[0]
-            or full[5][0] + need_f > full[3].shape[0]
+            short[4][0] + need_s > short[3].shape[0]
+            or long[4][0] + need_l > long[3].shape[0]
+            or full[4][0] + need_f > full[3].shape[0]
         ):
             return b, need_s, need_l, need_f
         item = first_item + b
@@ -367,9 +368,9 @@ def _add_items(
         item_lengths[item] = n
         _sketch(tokens, sketches[item])
         signature = _signature(tokens)
-        _append(short_lists, item, short, signature)
-        _append(long_lists, item, long, signature)
-        _append(elements, item, full, signature)
+        _append(short_lists, item, short, signature, True)
+        _append(long_lists, item, long, signature, True)
+        _append(elements, item, full, signature, False)
     return batch_offsets.shape[0] - 1, 0, 0, 0
 
 
@@ -455,7 +456,7 @@ def _probe(
     """Scan one length bucket of the short (longer=False: items no longer than the query) or long table (items
     longer than the query) with the length, prefix, signature and positional filters; returns the new touched
     count."""
-    start, size, _, items, positions, _ = table
+    start, size, _, entries, _ = table
     low, high = _bucket_bounds(bucket)
     exact = low == high
     low, high = max(low, m_low), min(high, m_high)
@@ -476,10 +477,10 @@ def _probe(
             continue
         list_id = keys[key]
         for x in range(start[list_id], start[list_id] + size[list_id]):
-            entry = positions[x]
+            entry = entries[x]
             if signed and _signature_bound(levels, tail, entry) < least:
                 continue  # dropped from the entry alone: the item's own state is never read
-            item = items[x]
+            item = entry >> _ITEM_SHIFT
             h = hits[item]
             if h < 0:
                 continue
@@ -525,20 +526,18 @@ def _candidates_above(
     s2,
     s3,
     s4,
-    s5,
     short_keys,
     l0,
     l1,
     l2,
     l3,
     l4,
-    l5,
     long_keys,
 ):
     """Every item with F > threshold (or the first found, with first=True). Length buckets are probed nearest to
     the query's length first; an item lives in one bucket, so each bucket's survivors are final once it is probed
     and get their exact LCS right away, likeliest (most shared prefix elements) first."""
-    short, long = (s0, s1, s2, s3, s4, s5), (l0, l1, l2, l3, l4, l5)
+    short, long = (s0, s1, s2, s3, s4), (l0, l1, l2, l3, l4)
     n = query_tokens.shape[0]
     query_elements = _query_elements(query_tokens, order_key, element_ids)
     m_low = _alpha_min(n, threshold)  # t|a|/(2-t) < |b| < (2-t)|a|/t
@@ -725,20 +724,19 @@ def _grown(array: np.ndarray, minimum: int, fill=None) -> np.ndarray:
 
 
 class _Postings:
-    """Lists of item indexes (with, in the prefix tables, each element's position in the item's order) kept
-    contiguous inside one arena."""
+    """Lists kept contiguous inside one arena: of packed entries (item, signature, position: the prefix tables) or
+    of bare item indexes (the full table)."""
 
-    def __init__(self, with_positions: bool) -> None:
+    def __init__(self, packed: bool) -> None:
         self.start = np.zeros(0, np.int64)
         self.size = np.zeros(0, np.int32)
         self.cap = np.zeros(0, np.int32)
-        self.items = np.empty(1024, np.int32)
-        self.positions = np.empty(1024 if with_positions else 0, np.int64)  # position | signature
+        self.items = np.empty(1024, np.int64 if packed else np.int32)
         self.used = np.zeros(2, np.int64)  # arena fill, live entries
 
     @property
     def table(self):
-        return self.start, self.size, self.cap, self.items, self.positions, self.used
+        return self.start, self.size, self.cap, self.items, self.used
 
     def grow_lists(self, count: int) -> None:
         old = self.start.shape[0]
@@ -748,24 +746,28 @@ class _Postings:
                 a[old:] = 0
 
     def grow_arena(self, need: int) -> None:
+        """Room for `need` more entries; a full arena grows by a quarter (the entries are most of the index's
+        memory, so doubling would leave up to half of it empty)."""
         minimum = int(self.used[0]) + need
-        self.items = _grown(self.items, minimum)
-        if self.positions.shape[0]:
-            self.positions = _grown(self.positions, minimum)
+        if self.items.shape[0] < minimum:
+            grown = np.empty(max(minimum, self.items.shape[0] + (self.items.shape[0] >> 2), 1024), self.items.dtype)
+            grown[: self.items.shape[0]] = self.items
+            self.items = grown
 
     def live(self) -> int:
         return int(self.used[1])
 
-    def compact(self, n_lists: int) -> None:
+    def compact(self, n_lists: int, slack_shift: int = 3) -> None:
+        """Every list moved into a fresh arena with room for size >> slack_shift more entries (and a little room
+        at the end)."""
         sizes = self.size[:n_lists].astype(np.int64)
-        total = int((sizes + np.maximum(2, sizes >> 3)).sum()) + max(1024, self.live() // 8)
-        items = np.empty(total, np.int32)
-        positions = np.empty(total if self.positions.shape[0] else 0, np.int64)
-        self.used[0] = _compact(n_lists, *self.table[:5], items, positions)
-        self.items, self.positions = items, positions
+        total = int((sizes + np.maximum(4, sizes >> slack_shift)).sum())
+        items = np.empty(total + max(1024, total >> 6), self.items.dtype)
+        self.used[0] = _compact(n_lists, self.start, self.size, self.cap, self.items, items, slack_shift)
+        self.items = items
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.start, self.size, self.cap, self.items, self.positions))
+        return sum(a.nbytes for a in (self.start, self.size, self.cap, self.items))
 
 
 def _keys():
@@ -784,15 +786,15 @@ class NearDuplicateIndex:
         self._element_ids = _keys()  # (token id << 32 | occurrence) -> element id
         self._counters = np.zeros(3, np.int64)  # next element id, next short list id, next long list id
         self._ids: list[str] = []
-        self._tokens = np.empty(1024, np.int32)  # all items' token ids in text order, concatenated
+        self._tokens = np.empty(1024, np.uint16)  # all items' token ids in text order (int32 past 65,536 tokens)
         self._offsets = np.zeros(1024, np.int64)
         self._lengths = np.zeros(1024, np.int32)
         self._sketches = np.zeros((1024, 2), np.uint64)  # per item: token counts in 64 hash buckets
         self._short_keys = _keys()  # (element << 16 | length bucket) -> list id
         self._long_keys = _keys()
-        self._short = _Postings(with_positions=True)  # items under their prefix for partners at least as long
-        self._long = _Postings(with_positions=True)  # items under their prefix for shorter partners
-        self._full = _Postings(with_positions=False)  # items under every element (exact top-k at any score)
+        self._short = _Postings(packed=True)  # items under their prefix for partners at least as long
+        self._long = _Postings(packed=True)  # items under their prefix for shorter partners
+        self._full = _Postings(packed=False)  # items under every element (exact top-k at any score)
         self._hits = np.zeros(0, np.int32)  # query scratch, one cell per item (always back to 0)
         self._seen = np.zeros(0, np.bool_)
         self._touched = np.zeros(0, np.int64)
@@ -852,7 +854,7 @@ class NearDuplicateIndex:
             self._order_key[known:total] = df[known:] * (1 << 32) + np.arange(known, total, dtype=np.int64)
         self._add_encoded([item_id for item_id, _ in items], tokens, offsets)
         for table, lists in zip(*self._tables(), strict=True):
-            if table.items.shape[0] > 2 * table.live() + 4096:  # lists that moved left garbage: compact once
+            if table.items.shape[0] > table.live() + (table.live() >> 3) + 4096:  # moved lists left garbage
                 table.compact(int(lists))
         return self
 
@@ -871,6 +873,10 @@ class NearDuplicateIndex:
     def _add_encoded(self, item_ids: list[str], tokens: np.ndarray, offsets: np.ndarray) -> None:
         first = len(self._ids)
         count = len(item_ids)
+        if first + count > MAX_ITEMS:
+            raise ValueError(f"a near-duplicate index holds at most {MAX_ITEMS} items")
+        if len(self._token_ids) > 1 << 16 and self._tokens.dtype == np.uint16:
+            self._tokens = self._tokens.astype(np.int32)  # the vocabulary outgrew 16-bit token ids
         self._tokens = _grown(self._tokens, int(self._offsets[first]) + len(tokens))
         self._offsets = _grown(self._offsets, first + count + 1)
         self._lengths = _grown(self._lengths, first + count)

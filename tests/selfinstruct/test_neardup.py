@@ -143,6 +143,20 @@ def test_growth_after_build_keeps_answers_exact():
     assert index.most_similar(texts[-1], 3) == brute.most_similar(texts[-1], 3)
 
 
+def test_a_vocabulary_past_16_bit_token_ids_widens_the_store_and_stays_exact():
+    """Token ids are stored in 16 bits until the vocabulary outgrows them; the items added before and after agree."""
+    import numpy as np
+
+    index = NearDuplicateIndex().build([(f"a{i}", f"alpha{i} beta{i} gamma{i} delta{i}") for i in range(16_000)])
+    assert index._tokens.dtype == np.uint16
+    index.build([(f"b{i}", f"epsilon{i} zeta{i} eta{i} theta{i} iota{i}") for i in range(4_000)])
+    assert len(index._token_ids) > 65_536 and index._tokens.dtype == np.int32
+    index.add("c", "alpha15999 beta15999 gamma15999 delta15999 extra")
+    assert index.near_duplicates("alpha15999 beta15999 gamma15999 delta15999")[0][0] == "a15999"
+    assert index.near_duplicates("epsilon3999 zeta3999 eta3999 theta3999 iota3999")[0] == ("b3999", 1.0)
+    assert index.most_similar("alpha7 beta7 gamma7 delta7 extra", 2)[0] == ("a7", pytest.approx(8 / 9))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     a=st.lists(st.sampled_from(WORDS[:16]), min_size=1, max_size=20).map(" ".join),
