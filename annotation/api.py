@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import claims, judging, sampling, selectors, services
+from annotation.fastpath import Claimed
 from annotation.models import MAX_K, MIN_K, Flag
 from annotation.services import AnnotationError
 from core.api import ErrorSerializer, service_error_response
@@ -92,14 +93,15 @@ class RankingOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def _task_payload(assignment, user) -> dict:
+def _task_payload(claimed, user) -> dict:
+    assignment = claimed.assignment
     task = assignment.task
     config = services.get_ranking_config(project=task.project)
     return {
-        **selectors.task_view(task=task, assignment=assignment, config=config),
+        **selectors.task_view(task=task, assignment=assignment, config=config, completions=claimed.completions),
         "allow_ties": config.allow_ties,
         "guidelines": task.project.guidelines,
-        "progress": selectors.labeler_progress(project=task.project, labeler=user),
+        "progress": claimed.progress or selectors.labeler_progress(project=task.project, labeler=user),
     }
 
 
@@ -117,12 +119,12 @@ class NextTaskApi(APIView):
     def get(self, request):
         project = _project_in_query(request, roles=selectors.LABELING_ROLES)
         try:
-            assignment = claims.claim_next_ranking_task(project=project, labeler=request.user)
+            claimed = claims.claim_next_task_view(project=project, labeler=request.user)
         except AnnotationError as exc:
             return service_error_response(exc)
-        if assignment is None:
+        if claimed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
+        return Response(TaskViewSerializer(_task_payload(claimed, request.user)).data)
 
 
 class SubmitRankingApi(APIView):
@@ -139,13 +141,14 @@ class SubmitRankingApi(APIView):
         "submission after your lease expired and the task went to someone else is refused with 409.",
     )
     def post(self, request, task_id: int):
-        task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
         data = RankingInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            selectors.get_task_for_labeler(user=request.user, task_id=task_id)  # 404 first for others' tasks
+            raise ValidationError(data.errors)
         values = data.validated_data
         try:
-            row, created = claims.submit_ranking(
-                task=task,
+            row, created = claims.submit_ranking_to(
+                task_id=task_id,
                 labeler=request.user,
                 ranking=values.get("ranking"),
                 flag=values["flag"],
@@ -208,7 +211,7 @@ class UndoApi(APIView):
             assignment = claims.undo_last_submission(project=project, labeler=request.user)
         except AnnotationError as exc:
             return service_error_response(exc)
-        return Response(TaskViewSerializer(_task_payload(assignment, request.user)).data)
+        return Response(TaskViewSerializer(_task_payload(Claimed(assignment, None, None), request.user)).data)
 
 
 class RankingListApi(APIView):

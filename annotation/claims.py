@@ -8,10 +8,12 @@ import random
 import time
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
+from django.http import Http404
 from django.utils import timezone
 
+from annotation import fastpath
 from annotation.consensus import locked_task, refresh_consensus
 from annotation.models import (
     Assignment,
@@ -27,7 +29,7 @@ from annotation.rankings import (
     normalize_ranking,
     pairwise_agreement,
 )
-from annotation.selectors import rm_hint_visible
+from annotation.selectors import LABELING_ROLES, get_task_for_labeler, rm_hint_visible
 from annotation.services import AnnotationError, get_ranking_config
 
 logger = logging.getLogger(__name__)
@@ -123,8 +125,25 @@ CLAIM_ORDER = {
 
 def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assignment | None:
     """The labeler's live assignment in the project (its lease renewed), else a newly claimed task, else None."""
+    claimed = claim_next_task_view(project=project, labeler=labeler, now=now, rng=rng)
+    return claimed.assignment if claimed is not None else None
+
+
+def claim_next_task_view(*, project, labeler, now=None, rng=random) -> fastpath.Claimed | None:
+    """claim_next_ranking_task, with what the labeler's page shows: on PostgreSQL the common case is one statement
+    (annotation/fastpath.py) that also reads the completions and the labeler's progress; otherwise those are left
+    for the caller to read (None in the Claimed)."""
     config = get_ranking_config(project=project)
     now = now or timezone.now()
+    if fastpath.usable(config):
+        claimed = fastpath.claim(project=project, labeler=labeler, config=config, now=now)
+        if claimed is not None:
+            return claimed
+    assignment = _claim_with_orm(project, labeler, config, now, rng)
+    return fastpath.Claimed(assignment, None, None) if assignment is not None else None
+
+
+def _claim_with_orm(project, labeler, config, now, rng) -> Assignment | None:
     for attempt in range(CLAIM_ATTEMPTS):
         if attempt:
             time.sleep(0.02 * attempt)  # another claim holds the open tasks' rows: let it commit first
@@ -174,6 +193,35 @@ def renew_lease(*, task: RankingTask, labeler, now=None) -> bool:
 
 def _same_submission(existing: Ranking, groups, flag: str) -> bool:
     return existing.ranking == groups and existing.flag == flag
+
+
+def submit_ranking_to(
+    *, task_id: int, labeler, ranking=None, flag: str = "", comment: str = "", time_spent_ms=None, now=None
+) -> tuple[Ranking, bool]:
+    """submit_ranking for a task named by id: Http404 when it is not in a project the labeler labels in. On
+    PostgreSQL a first submission on a live claim is one statement (annotation/fastpath.py)."""
+    now = now or timezone.now()
+    if connection.vendor == "postgresql" and flag in Flag.values and (ranking not in (None, []) or flag):
+        try:
+            stored = fastpath.submit(
+                task_id=task_id,
+                labeler=labeler,
+                roles=LABELING_ROLES,
+                ranking=ranking,
+                flag=flag,
+                comment=comment,
+                time_spent_ms=time_spent_ms,
+                now=now,
+                max_spent=MAX_TIME_SPENT_MS,
+            )
+        except fastpath.NotFound:
+            raise Http404("No such task.") from None
+        if stored is not None:
+            return stored
+    task = get_task_for_labeler(user=labeler, task_id=task_id)
+    return submit_ranking(
+        task=task, labeler=labeler, ranking=ranking, flag=flag, comment=comment, time_spent_ms=time_spent_ms, now=now
+    )
 
 
 def submit_ranking(

@@ -194,6 +194,11 @@ class RankingTask(models.Model):
                 fields=["project", "is_gold", "is_complete", "-fill", "rm_margin", "id"], name="task_claim_uncertain"
             ),
             models.Index(fields=["project", "next_lease_expiry"], name="task_lease_expiry"),
+            models.Index(  # open tasks with a lease that may have run out: the fast claim's check (fastpath.py)
+                fields=["project", "next_lease_expiry"],
+                name="task_open_lease_expiry",
+                condition=models.Q(is_complete=False, is_gold=False),
+            ),
         ]
 
     def __str__(self) -> str:

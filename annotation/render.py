@@ -7,6 +7,8 @@ kept; no attribute can carry script (no on*, no style).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
@@ -64,6 +66,7 @@ ALLOWED_ATTRIBUTES = {
 FORCED_VALUES = {"input": {"type": "checkbox", "disabled": "disabled"}}
 
 
+@lru_cache(maxsize=4096)  # a task's texts are shown to each of its labelers: render them once per process
 def render_markdown(text: str) -> str:
     html = _md.render(text or "")
     return nh3.clean(

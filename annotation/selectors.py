@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import timedelta
 from itertools import combinations
 
+from django.db import connection
 from django.db.models import Count, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
@@ -19,12 +20,14 @@ from annotation.models import (
     JudgeRun,
     Prompt,
     Ranking,
+    RankingConfig,
     RankingTask,
     SamplingRun,
 )
 from annotation.rankings import kendalls_w, pairwise_agreement
 from annotation.render import render_markdown
-from projects.models import Role
+from core.sql import first_row_prepared
+from projects.models import Project, Role
 from projects.selectors import projects_for_user
 from selfinstruct.text import prompt_text
 
@@ -36,10 +39,35 @@ def labeling_projects(*, user) -> QuerySet:
 
 
 def get_labeling_project(*, user, slug: str):
-    """The project (with its ranking settings) when the user labels in it; else 404."""
-    project = labeling_projects(user=user).select_related("ranking_config").filter(slug=slug).first()
+    """The project (with its ranking settings) when the user labels in it; else 404. Every claim asks this first,
+    so on PostgreSQL it is one plain statement (the ORM's compiling of the same query costs more than running it)."""
+    if connection.vendor == "postgresql":
+        project = _labeling_project_sql(user, slug) if user.is_authenticated else None
+    else:
+        project = labeling_projects(user=user).select_related("ranking_config").filter(slug=slug).first()
     if project is None:
         raise Http404("No such project.")
+    return project
+
+
+def _labeling_project_sql(user, slug: str):
+    project_fields, config_fields = Project._meta.concrete_fields, RankingConfig._meta.concrete_fields
+    columns = [f"p.{f.column}" for f in project_fields] + [f"c.{f.column}" for f in config_fields]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM projects_project p "
+        "LEFT JOIN annotation_rankingconfig c ON c.project_id = p.id "
+        "WHERE p.slug = %(slug)s AND (%(staff)s OR EXISTS (SELECT 1 FROM projects_membership m "
+        "WHERE m.project_id = p.id AND m.user_id = %(user)s AND m.role = ANY(%(roles)s)))"
+    )
+    who = {"staff": user.is_staff, "user": user.pk, "roles": list(LABELING_ROLES)}
+    row = first_row_prepared(sql, {"slug": slug, **who})
+    if row is None:
+        return None
+    n = len(project_fields)
+    project = Project.from_db(connection.alias, [f.attname for f in project_fields], row[:n])
+    if row[n] is not None:  # its ranking settings, as select_related would have attached them
+        config = RankingConfig.from_db(connection.alias, [f.attname for f in config_fields], row[n:])
+        Project.ranking_config.related.set_cached_value(project, config)
     return project
 
 
@@ -68,18 +96,19 @@ def rm_hint_visible(*, task: RankingTask, config) -> bool:
     return bool(config.show_rm_hint and task.rm_order and not task.is_gold)
 
 
-def task_view(*, task: RankingTask, assignment: Assignment | None = None, config=None) -> dict:
+def task_view(*, task: RankingTask, assignment: Assignment | None = None, config=None, completions=None) -> dict:
     """What the labeler sees: the prompt and the completions in the task's stored order, rendered safely. Never
     says whether the task is gold nor which model wrote which completion. Given the project's ranking config,
     `rm_hint` lists the answers' labels in the RM's order when the hint is visible (else None)."""
     rm_hint = config is not None and rm_hint_visible(task=task, config=config)
-    completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids).only("id", "text")}
+    if completions is None:  # {id: text}, unless the claim read them already
+        completions = dict(Completion.objects.filter(pk__in=task.completion_ids).values_list("id", "text"))
     prompt = task.prompt
     labels = {cid: chr(ord("A") + n) for n, cid in enumerate(task.completion_ids)}
     hint = [labels[cid] for cid in task.rm_order if cid in labels] if rm_hint and task.rm_order else None
     by_text: dict[str, list[int]] = defaultdict(list)  # answers equal up to whitespace are marked as such
     for cid in task.completion_ids:
-        by_text[" ".join(completions[cid].text.split())].append(cid)
+        by_text[" ".join(completions[cid].split())].append(cid)
     same_text = {
         cid: [labels[o] for o in group if o != cid] for group in by_text.values() if len(group) > 1 for cid in group
     }
@@ -97,8 +126,8 @@ def task_view(*, task: RankingTask, assignment: Assignment | None = None, config
             {
                 "id": cid,
                 "label": labels[cid],
-                "text": completions[cid].text,
-                "html": render_markdown(completions[cid].text),
+                "text": completions[cid],
+                "html": render_markdown(completions[cid]),
                 "identical_to": same_text.get(cid, []),
             }
             for cid in task.completion_ids

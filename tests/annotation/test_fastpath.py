@@ -1,0 +1,87 @@
+"""On PostgreSQL the labelers' claim and submit go through one statement each (annotation/fastpath.py); they must
+leave the database and answer the API exactly as the ORM path does. Two labelers rank the same tasks, one through
+each path, and every counter, row and payload is compared."""
+
+import pytest
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def _rank(client, project_slug):
+    """Claim, then rank the task in its shown order; the claim payload and the submit answer."""
+    shown = client.get("/api/v1/annotation/next", {"project": project_slug})
+    assert shown.status_code == 200, shown.content
+    task = shown.json()
+    ids = [c["id"] for c in task["completions"]]
+    stored = client.post(f"/api/v1/annotation/tasks/{task['task']}/ranking", {"ranking": ids[::-1]}, format="json")
+    assert stored.status_code == 201, stored.content
+    return task, stored.json()
+
+
+def test_the_fast_path_and_the_orm_path_agree(project, make_tasks, labelers, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from annotation import fastpath
+    from annotation.models import Assignment, Consensus, Ranking, RankingTask
+
+    tasks = make_tasks(3, overlap=2)
+    fast_user, orm_user = labelers(2)
+    fast, orm = APIClient(), APIClient()
+    fast.force_authenticate(fast_user)
+    orm.force_authenticate(orm_user)
+    orm_turn, taken = {"on": False}, []
+    real_usable, real_claim, real_submit = fastpath.usable, fastpath.claim, fastpath.submit
+    monkeypatch.setattr(fastpath, "usable", lambda config: not orm_turn["on"] and real_usable(config))
+
+    def counted(name, real):
+        def call(**kw):
+            result = real(**kw)
+            taken.append(name if result is not None else f"{name} fell back")
+            return result
+
+        return call
+
+    monkeypatch.setattr(fastpath, "claim", counted("claim", real_claim))
+    fast_submit = counted("submit", real_submit)
+    monkeypatch.setattr(fastpath, "submit", lambda **kw: None if orm_turn["on"] else fast_submit(**kw))
+    for _ in range(3):
+        orm_turn["on"] = False
+        fast_task, fast_row = _rank(fast, project.slug)
+        orm_turn["on"] = True
+        orm_task, orm_row = _rank(orm, project.slug)
+        assert fast_task["task"] == orm_task["task"]  # breadth-first: both on the same task
+        assert set(fast_task) == set(orm_task) and fast_task["completions"] == orm_task["completions"]
+        assert fast_task["prompt"] == orm_task["prompt"] and fast_task["progress"]["remaining"] >= 1
+        own = ("id", "labeler", "created_at", "time_spent_ms")
+        assert {k: v for k, v in fast_row.items() if k not in own} == {k: v for k, v in orm_row.items() if k not in own}
+    assert taken == ["claim", "submit"] * 3  # the fast labeler's calls all took the fast path
+    for task in RankingTask.objects.filter(pk__in=[t.pk for t in tasks]):
+        assert (task.rankings_count, task.active_count, task.fill, task.is_complete) == (2, 0, 2, True)
+        assert Consensus.objects.get(task=task).n_rankings == 2
+    assert set(Assignment.objects.values_list("status", flat=True)) == {"submitted"}
+    assert Ranking.objects.filter(labeler=fast_user).count() == Ranking.objects.filter(labeler=orm_user).count() == 3
+    orm_turn["on"] = False
+    assert fast.get("/api/v1/annotation/next", {"project": project.slug}).status_code == 204
+
+
+def test_the_fast_paths_refuse_like_the_orm_path(project, make_tasks, labelers, other_project):
+    from rest_framework.test import APIClient
+
+    make_tasks(2, overlap=1)
+    (user,) = labelers(1)
+    client = APIClient()
+    client.force_authenticate(user)
+    task = client.get("/api/v1/annotation/next", {"project": project.slug}).json()
+    url = f"/api/v1/annotation/tasks/{task['task']}/ranking"
+    assert client.post(url, {"ranking": [1, 2]}, format="json").status_code == 400  # not the task's completions
+    assert client.post(url, {}, format="json").status_code == 400  # neither ranked nor flagged
+    ids = [c["id"] for c in task["completions"]]
+    assert client.post(url, {"ranking": ids}, format="json").status_code == 201
+    assert client.post(url, {"ranking": ids}, format="json").status_code == 200  # the same again: the stored one
+    assert client.post(url, {"ranking": ids[::-1]}, format="json").status_code == 409
+    from projects.services import create_user
+
+    outsider = APIClient()
+    outsider.force_authenticate(create_user(username="outsider", role="labeler", project=other_project)[0])
+    assert outsider.post(url, {"ranking": ids}, format="json").status_code == 404
+    assert outsider.get("/api/v1/annotation/next", {"project": project.slug}).status_code == 404
