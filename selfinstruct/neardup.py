@@ -733,6 +733,7 @@ class _Postings:
         self.cap = np.zeros(0, np.int32)
         self.items = np.empty(1024, np.int64 if packed else np.int32)
         self.used = np.zeros(2, np.int64)  # arena fill, live entries
+        self.compacted = 0  # the arena fill right after the last compaction (live entries and the lists' room)
 
     @property
     def table(self):
@@ -763,8 +764,14 @@ class _Postings:
         sizes = self.size[:n_lists].astype(np.int64)
         total = int((sizes + np.maximum(4, sizes >> slack_shift)).sum())
         items = np.empty(total + max(1024, total >> 6), self.items.dtype)
-        self.used[0] = _compact(n_lists, self.start, self.size, self.cap, self.items, items, slack_shift)
+        self.used[0] = self.compacted = _compact(
+            n_lists, self.start, self.size, self.cap, self.items, items, slack_shift
+        )
         self.items = items
+
+    def mostly_garbage(self, slack: int) -> bool:
+        """More than half the arena is lists moved out since the last compaction (room left in lists is not)."""
+        return int(self.used[0]) > 2 * max(self.live(), self.compacted) + slack
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.start, self.size, self.cap, self.items))
@@ -862,7 +869,7 @@ class NearDuplicateIndex:
         ids = np.array([self._token_id(t) for t in tokenize(text)], np.int32)
         self._add_encoded([item_id], ids, np.array([0, len(ids)], np.int64))
         for table, lists in zip(*self._tables(), strict=True):
-            if table.used[0] > 2 * table.live() + self.compact_slack:  # more than half is garbage
+            if table.mostly_garbage(self.compact_slack):
                 table.compact(int(lists))
                 self.compactions += 1
 
