@@ -1,12 +1,13 @@
-"""The labelers' two hot calls on PostgreSQL, in one statement each: claiming the next task (with everything its
-page shows) and storing a ranking (with the task's counters, the assignment and the consensus).
+"""The labelers' two hot calls on PostgreSQL as prepared statements: claiming the next task with everything its
+page shows (one statement), and storing a ranking (two: the task locked with the labeler's claim and the other
+rankings; then the task's counters, the assignment, the ranking and the consensus).
 
 They are the common case of `claims.claim_next_ranking_task` and `claims.submit_ranking` — the same rules, fewer
 round trips and no ORM compilation (about a millisecond per query, which is what the API pays on top of DRF). They
 take only the plain path and answer None for everything else (gold draws, lapsed leases, a task another claim holds,
 resubmissions, expired or skipped assignments, SQLite), which the ORM path then handles as it always has; so the
-rules live in claims.py and these statements only have to agree with its common case, which the tests check on both
-databases.
+rules live in claims.py and these statements only have to agree with its common case, which
+tests/annotation/test_fastpath.py checks (two labelers, one through each path, on the same tasks).
 """
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ def _text(value, field: str, *, limit: int, required: bool) -> str:
     if not isinstance(value, str):
         raise TaxonomyError(f"{field}: text")
     value = " ".join(value.split())
-    if "\x00" in value:
-        raise TaxonomyError(f"{field}: no NUL characters")
+    if "\x00" in value or "|" in value:
+        raise TaxonomyError(f"{field}: no NUL characters and no | (it separates the parts of a line)")
     if required and not value:
         raise TaxonomyError(f"{field}: required")
     if len(value) > limit:

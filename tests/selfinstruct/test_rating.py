@@ -243,6 +243,7 @@ def test_a_taxonomy_is_checked_field_by_field_and_read_from_lines():
         ([good[0], {**good[1], "name_zh": 3}], "types[1].name_zh"),
         ([good[0], {**good[1], "colour": "red"}], "types[1]"),
         ([good[0], {**good[1], "name": "a\x00b"}], "types[1].name"),
+        ([good[0], {**good[1], "definition": "this | that"}], "types[1].definition"),
         ([{**good[0], "key": f"k{n}"} for n in range(41)], "types"),
     ):
         with pytest.raises(TaxonomyError, match=rf"^{re.escape(field)}: "):
