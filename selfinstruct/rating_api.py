@@ -21,7 +21,16 @@ from projects.selectors import get_project_for_user, projects_for_user, role_in_
 from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import rating_runs_for_projects
-from selfinstruct.taxonomy import TaxonomyError, reset_taxonomy, set_taxonomy, taxonomy_for
+from selfinstruct.taxonomy import (
+    MAX_DEFINITION,
+    MAX_NAME,
+    MAX_TYPES,
+    MIN_TYPES,
+    TaxonomyError,
+    reset_taxonomy,
+    set_taxonomy,
+    taxonomy_for,
+)
 
 
 class RatingRunSerializer(serializers.Serializer):
@@ -132,10 +141,12 @@ class DiversityApi(APIView):
 
 
 class TaskTypeSerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="What is stored on a tagged instruction: a-z, 0-9 and _, at most 32.")
-    name = serializers.CharField()
-    name_zh = serializers.CharField(allow_blank=True)
-    definition = serializers.CharField(help_text="The line the tagger is given.")
+    key = serializers.CharField(
+        max_length=32, help_text="What is stored on a tagged instruction: a-z, 0-9 and _, at most 32."
+    )
+    name = serializers.CharField(max_length=MAX_NAME)
+    name_zh = serializers.CharField(max_length=MAX_NAME, allow_blank=True, required=False)
+    definition = serializers.CharField(max_length=MAX_DEFINITION, help_text="The line the tagger is given.")
 
 
 class TaxonomySerializer(serializers.Serializer):
@@ -160,7 +171,10 @@ class TaxonomyApi(APIView):
         return _taxonomy_response(taxonomy_for(self._project(request, slug)))
 
     @extend_schema(
-        request=inline_serializer("TaxonomyInput", {"types": TaskTypeSerializer(many=True)}),
+        request=inline_serializer(
+            "TaxonomyInput",
+            {"types": serializers.ListField(child=TaskTypeSerializer(), min_length=MIN_TYPES, max_length=MAX_TYPES)},
+        ),
         responses={200: TaxonomySerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
         description="Project admins: replace the task types (2 to 40, unique keys; name_zh optional). Instructions "
         "tagged before keep their type; the next rating run tags again those whose type is no longer in the list.",
