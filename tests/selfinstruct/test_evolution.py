@@ -74,6 +74,10 @@ def test_children_of_children_and_lineage_in_versions(seeded, endpoint, client, 
 
     drive(GenerationBatch.objects.get(pk=started.json()["id"]), rounds=600)
     accepted = GeneratedInstruction.objects.filter(project=seeded, status="accepted")
+    for _ in range(3):  # parents are drawn from 32 seeds and the children so far, and a grandchild often stays a
+        if accepted.filter(evolution_depth__gte=2).exists():  # near-duplicate of its parent: more batches if needed
+            break
+        drive(start_batch(project=seeded, endpoint=endpoint, template_name="evol-instruct", target=20), rounds=600)
     assert accepted.filter(evolution_depth__gte=2).exists()  # an evolved child was evolved again
     version, rows = _built(seeded, filters={"evolution": {"min_depth": 2}})
     assert rows and all(row["source"]["evolution"]["depth"] >= 2 for row in rows)  # no seeds, no shallow rows
