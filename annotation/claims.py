@@ -33,7 +33,6 @@ from annotation.selectors import LABELING_ROLES, get_task_for_labeler, rm_hint_v
 from annotation.services import AnnotationError, get_ranking_config
 
 logger = logging.getLogger(__name__)
-MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000
 
 
 # --- Claims, leases and submissions ---------------------------------------------------------------------------
@@ -212,7 +211,6 @@ def submit_ranking_to(
                 comment=comment,
                 time_spent_ms=time_spent_ms,
                 now=now,
-                max_spent=MAX_TIME_SPENT_MS,
             )
         except fastpath.NotFound:
             raise Http404("No such task.") from None
@@ -267,9 +265,6 @@ def submit_ranking(
         task.is_complete = not task.is_gold and task.rankings_count >= task.required
         task.save(update_fields=["active_count", "rankings_count", "fill", "is_complete"])
         Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED, finished_at=now)
-        spent = time_spent_ms if isinstance(time_spent_ms, int) and time_spent_ms >= 0 else None
-        if spent is None:
-            spent = int((now - assignment.claimed_at).total_seconds() * 1000)
         row = Ranking.objects.create(
             task=task,
             labeler=labeler,
@@ -277,7 +272,7 @@ def submit_ranking(
             ranking=groups,
             flag=flag,
             comment=comment[:5000],
-            time_spent_ms=min(spent, MAX_TIME_SPENT_MS),
+            time_spent_ms=fastpath.time_spent(time_spent_ms, assignment.claimed_at, now),
             is_gold=task.is_gold,
             **_reward_model_comparison(task, groups, config),
         )

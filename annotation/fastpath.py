@@ -184,7 +184,18 @@ class NotFound(Exception):
     """The task does not exist or is in a project the user does not label in."""
 
 
-def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, time_spent_ms, now, max_spent: int):
+MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000
+
+
+def time_spent(time_spent_ms, claimed_at, now) -> int:
+    """What a ranking records as time spent: the client's figure when it gave a usable one, else the time since the
+    claim; at most MAX_TIME_SPENT_MS either way."""
+    if not (isinstance(time_spent_ms, int) and time_spent_ms >= 0):
+        time_spent_ms = int((now - claimed_at).total_seconds() * 1000)
+    return min(time_spent_ms, MAX_TIME_SPENT_MS)
+
+
+def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, time_spent_ms, now):
     """(the stored Ranking, True) for a labeler's first submission on a task they hold a live claim on; None for
     every other case (the ORM path answers those); NotFound for a task they may not see; AnnotationError for a
     ranking that does not fit the task."""
@@ -204,9 +215,7 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
                 raise AnnotationError(f"ranking: {exc}") from None
         if aid is None or has_ranking or status != AssignmentStatus.ACTIVE:
             return None
-        spent = time_spent_ms if isinstance(time_spent_ms, int) and time_spent_ms >= 0 else None
-        if spent is None:
-            spent = int((now - claimed_at).total_seconds() * 1000)
+        spent = time_spent(time_spent_ms, claimed_at, now)
         comparison = {"rm_job": None, "rm_agreement": None, "rm_shown": False}
         if groups and rm_order:
             shown = bool(show_hint and rm_order and not is_gold)
@@ -223,7 +232,7 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
             "ranking": json.dumps(groups),
             "flag": flag,
             "comment": comment[:5000],
-            "spent": min(spent, max_spent),
+            "spent": spent,
             "gold": is_gold,
             "consensus": consensus,
             "n": len(rankings),
@@ -239,7 +248,7 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
         ranking=groups,
         flag=flag,
         comment=comment[:5000],
-        time_spent_ms=min(spent, max_spent),
+        time_spent_ms=spent,
         is_gold=is_gold,
         rm_job_id=comparison["rm_job"],
         rm_agreement=comparison["rm_agreement"],
