@@ -201,7 +201,10 @@ def test_a_build_goes_on_through_a_restart_of_the_storage_server(tmp_path, s3_se
             assert time.monotonic() < deadline, worker.output()[-2000:]
             time.sleep(0.01)
         s3_server.stop()  # mid-build: the rows are being written; the upload will find no server
-        time.sleep(3)
+        deadline = time.monotonic() + 120
+        while "EndpointConnectionError" not in worker.output():  # back once an upload failed, not after a guess
+            assert time.monotonic() < deadline, worker.output()[-2000:]
+            time.sleep(0.1)
         s3_server.start()
         wait_while_building(version, timeout=180)
         log = worker.output()
