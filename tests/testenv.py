@@ -3,7 +3,8 @@
 - DATA_DIR is a fresh temp folder, so tests never touch var/ (nor a running `make run`'s broker queue).
 - TEST_SERVICES_PASS=1 is the PostgreSQL + Redis pass: both are probed first; when missing, every test skips
   with the reason shown, or the run fails at once when REQUIRE_SERVICES=1.
-- Tests marked `services` run only in that pass; `shared_data` tests need ../shared/data (required in CI).
+- Tests marked `services` run only in that pass; `shared_data` tests need ../shared/data (required in CI); tests
+  marked `long(seconds)` are handed out first.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def touches_services(item) -> bool:
     )
 
 
+def expected_seconds(item) -> float:
+    """A `long(seconds)` test's rough duration on 2 cores; 0 for the rest."""
+    marker = item.get_closest_marker("long")
+    return float(marker.args[0]) if marker else 0.0
+
+
 def pytest_collection_modifyitems(config, items):
     if SERVICES_PASS and not _missing_services:
         # Pure unit tests already ran in the embedded pass: the services pass runs only what the services affect.
@@ -90,6 +97,9 @@ def pytest_collection_modifyitems(config, items):
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
+    # The longest tests first (pytest-xdist hands tests out in this order): each then runs alongside short ones
+    # instead of starting last and leaving the other processes idle while it finishes.
+    items.sort(key=lambda item: -expected_seconds(item))
     shared_missing = not SHARED_DATA.is_dir()
     if shared_missing and REQUIRE_SERVICES and any(item.get_closest_marker("shared_data") for item in items):
         pytest.exit(f"REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing", returncode=3)

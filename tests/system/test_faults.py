@@ -80,6 +80,7 @@ def _project_with_seeds(project):
     return project
 
 
+@pytest.mark.long(55)
 def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_redis):
     from llm.services import create_endpoint
 

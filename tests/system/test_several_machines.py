@@ -70,6 +70,7 @@ def files_under(folder: Path, sub: str) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
+@pytest.mark.long(120)
 def test_the_loop_on_three_machines_sharing_only_postgres_redis_and_s3(
     tmp_path,
     s3_server,  # noqa: F811

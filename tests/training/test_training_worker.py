@@ -33,6 +33,7 @@ def finished(job):
     return job.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+@pytest.mark.long(45)
 def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preference_version, sft_version, tiny_base):
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -153,6 +154,7 @@ def test_a_killed_trainer_fails_the_job_with_the_reason(preference_version, tiny
     assert job.error.startswith("the training process was killed by SIGKILL at step "), job.error
 
 
+@pytest.mark.long(50)
 def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(preference_version, tiny_base, tmp_path):
     gone = shutil.copytree(tiny_base, tiny_base.parent / "vanishing", dirs_exist_ok=True)  # in an allowed root
     env = process_env(TRAINING_STALE_SECONDS="3", GENERATION_RECONCILE_SECONDS="1")
