@@ -93,6 +93,49 @@ class RankingOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+_WHEN = serializers.DateTimeField()  # formats a datetime as every serializer here does
+
+
+def _task_json(claimed, user) -> dict:
+    """TaskViewSerializer's output, built directly: a claim is the labelers' hottest call, and the nested serializer
+    cost more than the claim's own SQL (about 1.7 ms a task). test_the_answers_built_directly_equal_the_serializers
+    checks both agree."""
+    view = _task_payload(claimed, user)
+    prompt, hint = view["prompt"], view["rm_hint"]
+    return {
+        "task": view["task"],
+        "project": view["project"],
+        "prompt": {key: str(prompt[key]) for key in _PROMPT_KEYS},
+        "completions": [
+            {"id": c["id"], "label": c["label"], "text": str(c["text"]), "html": str(c["html"])}
+            for c in view["completions"]
+        ],
+        "rm_hint": [str(label) for label in hint] if hint is not None else None,
+        "lease_expires_at": _WHEN.to_representation(view["lease_expires_at"]),
+        "claimed_at": _WHEN.to_representation(view["claimed_at"]),
+        "allow_ties": bool(view["allow_ties"]),
+        "guidelines": str(view["guidelines"]),
+        "progress": {"done": view["progress"]["done"], "remaining": view["progress"]["remaining"]},
+    }
+
+
+_PROMPT_KEYS = tuple(PromptViewSerializer._declared_fields)
+
+
+def _ranking_json(row) -> dict:
+    """RankingOutputSerializer's output, built directly (the submit's answer; see _task_json)."""
+    return {
+        "id": row.id,
+        "task": row.task_id,
+        "labeler": row.labeler.username,
+        "ranking": row.ranking,
+        "flag": row.flag,
+        "comment": row.comment,
+        "time_spent_ms": row.time_spent_ms,
+        "created_at": _WHEN.to_representation(row.created_at),
+    }
+
+
 def _task_payload(claimed, user) -> dict:
     assignment = claimed.assignment
     task = assignment.task
@@ -124,7 +167,7 @@ class NextTaskApi(APIView):
             return service_error_response(exc)
         if claimed is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(TaskViewSerializer(_task_payload(claimed, request.user)).data)
+        return Response(_task_json(claimed, request.user))
 
 
 class SubmitRankingApi(APIView):
@@ -157,7 +200,7 @@ class SubmitRankingApi(APIView):
             )
         except AnnotationError as exc:
             return service_error_response(exc)
-        return Response(RankingOutputSerializer(row).data, status=201 if created else 200)
+        return Response(_ranking_json(row), status=201 if created else 200)
 
 
 def _simple_task_action(action, name: str, description: str):
@@ -211,7 +254,7 @@ class UndoApi(APIView):
             assignment = claims.undo_last_submission(project=project, labeler=request.user)
         except AnnotationError as exc:
             return service_error_response(exc)
-        return Response(TaskViewSerializer(_task_payload(Claimed(assignment, None, None), request.user)).data)
+        return Response(_task_json(Claimed(assignment, None, None), request.user))
 
 
 class RankingListApi(APIView):

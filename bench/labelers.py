@@ -70,6 +70,10 @@ print(json.dumps(tokens))
         capture_output=True,
         text=True,
     )
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # the statistics a live database has (autovacuum); a fresh load has none
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -136,6 +136,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so that a real worker process can open the test database too.
     DATABASES["default"]["TEST"] = {"NAME": str(_sqlite_name.with_name(f"test_{_sqlite_name.name}"))}
+else:
+    # Django turns psycopg's prepared statements off (for transaction-mode poolers); the labelers' few hot statements
+    # (core/sql.py) ask for preparing explicitly, and only they are ever prepared at this threshold (Django's own
+    # cursors bind on the client and never prepare). DATABASE_PREPARED_STATEMENTS=0 for a pooler that cannot keep
+    # them (PgBouncer before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        2**31 - 1 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Broker, cache, concurrency caps --------------------------------------------------------------------------

@@ -112,3 +112,22 @@ def test_project_admin_starts_a_sampling_run(api_as, cast, project, endpoint, tm
     assert api_as("other_labeler").get(f"/api/v1/sampling-runs/{run['id']}/").status_code == 404
     unknown = client.post("/api/v1/sampling-runs/", {**body, "endpoints": [{"name": "nope"}]}, format="json")
     assert unknown.status_code == 400 and unknown.json()["detail"].startswith("endpoints.0.name")
+
+
+def test_the_answers_built_directly_equal_the_serializers(project, make_tasks, labelers):
+    """The claim's and the submit's answers skip DRF's serializers (annotation/api.py _task_json, _ranking_json); they
+    must be exactly what the serializers, which document them, give — here with an input, an RM hint and a flag."""
+    from annotation import api, claims
+
+    (task,) = make_tasks(1, show_rm_hint=True)
+    task.prompt.input = "Some *input*: 中文"
+    task.prompt.save(update_fields=["input"])
+    RankingTask.objects.filter(pk=task.pk).update(rm_order=task.completion_ids[::-1], rm_margin=0.1)
+    (labeler,) = labelers(1)
+    claimed = claims.claim_next_task_view(project=project, labeler=labeler)
+    direct = api._task_json(claimed, labeler)
+    assert direct == api.TaskViewSerializer(api._task_payload(claimed, labeler)).data
+    assert direct["rm_hint"] == ["D", "C", "B", "A"] and direct["prompt"]["input_html"]
+    row, _ = claims.submit_ranking_to(task_id=task.pk, labeler=labeler, ranking=task.completion_ids, flag="harmful")
+    assert api._ranking_json(row) == api.RankingOutputSerializer(row).data
+    assert api._ranking_json(row)["created_at"].endswith("Z")

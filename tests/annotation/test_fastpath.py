@@ -55,6 +55,11 @@ def test_the_fast_path_and_the_orm_path_agree(project, make_tasks, labelers, mon
         own = ("id", "labeler", "created_at", "time_spent_ms")
         assert {k: v for k, v in fast_row.items() if k not in own} == {k: v for k, v in orm_row.items() if k not in own}
     assert taken == ["claim", "submit"] * 3  # the fast labeler's calls all took the fast path
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # and its statements are prepared once per connection, not planned each time
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 3
     for task in RankingTask.objects.filter(pk__in=[t.pk for t in tasks]):
         assert (task.rankings_count, task.active_count, task.fill, task.is_complete) == (2, 0, 2, True)
         assert Consensus.objects.get(task=task).n_rankings == 2
