@@ -82,6 +82,22 @@ class RankingInputSerializer(serializers.Serializer):
     )
 
 
+_PLAIN_BODY_KEYS = frozenset({"ranking", "time_spent_ms"})
+_MAX_TIME_SPENT = RankingInputSerializer._declared_fields["time_spent_ms"].max_value
+
+
+def _plain_ranking_body(data) -> dict | None:
+    """The usual submit body, {"ranking": [...]} with or without a whole time_spent_ms, as RankingInputSerializer's
+    validated data — without the serializer (about half a millisecond, a tenth of a submit). None for any other
+    body, which the serializer then checks and words its errors for."""
+    if type(data) is not dict or not data.keys() <= _PLAIN_BODY_KEYS or type(data.get("ranking")) is not list:
+        return None
+    spent = data.get("time_spent_ms")
+    if spent is not None and not (type(spent) is int and 0 <= spent <= _MAX_TIME_SPENT):
+        return None
+    return {"ranking": data["ranking"], "flag": "", "comment": "", "time_spent_ms": spent}
+
+
 class RankingOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     task = serializers.IntegerField(source="task_id")
@@ -184,11 +200,13 @@ class SubmitRankingApi(APIView):
         "submission after your lease expired and the task went to someone else is refused with 409.",
     )
     def post(self, request, task_id: int):
-        data = RankingInputSerializer(data=request.data)
-        if not data.is_valid():
-            selectors.get_task_for_labeler(user=request.user, task_id=task_id)  # 404 first for others' tasks
-            raise ValidationError(data.errors)
-        values = data.validated_data
+        values = _plain_ranking_body(request.data)
+        if values is None:
+            data = RankingInputSerializer(data=request.data)
+            if not data.is_valid():
+                selectors.get_task_for_labeler(user=request.user, task_id=task_id)  # 404 first for others' tasks
+                raise ValidationError(data.errors)
+            values = data.validated_data
         try:
             row, created = claims.submit_ranking_to(
                 task_id=task_id,

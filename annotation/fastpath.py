@@ -66,8 +66,9 @@ WITH live AS (
 SELECT {assignment_a}, {task_t}, {prompt_p},
     (SELECT json_object_agg(c.id, c.text) FROM annotation_completion c
      WHERE c.id = ANY(ARRAY(SELECT e::bigint FROM jsonb_array_elements_text(t.completion_ids) AS e))),
-    (SELECT count(*) FROM annotation_ranking r JOIN annotation_rankingtask rt ON rt.id = r.task_id
-     WHERE r.labeler_id = %(user)s AND NOT r.is_gold AND rt.project_id = %(project)s),
+    -- the labeler's rankings, each looked up by its task (a join would read every task of the project)
+    (SELECT count(*) FROM annotation_ranking r WHERE r.labeler_id = %(user)s AND NOT r.is_gold
+     AND (SELECT rt.project_id FROM annotation_rankingtask rt WHERE rt.id = r.task_id) = %(project)s),
     (SELECT count(*) FROM annotation_rankingtask rt
      WHERE rt.project_id = %(project)s AND NOT rt.is_gold AND NOT rt.is_complete),
     (SELECT count(*) FROM bumped)

@@ -131,3 +131,33 @@ def test_the_answers_built_directly_equal_the_serializers(project, make_tasks, l
     row, _ = claims.submit_ranking_to(task_id=task.pk, labeler=labeler, ranking=task.completion_ids, flag="harmful")
     assert api._ranking_json(row) == api.RankingOutputSerializer(row).data
     assert api._ranking_json(row)["created_at"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("body", "read"),
+    [
+        ({"ranking": [3, 1, 2]}, True),
+        ({"ranking": [[3], [1, 2]], "time_spent_ms": 0}, True),
+        ({"ranking": [1], "time_spent_ms": None}, True),
+        ({"ranking": [1, 2], "time_spent_ms": 7 * 24 * 3600 * 1000}, True),
+        ({"ranking": [1, 2], "time_spent_ms": 7 * 24 * 3600 * 1000 + 1}, False),
+        ({"ranking": [1, 2], "time_spent_ms": -1}, False),
+        ({"ranking": [1, 2], "time_spent_ms": True}, False),
+        ({"ranking": [1, 2], "time_spent_ms": "12"}, False),
+        ({"ranking": [1, 2], "comment": "  why  "}, False),
+        ({"ranking": [1, 2], "flag": ""}, False),
+        ({"ranking": "1,2"}, False),
+        ({"flag": "harmful"}, False),
+        ([1, 2], False),
+    ],
+)
+def test_a_plain_submit_body_reads_as_the_serializer_reads_it(body, read):
+    """The submit view reads the usual body without RankingInputSerializer: what it reads equals the serializer's
+    validated data, and every other body is left to the serializer (its checks, its wording)."""
+    from annotation.api import RankingInputSerializer, _plain_ranking_body
+
+    plain = _plain_ranking_body(body)
+    assert (plain is not None) == read
+    if read:
+        serializer = RankingInputSerializer(data=body)
+        assert serializer.is_valid() and dict(serializer.validated_data) == plain
