@@ -60,6 +60,12 @@ _missing_services = _probe_services() if SERVICES_PASS else None
 
 
 def pytest_configure(config):
+    if getattr(config.option, "maxschedchunk", 0) is None:
+        # pytest-xdist hands each process its first tests as one consecutive chunk of a sixteenth of the run, and
+        # more in chunks after that: the long tests, sorted first, all landed in the first process, one after the
+        # other (548 s of a 574 s pass while the others idled from 400 s). One test at a time (each process still
+        # holds the next one) makes it greedy: whichever process is free takes the longest test left.
+        config.option.maxschedchunk = 1
     if _missing_services and REQUIRE_SERVICES:
         pytest.exit(f"REQUIRE_SERVICES=1 but {_missing_services}", returncode=3)
 
@@ -88,6 +94,21 @@ def expected_seconds(item) -> float:
     return float(marker.args[0]) if marker else 0.0
 
 
+def longest_first(items: list, *, processes: int) -> list:
+    """The order pytest-xdist hands tests out in: the longest first, so each runs alongside short ones instead of
+    starting last and leaving the other processes idle while it finishes. xdist starts each process with two tests
+    (see pytest_configure), so the first `processes` long tests are each followed by a short one: every process
+    starts on its own long test rather than holding a second one behind it."""
+    long = sorted((item for item in items if expected_seconds(item)), key=lambda item: -expected_seconds(item))
+    short = [item for item in items if not expected_seconds(item)]
+    if processes < 2:
+        return long + short
+    head = []
+    for i, item in enumerate(long[:processes]):
+        head += [item, *short[i : i + 1]]
+    return head + long[processes:] + short[processes:]
+
+
 def pytest_collection_modifyitems(config, items):
     if SERVICES_PASS and not _missing_services:
         # Pure unit tests already ran in the embedded pass: the services pass runs only what the services affect.
@@ -97,9 +118,7 @@ def pytest_collection_modifyitems(config, items):
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
-    # The longest tests first (pytest-xdist hands tests out in this order): each then runs alongside short ones
-    # instead of starting last and leaving the other processes idle while it finishes.
-    items.sort(key=lambda item: -expected_seconds(item))
+    items[:] = longest_first(items, processes=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
     shared_missing = not SHARED_DATA.is_dir()
     if shared_missing and REQUIRE_SERVICES and any(item.get_closest_marker("shared_data") for item in items):
         pytest.exit(f"REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing", returncode=3)

@@ -6,12 +6,14 @@ Runs in both passes: SQLite (write transactions serialized by BEGIN IMMEDIATE) a
 import threading
 from collections import Counter
 
+import pytest
 from django.db import connection
 
 from annotation.claims import claim_next_ranking_task, submit_ranking
 from annotation.models import Assignment, Ranking, RankingTask
 
 
+@pytest.mark.long(20)
 def test_fifty_labelers_at_once_never_double_assign(transactional_db, project, make_tasks, labelers):
     tasks = make_tasks(100, k=3, overlap=3)  # exactly 50 x 6 rankings of room
     users = labelers(50)

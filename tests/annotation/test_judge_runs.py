@@ -74,6 +74,7 @@ def test_judge_rankings_never_count_as_human_rankings(project, endpoint, teacher
     assert with_judge["per_labeler"].keys() == before["agreement"]["per_labeler"].keys()
 
 
+@pytest.mark.long(15)
 def test_judge_human_agreement_and_position_bias_are_reported(project, endpoint, teacher, ranked, cast):
     run = start_judge_run(project=project, endpoint=endpoint)
     run_judge(run_id=run.pk)

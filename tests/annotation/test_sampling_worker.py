@@ -12,6 +12,7 @@ from tests.helpers.processes import celery_worker, manage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.long(35)
 def test_sample_completions_command_with_a_real_worker(project, teacher, tmp_path):
     create_endpoint(name="teach", base_url=teacher.url, model="demo-teacher", request_timeout_s=5)
     create_endpoint(name="teach-hot", base_url=teacher.url, model="demo-teacher-hot", request_timeout_s=5)

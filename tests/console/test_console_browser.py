@@ -4,9 +4,12 @@ without reloading (htmx polling); the same page in Chinese. Screenshots under DA
 
 from __future__ import annotations
 
+import pytest
+
 from tests.annotation.test_browser import ARTIFACTS, browser, login  # noqa: F401 - fixture and helpers
 
 
+@pytest.mark.long(20)
 def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(browser, live_server, cast, project):  # noqa: F811
     from llm.services import create_endpoint
     from llm.teacher import default_seed_files

@@ -4,6 +4,8 @@ place, bulk), only the project's own."""
 
 import io
 
+import pytest
+
 from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.models import GeneratedInstruction, SeedTask
@@ -46,6 +48,7 @@ def test_seeds_are_imported_with_every_problem_listed_then_browsed_and_searched(
     assert client.get("/console/alpha/seeds/").status_code == 404
 
 
+@pytest.mark.long(20)
 def test_generated_instructions_are_reviewed_as_cards(client, cast, project, endpoint):
     for path in default_seed_files():
         import_seed_file(project=project, path=path)

@@ -10,6 +10,7 @@ from training.models import TrainingJob
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 
+@pytest.mark.long(40)
 def test_a_job_starts_from_fields_and_its_page_shows_what_it_made(client, cast, sft_version, tiny_base):  # noqa: F811
     from training.supervisor import run_training_job
 

@@ -25,6 +25,7 @@ def _until(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"{what} not within {timeout}s")
 
 
+@pytest.mark.long(40)
 def test_a_worker_killed_mid_run_leaves_three_runs_that_a_fresh_worker_finishes(project, teacher, make_tasks):
     from annotation.judging import start_judge_run
     from annotation.sampling import start_sampling_run

@@ -29,6 +29,7 @@ def ranked(project, make_tasks, labelers):
     return tasks
 
 
+@pytest.mark.long(15)
 def test_cli_waits_for_a_worker_built_version_with_its_default_download(project, ranked, tmp_path):
     out = tmp_path / "pairs.jsonl"
     with celery_worker():

@@ -12,6 +12,7 @@ from tests.helpers.processes import manage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.long(15)
 def test_export_dataset_command(project, tmp_path):
     for path in default_seed_files():
         import_seed_file(project=project, path=path)

@@ -1,5 +1,7 @@
 """The preference export trains with TRL's RewardTrainer unchanged (tiny Llama, tokenizer trained offline)."""
 
+import pytest
+
 from exports.services import build_dataset_version, create_dataset_version, materialize
 
 
@@ -18,6 +20,7 @@ def tiny_tokenizer(texts, folder):
     return fast
 
 
+@pytest.mark.long(15)
 def test_reward_trainer_accepts_the_preference_export(project, make_tasks, labelers, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import torch

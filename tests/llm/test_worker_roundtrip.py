@@ -59,6 +59,7 @@ def test_a_failed_endpoint_is_reported_not_lost(teacher):
     assert LLMRequest.objects.filter(endpoint=endpoint, ok=False).count() == 2
 
 
+@pytest.mark.long(15)
 def test_check_endpoint_cli_waits_for_the_worker(teacher):
     create_endpoint(name="teach", base_url=teacher.url, model="demo-teacher", request_timeout_s=5)
     with celery_worker():

@@ -17,7 +17,7 @@ from tests.helpers.processes import REPO, free_port, manage, process_env, spawn
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.long(40)
+@pytest.mark.long(12)
 def test_load_demo_is_idempotent_and_prints_working_logins(settings):
     teacher_port = str(free_port())
     first = manage("load_demo", "--teacher-port", teacher_port, check=True)
@@ -41,7 +41,7 @@ def test_load_demo_is_idempotent_and_prints_working_logins(settings):
     assert lead is not None and not lead.is_staff  # the demo project's admin is not staff
 
 
-@pytest.mark.long(85)
+@pytest.mark.long(90)
 def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
     port, teacher_port = free_port(), free_port()
     manage("load_demo", "--teacher-port", str(teacher_port), check=True)

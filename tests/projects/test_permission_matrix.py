@@ -387,6 +387,7 @@ def test_every_api_endpoint_for_every_role(cast, world):
     assert cells == len(API) * len(ROLES)
 
 
+@pytest.mark.long(20)
 def test_every_page_for_every_role(cast, world):
     cells, wrong = _run(cast, world, PAGES, session=True)
     assert not wrong, "\n".join(wrong)

@@ -62,6 +62,7 @@ def _built(project, **kw):
     return version, [json.loads(line) for line in local_rows(version).read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.long(30)
 def test_children_of_children_and_lineage_in_versions(seeded, endpoint, client, cast, api_as):
     started = api_as("project_admin").post(
         "/api/v1/generation-batches/",

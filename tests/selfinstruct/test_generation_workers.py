@@ -39,7 +39,7 @@ def drop_queued_messages() -> None:
         folder.mkdir()
 
 
-@pytest.mark.long(45)
+@pytest.mark.long(18)
 def test_two_workers_faults_kills_and_lost_queues(seeded, teacher):
     endpoint = create_endpoint(
         name="flaky",
@@ -83,7 +83,7 @@ COMBOS = [
 ]
 
 
-@pytest.mark.long(70)
+@pytest.mark.long(50)
 def test_every_template_in_both_languages_through_two_workers_under_faults(seeded, teacher):
     endpoint = create_endpoint(
         name="flaky",
@@ -116,6 +116,7 @@ def test_every_template_in_both_languages_through_two_workers_under_faults(seede
     assert_pool_is_clean(seeded.pk)
 
 
+@pytest.mark.long(20)
 def test_generate_cli_waits_and_reports(seeded, teacher):
     create_endpoint(name="teach", base_url=teacher.url, model="demo-teacher", max_concurrency=2)
     with celery_worker(concurrency=2):
@@ -162,7 +163,7 @@ def test_generate_cli_exit_code_reflects_a_failed_batch(seeded, teacher):
     assert result.returncode != 0 and "failed" in result.stderr and "client_error" in result.stderr
 
 
-@pytest.mark.long(40)
+@pytest.mark.long(12)
 def test_batch_cli_pause_resume_cancel(seeded, teacher):
     create_endpoint(name="teach", base_url=teacher.url, model="demo-teacher")
     started = manage(

@@ -143,6 +143,7 @@ def test_growth_after_build_keeps_answers_exact():
     assert index.most_similar(texts[-1], 3) == brute.most_similar(texts[-1], 3)
 
 
+@pytest.mark.long(40)
 def test_a_vocabulary_past_16_bit_token_ids_widens_the_store_and_stays_exact():
     """Token ids are stored in 16 bits until the vocabulary outgrows them; the items added before and after agree."""
     import numpy as np

@@ -80,7 +80,7 @@ def _project_with_seeds(project):
     return project
 
 
-@pytest.mark.long(55)
+@pytest.mark.long(30)
 def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_redis):
     from llm.services import create_endpoint
 
@@ -118,6 +118,7 @@ def test_redis_killed_and_restarted_empty_mid_batch(project, teacher, private_re
     assert_batch_reconciles(batch, project.pk, 400)
 
 
+@pytest.mark.long(20)
 def test_postgres_connections_terminated_mid_batch(project, endpoint):
     from selfinstruct.batches import start_batch
 
@@ -140,6 +141,7 @@ def test_postgres_connections_terminated_mid_batch(project, endpoint):
     assert_batch_reconciles(batch, project.pk, 150)
 
 
+@pytest.mark.long(25)
 def test_worker_killed_mid_dataset_build(project, tmp_path):
     """SIGKILL while the rows are being written: the next worker's reconciler restarts the build, which publishes
     exactly the rows (same content hash) an undisturbed build gives, and leaves no staging folder behind."""

@@ -41,6 +41,7 @@ def tokens(cast):
     return {role: issue_token(user=cast[role]) for role in ROLES}
 
 
+@pytest.mark.long(25)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("role", ROLES)
 def test_generated_requests_get_documented_answers(role, tokens, project):

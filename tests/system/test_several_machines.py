@@ -170,6 +170,7 @@ def test_the_loop_on_three_machines_sharing_only_postgres_redis_and_s3(
     assert any(name.startswith("cache/datasets/") for name in files_under(gpu_dir, "cache"))
 
 
+@pytest.mark.long(25)
 def test_a_build_goes_on_through_a_restart_of_the_storage_server(tmp_path, s3_server, project):  # noqa: F811
     """The storage server stops while the worker writes rows, and comes back: the build's upload fails, the
     reconciler restarts it, and the version publishes the same rows an undisturbed build gives."""

@@ -23,6 +23,7 @@ SOAK_SECONDS = 20
 LABELERS = 20
 
 
+@pytest.mark.long(35)
 def test_labelers_generation_and_a_build_at_once(project, make_tasks, labelers, endpoint):  # noqa: F811
     assert connection.vendor == "postgresql" and settings.REDIS_URL  # the services pass
     from annotation.claims import claim_next_ranking_task, submit_ranking

@@ -34,7 +34,7 @@ def poll(read, done, timeout=240):
     raise AssertionError(f"not done after {timeout}s: {value!r}")
 
 
-@pytest.mark.long(180)
+@pytest.mark.long(200)
 def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny_base, api_as, cast):
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 

@@ -86,6 +86,7 @@ def succeeded_sft_job(project, sft_version, tiny_base):
     return job
 
 
+@pytest.mark.long(15)
 @pytest.mark.django_db(transaction=True)
 def test_serve_model_registers_an_endpoint_the_platform_client_uses(succeeded_sft_job):
     from llm.client import call_llm

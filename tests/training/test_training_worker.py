@@ -33,7 +33,7 @@ def finished(job):
     return job.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
-@pytest.mark.long(45)
+@pytest.mark.long(30)
 def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preference_version, sft_version, tiny_base):
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -121,6 +121,7 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
     assert nxt.base_model == f"{sft.output_dir}/model"
 
 
+@pytest.mark.long(30)
 def test_cancel_stops_at_the_next_step_and_keeps_the_model(api_as, preference_version, tiny_base):
     with celery_worker(queues=GPU):  # (starting a worker purges its queue: create jobs after it is up)
         job = create_training_job(
@@ -138,6 +139,7 @@ def test_cancel_stops_at_the_next_step_and_keeps_the_model(api_as, preference_ve
     assert os.path.exists(f"{job.output_dir}/model/model.safetensors")
 
 
+@pytest.mark.long(30)
 def test_a_killed_trainer_fails_the_job_with_the_reason(preference_version, tiny_base):
     with celery_worker(queues=GPU):
         job = create_training_job(
@@ -154,7 +156,7 @@ def test_a_killed_trainer_fails_the_job_with_the_reason(preference_version, tiny
     assert job.error.startswith("the training process was killed by SIGKILL at step "), job.error
 
 
-@pytest.mark.long(50)
+@pytest.mark.long(30)
 def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(preference_version, tiny_base, tmp_path):
     gone = shutil.copytree(tiny_base, tiny_base.parent / "vanishing", dirs_exist_ok=True)  # in an allowed root
     env = process_env(TRAINING_STALE_SECONDS="3", GENERATION_RECONCILE_SECONDS="1")
@@ -196,6 +198,7 @@ def test_a_vanished_base_model_fails_readably_and_a_killed_worker_is_reaped(pref
     assert TrainingJob.objects.get(pk=long.pk).status == RunStatus.FAILED
 
 
+@pytest.mark.long(25)
 def test_train_cli_status_cancel_and_errors(preference_version, tiny_base):
     queued = manage(
         "train",
