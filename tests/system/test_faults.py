@@ -123,7 +123,10 @@ def test_postgres_connections_terminated_mid_batch(project, endpoint):
     from selfinstruct.batches import start_batch
 
     _project_with_seeds(project)
-    with celery_worker(concurrency=2, env=process_env(**FAST_RECOVERY)) as worker:
+    # The worker's connections carry their own application name (libpq reads PGAPPNAME): only they are cut, never
+    # a connection this test process holds in another thread (a live server's, say), which later tests would inherit.
+    env = process_env(**FAST_RECOVERY, PGAPPNAME="fault-target-worker")
+    with celery_worker(concurrency=2, env=env) as worker:
         batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=150)
         wait_for_accepted(batch.pk, 30)
         killed = 0
@@ -131,7 +134,7 @@ def test_postgres_connections_terminated_mid_batch(project, endpoint):
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "WHERE datname = current_database() AND application_name = 'fault-target-worker'"
                 )
                 killed += cursor.fetchone()[0]
             time.sleep(1)
