@@ -61,9 +61,9 @@ _missing_services = _probe_services() if SERVICES_PASS else None
 
 def pytest_configure(config):
     if getattr(config.option, "maxschedchunk", 0) is None:
-        # pytest-xdist hands each process its first tests as one consecutive chunk of a sixteenth of the run, and
-        # more in chunks after that: the long tests, sorted first, all landed in the first process, one after the
-        # other (548 s of a 574 s pass while the others idled from 400 s). One test at a time (each process still
+        # By default pytest-xdist hands each process its first tests as one consecutive chunk (a quarter of its
+        # share of the run), and more in chunks after that: the long tests, sorted first, all landed in the first
+        # process, one after the other (548 s of a 574 s pass while the others idled from 400 s). One test at a time (each process still
         # holds the next one) makes it greedy: whichever process is free takes the longest test left.
         config.option.maxschedchunk = 1
     if _missing_services and REQUIRE_SERVICES:

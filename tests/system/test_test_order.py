@@ -1,4 +1,5 @@
-"""The order the suite hands tests to its processes in (tests/testenv.py): what keeps CI's wall time near its CPU time."""
+"""The order the suite hands tests to its processes in (tests/testenv.py): it keeps CI's wall time near its CPU
+time."""
 
 import pytest
 
