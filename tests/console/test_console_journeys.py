@@ -61,6 +61,8 @@ def test_a_project_is_set_up_in_chinese(browser, live_server, cast, settings):  
 
 
 def test_seeds_imported_and_instructions_reviewed(browser, live_server, cast, project, endpoint, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
     from selfinstruct.batches import start_batch
     from selfinstruct.models import GeneratedInstruction
     from tests.helpers.generation import drive
@@ -92,14 +94,17 @@ def test_seeds_imported_and_instructions_reviewed(browser, live_server, cast, pr
     page.click("#batch-output")
     first = page.locator("article.review-card").first
     first_id = first.get_attribute("data-id")
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'card-{first_id}'")  # on load
+    # Playwright's locator assertion, not wait_for_function: that one polls a string through new Function(), which
+    # the pages' CSP (no 'unsafe-eval') refuses whenever the first check is not already true (seen under load).
+    focused = expect(page.locator(f"#card-{first_id}")).to_be_focused
+    focused(timeout=30_000)  # on load
     page.keyboard.press("r")  # the first card has the focus: rejected in place
     page.wait_for_selector(f'#card-{first_id}[data-status="rejected"]')
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'card-{first_id}'")
+    focused(timeout=30_000)
     assert GeneratedInstruction.objects.get(pk=first_id).reason == "reviewer"
     page.keyboard.press("a")  # focus stays on the redrawn card: accepted again
     page.wait_for_selector(f'#card-{first_id}[data-status="accepted"]')
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === 'card-{first_id}'")
+    focused(timeout=30_000)
     page.keyboard.press("j")
     page.keyboard.press("x")
     second_id = page.locator("article.review-card").nth(1).get_attribute("data-id")
