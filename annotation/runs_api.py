@@ -60,11 +60,14 @@ class SamplingOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
+def _sampling_runs(user):
+    return selectors.sampling_runs_for_projects(projects=projects_for_user(user=user, roles=(Role.ADMIN,)))
+
+
 class SamplingListCreateApi(APIView):
     @extend_schema(parameters=PAGE_PARAMETERS, responses=SamplingOutputSerializer(many=True))
     def get(self, request):
-        runs = selectors.sampling_runs_for_projects(projects=projects_for_user(user=request.user, roles=(Role.ADMIN,)))
-        return paginated(request, runs, SamplingOutputSerializer, view=self)
+        return paginated(request, _sampling_runs(request.user), SamplingOutputSerializer, view=self)
 
     @extend_schema(request=SamplingInputSerializer, responses={201: SamplingOutputSerializer, 400: ErrorSerializer})
     def post(self, request):
@@ -95,11 +98,7 @@ class SamplingListCreateApi(APIView):
 class SamplingDetailApi(APIView):
     @extend_schema(responses={200: SamplingOutputSerializer, 404: ErrorSerializer})
     def get(self, request, run_id: int):
-        run = (
-            selectors.sampling_runs_for_projects(projects=projects_for_user(user=request.user, roles=(Role.ADMIN,)))
-            .filter(pk=run_id)
-            .first()
-        )
+        run = _sampling_runs(request.user).filter(pk=run_id).first()
         if run is None:
             raise Http404("No such sampling run.")
         return Response(SamplingOutputSerializer(run).data)
