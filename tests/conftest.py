@@ -10,6 +10,24 @@ import pytest
 from tests.helpers.openapi import SchemaCheckedClient
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """pytest-django's fixture, except that xdist processes clone one migrated template (tests/dbtemplate.py)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    from tests.dbtemplate import setup_from_template, template_dir
+
+    folder = template_dir()
+    with django_db_blocker.unblock():
+        if folder is None:
+            db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+        else:
+            db_cfg = setup_from_template(folder)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(db_cfg, verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Fast hashes for users made here; the default hashers stay so logins made by subprocesses still verify.

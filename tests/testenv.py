@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,8 @@ if _XDIST_WORKER.startswith("gw") and os.environ.get("REDIS_URL", "").startswith
     os.environ["REDIS_URL"] = f"{_base}/{(_number - int(_XDIST_WORKER[2:])) % 16}"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+if not _XDIST_WORKER:  # the controlling process: a folder its xdist processes share (tests/dbtemplate.py)
+    os.environ["TEST_TEMPLATE_DIR"] = tempfile.mkdtemp(prefix="idp-test-template-")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -68,6 +71,17 @@ def pytest_configure(config):
         config.option.maxschedchunk = 1
     if _missing_services and REQUIRE_SERVICES:
         pytest.exit(f"REQUIRE_SERVICES=1 but {_missing_services}", returncode=3)
+
+
+def pytest_unconfigure(config):
+    if not _XDIST_WORKER:
+        from tests.dbtemplate import drop_template
+
+        folder = Path(os.environ["TEST_TEMPLATE_DIR"])
+        try:
+            drop_template(folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_report_header(config):
