@@ -1,6 +1,6 @@
 """Running a training job on a GPU worker: claim it with a run token (exactly once), materialize its data,
-start the trainer subprocess and supervise it (events → metric rows, progress, heartbeat, cancel), and record the
-outcome; a stalled job's local trainer is killed when the reconciler fails it."""
+start the trainer process (training/launcher.py) and supervise it (events → metric rows, progress, heartbeat,
+cancel), and record the outcome; a stalled job's local trainer is killed when the reconciler fails it."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import FINISHED, RunStatus
 from exports.services import DatasetError, materialize
-from training import artifacts
+from training import artifacts, launcher
 from training.models import (
     TrainingJob,
     TrainingMetric,
@@ -66,16 +66,17 @@ def _run_claimed_job(job_id: int, token) -> None:
         _finish(job_id, token, RunStatus.FAILED, str(exc) if isinstance(exc, _InputMissing) else f"dataset: {exc}")
         return
     mine.update(output_dir=str(folder))
-    with (folder / "train.log").open("ab") as log:
-        proc = subprocess.Popen(
-            _command(spec),
-            cwd=settings.BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=_runner_env(),
-            preexec_fn=_die_with_parent,
-        )
-    mine.update(pid=proc.pid)
+    proc = launcher.start_trainer(
+        _command(spec),
+        folder=str(folder),
+        log=str(folder / "train.log"),
+        env=_runner_env(),
+        cwd=str(settings.BASE_DIR),
+        preexec_fn=_die_with_parent,
+        preload=settings.TRAINING_PRELOAD,
+    )
+    if proc.pid is not None:
+        mine.update(pid=proc.pid)
     try:
         _supervise(job, proc, folder, mine, token)
     except BaseException:
@@ -162,7 +163,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     os.setsid()
 
 
-def _supervise(job: TrainingJob, proc: subprocess.Popen, folder: Path, mine, token) -> None:
+def _supervise(job: TrainingJob, proc, folder: Path, mine, token) -> None:
     progress, uploaded = {}, {}
     # Each checkpoint goes to storage as soon as it is whole, from a side thread: the heartbeat never waits on it.
     uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"job-{job.pk}-upload")
@@ -187,6 +188,8 @@ def _watch(job, proc, folder: Path, mine, uploader, uploaded: dict, progress: di
             if name not in uploaded:
                 uploaded[name] = uploader.submit(_upload_checkpoint, job, folder, name)
         fields = {"heartbeat_at": timezone.now()}
+        if proc.pid is not None:  # a trainer waiting for the zygote's imports has none yet
+            fields["pid"] = proc.pid
         if progress:
             fields.update(step=progress["step"], total_steps=max(progress["total"], 0), eta_seconds=progress["eta"])
         if not mine.update(**fields):  # reaped, or another run owns the job now: stop training
@@ -235,8 +238,11 @@ def _ingest(job: TrainingJob, path: Path, offset: int, progress: dict) -> int:
     return offset + end
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def _stop(proc) -> None:
     if proc.poll() is None:
+        if proc.pid is None:
+            proc.cancel_pending()  # still waiting for the zygote: it never starts
+            return
         try:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)

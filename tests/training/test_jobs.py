@@ -92,7 +92,7 @@ def test_a_redelivered_message_never_starts_a_second_run(project, preference_ver
     )
     TrainingJob.objects.filter(pk=job.pk).update(status=RunStatus.RUNNING, heartbeat_at=timezone.now())
     launched = []
-    monkeypatch.setattr("training.supervisor.subprocess.Popen", lambda *a, **k: launched.append(a))
+    monkeypatch.setattr("training.supervisor.launcher.start_trainer", lambda *a, **k: launched.append(a))
     run_training_job(job_id=job.pk)
     assert launched == [] and TrainingJob.objects.get(pk=job.pk).status == RunStatus.RUNNING
 

@@ -1,0 +1,86 @@
+"""Trainers forked from the worker's preloaded zygote: they train as a fresh process would, die as one would
+(killed, or with their zygote), and a zygote that cannot start leaves the trainer to a fresh process."""
+
+import json
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from training import launcher
+from training.hyperparameters import resolve
+from training.supervisor import _die_with_parent, _runner_env
+
+
+@pytest.fixture
+def start(tiny_base, tmp_path):
+    def make(name: str, max_steps: int):
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [{"prompt": f"cat {i}", "completion": " good answer"} for i in range(8)]
+        (folder / "train.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+        spec = {
+            "job": 1,
+            "kind": "sft",
+            "method": "full",
+            "base_model": str(tiny_base),
+            "dataset_version": 1,
+            "train_file": str(folder / "train.jsonl"),
+            "test_file": None,
+            "seed": 0,
+            "hyperparameters": resolve("sft", "full", {"max_steps": max_steps, "max_length": 16}),
+        }
+        (folder / "job.json").write_text(json.dumps(spec))
+        return folder, launcher.start_trainer(
+            [sys.executable, "-m", "training.runner", str(folder)],
+            folder=str(folder),
+            log=str(folder / "train.log"),
+            env=_runner_env(),
+            cwd=os.getcwd(),
+            preexec_fn=_die_with_parent,
+            preload=True,
+        )
+
+    yield make
+    if launcher._zygote is not None:
+        launcher._zygote.stop()
+        launcher._zygote = None
+
+
+def _training(folder, trainer) -> None:
+    deadline = time.monotonic() + 120
+    while not (folder / "events.jsonl").exists() or b'"progress"' not in (folder / "events.jsonl").read_bytes():
+        assert trainer.poll() is None and time.monotonic() < deadline, (folder / "train.log").read_text()[-3000:]
+        time.sleep(0.2)
+
+
+@pytest.mark.long(25)
+def test_trainers_fork_from_one_zygote_and_die_as_processes_do(start):
+    folder, first = start("first", max_steps=2)
+    assert first.pid is None  # waits for the zygote's imports; the supervisor keeps beating meanwhile
+    assert first.wait(timeout=180) == 0, (folder / "train.log").read_text()[-3000:]
+    assert json.loads((folder / "result.json").read_text())["status"] == "succeeded"
+    assert (folder / "model" / "model.safetensors").is_file()
+    zygote = launcher._zygote
+
+    folder, killed = start("killed", max_steps=100_000)
+    assert killed.pid is not None and launcher._zygote is zygote  # forked at once: no import this time
+    assert os.getpgid(killed.pid) == killed.pid  # its own group, which the supervisor's killpg stops whole
+    _training(folder, killed)
+    os.killpg(killed.pid, signal.SIGKILL)
+    assert killed.wait(timeout=30) == -signal.SIGKILL  # as Popen reports it: "killed by SIGKILL"
+
+    folder, orphan = start("orphan", max_steps=100_000)
+    _training(folder, orphan)
+    zygote.proc.kill()  # a worker killed outright takes its zygote along, and the zygote its trainers
+    assert orphan.wait(timeout=30) == -signal.SIGKILL and not launcher._exists(orphan.pid)
+
+
+def test_a_zygote_that_cannot_start_leaves_the_trainer_to_a_fresh_process(start, monkeypatch):
+    monkeypatch.setattr(launcher, "ZYGOTE_COMMAND", ["-c", "raise SystemExit(3)"])
+    folder, trainer = start("plain", max_steps=2)
+    (folder / "job.json").unlink()  # the runner then fails at once: this test is about who starts it
+    assert trainer.wait(timeout=60) == 1 and trainer.fallback is not None
+    assert "job.json" in (folder / "train.log").read_text()

@@ -1,0 +1,195 @@
+"""Starting a trainer process for the supervisor: forked from this worker's preloaded zygote (training/zygote.py),
+or started as `python -m training.runner` when preloading is off, the job spans several processes (`accelerate
+launch`), or the zygote could not start.
+
+The zygote starts with the first job a worker runs and lives as long as the worker: it exits when the worker's end
+of its stdin closes, however the worker died, and the kernel then kills its trainers. That first job waits for its
+imports, as a fresh process would; every later job skips them (5–9 s of CPU each). The supervisor gets a
+Popen-like handle either way: `pid` (None while the zygote is still importing), `poll()`, `wait(timeout)` and
+`returncode`. Nothing here ever blocks on the zygote: the supervisor's loop keeps beating while a job waits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+logger = logging.getLogger(__name__)
+
+ZYGOTE_COMMAND = ["-m", "training.zygote"]
+
+
+class _Zygote:
+    def __init__(self, env: dict, cwd: str):
+        self.env = env
+        # Its own session (a Ctrl-C meant for the worker is not for it). It ends when its stdin does, which is when
+        # this process ends, however it ends: no parent-death signal, which would fire when the *thread* that
+        # started it ends (a request thread, say), not the process.
+        self.proc = subprocess.Popen(
+            [sys.executable, *ZYGOTE_COMMAND],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.ready, self.buffer = False, b""
+        self.pids: dict[int, int] = {}  # request id → trainer pid
+        self.exits: dict[int, int] = {}  # trainer pid → returncode
+        self.lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def pump(self) -> None:
+        """Take in whatever the zygote has said so far."""
+        with self.lock:
+            while True:
+                try:
+                    chunk = os.read(self.proc.stdout.fileno(), 65536)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    break
+                self.buffer += chunk
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                message = json.loads(line)
+                if message.get("ready"):
+                    self.ready = True
+                elif "id" in message:
+                    self.pids[message["id"]] = message["pid"]
+                else:
+                    self.exits[message["pid"]] = message["code"]
+
+    def request(self, request_id: int, folder: str, log: str) -> None:
+        with self.lock:
+            self.proc.stdin.write((json.dumps({"id": request_id, "folder": folder, "log": log}) + "\n").encode())
+            self.proc.stdin.flush()
+
+    def await_pid(self, request_id: int, timeout: float = 10.0) -> int | None:
+        """The fork itself takes milliseconds; None when the zygote died before answering."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump()
+            if request_id in self.pids:
+                return self.pids.pop(request_id)
+            if not self.alive():
+                return None
+            select.select([self.proc.stdout], [], [], 0.05)
+        return None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+
+
+_zygote: _Zygote | None = None
+_zygote_lock = threading.Lock()
+_request_ids = itertools.count(1)
+
+
+def _zygote_for(env: dict, cwd: str) -> _Zygote:
+    """This process's zygote for this environment (a changed environment gets a fresh one)."""
+    global _zygote
+    with _zygote_lock:
+        if _zygote is not None and (_zygote.env != env or not _zygote.alive()):
+            _zygote.stop()
+            _zygote = None
+        if _zygote is None:
+            _zygote = _Zygote(env, cwd)
+        return _zygote
+
+
+class ForkedTrainer:
+    """A trainer forked from the zygote, with the parts of Popen's interface the supervisor uses. Until the zygote
+    is ready the trainer is pending (no pid); should the zygote die first, it starts as a plain process instead."""
+
+    def __init__(self, zygote: _Zygote, command: list[str], folder: str, log: str, popen):
+        self.zygote, self.command, self.folder, self.log, self.popen = zygote, command, folder, log, popen
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.fallback: subprocess.Popen | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        if self.fallback is not None:
+            self.returncode = self.fallback.poll()
+            return self.returncode
+        self.zygote.pump()
+        if self.pid is None:
+            self._start()
+            return None
+        if self.pid in self.zygote.exits:
+            self.returncode = self.zygote.exits.pop(self.pid)
+        elif not self.zygote.alive() and not _exists(self.pid):
+            self.returncode = -int(signal.SIGKILL)  # killed with the zygote (its parent-death signal)
+        return self.returncode
+
+    def _start(self) -> None:
+        if self.zygote.ready and self.zygote.alive():
+            request_id = next(_request_ids)
+            try:
+                self.zygote.request(request_id, self.folder, self.log)
+            except OSError:
+                pid = None
+            else:
+                pid = self.zygote.await_pid(request_id)
+            if pid is not None:
+                self.pid = pid
+                return
+        if not self.zygote.alive():
+            logger.warning("the trainer zygote exited (%s); starting the trainer as a process", self.zygote.proc.poll())
+            self.fallback = self.popen(self.command)
+            self.pid = self.fallback.pid
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.command, timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def cancel_pending(self) -> bool:
+        """Before it has a pid, the trainer is simply never started; True when that is the case."""
+        if self.pid is None and self.returncode is None:
+            self.returncode = -int(signal.SIGTERM)
+            return True
+        return False
+
+
+def _exists(pid: int) -> bool:
+    """Whether the process still runs (a zombie left for its new parent to reap does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        return True
+
+
+def start_trainer(command: list[str], *, folder: str, log: str, env: dict, cwd: str, preexec_fn, preload: bool):
+    """A handle on the trainer of the job in `folder`, its output appended to the file `log`."""
+
+    def popen(cmd):
+        with open(log, "ab") as sink:
+            return subprocess.Popen(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
+
+    if not preload or command[1:3] != ["-m", "training.runner"]:
+        return popen(command)
+    trainer = ForkedTrainer(_zygote_for(env, cwd), command, folder, log, popen)
+    trainer.poll()
+    return trainer
