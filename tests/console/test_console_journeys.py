@@ -105,10 +105,11 @@ def test_seeds_imported_and_instructions_reviewed(browser, live_server, cast, pr
     page.keyboard.press("a")  # focus stays on the redrawn card: accepted again
     page.wait_for_selector(f'#card-{first_id}[data-status="accepted"]')
     focused(timeout=30_000)
-    page.keyboard.press("j")
-    page.keyboard.press("x")
     second_id = page.locator("article.review-card").nth(1).get_attribute("data-id")
-    assert page.is_checked(f"#card-{second_id} input[type=checkbox]")
+    page.keyboard.press("j")
+    expect(page.locator(f"#card-{second_id}")).to_be_focused(timeout=30_000)  # "x" marks the focused card
+    page.keyboard.press("x")
+    expect(page.locator(f"#card-{second_id} input[type=checkbox]")).to_be_checked(timeout=30_000)
     page.click("#bulk-reject")
     page.wait_for_selector(f'#card-{second_id}[data-status="rejected"]')
     page.screenshot(path=str(ARTIFACTS / "journey-review.png"), full_page=True)
