@@ -45,6 +45,7 @@ class _Zygote:
         self.ready, self.buffer = False, b""
         self.pids: dict[int, int] = {}  # request id → trainer pid
         self.exits: dict[int, int] = {}  # trainer pid → returncode
+        self.running: set[int] = set()  # trainers forked that have not ended
         self.lock = threading.Lock()
 
     def alive(self) -> bool:
@@ -68,8 +69,10 @@ class _Zygote:
                     self.ready = True
                 elif "id" in message:
                     self.pids[message["id"]] = message["pid"]
+                    self.running.add(message["pid"])
                 else:
                     self.exits[message["pid"]] = message["code"]
+                    self.running.discard(message["pid"])
 
     def request(self, request_id: int, folder: str, log: str) -> None:
         with self.lock:
@@ -95,6 +98,7 @@ class _Zygote:
 
 
 _zygote: _Zygote | None = None
+_retired: list[_Zygote] = []  # replaced while trainers of theirs still ran: stopped once those have ended
 _zygote_lock = threading.Lock()
 _request_ids = itertools.count(1)
 
@@ -104,8 +108,13 @@ def _zygote_for(env: dict, cwd: str) -> _Zygote:
     global _zygote
     with _zygote_lock:
         if _zygote is not None and (_zygote.env != env or not _zygote.alive()):
-            _zygote.stop()
+            _retired.append(_zygote)
             _zygote = None
+        for old in list(_retired):
+            old.pump()
+            if not old.running or not old.alive():
+                old.stop()  # stopping it earlier would take its trainers along
+                _retired.remove(old)
         if _zygote is None:
             _zygote = _Zygote(env, cwd)
         return _zygote

@@ -84,3 +84,29 @@ def test_a_zygote_that_cannot_start_leaves_the_trainer_to_a_fresh_process(start,
     (folder / "job.json").unlink()  # the runner then fails at once: this test is about who starts it
     assert trainer.wait(timeout=60) == 1 and trainer.fallback is not None
     assert "job.json" in (folder / "train.log").read_text()
+
+
+def test_a_zygote_replaced_for_a_new_environment_is_stopped_only_once_its_trainers_ended(monkeypatch):
+    class Fake:
+        def __init__(self, env, cwd):
+            self.env, self.running, self.stopped = env, set(), False
+
+        def alive(self):
+            return not self.stopped
+
+        def pump(self):
+            pass
+
+        def stop(self):
+            self.stopped = True
+
+    monkeypatch.setattr(launcher, "_Zygote", Fake)
+    monkeypatch.setattr(launcher, "_zygote", None)
+    monkeypatch.setattr(launcher, "_retired", [])
+    old = launcher._zygote_for({"HF_HOME": "a"}, "/")
+    old.running.add(1234)  # a trainer of its own still runs
+    new = launcher._zygote_for({"HF_HOME": "b"}, "/")
+    assert new is not old and not old.stopped  # stopping it would kill that trainer (its parent-death signal)
+    assert launcher._zygote_for({"HF_HOME": "b"}, "/") is new and not old.stopped
+    old.running.clear()
+    assert launcher._zygote_for({"HF_HOME": "b"}, "/") is new and old.stopped and launcher._retired == []
