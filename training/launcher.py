@@ -25,6 +25,11 @@ import time
 logger = logging.getLogger(__name__)
 
 ZYGOTE_COMMAND = ["-m", "training.zygote"]
+# CUDA cannot be used in a process forked after CUDA started in its parent. The zygote only imports, and a
+# `torch.cuda.is_available()` during those imports asks NVML instead of starting CUDA; should CUDA start anyway,
+# the zygote refuses to fork (EXIT_UNSAFE) and this process starts its trainers as processes from then on.
+ZYGOTE_ENV = {"PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+EXIT_UNSAFE = 4  # training/zygote.py's
 
 
 class _Zygote:
@@ -36,7 +41,7 @@ class _Zygote:
         self.proc = subprocess.Popen(
             [sys.executable, *ZYGOTE_COMMAND],
             cwd=cwd,
-            env=env,
+            env={**env, **ZYGOTE_ENV},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,
@@ -50,6 +55,10 @@ class _Zygote:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def refused(self) -> bool:
+        """It found forking unsafe here (CUDA came up while it imported) and exited."""
+        return self.proc.poll() == EXIT_UNSAFE
 
     def pump(self) -> None:
         """Take in whatever the zygote has said so far."""
@@ -99,14 +108,20 @@ class _Zygote:
 
 _zygote: _Zygote | None = None
 _retired: list[_Zygote] = []  # replaced while trainers of theirs still ran: stopped once those have ended
+_refused = False  # a zygote found forking unsafe here (EXIT_UNSAFE): no more zygotes in this process
 _zygote_lock = threading.Lock()
 _request_ids = itertools.count(1)
 
 
-def _zygote_for(env: dict, cwd: str) -> _Zygote:
-    """This process's zygote for this environment (a changed environment gets a fresh one)."""
-    global _zygote
+def _zygote_for(env: dict, cwd: str) -> _Zygote | None:
+    """This process's zygote for this environment (a changed environment gets a fresh one); None once a zygote
+    found that forking trainers is unsafe here."""
+    global _zygote, _refused
     with _zygote_lock:
+        if _zygote is not None and _zygote.refused():
+            _refused = True
+        if _refused:
+            return None
         if _zygote is not None and (_zygote.env != env or not _zygote.alive()):
             _retired.append(_zygote)
             _zygote = None
@@ -197,8 +212,9 @@ def start_trainer(command: list[str], *, folder: str, log: str, env: dict, cwd: 
         with open(log, "ab") as sink:
             return subprocess.Popen(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
 
-    if not preload or command[1:3] != ["-m", "training.runner"]:
+    zygote = _zygote_for(env, cwd) if preload and command[1:3] == ["-m", "training.runner"] else None
+    if zygote is None:
         return popen(command)
-    trainer = ForkedTrainer(_zygote_for(env, cwd), command, folder, log, popen)
+    trainer = ForkedTrainer(zygote, command, folder, log, popen)
     trainer.poll()
     return trainer

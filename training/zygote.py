@@ -37,6 +37,14 @@ PRELOAD = (
 )
 
 
+EXIT_UNSAFE = 4  # CUDA came up during the imports: a forked trainer could not use it, so this zygote must not fork
+
+
+def _cuda_initialized() -> bool:
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_initialized())
+
+
 def _preload() -> None:
     import matplotlib
 
@@ -118,6 +126,9 @@ def main() -> int:
     os.dup2(2, 1)  # a stray print goes to the worker's log, never into the replies
     os.close(devnull)
     _preload()
+    if _cuda_initialized():
+        print("trainer zygote: CUDA was initialized while importing; trainers start as processes", file=sys.stderr)
+        return EXIT_UNSAFE
     replies.send({"ready": True})
     me, buffer = os.getpid(), b""
     while True:

@@ -4,6 +4,7 @@
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -16,12 +17,12 @@ from training.supervisor import _die_with_parent, _runner_env
 
 @pytest.fixture
 def start(tiny_base, tmp_path):
-    def make(name: str, max_steps: int):
+    def make(name: str, max_steps: int, spec: bool = True):
         folder = tmp_path / name
         folder.mkdir()
         rows = [{"prompt": f"cat {i}", "completion": " good answer"} for i in range(8)]
         (folder / "train.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
-        spec = {
+        job = {
             "job": 1,
             "kind": "sft",
             "method": "full",
@@ -32,7 +33,8 @@ def start(tiny_base, tmp_path):
             "seed": 0,
             "hyperparameters": resolve("sft", "full", {"max_steps": max_steps, "max_length": 16}),
         }
-        (folder / "job.json").write_text(json.dumps(spec))
+        if spec:  # without one, the runner fails at once
+            (folder / "job.json").write_text(json.dumps(job))
         return folder, launcher.start_trainer(
             [sys.executable, "-m", "training.runner", str(folder)],
             folder=str(folder),
@@ -78,12 +80,16 @@ def test_trainers_fork_from_one_zygote_and_die_as_processes_do(start):
     assert orphan.wait(timeout=30) == -signal.SIGKILL and not launcher._exists(orphan.pid)
 
 
-def test_a_zygote_that_cannot_start_leaves_the_trainer_to_a_fresh_process(start, monkeypatch):
-    monkeypatch.setattr(launcher, "ZYGOTE_COMMAND", ["-c", "raise SystemExit(3)"])
-    folder, trainer = start("plain", max_steps=2)
-    (folder / "job.json").unlink()  # the runner then fails at once: this test is about who starts it
-    assert trainer.wait(timeout=60) == 1 and trainer.fallback is not None
+def test_a_zygote_that_refuses_to_fork_leaves_trainers_to_fresh_processes(start, monkeypatch):
+    # as when CUDA came up while the zygote imported: a forked trainer could not use it
+    monkeypatch.setattr(launcher, "ZYGOTE_COMMAND", ["-c", f"raise SystemExit({launcher.EXIT_UNSAFE})"])
+    monkeypatch.setattr(launcher, "_refused", False)
+    folder, trainer = start("plain", max_steps=2, spec=False)
+    assert trainer.wait(timeout=60) == 1 and trainer.fallback is not None  # started as a process after all
     assert "job.json" in (folder / "train.log").read_text()
+    folder, second = start("second", max_steps=2, spec=False)
+    assert isinstance(second, subprocess.Popen) and launcher._refused  # no zygote any more in this process
+    assert second.wait(timeout=60) == 1
 
 
 def test_a_zygote_replaced_for_a_new_environment_is_stopped_only_once_its_trainers_ended(monkeypatch):
@@ -93,6 +99,9 @@ def test_a_zygote_replaced_for_a_new_environment_is_stopped_only_once_its_traine
 
         def alive(self):
             return not self.stopped
+
+        def refused(self):
+            return False
 
         def pump(self):
             pass
