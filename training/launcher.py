@@ -88,17 +88,17 @@ class _Zygote:
             self.proc.stdin.write((json.dumps({"id": request_id, "folder": folder, "log": log}) + "\n").encode())
             self.proc.stdin.flush()
 
-    def await_pid(self, request_id: int, timeout: float = 10.0) -> int | None:
-        """The fork itself takes milliseconds; None when the zygote died before answering."""
+    def await_pid(self, request_id: int, timeout: float) -> int | None:
+        """The fork itself takes milliseconds; None when no answer came within `timeout` (0: look once) or the
+        zygote died first."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             self.pump()
             if request_id in self.pids:
                 return self.pids.pop(request_id)
-            if not self.alive():
+            if not self.alive() or time.monotonic() >= deadline:
                 return None
             select.select([self.proc.stdout], [], [], 0.05)
-        return None
 
     def stop(self) -> None:
         if self.alive():
@@ -144,6 +144,7 @@ class ForkedTrainer:
         self.pid: int | None = None
         self.returncode: int | None = None
         self.fallback: subprocess.Popen | None = None
+        self.request_id: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is not None:
@@ -162,14 +163,17 @@ class ForkedTrainer:
         return self.returncode
 
     def _start(self) -> None:
-        if self.zygote.ready and self.zygote.alive():
-            request_id = next(_request_ids)
+        """Ask the zygote for the trainer once it is ready (once only: a slow answer is awaited on later polls, never
+        asked again, which could start a second trainer for the job)."""
+        wait = 0.0
+        if self.request_id is None and self.zygote.ready and self.zygote.alive():
+            self.request_id, wait = next(_request_ids), 10.0
             try:
-                self.zygote.request(request_id, self.folder, self.log)
+                self.zygote.request(self.request_id, self.folder, self.log)
             except OSError:
-                pid = None
-            else:
-                pid = self.zygote.await_pid(request_id)
+                pass  # it died: below (a child it forked dies with it, by its parent-death signal)
+        if self.request_id is not None:
+            pid = self.zygote.await_pid(self.request_id, timeout=wait)
             if pid is not None:
                 self.pid = pid
                 return
