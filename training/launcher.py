@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 
+from training.zygote import EXIT_UNSAFE
+
 logger = logging.getLogger(__name__)
 
 ZYGOTE_COMMAND = ["-m", "training.zygote"]
@@ -29,7 +31,6 @@ ZYGOTE_COMMAND = ["-m", "training.zygote"]
 # `torch.cuda.is_available()` during those imports asks NVML instead of starting CUDA; should CUDA start anyway,
 # the zygote refuses to fork (EXIT_UNSAFE) and this process starts its trainers as processes from then on.
 ZYGOTE_ENV = {"PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
-EXIT_UNSAFE = 4  # training/zygote.py's
 
 
 class _Zygote:
@@ -190,12 +191,10 @@ class ForkedTrainer:
             time.sleep(0.05)
         return self.returncode
 
-    def cancel_pending(self) -> bool:
-        """Before it has a pid, the trainer is simply never started; True when that is the case."""
+    def cancel_pending(self) -> None:
+        """Before it has a pid, the trainer is simply never started."""
         if self.pid is None and self.returncode is None:
             self.returncode = -int(signal.SIGTERM)
-            return True
-        return False
 
 
 def _exists(pid: int) -> bool:

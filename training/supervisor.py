@@ -22,7 +22,7 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import FINISHED, RunStatus
 from exports.services import DatasetError, materialize
-from training import artifacts, launcher
+from training import artifacts, launcher, zygote
 from training.models import (
     TrainingJob,
     TrainingMetric,
@@ -154,12 +154,7 @@ def _runner_env() -> dict:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """If the worker dies (SIGKILL included), the kernel kills the trainer too: no orphan holds the GPU."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    zygote.arm_parent_death_signal()
     os.setsid()
 
 

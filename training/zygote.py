@@ -68,14 +68,16 @@ class _Replies:
             data = data[os.write(self.fd, data) :]
 
 
-def _set_parent_death_signal(parent: int) -> None:
+def arm_parent_death_signal(parent: int | None = None) -> None:  # pragma: no cover - runs in a child
+    """The kernel kills this process (SIGKILL) when its parent dies; given the parent's pid, exit at once if it
+    already has. Also the supervisor's preexec step for trainers started as processes."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:  # the parent died before the signal was armed
+    if parent is not None and os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
 
 
@@ -83,7 +85,7 @@ def _run_child(request: dict, parent: int, private: tuple[int, ...], started: in
     code = 1
     try:
         os.setsid()  # its own process group: the supervisor stops the trainer and whatever it started with killpg
-        _set_parent_death_signal(parent)
+        arm_parent_death_signal(parent)
         os.close(started)  # now the zygote may hand out the pid: killpg(pid) reaches this process
         for fd in private:
             os.close(fd)

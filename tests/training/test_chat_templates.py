@@ -9,6 +9,7 @@ import shutil
 import openai
 import pytest
 
+from tests.helpers.training import sft_job
 from training import runner
 from training.hyperparameters import resolve
 
@@ -18,17 +19,8 @@ def _sft_run(folder, tiny_base, rows=None, **given):
     rows = rows or [{"prompt": f"Explain item {i}.", "completion": f" answer 0 to {i}"} for i in range(8)]
     for name, part in (("train", rows[:6]), ("test", rows[6:])):
         (folder / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in part))
-    spec = {
-        "job": 1,
-        "kind": "sft",
-        "method": "full",
-        "base_model": str(tiny_base),
-        "dataset_version": 1,
-        "train_file": str(folder / "train.jsonl"),
-        "test_file": str(folder / "test.jsonl"),
-        "seed": 0,
-        "hyperparameters": resolve("sft", "full", {"max_steps": 2, "max_length": 1024, "sample_prompts": 1, **given}),
-    }
+    hp = resolve("sft", "full", {"max_steps": 2, "max_length": 1024, "sample_prompts": 1, **given})
+    spec = sft_job(folder, tiny_base, hp, test=True)
     (folder / "job.json").write_text(json.dumps(spec))
     code = runner.main(["runner", str(folder)])
     return code, json.loads((folder / "result.json").read_text())
@@ -124,17 +116,7 @@ def test_qlora_is_refused_readably_without_cuda(tiny_base, tmp_path, monkeypatch
     (folder / "train.jsonl").write_text(json.dumps({"prompt": "a", "completion": " b"}))
     hp = resolve("sft", "qlora", {"max_steps": 1})
     assert hp["learning_rate"] == resolve("sft", "lora", {})["learning_rate"]  # the adapters train like LoRA's
-    spec = {
-        "job": 1,
-        "kind": "sft",
-        "method": "qlora",
-        "base_model": str(tiny_base),
-        "dataset_version": 1,
-        "train_file": str(folder / "train.jsonl"),
-        "test_file": None,
-        "seed": 0,
-        "hyperparameters": hp,
-    }
+    spec = sft_job(folder, tiny_base, hp, method="qlora")
     (folder / "job.json").write_text(json.dumps(spec))
     assert runner.main(["runner", str(folder)]) == runner.EXIT_FAILED
     error = json.loads((folder / "result.json").read_text())["error"]

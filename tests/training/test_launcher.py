@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.helpers.training import sft_job
 from training import launcher
 from training.hyperparameters import resolve
 from training.supervisor import _die_with_parent, _runner_env
@@ -22,19 +23,9 @@ def start(tiny_base, tmp_path):
         folder.mkdir()
         rows = [{"prompt": f"cat {i}", "completion": " good answer"} for i in range(8)]
         (folder / "train.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
-        job = {
-            "job": 1,
-            "kind": "sft",
-            "method": "full",
-            "base_model": str(tiny_base),
-            "dataset_version": 1,
-            "train_file": str(folder / "train.jsonl"),
-            "test_file": None,
-            "seed": 0,
-            "hyperparameters": resolve("sft", "full", {"max_steps": max_steps, "max_length": 16}),
-        }
         if spec:  # without one, the runner fails at once
-            (folder / "job.json").write_text(json.dumps(job))
+            hp = resolve("sft", "full", {"max_steps": max_steps, "max_length": 16})
+            (folder / "job.json").write_text(json.dumps(sft_job(folder, tiny_base, hp)))
         return folder, launcher.start_trainer(
             [sys.executable, "-m", "training.runner", str(folder)],
             folder=str(folder),

@@ -2,6 +2,7 @@
 
 import json
 
+from tests.helpers.training import sft_job
 from training import runner
 from training.hyperparameters import resolve
 
@@ -13,17 +14,8 @@ def test_sft_eval_with_every_held_out_completion_cut_off_reports_no_loss(tiny_ba
     long = [{"prompt": f"{long_prompt} {i}", "completion": " good answer"} for i in range(4)]
     for name, rows in (("train", short), ("test", long)):
         (tmp_path / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    spec = {
-        "job": 1,
-        "kind": "sft",
-        "method": "full",
-        "base_model": str(tiny_base),
-        "dataset_version": 1,
-        "train_file": str(tmp_path / "train.jsonl"),
-        "test_file": str(tmp_path / "test.jsonl"),
-        "seed": 0,
-        "hyperparameters": resolve("sft", "full", {"max_steps": 2, "max_length": 16, "sample_prompts": 0}),
-    }
+    hp = resolve("sft", "full", {"max_steps": 2, "max_length": 16, "sample_prompts": 0})
+    spec = sft_job(tmp_path, tiny_base, hp, test=True)
     (tmp_path / "job.json").write_text(json.dumps(spec))
     assert runner.main(["runner", str(tmp_path)]) == runner.EXIT_SUCCEEDED
     result = json.loads((tmp_path / "result.json").read_text())
