@@ -71,6 +71,10 @@ def pytest_configure(config):
         config.option.maxschedchunk = 1
     if _missing_services and REQUIRE_SERVICES:
         pytest.exit(f"REQUIRE_SERVICES=1 but {_missing_services}", returncode=3)
+    if REQUIRE_SERVICES and not SHARED_DATA.is_dir() and not os.environ.get("PYTEST_XDIST_WORKER"):
+        # Here, in the controlling process, and not at collection: an xdist process that exits there is reported
+        # only as an INTERNALERROR about a "crashitem", without this message. (SHARED_DATA_DIR points elsewhere.)
+        pytest.exit(f"REQUIRE_SERVICES=1 but the shared data folder {SHARED_DATA} is missing", returncode=3)
 
 
 def pytest_unconfigure(config):
