@@ -90,3 +90,39 @@ def test_the_fast_paths_refuse_like_the_orm_path(project, make_tasks, labelers, 
     outsider.force_authenticate(create_user(username="outsider", role="labeler", project=other_project)[0])
     assert outsider.post(url, {"ranking": ids}, format="json").status_code == 404
     assert outsider.get("/api/v1/annotation/next", {"project": project.slug}).status_code == 404
+
+
+def test_a_store_that_finds_the_task_changed_reads_it_again(project, make_tasks, labelers, monkeypatch):
+    """The submit reads the task without a lock; when another labeler's submission lands between the read and the
+    store, the store writes nothing and the submit reads again, so both rankings count and the consensus has both."""
+    from rest_framework.test import APIClient
+
+    from annotation import fastpath
+    from annotation.models import Consensus, Ranking, RankingTask
+
+    make_tasks(1, overlap=2)
+    first, second = labelers(2)
+    clients = {}
+    for user in (first, second):
+        clients[user] = APIClient()
+        clients[user].force_authenticate(user)
+    tasks = {u: c.get("/api/v1/annotation/next", {"project": project.slug}).json() for u, c in clients.items()}
+    assert tasks[first]["task"] == tasks[second]["task"]
+    url = f"/api/v1/annotation/tasks/{tasks[first]['task']}/ranking"
+    ids = [c["id"] for c in tasks[first]["completions"]]
+    real, stores = fastpath.first_row_prepared, []
+
+    def interleaved(sql, params):
+        if sql is fastpath._STORE:
+            stores.append(params["user"])
+            if len(stores) == 1:  # the first labeler's store: the second labeler submits just before it
+                assert clients[second].post(url, {"ranking": ids[::-1]}, format="json").status_code == 201
+        return real(sql, params)
+
+    monkeypatch.setattr(fastpath, "first_row_prepared", interleaved)
+    answer = clients[first].post(url, {"ranking": ids}, format="json")
+    assert answer.status_code == 201, answer.content
+    assert stores == [first.pk, second.pk, first.pk]  # the first store found the task changed; the retry stored
+    task = RankingTask.objects.get(pk=tasks[first]["task"])
+    assert (task.rankings_count, task.active_count, task.fill, task.is_complete) == (2, 0, 2, True)
+    assert Ranking.objects.filter(task=task).count() == 2 and Consensus.objects.get(task=task).n_rankings == 2
