@@ -246,6 +246,11 @@ class Ranking(models.Model):
     """A labeler's raw ranking, kept as submitted. `ranking` is empty when the submission is only a flag."""
 
     task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="rankings")
+    # The task's project, kept on the row so a labeler's count of rankings in a project (shown with every claim) is
+    # one index range, not a lookup of each ranking's task. Set from the task on save.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False, editable=False
+    )
     labeler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rankings")
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="ranking")
     ranking = models.JSONField(default=list, help_text="Groups of completion ids, best first; ties share a group.")
@@ -264,9 +269,17 @@ class Ranking(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["task", "labeler"], name="one_ranking_per_labeler")]
+        indexes = [
+            models.Index(fields=["project", "labeler"], condition=models.Q(is_gold=False), name="ranking_labeler_done")
+        ]
 
     def __str__(self) -> str:
         return f"ranking of task {self.task_id} by {self.labeler}"
+
+    def save(self, *args, **kwargs):
+        if self.project_id is None and self.task_id is not None:
+            self.project_id = self.task.project_id
+        super().save(*args, **kwargs)
 
 
 class Consensus(models.Model):

@@ -144,7 +144,7 @@ def labeler_progress(*, project, labeler) -> dict:
     def count(queryset):
         return Subquery(queryset.order_by().values("is_gold").annotate(n=Count("pk")).values("n"))
 
-    done = Ranking.objects.filter(task__project=project, labeler=labeler, is_gold=False)
+    done = Ranking.objects.filter(project=project, labeler=labeler, is_gold=False)
     remaining = RankingTask.objects.filter(project=project, is_gold=False, is_complete=False)
     row = type(project).objects.filter(pk=project.pk).values(done=count(done), remaining=count(remaining)).first()
     return {"done": (row or {}).get("done") or 0, "remaining": (row or {}).get("remaining") or 0}

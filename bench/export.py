@@ -97,7 +97,8 @@ for start in range(0, tasks_needed, 2000):
     assignments = Assignment.objects.bulk_create([
         Assignment(task=t, labeler=labeler, status="submitted", claimed_at=now, lease_expires_at=now) for t in tasks])
     Ranking.objects.bulk_create([
-        Ranking(task=t, labeler=labeler, assignment=a, ranking=[[i] for i in rng.sample(t.completion_ids, 4)])
+        Ranking(task=t, project_id=t.project_id, labeler=labeler, assignment=a,
+                ranking=[[i] for i in rng.sample(t.completion_ids, 4)])
         for t, a in zip(tasks, assignments)])
 version = create_dataset_version(project=project, kind="preference", test_fraction=0.0)
 build_dataset_version(version_id=version.pk)

@@ -65,6 +65,7 @@ def test_the_fast_path_and_the_orm_path_agree(project, make_tasks, labelers, mon
         assert Consensus.objects.get(task=task).n_rankings == 2
     assert set(Assignment.objects.values_list("status", flat=True)) == {"submitted"}
     assert Ranking.objects.filter(labeler=fast_user).count() == Ranking.objects.filter(labeler=orm_user).count() == 3
+    assert Ranking.objects.filter(project=project).count() == 6  # both paths record the task's project
     orm_turn["on"] = False
     assert fast.get("/api/v1/annotation/next", {"project": project.slug}).status_code == 204
 
@@ -126,3 +127,24 @@ def test_a_store_that_finds_the_task_changed_reads_it_again(project, make_tasks,
     task = RankingTask.objects.get(pk=tasks[first]["task"])
     assert (task.rankings_count, task.active_count, task.fill, task.is_complete) == (2, 0, 2, True)
     assert Ranking.objects.filter(task=task).count() == 2 and Consensus.objects.get(task=task).n_rankings == 2
+
+
+def test_a_claim_commits_without_the_wal_flush_only_as_its_own_transaction(project, make_tasks, labelers):
+    """A claim alone is a lease and commits asynchronously; inside a caller's transaction the caller's writes keep
+    their durable commit."""
+    from django.db import connection, transaction
+
+    from annotation import claims, fastpath
+
+    make_tasks(2, overlap=1)
+    first, second = labelers(2)
+    assert fastpath._LEASE_COMMIT in fastpath._claim_sql("sequential", True)
+    with transaction.atomic():
+        assert claims.claim_next_task_view(project=project, labeler=first).completions is not None  # the fast path
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    assert claims.claim_next_task_view(project=project, labeler=second).completions is not None
+    with connection.cursor() as cursor:  # the setting ended with the claim's own transaction
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
