@@ -101,6 +101,8 @@ def start_server(database_url: str, port: int, workers: int, threads: int) -> su
             "gthread",
             "--log-level",
             "warning",
+            "--keep-alive",  # as behind a proxy: a client's connection (and so its worker) lasts the whole run
+            "30",
         ],
         cwd=REPO,
         env=env,
@@ -118,6 +120,32 @@ def start_server(database_url: str, port: int, workers: int, threads: int) -> su
     raise SystemExit("server did not start")
 
 
+_connections: dict[str, http.client.HTTPConnection] = {}
+
+
+def connection(token: str, port: int) -> http.client.HTTPConnection:
+    """The client's one keep-alive connection, used by every phase. Each connection stays with the gunicorn worker
+    that accepted it, and how 50 connections fall on 5 workers changes the throughput by up to a third; with the same
+    connections throughout, the stress and no-op phases are measured on the same spread."""
+    if token not in _connections:
+        _connections[token] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    return _connections[token]
+
+
+def request(conn, method, path, body=None, headers=None):
+    """One request on the kept connection; reconnects once when the server closed it (a submit sent twice is
+    idempotent: the second answer is the stored ranking)."""
+    for attempt in (1, 2):
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response, response.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if attempt == 2:
+                raise
+
+
 class Labeler(threading.Thread):
     def __init__(self, name, token, port, loops, think, barrier, seed):
         super().__init__(name=name)
@@ -132,9 +160,7 @@ class Labeler(threading.Thread):
     def call(self, conn, method, path, body=None):
         headers = {"Authorization": f"Token {self.token}", "Content-Type": "application/json"}
         started = time.perf_counter()
-        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
+        response, data = request(conn, method, path, json.dumps(body) if body is not None else None, headers)
         return response.status, data, (time.perf_counter() - started) * 1000
 
     def pause(self):
@@ -142,7 +168,7 @@ class Labeler(threading.Thread):
             time.sleep(self.rng.uniform(*self.think))
 
     def run(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn = connection(self.token, self.port)
         self.barrier.wait()
         self.pause()  # at human pace, people do not all press the key in the same millisecond
         for _ in range(self.loops):
@@ -166,7 +192,6 @@ class Labeler(threading.Thread):
             else:
                 self.errors[f"submit {status}"] += 1
             self.pause()
-        conn.close()
 
 
 def warm_up(port: int, token: str, workers: int) -> None:
@@ -229,19 +254,16 @@ def noop_phase(tokens, port, calls_each: int) -> dict:
     counts, errors = [], Counter()
 
     def run(token):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = connection(token, port)
         barrier.wait()
         done = 0
         for _ in range(calls_each):
-            conn.request("GET", "/bench/noop", headers={"Authorization": f"Token {token}"})
-            response = conn.getresponse()
-            response.read()
+            response, _ = request(conn, "GET", "/bench/noop", headers={"Authorization": f"Token {token}"})
             if response.status == 200:
                 done += 1
             else:
                 errors[response.status] += 1
         counts.append(done)
-        conn.close()
 
     threads = [threading.Thread(target=run, args=(token,)) for token in tokens.values()]
     started = time.perf_counter()
@@ -317,6 +339,8 @@ def main() -> None:
                 }
             )
     finally:
+        for conn in _connections.values():
+            conn.close()
         server.terminate()
         server.wait(timeout=30)
     stress = summarize(stress_threads, stress_elapsed, None)
