@@ -306,7 +306,7 @@ def main() -> None:
     parser.add_argument("--labelers", type=int, default=50)
     parser.add_argument("--loops", type=int, default=20)
     parser.add_argument("--tasks", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5, help="stress/no-op rounds (odd: the median is one round)")
+    parser.add_argument("--rounds", type=int, default=7, help="stress/no-op rounds (odd: the median is one round)")
     parser.add_argument("--stress-loops", type=int, default=10, help="claim+submit rounds per labeler per round")
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
@@ -324,7 +324,8 @@ def main() -> None:
         # each round's ratio compares the two at the same moment. The figure is the median round's ratio.
         for n in range(args.rounds):
             threads, elapsed = run_labelers(tokens, args.port, args.stress_loops, None, seed=1000 + 100 * n)
-            noop = noop_phase(tokens, args.port, calls_each=2 * args.stress_loops)
+            # about as long as the stress phase (the no-op runs about twice as fast), so both see the same drift
+            noop = noop_phase(tokens, args.port, calls_each=4 * args.stress_loops)
             stress = summarize(threads, elapsed, None)
             stress_threads += threads
             stress_elapsed += elapsed
