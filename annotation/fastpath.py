@@ -35,9 +35,10 @@ _ORDER = {
 # that transaction alone; PostgreSQL's WAL writer flushes it within a fraction of a second). If the database server
 # crashes in that window, the newest claims vanish whole — never half: the task's counters go with the assignment —
 # and their labelers are told "never assigned to you; ask for the next task" when they submit, which hands them a
-# fresh claim. Submissions, the data, still wait for the flush. On this project's 2-core VM the flush waits were a
-# fifth of a saturated claim+submit round's time with the CPU idle (bench/labelers.py). Only when the claim is its
-# own transaction: inside a caller's, the setting would cover the caller's writes too.
+# fresh claim. Submissions, the data, still wait for the flush. On this project's 2-core VM, under 50 labelers with
+# no think time, backends waiting on the flush (two thirds of them claims) left the CPU 10–20% idle
+# (bench/labelers.py). Only when the claim is its own transaction: inside a caller's, the setting would cover the
+# caller's writes too.
 _LEASE_COMMIT = "set_config('synchronous_commit', 'off', true)"
 _CLAIM = """
 WITH live AS (

@@ -10,6 +10,8 @@ authenticated DRF view (token check, JSON answer, nothing else) with no think ti
 ratio to the no-op's right after it is what the claim and submit logic costs on top of DRF itself, and the median
 round's ratio is the figure (target ≥ 0.5). Rounds, not one long phase each, because this VM's speed drifts by tens
 of percent within a minute. Writes bench/results/labelers.json.
+
+    .venv/bin/python bench/labelers.py                  # about 2½ minutes on 2 cores
 """
 
 from __future__ import annotations
