@@ -267,7 +267,6 @@ def submit_ranking(
         Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED, finished_at=now)
         row = Ranking.objects.create(
             task=task,
-            project_id=task.project_id,
             labeler=labeler,
             assignment=assignment,
             ranking=groups,
