@@ -153,6 +153,14 @@ LOCK_DIR = DATA_DIR / "locks"
 
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    if REDIS_URL.startswith(("redis://", "rediss://")):
+        # kombu's Redis transport, except that a channel of a closed connection raises a connection error (which
+        # Celery recovers from) rather than the AttributeError that stops a worker after a Redis restart.
+        CELERY_BROKER_TRANSPORT = "core.broker:Transport"
+    if REDIS_URL.startswith("rediss://"):
+        import ssl as _ssl
+
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": _ssl.CERT_REQUIRED}  # kombu's own default for rediss:// is CERT_NONE
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Long jobs are redelivered after this many seconds if unacked; tasks are written to be idempotent.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
