@@ -68,6 +68,18 @@ def test_production_path_settings(tmp_path):
     assert result.stdout.split()[:3] == ["False", "django.db.backends.postgresql", "redis://r:6379/0"]
 
 
+def test_a_tls_broker_verifies_its_certificate_through_the_project_transport(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG")}
+    clean.update({"DATA_DIR": str(tmp_path), "REDIS_URL": "rediss://r.internal:6380/0"})
+    code = (
+        "import django; django.setup(); from config.celery import app; c = app.connection_for_write(); "
+        "print(type(c.transport).__module__, c.ssl['ssl_cert_reqs'].name, c.hostname, c.port)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=clean, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["core.broker", "CERT_REQUIRED", "r.internal", "6380"]  # kombu's own: CERT_NONE
+
+
 def run_check_deploy(tmp_path, **env):
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG")}
     clean.update({"DATA_DIR": str(tmp_path), **env})
