@@ -3,9 +3,11 @@
 When a worker loses Redis, Celery closes the broken connection and opens a new one. Work still running then
 (late-acknowledged tasks) acknowledges its message afterwards, on a channel of the closed connection, and kombu's
 Redis channel then fails with `AttributeError` ('NoneType' object has no attribute 'hostname') while it rebuilds its
-connection pool from the closed connection's settings. Celery treats that error as unrecoverable: the consumer stops
-and the worker shuts down, so a Redis restart could take a worker with it (seen in CI: a generation batch left
-`running`; the same error comes from restoring unacknowledged messages on a closed connection).
+connection pool from the closed connection's settings. Celery only recovers from the broker's connection and channel
+errors; anything else that escapes its event loop stops the consumer and shuts the worker down. Seen twice in CI
+(tests/system/test_faults.py): after a Redis restart a generation batch stayed `running` for four minutes, and the
+worker's log ended in this error — once from an acknowledgement while the worker was stopping, once from restoring
+unacknowledged messages on the closed connection.
 
 Here a channel used after its connection closed raises Redis's `ConnectionError` instead: the error Celery already
 handles for a lost broker (it logs that the message could not be acknowledged and carries on). Nothing is lost by
