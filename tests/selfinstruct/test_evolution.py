@@ -4,6 +4,7 @@ elimination rules, answers from the second stage, and lineage in SFT versions (f
 import json
 
 import pytest
+from django.db.models import Q
 
 from core.lifecycle import RunStatus
 from exports.files import local_rows
@@ -20,7 +21,7 @@ from selfinstruct.evolution import (
     says_equal,
 )
 from selfinstruct.filters import Reason
-from selfinstruct.models import GeneratedInstruction, GenerationRequest
+from selfinstruct.models import GeneratedInstruction, GenerationRequest, SeedTask
 from tests.helpers.generation import assert_pool_is_clean, drive
 
 
@@ -66,7 +67,7 @@ def _built(project, **kw):
 def test_children_of_children_and_lineage_in_versions(seeded, endpoint, client, cast, api_as):
     started = api_as("project_admin").post(
         "/api/v1/generation-batches/",
-        {"project": "alpha", "endpoint": "teach", "template": "evol-instruct", "target": 20},
+        {"project": "alpha", "endpoint": "teach", "template": "evol-instruct", "target": 6},
         format="json",
     )
     assert started.status_code == 201, started.json()
@@ -75,11 +76,21 @@ def test_children_of_children_and_lineage_in_versions(seeded, endpoint, client, 
 
     drive(GenerationBatch.objects.get(pk=started.json()["id"]), rounds=600)
     accepted = GeneratedInstruction.objects.filter(project=seeded, status="accepted")
-    for _ in range(3):  # parents are drawn from 32 seeds and the children so far, and a grandchild often stays a
-        if accepted.filter(evolution_depth__gte=2).exists():  # near-duplicate of its parent: more batches if needed
+    # Parents are drawn uniformly from the seeds and the children so far, by draws seeded with the batch id, which
+    # depends on the tests before this one. With all 32 seeds in the draw (batches of 20), six batch ids took 10–57 s
+    # and three of them found no answered grandchild. With all but one seed out of the draw (another language) for
+    # the next batches, almost every parent is a child: seven batch ids took 5–13 s, and one (53) still found none —
+    # the demo teacher's evolutions of children stack prefixes and often land near a pool item.
+    hidden = list(SeedTask.objects.filter(project=seeded, language="en").values_list("pk", flat=True).order_by("pk"))
+    SeedTask.objects.filter(pk__in=hidden[1:]).update(language="xx")
+    # A grandchild can still be a near-duplicate of its parent, or get no answer (it then has no SFT row).
+    answered = Q(instances__status="accepted") | ~Q(output="")
+    for _ in range(4):
+        if accepted.filter(answered, evolution_depth__gte=2).exists():
             break
-        drive(start_batch(project=seeded, endpoint=endpoint, template_name="evol-instruct", target=20), rounds=600)
-    assert accepted.filter(evolution_depth__gte=2).exists()  # an evolved child was evolved again
+        drive(start_batch(project=seeded, endpoint=endpoint, template_name="evol-instruct", target=3), rounds=600)
+    SeedTask.objects.filter(pk__in=hidden[1:]).update(language="en")
+    assert accepted.filter(answered, evolution_depth__gte=2).exists()  # an evolved child was evolved again
     version, rows = _built(seeded, filters={"evolution": {"min_depth": 2}})
     assert rows and all(row["source"]["evolution"]["depth"] >= 2 for row in rows)  # no seeds, no shallow rows
     parents = {row["source"]["evolution"]["parent"]["type"] for row in rows}
