@@ -10,14 +10,16 @@ from django.db import connection
 
 from tests.helpers.processes import REPO
 
+SUMMARY = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, sorted(s.ALLOWED_HOSTS))"
+)
 
-def load_settings(tmp_path, **env):
+
+def load_settings(tmp_path, code=SUMMARY, **env):
+    """Runs `code` in a fresh process with these settings' environment; it prints what the test reads."""
     clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_MODE", "DEBUG")}
     clean.update({"DATA_DIR": str(tmp_path), **env})
-    code = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, sorted(s.ALLOWED_HOSTS))"
-    )
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=clean, capture_output=True, text=True)
 
 
@@ -69,13 +71,11 @@ def test_production_path_settings(tmp_path):
 
 
 def test_a_tls_broker_verifies_its_certificate_through_the_project_transport(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG")}
-    clean.update({"DATA_DIR": str(tmp_path), "REDIS_URL": "rediss://r.internal:6380/0"})
     code = (
         "import django; django.setup(); from config.celery import app; c = app.connection_for_write(); "
         "print(type(c.transport).__module__, c.ssl['ssl_cert_reqs'].name, c.hostname, c.port)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=clean, capture_output=True, text=True)
+    result = load_settings(tmp_path, code, REDIS_URL="rediss://r.internal:6380/0")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["core.broker", "CERT_REQUIRED", "r.internal", "6380"]  # kombu's own: CERT_NONE
 
