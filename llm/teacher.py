@@ -587,9 +587,13 @@ class TeacherState:
                 self.faults[fault] = self.faults.get(fault, 0) + 1
             return fault
 
-    def done(self, completed: bool) -> None:
+    def leave(self) -> None:
+        """The request stops counting as in flight (called as its answer starts, before the client can see it)."""
         with self.lock:
             self.inflight -= 1
+
+    def done(self, completed: bool) -> None:
+        with self.lock:
             self.completed += int(completed)
 
     def stats(self) -> dict:
@@ -664,9 +668,18 @@ class _Handler(JSONHandler):
         else:
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
+    def send_response(self, code, message=None):
+        # A completion stops being in flight before its first byte is sent: otherwise a client that got its answer
+        # (and released its concurrency slot) could start the next call while this thread still counts the last one.
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            self.server.state.leave()
+        super().send_response(code, message)
+
     def _complete(self, body: dict, *, chat: bool) -> None:
         state = self.server.state
         fault = state.next_fault()
+        self._in_flight = True
         completed = False
         try:
             if chat:
@@ -726,6 +739,9 @@ class _Handler(JSONHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout); nothing to answer
         finally:
+            if self._in_flight:  # dropped without an answer
+                self._in_flight = False
+                state.leave()
             state.done(completed)
 
     def _inject(self, fault: str | None) -> bool:

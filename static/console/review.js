@@ -5,6 +5,7 @@
   function cards() { return Array.from(document.querySelectorAll("article.review-card")); }
   function current() { return document.activeElement && document.activeElement.closest("article.review-card"); }
   function move(step) {
+    acted = null; // the labeler moved on: a late settle of the last decision must not pull the focus back
     const all = cards();
     if (!all.length) return;
     const index = all.indexOf(current());
@@ -54,6 +55,8 @@
     const card = acted && document.getElementById(acted.id);
     if (!card || card === acted || card.dataset.decided === undefined) return; // not the redrawn copy yet
     acted = null; // once: the labeler may already be moving on
+    const other = current();
+    if (other && other !== card) return; // already on another card (htmx gives the focus back on swap, by id)
     card.focus({ preventScroll: true });
   }
   document.addEventListener("htmx:afterSettle", refocus);
