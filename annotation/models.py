@@ -199,6 +199,11 @@ class RankingTask(models.Model):
                 name="task_open_lease_expiry",
                 condition=models.Q(is_complete=False, is_gold=False),
             ),
+            models.Index(  # the open tasks alone: a labeler's "remaining", counted on every claim (fastpath.py)
+                fields=["project"],
+                name="task_open",
+                condition=models.Q(is_complete=False, is_gold=False),
+            ),
         ]
 
     def __str__(self) -> str:
