@@ -9,7 +9,8 @@ lost (must all be 0). After each stress round, on the same server and database, 
 authenticated DRF view (token check, JSON answer, nothing else) with no think time: a round's stress throughput as a
 ratio to the no-op's right after it is what the claim and submit logic costs on top of DRF itself, and the median
 round's ratio is the figure (target ≥ 0.5). Rounds, not one long phase each, because this VM's speed drifts by tens
-of percent within a minute. Writes bench/results/labelers.json.
+of percent within a minute. On a server with autovacuum off (this project's CI machines) the bench does its work
+meanwhile (AutovacuumStandIn), so the database is one that could be live. Writes bench/results/labelers.json.
 
     .venv/bin/python bench/labelers.py                  # about 2½ minutes on 2 cores
 """
