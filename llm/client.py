@@ -95,6 +95,8 @@ _clients: dict[tuple, openai.OpenAI] = {}
 
 
 def _api_key(endpoint: LLMEndpoint) -> str:
+    if endpoint.served_key:  # a model server this platform started with its own key (serve_model)
+        return endpoint.served_key
     if not endpoint.api_key_env:
         return "not-needed"  # local servers (vLLM, Ollama, the demo teacher) accept any key
     problem = key_variable_problem(endpoint.api_key_env)  # rows saved before the rule existed are checked here

@@ -73,6 +73,13 @@ class LLMEndpoint(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=5)
     price_input_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     price_output_per_1k = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    served_key = models.CharField(
+        max_length=128,
+        blank=True,
+        editable=False,
+        help_text="A model server this platform started (serve_model): the API key it was started with, sent as the "
+        "Bearer token. Never set by users; api_key_env is for every other endpoint.",
+    )
     is_active = models.BooleanField(default=True, help_text="Switched off: no run of any kind may use it.")
     project = models.ForeignKey(
         "projects.Project",
@@ -119,6 +126,9 @@ class LLMRequest(models.Model):
     retry_after_s = models.FloatField(null=True, blank=True)
     request_payload = models.JSONField(default=dict)
     response_text = models.TextField(blank=True)
+    response_truncated = models.BooleanField(
+        default=False, help_text="The reply was longer than LLM_MAX_REPLY_BYTES: response_text holds its start."
+    )
     finish_reason = models.CharField(max_length=32, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
