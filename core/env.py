@@ -7,6 +7,7 @@ deployment fails at start-up instead of silently falling back to a default.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -144,3 +145,33 @@ def env_storage(data_dir) -> dict:
             "max_attempts": env_int("STORAGE_MAX_ATTEMPTS", 5, minimum=1),
         },
     }
+
+
+def private_data_dir(path: Path, *, files: tuple[str, ...] = ()) -> Path:
+    """Make `path` (DATA_DIR) private to this process's user and everything the process creates from now on too.
+
+    DATA_DIR holds the SQLite database (sessions, API tokens), the secret key and the demo logins, so another local
+    user must not read it. The umask (0o077, set here because settings load first in every platform process: web,
+    workers, commands) makes every file and folder created after this owner-only, whichever library writes it
+    (SQLite, the embedded broker, the cache, trainers). A folder or listed file from an older install is tightened
+    too; one this user does not own (a mount point) is left as it is."""
+    os.umask(0o077)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+    for name in files:
+        _tighten(path / name, 0o600)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Tighten one existing file (the SQLite database wherever DATABASE_URL puts it, with its -wal and -shm)."""
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        _tighten(candidate, 0o600)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(mode)
+    except (FileNotFoundError, PermissionError):
+        pass  # absent, or not ours to change

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationBatch, InstructionStatus
 from selfinstruct.text import prompt_text
+from selfinstruct.timeline import batch_timeline  # noqa: F401 - read here with the batch's other numbers
 
 
 def accepted_count(batch_id: int) -> int:
@@ -45,13 +46,15 @@ def batch_progress(*, batch: GenerationBatch) -> dict:
         completion_tokens=Sum("completion_tokens"),
         cost=Sum("cost"),
     )
-    stage_two = dict(
-        rows.filter(status=InstructionStatus.ACCEPTED)
-        .exclude(instances_status="")
-        .values_list("instances_status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    stage_two = {}
+    if batch.generate_instances:  # only such a batch's rows get a stage-two status: the others skip the scan
+        stage_two = dict(
+            rows.filter(status=InstructionStatus.ACCEPTED)
+            .exclude(instances_status="")
+            .values_list("instances_status")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
     if stage_two:
         stage_two["instances"] = GeneratedInstance.objects.filter(
             instruction__batch=batch, status=InstructionStatus.ACCEPTED
@@ -367,40 +370,6 @@ def review_facets(*, project) -> dict:
 
 def get_project_instructions(*, project, ids: list[int]) -> QuerySet[GeneratedInstruction]:
     return GeneratedInstruction.objects.filter(project=project, pk__in=ids).order_by("id")
-
-
-def batch_timeline(*, batch: GenerationBatch) -> dict[str, list[list[float]]]:
-    """Accepted instructions and rejections by reason over the batch's life, cumulative, as {series: [[minutes
-    since start, count], …]}. Counted in the database by second, minute or hour (whichever keeps the points in the
-    hundreds), so a page polling it costs the same for a batch of a hundred rows or of a million."""
-    from django.db.models import Max, Min
-    from django.db.models.functions import TruncHour, TruncMinute, TruncSecond
-
-    rows = GeneratedInstruction.objects.filter(batch=batch)
-    bounds = rows.aggregate(first=Min("created_at"), last=Max("created_at"))
-    if bounds["first"] is None:
-        return {}
-    span = (bounds["last"] - bounds["first"]).total_seconds()
-    trunc = TruncSecond if span <= 600 else TruncMinute if span <= 36_000 else TruncHour
-    counts = (
-        rows.annotate(moment=trunc("created_at"))
-        .values_list("moment", "status", "reason")
-        .annotate(n=Count("id"))
-        .order_by("moment")
-    )
-    moments: dict = {}
-    for moment, status, reason, n in counts:
-        name = "accepted" if status == InstructionStatus.ACCEPTED else reason or status
-        moments.setdefault(moment, []).append((name, n))
-    totals: dict[str, int] = {}
-    series: dict[str, list[list[float]]] = {}
-    for moment, found in moments.items():
-        minute = round(max((moment - batch.created_at).total_seconds(), 0) / 60, 3)
-        for name, n in found:
-            totals[name] = totals.get(name, 0) + n
-        for name, total in totals.items():
-            series.setdefault(name, [[0.0, 0]]).append([minute, total])  # every line starts at 0
-    return series
 
 
 # --- Difficulty ---------------------------------------------------------------------------------------------------

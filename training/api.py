@@ -20,10 +20,17 @@ from core.pagination import PAGE_PARAMETERS, paginated
 from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
 from projects.models import DATA_ROLES, Role
-from projects.selectors import get_project_for_user, projects_for_user
+from projects.selectors import get_project_for_user, projects_for_user, role_in_project
 from training import evaluations, reward_scoring, selectors, services
 from training.models import JobKind, JobMethod
 from training.services import TrainingJobError
+
+
+def _admin_only(user, project, what: str) -> None:
+    """A consumer reads; acting on the project's shared work (spending its LLM budget, stopping another member's
+    job) is for its admins. Callers have already found the project among the user's DATA_ROLES ones (else 404)."""
+    if role_in_project(user=user, project=project) != Role.ADMIN:
+        raise PermissionDenied(f"only project admins may {what}")
 
 
 class JobSerializer(serializers.Serializer):
@@ -173,12 +180,15 @@ class JobMetricsApi(APIView):
 class JobCancelApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: CancelSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: CancelSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         description="A queued job is cancelled at once (status cancelled); a running one stops at its next step "
-        "and keeps what it saved (status cancelling until the trainer exits).",
+        "and keeps what it saved (status cancelling until the trainer exits). Project admins cancel any job; a "
+        "consumer only the jobs it queued (403 otherwise).",
     )
     def post(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        if job.created_by_id is None or job.created_by_id != request.user.pk:
+            _admin_only(request.user, job.project, "cancel a job another member started")
         try:
             return Response({"status": services.cancel_training_job(job=job)})
         except TrainingJobError as exc:
@@ -311,15 +321,17 @@ class EvaluationListCreateApi(APIView):
 
     @extend_schema(
         request=EvaluationInputSerializer,
-        responses={201: EvaluationSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={201: EvaluationSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
         description="The model endpoint answers each prompt; the judge endpoint scores its answer and the reference "
-        "1–10 in both orders (averaged). Poll the detail for the per-category table.",
+        "1–10 in both orders (averaged). Poll the detail for the per-category table. Project admins only (it "
+        "spends the project's LLM budget); consumers read evaluations.",
     )
     def post(self, request):
         data = EvaluationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
+        _admin_only(request.user, project, "start an evaluation (it spends the project's LLM budget)")
         endpoints = {}
         for field in ("model_endpoint", "judge_endpoint"):
             endpoints[field] = get_endpoint(name=values[field])
@@ -358,13 +370,21 @@ class WinRateInputSerializer(serializers.Serializer):
 class JobWinRateApi(APIView):
     @extend_schema(
         request=WinRateInputSerializer,
-        responses={201: EvaluationSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            201: EvaluationSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         description="A round's win-rate: the job's served model (endpoint job-<id>) against the model it started "
         "from on the held-out prompts of its dataset version, judged in both orders; the evaluation's table gives "
-        "win/tie/loss and the win rate with its 95% interval per category, and the job's lineage shows it.",
+        "win/tie/loss and the win rate with its 95% interval per category, and the job's lineage shows it. Project "
+        "admins only (an evaluation spends the project's LLM budget).",
     )
     def post(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        _admin_only(request.user, job.project, "start a win-rate evaluation (it spends the project's LLM budget)")
         data = WinRateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data

@@ -165,3 +165,68 @@ def test_weak_passwords_are_refused(db):
     for weak in ("short", "password123", "1234567890123"):
         with pytest.raises(ValidationError):
             create_user(username="weak", role="labeler", password=weak)
+
+
+def _addresses(count, start=1):
+    return [f"198.18.{n // 250}.{n % 250 + 1}" for n in range(start, start + count)]
+
+
+def test_a_distributed_guess_against_one_username_is_slowed_across_all_addresses(client, cast, settings):
+    """Decision: 60 addresses guessing one username were never refused (each stayed under the per-address limits).
+    Failures for one username are summed over every address; at LOGIN_USERNAME_FAILURE_LIMIT (50) further attempts
+    are answered 429 with Retry-After, unchecked, until the window lets the oldest failures age out."""
+    from axes.models import AccessAttempt
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    assert settings.LOGIN_USERNAME_FAILURE_LIMIT == 50
+    addresses = _addresses(60)
+    for n, ip in enumerate(addresses[:49]):
+        assert _login(client, "lab", f"wrong-{n}", ip=ip).status_code == 200, n
+    assert _login(client, "lab", "wrong-49", ip=addresses[49]).status_code == 429  # the 50th failure: the ceiling
+    checked = []
+    original = AbstractBaseUser.check_password
+    AbstractBaseUser.check_password = lambda self, raw: checked.append(raw) or original(self, raw)
+    try:
+        for ip in addresses[50:]:
+            refused = _login(client, "lab", "wrong-again", ip=ip)  # the 51st… 60th guess, each from a new address
+            assert refused.status_code == 429
+            assert 0 < int(refused["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW_SECONDS
+        owner = _login(client, "lab", "a-long-test-password-1", ip="198.51.100.77")  # the owner, somewhere new
+        assert owner.status_code == 429 and "_auth_user_id" not in client.session
+    finally:
+        AbstractBaseUser.check_password = original
+    assert checked == []  # refused before any password was checked
+    assert "Too many failed sign-in attempts for this account" in owner.content.decode()
+    zh = _login(client, "lab", "x", ip="198.51.100.78", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert zh.status_code == 429 and "此账号登录失败次数过多" in zh.content.decode()
+    assert _login(client, "con", "a-long-test-password-1", ip=addresses[59]).status_code == 302  # others unaffected
+    refused_uncounted = AccessAttempt.objects.filter(username="lab").values_list("failures_since_start", flat=True)
+    assert sum(refused_uncounted) == 50  # refused attempts do not push the lock further out
+
+    AccessAttempt.objects.update(  # the window passes: the oldest failures age out, attempts are checked again
+        attempt_time=timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS + 1)
+    )
+    client.logout()
+    assert _login(client, "lab", "a-long-test-password-1", ip="198.51.100.77").status_code == 302
+
+
+def test_the_owners_known_address_is_not_held_by_the_username_ceiling(client, cast, settings):
+    """A distributed guess must not lock the owner out: an address this username signed in from before (axes'
+    access log, LOGIN_KNOWN_ADDRESS_DAYS) keeps only the per-address limits."""
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 5
+    assert _login(client, "lab", "a-long-test-password-1", ip="192.0.2.10").status_code == 302  # the owner, at home
+    client.logout()
+    for ip in _addresses(5):
+        _login(client, "lab", "wrong", ip=ip)
+    assert _login(client, "lab", "a-long-test-password-1", ip="192.0.2.11").status_code == 429  # a new address
+    assert _login(client, "lab", "a-long-test-password-1", ip="192.0.2.10").status_code == 302  # home still works
+    client.logout()
+    settings.LOGIN_KNOWN_ADDRESS_DAYS = 0  # the exemption switched off
+    assert _login(client, "lab", "a-long-test-password-1", ip="192.0.2.10").status_code == 429
+
+
+def test_the_username_ceiling_ignores_case(client, cast, settings):
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 4
+    for ip, name in zip(_addresses(4), ("lab", "LAB", "Lab", "lAb"), strict=True):
+        _login(client, name, "wrong", ip=ip)
+    assert _login(client, "lab", "a-long-test-password-1", ip="192.0.2.20").status_code == 429

@@ -115,7 +115,8 @@ API = [
     ("GET", "/api/v1/training-jobs/{job}", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
-    ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 409}),
+    # A consumer reads; only admins act on others' work: the world's job is not the consumer's to stop (403).
+    ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
     ("GET", "/api/v1/sampling-runs", EVERYONE, 200),
     (
         "POST",
@@ -132,11 +133,12 @@ API = [
     ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix"}),
     ("GET", "/api/v1/annotation/judge-runs/{judge}", ADMIN_ONLY, 200),
     ("GET", "/api/v1/evaluations", EVERYONE, 200),
+    # An evaluation spends the project's LLM budget: project admins start it, consumers read it (403).
     (
         "POST",
         "/api/v1/evaluations",
         DATA,
-        201,
+        {"admin": 201, "project_admin": 201, "consumer": 403},
         {
             "project": "alpha",
             "model_endpoint": "matrix",
@@ -212,18 +214,24 @@ API = [
         "POST",
         "/api/v1/evaluations",
         DATA,
-        400,
+        {"admin": 400, "project_admin": 400, "consumer": 403},
         {"project": "alpha", "model_endpoint": "beta-served", "judge_endpoint": "matrix", "prompts": PROMPTS},
     ),
     (
         "POST",
         "/api/v1/evaluations",
         DATA,
-        400,
+        {"admin": 400, "project_admin": 400, "consumer": 403},
         {"project": "alpha", "model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
     ),
     ("POST", "/api/v1/training-jobs", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
-    ("POST", "/api/v1/training-jobs/{job}/win-rate", DATA, 409, {"judge_endpoint": "matrix"}),  # job not finished
+    (  # job not finished (409); a win-rate is an evaluation: not for consumers
+        "POST",
+        "/api/v1/training-jobs/{job}/win-rate",
+        DATA,
+        {"admin": 409, "project_admin": 409, "consumer": 403},
+        {"judge_endpoint": "matrix"},
+    ),
     ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
 ]
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
@@ -438,3 +446,25 @@ def test_the_matrix_covers_every_url():
 
     missing = sorted(set(names(get_resolver())) - covered)
     assert not missing, f"URLs without a permission-matrix row: {missing}"
+
+
+def test_a_consumer_reads_and_stops_only_its_own_training_jobs(cast, project, sft_version, tiny_base):  # noqa: F811
+    """Consumers queue training on the data they pull and may stop what they queued; a job someone else started
+    (an admin's) is the project admins' to stop. A project admin who is not staff stops anyone's."""
+    from training.services import create_training_job
+
+    def job(by):
+        return create_training_job(
+            project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base), created_by=by
+        )
+
+    admins, own, other = job(cast["project_admin"]), job(cast["consumer"]), job(cast["consumer"])
+    consumer = _client(cast, "consumer", session=False)
+    assert consumer.get(f"/api/v1/training-jobs/{admins.pk}").status_code == 200  # reading is fine
+    assert consumer.post(f"/api/v1/training-jobs/{admins.pk}/cancel").status_code == 403
+    assert consumer.post(f"/api/v1/training-jobs/{own.pk}/cancel").json() == {"status": "cancelled"}
+    project_admin = _client(cast, "project_admin", session=False)
+    assert not cast["project_admin"].is_staff
+    assert project_admin.post(f"/api/v1/training-jobs/{other.pk}/cancel").json() == {"status": "cancelled"}
+    admins.refresh_from_db()
+    assert admins.status == "queued"

@@ -160,19 +160,20 @@ def test_evaluations_from_the_cli_and_the_api(
     out = capsys.readouterr().out
     assert re.search(r"evaluation \d+: 4 prompt\(s\)", out) and "relative_score" in out and "closed qa" in out
     assert out.strip().splitlines()[-1].startswith("overall")
-    consumer = api_as("consumer")
+    consumer, admin = api_as("consumer"), api_as("project_admin")  # admins start (LLM budget), consumers read
     body = {
         "project": "alpha",
         "model_endpoint": "teach",
         "judge_endpoint": "teach",
         "prompts": [{"question": "Name a colour.", "reference": "Blue.", "category": "open qa"}],
     }
-    response = consumer.post("/api/v1/evaluations/", body, format="json")
+    assert consumer.post("/api/v1/evaluations/", body, format="json").status_code == 403
+    response = admin.post("/api/v1/evaluations/", body, format="json")
     assert response.status_code == 201 and response.json()["items_total"] == 1
     run_evaluation(run_id=response.json()["id"])
     detail = consumer.get(f"/api/v1/evaluations/{response.json()['id']}").json()
     assert detail["status"] == "succeeded" and detail["results"]["categories"][0]["category"] == "open qa"
-    bad = consumer.post("/api/v1/evaluations/", {**body, "judge_endpoint": "nope"}, format="json")
+    bad = admin.post("/api/v1/evaluations/", {**body, "judge_endpoint": "nope"}, format="json")
     assert bad.status_code == 400 and "judge_endpoint: no endpoint named 'nope'" in bad.json()["detail"]
     assert api_as("other_consumer").get(f"/api/v1/evaluations/{response.json()['id']}").status_code == 404
 

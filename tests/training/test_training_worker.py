@@ -132,7 +132,7 @@ def test_cancel_stops_at_the_next_step_and_keeps_the_model(api_as, preference_ve
             hyperparameters={**FAST, "max_steps": 100_000},
         )
         wait_for(job, lambda j: j.step >= 3)
-        assert api_as("consumer").post(f"/api/v1/training-jobs/{job.pk}/cancel").json() == {"status": "cancelling"}
+        assert api_as("project_admin").post(f"/api/v1/training-jobs/{job.pk}/cancel").json() == {"status": "cancelling"}
         wait_for(job, finished, timeout=120)
     assert job.status == RunStatus.CANCELLED and job.error == "", job.error
     assert 3 <= job.step < 100_000

@@ -66,11 +66,11 @@ def test_the_win_rate_from_the_api_the_cli_and_the_console(project, rounds, endp
     first, second = rounds
     for job in rounds:
         create_endpoint(name=f"job-{job.pk}", base_url=teacher.url, model="demo-teacher", project=project)
-    answer = api_as("consumer").post(
+    answer = api_as("project_admin").post(
         f"/api/v1/training-jobs/{second.pk}/win-rate", {"judge_endpoint": endpoint.name, "limit": 2}, format="json"
     )
     assert answer.status_code == 201 and answer.json()["opponent_endpoint"] == f"job-{first.pk}"
-    missing = api_as("consumer").post(f"/api/v1/training-jobs/{second.pk}/win-rate", {"judge_endpoint": "nope"})
+    missing = api_as("project_admin").post(f"/api/v1/training-jobs/{second.pk}/win-rate", {"judge_endpoint": "nope"})
     assert missing.status_code == 400 and "judge_endpoint" in missing.json()["detail"]
     out = io.StringIO()
     with redirect_stdout(out):
