@@ -4,10 +4,13 @@ A completion file holds one model's responses keyed by prompt, one object per li
   {"instruction": …, "input": …, "response": …}   (the Self-Instruct prediction files), or
   {"prompt": …, "completion": …}; "output" is accepted for the response, "model" overrides the file's model name.
 A prompt list holds {"instruction": …, "input": …} or {"prompt": …} objects (or plain strings in a JSON list).
+Files are read a row at a time (core.jsonfiles): the `iter_*` readers yield checked rows without holding the file,
+so an importer checks a whole file in one pass and writes it in a second, holding only a few rows at a time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,16 +39,19 @@ class CompletionRow:
     model: str
 
 
-def _objects(path: Path) -> list[tuple[int, object]]:
-    """(line, value) pairs of a JSON list (the line each item starts on) or of JSON lines."""
+def _objects(path: Path) -> Iterator[tuple[int, object]]:
+    """(line, value) pairs of a JSON list (the line each item starts on) or of JSON lines, read as they are
+    needed; a file without rows is an error once it has been read to its end."""
+    empty = True
     try:
-        rows = list(jsonfiles.records(jsonfiles.read_text(path, limit=MAX_FILE_BYTES)))
+        for item in jsonfiles.records(path, limit=MAX_FILE_BYTES):
+            empty = False
+            yield item
     except jsonfiles.JsonFileError as exc:
         where = f"{path.name}:{exc.line}" if exc.line else path.name
         raise AnnotationFileError(f"{where}: {exc.message}") from None
-    if not rows:
+    if empty:
         raise AnnotationFileError(f"{path.name}: no rows")
-    return rows
 
 
 def _text(obj: dict, field: str, where: str, *, required: bool) -> str:
@@ -77,8 +83,13 @@ def _prompt(obj, where: str) -> PromptRow:
     return PromptRow(instruction=instruction, input=input_text, category=str(category)[:100], where=where)
 
 
+def iter_prompt_list(path: Path) -> Iterator[PromptRow]:
+    for line, obj in _objects(path):
+        yield _prompt(obj, f"{path.name}:{line}")
+
+
 def read_prompt_list(path: Path) -> list[PromptRow]:
-    return [_prompt(obj, f"{path.name}:{line}") for line, obj in _objects(path)]
+    return list(iter_prompt_list(path))
 
 
 def model_name_for(path: Path) -> str:
@@ -90,8 +101,12 @@ def model_name_for(path: Path) -> str:
 
 
 def read_completion_file(path: Path) -> list[CompletionRow]:
+    return list(iter_completion_file(path))
+
+
+def iter_completion_file(path: Path) -> Iterator[CompletionRow]:
+    """Checked rows one at a time; an AnnotationFileError at the first bad one."""
     default_model = model_name_for(path)
-    rows = []
     for line, obj in _objects(path):
         where = f"{path.name}:{line}"
         if not isinstance(obj, dict):
@@ -104,5 +119,4 @@ def read_completion_file(path: Path) -> list[CompletionRow]:
         model = obj.get("model", default_model)
         if not isinstance(model, str) or not model.strip():
             raise AnnotationFileError(f"{where}: field 'model' must be a non-empty string")
-        rows.append(CompletionRow(prompt=prompt, text=text, model=model.strip()[:200]))
-    return rows
+        yield CompletionRow(prompt=prompt, text=text, model=model.strip()[:200])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from annotation.files import AnnotationFileError, CompletionRow, PromptRow, read_completion_file, read_prompt_list
+from annotation.files import AnnotationFileError, PromptRow, iter_completion_file, iter_prompt_list
 from annotation.models import (
     MAX_K,
     MIN_K,
@@ -127,10 +127,11 @@ class ImportSummary:
 
 
 def import_prompt_list(*, project, path: Path) -> ImportSummary:
-    rows = read_prompt_list(Path(path))
+    for _ in iter_prompt_list(Path(path)):  # check the whole file first (all or nothing), holding a row at a time
+        pass
     summary = ImportSummary()
     with transaction.atomic():
-        for row in rows:
+        for row in iter_prompt_list(Path(path)):
             _, new = _prompt_from_row(project, row, PromptSource.IMPORTED)
             summary.prompts_created += new
     return summary
@@ -157,11 +158,12 @@ def import_completion_uploads(*, project, uploads) -> ImportSummary:
 def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -> ImportSummary:
     """Each file = one model's responses keyed by prompt. All files are read and checked before anything is
     written, and everything is written in one transaction. With make_tasks, every prompt that now has ≥ 2 imported
-    completions (at most 9) gets a ranking task (origin "import") if it has none yet."""
-    per_file: list[tuple[Path, list[CompletionRow]]] = [(Path(p), read_completion_file(Path(p))) for p in paths]
+    completions (at most 9) gets a ranking task (origin "import") if it has none yet.
+    Files are read twice, a row at a time (check, then write), so memory never holds a whole file."""
+    paths = [Path(p) for p in paths]
     owner: dict[str, Path] = {}
-    for path, rows in per_file:
-        for model in dict.fromkeys(row.model for row in rows):
+    for path in paths:
+        for model in dict.fromkeys(row.model for row in iter_completion_file(path)):
             if owner.setdefault(model, path) != path:  # two files (maybe of the same name) answer for one model
                 raise AnnotationFileError(
                     f"{path.name}: model {model!r} is also in {owner[model].name}; each file holds one model's "
@@ -170,8 +172,8 @@ def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -
     summary = ImportSummary()
     touched: set[int] = set()
     with transaction.atomic():
-        for path, rows in per_file:
-            for row in rows:
+        for path in paths:
+            for row in iter_completion_file(path):
                 prompt, new_prompt = _prompt_from_row(project, row.prompt, PromptSource.IMPORTED)
                 summary.prompts_created += new_prompt
                 _, created = Completion.objects.get_or_create(

@@ -16,7 +16,17 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_choice, env_int, env_list, env_storage, env_str, env_url
+from core.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_storage,
+    env_str,
+    env_url,
+    private_data_dir,
+    private_file,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,8 +34,10 @@ MODE = env_choice("DJANGO_MODE", ("development", "production"), "development")
 PRODUCTION = MODE == "production"
 
 # Everything the embedded default writes (SQLite file, broker folders, locks, artifacts) lives here.
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Only its owner may read it (sessions, API tokens, the secret key): 0700, and owner-only files from here on.
+DATA_DIR = private_data_dir(
+    Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve(), files=("secret_key", "demo-logins.json")
+)
 
 
 def _secret_key() -> str:
@@ -61,7 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # Not rest_framework.authtoken: its plaintext keys became digests (projects.ApiToken, migration projects 0003).
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -127,6 +139,7 @@ else:
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite_name = Path(DATABASES["default"]["NAME"])
+    private_file(_sqlite_name)  # a database file an older install made readable by everyone
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock at BEGIN so two
         # writers queue on busy_timeout instead of failing with "database is locked" mid-transaction.
@@ -218,6 +231,11 @@ LOGIN_URL = "login"
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# A distributed guess: LOGIN_USERNAME_FAILURE_LIMIT failures for one username summed over all addresses within the
+# window slow that username down (429 + Retry-After until the oldest age out), except from addresses it signed in
+# from in the last LOGIN_KNOWN_ADDRESS_DAYS (0: none are exempt).
+LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 50, minimum=1)
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
 # Reverse proxies in front of the web server, each appending the address it saw to X-Forwarded-For: 0 (default)
 # trusts only the connecting address; N takes the N-th address from the right (what the outermost trusted proxy
 # saw), so whatever a client writes into the header itself is never believed.
@@ -228,6 +246,9 @@ AXES_FAILURE_LIMIT = "projects.signin.failure_limit"
 AXES_COOLOFF_TIME = "projects.signin.cool_off"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# A refused attempt is not counted: a lock lifts when the window has passed since the last *checked* failure (as
+# Retry-After says), rather than growing with every retry of someone who is already refused.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "projects.views.locked_out"
 AXES_CLIENT_IP_CALLABLE = "projects.signin.client_address"
 AXES_VERBOSE = False
@@ -295,6 +316,9 @@ STORAGES = {
     # Files other machines read (datasets, training artifacts): S3-compatible with STORAGE_URL, else DATA_DIR.
     "artifacts": env_storage(DATA_DIR),
 }
+# Django's storages chmod what they save to 0644 by default, whatever the umask: files under DATA_DIR stay owner-only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # Dataset downloads from an object store: answered with a redirect to a short-lived presigned URL (the store serves
 # the bytes and Range) instead of streamed through the web server.
 STORAGE_REDIRECT_DOWNLOADS = env_bool("STORAGE_REDIRECT_DOWNLOADS", False)
@@ -303,6 +327,8 @@ STORAGE_REDIRECT_DOWNLOADS = env_bool("STORAGE_REDIRECT_DOWNLOADS", False)
 LLM_RETRY_BASE_SECONDS = 0.5
 LLM_RETRY_MAX_SECONDS = 30.0
 LLM_SLOT_WAIT_SECONDS = env_int("LLM_SLOT_WAIT_SECONDS", 300, minimum=1)
+# No LLM reply is read past this many bytes: a longer one is an error (not retried) and its start is kept.
+LLM_MAX_REPLY_BYTES = env_int("LLM_MAX_REPLY_BYTES", 1024 * 1024, minimum=1024)
 
 # --- Generation ---------------------------------------------------------------------------------------------
 # A lane (chain of requests) whose heartbeat is older than this is restarted by the reconciler that every worker
@@ -340,11 +366,21 @@ TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=1)
 TRAINING_REQUEUE_SECONDS = env_int("TRAINING_REQUEUE_SECONDS", 1800, minimum=1)
 # The only folders base models may come from (comma-separated; users name a checkpoint folder under one of them).
 # Job folders under DATA_DIR/training are never base models by path: a project builds on its own jobs by base_job.
-# The largest request body accepted (uploads: 20 completion files of up to 200 MiB each fit under the default).
-MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 4 * 1024**3, minimum=1024)
+# The largest request body accepted, all its files together (refused with 413 from Content-Length, before any of it
+# is read: Django never reads past Content-Length). Files are parsed a row at a time, so this bounds disk and time,
+# not memory; the default holds the largest single file (a 200 MiB completion file). At most 25 files a request
+# (the completion import takes 20, one per model).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 256 * 1024**2, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = 25
 # Hosts a project admin's own LLM endpoints may point at (exact names, or ".example.com" for its subdomains): a
 # worker sends requests there, so a site admin decides; none in production unless set.
 PROJECT_ENDPOINT_HOSTS = env_list("PROJECT_ENDPOINT_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+# The ports a PROJECT_ENDPOINT_HOSTS entry without its own ":port" (or ":*") allows; "*" is any port.
+PROJECT_ENDPOINT_PORTS = env_list("PROJECT_ENDPOINT_PORTS", ["80", "443"] if PRODUCTION else ["*"])
+# A project endpoint's host must resolve to public addresses, or to an IP entry of PROJECT_ENDPOINT_HOSTS or an
+# address in one of these networks (e.g. 10.0.0.0/8 for GPU boxes named in PROJECT_ENDPOINT_HOSTS): checked when the
+# request is sent, and the connection goes to the checked address.
+PROJECT_ENDPOINT_NETWORKS = env_list("PROJECT_ENDPOINT_NETWORKS", [])
 TRAINING_MODEL_ROOTS = env_list("TRAINING_MODEL_ROOTS", [str(DATA_DIR / "models")])
 
 # --- Production hardening -------------------------------------------------------------------------------------
@@ -376,6 +412,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# The development error page and error e-mails: passwords inside URL-shaped values (DATABASE_URL…) masked too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.CredentialsFilter"
 
 LOGGING = {
     "version": 1,

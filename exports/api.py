@@ -102,7 +102,9 @@ class DatasetDetailApi(APIView):
         )
 
 
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 19 digits a position (any file size fits): an unbounded run made int() raise past 4,300 digits (a 500).
+# A range that does not match is refused with 416, as RFC 9110 allows for an invalid ranges-specifier.
+RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
 class DatasetDownloadApi(APIView):

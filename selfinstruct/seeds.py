@@ -1,9 +1,14 @@
-"""Parsing and validation of seed files. Pure functions: nothing here touches the database."""
+"""Parsing and validation of seed files. Pure functions: nothing here touches the database.
+
+Files are read a row at a time (core.jsonfiles): `iter_seed_file` yields checked rows and raises the problems it
+found after the last one, so an importer checks a file in one pass (`check_seed_file`) and writes it in a second,
+never holding the whole file."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,9 +181,11 @@ def _check_row(obj, path: str, line: int) -> SeedRow:
     return SeedRow(line, str(obj.get("id", "")), str(obj.get("name", "")), instruction, clean, is_cls)
 
 
-def _read_text(path: Path, name: str) -> str:
+@contextlib.contextmanager
+def _file_errors(name: str):
+    """A JsonFileError of the reader (size, encoding, a line too long) as this file's SeedFileError."""
     try:
-        return jsonfiles.read_text(path, limit=MAX_SEED_FILE_BYTES)
+        yield
     except jsonfiles.JsonFileError as exc:
         raise SeedFileError(name, exc.message, line=exc.line) from None
 
@@ -187,25 +194,28 @@ def _checked(row, obj, name: str, line: int) -> SeedRow:
     return _check_row(row(obj, name, line), name, line)
 
 
-def _json_rows(text: str, name: str, *, shape: str, row) -> list[SeedRow]:
-    problems, rows = _Problems(name), []
-    items = jsonfiles.line_records(text) if shape == "lines" else jsonfiles.records(text, shape=shape)
-    try:
-        for line, obj in items:
-            if isinstance(obj, jsonfiles.JsonFileError):  # a JSON line that does not decode: report, read on
-                problems.add(SeedFileError(name, obj.message, line=obj.line))
-                continue
-            checked = problems.row(_checked, row, obj, name, line)
-            if checked is not None:
-                rows.append(checked)
-    except jsonfiles.JsonFileError as exc:  # inside a JSON list nothing after a syntax error can be read
-        problems.add(SeedFileError(name, exc.message, line=exc.line))
+def _json_rows(path: Path, name: str, *, shape: str, row) -> Iterator[SeedRow]:
+    problems = _Problems(name)
+    with _file_errors(name):
+        if shape == "lines":
+            items = jsonfiles.line_records(path, limit=MAX_SEED_FILE_BYTES)
+        else:
+            items = jsonfiles.records(path, limit=MAX_SEED_FILE_BYTES, shape=shape)
+        try:
+            for line, obj in items:
+                if isinstance(obj, jsonfiles.JsonFileError):  # a JSON line that does not decode: report, read on
+                    problems.add(SeedFileError(name, obj.message, line=obj.line))
+                    continue
+                checked = problems.row(_checked, row, obj, name, line)
+                if checked is not None and not problems.found:
+                    yield checked
+        except jsonfiles.JsonFileError as exc:  # inside a JSON list nothing after a syntax error can be read
+            problems.add(SeedFileError(name, exc.message, line=exc.line))
     problems.raise_if_any()
-    return rows
 
 
-def _jsonl_rows(text: str, name: str) -> list[SeedRow]:
-    return _json_rows(text, name, shape="lines", row=lambda obj, name, line: obj)
+def _jsonl_rows(path: Path, name: str) -> Iterator[SeedRow]:
+    return _json_rows(path, name, shape="lines", row=lambda obj, name, line: obj)
 
 
 def _alpaca_object(obj, name: str, line: int) -> dict:
@@ -227,38 +237,39 @@ def _alpaca_object(obj, name: str, line: int) -> dict:
     }
 
 
-def _alpaca_rows(text: str, name: str) -> list[SeedRow]:
+def _alpaca_rows(path: Path, name: str) -> Iterator[SeedRow]:
     """A JSON list of Alpaca items; errors give the line where the item starts."""
-    if not jsonfiles.is_json_list(text):
-        raise SeedFileError(name, "expected a JSON list of {instruction, input, output}", line=1)
-    return _json_rows(text, name, shape="list", row=_alpaca_object)
+    with _file_errors(name):
+        if not jsonfiles.is_json_list(path):
+            raise SeedFileError(name, "expected a JSON list of {instruction, input, output}", line=1)
+    return _json_rows(path, name, shape="list", row=_alpaca_object)
 
 
-def _csv_rows(text: str, name: str) -> list[SeedRow]:
+def _csv_rows(path: Path, name: str) -> Iterator[SeedRow]:
     # strict: an unclosed quote is an error, not a field that silently swallows the rest of the file
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    try:
-        return _csv_records(reader, name)
-    except csv.Error as exc:
-        raise SeedFileError(name, f"malformed CSV: {exc}", line=reader.line_num or 1) from None
+    with _file_errors(name):
+        reader = csv.DictReader(jsonfiles.text_lines(path, limit=MAX_SEED_FILE_BYTES), strict=True)
+        try:
+            yield from _csv_records(reader, name)
+        except csv.Error as exc:
+            raise SeedFileError(name, f"malformed CSV: {exc}", line=reader.line_num or 1) from None
 
 
-def _csv_records(reader: csv.DictReader, name: str) -> list[SeedRow]:
+def _csv_records(reader: csv.DictReader, name: str) -> Iterator[SeedRow]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise SeedFileError(name, f"header must have columns {list(CSV_COLUMNS)}; missing {missing}", line=1)
     reader.fieldnames = header
-    problems, rows = _Problems(name), []
+    problems = _Problems(name)
     try:
         for record in reader:
             checked = problems.row(_csv_record, record, name, reader.line_num, len(header))
-            if checked is not None:
-                rows.append(checked)
+            if checked is not None and not problems.found:
+                yield checked
     except csv.Error as exc:
         problems.add(SeedFileError(name, f"malformed CSV: {exc}", line=reader.line_num or 1))
     problems.raise_if_any()
-    return rows
 
 
 def _csv_record(record: dict, name: str, line: int, columns: int) -> SeedRow:
@@ -276,22 +287,39 @@ def _csv_record(record: dict, name: str, line: int, columns: int) -> SeedRow:
     return _check_row(obj, name, line)
 
 
-def detect_format(path: Path, text: str) -> str:
+def detect_format(path: Path) -> str:
     if path.suffix.lower() == ".csv":
         return "csv"
-    return "alpaca" if text.lstrip().startswith("[") else "selfinstruct"
+    return "alpaca" if jsonfiles.is_json_list(path) else "selfinstruct"
 
 
-def read_seed_file(path: Path, *, fmt: str = "auto", display_name: str | None = None) -> list[SeedRow]:
-    """Rows of a seed file in any supported format. Raises SeedFileError naming every bad row (`problems`, up to
-    MAX_REPORTED_PROBLEMS; the message is the first and how many more)."""
+def iter_seed_file(path: Path, *, fmt: str = "auto", display_name: str | None = None) -> Iterator[SeedRow]:
+    """Checked rows of a seed file in any supported format, read as they are needed. Once a bad row is found no
+    more rows are yielded, and after the last row a SeedFileError names every bad one (`problems`, up to
+    MAX_REPORTED_PROBLEMS; the message is the first and how many more) — so check a file (`check_seed_file`)
+    before writing any of its rows."""
+    path = Path(path)
     name = display_name or str(path)
     if fmt != "auto" and fmt not in SEED_FORMATS:
         raise SeedFileError(name, f"unknown format {fmt!r}; use auto or one of {list(SEED_FORMATS)}")
-    text = _read_text(path, name)
-    fmt = detect_format(path, text) if fmt == "auto" else fmt
+    with _file_errors(name):
+        jsonfiles.check_file(path, limit=MAX_SEED_FILE_BYTES)
+        fmt = detect_format(path) if fmt == "auto" else fmt
     parser = {"selfinstruct": _jsonl_rows, "belle": _jsonl_rows, "alpaca": _alpaca_rows, "csv": _csv_rows}[fmt]
-    rows = parser(text, name)
-    if not rows:
+    empty = True
+    for row in parser(path, name):
+        empty = False
+        yield row
+    if empty:
         raise SeedFileError(name, "no seed tasks in file")
-    return rows
+
+
+def check_seed_file(path: Path, *, fmt: str = "auto", display_name: str | None = None) -> int:
+    """How many rows the file has; a SeedFileError naming every bad row. Holds one row at a time."""
+    return sum(1 for _ in iter_seed_file(path, fmt=fmt, display_name=display_name))
+
+
+def read_seed_file(path: Path, *, fmt: str = "auto", display_name: str | None = None) -> list[SeedRow]:
+    """Rows of a seed file in any supported format (all of them: for small files and tests). Raises SeedFileError
+    naming every bad row."""
+    return list(iter_seed_file(path, fmt=fmt, display_name=display_name))

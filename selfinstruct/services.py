@@ -21,9 +21,11 @@ from selfinstruct.models import (
     SeedTask,
 )
 from selfinstruct.pool import invalidate_pool, locked_pool
-from selfinstruct.seeds import read_seed_file
+from selfinstruct.seeds import check_seed_file, iter_seed_file
 from selfinstruct.templates_builtin import BUILTINS
 from selfinstruct.text import detect_language, instruction_key, normalize_whitespace
+
+SEED_BATCH = 500  # seed rows written per INSERT while a file is imported
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,16 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
     """Import a seed file (Self-Instruct/BELLE JSONL, Alpaca JSON list, CSV) into the project, all or nothing.
 
     Exact duplicates (whitespace-normalized, case-folded instruction), within the file or against the project's
-    existing seeds, are skipped and counted. Raises SeedFileError naming file, line and field.
+    existing seeds, are skipped and counted. Raises SeedFileError naming file, line and field. The file is read
+    twice, a row at a time (checked whole, then written in batches), so memory never holds the whole file.
     """
-    rows = read_seed_file(Path(path), fmt=fmt, display_name=display_name)
+    check_seed_file(Path(path), fmt=fmt, display_name=display_name)
     source = (display_name or Path(path).name)[:200]
     created, duplicates, by_language = 0, 0, {}
     with locked_pool(project.pk):
         seen = set(SeedTask.objects.filter(project=project).values_list("instruction_key", flat=True))
         batch = []
-        for row in rows:
+        for row in iter_seed_file(Path(path), fmt=fmt, display_name=display_name):
             key = instruction_key(row.key_text)
             if key in seen:
                 duplicates += 1
@@ -73,8 +76,10 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
                     source=source,
                 )
             )
-        SeedTask.objects.bulk_create(batch, batch_size=500)
-        created = len(batch)
+            if len(batch) >= SEED_BATCH:
+                created += len(SeedTask.objects.bulk_create(batch))
+                batch = []
+        created += len(SeedTask.objects.bulk_create(batch))
     return ImportResult(created=created, duplicates=duplicates, by_language=by_language)
 
 

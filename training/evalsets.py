@@ -1,6 +1,7 @@
 """Prompt sets for evaluating a trained model against reference answers.
 
-One JSON object per line (JSONL) or one JSON array, read by `core.jsonfiles` (size cap, BOM, UTF-8, nesting).
+One JSON object per line (JSONL) or one JSON array, read by `core.jsonfiles` (size cap, BOM, UTF-8, nesting), a row
+at a time: the file is checked whole before any item is kept, so a bad last row costs memory of one row.
 Accepted fields, per row:
 - the prompt: `question` (BELLE eval set), or `instruction` with an optional `input`;
 - the reference answer: `std_answer` (BELLE), `reference`, or `output` — a row whose reference is present but empty
@@ -12,6 +13,7 @@ Accepted fields, per row:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from core import jsonfiles
@@ -52,17 +54,25 @@ def eval_item(row, where: str) -> dict:
     return {"question": question.strip(), "reference": reference.strip(), "category": " ".join(category.split())}
 
 
-def read_eval_set(path: Path) -> list[dict]:
+def iter_eval_set(path: Path) -> Iterator[dict]:
+    """Items one at a time; an EvalSetError at the first bad row, or at the end of a file without prompts."""
     path = Path(path)
+    empty = True
     try:
-        rows = jsonfiles.records(jsonfiles.read_text(path, limit=MAX_EVAL_FILE_BYTES))
-        items = [eval_item(row, f"{path.name}: line {line}") for line, row in rows]
+        for line, row in jsonfiles.records(path, limit=MAX_EVAL_FILE_BYTES):
+            empty = False
+            yield eval_item(row, f"{path.name}: line {line}")
     except jsonfiles.JsonFileError as exc:
         where = f"{path.name}: line {exc.line}" if exc.line else path.name
         raise EvalSetError(f"{where}: {exc.message}") from None
-    if not items:
+    if empty:
         raise EvalSetError(f"{path.name}: no prompts")
-    return items
+
+
+def read_eval_set(path: Path) -> list[dict]:
+    for _ in iter_eval_set(path):  # check every row before keeping any
+        pass
+    return list(iter_eval_set(path))
 
 
 def sample_per_category(items: list[dict], per_category: int) -> list[dict]:

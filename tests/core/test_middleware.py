@@ -40,3 +40,29 @@ def test_a_body_over_the_request_limit_is_refused_before_it_is_read(client, cast
     small = io.BytesIO(b'{"instruction": "Name a river."}\n')
     small.name = "seeds.jsonl"
     assert client.post("/console/alpha/seeds/", {"file": small, "format": "auto"}).status_code == 302
+
+
+def test_one_request_carries_at_most_256_mib_and_25_files(client, cast, project):
+    """Issue 34, finding 3: the default let one request carry 20 completion files of 200 MB (4 GiB)."""
+    import io
+
+    from django.conf import settings
+
+    from annotation.models import Completion
+
+    assert settings.MAX_REQUEST_BYTES == 256 * 2**20 and settings.DATA_UPLOAD_MAX_NUMBER_FILES == 25
+    client.force_login(cast["project_admin"])
+    oversized = client.post(
+        "/console/alpha/completions/import",
+        data=b"x",
+        content_type="multipart/form-data; boundary=b",
+        CONTENT_LENGTH=str(256 * 2**20 + 1),
+    )
+    assert oversized.status_code == 413
+    files = []
+    for n in range(26):
+        upload = io.BytesIO(b'{"prompt": "Say hi", "completion": "hi"}\n')
+        upload.name = f"m{n}_predictions.jsonl"
+        files.append(upload)
+    response = client.post("/console/alpha/completions/import", {"files": files})
+    assert response.status_code == 400 and not Completion.objects.exists()

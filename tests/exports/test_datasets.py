@@ -129,6 +129,21 @@ def test_download_api_etag_range_gzip_and_scoping(api_as, project, ranked):
     assert detail["content_hash"] == version.content_hash and detail["lineage"]["tasks"] == 3
 
 
+def test_a_range_of_thousands_of_digits_is_416_never_500(api_as, project, ranked):
+    """Issue 34, finding 8: `Range: bytes=<5000 digits>-` made int() raise (a 500, in production too: the same view
+    streams every download unless the store is asked to redirect)."""
+    version = build(project, "preference")
+    client = api_as("consumer")
+    url = f"/api/v1/datasets/{version.pk}/download?format=raw"
+    size = int(client.get(url)["Content-Length"])
+    huge = "9" * 5000
+    for header in (f"bytes={huge}-", f"bytes=0-{huge}", f"bytes=-{huge}", f"bytes={'9' * 20}-"):
+        response = client.get(url, HTTP_RANGE=header)
+        assert response.status_code == 416 and response["Content-Range"] == f"bytes */{size}", header
+    part = client.get(url, HTTP_RANGE=f"bytes=0-{'9' * 19}")  # 19 digits: an end past the file is the whole file
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+
+
 def test_create_through_the_api(api_as, project, ranked):
     client = api_as("consumer")
     response = client.post(
