@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 from django.conf import settings
 
+from llm import egress
 from llm.concurrency import SlotTimeout, slot
+from llm.keyscope import key_scope_problem
 from llm.models import ApiStyle, ErrorKind, LLMEndpoint, key_variable_problem
 
 if TYPE_CHECKING:
@@ -33,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 300.0
+DETAIL_CHARS = 500  # of a remote error body, kept on the request row for site admins only; never in LLMError
+STATUS_REASONS = {
+    400: "the endpoint refused the request as malformed",
+    401: "the endpoint refused the API key",
+    403: "the endpoint refused access",
+    404: "the endpoint has no such path or model (check the base URL and the model name)",
+    413: "the endpoint found the request too large",
+    422: "the endpoint refused the request's parameters",
+    429: "the endpoint is rate limiting",
+}
 
 
 class LLMError(Exception):
@@ -83,10 +95,14 @@ class _Attempt:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model: str = ""
+    detail: str = ""  # remote text about an error: the request row only
+    response_text: str = ""  # the start of a reply that was cut at LLM_MAX_REPLY_BYTES
+    truncated: bool = False
+    final: bool = False  # an error that another attempt would only repeat
 
     @property
     def retryable(self) -> bool:
-        if self.kind in (ErrorKind.CLIENT_ERROR, ErrorKind.CONFIGURATION):
+        if self.final or self.kind in (ErrorKind.CLIENT_ERROR, ErrorKind.CONFIGURATION):
             return False
         return not self.ok
 
@@ -99,7 +115,11 @@ def _api_key(endpoint: LLMEndpoint) -> str:
         return endpoint.served_key
     if not endpoint.api_key_env:
         return "not-needed"  # local servers (vLLM, Ollama, the demo teacher) accept any key
-    problem = key_variable_problem(endpoint.api_key_env)  # rows saved before the rule existed are checked here
+    # Rows saved before a rule existed, or made ambiguous by a project created since, are checked here too.
+    if endpoint.project_id is not None:
+        problem = key_scope_problem(project=endpoint.project, name=endpoint.api_key_env)
+    else:
+        problem = key_variable_problem(endpoint.api_key_env)
     if problem:
         raise LLMError(
             f"endpoint {endpoint.name!r}: api_key_env: {problem}", kind=ErrorKind.CONFIGURATION, retryable=False
@@ -117,12 +137,64 @@ def _api_key(endpoint: LLMEndpoint) -> str:
 def _openai_client(endpoint: LLMEndpoint) -> openai.OpenAI:
     import openai  # imported on first use: every process that loads Django would otherwise pay ~0.6 s for it
 
-    key = (endpoint.base_url, _api_key(endpoint), endpoint.request_timeout_s)
+    confined = endpoint.project_id is not None  # a project admin chose the URL: the egress rules apply
+    if confined:
+        problem = egress.url_problem(endpoint.base_url)  # settings may have changed since the row was saved
+        if problem:
+            raise LLMError(
+                f"endpoint {endpoint.name!r}: base_url: {problem}", kind=ErrorKind.CONFIGURATION, retryable=False
+            )
+    key = (endpoint.base_url, _api_key(endpoint), endpoint.request_timeout_s, confined)
     client = _clients.get(key)
     if client is None:
-        client = openai.OpenAI(base_url=key[0], api_key=key[1], timeout=key[2], max_retries=0)
+        http = egress.http_client(project_endpoint=confined, timeout=key[2])
+        client = openai.OpenAI(base_url=key[0], api_key=key[1], timeout=key[2], max_retries=0, http_client=http)
         _clients[key] = client
     return client
+
+
+def _status_error(exc) -> _Attempt:
+    """An HTTP error reply, described in our words; the remote body goes to the request row only."""
+    status = exc.status_code
+    kind = {429: ErrorKind.RATE_LIMITED}.get(status) or (
+        ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.CLIENT_ERROR
+    )
+    if status in RETRYABLE_STATUS and kind == ErrorKind.CLIENT_ERROR:
+        kind = ErrorKind.SERVER_ERROR
+    reason = STATUS_REASONS.get(status) or ("the endpoint had a server error" if status >= 500 else "refused")
+    try:
+        detail = exc.response.text[:DETAIL_CHARS]
+    except Exception:  # noqa: BLE001 - a body that cannot be decoded is simply not kept
+        detail = ""
+    return _Attempt(
+        ok=False,
+        kind=kind,
+        http_status=status,
+        message=f"HTTP {status}: {reason}",
+        detail=detail,
+        retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
+    )
+
+
+def _egress_error(exc: Exception) -> _Attempt | None:
+    """Our own refusals (llm.egress), raised while sending or reading; none is retried."""
+    if isinstance(exc, egress.EgressRefused):
+        return _Attempt(ok=False, kind=ErrorKind.CONFIGURATION, message=str(exc))
+    if isinstance(exc, egress.RedirectRefused):
+        return _Attempt(ok=False, kind=ErrorKind.CLIENT_ERROR, http_status=exc.status, message=str(exc))
+    if isinstance(exc, egress.ReplyTooLarge):
+        return _Attempt(
+            ok=False,
+            kind=ErrorKind.MALFORMED,
+            http_status=exc.status,
+            message=str(exc),
+            response_text=exc.head.decode("utf-8", errors="replace"),
+            truncated=True,
+            final=True,  # another attempt would download it again
+        )
+    if isinstance(exc, egress.EncodedReply):
+        return _Attempt(ok=False, kind=ErrorKind.MALFORMED, http_status=exc.status, message=str(exc), final=True)
+    return None
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -144,6 +216,10 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(cap / 2, cap)
 
 
+def _finish(reason: Any) -> str:
+    return str(reason or "")[:32]  # the column's width; a reply may say anything here
+
+
 def _send(endpoint: LLMEndpoint, payload: dict[str, Any]) -> _Attempt:
     import openai
 
@@ -151,33 +227,36 @@ def _send(endpoint: LLMEndpoint, payload: dict[str, Any]) -> _Attempt:
     try:
         if endpoint.api_style == ApiStyle.CHAT:
             response = client.chat.completions.create(**payload)
-            choices = [Choice(c.message.content or "", c.finish_reason or "") for c in (response.choices or [])]
+            choices = [Choice(c.message.content or "", _finish(c.finish_reason)) for c in (response.choices or [])]
         else:
             response = client.completions.create(**payload)
-            choices = [Choice(c.text or "", c.finish_reason or "") for c in (response.choices or [])]
+            choices = [Choice(c.text or "", _finish(c.finish_reason)) for c in (response.choices or [])]
+    except (egress.EgressRefused, egress.RedirectRefused, egress.ReplyTooLarge, egress.EncodedReply) as exc:
+        return _egress_error(exc)
     except openai.APIStatusError as exc:
-        status = exc.status_code
-        kind = {429: ErrorKind.RATE_LIMITED}.get(status) or (
-            ErrorKind.SERVER_ERROR if status >= 500 else ErrorKind.CLIENT_ERROR
-        )
-        if status in RETRYABLE_STATUS and kind == ErrorKind.CLIENT_ERROR:
-            kind = ErrorKind.SERVER_ERROR
-        return _Attempt(
-            ok=False,
-            kind=kind,
-            http_status=status,
-            message=str(exc)[:2000],
-            retry_after=parse_retry_after(exc.response.headers.get("retry-after")),
-        )
+        return _status_error(exc)
     except openai.APITimeoutError as exc:
         return _Attempt(ok=False, kind=ErrorKind.TIMEOUT, message=str(exc) or "request timed out")
     except openai.APIConnectionError as exc:
         cause = exc.__cause__
-        return _Attempt(ok=False, kind=ErrorKind.CONNECTION, message=f"{exc}: {cause!r}" if cause else str(exc))
+        ours = _egress_error(cause) if isinstance(cause, Exception) else None
+        if ours is not None:
+            return ours
+        # The exception's words come from our HTTP stack (connection refused, reset …), not from the endpoint's body.
+        return _Attempt(
+            ok=False, kind=ErrorKind.CONNECTION, message=f"could not connect, or the connection broke ({cause!r})"[:300]
+        )
     except (json.JSONDecodeError, openai.APIResponseValidationError, UnicodeDecodeError) as exc:
-        return _Attempt(ok=False, kind=ErrorKind.MALFORMED, http_status=200, message=f"malformed reply: {exc}"[:2000])
+        return _Attempt(
+            ok=False, kind=ErrorKind.MALFORMED, http_status=200, message="malformed reply", detail=str(exc)[:300]
+        )
     except httpx2.HTTPError as exc:  # e.g. a body cut short after the headers arrived
-        return _Attempt(ok=False, kind=ErrorKind.CONNECTION, message=f"{type(exc).__name__}: {exc}"[:2000])
+        return _Attempt(
+            ok=False,
+            kind=ErrorKind.CONNECTION,
+            message=f"the reply was cut short ({type(exc).__name__})",
+            detail=str(exc)[:DETAIL_CHARS],
+        )
     if not choices:
         return _Attempt(ok=False, kind=ErrorKind.EMPTY, http_status=200, message="reply had no choices")
     usage = response.usage
@@ -187,7 +266,7 @@ def _send(endpoint: LLMEndpoint, payload: dict[str, Any]) -> _Attempt:
         choices=choices,
         prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
         completion_tokens=(usage.completion_tokens or 0) if usage else 0,
-        model=getattr(response, "model", "") or "",
+        model=str(getattr(response, "model", "") or "")[:200],
     )
 
 
@@ -256,10 +335,11 @@ def call_llm(
             ok=result.ok,
             error_kind=result.kind,
             http_status=result.http_status,
-            error_message=result.message,
+            error_message=f"{result.message} (the reply began: {result.detail})" if result.detail else result.message,
             retry_after_s=result.retry_after,
             request_payload=payload,
-            response_text=result.choices[0].text if result.choices else "",
+            response_text=result.choices[0].text if result.choices else result.response_text,
+            response_truncated=result.truncated,
             finish_reason=result.choices[0].finish_reason if result.choices else "",
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,

@@ -1,30 +1,30 @@
-"""Project settings from the console, for a project admin who is not staff: members (add, create with a password
-shown once, change role, remove; never the last admin), their own API token, and the project's LLM endpoints (an
+"""Project settings from the console, for a project admin who is not staff: members (invite, change role, remove;
+never demote the last admin), their own API token, and the project's LLM endpoints (an
 allowed host, a key variable under the project's prefix, never another endpoint's name; site-wide ones read-only)."""
 
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from llm.models import EndpointCheck, LLMEndpoint
 from llm.services import create_endpoint
-from projects.models import Membership
+from projects.models import ApiToken, Invitation, Membership
 
 
-def test_members_are_added_created_changed_and_removed_but_never_the_last_admin(client, cast, project):
+def test_members_are_invited_changed_and_removed_but_the_last_admin_is_never_demoted(client, cast, project):
     admin = cast["project_admin"]
     client.force_login(admin)
     page = client.get("/console/alpha/members/").content.decode()
     assert 'data-user="padmin"' in page and 'data-user="beta-admin"' not in page
-    missing = client.post("/console/alpha/members/", {"username": "nobody", "role": "labeler"})
-    assert missing.status_code == 400 and "no account named" in missing.content.decode()
+    for name in ("nobody", cast["other_labeler"].username):  # the same answer: an invitation link, shown once
+        invited = client.post("/console/alpha/members/", {"username": name, "role": "labeler"})
+        assert invited.status_code == 200 and 'id="shown-link"' in invited.content.decode()
+    assert "shown-link" not in client.get("/console/alpha/members/").content.decode()  # shown once
     made = client.post("/console/alpha/members/", {"username": "reader", "role": "consumer", "create": "on"})
-    text = made.content.decode()
-    reader = get_user_model().objects.get(username="reader")
-    assert 'id="shown-password"' in text and Token.objects.get(user=reader).key in text
-    assert not reader.is_staff and Membership.objects.get(user=reader, project=project).role == "consumer"
-    assert "shown-password" not in client.get("/console/alpha/members/").content.decode()  # shown once
+    assert made.status_code == 200 and not get_user_model().objects.filter(username="reader").exists()  # staff only
     other = cast["other_labeler"]
-    client.post("/console/alpha/members/", {"username": other.username, "role": "labeler"})
+    assert not Membership.objects.filter(user=other, project=project).exists()  # until they accept
+    client.force_login(other)
+    client.post(f"/invitations/{Invitation.objects.get(user=other).pk}/accept")
+    client.force_login(admin)
     assert Membership.objects.get(user=other, project=project).role == "labeler"
     client.post(f"/console/alpha/members/{other.pk}/role", {"role": "admin"})
     assert Membership.objects.get(user=other, project=project).role == "admin"
@@ -39,9 +39,9 @@ def test_members_are_added_created_changed_and_removed_but_never_the_last_admin(
     client.post(f"/console/alpha/members/{foreign.pk}/remove")  # a beta member, not alpha's: nothing to remove
     assert Membership.objects.filter(user=foreign).exists()
     token = client.post("/console/alpha/token", {"action": "rotate"}).content.decode()
-    assert Token.objects.get(user=admin).key in token
+    assert ApiToken.objects.get(user=admin).prefix in token and 'id="shown-token"' in token
     client.post("/console/alpha/token", {"action": "revoke"})
-    assert not Token.objects.filter(user=admin).exists()
+    assert not ApiToken.objects.filter(user=admin).exists()
 
 
 def test_project_endpoints_are_bounded_and_scoped(client, cast, project, settings):
@@ -53,6 +53,7 @@ def test_project_endpoints_are_bounded_and_scoped(client, cast, project, setting
     client.force_login(cast["project_admin"])
     page = client.get("/console/alpha/endpoints/").content.decode()
     assert 'data-endpoint="shared"' in page and "beta-own" not in page
+    assert f"must start with LLM_KEY_P{project.pk}_" in page  # the id-scoped prefix (issue 34, finding 1)
     assert 'href="/console/alpha/endpoints/shared/"' not in page  # site-wide: read-only (a check is fine)
     base = {
         "model": "m",
@@ -69,7 +70,7 @@ def test_project_endpoints_are_bounded_and_scoped(client, cast, project, setting
         (
             {"name": "mine", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "OPENAI_API_KEY"},
             "api_key_env",
-            "LLM_KEY_ALPHA_",
+            f"LLM_KEY_P{project.pk}_",
         ),
         ({"name": "shared", "base_url": "http://127.0.0.1:9/v1"}, "name", "is taken"),
         ({"name": "beta-own", "base_url": "http://127.0.0.1:9/v1"}, "name", "is taken"),

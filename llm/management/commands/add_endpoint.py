@@ -17,7 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--model", required=True)
         parser.add_argument("--api-style", choices=ApiStyle.values, default=ApiStyle.CHAT)
         parser.add_argument(
-            "--api-key-env", default="", help="NAME of the env var holding the key, e.g. OPENAI_API_KEY"
+            "--api-key-env",
+            default="",
+            help="NAME of the env var holding the key, e.g. OPENAI_API_KEY; with --project it must start with "
+            "LLM_KEY_P<project id>_",
         )
         parser.add_argument("--max-concurrency", type=int, default=4)
         parser.add_argument("--timeout", type=float, default=60.0, help="request timeout in seconds")

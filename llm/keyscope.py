@@ -1,0 +1,62 @@
+"""Which API-key variables a project endpoint may name: LLM_KEY_P<project id>_…, set by a site admin on the workers.
+
+The id form cannot cover another project's names (LLM_KEY_P1_ never prefixes LLM_KEY_P12_). The older slug form
+(LLM_KEY_<SLUG>_…) could: the scope of `demo` covered every name of `demo-zh`, and `demo_zh`, `demo-zh` and `Demo-ZH`
+shared one. An old slug-form name is still honoured, but only while no other project's scope, in either form, also
+covers it; every name, new or old, is refused when another project's scope covers it. Checked when an endpoint is
+saved and again before each call (a project created later can make an old name ambiguous).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Value
+from django.db.models.functions import Replace, Upper
+
+from llm.models import key_variable_problem
+
+ID_SCOPE = re.compile(r"^P([1-9][0-9]{0,17})$")  # as project_key_prefix writes ids: no leading zero
+
+
+def project_key_prefix(project) -> str:
+    return f"LLM_KEY_P{project.pk}_"
+
+
+def legacy_key_prefix(slug: str) -> str:
+    return "LLM_KEY_" + slug.upper().replace("-", "_") + "_"
+
+
+def _scopes_covering(name: str) -> set[int]:
+    """The ids of every project whose scope (id form or slug form) covers the variable `name`."""
+    from projects.models import Project
+
+    if not name.startswith("LLM_KEY_"):
+        return set()
+    rest = name[len("LLM_KEY_") :]
+    # A prefix LLM_KEY_<S>_ covers the name when <S>_ starts its rest: one candidate per underscore.
+    candidates = {rest[:i] for i, char in enumerate(rest) if char == "_" and i > 0}
+    owners = {int(m.group(1)) for c in candidates if (m := ID_SCOPE.match(c))}
+    by_id = set(Project.objects.filter(pk__in=owners).values_list("pk", flat=True)) if owners else set()
+    normalised = Upper(Replace("slug", Value("-"), Value("_")))
+    by_slug = Project.objects.annotate(key_scope=normalised).filter(key_scope__in=candidates)
+    return by_id | set(by_slug.values_list("pk", flat=True))
+
+
+def key_scope_problem(*, project, name: str) -> str | None:
+    """Why `project`'s endpoint may not read its key from `name`, or None when it may."""
+    if not name:
+        return None
+    problem = key_variable_problem(name)
+    if problem:
+        return problem
+    prefix = project_key_prefix(project)
+    owners = _scopes_covering(name)
+    if project.pk not in owners:
+        return f"a project endpoint's key variable starts with {prefix} (a site admin sets it on the workers)"
+    if owners != {project.pk}:
+        return (
+            f"{name} is also in another project's scope, so it is never sent; use a name starting with {prefix} "
+            "(a site admin sets it on the workers)"
+        )
+    return None
