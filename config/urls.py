@@ -26,6 +26,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", projects_views.home, name="home"),
+    path("", include("projects.page_urls")),  # invitations, leaving a project
     path("accounts/login/", projects_views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

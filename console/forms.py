@@ -300,6 +300,8 @@ ROLE_CHOICES = [("labeler", _("Labeler")), ("consumer", _("API consumer")), ("ad
 
 
 class AddMemberForm(forms.Form):
+    """Invite a member (project admins), or add one directly and maybe create the account (site admins: `direct`)."""
+
     username = forms.CharField(max_length=150, label=_("Username"))
     role = forms.ChoiceField(choices=ROLE_CHOICES, initial="labeler", label=_("Role"))
     create = forms.BooleanField(
@@ -307,6 +309,11 @@ class AddMemberForm(forms.Form):
         label=_("Create the account"),
         help_text=_("A password is generated and shown once (and an API token for a consumer)."),
     )
+
+    def __init__(self, *args, direct: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not direct:
+            del self.fields["create"]  # a project admin invites; accounts are made by site admins
 
 
 class EndpointForm(forms.Form):

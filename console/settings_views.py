@@ -5,14 +5,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
 from console.forms import AddMemberForm, EndpointForm, ProjectSettingsForm
 from core.forms import add_service_error
+from llm.keyscope import project_key_prefix
 from llm.selectors import get_project_endpoint, latest_checks, project_endpoint_lists
-from llm.services import EndpointError, project_key_prefix, request_endpoint_check, save_project_endpoint
+from llm.services import EndpointError, request_endpoint_check, save_project_endpoint
+from projects.invitations import invite_member
 from projects.selectors import has_token, memberships_of
 from projects.services import (
     ProjectError,
@@ -31,7 +34,7 @@ def _members_page(request, project, form, *, shown=None, status=200):
         "form": form,
         "memberships": memberships_of(project=project),
         "roles": AddMemberForm.base_fields["role"].choices,
-        "shown": shown,  # a password or token made just now: shown on this response only
+        "shown": shown,  # a password, token or invitation link made just now: shown on this response only
         "my_token": has_token(user=request.user),
     }
     return render(request, "console/members.html", context, status=status)
@@ -39,30 +42,53 @@ def _members_page(request, project, form, *, shown=None, status=200):
 
 @login_required
 def members(request, slug: str):
+    """Project admins invite (the invitee accepts; the answer never tells whether the account exists); site admins
+    add an account directly, or create one."""
     project = admin_project(request, slug)
-    form = AddMemberForm(request.POST or None)
+    direct = request.user.is_staff
+    form = AddMemberForm(request.POST or None, direct=direct)
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         try:
-            membership, password, token = add_project_member(
-                project=project, username=values["username"], role=values["role"], create=values["create"]
-            )
+            if direct:
+                membership, password, token = add_project_member(
+                    project=project, username=values["username"], role=values["role"], create=values["create"]
+                )
+            else:
+                link = invite_member(
+                    project=project, username=values["username"], role=values["role"], invited_by=request.user
+                )
         except ProjectError as exc:
             add_service_error(form, exc)
         else:
+            if not direct:
+                url = request.build_absolute_uri(reverse("invitation-join", kwargs={"link": link}))
+                shown = {"username": values["username"], "link": url}
+                messages.success(
+                    request,
+                    _("%(user)s is invited as %(role)s: the invitation waits on their home page for 7 days.")
+                    % {
+                        "user": values["username"],
+                        "role": dict(AddMemberForm.base_fields["role"].choices)[values["role"]],
+                    },
+                )
+                return _members_page(request, project, AddMemberForm(direct=direct), shown=shown)
             shown = {"username": membership.user.username, "password": password, "token": token}
             messages.success(
                 request,
                 _("%(user)s is now %(role)s.") % {"user": shown["username"], "role": membership.get_role_display()},
             )
-            return _members_page(request, project, AddMemberForm(), shown=shown if password or token else None)
+            return _members_page(
+                request, project, AddMemberForm(direct=direct), shown=shown if password or token else None
+            )
     return _members_page(request, project, form, status=400 if form.errors else 200)
 
 
 @login_required
 @require_POST
 def member_action(request, slug: str, user_id: int, action: str):
-    """Change a member's role or remove them; the last admin is kept (the page says why)."""
+    """Change a member's role or remove them; the last admin is not demoted (the page says why), but anyone may
+    be removed, and an admin may remove themself: leaving is never refused."""
     project = admin_project(request, slug)
     try:
         if action == "role":

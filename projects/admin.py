@@ -1,8 +1,13 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from projects.models import Membership, Project
+from projects.models import ApiToken, Invitation, Membership, Project
+from projects.services import validate_new_username
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,3 +35,47 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["project", "user", "role", "created_at"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "project__slug"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens by their non-secret prefix; a key exists only when issued (CLI, console, API), so none is added here.
+    Deleting one revokes it."""
+
+    list_display = ["user", "prefix", "created_at", "last_used_at"]
+    search_fields = ["user__username", "prefix"]
+    readonly_fields = ["user", "prefix", "created_at", "last_used_at"]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "role", "invited_by", "expires_at"]
+    list_filter = ["role", "project"]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request):
+        return False  # an invitation's link is shown once to whoever made it: the console makes them
+
+
+class NewUserForm(AdminUserCreationForm):
+    def clean_username(self):
+        username = super().clean_username()
+        try:
+            validate_new_username(username)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["username"]) from None
+        return username
+
+
+class ProjectsUserAdmin(UserAdmin):
+    """Django's user admin, creating users under the same name rules as create_user (ASCII, unique ignoring case)."""
+
+    add_form = NewUserForm
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), ProjectsUserAdmin)

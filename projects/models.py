@@ -26,7 +26,8 @@ class Role(models.TextChoices):
     CONSUMER = "consumer", "API consumer"
 
 
-# Who may pull a project's datasets — and therefore train and evaluate models on them: its admins and consumers.
+# Who may read a project's data products (datasets, rankings, training jobs, metrics, models, evaluations): its admins
+# and consumers. A consumer reads; starting or stopping work that spends the project's GPU or LLM budget is admins'.
 DATA_ROLES = (Role.ADMIN, Role.CONSUMER)
 
 
@@ -42,3 +43,44 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} as {self.role}"
+
+
+class ApiToken(models.Model):
+    """A user's API token, kept as the SHA-256 digest of its key: the key is shown once when issued, never stored.
+
+    `key` is set only on the instance that projects.tokens.issue_token just made (for the caller to show once);
+    a token read back from the database has none."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_token")
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell tokens apart; not secret.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    key: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… of {self.user}"
+
+
+class Invitation(models.Model):
+    """A pending offer of a role in a project, which the invitee accepts (home page or link) or declines.
+
+    Only its link's digest is stored; accepting or declining deletes the row."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_invitation_per_user")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited to {self.project} as {self.role}"

@@ -53,9 +53,10 @@ def signed_in_or_none(user):
 def memberships_of(*, project: Project) -> QuerySet:
     """The project's members with their accounts and whether each holds an API token, by role then name."""
     from django.db.models import Exists, OuterRef
-    from rest_framework.authtoken.models import Token
 
-    has_token = Exists(Token.objects.filter(user_id=OuterRef("user_id")))
+    from projects.models import ApiToken
+
+    has_token = Exists(ApiToken.objects.filter(user_id=OuterRef("user_id")))
     return (
         Membership.objects.filter(project=project)
         .select_related("user")
@@ -65,6 +66,6 @@ def memberships_of(*, project: Project) -> QuerySet:
 
 
 def has_token(*, user) -> bool:
-    from rest_framework.authtoken.models import Token
+    from projects.models import ApiToken
 
-    return Token.objects.filter(user=user).exists()
+    return ApiToken.objects.filter(user=user).exists()

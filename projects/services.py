@@ -6,12 +6,13 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from rest_framework.authtoken.models import Token
 
 from core.errors import ServiceError
 from projects.models import Membership, Project, Role
+from projects.tokens import issue_token, revoke_token, rotate_token  # noqa: F401 - the token services, re-exported
 
 User = get_user_model()
 
@@ -112,8 +113,7 @@ def create_user(
         raise ValueError(f"role must be one of {list(SITE_ROLES)}, got {role!r}")
     if role == "project-admin" and project is None:
         raise ValueError("a project-admin needs a project")
-    if User.objects.filter(username=username).exists():
-        raise ValueError(f"user {username!r} already exists")
+    validate_new_username(username)
     generated = None
     if password is None:
         generated = password = secrets.token_urlsafe(12)
@@ -121,31 +121,34 @@ def create_user(
     validate_password(password, user)
     user.set_password(password)
     user.full_clean()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # a concurrent look-alike: the unique index on LOWER(username) (migration 0004)
+        raise ValidationError({"username": f"a user {username!r} already exists"}) from None
     if project is not None:
         add_member(project=project, user=user, role=membership_role(role))
     token = issue_token(user=user) if with_token else None
     return user, generated, token
 
 
-def issue_token(*, user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+_ascii_usernames = ASCIIUsernameValidator()
 
 
-def revoke_token(*, user) -> bool:
-    deleted, _ = Token.objects.filter(user=user).delete()
-    return deleted > 0
+def validate_new_username(username: str) -> None:
+    """A new account's name: ASCII letters, digits and @.+-_ only (no Cyrillic `а` posing as `a`), and unlike every
+    existing name ignoring case (no `Admin` beside `admin`). Raises ValidationError naming the username."""
+    if not isinstance(username, str) or not 0 < len(username) <= 150:
+        raise ValidationError({"username": "between 1 and 150 characters"})
+    try:
+        _ascii_usernames(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from None
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"a user {username!r} already exists (names are compared ignoring case)"})
 
 
-def rotate_token(*, user) -> str:
-    """Replace the user's API token with a new one (the old one stops working at once)."""
-    with transaction.atomic():
-        revoke_token(user=user)
-        return issue_token(user=user)
-
-
-# --- Members, as a project's own admin manages them (console) ----------------------------------------------------
+# --- Members, as site admins add them directly (console, CLI); project admins invite (projects.invitations) ------
 
 # The site role a new account gets when a project admin creates it for a project role (never a site admin).
 SITE_ROLE_FOR = {Role.ADMIN: "project-admin", Role.LABELER: "labeler", Role.CONSUMER: "consumer"}
@@ -153,7 +156,8 @@ SITE_ROLE_FOR = {Role.ADMIN: "project-admin", Role.LABELER: "labeler", Role.CONS
 
 @transaction.atomic
 def add_project_member(*, project: Project, username: str, role: str, create: bool = False):
-    """Give `username` a role in `project`; with `create`, make the account first (its generated password, and an
+    """Give `username` a role in `project` at once — for site admins only (project admins invite: the invitee
+    consents, see projects.invitations); with `create`, make the account first (its generated password, and an
     API token for a consumer, are returned once: (membership, password, token)). Errors name the field."""
     if role not in Role.values:
         raise ProjectError(f"role: one of {Role.values}")
@@ -170,6 +174,8 @@ def add_project_member(*, project: Project, username: str, role: str, create: bo
             )
         except ValidationError as exc:
             raise ProjectError(f"username: {' '.join(exc.messages)}") from None
+        except ValueError as exc:
+            raise ProjectError(f"username: {exc}") from None
     elif create:
         raise ProjectError(f"username: an account named {username!r} exists already; untick 'create' to add it")
     _keep_an_admin(project, user, role)
@@ -177,7 +183,8 @@ def add_project_member(*, project: Project, username: str, role: str, create: bo
 
 
 def _keep_an_admin(project: Project, user, new_role: str | None) -> None:
-    """Refuse a change that would leave the project with no admin (a project nobody can run)."""
+    """Refuse a demotion that would leave the project with no admin. Leaving or being removed is never refused
+    (nobody is trapped in a project): a project without admins is run by the site admins."""
     current = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
     if current != Role.ADMIN or new_role == Role.ADMIN:
         return
@@ -204,7 +211,6 @@ def remove_member(*, project: Project, user_id: int) -> None:
     membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
     if membership is None:
         raise ProjectError("member: not a member of this project", code="not_found")
-    _keep_an_admin(project, membership.user, None)
     membership.delete()
 
 

@@ -1,4 +1,5 @@
-"""Server-rendered pages: the signed-in user's home (their projects, and creating one) and the throttled sign-in."""
+"""Server-rendered pages: the signed-in user's home (their projects and invitations, creating one), accepting an
+invitation, leaving a project, and the throttled sign-in."""
 
 from django import forms
 from django.contrib import messages
@@ -6,15 +7,24 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.forms.utils import ErrorDict
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from core.forms import add_service_error
 from projects import signin
-from projects.selectors import projects_for_user, user_roles
+from projects.invitations import (
+    accept_invitation,
+    decline_invitation,
+    invitation_for,
+    leave_project,
+    pending_invitations,
+)
+from projects.selectors import get_project_for_user, projects_for_user, user_roles
 from projects.services import MAX_DESCRIPTION_CHARS, ProjectError, can_create_projects, create_project_as
 
 
@@ -29,15 +39,28 @@ class ThrottledLoginView(auth_views.LoginView):
 
 
 def locked_out(request, original_response=None, credentials=None):
-    """AXES_LOCKOUT_CALLABLE: the sign-in page again, with the reason, as HTTP 429."""
-    message = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
+    """AXES_LOCKOUT_CALLABLE: the sign-in page again, with the reason, as HTTP 429 with Retry-After (seconds until
+    the locks holding this attempt lift)."""
+    wait = signin.retry_after_seconds(request, credentials)
+    if signin.username_ceiling_reached(request, credentials):
+        minutes = -(-wait // 60)
+        message = ngettext(
+            "Too many failed sign-in attempts for this account. Try again in %(minutes)d minute.",
+            "Too many failed sign-in attempts for this account. Try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+    else:
+        message = _("Too many failed sign-in attempts. Wait a few minutes and try again.")
     context = getattr(original_response, "context_data", None)
     if not isinstance(original_response, TemplateResponse) or not context or "form" not in context:
-        return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
-    form = context["form"]
-    form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([message])})
-    response = TemplateResponse(request, original_response.template_name, {**context, "throttled": True}, status=429)
-    return response.render()
+        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    else:
+        form = context["form"]
+        form._errors = ErrorDict({NON_FIELD_ERRORS: form.error_class([message])})
+        context = {**context, "throttled": True, "throttle_message": message}
+        response = TemplateResponse(request, original_response.template_name, context, status=429).render()
+    response["Retry-After"] = str(wait)
+    return response
 
 
 class ProjectForm(forms.Form):
@@ -62,7 +85,51 @@ def home(request):
             return redirect("console-overview", slug=project.slug)  # where its admin starts
     projects = projects_for_user(user=request.user)
     roles = user_roles(user=request.user)
-    rows = [{"project": p, "role": "admin" if request.user.is_staff else roles.get(p.slug)} for p in projects]
-    return render(
-        request, "projects/home.html", {"rows": rows, "form": form}, status=400 if form and form.errors else 200
-    )
+    rows = [
+        {"project": p, "role": "admin" if request.user.is_staff else roles.get(p.slug), "member": p.slug in roles}
+        for p in projects
+    ]
+    context = {"rows": rows, "form": form, "invitations": pending_invitations(user=request.user)}
+    return render(request, "projects/home.html", context, status=400 if form and form.errors else 200)
+
+
+@login_required
+@require_POST
+def respond_to_invitation(request, invitation_id: int, action: str):
+    """The invitee accepts or declines one of their invitations (anyone else's, or an expired one: 404)."""
+    try:
+        if action == "accept":
+            membership = accept_invitation(user=request.user, invitation_id=invitation_id)
+            messages.success(request, _("You joined %(project)s.") % {"project": membership.project.name})
+        elif action == "decline":
+            decline_invitation(user=request.user, invitation_id=invitation_id)
+            messages.success(request, _("Invitation declined."))
+        else:
+            raise Http404("No such action.")
+    except ProjectError:
+        raise Http404("No such invitation.") from None
+    return redirect("home")
+
+
+@login_required
+def join_by_link(request, link: str):
+    """The link an admin was shown once: for the invitee signed in, a page to accept (POST); anyone else: 404."""
+    invitation = invitation_for(user=request.user, link=link)
+    if invitation is None:
+        raise Http404("No such invitation.")
+    if request.method == "POST":
+        accept_invitation(user=request.user, link=link)
+        messages.success(request, _("You joined %(project)s.") % {"project": invitation.project.name})
+        return redirect("home")
+    return render(request, "projects/join.html", {"invitation": invitation})
+
+
+@login_required
+@require_POST
+def leave(request, slug: str):
+    """The signed-in member leaves the project, whatever their role (the last admin too: site admins run it then)."""
+    project = get_project_for_user(user=request.user, slug=slug)
+    if not leave_project(project=project, user=request.user):
+        raise Http404("Not a member.")  # a site admin who is no member: nothing to leave
+    messages.success(request, _("You left %(project)s.") % {"project": project.name})
+    return redirect("home")

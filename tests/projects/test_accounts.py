@@ -3,9 +3,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
-from projects.models import Membership
+from projects.models import ApiToken, Membership
 
 User = get_user_model()
 
@@ -14,12 +13,12 @@ def test_create_user_roles_tokens_and_membership(db, project, capsys):
     call_command("create_user", "ann", "--role", "consumer", "--project", "alpha", "--token")
     out = capsys.readouterr().out
     user = User.objects.get(username="ann")
-    assert f"token: {Token.objects.get(user=user).key}" in out
+    assert f"token: {ApiToken.objects.get(user=user).prefix}" in out
     assert "password: " in out and not user.is_staff
     assert Membership.objects.get(user=user).role == "consumer"
     call_command("create_user", "boss", "--role", "admin")
     boss = User.objects.get(username="boss")
-    assert boss.is_staff and boss.is_superuser and not Token.objects.filter(user=boss).exists()
+    assert boss.is_staff and boss.is_superuser and not ApiToken.objects.filter(user=boss).exists()
 
 
 def test_create_user_errors_are_clear_and_write_nothing(db, project, monkeypatch):

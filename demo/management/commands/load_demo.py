@@ -13,6 +13,7 @@ from annotation.sampling import start_sampling_run
 from llm.services import create_endpoint
 from llm.teacher import default_seed_files
 from projects.services import add_member, create_user, get_or_create_project, issue_token, membership_role
+from projects.tokens import is_current_key
 from selfinstruct.services import import_seed_file
 from training.services import ensure_demo_base_model
 
@@ -65,8 +66,9 @@ class Command(BaseCommand):
                 logins[username] = {"role": role, "password": password}
             else:
                 add_member(project=project, user=user, role=membership_role(role))
-            if role == "consumer":
-                logins[username]["token"] = issue_token(user=user)
+            if role == "consumer" and not is_current_key(user=user, key=logins.get(username, {}).get("token")):
+                # Only a token's digest is stored: a key saved earlier is reprinted while it works, else replaced.
+                logins.setdefault(username, {"role": role})["token"] = issue_token(user=user)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
         for username, info in logins.items():
