@@ -6,8 +6,19 @@ from django.utils.translation import gettext_lazy as _
 
 
 class RegisterServedForm(forms.Form):
+    """A server someone started by hand: where it answers and the API key it was started with (stored on the
+    endpoint for the workers to send; never shown again)."""
+
     base_url = forms.CharField(
         max_length=500, label=_("Base URL of the running server"), help_text=_("e.g. http://127.0.0.1:8100/v1")
+    )
+    api_key = forms.CharField(
+        min_length=16,
+        max_length=128,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        label=_("Its API key"),
+        help_text=_("The key the server was started with (vLLM: VLLM_API_KEY or --api-key)."),
     )
 
 

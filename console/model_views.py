@@ -81,20 +81,22 @@ def models_live(request, slug: str):
 @login_required
 @require_POST
 def serve(request, slug: str, job_id: int):
-    """Register the server already running this SFT model as the project's endpoint job-<id>."""
+    """Register the server already running this SFT model, with its API key, as the project's endpoint job-<id>."""
     project = admin_project(request, slug)
     job = _job(project, job_id)
     form = RegisterServedForm(request.POST)
     if form.is_valid():
+        values = form.cleaned_data
         try:
-            endpoint = register_running_server(job=job, base_url=form.cleaned_data["base_url"])
+            endpoint = register_running_server(job=job, base_url=values["base_url"], api_key=values["api_key"])
         except TrainingJobError as exc:
             messages.error(request, str(exc))
         else:
             text = _("Endpoint %(name)s registered: check it on the endpoints page.")
             messages.success(request, text % {"name": endpoint.name})
     else:
-        messages.error(request, _("base_url: give the server's URL."))
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
     return redirect("console-models", slug=project.slug)
 
 
@@ -121,8 +123,9 @@ def evaluate(request, slug: str):
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         model = usable[values["model_endpoint"]]
-        job_id = model.name.removeprefix("job-")
-        job = get_project_job(project=project, job_id=int(job_id)) if job_id.isdigit() else None
+        job_id = model.name.removeprefix("job-")  # a served model is its job's project's own endpoint
+        own = model.project_id == project.pk and job_id.isdigit() and len(job_id) <= 18
+        job = get_project_job(project=project, job_id=int(job_id)) if own else None
         try:
             run, skipped = start_evaluation_from_upload(
                 project=project,

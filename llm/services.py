@@ -13,7 +13,10 @@ from django.utils import timezone
 from core import lifecycle
 from core.errors import ServiceError
 from core.lifecycle import RunStatus
+from llm.egress import url_problem
+from llm.keyscope import key_scope_problem
 from llm.models import ApiStyle, EndpointCheck, LLMEndpoint, LLMRequest
+from llm.served_names import reserved_name_problem
 
 CHECK_PROMPT = "Reply with one short sentence that says you are reachable."
 
@@ -46,6 +49,9 @@ def create_endpoint(
     endpoint.price_input_per_1k = Decimal(str(price_input_per_1k))
     endpoint.price_output_per_1k = Decimal(str(price_output_per_1k))
     endpoint.full_clean()
+    problem = key_scope_problem(project=project, name=api_key_env) if project is not None else None
+    if problem:  # a project endpoint's key must be its project's alone: it is sent to the endpoint's URL
+        raise ValidationError({"api_key_env": [problem]})
     endpoint.save()
     return endpoint
 
@@ -54,38 +60,22 @@ class EndpointError(ServiceError):
     pass
 
 
-def project_key_prefix(project) -> str:
-    """The key variables a project admin may name: LLM_KEY_<SLUG>_… (set by a site admin on the workers), never a
-    site-wide one such as OPENAI_API_KEY, which would go to a URL the project admin chose."""
-    return "LLM_KEY_" + project.slug.upper().replace("-", "_") + "_"
-
-
 def host_allowed(base_url: str) -> bool:
-    from urllib.parse import urlparse
-
-    host = (urlparse(base_url).hostname or "").lower()
-    if urlparse(base_url).netloc.startswith("[") and host:
-        host = f"[{host}]"
-    for allowed in settings.PROJECT_ENDPOINT_HOSTS:
-        allowed = allowed.lower()
-        if host == allowed or (allowed.startswith(".") and host.endswith(allowed)):
-            return True
-    return False
+    return url_problem(base_url) is None
 
 
 def save_project_endpoint(*, project, name: str, base_url: str, model: str, **fields) -> LLMEndpoint:
     """Create or update an endpoint owned by `project`, as its admin may: a name no global or other project's
-    endpoint has, a host a site admin allowed (PROJECT_ENDPOINT_HOSTS), a key variable under the project's own
-    prefix. Errors name the field."""
+    endpoint has, a host and port a site admin allowed (PROJECT_ENDPOINT_HOSTS), a key variable in the project's own
+    scope (LLM_KEY_P<id>_…, llm.keyscope). Errors name the field."""
     existing = LLMEndpoint.objects.filter(name=name).first()
     if existing is not None and existing.project_id != project.pk:
         raise EndpointError(f"name: {name!r} is taken by another endpoint; choose another name", code="conflict")
-    if not host_allowed(base_url):
-        hosts = ", ".join(settings.PROJECT_ENDPOINT_HOSTS) or "none"
-        raise EndpointError(f"base_url: that host is not one a site admin allowed for project endpoints ({hosts})")
-    key = fields.get("api_key_env", "")
-    if key and not key.startswith(project_key_prefix(project)):
-        raise EndpointError(f"api_key_env: a project endpoint's key variable starts with {project_key_prefix(project)}")
+    if existing is None and (reserved := reserved_name_problem(name)):  # its own served job-<id> stays editable
+        raise EndpointError(reserved)
+    problem = url_problem(base_url)
+    if problem:
+        raise EndpointError(f"base_url: {problem}")
     is_active = fields.pop("is_active", True)
     try:
         with transaction.atomic():
@@ -99,8 +89,12 @@ def save_project_endpoint(*, project, name: str, base_url: str, model: str, **fi
     return endpoint
 
 
-def record_request(**fields) -> LLMRequest:
-    return LLMRequest.objects.create(**fields)
+def record_request(*, response_text: str = "", response_truncated: bool = False, **fields) -> LLMRequest:
+    """One attempt's row; its reply text is kept up to LLM_MAX_REPLY_BYTES characters (flagged when cut)."""
+    limit = settings.LLM_MAX_REPLY_BYTES
+    if len(response_text) > limit:
+        response_text, response_truncated = response_text[:limit], True
+    return LLMRequest.objects.create(response_text=response_text, response_truncated=response_truncated, **fields)
 
 
 def request_endpoint_check(*, endpoint: LLMEndpoint, requested_by=None) -> EndpointCheck:
@@ -137,6 +131,7 @@ def _check(check_id: int, token) -> None:
     except LLMError as exc:
         lifecycle.finish(kind, check_id, RunStatus.FAILED, token=token, error=str(exc))
     else:
-        lifecycle.finish(
-            kind, check_id, RunStatus.SUCCEEDED, token=token, reply=reply.text[:2000], latency_ms=reply.latency_ms
-        )
+        # Ours, not the reply itself: a check's result is shown on pages, and the endpoint's text is not ours to show
+        # (the request row keeps it for site admins).
+        summary = f"HTTP 200: a reply of {len(reply.text)} characters (finish reason {reply.finish_reason[:32]!r})"
+        lifecycle.finish(kind, check_id, RunStatus.SUCCEEDED, token=token, reply=summary, latency_ms=reply.latency_ms)

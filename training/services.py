@@ -5,6 +5,8 @@ triggers when a dataset version becomes ready, and register a trained model as a
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from pathlib import Path
 
 from django.conf import settings
@@ -34,6 +36,7 @@ from training.paths import (
 )
 
 logger = logging.getLogger(__name__)
+SERVED_KEY = re.compile(r"[A-Za-z0-9._~+/=-]{16,128}")  # fits served_key and a Bearer header
 DATA_SHAPE = {
     JobKind.SFT: "trl-sft",
     JobKind.REWARD: "trl-preference",
@@ -257,36 +260,84 @@ def servable_model_dir(job: TrainingJob) -> Path:
 
 
 def served_model_name(*, job: TrainingJob, name: str = "") -> str:
-    """The endpoint (and served model) name: the one asked for, else job-<id>."""
-    return name or f"job-{job.pk}"
+    """The endpoint (and served model) name: the one asked for, else job-<id>. Names job-<digits> are reserved for
+    the served model of that job (win-rate and the models page find a job's model by that name)."""
+    from llm.served_names import RESERVED_ENDPOINT_NAME
+
+    name = name or f"job-{job.pk}"
+    if RESERVED_ENDPOINT_NAME.match(name) and name != f"job-{job.pk}":
+        raise TrainingJobError(f"name: {name!r} is reserved for training job {name.removeprefix('job-')}")
+    return name
 
 
-def register_served_model(*, job: TrainingJob, base_url: str, name: str):
-    """An LLMEndpoint for the served model (created or updated), owned by the job's project: only that project's
-    sampling runs, batches, judge runs and evaluations may use it. An existing endpoint of that name that is not
-    the project's (a global one, another project's) is never taken over."""
+def served_model_key(*, job: TrainingJob, name: str) -> str:
+    """The API key to start a served model with: the one its endpoint of the job's project already holds (a
+    restarted server keeps working for runs under way), else a new random one."""
+    from llm.selectors import get_endpoint
+
+    existing = get_endpoint(name=name)
+    if existing is not None and existing.project_id == job.project_id and existing.served_key:
+        return existing.served_key
+    return secrets.token_urlsafe(32)
+
+
+def check_served_key(key: str) -> str:
+    """A key someone started a server with by hand: what an HTTP header carries, long enough not to be guessed."""
+    key = (key or "").strip()
+    if not SERVED_KEY.fullmatch(key):
+        raise TrainingJobError("api_key: the key the server was started with: 16 to 128 letters, digits or -._~+/=")
+    return key
+
+
+def register_served_model(*, job: TrainingJob, base_url: str, name: str, served_key: str):
+    """An LLMEndpoint for the served model (created or updated) with the API key it was started with, owned by the
+    job's project: only that project's sampling runs, batches, judge runs and evaluations may use it. An existing
+    endpoint of that name that is not the project's (a global one, another project's) is never taken over; on the
+    reserved name job-<id>, one made before names were reserved is renamed job-<id>-moved-<pk> (kept, with its
+    project, key and history) so the job's own project gets the name."""
     from llm.models import ApiStyle
     from llm.selectors import get_endpoint
     from llm.services import create_endpoint
 
-    existing = get_endpoint(name=name)
-    if existing is not None and existing.project_id != job.project_id:
-        raise TrainingJobError(f"name: an endpoint named {name!r} exists already; choose another name", code="conflict")
-    return create_endpoint(
-        name=name,
-        base_url=base_url,
-        model=name,
-        api_style=ApiStyle.COMPLETIONS,
-        max_concurrency=8,
-        request_timeout_s=600,
-        max_retries=2,
-        project=job.project,
+    served_key = check_served_key(served_key)
+    with transaction.atomic():
+        existing = get_endpoint(name=name)
+        if existing is not None and existing.project_id != job.project_id:
+            if name != f"job-{job.pk}":
+                message = f"name: an endpoint named {name!r} exists already; choose another name"
+                raise TrainingJobError(message, code="conflict")
+            _move_aside(existing)
+        endpoint = create_endpoint(
+            name=name,
+            base_url=base_url,
+            model=name,
+            api_style=ApiStyle.COMPLETIONS,
+            max_concurrency=8,
+            request_timeout_s=600,
+            max_retries=2,
+            project=job.project,
+        )
+        endpoint.served_key = served_key
+        endpoint.save(update_fields=["served_key"])
+    return endpoint
+
+
+def _move_aside(squatter) -> None:
+    """Free a reserved name held by an endpoint that is not the job's project's (made before the reservation)."""
+    new_name = f"{squatter.name}-moved-{squatter.pk}"
+    logger.warning(
+        "endpoint %s (project %s) held the reserved name of a served model; renamed %s",
+        squatter.name,
+        squatter.project_id,
+        new_name,
     )
+    type(squatter).objects.filter(pk=squatter.pk).update(name=new_name)
 
 
-def register_running_server(*, job: TrainingJob, base_url: str):
-    """Register a server already running a succeeded SFT job's model (`manage.py serve_model` on a GPU box) as the
-    endpoint job-<id>, as a project admin may: only at a host a site admin allowed for project endpoints."""
+def register_running_server(*, job: TrainingJob, base_url: str, api_key: str):
+    """Register a server already running a succeeded SFT job's model (`manage.py serve_model` on a GPU box, or vLLM
+    started by hand with an API key) as the endpoint job-<id>, as a project admin may: only at a host a site admin
+    allowed for project endpoints, with the key the server was started with."""
     from llm.models import validate_base_url
     from llm.services import host_allowed
 
@@ -297,4 +348,5 @@ def register_running_server(*, job: TrainingJob, base_url: str):
         raise TrainingJobError(f"base_url: {' '.join(exc.messages)}") from None
     if not host_allowed(base_url):
         raise TrainingJobError("base_url: that host is not one a site admin allowed for project endpoints")
-    return register_served_model(job=job, base_url=base_url.rstrip("/"), name=served_model_name(job=job))
+    name = served_model_name(job=job)
+    return register_served_model(job=job, base_url=base_url.rstrip("/"), name=name, served_key=api_key)

@@ -30,16 +30,25 @@ def test_models_served_scored_evaluated_judged(client, cast, project, sft_versio
     client.force_login(cast["project_admin"])
     page = client.get("/console/alpha/models/").content.decode()
     assert f'data-job="{sft.pk}"' in page and f"serve_model --job {sft.pk}" in page and "1.2346" in page
-    refused = client.post(f"/console/alpha/models/{sft.pk}/serve", {"base_url": "http://10.1.1.1:8100/v1"}, follow=True)
+    key = "k-" + "x" * 30
+    refused = client.post(
+        f"/console/alpha/models/{sft.pk}/serve", {"base_url": "http://10.1.1.1:8100/v1", "api_key": key}, follow=True
+    )
     assert (
         "not one a site admin allowed" in refused.content.decode()
         and not LLMEndpoint.objects.filter(name=f"job-{sft.pk}").exists()
     )
-    client.post(f"/console/alpha/models/{sft.pk}/serve", {"base_url": "http://127.0.0.1:8100/v1"})
+    keyless = client.post(
+        f"/console/alpha/models/{sft.pk}/serve", {"base_url": "http://127.0.0.1:8100/v1"}, follow=True
+    )
+    assert "api_key:" in keyless.content.decode() and not LLMEndpoint.objects.filter(name=f"job-{sft.pk}").exists()
+    client.post(f"/console/alpha/models/{sft.pk}/serve", {"base_url": "http://127.0.0.1:8100/v1", "api_key": key})
     served = LLMEndpoint.objects.get(name=f"job-{sft.pk}")
-    assert served.project == project and served.base_url == "http://127.0.0.1:8100/v1"
+    assert served.project == project and served.base_url == "http://127.0.0.1:8100/v1" and served.served_key == key
     wrong = client.post(
-        f"/console/alpha/models/{reward.pk}/serve", {"base_url": "http://127.0.0.1:8100/v1"}, follow=True
+        f"/console/alpha/models/{reward.pk}/serve",
+        {"base_url": "http://127.0.0.1:8100/v1", "api_key": key},
+        follow=True,
     )
     assert "only SFT, DPO and KTO models generate text" in wrong.content.decode()
     client.post(f"/console/alpha/models/{reward.pk}/score")
@@ -47,6 +56,7 @@ def test_models_served_scored_evaluated_judged(client, cast, project, sft_versio
     assert scoring.job == reward and scoring.completions_total == 4
     live = client.get("/console/alpha/models/").content.decode()
     assert 'hx-trigger="every 3s"' in live and f'data-served="job-{sft.pk}"' in live  # a queued run: it polls
+    assert key not in live and key not in client.get("/console/alpha/endpoints/").content.decode()
     prompts = (
         '{"question": "Name a colour.", "reference": "Blue.", "category": "easy"}\n{"question": "x", "reference": ""}\n'
     )

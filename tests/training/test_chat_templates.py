@@ -85,17 +85,17 @@ def test_the_server_applies_the_models_chat_template(tiny_base, tmp_path):
     seen = []
     submit = generator.submit
     generator.submit = lambda request, timeout=600: (seen.append(request), submit(request, timeout))[1]
-    server = ModelServer("127.0.0.1", 0, generator, model_name="tiny-chat")
+    server = ModelServer("127.0.0.1", 0, generator, model_name="tiny-chat", api_key="chat-template-test-key")
     server.start_in_thread()
     try:
-        client = openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
+        client = openai.OpenAI(base_url=server.url, api_key="chat-template-test-key", max_retries=0, timeout=60)
         messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Explain item 3."}]
         reply = client.chat.completions.create(model="tiny-chat", messages=messages, max_tokens=4)
         assert reply.choices[0].message.role == "assistant"
         expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        assert seen[0].prompt == expected and seen[0].templated
+        assert seen[0].input_ids == tokenizer(expected, add_special_tokens=False)["input_ids"]  # its own specials
         plain = client.completions.create(model="tiny-chat", prompt="Explain item 3.", max_tokens=2)
-        assert plain.choices and seen[1].prompt == "Explain item 3." and not seen[1].templated
+        assert plain.choices and seen[1].input_ids == tokenizer("Explain item 3.")["input_ids"]
         with pytest.raises(openai.BadRequestError, match="each role is system, user or assistant"):
             client.chat.completions.create(model="tiny-chat", messages=[{"role": "tool", "content": "x"}], max_tokens=2)
     finally:

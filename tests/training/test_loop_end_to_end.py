@@ -43,7 +43,7 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
     endpoint = create_endpoint(name="teach", base_url=teacher.url, model="demo-teacher", request_timeout_s=5)
     hot = create_endpoint(name="teach-hot", base_url=teacher.url, model="demo-teacher-hot", request_timeout_s=5)
     (labeler,) = labelers(1)
-    consumer = api_as("consumer")
+    consumer, project_admin = api_as("consumer"), api_as("project_admin")  # consumers read; admins train
     with celery_worker(concurrency=2) as default_worker, celery_worker(queues=("gpu",)) as gpu_worker:
         batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=12)
         assert wait_until_final(batch.pk).status == RunStatus.SUCCEEDED
@@ -73,7 +73,7 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
             assert ready.status == VersionStatus.READY, ready.error
         jobs = {}
         for kind, version in (("sft", sft_version), ("reward", pref_version)):
-            response = consumer.post(
+            response = project_admin.post(
                 "/api/v1/training-jobs/",
                 {
                     "dataset": version.pk,
@@ -97,7 +97,7 @@ def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny
         rl = {"num_generations": 2, "batch_size": 2, "max_completion_length": 8}
         for kind, extra in (("dpo", {"max_length": 256}), ("kto", {"max_length": 256}), ("rloo", rl)):
             # preference optimization and RL from the SFT model, on the same rankings (RL: scored by the RM)
-            response = consumer.post(
+            response = project_admin.post(
                 "/api/v1/training-jobs/",
                 {
                     "dataset": pref_version.pk,
@@ -176,13 +176,18 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
     stats = admin.get(f"/api/v1/annotation/stats?project={project.slug}").json()
     assert stats["judge"]["judge_human_agreement"] is not None and stats["reward_model"]["rankings_compared"] >= 1
 
+    key = "loop-test-served-key-0123"
     server = ModelServer(
-        "127.0.0.1", 0, Generator(model_dir(TrainingJob.objects.get(pk=jobs["sft"]))), model_name=f"job-{jobs['sft']}"
+        "127.0.0.1",
+        0,
+        Generator(model_dir(TrainingJob.objects.get(pk=jobs["sft"]))),
+        model_name=f"job-{jobs['sft']}",
+        api_key=key,
     )
     server.start_in_thread()
     try:
         register_served_model(
-            job=TrainingJob.objects.get(pk=jobs["sft"]), base_url=server.url, name=f"job-{jobs['sft']}"
+            job=TrainingJob.objects.get(pk=jobs["sft"]), base_url=server.url, name=f"job-{jobs['sft']}", served_key=key
         )
         body = {
             "project": project.slug,
@@ -203,10 +208,10 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
         )
         # the round's win-rate: the DPO model, served too, against the SFT model it started from (held-out prompts)
         dpo = TrainingJob.objects.get(pk=jobs["dpo"])
-        dpo_server = ModelServer("127.0.0.1", 0, Generator(model_dir(dpo)), model_name=f"job-{dpo.pk}")
+        dpo_server = ModelServer("127.0.0.1", 0, Generator(model_dir(dpo)), model_name=f"job-{dpo.pk}", api_key=key)
         dpo_server.start_in_thread()
         try:
-            register_served_model(job=dpo, base_url=dpo_server.url, name=f"job-{dpo.pk}")
+            register_served_model(job=dpo, base_url=dpo_server.url, name=f"job-{dpo.pk}", served_key=key)
             asked = admin.post(
                 f"/api/v1/training-jobs/{dpo.pk}/win-rate",
                 {"judge_endpoint": teacher_endpoint.name, "limit": 2},

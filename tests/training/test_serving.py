@@ -13,12 +13,14 @@ import pytest
 
 from tests.helpers.processes import REPO, free_port, process_env, spawn
 
+KEY = "serving-test-key-0123456789"
+
 
 @pytest.fixture(scope="module")
 def served(tiny_base):
     from training.serving import Generator, ModelServer
 
-    server = ModelServer("127.0.0.1", 0, Generator(tiny_base), model_name="tiny")
+    server = ModelServer("127.0.0.1", 0, Generator(tiny_base), model_name="tiny", api_key=KEY)
     server.start_in_thread()
     yield server
     server.shutdown()
@@ -26,7 +28,7 @@ def served(tiny_base):
 
 
 def _client(server):
-    return openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0, timeout=60)
+    return openai.OpenAI(base_url=server.url, api_key=KEY, max_retries=0, timeout=60)
 
 
 def test_completions_chat_and_models_through_the_openai_client(served):
@@ -106,6 +108,10 @@ def test_serve_model_registers_an_endpoint_the_platform_client_uses(succeeded_sf
     with spawn(cmd, ready="serving job", env=process_env(), timeout=120) as process:
         endpoint = LLMEndpoint.objects.get(name=f"job-{succeeded_sft_job.pk}")
         assert endpoint.base_url == f"http://127.0.0.1:{port}/v1" and endpoint.api_style == "completions"
+        assert len(endpoint.served_key) >= 32 and endpoint.served_key not in process.output()
+        keyless = openai.OpenAI(base_url=endpoint.base_url, api_key="guess", max_retries=0, timeout=60)
+        with pytest.raises(openai.AuthenticationError):
+            keyless.completions.create(model=endpoint.name, prompt="x", max_tokens=1)
         reply = call_llm(endpoint, purpose="sampling", prompt="Task number 1: explain item 1.", max_tokens=5)
         assert isinstance(reply.text, str) and reply.finish_reason in ("stop", "length")
         assert "(built-in)" in process.output()
@@ -126,3 +132,40 @@ def test_serve_model_refuses_what_cannot_be_served(project, sft_version, tiny_ba
     if importlib.util.find_spec("vllm") is None:
         with pytest.raises(CommandError, match="vLLM is not installed"):
             call_command("serve_model", str(succeeded_sft_job.pk), "--engine", "vllm")
+
+
+def test_serve_model_starts_vllm_with_the_stored_key_in_its_environment(succeeded_sft_job, monkeypatch):
+    """vLLM reads VLLM_API_KEY (its --api-key otherwise): the key stays off the command line `ps` shows; a restart
+    reuses the endpoint's key, so runs under way keep working."""
+    from django.core.management import call_command
+
+    from llm.models import LLMEndpoint
+    from training.management.commands import serve_model
+
+    started = []
+
+    class Exec(Exception):
+        pass
+
+    def execve(path, argv, env=None):
+        started.append((argv, env or {}))
+        raise Exec
+
+    monkeypatch.setattr(serve_model.os, "execve", execve)
+    monkeypatch.setattr(serve_model.os, "execvp", execve)  # whichever exec it uses, this process stays
+    monkeypatch.setattr(serve_model.importlib.util, "find_spec", lambda name: object())
+    for _ in range(2):
+        with pytest.raises(Exec):
+            call_command("serve_model", str(succeeded_sft_job.pk), "--engine", "vllm", "--port", "8123")
+    endpoint = LLMEndpoint.objects.get(name=f"job-{succeeded_sft_job.pk}")
+    (argv, env), (_, env_again) = started
+    assert env["VLLM_API_KEY"] == endpoint.served_key == env_again["VLLM_API_KEY"]
+    assert endpoint.served_key not in " ".join(argv) and "--api-key" not in argv
+    assert argv[argv.index("--served-model-name") + 1] == endpoint.name
+
+
+def test_serve_model_names_job_n_only_for_job_n(succeeded_sft_job):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--name: 'job-999' is reserved for training job 999"):
+        call_command("serve_model", str(succeeded_sft_job.pk), "--engine", "builtin", "--name", "job-999")
