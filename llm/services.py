@@ -39,6 +39,10 @@ def create_endpoint(
     by `project`. Raises ValidationError naming the bad field."""
     endpoint = LLMEndpoint.objects.filter(name=name).first() or LLMEndpoint(name=name)
     endpoint.project = project
+    if endpoint.served_key and endpoint.base_url != base_url.rstrip("/"):
+        # a served model's key belongs to the server registered at that URL: never send it anywhere else (an admin
+        # editing the URL would otherwise receive it); registering the server again stores a key for the new URL
+        endpoint.served_key = ""
     endpoint.base_url = base_url.rstrip("/")
     endpoint.model = model
     endpoint.api_style = api_style

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -21,7 +23,14 @@ User = get_user_model()
 SITE_ROLES = ("admin", "project-admin", "labeler", "consumer")
 
 
+# `p` and digits is how API key variables name a project by id (LLM_KEY_P<id>_, llm.keyscope): a project slugged
+# p12 would share the key scope of project 12, so such slugs are not given out.
+RESERVED_SLUG = re.compile(r"^p\d+(?:[-_]|$)", re.IGNORECASE)
+
+
 def create_project(*, slug: str, name: str, description: str = "", guidelines: str = "") -> Project:
+    if isinstance(slug, str) and RESERVED_SLUG.match(slug):
+        raise ValidationError({"slug": ["'p' followed by digits is reserved (API key variables name projects so)"]})
     project = Project(slug=slug, name=name, description=description, guidelines=guidelines)
     project.full_clean()
     project.save()

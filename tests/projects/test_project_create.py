@@ -22,6 +22,10 @@ def test_api_creates_for_site_admins_and_allowed_users_only(api_as, cast):
     assert taken.status_code == 409 and taken.json()["detail"].startswith("slug: a project 'gamma' exists")
     bad = api_as("admin").post("/api/v1/projects", {"slug": "no spaces", "name": "X"}, format="json")
     assert bad.status_code == 400 and "slug" in bad.json()["detail"]
+    for reserved in ("p12", "P7-zh", "p0_x"):  # LLM_KEY_P<id>_ names project <id>'s keys (issue 34)
+        answer = api_as("admin").post("/api/v1/projects", {"slug": reserved, "name": "X"}, format="json")
+        assert answer.status_code == 400 and answer.json()["detail"].startswith("slug: 'p' followed by digits")
+    assert api_as("admin").post("/api/v1/projects", {"slug": "p12x", "name": "X"}, format="json").status_code == 201
     long = api_as("admin").post("/api/v1/projects", {"slug": "x", "name": "n" * 201}, format="json")
     assert long.status_code == 400 and "name" in str(long.json())
     cast["project_admin"].user_permissions.add(Permission.objects.get(codename="add_project"))

@@ -54,6 +54,11 @@ def test_the_project_admin_still_edits_its_own_served_model(client, cast, projec
     assert client.post(f"/console/alpha/endpoints/{served.name}/", edit).status_code == 302
     served.refresh_from_db()
     assert not served.is_active and served.served_key == KEY
+    # pointing it elsewhere drops the key: it belongs to the server registered at the old URL
+    moved = {**edit, "base_url": "http://127.0.0.1:9999/v1"}
+    assert client.post(f"/console/alpha/endpoints/{served.name}/", moved).status_code == 302
+    served.refresh_from_db()
+    assert served.base_url == "http://127.0.0.1:9999/v1" and served.served_key == ""
 
 
 def test_a_squatted_name_does_not_stop_the_owner_registering(cast, project, other_project, sft_job, settings):
