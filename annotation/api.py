@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import MethodNotAllowed, ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,8 +21,9 @@ from projects.selectors import get_project_for_user
 
 def _project_in_query(request, *, roles):
     """The project named by ?project= (or a body field), scoped to the caller's roles; 404 for others' projects."""
-    slug = request.query_params.get("project") or request.data.get("project")
-    if not slug:
+    body = request.data if isinstance(request.data, dict) else {}  # a JSON list or string names no project
+    slug = request.query_params.get("project") or body.get("project")
+    if not isinstance(slug, str) or not slug:
         raise ParseError("project: give the project slug (?project=…)")
     if roles == selectors.LABELING_ROLES:
         return selectors.get_labeling_project(user=request.user, slug=slug)
@@ -148,26 +150,59 @@ def _task_payload(claimed, user) -> dict:
     }
 
 
+_NEXT_RESPONSES = {
+    200: TaskViewSerializer,
+    204: OpenApiResponse(description="No task left for you in this project."),
+    400: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+
+
+def _claim_response(request) -> Response:
+    project = _project_in_query(request, roles=selectors.LABELING_ROLES)
+    try:
+        claimed = claims.claim_next_task_view(project=project, labeler=request.user)
+    except AnnotationError as exc:
+        return service_error_response(exc)
+    if claimed is None:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(_task_json(claimed, request.user))
+
+
 class NextTaskApi(APIView):
+    """A claim is a write, so it is a POST. The GET that used to claim still does for API tokens (scripts written
+    against it), marked deprecated; for a signed-in browser it claims nothing (405): a page elsewhere could make the
+    browser send it, and a GET must be safe to prefetch, reload and follow."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=True, description="Project slug")],
+        request=None,
+        responses=_NEXT_RESPONSES,
+        description="Claim the next ranking task (or get back the one you hold, its lease renewed). `project` may "
+        "also come in a JSON or form body.",
+    )
+    def post(self, request):
+        return _claim_response(request)
+
     @extend_schema(
         parameters=[OpenApiParameter("project", str, required=True, description="Project slug")],
         responses={
-            200: TaskViewSerializer,
-            204: OpenApiResponse(description="No task left for you in this project."),
-            400: ErrorSerializer,
-            404: ErrorSerializer,
+            **_NEXT_RESPONSES,
+            405: OpenApiResponse(ErrorSerializer, description="Signed in by session (not a token): use POST."),
         },
-        description="Claim the next ranking task (or get back the one you hold), with a lease.",
+        deprecated=True,
+        description="Deprecated: use POST. With an API token, claims as POST does and answers with "
+        "`Deprecation: true` and a `Link` to the POST; signed in by session, claims nothing (405).",
     )
     def get(self, request):
-        project = _project_in_query(request, roles=selectors.LABELING_ROLES)
-        try:
-            claimed = claims.claim_next_task_view(project=project, labeler=request.user)
-        except AnnotationError as exc:
-            return service_error_response(exc)
-        if claimed is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(_task_json(claimed, request.user))
+        project = _project_in_query(request, roles=selectors.LABELING_ROLES)  # others' projects: 404 first
+        if not isinstance(request.successful_authenticator, TokenAuthentication):
+            raise MethodNotAllowed("GET", detail=f"claim the next task with POST {request.path}?project={project.slug}")
+        response = _claim_response(request)
+        response["Deprecation"] = "true"
+        response["Link"] = f'<{request.path}>; rel="successor-version"; title="POST claims the next task"'
+        return response
 
 
 class SubmitRankingApi(APIView):

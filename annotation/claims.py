@@ -1,5 +1,6 @@
 """What labelers do: claim the next ranking task (leases, gold, task order, SKIP LOCKED with retries), renew a
-lease, submit a ranking (with the reward model's comparison), skip, and undo the last submission."""
+lease, submit a ranking (with the reward model's comparison), skip, and undo the last submission; and, read only,
+the claim a labeler holds. Claims are writes: callers make them on POST only (a GET shows `held_assignment`)."""
 
 from __future__ import annotations
 
@@ -120,6 +121,18 @@ CLAIM_ORDER = {
     TaskOrder.RANDOM: ("-fill", "shuffle_key", "id"),
     TaskOrder.UNCERTAINTY: ("-fill", F("rm_margin").asc(nulls_last=True), "id"),
 }
+
+
+def held_assignment(*, project, labeler, now=None) -> Assignment | None:
+    """The claim a claim would hand back (the labeler's oldest active assignment in the project) while its lease
+    runs, read only: nothing renewed, nothing claimed. What the labeler page's GET shows; a lapsed lease is left
+    for the next claim (a POST) to renew or give away."""
+    now = now or timezone.now()
+    current = _live_assignment(project, labeler)
+    if current is None or current.lease_expires_at <= now:
+        return None
+    current.task.project = project
+    return current
 
 
 def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assignment | None:

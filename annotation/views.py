@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation import claims, consensus, oversight, selectors, services
 from annotation.models import Flag
@@ -27,27 +27,49 @@ def label_home(request):
     return render(request, "annotation/home.html", {"rows": rows})
 
 
-@login_required
-def label_next(request, slug: str):
-    project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+def _all_done_key(project) -> str:
+    return f"all-done:{project.pk}"
+
+
+def _claim_and_show_next(request, project):
+    """Claim the labeler's next task inside the POST that asks for one (Start, submit, skip, undo) and send them to
+    the labeler page, which only shows what is held: POST, redirect, GET — the round trips the page always had, and
+    a GET (a link, a reload, a prefetch) never claims. A claim that finds nothing leaves a note for the page to say
+    so."""
     try:
-        assignment = claims.claim_next_ranking_task(project=project, labeler=request.user)
+        if claims.claim_next_ranking_task(project=project, labeler=request.user) is None:
+            request.session[_all_done_key(project)] = True
     except AnnotationError as exc:
         messages.error(request, str(exc))
-        assignment = None
+    return HttpResponseRedirect(reverse("label-next", kwargs={"slug": project.slug}), status=303)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def label_next(request, slug: str):
+    """GET: the task the labeler holds (read only: no claim, no lease renewed), else a Start button (autofocused:
+    Enter starts), or the all-done page when the last claim found nothing. POST: claim, then show it."""
+    project = get_project_for_user(user=request.user, slug=slug, roles=selectors.LABELING_ROLES)
+    if request.method == "POST":
+        return _claim_and_show_next(request, project)
+    assignment = claims.held_assignment(project=project, labeler=request.user)
     config = services.get_ranking_config(project=project)
+    progress = selectors.labeler_progress(project=project, labeler=request.user)
     context = {
         "project": project,
         "config": config,
         "guidelines_html": render_markdown(project.guidelines) if project.guidelines else "",
-        "progress": selectors.labeler_progress(project=project, labeler=request.user),
+        "progress": progress,
         "flags": [(value, label) for value, label in Flag.choices if value],
         "undo_seconds": config.undo_seconds,
         "just_submitted": request.session.pop(f"submitted:{project.pk}", None),
         "is_admin": role_in_project(user=request.user, project=project) == Role.ADMIN,
     }
+    all_done = request.session.pop(_all_done_key(project), False)
     if assignment is None:
-        return render(request, "annotation/done.html", context)
+        if all_done or not progress["remaining"]:
+            return render(request, "annotation/done.html", context)
+        return render(request, "annotation/start.html", context)
     context["view"] = selectors.task_view(task=assignment.task, assignment=assignment, config=config)
     return render(request, "annotation/rank.html", context)
 
@@ -90,10 +112,10 @@ def label_submit(request, slug: str, task_id: int):
         )
     except AnnotationError as exc:
         messages.error(request, str(exc))
-        return redirect("label-next", slug=slug)
-    request.session[f"submitted:{task.project_id}"] = task.pk
-    messages.success(request, _("Submitted."))
-    return redirect("label-next", slug=slug)
+    else:
+        request.session[f"submitted:{task.project_id}"] = task.pk
+        messages.success(request, _("Submitted."))
+    return _claim_and_show_next(request, task.project)
 
 
 @login_required
@@ -105,7 +127,7 @@ def label_skip(request, slug: str, task_id: int):
         messages.info(request, _("Skipped."))
     except AnnotationError as exc:
         messages.error(request, str(exc))
-    return redirect("label-next", slug=slug)
+    return _claim_and_show_next(request, task.project)
 
 
 @login_required
@@ -117,7 +139,7 @@ def label_undo(request, slug: str):
         messages.info(request, _("Your last submission was taken back; rank the task again."))
     except AnnotationError as exc:
         messages.error(request, str(exc))
-    return redirect("label-next", slug=slug)
+    return _claim_and_show_next(request, project)
 
 
 @login_required

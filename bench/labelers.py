@@ -2,7 +2,7 @@
 
 Sets up a fresh bench database (migrated), a project with ranking tasks (K=4, overlap 3, so labelers contend for
 the same tasks breadth-first), 50 labelers with API tokens; starts gunicorn (gthread) on it; then 50 client
-threads each run `--loops` rounds of GET /api/v1/annotation/next → POST …/ranking, with a think time between
+threads each run `--loops` rounds of POST /api/v1/annotation/next → POST …/ranking, with a think time between
 calls (a fast human: 0.5–1.5 s) and then, in `--rounds` stress rounds, with none. Reports p50/p99 latency per call,
 throughput, and checks the database afterwards: tasks over quota, labelers served a task twice, submissions
 lost (must all be 0). After each stress round, on the same server and database, the same 50 threads call a no-op
@@ -175,7 +175,7 @@ class Labeler(threading.Thread):
         self.barrier.wait()
         self.pause()  # at human pace, people do not all press the key in the same millisecond
         for _ in range(self.loops):
-            status, data, ms = self.call(conn, "GET", "/api/v1/annotation/next?project=bench")
+            status, data, ms = self.call(conn, "POST", "/api/v1/annotation/next?project=bench")
             self.next_ms.append(ms)
             if status == 204:
                 break

@@ -27,8 +27,8 @@ from training.services import TrainingJobError
 
 
 def _admin_only(user, project, what: str) -> None:
-    """A consumer reads; acting on the project's shared work (spending its LLM budget, stopping another member's
-    job) is for its admins. Callers have already found the project among the user's DATA_ROLES ones (else 404)."""
+    """A consumer reads; acting on the project's shared work (spending its LLM budget or GPU time, stopping a job)
+    is for its admins. Callers have already found the project among the user's DATA_ROLES ones (else 404)."""
     if role_in_project(user=user, project=project) != Role.ADMIN:
         raise PermissionDenied(f"only project admins may {what}")
 
@@ -127,15 +127,17 @@ class JobListCreateApi(APIView):
 
     @extend_schema(
         request=JobInputSerializer,
-        responses={201: JobDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
-        description="Queue a training job on the gpu queue; poll the detail (status, step/total_steps, eta) or "
-        "the metrics. Hyperparameters left out take the defaults for the kind and method (see the README).",
+        responses={201: JobDetailSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer},
+        description="Project admins: queue a training job on the gpu queue; poll the detail (status, "
+        "step/total_steps, eta) or the metrics. Hyperparameters left out take the defaults for the kind and method "
+        "(see the README). Training spends the project's GPU: consumers read jobs, metrics and models (403 here).",
     )
     def post(self, request):
         data = JobInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         version = get_version_for_user(user=request.user, version_id=values["dataset"])
+        _admin_only(request.user, version.project, "start training")
         base_job = None
         if values["base_job"] is not None:
             base_job = selectors.get_job_for_user(user=request.user, job_id=values["base_job"])
@@ -182,13 +184,11 @@ class JobCancelApi(APIView):
         request=None,
         responses={200: CancelSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         description="A queued job is cancelled at once (status cancelled); a running one stops at its next step "
-        "and keeps what it saved (status cancelling until the trainer exits). Project admins cancel any job; a "
-        "consumer only the jobs it queued (403 otherwise).",
+        "and keeps what it saved (status cancelling until the trainer exits). Project admins only (consumers: 403).",
     )
     def post(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        if job.created_by_id is None or job.created_by_id != request.user.pk:
-            _admin_only(request.user, job.project, "cancel a job another member started")
+        _admin_only(request.user, job.project, "cancel training")
         try:
             return Response({"status": services.cancel_training_job(job=job)})
         except TrainingJobError as exc:

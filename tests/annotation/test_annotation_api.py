@@ -10,7 +10,7 @@ from projects.services import add_member
 def test_labeler_claims_and_submits_through_the_api(api_as, project, make_tasks):
     make_tasks(2)
     client = api_as("labeler")
-    body = client.get("/api/v1/annotation/next?project=alpha").json()
+    body = client.post("/api/v1/annotation/next?project=alpha").json()
     assert len(body["completions"]) == 4 and body["progress"] == {"done": 0, "remaining": 2}
     assert [c["label"] for c in body["completions"]] == ["A", "B", "C", "D"]
     assert "model" not in body["completions"][0]  # labelers never see which model wrote what
@@ -30,7 +30,7 @@ def test_labeler_claims_and_submits_through_the_api(api_as, project, make_tasks)
 def test_validation_errors_name_the_field(api_as, project, make_tasks):
     make_tasks(1, k=3)
     client = api_as("labeler")
-    body = client.get("/api/v1/annotation/next?project=alpha").json()
+    body = client.post("/api/v1/annotation/next?project=alpha").json()
     ids = [c["id"] for c in body["completions"]]
     url = f"/api/v1/annotation/tasks/{body['task']}/ranking"
     response = client.post(url, {"ranking": ids[:2]}, format="json")
@@ -44,15 +44,15 @@ def test_skip_heartbeat_undo_and_empty_queue(api_as, project, make_tasks):
     make_tasks(2)
     update_ranking_config(project=project, undo_seconds=120)
     client = api_as("labeler")
-    first = client.get("/api/v1/annotation/next?project=alpha").json()
+    first = client.post("/api/v1/annotation/next?project=alpha").json()
     assert client.post(f"/api/v1/annotation/tasks/{first['task']}/heartbeat").json() == {"ok": True}
     assert client.post(f"/api/v1/annotation/tasks/{first['task']}/skip").json() == {"ok": True}
     assert client.post(f"/api/v1/annotation/tasks/{first['task']}/heartbeat").status_code == 409
-    second = client.get("/api/v1/annotation/next?project=alpha").json()
+    second = client.post("/api/v1/annotation/next?project=alpha").json()
     assert second["task"] != first["task"]
     ids = [c["id"] for c in second["completions"]]
     client.post(f"/api/v1/annotation/tasks/{second['task']}/ranking", {"ranking": ids}, format="json")
-    assert client.get("/api/v1/annotation/next?project=alpha").status_code == 204
+    assert client.post("/api/v1/annotation/next?project=alpha").status_code == 204
     undone = client.post("/api/v1/annotation/undo?project=alpha")
     assert undone.status_code == 200 and undone.json()["task"] == second["task"]
     assert RankingTask.objects.get(pk=second["task"]).rankings_count == 0
@@ -63,7 +63,7 @@ def test_skip_heartbeat_undo_and_empty_queue(api_as, project, make_tasks):
 def test_outsiders_cannot_claim_or_touch_tasks(api_as, project, make_tasks, who):
     (task,) = make_tasks(1)
     client = api_as(who)
-    assert client.get("/api/v1/annotation/next?project=alpha").status_code == 404
+    assert client.post("/api/v1/annotation/next?project=alpha").status_code == 404
     ids = task.completion_ids
     assert (
         client.post(f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": ids}, format="json").status_code == 404
@@ -72,13 +72,13 @@ def test_outsiders_cannot_claim_or_touch_tasks(api_as, project, make_tasks, who)
 
 
 def test_anonymous_gets_401(api_as, project):
-    assert api_as(None).get("/api/v1/annotation/next?project=alpha").status_code in (401, 403)
+    assert api_as(None).post("/api/v1/annotation/next?project=alpha").status_code in (401, 403)
 
 
 def test_consumers_read_raw_rankings_with_consensus_and_admins_see_stats(api_as, project, make_tasks, cast):
     make_tasks(1, k=2)
     labeler = api_as("labeler")
-    body = labeler.get("/api/v1/annotation/next?project=alpha").json()
+    body = labeler.post("/api/v1/annotation/next?project=alpha").json()
     ids = [c["id"] for c in body["completions"]]
     labeler.post(f"/api/v1/annotation/tasks/{body['task']}/ranking", {"ranking": ids}, format="json")
     page = api_as("consumer").get("/api/v1/annotation/rankings?project=alpha").json()

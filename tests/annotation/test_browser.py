@@ -54,6 +54,14 @@ def login(page, live_server, username: str, locale_path: str = "/label/alpha/"):
     page.wait_for_url(f"**{locale_path}")
 
 
+def press_start(page):
+    """The labeler page claims nothing when opened: its Start button has the focus, and Enter presses it (a POST)."""
+    assert page.evaluate("() => document.activeElement.id") == "start-button"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_selector("#ranking")
+
+
 def shown_ids(page) -> list[int]:
     return [int(x) for x in page.eval_on_selector_all("li.completion", "els => els.map(e => e.dataset.id)")]
 
@@ -67,6 +75,7 @@ def test_labeler_ranks_by_keyboard_and_drag_skips_and_flags(browser, live_server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1200, "height": 1000})
     login(page, live_server, "lab")
+    press_start(page)
 
     # 1. Keyboard: focus the last answer, press 1 (to the top); Shift+ArrowDown moves the first answer down.
     task_a = current_task(page)
@@ -136,6 +145,8 @@ def test_ties_by_keyboard_and_chinese_ui(browser, live_server, cast, project, ma
     context = browser.new_context(locale="zh-CN", extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     page = context.new_page()
     login(page, live_server, "lab")
+    assert "开始排序" in page.inner_text("#start-button")
+    press_start(page)
     assert "提交" in page.inner_text("#submit-button") and page.get_attribute("html", "lang") == "zh-hans"
     ids = shown_ids(page)
     page.focus("li.completion:nth-child(3)")

@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 def _rank(client, project_slug):
     """Claim, then rank the task in its shown order; the claim payload and the submit answer."""
-    shown = client.get("/api/v1/annotation/next", {"project": project_slug})
+    shown = client.post(f"/api/v1/annotation/next?project={project_slug}")
     assert shown.status_code == 200, shown.content
     task = shown.json()
     ids = [c["id"] for c in task["completions"]]
@@ -67,7 +67,7 @@ def test_the_fast_path_and_the_orm_path_agree(project, make_tasks, labelers, mon
     assert Ranking.objects.filter(labeler=fast_user).count() == Ranking.objects.filter(labeler=orm_user).count() == 3
     assert Ranking.objects.filter(project=project).count() == 6  # both paths record the task's project
     orm_turn["on"] = False
-    assert fast.get("/api/v1/annotation/next", {"project": project.slug}).status_code == 204
+    assert fast.post(f"/api/v1/annotation/next?project={project.slug}").status_code == 204
 
 
 def test_the_fast_paths_refuse_like_the_orm_path(project, make_tasks, labelers, other_project):
@@ -77,7 +77,7 @@ def test_the_fast_paths_refuse_like_the_orm_path(project, make_tasks, labelers, 
     (user,) = labelers(1)
     client = APIClient()
     client.force_authenticate(user)
-    task = client.get("/api/v1/annotation/next", {"project": project.slug}).json()
+    task = client.post(f"/api/v1/annotation/next?project={project.slug}").json()
     url = f"/api/v1/annotation/tasks/{task['task']}/ranking"
     assert client.post(url, {"ranking": [1, 2]}, format="json").status_code == 400  # not the task's completions
     assert client.post(url, {}, format="json").status_code == 400  # neither ranked nor flagged
@@ -90,7 +90,7 @@ def test_the_fast_paths_refuse_like_the_orm_path(project, make_tasks, labelers, 
     outsider = APIClient()
     outsider.force_authenticate(create_user(username="outsider", role="labeler", project=other_project)[0])
     assert outsider.post(url, {"ranking": ids}, format="json").status_code == 404
-    assert outsider.get("/api/v1/annotation/next", {"project": project.slug}).status_code == 404
+    assert outsider.post(f"/api/v1/annotation/next?project={project.slug}").status_code == 404
 
 
 def test_a_store_that_finds_the_task_changed_reads_it_again(project, make_tasks, labelers, monkeypatch):
@@ -107,7 +107,7 @@ def test_a_store_that_finds_the_task_changed_reads_it_again(project, make_tasks,
     for user in (first, second):
         clients[user] = APIClient()
         clients[user].force_authenticate(user)
-    tasks = {u: c.get("/api/v1/annotation/next", {"project": project.slug}).json() for u, c in clients.items()}
+    tasks = {u: c.post(f"/api/v1/annotation/next?project={project.slug}").json() for u, c in clients.items()}
     assert tasks[first]["task"] == tasks[second]["task"]
     url = f"/api/v1/annotation/tasks/{tasks[first]['task']}/ranking"
     ids = [c["id"] for c in tasks[first]["completions"]]

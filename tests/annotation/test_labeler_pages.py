@@ -9,6 +9,7 @@ from django.test import Client
 
 from annotation.models import Completion, Ranking
 from projects.services import add_member
+from tests.helpers.labeling import start_ranking
 
 HOSTILE = [
     "<script>alert('x')</script>",
@@ -44,7 +45,7 @@ def test_rank_page_renders_markdown_safely(labeler_client, project, make_tasks):
     for completion, text in zip(Completion.objects.filter(pk__in=task.completion_ids), HOSTILE, strict=True):
         completion.text = text
         completion.save()
-    html = labeler_client.get("/label/alpha/").content.decode()
+    html = start_ranking(labeler_client).content.decode()
     body = html.split('id="ranking"', 1)[1].split("</ol>", 1)[0]
     elements = parse_elements(body)
     assert not [tag for tag, _ in elements if tag in ("script", "img", "iframe", "object", "style")]
@@ -58,19 +59,19 @@ def test_rank_page_renders_markdown_safely(labeler_client, project, make_tasks):
 
 def test_submit_skip_and_undo_by_form(labeler_client, project, make_tasks):
     make_tasks(3)
-    page = labeler_client.get("/label/alpha/").content.decode()
+    page = start_ranking(labeler_client).content.decode()
     task_id = int(re.search(r'data-task="(\d+)"', page).group(1))
     ids = [int(x) for x in re.findall(r'data-id="(\d+)"', page)]
     response = labeler_client.post(
         f"/label/alpha/tasks/{task_id}/submit", {"ranking": json.dumps(ids[::-1]), "time_spent_ms": "3000"}
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     ranking = Ranking.objects.get(task_id=task_id)
     assert ranking.ranking == [[i] for i in ids[::-1]] and ranking.time_spent_ms == 3000
     after = labeler_client.get("/label/alpha/").content.decode()
     assert 'id="undo-form"' in after and f"Task {task_id} submitted" in after
     next_id = int(re.search(r'data-task="(\d+)"', after).group(1))
-    assert labeler_client.post(f"/label/alpha/tasks/{next_id}/skip").status_code == 302
+    assert labeler_client.post(f"/label/alpha/tasks/{next_id}/skip").status_code == 303
     labeler_client.post("/label/alpha/undo")
     assert not Ranking.objects.filter(task_id=task_id).exists()
     again = labeler_client.get("/label/alpha/").content.decode()
@@ -79,7 +80,7 @@ def test_submit_skip_and_undo_by_form(labeler_client, project, make_tasks):
 
 def test_flag_without_ranking_and_bad_ranking_message(labeler_client, project, make_tasks):
     make_tasks(1)
-    page = labeler_client.get("/label/alpha/").content.decode()
+    page = start_ranking(labeler_client).content.decode()
     task_id = int(re.search(r'data-task="(\d+)"', page).group(1))
     bad = labeler_client.post(f"/label/alpha/tasks/{task_id}/submit", {"ranking": "[1]"}, follow=True)
     assert "ranking: ranking" in bad.content.decode() and not Ranking.objects.exists()
@@ -92,13 +93,14 @@ def test_forms_need_a_csrf_token(cast, project, make_tasks):
     client = Client(enforce_csrf_checks=True)
     client.force_login(cast["labeler"])
     client.get("/label/alpha/")
+    assert client.post("/label/alpha/").status_code == 403  # the Start button's claim needs the token too
     response = client.post(f"/label/alpha/tasks/{task.pk}/submit", {"ranking": json.dumps(task.completion_ids)})
     assert response.status_code == 403 and not Ranking.objects.exists()
 
 
 def test_pages_are_in_chinese_for_chinese_browsers(labeler_client, project, make_tasks):
     make_tasks(1)
-    page = labeler_client.get("/label/alpha/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
+    page = start_ranking(labeler_client, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
     assert '<html lang="zh-hans">' in page and "提交" in page and "跳过" in page and "无法排序" in page
     english = labeler_client.get("/label/alpha/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
     assert "Submit" in english and "提交" not in english
@@ -130,7 +132,7 @@ def test_prompts_keep_their_whitespace_task_lists_render_and_identical_answers_a
     first.text = second.text = "Steps:\n\n- [x] read it\n- [ ] fix   it"
     first.save()
     second.save()
-    html = labeler_client.get("/label/alpha/").content.decode()
+    html = start_ranking(labeler_client).content.decode()
     assert "    def f():\n        return 1" in html and "  indented\n\tand tabbed" in html  # shown as written
     assert 'class="ranking pair"' in html  # K=2: side by side
     boxes = [sorted(attrs) for tag, attrs in parse_elements(html) if tag == "input" and ("type", "checkbox") in attrs]

@@ -9,6 +9,7 @@ from annotation.consensus import store_reward_scores
 from annotation.models import Ranking, RankingTask, RewardScore
 from annotation.selectors import completions_to_score, reward_model_stats
 from annotation.services import set_gold, update_ranking_config
+from tests.helpers.labeling import start_ranking
 
 JOB = 41
 
@@ -73,12 +74,12 @@ def test_the_hint_is_off_by_default_shown_when_asked_and_never_on_gold(cast, pro
     score(task, [1.0, 3.0, 2.0])  # RM: B > C > A
     page = Client()
     page.force_login(cast["labeler"])
-    assert 'id="rm-hint"' not in page.get("/label/alpha/").content.decode()
-    assert api_as("labeler").get("/api/v1/annotation/next?project=alpha").json()["rm_hint"] is None
+    assert 'id="rm-hint"' not in start_ranking(page).content.decode()
+    assert api_as("labeler").post("/api/v1/annotation/next?project=alpha").json()["rm_hint"] is None
     update_ranking_config(project=project, show_rm_hint=True)
     html = page.get("/label/alpha/").content.decode()
     assert 'id="rm-hint"' in html and "<b>B > C > A</b>" in html
-    assert api_as("labeler").get("/api/v1/annotation/next?project=alpha").json()["rm_hint"] == ["B", "C", "A"]
+    assert api_as("labeler").post("/api/v1/annotation/next?project=alpha").json()["rm_hint"] == ["B", "C", "A"]
     page.post(f"/label/alpha/tasks/{task.pk}/skip")
     gold = set_gold(task=task, ranking=list(task.completion_ids))
     update_ranking_config(project=project, gold_rate=0.5)
@@ -86,7 +87,7 @@ def test_the_hint_is_off_by_default_shown_when_asked_and_never_on_gold(cast, pro
     admin.force_login(cast["admin"])
     seen = []
     for _ in range(40):  # the gold task is served at the gold rate; it must never carry the hint
-        html = admin.get("/label/alpha/").content.decode()
+        html = start_ranking(admin).content.decode()
         if f'data-task="{gold.pk}"' in html:
             seen.append('id="rm-hint"' in html)
             break

@@ -6,6 +6,7 @@ from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.services import import_seed_file
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - fixtures
+from tests.helpers.labeling import start_ranking
 
 
 def test_an_empty_project_says_to_import_seeds(client, cast):
@@ -40,10 +41,10 @@ def test_running_work_shows_in_the_polled_panel_and_the_next_action_moves_on(cli
 def test_the_labeler_page_links_admins_to_the_dashboard_and_overview(client, cast, make_tasks):  # noqa: F811
     make_tasks(2)  # one for each of them
     client.force_login(cast["project_admin"])
-    page = client.get("/label/alpha/").content.decode()
+    page = start_ranking(client).content.decode()
     assert 'href="/label/alpha/dashboard/"' in page and 'href="/console/alpha/"' in page
     client.force_login(cast["labeler"])
-    page = client.get("/label/alpha/").content.decode()
+    page = start_ranking(client).content.decode()
     assert 'id="ranking"' in page and "/label/alpha/dashboard/" not in page and "/console/alpha/" not in page
 
 

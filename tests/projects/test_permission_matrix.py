@@ -24,6 +24,8 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     from annotation.judging import start_judge_run
     from annotation.sampling import start_sampling_run
     from llm.services import create_endpoint
+    from projects.invitations import invite_member
+    from projects.models import Invitation
     from selfinstruct.batches import start_batch
     from selfinstruct.rating import start_rating_run
     from training.difficulty import start_difficulty_run
@@ -52,6 +54,8 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     )
     difficulty = start_difficulty_run(project=project, base_model=str(tiny_base))
     rating = start_rating_run(project=project, endpoint=endpoint)
+    # beta's labeler is invited to alpha (pending): only they may see and answer the invitation
+    link = invite_member(project=project, username="lab2", role="labeler", invited_by=cast["project_admin"])
     folder = job_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.log").write_text("step 1\n")
@@ -69,6 +73,8 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         "rating": rating.pk,
         "jobpath": str(model_dir(job)),
         "member": cast["labeler"].pk,
+        "link": link,
+        "invitation": Invitation.objects.get(user=cast["other_labeler"]).pk,
     }
 
 
@@ -92,7 +98,9 @@ API = [
     ("POST", "/api/v1/generation-batches/{batch}/pause", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
     ("POST", "/api/v1/generation-batches/{batch}/resume", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
     ("POST", "/api/v1/generation-batches/{batch}/cancel", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
-    ("GET", "/api/v1/annotation/next?project=alpha", LABELING, {"admin": 200, "project_admin": 204, "labeler": 204}),
+    # A claim is a POST; a GET claims only for API tokens (deprecated), and these callers are signed in otherwise.
+    ("GET", "/api/v1/annotation/next?project=alpha", LABELING, 405),
+    ("POST", "/api/v1/annotation/next?project=alpha", LABELING, {"admin": 200, "project_admin": 204, "labeler": 204}),
     ("POST", "/api/v1/annotation/undo?project=alpha", LABELING, 409),  # nothing to undo yet
     ("GET", "/api/v1/annotation/rankings?project=alpha", DATA, 200),
     ("GET", "/api/v1/annotation/stats?project=alpha", ADMIN_ONLY, 200),
@@ -111,11 +119,18 @@ API = [
     ("GET", "/api/v1/datasets/{version}", DATA, 200),
     ("GET", "/api/v1/datasets/{version}/download?format=alpaca", DATA, 200),
     ("GET", "/api/v1/training-jobs", EVERYONE, 200),
-    ("POST", "/api/v1/training-jobs", DATA, 201, {"dataset": "{version}", "kind": "sft", "base_model": "{base}"}),
+    # Training spends the project's GPU: admins start it; consumers read jobs, metrics and models (403).
+    (
+        "POST",
+        "/api/v1/training-jobs",
+        DATA,
+        {"admin": 201, "project_admin": 201, "consumer": 403},
+        {"dataset": "{version}", "kind": "sft", "base_model": "{base}"},
+    ),
     ("GET", "/api/v1/training-jobs/{job}", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
-    # A consumer reads; only admins act on others' work: the world's job is not the consumer's to stop (403).
+    # A consumer reads; only admins act: stopping a job is theirs (403).
     ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
     ("GET", "/api/v1/sampling-runs", EVERYONE, 200),
     (
@@ -224,7 +239,13 @@ API = [
         {"admin": 400, "project_admin": 400, "consumer": 403},
         {"project": "alpha", "model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
     ),
-    ("POST", "/api/v1/training-jobs", DATA, 400, {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"}),
+    (
+        "POST",
+        "/api/v1/training-jobs",
+        DATA,
+        {"admin": 400, "project_admin": 400, "consumer": 403},
+        {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"},
+    ),
     (  # job not finished (409); a win-rate is an evaluation: not for consumers
         "POST",
         "/api/v1/training-jobs/{job}/win-rate",
@@ -259,7 +280,8 @@ SEES_ALPHA_LISTS = {
 PAGES = [
     ("GET", "/", EVERYONE, 200),
     ("GET", "/label/", EVERYONE, 200),
-    ("GET", "/label/alpha/", LABELING, 200),
+    ("GET", "/label/alpha/", LABELING, 200),  # shows what is held, claims nothing
+    ("POST", "/label/alpha/", LABELING, 303),  # Start: claims, then back to the page
     ("GET", "/label/alpha/dashboard/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/running", ADMIN_ONLY, 200),
@@ -320,9 +342,14 @@ PAGES = [
     ("GET", "/console/alpha/sampling/{run}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/sampling/{run}/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/sampling/{run}/cancel", ADMIN_ONLY, 302),
-    ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 302),  # back to the next task, with a message
-    ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 302),
-    ("POST", "/label/alpha/undo", LABELING, 302),
+    ("POST", "/label/alpha/tasks/{task}/submit", LABELING, 303),  # claims the next task, shows it, with a message
+    ("POST", "/label/alpha/tasks/{task}/skip", LABELING, 303),
+    ("POST", "/label/alpha/undo", LABELING, 303),
+    # An invitation is its invitee's alone: anyone else (its project's admins too) gets 404 for the link or the id.
+    ("GET", "/invitations/join/{link}", {"other_labeler"}, 200),
+    ("POST", "/invitations/{invitation}/decline", {"other_labeler"}, 302),  # back home, with a message
+    # Last: members leave (the world's alpha loses them). A site admin who is no member has nothing to leave (404).
+    ("POST", "/projects/alpha/leave", {"project_admin", "labeler", "consumer"}, 302),
 ]
 PUBLIC = ["/api/v1/health", "/api/schema/", "/api/docs/", "/accounts/login/"]
 
@@ -429,7 +456,20 @@ def test_the_matrix_covers_every_url():
         resolve(
             row[1]
             .split("?")[0]
-            .format(batch=1, task=1, version=1, job=1, run=1, judge=1, evaluation=1, member=1, difficulty=1, rating=1)
+            .format(
+                batch=1,
+                task=1,
+                version=1,
+                job=1,
+                run=1,
+                judge=1,
+                evaluation=1,
+                member=1,
+                difficulty=1,
+                rating=1,
+                link="x",
+                invitation=1,
+            )
         ).url_name
         for row in API + PAGES
     }
@@ -448,9 +488,14 @@ def test_the_matrix_covers_every_url():
     assert not missing, f"URLs without a permission-matrix row: {missing}"
 
 
-def test_a_consumer_reads_and_stops_only_its_own_training_jobs(cast, project, sft_version, tiny_base):  # noqa: F811
-    """Consumers queue training on the data they pull and may stop what they queued; a job someone else started
-    (an admin's) is the project admins' to stop. A project admin who is not staff stops anyone's."""
+def test_a_consumer_reads_training_jobs_but_neither_starts_nor_stops_them(
+    cast,
+    project,
+    sft_version,  # noqa: F811
+    tiny_base,  # noqa: F811
+):
+    """Training spends the project's GPU: its admins start and stop jobs; a consumer reads jobs, their metrics and
+    models. A project admin who is not staff stops anyone's job."""
     from training.services import create_training_job
 
     def job(by):
@@ -458,13 +503,18 @@ def test_a_consumer_reads_and_stops_only_its_own_training_jobs(cast, project, sf
             project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base), created_by=by
         )
 
-    admins, own, other = job(cast["project_admin"]), job(cast["consumer"]), job(cast["consumer"])
+    admins, other = job(cast["project_admin"]), job(cast["admin"])
     consumer = _client(cast, "consumer", session=False)
     assert consumer.get(f"/api/v1/training-jobs/{admins.pk}").status_code == 200  # reading is fine
+    assert consumer.get(f"/api/v1/training-jobs/{admins.pk}/metrics").status_code == 200
+    started = consumer.post(
+        "/api/v1/training-jobs", {"dataset": sft_version.pk, "kind": "sft", "base_model": str(tiny_base)}, format="json"
+    )
+    assert started.status_code == 403 and "admin" in started.json()["detail"]
     assert consumer.post(f"/api/v1/training-jobs/{admins.pk}/cancel").status_code == 403
-    assert consumer.post(f"/api/v1/training-jobs/{own.pk}/cancel").json() == {"status": "cancelled"}
     project_admin = _client(cast, "project_admin", session=False)
     assert not cast["project_admin"].is_staff
     assert project_admin.post(f"/api/v1/training-jobs/{other.pk}/cancel").json() == {"status": "cancelled"}
     admins.refresh_from_db()
     assert admins.status == "queued"
+    assert project.training_jobs.count() == 2  # the consumer's request queued nothing

@@ -42,7 +42,7 @@ def test_a_ranking_is_bounded_by_its_task_before_any_other_work():
 def test_the_ranking_api_refuses_an_oversized_ranking_with_400(api_as, make_tasks):  # noqa: F811
     (task,) = make_tasks(1)
     client = api_as("labeler")
-    assert client.get("/api/v1/annotation/next?project=alpha").status_code == 200
+    assert client.post("/api/v1/annotation/next?project=alpha").status_code == 200
     response = client.post(
         f"/api/v1/annotation/tasks/{task.pk}/ranking", {"ranking": list(range(30_000))}, format="json"
     )
@@ -113,7 +113,7 @@ def test_a_body_nested_3000_levels_deep_is_a_400(api_as, url):
 def test_lone_surrogates_and_nuls_in_a_json_body_are_400_naming_where(api_as, make_tasks):  # noqa: F811
     (task,) = make_tasks(1)
     client = api_as("labeler")
-    client.get("/api/v1/annotation/next?project=alpha")
+    client.post("/api/v1/annotation/next?project=alpha")
     for text in ('"bad \\ud800"', '"a\\u0000b"'):
         body = '{"flag": "unclear", "comment": ' + text + "}"
         response = client.generic("POST", f"/api/v1/annotation/tasks/{task.pk}/ranking", body, "application/json")
@@ -192,10 +192,10 @@ def test_dashboard_form_numbers_that_are_not_ids_are_ignored(client, cast, value
 def test_the_labeler_page_takes_any_ranking_text_without_a_500(client, cast, make_tasks):  # noqa: F811
     (task,) = make_tasks(1)
     client.force_login(cast["labeler"])
-    assert client.get("/label/alpha/").status_code == 200
+    assert client.post("/label/alpha/").status_code == 303  # Start: the claim
     for raw in ("[" * 5000 + "]" * 5000, '["\\ud800"]', "x" * 100_000, json.dumps(list(range(30_000)))):
         response = client.post(f"/label/alpha/tasks/{task.pk}/submit", {"ranking": raw})
-        assert response.status_code == 302
+        assert response.status_code == 303
 
 
 def test_a_json_body_past_the_size_limit_is_refused_before_parsing(api_as, settings, monkeypatch):

@@ -45,7 +45,7 @@ def test_another_projects_job_model_cannot_be_a_base_model(
     api_as, cast, other_project, finished_job, tiny_base, tmp_path
 ):
     version = _beta_version(other_project)
-    consumer = api_as("other_consumer")
+    beta_admin = api_as("other_admin")
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "config.json").write_text("{}")  # a checkpoint-looking folder outside the roots
     roots = settings.TRAINING_MODEL_ROOTS[0]
@@ -60,7 +60,7 @@ def test_another_projects_job_model_cannot_be_a_base_model(
     ]
     answers = set()
     for base in attempts:
-        response = consumer.post(
+        response = beta_admin.post(
             "/api/v1/training-jobs/", {"dataset": version.pk, "kind": "sft", "base_model": base}, format="json"
         )
         assert response.status_code == 400, (base, response.content)
@@ -69,7 +69,7 @@ def test_another_projects_job_model_cannot_be_a_base_model(
         answers.add(detail.replace(repr(base[:100]), "NAME"))
     assert len(answers) == 1  # the same answer whether the folder exists, is a checkpoint or is a job's: no oracle
     # base_job is the only way to build on a job, and only on the project's own
-    response = consumer.post(
+    response = beta_admin.post(
         "/api/v1/training-jobs/", {"dataset": version.pk, "kind": "sft", "base_job": finished_job.pk}, format="json"
     )
     assert response.status_code == 404
@@ -120,7 +120,7 @@ def test_api_answers_show_names_never_server_paths(api_as, project, sft_version,
 
 
 def test_an_overlong_base_model_is_a_400_naming_the_field(api_as, sft_version):
-    response = api_as("consumer").post(
+    response = api_as("project_admin").post(
         "/api/v1/training-jobs/", {"dataset": sft_version.pk, "kind": "sft", "base_model": "x" * 5000}, format="json"
     )
     assert response.status_code == 400 and "base_model" in response.json()["detail"]

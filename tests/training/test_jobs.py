@@ -142,8 +142,8 @@ def test_a_trigger_starts_a_job_when_a_version_becomes_ready(project, preference
 
 
 def test_api_creates_lists_and_scopes_jobs(api_as, project, preference_version, tiny_base):
-    consumer = api_as("consumer")
-    created = consumer.post(
+    admin, consumer = api_as("project_admin"), api_as("consumer")  # admins start and stop training; consumers read
+    created = admin.post(
         "/api/v1/training-jobs/",
         {"dataset": preference_version.pk, "kind": "reward", "base_model": str(tiny_base)},
         format="json",
@@ -152,7 +152,7 @@ def test_api_creates_lists_and_scopes_jobs(api_as, project, preference_version, 
     job_id = created.json()["id"]
     assert created.json()["lineage"]["dataset_version"]["content_hash"] == preference_version.content_hash
     assert [j["id"] for j in consumer.get("/api/v1/training-jobs/").json()] == [job_id]
-    bad = consumer.post(
+    bad = admin.post(
         "/api/v1/training-jobs/",
         {"dataset": preference_version.pk, "kind": "reward", "base_model": "/no/such/model"},
         format="json",
@@ -171,6 +171,7 @@ def test_api_creates_lists_and_scopes_jobs(api_as, project, preference_version, 
     )
     assert api_as("labeler").get(f"/api/v1/training-jobs/{job_id}/").status_code == 404
     assert api_as(None).get("/api/v1/training-jobs/").status_code in (401, 403)
-    assert consumer.post(f"/api/v1/training-jobs/{job_id}/cancel").json() == {"status": "cancelled"}
-    assert consumer.post(f"/api/v1/training-jobs/{job_id}/cancel").status_code == 409
+    assert consumer.post(f"/api/v1/training-jobs/{job_id}/cancel").status_code == 403
+    assert admin.post(f"/api/v1/training-jobs/{job_id}/cancel").json() == {"status": "cancelled"}
+    assert admin.post(f"/api/v1/training-jobs/{job_id}/cancel").status_code == 409
     assert consumer.get(f"/api/v1/training-jobs/{job_id}/artifacts/../../etc/passwd").status_code == 404

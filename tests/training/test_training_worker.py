@@ -39,7 +39,7 @@ def test_reward_model_via_api_and_sft_via_cli_on_a_real_worker(api_as, preferenc
 
     consumer = api_as("consumer")
     with celery_worker(queues=GPU) as worker:
-        created = consumer.post(
+        created = api_as("project_admin").post(  # admins train; the consumer reads below
             "/api/v1/training-jobs/",
             {
                 "dataset": preference_version.pk,
