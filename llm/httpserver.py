@@ -14,6 +14,9 @@ _LENGTH = re.compile(r"[0-9]{1,18}")  # int() would also take "+5", " 5", "5_0" 
 
 
 class LocalServer(ThreadingHTTPServer):
+    # The listen backlog (socketserver's default is 5): a burst of callers waits to be accepted — and is then
+    # answered, 429 when the work queue is full — instead of having its connection refused or dropped.
+    request_queue_size = 256
     daemon_threads = True
     allow_reuse_address = True
     thread_name = "local-server"

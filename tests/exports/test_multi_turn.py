@@ -110,18 +110,13 @@ def test_a_version_with_conversations_exports_their_turns_in_every_shape(project
 
 
 def test_a_raw_text_model_is_prompted_with_the_conversation_as_it_was_trained():
-    from training.serving import _Handler
+    from training.serving_requests import prompt_text
 
-    handler = SimpleNamespace(
-        server=SimpleNamespace(
-            generator=SimpleNamespace(tokenizer=SimpleNamespace(chat_template=None)), max_tokens_cap=256
-        )
-    )
     turns = [
         {"role": "user", "content": "推荐一本书。"},
         {"role": "assistant", "content": "《三体》。"},
         {"role": "user", "content": "Go on."},
     ]
-    request = _Handler._parse(handler, {"messages": turns}, chat=True)
-    assert request.prompt == conversation_text("", [["推荐一本书。", "《三体》。"]], "Go on.", "")
-    assert not request.templated
+    prompt, templated = prompt_text({"messages": turns}, chat=True, tokenizer=SimpleNamespace(chat_template=None))
+    assert prompt == conversation_text("", [["推荐一本书。", "《三体》。"]], "Go on.", "")
+    assert not templated

@@ -57,6 +57,9 @@ def test_every_run_refuses_another_projects_and_switched_off_endpoints(project, 
         assert start(endpoints["own"]).pk, kind  # the project's own endpoint works
 
 
+KEY = "served-key-0123456789abcdef"
+
+
 def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(
     project,
     other_project,
@@ -67,11 +70,11 @@ def test_a_served_model_belongs_to_its_jobs_project_and_never_takes_over_a_name(
     from training.services import TrainingJobError, create_training_job, register_served_model
 
     job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model="tiny-base")
-    endpoint = register_served_model(job=job, base_url="http://127.0.0.1:9/v1", name=f"job-{job.pk}")
+    endpoint = register_served_model(job=job, base_url="http://127.0.0.1:9/v1", name=f"job-{job.pk}", served_key=KEY)
     assert endpoint.project == project
     create_endpoint(name="shared", base_url="http://127.0.0.1:9/v1", model="m")
     with pytest.raises(TrainingJobError, match="exists already"):
-        register_served_model(job=job, base_url="http://127.0.0.1:9/v1", name="shared")
+        register_served_model(job=job, base_url="http://127.0.0.1:9/v1", name="shared", served_key=KEY)
 
 
 def test_the_migration_gives_earlier_served_endpoints_to_their_project(project, sft_version, tiny_base):  # noqa: F811

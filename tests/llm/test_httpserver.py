@@ -22,3 +22,27 @@ def test_the_teacher_refuses_bodies_it_will_not_read(teacher):
     body = b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}'
     ok = _raw(address, start + b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     assert ok.startswith(b"HTTP/1.1 200")
+
+
+def test_a_burst_of_callers_is_queued_to_be_accepted_not_refused():
+    """200 callers at once reached the served model; with socketserver's backlog of 5, 27 got connection errors
+    instead of an answer (or a 429). Here the server is busy (not accepting): 100 connections must still open."""
+    from llm.httpserver import JSONHandler, LocalServer
+
+    server = LocalServer(("127.0.0.1", 0), JSONHandler)  # bound and listening; nothing accepts yet
+    opened = []
+    try:
+        for _ in range(100):
+            sock = socket.socket()
+            sock.settimeout(0.3)
+            try:
+                sock.connect(server.server_address)
+            except OSError:
+                sock.close()
+                break
+            opened.append(sock)
+        assert len(opened) == 100
+    finally:
+        for sock in opened:
+            sock.close()
+        server.server_close()

@@ -5,10 +5,12 @@ the endpoint is saved and before every call (no request leaves with another proj
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from llm.client import LLMError, call_llm
 from llm.models import LLMEndpoint
 from llm.services import EndpointError, save_project_endpoint
+from projects.models import Project
 from projects.services import create_project
 from tests.llm.servers import Recorder, json_reply
 
@@ -57,8 +59,11 @@ def test_the_id_prefix_is_unambiguous_and_a_slug_like_p_id_cannot_reach_it(db):
     assert key_scope_problem(project=twelve, name=f"LLM_KEY_P{twelve.pk}_OPENAI") is None
     assert "starts with" in key_scope_problem(project=one, name=f"LLM_KEY_P{twelve.pk}_OPENAI")
     assert "starts with" in key_scope_problem(project=one, name=f"LLM_KEY_P0{one.pk}_OPENAI")  # not one's id form
-    # A project slugged like another's id form: the name is in both scopes, so neither may send it.
-    squatter = create_project(slug=f"p{twelve.pk}", name="squatter")
+    # A project slugged like another's id form (made before such slugs were reserved, so not through the service):
+    # the name is in both scopes, so neither may send it.
+    with pytest.raises(ValidationError, match="reserved"):
+        create_project(slug=f"p{twelve.pk}", name="squatter")
+    squatter = Project.objects.create(slug=f"p{twelve.pk}", name="squatter")
     name = f"LLM_KEY_P{twelve.pk}_OPENAI"
     assert "another project's scope" in key_scope_problem(project=squatter, name=name)
     assert "another project's scope" in key_scope_problem(project=twelve, name=name)
