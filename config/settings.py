@@ -236,6 +236,10 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, mini
 # from in the last LOGIN_KNOWN_ADDRESS_DAYS (0: none are exempt).
 LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 50, minimum=1)
 LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
+# Past that ceiling one attempt per LOGIN_USERNAME_SLOW_SECONDS is still checked (a slow-down, not a wall), and a
+# browser with a device cookie for the username (set at each sign-in, kept LOGIN_DEVICE_COOKIE_DAYS; 0: off) is exempt.
+LOGIN_USERNAME_SLOW_SECONDS = env_int("LOGIN_USERNAME_SLOW_SECONDS", 60, minimum=1)
+LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 180, minimum=0)
 # Reverse proxies in front of the web server, each appending the address it saw to X-Forwarded-For: 0 (default)
 # trusts only the connecting address; N takes the N-th address from the right (what the outermost trusted proxy
 # saw), so whatever a client writes into the header itself is never believed.

@@ -48,3 +48,4 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 handler404 = "core.api.not_found"
+handler400 = "core.api.bad_request"

@@ -1,5 +1,6 @@
 """Unauthenticated liveness probe for load balancers; says nothing beyond ok / not ok."""
 
+from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -107,3 +108,24 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """400 for a request Django refused while parsing it (SuspiciousOperation: too many files or fields, a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, a bad header…): the API's JSON error naming the field under /api/, Django's page
+    elsewhere."""
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+    from django.http import JsonResponse
+    from django.views.defaults import bad_request as page
+
+    if not request.path.startswith("/api/"):
+        return page(request, exception)
+    if isinstance(exception, TooManyFilesSent):
+        detail = f"files: too many files in one request; the limit is {settings.DATA_UPLOAD_MAX_NUMBER_FILES}"
+    elif isinstance(exception, TooManyFieldsSent):
+        detail = f"fields: too many fields in one request; the limit is {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}"
+    elif isinstance(exception, RequestDataTooBig):
+        detail = f"body: the request body (files aside) is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+    else:
+        detail = "The request could not be parsed."  # the exception's text is Django's, for logs, not clients
+    return JsonResponse({"detail": detail}, status=400)

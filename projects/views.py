@@ -37,6 +37,11 @@ class ThrottledLoginView(auth_views.LoginView):
         with signin.serialized(username=request.POST.get("username", "")[:150], request=request):
             return super().post(request, *args, **kwargs)
 
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        signin.remember_device(response, username=form.get_user().get_username())  # exempt from the ceiling
+        return response
+
 
 def locked_out(request, original_response=None, credentials=None):
     """AXES_LOCKOUT_CALLABLE: the sign-in page again, with the reason, as HTTP 429 with Retry-After (seconds until

@@ -230,3 +230,100 @@ def test_the_username_ceiling_ignores_case(client, cast, settings):
     for ip, name in zip(_addresses(4), ("lab", "LAB", "Lab", "lAb"), strict=True):
         _login(client, name, "wrong", ip=ip)
     assert _login(client, "lab", "a-long-test-password-1", ip="192.0.2.20").status_code == 429
+
+
+# Device cookies and the slow ceiling (OWASP "Slow Down Online Guessing Attacks with Device Cookies"): 50 failures
+# per window from anywhere kept the owner out of a new address for good; now a browser the owner signed in with
+# gets past the ceiling, and anyone else gets one checked attempt per LOGIN_USERNAME_SLOW_SECONDS.
+OWNER_PASSWORD = "a-long-test-password-1"
+
+
+def _spread_failures(client, username, count, start=1):
+    for n, ip in enumerate(_addresses(count, start)):
+        _login(client, username, f"wrong-{n}", ip=ip)
+
+
+def _advance(seconds):
+    """Move every recorded failure `seconds` into the past: time goes on, as far as the throttle can tell."""
+    from axes.models import AccessAttempt
+
+    for attempt in AccessAttempt.objects.all():
+        AccessAttempt.objects.filter(pk=attempt.pk).update(
+            attempt_time=attempt.attempt_time - timedelta(seconds=seconds)
+        )
+
+
+def _device_cookie(client):
+    from projects.signin import DEVICE_COOKIE
+
+    assert _login(client, "lab", OWNER_PASSWORD, ip="192.0.2.10").status_code == 302
+    cookie = client.cookies[DEVICE_COOKIE]
+    client.logout()  # forgets every cookie, the device one too
+    return cookie
+
+
+def test_a_browser_with_the_owners_device_cookie_gets_past_the_ceiling_from_a_new_address(client, cast, settings):
+    from django.test import Client
+
+    from projects.signin import DEVICE_COOKIE
+
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 5
+    cookie = _device_cookie(client)
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and not cookie["secure"]  # Secure in production
+    assert int(cookie["max-age"]) == settings.LOGIN_DEVICE_COOKIE_DAYS * 86400 == 180 * 86400
+    _spread_failures(Client(), "lab", 5)  # the ceiling, from strangers without the cookie
+    stranger = Client()
+    assert _login(stranger, "lab", OWNER_PASSWORD, ip="203.0.113.5").status_code == 429  # a new browser: held
+    client.cookies[DEVICE_COOKIE] = cookie.value
+    assert _login(client, "lab", OWNER_PASSWORD, ip="203.0.113.6").status_code == 302  # the owner's browser: in
+    client.logout()
+    client.cookies[DEVICE_COOKIE] = cookie.value[:-2] + "xx"  # a forged or damaged cookie counts for nothing
+    assert _login(client, "lab", OWNER_PASSWORD, ip="203.0.113.7").status_code == 429
+    client.cookies[DEVICE_COOKIE] = cookie.value  # the cookie names its username: no exemption for another one
+    _spread_failures(Client(), "con", 5, start=100)
+    assert _login(client, "con", OWNER_PASSWORD, ip="203.0.113.8").status_code == 429
+
+
+def test_wrong_passwords_with_a_device_cookie_count_and_lock_the_cookie(client, cast, settings):
+    from axes.models import AccessAttempt
+    from django.test import Client
+
+    from projects.signin import DEVICE_COOKIE
+
+    settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_USERNAME_FAILURE_LIMIT = 3, 5
+    cookie = _device_cookie(client)
+    client.cookies[DEVICE_COOKIE] = cookie.value
+    for _ in range(2):  # still limited per username+address
+        assert _login(client, "lab", "wrong", ip="203.0.113.20").status_code == 200
+    assert _login(client, "lab", "wrong", ip="203.0.113.20").status_code == 429
+    assert AccessAttempt.objects.get(username="lab", ip_address="203.0.113.20").failures_since_start == 3
+    _spread_failures(Client(), "lab", 2)  # the ceiling (5) reached; the cookie has failed LOGIN_FAILURE_LIMIT times
+    client.cookies[DEVICE_COOKIE] = cookie.value
+    stolen = _login(client, "lab", OWNER_PASSWORD, ip="203.0.113.21")  # a stolen cookie gives no unlimited guesses
+    assert stolen.status_code == 429 and "_auth_user_id" not in client.session
+
+
+def test_past_the_ceiling_one_attempt_per_slow_interval_is_checked(client, cast, settings):
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 5
+    assert settings.LOGIN_USERNAME_SLOW_SECONDS == 60
+    _spread_failures(client, "lab", 5)
+    checked = []
+    original = AbstractBaseUser.check_password
+    AbstractBaseUser.check_password = lambda self, raw: checked.append(raw) or original(self, raw)
+    try:
+        held = _login(client, "lab", "guess-1", ip="203.0.113.30")
+        assert held.status_code == 429 and checked == []  # the slot is not open yet: refused unchecked
+        assert 0 < int(held["Retry-After"]) <= 60
+        _advance(61)
+        slot = _login(client, "lab", "guess-2", ip="203.0.113.31")  # one attempt is checked (and fails)
+        assert slot.status_code == 429 and checked == ["guess-2"]
+        assert 55 <= int(slot["Retry-After"]) <= 60
+        assert _login(client, "lab", "guess-3", ip="203.0.113.32").status_code == 429  # the next waits again
+        assert checked == ["guess-2"]
+        _advance(61)
+        owner = _login(client, "lab", OWNER_PASSWORD, ip="203.0.113.33")  # the owner, a minute later: in
+    finally:
+        AbstractBaseUser.check_password = original
+    assert owner.status_code == 302 and checked == ["guess-2", OWNER_PASSWORD]
