@@ -235,8 +235,13 @@ def _send(endpoint: LLMEndpoint, payload: dict[str, Any]) -> _Attempt:
         return _egress_error(exc)
     except openai.APIStatusError as exc:
         return _status_error(exc)
-    except openai.APITimeoutError as exc:
-        return _Attempt(ok=False, kind=ErrorKind.TIMEOUT, message=str(exc) or "request timed out")
+    except openai.APITimeoutError:
+        # the timeout bounds the whole attempt (llm.egress), so a dripping reply ends here too
+        return _Attempt(
+            ok=False,
+            kind=ErrorKind.TIMEOUT,
+            message=f"no complete reply within the endpoint's request_timeout_s ({endpoint.request_timeout_s:g} s)",
+        )
     except openai.APIConnectionError as exc:
         cause = exc.__cause__
         ours = _egress_error(cause) if isinstance(cause, Exception) else None

@@ -5,13 +5,18 @@ their ports) and the check is made again when the request is sent: the host is r
 not public must be one a site admin listed (an IP entry of PROJECT_ENDPOINT_HOSTS or a PROJECT_ENDPOINT_NETWORKS
 network), and the connection goes to the very address that was checked (no second lookup a DNS rebinding could
 answer differently). No LLM client follows a redirect, and no reply is read past LLM_MAX_REPLY_BYTES.
+
+An endpoint's timeout bounds each request as a whole (connect, headers and body), not each read: a server dripping
+a byte now and then would otherwise hold a shared worker for as long as it liked.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -99,12 +104,18 @@ def _host_and_port(base_url: str) -> tuple[str, int]:
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)  # ValueError for a port out of range
+    port = parts.port  # ValueError for a port past 65535
+    if port is None:
+        port = DEFAULT_PORTS.get(parts.scheme, 0)
+    if not 0 < port < 65536:  # ":0" was once taken for the scheme's default port
+        raise ValueError(f"port {port}")
     return host, port
 
 
 def url_problem(base_url: str) -> str | None:
     """Why a project endpoint may not point at `base_url`, or None when a site admin allowed its host and port."""
+    if urlsplit(base_url).scheme not in DEFAULT_PORTS:
+        return "enter an http:// or https:// URL"
     try:
         host, port = _host_and_port(base_url)
     except ValueError:
@@ -128,9 +139,14 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ip
 
 
-def _listed_networks() -> list:
+def _listed_networks(port: int) -> list:
+    """The networks whose addresses a project endpoint may reach on `port`: IP entries of PROJECT_ENDPOINT_HOSTS
+    allow their own address on their own ports only; PROJECT_ENDPOINT_NETWORKS on any port (the URL's port is
+    bounded by its host's entry)."""
     networks = []
     for rule in host_rules():
+        if rule.ports is not None and port not in rule.ports:
+            continue
         try:
             networks.append(ipaddress.ip_network(rule.host.strip("[]")))
         except ValueError:
@@ -143,12 +159,13 @@ def _listed_networks() -> list:
     return networks
 
 
-def address_allowed(address: str) -> bool:
-    """Public unicast addresses are; private, loopback, link-local, reserved and multicast ones only when listed."""
+def address_allowed(address: str, port: int) -> bool:
+    """Public unicast addresses are; private, loopback, link-local, reserved and multicast ones only when listed
+    (an IP entry of PROJECT_ENDPOINT_HOSTS for its ports, or a PROJECT_ENDPOINT_NETWORKS network)."""
     ip = _ip(address)
     if ip.is_global and not ip.is_multicast:
         return True
-    return any(ip.version == net.version and ip in net for net in _listed_networks())
+    return any(ip.version == net.version and ip in net for net in _listed_networks(port))
 
 
 def resolve_checked(host: str, port: int) -> str:
@@ -159,15 +176,64 @@ def resolve_checked(host: str, port: int) -> str:
         raise httpcore2.ConnectError(f"the endpoint's host {host[:100]!r} does not resolve") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     for address in addresses:
-        if address_allowed(address):
+        if address_allowed(address, port):
             return address
     raise EgressRefused(
         f"the endpoint's host {host[:100]!r} resolves to {addresses[0] if addresses else 'nothing'}, an address "
-        "that is not public and that no site admin allowed (PROJECT_ENDPOINT_HOSTS, PROJECT_ENDPOINT_NETWORKS)"
+        f"that is not public and that no site admin allowed on port {port} (PROJECT_ENDPOINT_HOSTS, "
+        "PROJECT_ENDPOINT_NETWORKS)"
     )
 
 
-class PinnedBackend(httpcore2.SyncBackend):
+# --- one deadline per request ----------------------------------------------------------------------------------------
+
+# When the request now being sent must be complete (time.monotonic()); set by the client's request hook. A context
+# variable, so each worker thread has its own, whatever clients the threads share.
+_deadline: ContextVar[float | None] = ContextVar("llm_request_deadline", default=None)
+DEADLINE_MESSAGE = "the endpoint's request_timeout_s passed before its reply was complete"
+
+
+def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:
+    """The timeout for one network operation: the smaller of its own and what is left of the request's deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error(DEADLINE_MESSAGE)
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    """A connection whose every read and write ends by the deadline of the request using it."""
+
+    def __init__(self, inner: httpcore2.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _within_deadline(timeout, httpcore2.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _within_deadline(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        timeout = _within_deadline(timeout, httpcore2.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore2.SyncBackend):
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = _within_deadline(timeout, httpcore2.ConnectTimeout)
+        return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
+
+
+class PinnedBackend(DeadlineBackend):
     """Connects to the address resolve_checked approved; TLS still names (SNI) and verifies the host itself,
     and the Host header is the URL's."""
 
@@ -176,12 +242,12 @@ class PinnedBackend(httpcore2.SyncBackend):
         return super().connect_tcp(address, port, timeout, local_address, socket_options)
 
 
-class _PinnedTransport(httpx2.HTTPTransport):
-    def __init__(self):
-        super().__init__(trust_env=False)
+class _Transport(httpx2.HTTPTransport):
+    def __init__(self, *, backend: httpcore2.SyncBackend, trust_env: bool):
+        super().__init__(trust_env=trust_env)
         # httpx has no public way to give its pool a network backend: swap in a pool that uses ours.
         self._pool = httpcore2.ConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False), network_backend=PinnedBackend()
+            ssl_context=httpx2.create_ssl_context(trust_env=trust_env), network_backend=backend
         )
 
 
@@ -196,6 +262,8 @@ class _CappedStream(httpx2.SyncByteStream):
         head, size = [], 0
         try:
             for chunk in self._inner:
+                # the connection's reads end by the deadline already; this also bounds a proxy's (trust_env)
+                _within_deadline(None, httpx2.ReadTimeout)
                 size += len(chunk)
                 if size > self._limit:
                     head.append(chunk[: len(chunk) - (size - self._limit)])
@@ -220,14 +288,19 @@ def _guard_reply(response: httpx2.Response) -> None:
 
 
 def http_client(*, project_endpoint: bool, timeout: float) -> httpx2.Client:
-    """The httpx client an openai client is given. Project endpoints connect only to checked addresses and never
-    through a proxy from the environment (a proxy would resolve the host itself)."""
+    """The httpx client an openai client is given; `timeout` bounds each request as a whole. Project endpoints
+    connect only to checked addresses and never through a proxy from the environment (a proxy would resolve the
+    host itself)."""
+
+    def start_deadline(request: httpx2.Request) -> None:  # run as each request is sent, redirects refused
+        _deadline.set(time.monotonic() + timeout)
+
     options = {
         "timeout": timeout,
         "follow_redirects": False,
         "headers": {"Accept-Encoding": "identity"},
-        "event_hooks": {"response": [_guard_reply]},
+        "event_hooks": {"request": [start_deadline], "response": [_guard_reply]},
     }
     if project_endpoint:
-        return httpx2.Client(transport=_PinnedTransport(), trust_env=False, **options)
-    return httpx2.Client(**options)
+        return httpx2.Client(transport=_Transport(backend=PinnedBackend(), trust_env=False), trust_env=False, **options)
+    return httpx2.Client(transport=_Transport(backend=DeadlineBackend(), trust_env=True), **options)

@@ -2,9 +2,12 @@
 
 The id form cannot cover another project's names (LLM_KEY_P1_ never prefixes LLM_KEY_P12_). The older slug form
 (LLM_KEY_<SLUG>_…) could: the scope of `demo` covered every name of `demo-zh`, and `demo_zh`, `demo-zh` and `Demo-ZH`
-shared one. An old slug-form name is still honoured, but only while no other project's scope, in either form, also
-covers it; every name, new or old, is refused when another project's scope covers it. Checked when an endpoint is
-saved and again before each call (a project created later can make an old name ambiguous).
+shared one. A name newly given to an endpoint (a new endpoint, or a changed api_key_env) must be in the id form: a
+slug-form name would reach the variables of a project created later (`demo` naming LLM_KEY_DEMO_ZH2_… before
+`demo-zh2` exists). An old slug-form name stays on the row that already had it, honoured only while no other
+project's scope, in either form, also covers it; every name, new or old, is refused when another project's scope
+covers it. Checked when an endpoint is saved and again before each call (a project created later can make an old
+name ambiguous).
 """
 
 from __future__ import annotations
@@ -60,3 +63,16 @@ def key_scope_problem(*, project, name: str) -> str | None:
             "(a site admin sets it on the workers)"
         )
     return None
+
+
+def new_key_name_problem(*, project, name: str) -> str | None:
+    """Why `project`'s endpoint may not newly take `name` as its key variable (a new endpoint, or a changed
+    api_key_env), or None when it may: the id form only."""
+    problem = key_scope_problem(project=project, name=name)
+    prefix = project_key_prefix(project)
+    if problem is None and name and not name.startswith(prefix):
+        return (
+            f"a project endpoint's key variable starts with {prefix} (a site admin sets it on the workers); the "
+            "older LLM_KEY_<SLUG>_ form stays only on endpoints that already have it"
+        )
+    return problem

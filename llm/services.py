@@ -14,7 +14,7 @@ from core import lifecycle
 from core.errors import ServiceError
 from core.lifecycle import RunStatus
 from llm.egress import url_problem
-from llm.keyscope import key_scope_problem
+from llm.keyscope import key_scope_problem, new_key_name_problem
 from llm.models import ApiStyle, EndpointCheck, LLMEndpoint, LLMRequest
 from llm.served_names import reserved_name_problem
 
@@ -38,6 +38,9 @@ def create_endpoint(
     """Create or update the endpoint called `name`: global (project None, any project's runs may use it) or owned
     by `project`. Raises ValidationError naming the bad field."""
     endpoint = LLMEndpoint.objects.filter(name=name).first() or LLMEndpoint(name=name)
+    # an old slug-form key name stays only on the row of this project that already has it (llm.keyscope)
+    owner_id = project.pk if project is not None else None
+    key_kept = endpoint.pk is not None and endpoint.project_id == owner_id and endpoint.api_key_env == api_key_env
     endpoint.project = project
     if endpoint.served_key and endpoint.base_url != base_url.rstrip("/"):
         # a served model's key belongs to the server registered at that URL: never send it anywhere else (an admin
@@ -53,7 +56,10 @@ def create_endpoint(
     endpoint.price_input_per_1k = Decimal(str(price_input_per_1k))
     endpoint.price_output_per_1k = Decimal(str(price_output_per_1k))
     endpoint.full_clean()
-    problem = key_scope_problem(project=project, name=api_key_env) if project is not None else None
+    problem = None
+    if project is not None:
+        check = key_scope_problem if key_kept else new_key_name_problem
+        problem = check(project=project, name=api_key_env)
     if problem:  # a project endpoint's key must be its project's alone: it is sent to the endpoint's URL
         raise ValidationError({"api_key_env": [problem]})
     endpoint.save()

@@ -80,12 +80,13 @@ def test_project_endpoints_are_bounded_and_scoped(client, cast, project, setting
         answer = client.post("/console/alpha/endpoints/", {**base, **fields})
         assert answer.status_code == 400 and words in answer.content.decode(), field
     assert LLMEndpoint.objects.get(name="shared").project is None and LLMEndpoint.objects.count() == 2
+    own_key = f"LLM_KEY_P{project.pk}_GPU"  # new endpoints take the id form (issue 34 re-test, C)
     ok = client.post(
         "/console/alpha/endpoints/",
-        {**base, "name": "mine", "base_url": "http://gpu1.models.internal:8000/v1", "api_key_env": "LLM_KEY_ALPHA_GPU"},
+        {**base, "name": "mine", "base_url": "http://gpu1.models.internal:8000/v1", "api_key_env": own_key},
     )
     mine = LLMEndpoint.objects.get(name="mine")
-    assert ok.status_code == 302 and mine.project == project and mine.api_key_env == "LLM_KEY_ALPHA_GPU"
+    assert ok.status_code == 302 and mine.project == project and mine.api_key_env == own_key
     client.post("/console/alpha/endpoints/mine/", {**base, "name": "renamed", "base_url": mine.base_url, "model": "m2"})
     mine.refresh_from_db()
     assert mine.model == "m2" and mine.is_active and not LLMEndpoint.objects.filter(name="renamed").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHAT_REPLY = {
@@ -27,6 +28,7 @@ class Recorder(ThreadingHTTPServer):
         self.bytes_sent = 0
         self.write_failed = threading.Event()
         self.done = threading.Event()  # set when an answer has been written (or given up)
+        self.stop = threading.Event()  # set on exit: an answer still writing gives up
 
     @property
     def url(self) -> str:
@@ -37,6 +39,7 @@ class Recorder(ThreadingHTTPServer):
         return self
 
     def __exit__(self, *exc):
+        self.stop.set()
         self.shutdown()
         self.server_close()
 
@@ -113,5 +116,29 @@ def huge_reply(size: int, chunk: int = 64 * 1024):
             handler.server.write_failed.set()
         finally:
             handler.server.bytes_sent = sent
+
+    return answer
+
+
+def dripping_reply(*, every: float, for_s: float, in_headers: bool = False):
+    """A 200 promising 100,000 bytes that sends one byte every `every` seconds (in the body, or in a header before
+    the body) for at most `for_s` seconds, then hangs up; bytes_sent says how many it sent."""
+
+    def answer(handler):
+        server, sent, until = handler.server, 0, time.monotonic() + for_s
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n")
+            if in_headers:
+                handler.wfile.write(b"X-Slow: ")
+            else:
+                handler.wfile.write(b"\r\n")
+            while time.monotonic() < until and not server.stop.wait(every):
+                handler.wfile.write(b"a")
+                sent += 1
+        except OSError:
+            server.write_failed.set()
+        finally:
+            server.bytes_sent = sent
+            handler.close_connection = True  # hang up, as the probe's server did
 
     return answer

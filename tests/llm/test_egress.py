@@ -185,3 +185,38 @@ def test_a_host_that_does_not_resolve_is_a_connection_error_retried_like_one(pro
     with pytest.raises(LLMError, match="connection after 2 attempt") as caught:
         call_llm(endpoint, purpose="test", prompt="hi", sleep=lambda s: None)
     assert caught.value.kind == "connection"
+
+
+def test_an_ip_entry_with_ports_allows_that_address_only_on_those_ports(project, settings, monkeypatch):
+    """Re-test E1: `127.0.0.1:18901` listed beside `localhost` made 127.0.0.1 reachable on every port through
+    localhost (http://localhost:443/v1 connected to 127.0.0.1:443)."""
+    from llm import egress
+
+    settings.PROJECT_ENDPOINT_HOSTS = ["localhost", "127.0.0.1:18901", "gpu.internal:18901"]
+    settings.PROJECT_ENDPOINT_PORTS = ["80", "443"]
+    _fake_dns(monkeypatch, {"localhost": ["127.0.0.1"], "gpu.internal": ["127.0.0.1"]})
+    connected = _recording_connect(monkeypatch)
+    endpoint = save_project_endpoint(project=project, name="own", base_url="http://localhost:443/v1", model="m")
+    with pytest.raises(LLMError, match="resolves to 127.0.0.1") as caught:
+        call_llm(endpoint, purpose="test", prompt="hi", sleep=lambda s: pytest.fail("retried"))
+    assert caught.value.kind == "configuration" and connected == []
+    endpoint = save_project_endpoint(
+        project=project, name="own", base_url="http://gpu.internal:18901/v1", model="m", max_retries=0
+    )
+    with pytest.raises(LLMError, match="connection"):  # the listed port is reached
+        call_llm(endpoint, purpose="test", prompt="hi")
+    assert connected == [("127.0.0.1", 18901)]
+    assert egress.address_allowed("127.0.0.1", 18901) and not egress.address_allowed("127.0.0.1", 443)
+    # a network entry has no ports: every port of its addresses (the URL's port is bounded by the host entry)
+    settings.PROJECT_ENDPOINT_NETWORKS = ["127.0.0.0/8"]
+    assert egress.address_allowed("127.0.0.1", 443)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:0/v1", "https://localhost:0/v1", "http://127.0.0.1:65536/v1"])
+def test_a_port_outside_1_to_65535_is_refused_when_saved(project, settings, url):
+    """Re-test E2: port 0 was taken for the scheme's default port when checked."""
+    settings.PROJECT_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]
+    settings.PROJECT_ENDPOINT_PORTS = ["*"]
+    with pytest.raises(EndpointError, match="base_url: that URL's port is not a number from 1 to 65535"):
+        save_project_endpoint(project=project, name="own", base_url=url, model="m")
+    assert not LLMEndpoint.objects.exists()

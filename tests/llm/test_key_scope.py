@@ -1,6 +1,7 @@
 """Issue 34, finding 1: a project endpoint's API-key variable is its project's alone. The scope is LLM_KEY_P<id>_…;
-an old slug-scoped name (LLM_KEY_<SLUG>_…) is honoured only while no other project's scope covers it, both when
-the endpoint is saved and before every call (no request leaves with another project's key)."""
+new endpoints and changed key variables must use it. An old slug-scoped name (LLM_KEY_<SLUG>_…) is kept only on a
+row that already had it, and honoured only while no other project's scope covers it, both when the endpoint is saved
+and before every call (no request leaves with another project's key)."""
 
 from __future__ import annotations
 
@@ -70,16 +71,43 @@ def test_the_id_prefix_is_unambiguous_and_a_slug_like_p_id_cannot_reach_it(db):
     assert "starts with" in key_scope_problem(project=one, name="OPENAI_API_KEY")
 
 
-def test_an_old_slug_name_is_honoured_while_it_is_unambiguous(db):
+def test_an_old_slug_name_is_kept_on_its_row_while_it_is_unambiguous(db):
     from llm.keyscope import key_scope_problem
 
     project = create_project(slug="demo-zh", name="zh")
-    saved = save_project_endpoint(
-        project=project, name="zh", base_url="http://127.0.0.1:9/v1", model="m", api_key_env="LLM_KEY_DEMO_ZH_OPENAI"
+    # saved before the id form existed (not through the service, which no longer gives such names out)
+    LLMEndpoint.objects.create(
+        name="zh", base_url="http://127.0.0.1:9/v1", model="m", project=project, api_key_env="LLM_KEY_DEMO_ZH_OPENAI"
     )
-    assert saved.api_key_env == "LLM_KEY_DEMO_ZH_OPENAI"
+    saved = save_project_endpoint(  # edited, its key variable unchanged
+        project=project, name="zh", base_url="http://127.0.0.1:9/v1", model="m2", api_key_env="LLM_KEY_DEMO_ZH_OPENAI"
+    )
+    assert (saved.model, saved.api_key_env) == ("m2", "LLM_KEY_DEMO_ZH_OPENAI")
     create_project(slug="demo", name="demo")  # from now on demo's old scope covers it too
     assert "another project's scope" in key_scope_problem(project=project, name="LLM_KEY_DEMO_ZH_OPENAI")
+
+
+def test_a_new_or_changed_key_variable_must_use_the_id_form(db, monkeypatch):
+    """Re-test C: `lead` (admin of `demo`) saved LLM_KEY_DEMO_ZH2_OPENAI while no project `demo-zh2` existed, so the
+    call-time check let the future project's key go to his listener. A slug-form name is no longer given out: not to
+    a new endpoint, and not as a changed api_key_env; only a row that already had that exact name keeps it."""
+    demo = create_project(slug="demo", name="demo")
+    fields = {"base_url": "http://127.0.0.1:9/v1", "model": "m"}
+    with pytest.raises(EndpointError, match=f"api_key_env: .*starts with LLM_KEY_P{demo.pk}_"):
+        save_project_endpoint(project=demo, name="grab", api_key_env="LLM_KEY_DEMO_ZH2_OPENAI", **fields)
+    with pytest.raises(EndpointError, match=f"api_key_env: .*starts with LLM_KEY_P{demo.pk}_"):
+        save_project_endpoint(project=demo, name="grab", api_key_env="LLM_KEY_DEMO_OPENAI", **fields)
+    assert not LLMEndpoint.objects.exists()
+    # an existing endpoint changing its variable: the same rule, even from one old name to another
+    LLMEndpoint.objects.create(name="old", project=demo, api_key_env="LLM_KEY_DEMO_OPENAI", **fields)
+    with pytest.raises(EndpointError, match=f"starts with LLM_KEY_P{demo.pk}_"):
+        save_project_endpoint(project=demo, name="old", api_key_env="LLM_KEY_DEMO_ZH2_OPENAI", **fields)
+    assert LLMEndpoint.objects.get(name="old").api_key_env == "LLM_KEY_DEMO_OPENAI"
+    own = f"LLM_KEY_P{demo.pk}_OPENAI"
+    assert save_project_endpoint(project=demo, name="old", api_key_env=own, **fields).api_key_env == own
+    with pytest.raises(EndpointError, match=f"starts with LLM_KEY_P{demo.pk}_"):  # and never back
+        save_project_endpoint(project=demo, name="old", api_key_env="LLM_KEY_DEMO_OPENAI", **fields)
+    assert save_project_endpoint(project=demo, name="new", api_key_env=own, **fields).api_key_env == own
 
 
 @pytest.mark.parametrize(("first", "second", "variable"), COLLIDING)

@@ -158,7 +158,14 @@ def test_the_loop_on_three_machines_sharing_only_postgres_redis_and_s3(
     serve_port = free_port()
     serve = [sys.executable, "manage.py", "serve_model", str(jobs["sft"]["id"]), "--port", str(serve_port)]
     with spawn([*serve, "--engine", "builtin"], ready="serving job", env=serve_env, timeout=120):
-        with urllib.request.urlopen(f"http://127.0.0.1:{serve_port}/v1/models", timeout=30) as response:
+        from llm.models import LLMEndpoint
+
+        served_key = LLMEndpoint.objects.get(name=f"job-{jobs['sft']['id']}").served_key  # the server's own key
+        models = f"http://127.0.0.1:{serve_port}/v1/models"
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(models, timeout=30)
+        asked = urllib.request.Request(models, headers={"Authorization": f"Bearer {served_key}"})
+        with urllib.request.urlopen(asked, timeout=30) as response:
             assert f"job-{jobs['sft']['id']}" in response.read().decode()
     assert (tmp_path / "serving" / "cache" / "models" / f"job-{jobs['sft']['id']}" / "config.json").is_file()
 
