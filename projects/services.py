@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 import secrets
 
 from django.contrib.auth import get_user_model
