@@ -1,9 +1,9 @@
 """What a page or API call that shows pool-wide numbers costs per request, at N accepted instructions.
 
 Stores N accepted instructions in one running batch (scratch SQLite in a temporary DATA_DIR), then times, in the
-same run: the batch page's polled fragment, the whole batch page and /api/v1/diversity, first call (a full count: the baseline) and
-then warm calls (the count cached by pool state; the timeline read incrementally). Ratios are warm / first; the
-targets: the polled batch fragment ≤ 0.2 × its first call, the page and a repeated diversity call ≤ 0.25 × theirs.
+same run: the batch page's polled fragment, the whole batch page and /api/v1/diversity, each first from an empty
+cache (a full count: the baseline), then warm (the count cached by pool state; the timeline read incrementally).
+Ratios are warm / first; targets: the polled fragment ≤ 0.2 × its first call, the page and diversity ≤ 0.25.
 Writes bench/results/pool_pages.json.
 
     .venv/bin/python bench/pool_pages.py                # 100,000 rows (a few minutes on 2 cores)

@@ -23,8 +23,11 @@ class PageQuerySerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, required=False, help_text="Rows to skip.")
 
 
-class LinkHeaderPagination(LimitOffsetPagination):
-    default_limit = DEFAULT_LIMIT
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    """DRF's limit/offset paging (a `{count, next, previous, results}` body: the API's default for generic list
+    views) with bounded values: a limit past MAX_LIMIT or an offset past 2^31 - 1 is a 400 naming it (a limit of 2^63
+    reached the database and answered 500)."""
+
     max_limit = MAX_LIMIT
 
     def paginate_queryset(self, queryset, request, view=None):
@@ -32,6 +35,10 @@ class LinkHeaderPagination(LimitOffsetPagination):
         if not query.is_valid():
             raise ValidationError(query.errors)
         return super().paginate_queryset(queryset, request, view)
+
+
+class LinkHeaderPagination(BoundedLimitOffsetPagination):
+    default_limit = DEFAULT_LIMIT
 
     def get_paginated_response(self, data):
         response = Response(data)

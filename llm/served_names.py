@@ -4,7 +4,7 @@ a project admin's endpoint form may not take one (another project's future job w
 
 import re
 
-RESERVED_ENDPOINT_NAME = re.compile(r"^job-[0-9]")
+RESERVED_ENDPOINT_NAME = re.compile(r"^job-[0-9]", re.IGNORECASE)  # JOB-5 would pass for job-5 in a list
 
 
 def reserved_name_problem(name: str) -> str | None:

@@ -88,3 +88,12 @@ def test_schema_checker_catches_an_undocumented_shape(api_as):
     Fake.status_code = 418
     with pytest.raises(AssertionError, match="undocumented status 418"):
         validate_response("GET", "/api/v1/projects/alpha/", Fake())
+
+
+def test_the_project_list_bounds_its_paging_values(api_as):
+    """`?limit=2**63` reached the database and answered 500 (issue 34's re-probe); every value is bounded now."""
+    client = api_as("admin")
+    for query, field in (("limit=9223372036854775808", "limit"), ("limit=1001", "limit"), ("offset=-1", "offset")):
+        answer = client.get(f"/api/v1/projects/?{query}")
+        assert answer.status_code == 400 and field in answer.json()["detail"], (query, answer.content)
+    assert [p["slug"] for p in client.get("/api/v1/projects/?limit=1&offset=1").json()["results"]] == ["beta"]

@@ -33,7 +33,7 @@ def test_a_project_admin_cannot_take_a_served_model_name(client, cast, other_pro
     from llm.services import EndpointError, save_project_endpoint
 
     settings.PROJECT_ENDPOINT_HOSTS = ["127.0.0.1"]
-    for name in ("job-7", "job-70000", "job-7-moved-3"):
+    for name in ("job-7", "job-70000", "job-7-moved-3", "JOB-5"):
         with pytest.raises(EndpointError, match="^name: .* is reserved for served training models"):
             save_project_endpoint(project=other_project, name=name, base_url="http://127.0.0.1:9/v1", model="m")
     client.force_login(cast["other_admin"])
