@@ -288,7 +288,7 @@ def start_round_evaluation(
     model = get_endpoint(name=f"job-{job.pk}")
     if model is None or model.project_id != job.project_id:
         raise TrainingJobError(
-            f"job: serve job-{job.pk} first (manage.py serve_model --job {job.pk}, or register its server on the "
+            f"job: serve job-{job.pk} first (manage.py serve_model {job.pk}, or register its server on the "
             "console's models page)",
             code="not_ready",
         )

@@ -29,7 +29,16 @@ def test_models_served_scored_evaluated_judged(client, cast, project, sft_versio
     make_tasks(2, k=2)
     client.force_login(cast["project_admin"])
     page = client.get("/console/alpha/models/").content.decode()
-    assert f'data-job="{sft.pk}"' in page and f"serve_model --job {sft.pk}" in page and "1.2346" in page
+    assert f'data-job="{sft.pk}"' in page and "1.2346" in page
+    # the command the page prints is one serve_model accepts (it printed `--job N`, which it refused)
+    import re
+    import shlex
+
+    from training.management.commands.serve_model import Command as ServeModel
+
+    printed = re.search(r"manage\.py (serve_model [^<]*)</code>", page).group(1)
+    name, *args = shlex.split(printed)
+    assert ServeModel().create_parser("manage.py", name).parse_args(args).job_id == sft.pk
     key = "k-" + "x" * 30
     refused = client.post(
         f"/console/alpha/models/{sft.pk}/serve", {"base_url": "http://10.1.1.1:8100/v1", "api_key": key}, follow=True
