@@ -14,7 +14,7 @@ a ranking, and the smallest reward margin among the K completions that orders ta
 Run at two labeler-noise levels. Prints the curves, the paired gain (uncertainty − random, same world and seed
 batch, ± standard error over runs) and, as the headline ratio, how many labels uncertainty first needs to reach the
 accuracy random reaches with the full budget. Writes bench/results/active_selection.json and
-docs/active_selection.png (the README's plot).
+docs/active_selection.png (the plot in docs/benchmarks.md).
 
     .venv/bin/python bench/active_selection.py            # about 3 minutes on 2 cores
 """
