@@ -9,15 +9,15 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.pagination import PAGE_PARAMETERS, paginated
 from llm.selectors import get_endpoint
-from projects.models import DATA_ROLES, Role
-from projects.selectors import get_project_for_user, projects_for_user, role_in_project
+from projects.access import require_project_admin
+from projects.models import DATA_ROLES
+from projects.selectors import get_project_for_user, projects_for_user
 from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import rating_runs_for_projects
@@ -57,11 +57,6 @@ def _runs(user):
     return rating_runs_for_projects(projects=projects_for_user(user=user, roles=DATA_ROLES))
 
 
-def _admin_only(user, project, what: str) -> None:
-    if role_in_project(user=user, project=project) != Role.ADMIN:
-        raise PermissionDenied(f"only project admins may {what}")
-
-
 class RatingRunListCreateApi(APIView):
     @extend_schema(parameters=PAGE_PARAMETERS, responses=RatingRunSerializer(many=True))
     def get(self, request):
@@ -78,7 +73,7 @@ class RatingRunListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
-        _admin_only(request.user, project, "start rating runs")
+        require_project_admin(request.user, project, "start rating runs")
         endpoint = get_endpoint(name=values["endpoint"])
         if endpoint is None:
             return Response({"detail": f"endpoint: no endpoint named {values['endpoint']!r}"}, status=400)
@@ -110,7 +105,7 @@ class RatingRunCancelApi(APIView):
     )
     def post(self, request, run_id: int):
         run = _run(request.user, run_id)
-        _admin_only(request.user, run.project, "cancel rating runs")
+        require_project_admin(request.user, run.project, "cancel rating runs")
         try:
             cancel_rating_run(run=run)
         except RatingRunError as exc:
@@ -181,7 +176,7 @@ class TaxonomyApi(APIView):
     )
     def put(self, request, slug: str):
         project = self._project(request, slug)
-        _admin_only(request.user, project, "change the task types")
+        require_project_admin(request.user, project, "change the task types")
         try:
             taxonomy = set_taxonomy(project=project, types=request.data.get("types"))
         except TaxonomyError as exc:
@@ -195,5 +190,5 @@ class TaxonomyApi(APIView):
     )
     def delete(self, request, slug: str):
         project = self._project(request, slug)
-        _admin_only(request.user, project, "change the task types")
+        require_project_admin(request.user, project, "change the task types")
         return _taxonomy_response(reset_taxonomy(project=project))

@@ -9,7 +9,6 @@ from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,18 +18,12 @@ from core.fields import BoundedDictField, IdField, SeedField
 from core.pagination import PAGE_PARAMETERS, paginated
 from exports.selectors import get_version_for_user
 from llm.selectors import get_endpoint
-from projects.models import DATA_ROLES, Role
-from projects.selectors import get_project_for_user, projects_for_user, role_in_project
+from projects.access import require_project_admin
+from projects.models import DATA_ROLES
+from projects.selectors import get_project_for_user
 from training import evaluations, reward_scoring, selectors, services
 from training.models import JobKind, JobMethod
 from training.services import TrainingJobError
-
-
-def _admin_only(user, project, what: str) -> None:
-    """A consumer reads; acting on the project's shared work (spending its LLM budget or GPU time, stopping a job)
-    is for its admins. Callers have already found the project among the user's DATA_ROLES ones (else 404)."""
-    if role_in_project(user=user, project=project) != Role.ADMIN:
-        raise PermissionDenied(f"only project admins may {what}")
 
 
 class JobSerializer(serializers.Serializer):
@@ -137,7 +130,7 @@ class JobListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         version = get_version_for_user(user=request.user, version_id=values["dataset"])
-        _admin_only(request.user, version.project, "start training")
+        require_project_admin(request.user, version.project, "start training")
         base_job = None
         if values["base_job"] is not None:
             base_job = selectors.get_job_for_user(user=request.user, job_id=values["base_job"])
@@ -188,7 +181,7 @@ class JobCancelApi(APIView):
     )
     def post(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        _admin_only(request.user, job.project, "cancel training")
+        require_project_admin(request.user, job.project, "cancel training")
         try:
             return Response({"status": services.cancel_training_job(job=job)})
         except TrainingJobError as exc:
@@ -234,8 +227,7 @@ class JobScoringApi(APIView):
     )
     def post(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        if not projects_for_user(user=request.user, roles=(Role.ADMIN,)).filter(pk=job.project_id).exists():
-            raise PermissionDenied("only project admins may score completions (it changes what labelers see)")
+        require_project_admin(request.user, job.project, "score completions (it changes what labelers see)")
         try:
             run = reward_scoring.start_reward_scoring(job=job, created_by=request.user)
         except TrainingJobError as exc:
@@ -331,7 +323,7 @@ class EvaluationListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
-        _admin_only(request.user, project, "start an evaluation (it spends the project's LLM budget)")
+        require_project_admin(request.user, project, "start an evaluation (it spends the project's LLM budget)")
         endpoints = {}
         for field in ("model_endpoint", "judge_endpoint"):
             endpoints[field] = get_endpoint(name=values[field])
@@ -384,7 +376,9 @@ class JobWinRateApi(APIView):
     )
     def post(self, request, job_id: int):
         job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        _admin_only(request.user, job.project, "start a win-rate evaluation (it spends the project's LLM budget)")
+        require_project_admin(
+            request.user, job.project, "start a win-rate evaluation (it spends the project's LLM budget)"
+        )
         data = WinRateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data

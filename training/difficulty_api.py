@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.pagination import PAGE_PARAMETERS, paginated
-from projects.models import DATA_ROLES, Role
-from projects.selectors import get_project_for_user, role_in_project
+from projects.access import require_project_admin
+from projects.models import DATA_ROLES
+from projects.selectors import get_project_for_user
 from selfinstruct.difficulty import METRICS
 from selfinstruct.selectors import difficulty_histogram, difficulty_scorers
 from training import difficulty, selectors
@@ -42,11 +42,6 @@ class DifficultyRunInputSerializer(serializers.Serializer):
     max_length = serializers.IntegerField(required=False, default=1024, min_value=32, max_value=8192)
 
 
-def _admin_only(user, project, what: str) -> None:
-    if role_in_project(user=user, project=project) != Role.ADMIN:
-        raise PermissionDenied(f"only project admins may {what}")
-
-
 class DifficultyRunListCreateApi(APIView):
     @extend_schema(parameters=PAGE_PARAMETERS, responses=DifficultyRunSerializer(many=True))
     def get(self, request):
@@ -66,7 +61,7 @@ class DifficultyRunListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
-        _admin_only(request.user, project, "start difficulty runs")
+        require_project_admin(request.user, project, "start difficulty runs")
         job = None
         if values["job"] is not None:
             job = selectors.get_job_for_user(user=request.user, job_id=values["job"])
@@ -98,7 +93,7 @@ class DifficultyRunCancelApi(APIView):
     )
     def post(self, request, run_id: int):
         run = selectors.get_difficulty_run_for_user(user=request.user, run_id=run_id)
-        _admin_only(request.user, run.project, "cancel difficulty runs")
+        require_project_admin(request.user, run.project, "cancel difficulty runs")
         try:
             difficulty.cancel_difficulty_run(run=run)
         except TrainingJobError as exc:
