@@ -1,6 +1,6 @@
 """Instruction difficulty by perplexity (Cherry-LLM's IFD and the perplexity filters of data-juicer): the metrics
 and the pure arithmetic of percentile bands. Scores are written by `selfinstruct.services.store_difficulty_scores`
-and read by `selfinstruct.selectors` (`difficulty_band_ids`, `difficulty_histogram`)."""
+and read by `selfinstruct.difficulty_selectors` (`difficulty_band_ids`, `difficulty_histogram`)."""
 
 from __future__ import annotations
 

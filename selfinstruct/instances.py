@@ -13,7 +13,8 @@ from django.utils import timezone
 from core.lifecycle import RunStatus
 from llm.client import LLMError, call_llm
 from selfinstruct.batches import finish_batch
-from selfinstruct.engine import (
+from selfinstruct.filters import judge_instances
+from selfinstruct.lane_steps import (
     advance_lane,
     claim_step,
     count_instance_attempt,
@@ -22,7 +23,6 @@ from selfinstruct.engine import (
     request_row,
     reserve_budget,
 )
-from selfinstruct.filters import judge_instances
 from selfinstruct.models import (
     GeneratedInstance,
     GeneratedInstruction,
