@@ -147,8 +147,9 @@ class GenerationRequest(models.Model):
 
     batch = models.ForeignKey(GenerationBatch, on_delete=models.CASCADE, related_name="requests")
     kind = models.CharField(max_length=16, choices=RequestKind.choices, default=RequestKind.TASKS)
+    # SET_NULL: a curator deleting an instruction keeps the batch's log of the requests made for it
     instruction = models.ForeignKey(
-        "GeneratedInstruction", null=True, blank=True, on_delete=models.CASCADE, related_name="stage_two_requests"
+        "GeneratedInstruction", null=True, blank=True, on_delete=models.SET_NULL, related_name="stage_two_requests"
     )
     lane = models.PositiveSmallIntegerField()
     step = models.PositiveIntegerField()
@@ -337,3 +338,39 @@ class RatingRun(models.Model):
 
     def __str__(self) -> str:
         return f"rating run {self.pk} ({self.scorer}, {self.status})"
+
+
+class CurationKind(models.TextChoices):
+    SEED = "seed"
+    INSTRUCTION = "instruction"
+
+
+class CurationAction(models.TextChoices):
+    EDIT = "edit"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    DELETE = "delete"
+
+
+class CurationEvent(models.Model):
+    """One curator's change to a seed task or a generated instruction (selfinstruct/curation.py): who, when, how
+    (page, api, cli; `bulk` for a bulk action) and each changed field as {field: [old, new]} (a deletion: the row's
+    fields as they were). The object is named by kind and id, not a foreign key, so its history outlives it."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="curation_events")
+    kind = models.CharField(max_length=16, choices=CurationKind.choices)
+    object_id = models.PositiveBigIntegerField()
+    action = models.CharField(max_length=16, choices=CurationAction.choices)
+    changes = models.JSONField(default=dict)
+    via = models.CharField(max_length=16, blank=True, help_text="page, api or cli")
+    bulk = models.BooleanField(default=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Kept when the account is deleted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "kind", "object_id", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind} {self.object_id} by {self.actor_name or '-'}"

@@ -171,6 +171,18 @@ def locked_pool(project_id: int):
         raise
 
 
+@contextmanager
+def pool_write_lock(project_id: int):
+    """A transaction holding the project's pool lock, without loading an index: for writes that change rows
+    already in the pool (curation), which call `invalidate_pool` before leaving, so an index loaded here would
+    only be dropped."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(project_id)])
+        yield
+
+
 def forget_pools() -> None:
     """Drop every cached pool (tests; or after rows were removed from a pool)."""
     _pools.clear()

@@ -2,10 +2,22 @@
 
 from django.urls import path
 
-from selfinstruct import api, rating_api
+from selfinstruct import api, curation_api, rating_api
 
 api_urlpatterns = [
     path("projects/<slug:slug>/seeds", api.SeedImportApi.as_view(), name="project-seeds"),
+    path("projects/<slug:slug>/seeds/bulk", curation_api.SeedBulkApi.as_view(), name="project-seeds-bulk"),
+    path("projects/<slug:slug>/seeds/<int:item_id>", curation_api.SeedItemApi.as_view(), name="project-seed"),
+    path(
+        "projects/<slug:slug>/instructions/bulk",
+        curation_api.InstructionBulkApi.as_view(),
+        name="project-instructions-bulk",
+    ),
+    path(
+        "projects/<slug:slug>/instructions/<int:item_id>",
+        curation_api.InstructionItemApi.as_view(),
+        name="project-instruction",
+    ),
     path("projects/<slug:slug>/taxonomy", rating_api.TaxonomyApi.as_view(), name="project-taxonomy"),
     path("generation-batches", api.BatchListCreateApi.as_view(), name="batch-list"),
     path("generation-batches/<int:batch_id>", api.BatchDetailApi.as_view(), name="batch-detail"),

@@ -33,7 +33,8 @@ def openapi_document() -> dict:
 def _path_template(path: str) -> str | None:
     if path.startswith("/api/v1/"):
         path = path.rstrip("/")  # the slashed forms older clients use are answered as the canonical path
-    for template in openapi_document()["paths"]:
+    # literal segments first: /seeds/bulk is its own operation, not /seeds/{item_id}
+    for template in sorted(openapi_document()["paths"], key=lambda t: t.count("{")):
         pattern = re.escape(template).replace(r"\{name\}", ".+")  # a file path inside a job's folder
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", r"[^/]+", pattern) + "$"
         if re.match(pattern, path):
