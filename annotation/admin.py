@@ -87,7 +87,8 @@ class PromptAdmin(admin.ModelAdmin):
                     request,
                     f"Imported {summary.completions_created} completion(s) from {', '.join(summary.models)}; "
                     f"{summary.tasks_created} ranking task(s) created, "
-                    f"{summary.completions_skipped} already there.",
+                    f"{summary.completions_skipped} already there, {summary.completions_merged} identical answer(s) "
+                    f"merged, {summary.prompts_single_answer} prompt(s) with a single distinct answer.",
                     messages.SUCCESS,
                 )
                 return redirect("admin:annotation_rankingtask_changelist")

@@ -102,6 +102,9 @@ class SamplingRun(models.Model):
     prompts_total = models.PositiveIntegerField(default=0)
     prompts_done = models.PositiveIntegerField(default=0)
     prompts_failed = models.PositiveIntegerField(default=0)
+    prompts_single_answer = models.PositiveIntegerField(
+        default=0, help_text="Prompts whose completions were all one text (up to whitespace): nothing to rank, no task."
+    )
     completions_created = models.PositiveIntegerField(default=0)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
@@ -145,6 +148,14 @@ class Completion(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     llm_request_id = models.BigIntegerField(null=True, blank=True)
+    same_as = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+        help_text="The completion with the same text (up to whitespace) that stands for this one in its ranking task.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,7 @@ from itertools import combinations
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
+from annotation.duplicates import also_from
 from annotation.models import (
     Completion,
     Consensus,
@@ -100,11 +101,13 @@ def rm_agreement_gap(*, stats: dict) -> str:
 
 def task_detail(*, project, task_id: int) -> dict | None:
     """One ranking task for the admin's task page: the prompt, its completions (with letters as labelers saw them,
-    and reward scores), every human ranking, the consensus, the newest judge ranking and the RM's order."""
+    reward scores, and who else gave the same answer), every human ranking, the consensus, the newest judge ranking
+    and the RM's order."""
     task = RankingTask.objects.filter(project=project, pk=task_id).select_related("prompt").first()
     if task is None:
         return None
-    completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids)}
+    completions = {c.pk: c for c in Completion.objects.filter(pk__in=task.completion_ids).select_related("endpoint")}
+    merged = also_from(task.completion_ids)
     letters = {cid: chr(ord("A") + i) for i, cid in enumerate(task.completion_ids)}
     scores: dict[int, float] = {}
     if task.rm_job_id:
@@ -119,6 +122,7 @@ def task_detail(*, project, task_id: int) -> dict | None:
         {
             "letter": letters[cid],
             "completion": completions.get(cid),
+            "also_from": merged.get(cid, []),
             "rm_score": scores.get(cid),
             "judge_score": judge_scores.get(cid),
         }

@@ -54,6 +54,9 @@ class SamplingOutputSerializer(serializers.Serializer):
     prompts_total = serializers.IntegerField()
     prompts_done = serializers.IntegerField()
     prompts_failed = serializers.IntegerField()
+    prompts_single_answer = serializers.IntegerField(
+        help_text="Prompts whose completions were all one text (up to whitespace): no ranking task."
+    )
     completions_created = serializers.IntegerField()
     error = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()

@@ -1,5 +1,6 @@
 """Sampling runs: K completions per prompt from one or more endpoints, in idempotent chunks on the default queue
-(a slot that has its completion is skipped), in the one run lifecycle (core.lifecycle)."""
+(a slot that has its completion is skipped), in the one run lifecycle (core.lifecycle). A prompt's identical answers
+(up to whitespace) are one item of its ranking task; a prompt whose answers are all one text gets no task."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from annotation.models import (
     SamplingChunk,
     SamplingRun,
 )
-from annotation.services import AnnotationError, collect_prompts, create_ranking_task, get_ranking_config
+from annotation.services import AnnotationError, collect_prompts, get_ranking_config, make_ranking_task
 from core import lifecycle
 from core.lifecycle import RunStatus
 from llm.client import LLMError, call_llm
@@ -141,6 +142,7 @@ def _run_sampling_chunk(run_id: int, number: int) -> None:
     endpoints = {e.pk: e for e in LLMEndpoint.objects.filter(pk__in=[p["endpoint_id"] for p in run.plan])}
     config = get_ranking_config(project=run.project)
     failed = 0
+    single = 0
     created_total = 0
     for prompt in Prompt.objects.filter(pk__in=chunk.prompt_ids).order_by("pk"):
         if lifecycle.status(lifecycle.kind("sampling"), run_id) != RunStatus.RUNNING:
@@ -192,9 +194,10 @@ def _run_sampling_chunk(run_id: int, number: int) -> None:
         if prompt_failed:
             failed += 1
             continue
-        mine = Completion.objects.filter(prompt=prompt, sampling_run=run).order_by("origin_key")
-        ids = list(mine.values_list("pk", flat=True))
-        create_ranking_task(prompt=prompt, origin=f"run:{run.pk}", completion_ids=ids, required=config.overlap)
+        mine = list(Completion.objects.filter(prompt=prompt, sampling_run=run))
+        mine.sort(key=lambda c: int(c.origin_key.rsplit(":", 1)[1]))  # slot order: slot 0 stands for its copies
+        made = make_ranking_task(prompt=prompt, origin=f"run:{run.pk}", completions=mine, required=config.overlap)
+        single += made.single_answer
     with transaction.atomic():
         if SamplingChunk.objects.filter(pk=chunk.pk, done=False).update(done=True) != 1:
             return  # a redelivered copy finished it first
@@ -203,6 +206,7 @@ def _run_sampling_chunk(run_id: int, number: int) -> None:
             chunks_done=F("chunks_done") + 1,
             prompts_done=F("prompts_done") + len(chunk.prompt_ids) - failed,
             prompts_failed=F("prompts_failed") + failed,
+            prompts_single_answer=F("prompts_single_answer") + single,
             completions_created=F("completions_created") + created_total,
         )
         run.refresh_from_db()

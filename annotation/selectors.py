@@ -12,6 +12,7 @@ from django.db.models import Count, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
+from annotation.duplicates import also_from
 from annotation.models import (
     Assignment,
     AssignmentStatus,
@@ -341,7 +342,8 @@ def judge_stats(*, project) -> dict:
 
 def _unscored(project, job_id: int) -> QuerySet[Completion]:
     prompt_ids = RankingTask.objects.filter(project=project).values("prompt_id")
-    return Completion.objects.filter(prompt_id__in=prompt_ids).exclude(reward_scores__job_id=job_id)
+    distinct = Completion.objects.filter(prompt_id__in=prompt_ids, same_as__isnull=True)  # a merged copy: no item
+    return distinct.exclude(reward_scores__job_id=job_id)
 
 
 def count_completions_to_score(*, project, job_id: int) -> int:
@@ -376,13 +378,16 @@ def rankings_for_projects(*, projects) -> QuerySet[Ranking]:
     )
 
 
-def completion_counts(*, project) -> dict:
-    return dict(
+def completion_counts(*, project) -> list[dict]:
+    """[{"endpoint", "model", "n"}]: the project's completions by the endpoint that wrote them (two endpoints that
+    serve one model name stay apart), then by model; imported answers have endpoint ""."""
+    rows = (
         Completion.objects.filter(prompt__project=project)
-        .values_list("model")
+        .values("endpoint__name", "model")
         .annotate(n=Count("id"))
-        .values_list("model", "n")
+        .order_by("endpoint__name", "model")
     )
+    return [{"endpoint": r["endpoint__name"] or "", "model": r["model"], "n": r["n"]} for r in rows]
 
 
 def iter_ranked_tasks(
@@ -397,9 +402,10 @@ def iter_ranked_tasks(
     min_agreement: float | None = None,
     chunk_size: int = 500,
 ):
-    """Ranked tasks streamed in id order, each with its prompt, completion texts and models, and either its raw
-    rankings (one entry per labeler) or its consensus ranking. Gold rankings and flag-only submissions are left
-    out; with min_agreement, only tasks ranked by ≥ 2 labelers whose mean pairwise agreement reaches it."""
+    """Ranked tasks streamed in id order, each with its prompt, completion texts and models (and `also_from`, the
+    sources of identical answers merged into one), and either its raw rankings (one entry per labeler) or its
+    consensus ranking. Gold rankings and flag-only submissions are left out; with min_agreement, only tasks ranked
+    by ≥ 2 labelers whose mean pairwise agreement reaches it."""
     tasks = RankingTask.objects.filter(project=project, is_gold=False, rankings_count__gt=0)
     if languages:
         tasks = tasks.filter(prompt__language__in=languages)
@@ -428,6 +434,8 @@ def iter_ranked_tasks(
                 "id", "text", "model", "endpoint__name", "sampling_run_id"
             )
         }
+        for cid, sources in also_from(completions).items():  # identical answers merged into one item
+            completions[cid]["also_from"] = sources
         for task in task_rows:
             raw = by_task.get(task.pk, [])
             if not raw:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from annotation.duplicates import merge_identical
 from annotation.files import AnnotationFileError, PromptRow, iter_completion_file, iter_prompt_list
 from annotation.models import (
     MAX_K,
@@ -122,6 +123,8 @@ class ImportSummary:
     prompts_created: int = 0
     completions_created: int = 0
     completions_skipped: int = 0
+    completions_merged: int = 0  # identical (up to whitespace) to another model's answer: one item with it
+    prompts_single_answer: int = 0  # every model gave the same answer: nothing to rank, no task
     tasks_created: int = 0
     models: list[str] = field(default_factory=list)
 
@@ -157,8 +160,9 @@ def import_completion_uploads(*, project, uploads) -> ImportSummary:
 
 def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -> ImportSummary:
     """Each file = one model's responses keyed by prompt. All files are read and checked before anything is
-    written, and everything is written in one transaction. With make_tasks, every prompt that now has ≥ 2 imported
-    completions (at most 9) gets a ranking task (origin "import") if it has none yet.
+    written, and everything is written in one transaction. With make_tasks, every prompt that now has ≥ 2 distinct
+    imported completions (at most 9; answers identical up to whitespace are one item) gets a ranking task (origin
+    "import") if it has none yet.
     Files are read twice, a row at a time (check, then write), so memory never holds a whole file."""
     paths = [Path(p) for p in paths]
     owner: dict[str, Path] = {}
@@ -189,12 +193,13 @@ def import_completions(*, project, paths: list[Path], make_tasks: bool = True) -
         if make_tasks:
             config = get_ranking_config(project=project)
             for prompt in Prompt.objects.filter(pk__in=touched).order_by("pk"):
-                imported = prompt.completions.filter(origin_key__startswith="import:").order_by("pk")
-                ids = list(imported.values_list("pk", flat=True))
-                if MIN_K <= len(ids) <= MAX_K:
-                    summary.tasks_created += create_ranking_task(
-                        prompt=prompt, origin="import", completion_ids=ids, required=config.overlap
-                    )[1]
+                imported = list(prompt.completions.filter(origin_key__startswith="import:").order_by("pk"))
+                if len(imported) < MIN_K:
+                    continue
+                made = make_ranking_task(prompt=prompt, origin="import", completions=imported, required=config.overlap)
+                summary.tasks_created += made.created
+                summary.completions_merged += made.merged
+                summary.prompts_single_answer += made.single_answer
     return summary
 
 
@@ -212,6 +217,33 @@ def create_ranking_task(*, prompt: Prompt, origin: str, completion_ids: list[int
         defaults={"project_id": prompt.project_id, "completion_ids": order, "required": required},
     )
     return task, created
+
+
+@dataclass(frozen=True)
+class TaskMade:
+    task: RankingTask | None
+    created: bool = False
+    merged: int = 0  # completions folded into another with the same text
+    single_answer: bool = False  # fewer than two distinct answers: no task
+    too_many: bool = False  # more than MAX_K distinct answers: no task
+
+
+def make_ranking_task(*, prompt: Prompt, origin: str, completions: list[Completion], required: int) -> TaskMade:
+    """The ranking task of a prompt's completions (in their given order), unless it exists: completions identical up
+    to whitespace become one item first (the first stands for them; the others point at it). A prompt left with
+    fewer than two distinct answers gets no task, nor one with more than MAX_K. An existing task is left as it is."""
+    existing = RankingTask.objects.filter(prompt=prompt, origin=origin).first()
+    if existing is not None:
+        return TaskMade(task=existing)
+    with transaction.atomic():
+        distinct = merge_identical(completions)
+        merged = len(completions) - len(distinct)
+        if len(distinct) < MIN_K:
+            return TaskMade(task=None, merged=merged, single_answer=True)
+        if len(distinct) > MAX_K:
+            return TaskMade(task=None, merged=merged, too_many=True)
+        task, created = create_ranking_task(prompt=prompt, origin=origin, completion_ids=distinct, required=required)
+    return TaskMade(task=task, created=created, merged=merged)
 
 
 def set_gold(*, task: RankingTask, ranking) -> RankingTask:

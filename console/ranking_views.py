@@ -231,6 +231,9 @@ def import_completions(request, slug: str):
                 "models": ", ".join(summary.models),
                 "tasks": summary.tasks_created,
                 "skipped": summary.completions_skipped,
-            },
+            }
+            + " "
+            + _("%(merged)d identical answers merged; %(single)d prompts with a single distinct answer (no task).")
+            % {"merged": summary.completions_merged, "single": summary.prompts_single_answer},
         )
     return redirect("console-sampling", slug=project.slug)

@@ -1,10 +1,12 @@
 """The rows of a dataset version as it is built, streamed from the pool (SFT) or the rankings (preference), with
-their stats and lineage gathered on the way."""
+their stats and lineage gathered on the way. A preference pair whose two answers are one text (up to whitespace)
+is never written: it teaches nothing; lineage["dropped"]["identical_pair"] counts them."""
 
 from __future__ import annotations
 
 import statistics
 
+from annotation.duplicates import same_text
 from annotation.rankings import ordered_pairs
 from annotation.selectors import iter_ranked_tasks
 from exports.models import DatasetVersion
@@ -105,6 +107,7 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
     use_consensus = f.get("consensus", False)
     with_margin = f.get("margin", True)
     labelers, models, endpoints, runs, rankings, agreements, tasks = set(), set(), set(), set(), 0, [], 0
+    identical = 0
     for task in iter_ranked_tasks(
         project=version.project,
         labelers=f.get("labelers"),
@@ -127,15 +130,35 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
                 endpoints.add(c["endpoint__name"])
             if c["sampling_run_id"]:
                 runs.add(c["sampling_run_id"])
+            for other in c.get("also_from", []):
+                models.add(other["model"])
+                if other["endpoint"]:
+                    endpoints.add(other["endpoint"])
         prompt = prompt_text(task["instruction"], task["input"])
         for ordering in task["orderings"]:
             for chosen, rejected, distance in ordered_pairs(ordering["ranking"]):
                 if chosen not in completions or rejected not in completions:
                     continue
+                if same_text(completions[chosen]["text"], completions[rejected]["text"]):
+                    identical += 1  # a task made before identical answers were merged
+                    continue
                 stats.length("prompt", prompt)
                 stats.length("chosen", completions[chosen]["text"])
                 stats.length("rejected", completions[rejected]["text"])
                 stats.margins[distance] += 1
+                source = {
+                    "task_id": task["task_id"],
+                    "ranking_id": ordering["ranking_id"],
+                    "labeler": ordering["labeler"],
+                    "consensus": use_consensus,
+                    "chosen_id": chosen,
+                    "rejected_id": rejected,
+                    "chosen_model": completions[chosen]["model"],
+                    "rejected_model": completions[rejected]["model"],
+                }
+                for side, cid in (("chosen", chosen), ("rejected", rejected)):
+                    if completions[cid].get("also_from"):  # only then: other rows keep their bytes and hashes
+                        source[f"{side}_also_from"] = completions[cid]["also_from"]
                 yield {
                     "group_id": f"prompt-{task['prompt_id']}",
                     "prompt": prompt,
@@ -144,16 +167,7 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
                     "margin": float(distance) if with_margin else 0.0,
                     "language": task["language"],
                     "category": task["category"],
-                    "source": {
-                        "task_id": task["task_id"],
-                        "ranking_id": ordering["ranking_id"],
-                        "labeler": ordering["labeler"],
-                        "consensus": use_consensus,
-                        "chosen_id": chosen,
-                        "rejected_id": rejected,
-                        "chosen_model": completions[chosen]["model"],
-                        "rejected_model": completions[rejected]["model"],
-                    },
+                    "source": source,
                 }
     lineage.update(
         tasks=tasks,
@@ -163,6 +177,7 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         endpoints=sorted(endpoints),
         sampling_runs=sorted(runs),
         from_consensus=use_consensus,
+        dropped={"identical_pair": identical},
     )
     if agreements:
         lineage["mean_agreement"] = round(statistics.fmean(agreements), 4)

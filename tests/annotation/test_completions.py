@@ -20,11 +20,13 @@ MODELS = ["davinci-self-instruct", "davinci-t0-ft", "text-davinci-001", "text-da
 
 
 @pytest.mark.shared_data
-def test_the_self_instruct_prediction_files_become_252_tasks_of_four(project):
+def test_the_self_instruct_prediction_files_become_a_task_per_prompt_with_distinct_answers(project):
     paths = [HUMAN_EVAL / f"{m}_predictions.jsonl" for m in MODELS]
     summary = import_completions(project=project, paths=paths)
     assert sorted(summary.models) == MODELS
-    assert summary.prompts_created == 252 and summary.completions_created == 1008 and summary.tasks_created == 252
+    assert summary.prompts_created == 252 and summary.completions_created == 1008
+    # answers identical up to whitespace are one item; 6 prompts got one answer from all four models: no task
+    assert summary.tasks_created == 246 and summary.prompts_single_answer == 6 and summary.completions_merged == 57
     task = RankingTask.objects.filter(project=project).first()
     assert (
         task.k == 4

@@ -12,8 +12,8 @@ from projects.selectors import get_project_by_slug
 class Command(BaseCommand):
     help = (
         "Import model completions keyed by prompt (JSONL: {instruction, input, response} or {prompt, completion}; "
-        "the model name comes from the file name or a 'model' field). Each prompt with 2-9 completions becomes a "
-        "ranking task."
+        "the model name comes from the file name or a 'model' field). Each prompt with 2-9 distinct completions "
+        "becomes a ranking task (answers identical up to whitespace are one item)."
     )
 
     def add_arguments(self, parser):
@@ -32,5 +32,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"models: {', '.join(summary.models)}; prompts created: {summary.prompts_created}; completions "
             f"created: {summary.completions_created}, already there: {summary.completions_skipped}; ranking tasks "
-            f"created: {summary.tasks_created}"
+            f"created: {summary.tasks_created}; identical answers merged: {summary.completions_merged}; prompts with "
+            f"a single distinct answer (no task): {summary.prompts_single_answer}"
         )

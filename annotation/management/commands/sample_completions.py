@@ -73,7 +73,8 @@ def wait_for_sampling(command: BaseCommand, run_id: int, *, timeout: float | Non
     run = wait_for_run(command, SamplingRun.objects.get(pk=run_id), timeout=timeout, unit="prompt")
     command.stdout.write(
         f"run {run_id} {run.status}: {run.prompts_done} prompt(s) done, {run.prompts_failed} failed, "
-        f"{run.completions_created} completion(s)"
+        f"{run.completions_created} completion(s); {run.prompts_single_answer} prompt(s) with a single distinct "
+        "answer (no task)"
     )
     if run.status != RunStatus.SUCCEEDED:
         raise CommandError(f"run {run_id} {run.status}: {run.error}")
