@@ -4,6 +4,8 @@ watch the runs live, and see how the pool spreads by a metric — the histogram,
 instructions a band keeps — with links that review or build a dataset version from that band. Also the pool's
 diversity report and the project's task-type taxonomy (edited here, or reset to BELLE's)."""
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,8 +18,10 @@ from django.views.decorators.http import require_POST
 from console.access import admin_project
 from console.forms import TaxonomyForm
 from core.forms import add_service_error
+from llm.health import endpoint_choices
 from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS
+from selfinstruct.difficulty_selectors import difficulty_metric_counts
 from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import (
@@ -54,7 +58,7 @@ class RatingRunForm(forms.Form):
 
     def __init__(self, *args, endpoints=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["endpoint"].choices = [(e.name, e.name) for e in endpoints]
+        self.fields["endpoint"].choices = endpoint_choices(endpoints)
 
 
 class BandForm(forms.Form):
@@ -71,7 +75,9 @@ def _context(request, project, form=None, rating_form=None) -> dict:
     values = band.cleaned_data if band.is_valid() else {}
     scorers = difficulty_scorers(project=project)
     scorer = values.get("scorer") or (scorers[0]["scorer"] if scorers else "")
-    metric = values.get("metric") or "ifd"
+    # the metric asked for; else the first this scorer has (a judge rates complexity and quality, a model has IFD)
+    metric_counts = difficulty_metric_counts(project=project, scorer=scorer) if scorer else {}
+    metric = values.get("metric") or next((m for m in METRICS if metric_counts.get(m)), "ifd")
     easiest, hardest = values.get("drop_easiest") or 0, values.get("drop_hardest") or 0
     chart = difficulty_histogram(project=project, scorer=scorer, metric=metric) if scorer else {"n": 0}
     kept = None
@@ -91,7 +97,10 @@ def _context(request, project, form=None, rating_form=None) -> dict:
         "scorers": scorers,
         "scorer": scorer,
         "metric": metric,
-        "metrics": METRICS,
+        "metrics": [(m, metric_counts.get(m, 0)) for m in METRICS],
+        "scorer_metrics": [m for m in METRICS if metric_counts.get(m)],
+        # the live fragment keeps the band the page shows
+        "band_query": urlencode({k: request.GET[k][:200] for k in BandForm.base_fields if k in request.GET}),
         "drop_easiest": easiest,
         "drop_hardest": hardest,
         "band_error": band.errors if band.is_bound and not band.is_valid() else None,
@@ -167,9 +176,10 @@ def rating_cancel(request, slug: str, run_id: int):
 
 @login_required
 def difficulty_live(request, slug: str):
-    """The runs table alone: the page polls it while a run is queued or running."""
+    """The runs and the distribution: the page polls them while a run is queued or running, and once more after
+    the last one ends (that answer no longer polls)."""
     project = admin_project(request, slug)
-    return render(request, "console/difficulty_runs.html", _context(request, project))
+    return render(request, "console/difficulty_results.html", _context(request, project))
 
 
 @login_required

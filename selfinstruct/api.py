@@ -19,7 +19,7 @@ from selfinstruct.batches import cancel_batch, pause_batch, resume_batch, start_
 from selfinstruct.models import GenerationBatch
 from selfinstruct.seeds import SEED_FORMATS, SeedFileError
 from selfinstruct.selectors import batch_progress, batches_for_projects
-from selfinstruct.services import BatchError, import_seed_upload
+from selfinstruct.services import DUPLICATE_IDS_SHOWN, BatchError, import_seed_upload
 
 ADMIN_ROLES = (Role.ADMIN,)
 
@@ -184,6 +184,12 @@ class SeedImportApi(APIView):
                     "created": serializers.IntegerField(),
                     "duplicates": serializers.IntegerField(),
                     "by_language": serializers.DictField(child=serializers.IntegerField()),
+                    "duplicate_ids": serializers.ListField(
+                        child=serializers.CharField(),
+                        help_text="Source ids (first 20) of imported seeds that another seed of the project shares.",
+                    ),
+                    "duplicate_id_count": serializers.IntegerField(),
+                    "warnings": serializers.ListField(child=serializers.CharField()),
                 },
             ),
             400: ErrorSerializer,
@@ -202,6 +208,13 @@ class SeedImportApi(APIView):
         except SeedFileError as exc:  # every bad row, the first one in "detail"
             return Response({"detail": str(exc), "problems": exc.problems}, status=400)
         return Response(
-            {"created": result.created, "duplicates": result.duplicates, "by_language": result.by_language},
+            {
+                "created": result.created,
+                "duplicates": result.duplicates,
+                "by_language": result.by_language,
+                "duplicate_ids": list(result.duplicate_ids[:DUPLICATE_IDS_SHOWN]),
+                "duplicate_id_count": len(result.duplicate_ids),
+                "warnings": [result.duplicate_ids_warning] if result.duplicate_ids else [],
+            },
             status=201,
         )

@@ -142,12 +142,21 @@ def pause_batch(*, batch: GenerationBatch) -> None:
 
 
 def resume_batch(*, batch: GenerationBatch) -> None:
+    """paused → running, and every lane's current step is sent at once (no countdown, not left to the reconciler).
+
+    The lanes keep their tokens: a step that was still running when the batch was paused (its LLM call under way)
+    is not thrown away but recorded when it ends, and its chain goes on. Its lane's step, sent again here, then
+    finds the step done (a step is claimed once, by number) and does nothing; a resume that finds the batch
+    running already (twice, or racing another) changes nothing."""
     with transaction.atomic():
         if not lifecycle.move(
             batch_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0
         ):
             raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
-        send_batch(batch.pk)
+        lanes = GenerationLane.objects.filter(batch_id=batch.pk)
+        lanes.update(heartbeat_at=timezone.now())  # a paused lane's old heartbeat must not read as a stall
+        for lane in lanes:
+            enqueue_step(lane)
 
 
 def cancel_batch(*, batch: GenerationBatch) -> None:

@@ -1,5 +1,5 @@
-"""Reads for difficulty scores: the instructions a scorer has still to score, which models scored, the values of a
-metric, the instructions inside a difficulty band, and a metric's histogram."""
+"""Reads for difficulty scores: the instructions a scorer has still to score, which models scored, which metrics
+each has, the values of a metric, the instructions inside a difficulty band, and a metric's histogram."""
 
 from __future__ import annotations
 
@@ -60,6 +60,19 @@ def difficulty_scorers(*, project) -> list[dict]:
         .order_by("-last")
     )
     return [{"scorer": r["scorer"], "n": r["n"]} for r in rows]
+
+
+def difficulty_metric_counts(*, project, scorer: str) -> dict[str, int]:
+    """{metric: accepted instructions that have it} by `scorer`, every metric named (0 when none has it): a model
+    scorer has the perplexities and IFD, an LLM judge complexity and quality."""
+    from selfinstruct.difficulty import METRICS
+    from selfinstruct.models import DifficultyScore
+
+    rows = DifficultyScore.objects.filter(
+        scorer=scorer, instruction__project=project, instruction__status=InstructionStatus.ACCEPTED
+    )
+    counts = rows.aggregate(**{metric: Count(metric) for metric in METRICS})  # Count skips NULLs
+    return {metric: counts[metric] or 0 for metric in METRICS}
 
 
 def difficulty_values(*, project, scorer: str, metric: str, batch_ids: list[int] | None = None) -> dict[int, float]:

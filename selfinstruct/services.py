@@ -26,6 +26,7 @@ from selfinstruct.templates_builtin import BUILTINS
 from selfinstruct.text import detect_language, instruction_key, normalize_whitespace
 
 SEED_BATCH = 500  # seed rows written per INSERT while a file is imported
+DUPLICATE_IDS_SHOWN = 20  # source ids a duplicate-id warning lists before "and N more"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,18 @@ class ImportResult:
     created: int
     duplicates: int
     by_language: dict[str, int]
+    duplicate_ids: tuple[str, ...] = ()  # source ids of imported rows that an earlier row or seed already had
+
+    @property
+    def duplicate_ids_warning(self) -> str:
+        """The warning for seeds imported under a source id the project already had ("" when none did)."""
+        if not self.duplicate_ids:
+            return ""
+        shown = ", ".join(self.duplicate_ids[:DUPLICATE_IDS_SHOWN])
+        more = len(self.duplicate_ids) - DUPLICATE_IDS_SHOWN
+        return f"{len(self.duplicate_ids)} imported seed(s) share a source id with another seed: {shown}" + (
+            f" and {more} more" if more > 0 else ""
+        )
 
 
 def import_seed_upload(*, project, upload, fmt: str = "auto") -> ImportResult:
@@ -46,14 +59,20 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
     """Import a seed file (Self-Instruct/BELLE JSONL, Alpaca JSON list, CSV) into the project, all or nothing.
 
     Exact duplicates (whitespace-normalized, case-folded instruction), within the file or against the project's
-    existing seeds, are skipped and counted. Raises SeedFileError naming file, line and field. The file is read
-    twice, a row at a time (checked whole, then written in batches), so memory never holds the whole file.
+    existing seeds, are skipped and counted. A row imported under a source id that an earlier row of the file or a
+    seed already in the project has (two seed files both numbering from seed_task_0) is imported and its id
+    reported in `duplicate_ids`. The language is the instruction's own (`detect_language`), not its answers'.
+    Raises SeedFileError naming file, line and field. The file is read twice, a row at a time (checked whole, then
+    written in batches), so memory never holds the whole file.
     """
     check_seed_file(Path(path), fmt=fmt, display_name=display_name)
     source = (display_name or Path(path).name)[:200]
-    created, duplicates, by_language = 0, 0, {}
+    created, duplicates, by_language, duplicate_ids = 0, 0, {}, []
     with locked_pool(project.pk):
         seen = set(SeedTask.objects.filter(project=project).values_list("instruction_key", flat=True))
+        seen_ids = set(
+            SeedTask.objects.filter(project=project).exclude(external_id="").values_list("external_id", flat=True)
+        )
         batch = []
         for row in iter_seed_file(Path(path), fmt=fmt, display_name=display_name):
             key = instruction_key(row.key_text)
@@ -61,7 +80,11 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
                 duplicates += 1
                 continue
             seen.add(key)
-            language = detect_language(row.instruction + " " + " ".join(i["output"] for i in row.instances))
+            if row.external_id:
+                if row.external_id in seen_ids:
+                    duplicate_ids.append(row.external_id)
+                seen_ids.add(row.external_id)
+            language = detect_language(row.instruction)
             by_language[language] = by_language.get(language, 0) + 1
             batch.append(
                 SeedTask(
@@ -80,7 +103,9 @@ def import_seed_file(*, project, path: Path, display_name: str | None = None, fm
                 created += len(SeedTask.objects.bulk_create(batch))
                 batch = []
         created += len(SeedTask.objects.bulk_create(batch))
-    return ImportResult(created=created, duplicates=duplicates, by_language=by_language)
+    return ImportResult(
+        created=created, duplicates=duplicates, by_language=by_language, duplicate_ids=tuple(duplicate_ids)
+    )
 
 
 # --- Templates -------------------------------------------------------------------------------------------------

@@ -3,7 +3,11 @@
 import hashlib
 import re
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_COLON = re.compile(r"[:：]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -43,8 +47,27 @@ def instruction_key(text: str) -> str:
     return hashlib.sha256(normalize_whitespace(text).casefold().encode("utf-8")).hexdigest()
 
 
+def _script_units(text: str) -> tuple[int, int]:
+    """(CJK characters, runs of Latin letters) in `text`: an identifier such as `JavaScript` is one unit, as a
+    Chinese character is, so a Chinese sentence naming code is still counted as Chinese."""
+    return len(_IDEOGRAPH.findall(text)), len(_LATIN_WORD.findall(text))
+
+
 def detect_language(text: str) -> str:
-    """'zh' when CJK characters make up at least a fifth of the letters, else 'en'."""
-    cjk = len(_CJK.findall(text))
-    letters = sum(ch.isalpha() for ch in text)
-    return "zh" if cjk and cjk >= 0.2 * max(letters, 1) else "en"
+    """'zh' when the instruction's own words are mostly Chinese, else 'en'.
+
+    Code blocks, inline code and URLs are dropped; then the first line with letters decides (later lines are
+    usually the input or code), and within it the part before a colon when that part holds two or more units
+    ("翻译下面这个句子：I will …" is Chinese, "Translate to Chinese: 今天…" English). CJK characters count against
+    Latin *words*, ties going to Chinese."""
+    text = _URL.sub(" ", _CODE.sub(" ", text))
+    cjk = latin = 0
+    for line in text.splitlines():
+        cjk, latin = _script_units(line)
+        if cjk or latin:
+            head = _COLON.split(line, maxsplit=1)[0]
+            head_cjk, head_latin = _script_units(head)
+            if head != line and head_cjk + head_latin >= 2:
+                cjk, latin = head_cjk, head_latin
+            break
+    return "zh" if cjk and cjk >= latin else "en"

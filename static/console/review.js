@@ -1,5 +1,6 @@
 // Review cards from the keyboard: j/k (or arrows) move between cards, a accepts, r rejects (htmx swaps the card
-// in place and focus stays on it), x ticks the card for a bulk action.
+// in place and the focus moves on to the next card; a click's decision keeps it on the card), x ticks the card for
+// a bulk action.
 (function () {
   "use strict";
   function cards() { return Array.from(document.querySelectorAll("article.review-card")); }
@@ -23,7 +24,7 @@
     else if (key === "k" || key === "ArrowUp") { move(-1); event.preventDefault(); }
     else if (card && (key === "a" || key === "r")) {
       const button = card.querySelector(`[data-decision=${key === "a" ? "accept" : "reject"}]`);
-      if (button) { acted = card; decide(card, button); event.preventDefault(); }
+      if (button) { acted = card; advance = true; decide(card, button); event.preventDefault(); }
     } else if (card && key === "x") {
       const box = card.querySelector("input[type=checkbox]");
       box.checked = !box.checked;
@@ -47,9 +48,10 @@
   // is the old element itself: a card decided before carries data-decided too, and an unrelated settle (a poll)
   // must not count it as the redrawn copy, or the focus would fall to the page when the real swap lands.
   let acted = null;
+  let advance = false; // decided by key: the focus goes on to the next card once the decided one is redrawn
   document.addEventListener("click", function (event) {
     const card = event.target.closest && event.target.closest("article.review-card");
-    if (card && event.target.closest("[data-decision]")) acted = card;
+    if (card && event.target.closest("[data-decision]")) { acted = card; advance = false; }
   });
   function refocus() {
     const card = acted && document.getElementById(acted.id);
@@ -57,7 +59,10 @@
     acted = null; // once: the labeler may already be moving on
     const other = current();
     if (other && other !== card) return; // already on another card (htmx gives the focus back on swap, by id)
-    card.focus({ preventScroll: true });
+    const all = cards();
+    const next = advance ? all[all.indexOf(card) + 1] || card : card;
+    next.focus({ preventScroll: true });
+    if (next !== card) next.scrollIntoView({ block: "nearest" });
   }
   document.addEventListener("htmx:afterSettle", refocus);
   document.addEventListener("htmx:load", refocus);

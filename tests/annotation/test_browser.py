@@ -108,9 +108,13 @@ def test_labeler_ranks_by_keyboard_and_drag_skips_and_flags(browser, live_server
         page.keyboard.press("u")
     assert current_task(page) == task_b and not Ranking.objects.filter(task_id=task_b).exists()
     as_stored = shown_ids(page)  # the task comes back in its stored order
+    page.set_viewport_size({"width": 1200, "height": 600})  # the notice must show where the eye is, not below
     page.focus("li.completion:nth-child(1)")
     page.keyboard.press("Enter")
     assert "not changed the order" in page.inner_text("#notice")
+    box = page.locator("#notice").bounding_box()
+    assert box and box["y"] >= 0 and box["y"] + box["height"] <= 600 and box["height"] > 10, box
+    assert page.get_attribute("#notice", "aria-live") == "polite"
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert Ranking.objects.get(task_id=task_b).ranking == [[i] for i in as_stored]

@@ -1,6 +1,7 @@
 """Generation batches driven in-process against the demo teacher: targets, filters, idempotency, budgets, states."""
 
 import uuid
+from unittest import mock
 
 import pytest
 
@@ -130,7 +131,7 @@ def test_cost_budget(seeded, endpoint):
     assert batch.stop_reason.startswith("cost budget") and 0 < batch.cost_used <= 10
 
 
-def test_pause_resume_cancel(seeded, endpoint):
+def test_pause_resume_cancel(seeded, endpoint, django_capture_on_commit_callbacks):
     batch = start_batch(project=seeded, endpoint=endpoint, template_name="self-instruct", target=100)
     pause_batch(batch=batch)
     lane = GenerationLane.objects.get(batch=batch, number=0)
@@ -138,8 +139,21 @@ def test_pause_resume_cancel(seeded, endpoint):
     assert not GenerationRequest.objects.filter(batch=batch).exists()  # paused: the step does nothing
     with pytest.raises(BatchError, match="only a running batch can be paused"):
         pause_batch(batch=batch)
-    resume_batch(batch=batch)
-    assert GenerationLane.objects.get(pk=lane.pk).token != lane.token  # lanes restarted with new tokens
+    with (
+        mock.patch("selfinstruct.tasks.generation_step_task.apply_async") as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        resume_batch(batch=batch)
+    # every lane's step goes out at once (no countdown): nothing waits for a retry delay or the reconciler
+    assert sorted(call.args[0][1] for call in sent.call_args_list) == list(range(batch.lanes))
+    assert all(call.kwargs["countdown"] == 0 for call in sent.call_args_list)
+    assert sent.call_args_list[0].args[0][2:] == (str(lane.token), 0)  # the lane's token kept: see below
+    with pytest.raises(BatchError, match="only a paused batch can be resumed"):
+        resume_batch(batch=batch)  # a second resume sends nothing more
+    # the step sent again and the one still running from before the pause: one of them records it, once
+    for _ in range(2):
+        run_generation_step(batch_id=batch.pk, lane_number=0, token=str(lane.token), step=0)
+    assert GenerationRequest.objects.filter(batch=batch, lane=0).count() == 1
     cancel_batch(batch=batch)
     batch.refresh_from_db()
     assert batch.status == RunStatus.CANCELLED and batch.finished_at

@@ -89,6 +89,9 @@ def test_seed_upload(api_as, manager, project, tmp_path):
         "created": 2,
         "duplicates": 0,
         "by_language": {"en": 1, "zh": 1},
+        "duplicate_ids": [],
+        "duplicate_id_count": 0,
+        "warnings": [],
     }
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "ok one"}\n{"instruction": ["not", "text"]}\n')
@@ -98,6 +101,26 @@ def test_seed_upload(api_as, manager, project, tmp_path):
     assert response.json()["detail"] == "bad.jsonl, line 2, field 'instruction': must be a string, got list"
     assert SeedTask.objects.count() == 2
     assert client.post("/api/v1/projects/alpha/seeds", {}, format="multipart").status_code == 400
+
+
+def test_seed_upload_warns_of_source_ids_already_used(api_as, manager, project, tmp_path):
+    """Two seed files numbering alike (BELLE's and Self-Instruct's both have seed_task_8) import, with a warning."""
+    client = api_as(manager)
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(
+        "".join(f'{{"id": "seed_task_{n}", "instruction": "Name fruit number {n}."}}\n' for n in range(25))
+    )
+    rows = [f'{{"id": "seed_task_{n}", "instruction": "写出第{n}种蔬菜的名字。"}}' for n in range(24)]
+    second.write_text("\n".join([*rows, '{"id": "seed_task_0", "instruction": "再写一种水果。"}', ""]))
+    with first.open("rb") as f:
+        assert client.post("/api/v1/projects/alpha/seeds", {"file": f}, format="multipart").json()["warnings"] == []
+    with second.open("rb") as f:
+        body = client.post("/api/v1/projects/alpha/seeds", {"file": f}, format="multipart").json()
+    assert body["created"] == 25 and body["by_language"] == {"zh": 25} and body["duplicate_id_count"] == 25
+    assert body["duplicate_ids"] == [f"seed_task_{n}" for n in range(20)]  # the first 20, then the count
+    assert (
+        body["warnings"][0].startswith("25 imported seed(s) share a source id") and "and 5 more" in body["warnings"][0]
+    )
 
 
 def test_seed_upload_is_for_project_admins(api_as, cast, project, tmp_path):

@@ -101,12 +101,23 @@ def test_language_detection():
     assert detect_language("把下面的会议记录整理成三条要点。") == "zh"
     assert detect_language("用Python写一个quick sort函数") == "zh"
     assert detect_language("Translate 你好 into English, please, and explain the tones.") == "en"
+    # the instruction's own script share: code words are one unit each, code, inline code and URLs do not count
+    assert detect_language("编写JavaScript脚本以打印当前日期和时间。") == "zh"
+    assert detect_language("编写\xa0Python\xa0代码来解决此\xa0LeetCode\xa0问题。") == "zh"
+    assert detect_language("解释这段代码：`df.groupby('user_id').agg({'amount': 'sum'})` 的作用") == "zh"
+    assert detect_language("总结 https://example.com/some/long/english/path 的内容") == "zh"
+    assert detect_language("翻译下面这个句子：I will always remember the day we met for the first time.") == "zh"
+    assert detect_language("Translate to Chinese: 今天天气很好，我们去公园散步吧") == "en"
+    assert detect_language("Explain this line:\n```\n打印(你好世界) 中文注释很多很多很多\n```") == "en"
 
 
 def test_import_seeds_command(db, project, tmp_path, capsys):
     path = write_lines(tmp_path / "s.jsonl", [GOOD])
-    call_command("import_seeds", str(path), "--project", "alpha")
-    assert "1 imported (en=1), 0 duplicates skipped" in capsys.readouterr().out
+    other = write_lines(tmp_path / "o.jsonl", [{**GOOD, "instruction": "写一首关于夏天的诗。"}])  # also id t1
+    call_command("import_seeds", str(path), str(other), "--project", "alpha")
+    out = capsys.readouterr().out
+    assert "1 imported (en=1), 0 duplicates skipped" in out and "1 imported (zh=1)" in out
+    assert "o.jsonl: warning: 1 imported seed(s) share a source id with another seed: t1" in out
     bad = write_lines(tmp_path / "bad.jsonl", ['{"instruction": 1}'])
     with pytest.raises(CommandError, match="bad.jsonl, line 1, field 'instruction'"):
         call_command("import_seeds", str(bad), "--project", "alpha")
@@ -122,6 +133,7 @@ def test_import_seeds_command(db, project, tmp_path, capsys):
 def test_real_seed_files_import(db, project, name, language, rows):
     result = import_seed_file(project=project, path=SHARED_DATA / name)
     assert result.created + result.duplicates == rows
-    assert result.by_language.get(language, 0) >= 0.95 * result.created
+    assert result.by_language == {language: result.created}  # every seed: BELLE's code tasks are Chinese too
+    assert result.duplicate_ids == ()
     if language == "en":
         assert SeedTask.objects.filter(is_classification=True).count() == 26

@@ -151,3 +151,27 @@ def test_the_console_page_starts_a_run_charts_it_and_links_a_band_to_review_and_
     assert 'name="scorer" value="tiny-base"' in form and 'name="drop_easiest" value="20"' in form
     client.force_login(cast["labeler"])
     assert client.get("/console/alpha/difficulty/").status_code == 404
+
+
+def test_the_page_defaults_to_a_metric_that_exists_and_refreshes_its_results_while_runs_go(
+    client, cast, project, pool, endpoint
+):
+    from core.lifecycle import RunStatus
+    from selfinstruct.models import RatingRun
+    from selfinstruct.services import store_difficulty_scores
+
+    client.force_login(cast["project_admin"])
+    judge = "judge:teach"  # a judge rates complexity and quality only: no IFD
+    store_difficulty_scores(scorer=judge, scores={i.pk: {"complexity": 3, "quality": 4} for i in pool})
+    page = client.get("/console/alpha/difficulty/").content.decode()
+    assert 'id="difficulty-data"' in page and 'id="no-metric"' not in page
+    assert '<option value="complexity" selected>' in page and "hx-trigger" not in page
+    run = RatingRun.objects.create(project=project, endpoint=endpoint, scorer=judge, status=RunStatus.RUNNING)
+    live = client.get("/console/alpha/difficulty/live", {"metric": "quality"}).content.decode()
+    assert 'hx-trigger="every 2s"' in live and "metric=quality" in live  # the band the page shows is kept
+    assert 'id="difficulty-data"' in live and 'id="rating-runs"' in live  # the distribution refreshes too
+    RatingRun.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    last = client.get("/console/alpha/difficulty/live").content.decode()
+    assert "hx-trigger" not in last and 'data-status="succeeded"' in last
+    asked = client.get("/console/alpha/difficulty/", {"metric": "ifd"}).content.decode()
+    assert 'id="no-metric"' in asked and "This scorer has: complexity, quality." in asked

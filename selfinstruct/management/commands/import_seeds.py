@@ -33,3 +33,5 @@ class Command(BaseCommand):
                 raise CommandError("\n".join(exc.problems) if len(exc.problems) > 1 else str(exc)) from None
             langs = ", ".join(f"{k}={v}" for k, v in sorted(result.by_language.items())) or "none"
             self.stdout.write(f"{path}: {result.created} imported ({langs}), {result.duplicates} duplicates skipped")
+            if result.duplicate_ids:
+                self.stdout.write(self.style.WARNING(f"{path}: warning: {result.duplicate_ids_warning}"))
