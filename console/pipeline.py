@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from annotation.selectors import stage_counts as ranking_counts
 from core import lifecycle
@@ -21,7 +23,8 @@ class Stage:
     numbers: list[tuple[str, int]]
     done: bool
     next_action: str  # what to do next here ("" when the stage needs nothing now)
-    how: str  # where to do it: a command, an API call
+    how: str  # the same from the CLI and the API
+    url: str = ""  # the page where it is done (the next action links there)
 
 
 def stages(*, project) -> list[Stage]:
@@ -41,6 +44,7 @@ def stages(*, project) -> list[Stage]:
             g["seeds"] > 0,
             "" if g["seeds"] else _("Import seed tasks (JSONL, Alpaca JSON or CSV)."),
             f"manage.py import_seeds FILE --project {slug} · POST /api/v1/projects/{slug}/seeds",
+            url=reverse("console-seeds", args=[slug]),
         ),
         Stage(
             "generation",
@@ -49,6 +53,7 @@ def stages(*, project) -> list[Stage]:
             g["batches"] > 0,
             _("Start a generation batch with a teacher endpoint.") if g["seeds"] and not g["batches"] else "",
             f"manage.py generate --project {slug} --endpoint NAME --target N · POST /api/v1/generation-batches",
+            url=reverse("console-new-batch", args=[slug]),
         ),
         Stage(
             "instructions",
@@ -57,6 +62,7 @@ def stages(*, project) -> list[Stage]:
             g["accepted"] > 0,
             "",
             "GET /api/v1/generation-batches/{id}",
+            url=reverse("console-review", args=[slug]),
         ),
         Stage(
             "completions",
@@ -65,6 +71,7 @@ def stages(*, project) -> list[Stage]:
             r["completions"] > 0,
             _("Sample K completions per prompt.") if g["accepted"] and not r["completions"] else "",
             f"manage.py sample_completions --project {slug} --endpoint NAME · POST /api/v1/sampling-runs",
+            url=reverse("console-sampling", args=[slug]),
         ),
         Stage(
             "ranking",
@@ -73,6 +80,7 @@ def stages(*, project) -> list[Stage]:
             r["tasks"] > 0 and open_tasks == 0,
             _("%(n)d tasks wait for labelers.") % {"n": open_tasks} if open_tasks else "",
             f"/label/{slug}/",
+            url=reverse("label-dashboard", args=[slug]),
         ),
         Stage(
             "datasets",
@@ -81,6 +89,7 @@ def stages(*, project) -> list[Stage]:
             d["datasets_ready"] > 0,
             _("Build a dataset version.") if (g["accepted"] or r["rankings"]) and not d["datasets"] else "",
             f"manage.py export_dataset --project {slug} --kind sft|preference · POST /api/v1/datasets",
+            url=reverse("console-datasets", args=[slug]),
         ),
         Stage(
             "models",
@@ -89,9 +98,29 @@ def stages(*, project) -> list[Stage]:
             t["models"] > 0,
             _("Train an SFT or reward model on a ready version.") if d["datasets_ready"] and not t["jobs"] else "",
             "manage.py train --dataset ID --kind sft|reward · POST /api/v1/training-jobs",
+            url=reverse("console-training", args=[slug]),
         ),
     ]
 
 
 def running(*, project) -> list[dict]:
-    return lifecycle.active_runs(project=project)
+    runs = lifecycle.active_runs(project=project)
+    for run in runs:
+        run["kind_label"] = RUN_KIND_LABELS.get(run["kind"], run["kind"])
+    return runs
+
+
+# What the overview's "Running now" panel calls each run kind (core.lifecycle's registered names).
+RUN_KIND_LABELS = {
+    "generation": _lazy("Generation batch"),
+    "sampling": _lazy("Sampling run"),
+    "judge": _lazy("Judge run"),
+    "evaluation": _lazy("Evaluation"),
+    "scoring": _lazy("Reward scoring"),
+    "training": _lazy("Training job"),
+    "dataset-build": _lazy("Dataset build"),
+    "difficulty": _lazy("Difficulty run"),
+    "rating": _lazy("Difficulty rating"),
+    "endpoint-check": _lazy("Endpoint check"),
+    "serving": _lazy("Model server"),
+}

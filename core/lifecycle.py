@@ -26,17 +26,20 @@ from datetime import timedelta
 from django.apps import apps
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    PAUSED = "paused"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    # Labels translated on pages (get_status_display, the `status_label` filter); the English ones equal Django's
+    # default labels, so the models' choices (and their migrations) do not change.
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from projects.models import ApiToken, Invitation, Membership, Project
-from projects.services import validate_new_username
+from projects.models import ApiToken, Invitation, Membership, Project, Role
+from projects.services import add_member, validate_new_username
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,6 +23,13 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
     actions = ["start_generation_batch"]
+
+    def save_related(self, request, form, formsets, change):
+        """A project made here gets its creator as admin unless the form named one: none starts without an admin."""
+        super().save_related(request, form, formsets, change)
+        project = form.instance
+        if not change and not project.memberships.filter(role=Role.ADMIN).exists():
+            add_member(project=project, user=request.user, role=Role.ADMIN)
 
     @admin.action(description="Start a generation batch for the selected project")
     def start_generation_batch(self, request, queryset):

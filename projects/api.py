@@ -45,8 +45,9 @@ class ProjectListApi(ListAPIView):
     @extend_schema(
         request=ProjectInputSerializer,
         responses={201: ProjectOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 409: ErrorSerializer},
-        description="Create a project: site admins, and users allowed to (permission projects.add_project); a "
-        "creator who is not a site admin becomes the project's admin.",
+        description="Create a project, as the site's PROJECT_CREATION allows: `staff` (site admins), `permission` "
+        "(site admins and users given projects.add_project; the default) or `anyone` (every signed-in user). The "
+        "creator becomes the project's admin; a refusal (403) says whom to ask.",
     )
     def post(self, request):
         values = ProjectInputSerializer(data=request.data)

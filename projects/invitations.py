@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from projects.models import Invitation, Membership, Project, Role
 from projects.services import ProjectError, _keep_an_admin, add_member
@@ -31,16 +32,16 @@ def invite_member(*, project: Project, username: str, role: str, invited_by) -> 
     """Invite `username` to `project` as `role`; returns the invitation link's token, to show once. Inviting again
     replaces the earlier invitation (and its link). Errors name the field; none depends on the account existing."""
     if role not in Role.values:
-        raise ProjectError(f"role: one of {Role.values}")
+        raise ProjectError("role: " + _("one of %(roles)s") % {"roles": Role.values})
     if not isinstance(username, str) or not 0 < len(username) <= 150:
-        raise ProjectError("username: between 1 and 150 characters")
+        raise ProjectError("username: " + _("between 1 and 150 characters"))
     token = secrets.token_urlsafe(32)
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
         return token  # the same answer as for an existing account; nothing stored, the link leads nowhere
     if Membership.objects.filter(project=project, user=user).exists():
         # The admin sees the member table already: this tells nothing new.
-        raise ProjectError("username: already a member; change their role in the table")
+        raise ProjectError("username: " + _("already a member; change their role in the table"))
     Invitation.objects.update_or_create(
         project=project,
         user=user,
@@ -75,7 +76,7 @@ def invitation_for(*, user, invitation_id: int | None = None, link: str | None =
 def accept_invitation(*, user, invitation_id: int | None = None, link: str | None = None) -> Membership:
     invitation = invitation_for(user=user, invitation_id=invitation_id, link=link)
     if invitation is None:
-        raise ProjectError("invitation: no such invitation (it may have expired)", code="not_found")
+        raise ProjectError("invitation: " + _("no such invitation (it may have expired)"), code="not_found")
     _keep_an_admin(invitation.project, user, invitation.role)  # already the sole admin there: not demoted by it
     membership = add_member(project=invitation.project, user=user, role=invitation.role)
     invitation.delete()
@@ -85,7 +86,7 @@ def accept_invitation(*, user, invitation_id: int | None = None, link: str | Non
 def decline_invitation(*, user, invitation_id: int) -> None:
     invitation = invitation_for(user=user, invitation_id=invitation_id)
     if invitation is None:
-        raise ProjectError("invitation: no such invitation (it may have expired)", code="not_found")
+        raise ProjectError("invitation: " + _("no such invitation (it may have expired)"), code="not_found")
     invitation.delete()
 
 

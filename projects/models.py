@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import validate_slug
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Project(models.Model):
@@ -21,9 +22,9 @@ class Project(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Project admin"
-    LABELER = "labeler", "Labeler"
-    CONSUMER = "consumer", "API consumer"
+    ADMIN = "admin", _("Project admin")
+    LABELER = "labeler", _("Labeler")
+    CONSUMER = "consumer", _("API consumer")
 
 
 # Who may read a project's data products (datasets, rankings, training jobs, metrics, models, evaluations): its admins
@@ -84,3 +85,14 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} invited to {self.project} as {self.role}"
+
+
+class UserPreference(models.Model):
+    """What a user chose for themselves and keeps across browsers: the pages' language (set by the top bar's
+    switch, applied at each sign-in)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(max_length=16, blank=True, help_text="A code of settings.LANGUAGES; blank: none.")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language or '-'}"

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project, Role, UserPreference
 
 
 def projects_for_user(*, user: AbstractBaseUser, roles: tuple[str, ...] | None = None) -> QuerySet[Project]:
@@ -69,3 +69,10 @@ def has_token(*, user) -> bool:
     from projects.models import ApiToken
 
     return ApiToken.objects.filter(user=user).exists()
+
+
+def language_preference(*, user) -> str:
+    """The language the user chose (a code of settings.LANGUAGES), or "" when they never chose one."""
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    return UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project, Role, UserPreference
 from projects.tokens import issue_token, revoke_token, rotate_token  # noqa: F401 - the token services, re-exported
 
 User = get_user_model()
@@ -44,21 +46,37 @@ MAX_DESCRIPTION_CHARS = 20_000
 
 
 def can_create_projects(user) -> bool:
-    """Site admins, and users a site admin gave the `projects.add_project` permission (project admins are not,
-    by default: they run their own projects)."""
-    return bool(user and user.is_authenticated and (user.is_staff or user.has_perm("projects.add_project")))
+    """Whether `user` may create a project, by the site's PROJECT_CREATION: "staff" (site admins only),
+    "permission" (site admins and users a site admin gave `projects.add_project`), "anyone" (every signed-in user).
+    Site admins always may."""
+    if not (user and user.is_authenticated):
+        return False
+    if user.is_staff or settings.PROJECT_CREATION == "anyone":
+        return True
+    return settings.PROJECT_CREATION == "permission" and user.has_perm("projects.add_project")
+
+
+def creation_refusal() -> str:
+    """Why a user may not create a project here, and whom to ask (in the active language)."""
+    if settings.PROJECT_CREATION == "staff":
+        return _(
+            "Only site admins create projects on this server. Ask a site admin to create one for you; "
+            "they can make you its admin."
+        )
+    return _(
+        "Creating projects needs a site admin's permission (projects.add_project). Ask a site admin to create one "
+        "for you, or to give you that permission."
+    )
 
 
 def create_project_as(
     *, user, slug: str, name: str, description: str = "", guidelines: str = "", admin=None
 ) -> Project:
-    """Create a project for `user` (refused unless can_create_projects); a non-staff creator becomes its admin, and
-    `admin` (a user) too when given. Bad or taken slugs and names are refused naming the field."""
+    """Create a project for `user` (refused unless can_create_projects): the creator becomes its admin — a site
+    admin too, so that no project starts without one — and `admin` (a user) as well when given. Bad or taken slugs
+    and names are refused naming the field."""
     if not can_create_projects(user):
-        raise ProjectError(
-            "only site admins, or users a site admin allowed to (permission projects.add_project), create projects",
-            code="forbidden",
-        )
+        raise ProjectError(creation_refusal(), code="forbidden")
     for field, value, limit in (
         ("slug", slug, 64),
         ("name", name, 200),
@@ -66,8 +84,10 @@ def create_project_as(
         ("guidelines", guidelines, MAX_DESCRIPTION_CHARS),
     ):
         if not isinstance(value, str) or len(value) > limit:
-            raise ProjectError(f"{field}: text of at most {limit} characters")
-    taken = ProjectError(f"slug: a project {slug!r} exists already; choose another slug", code="conflict")
+            raise ProjectError(f"{field}: " + _("text of at most %(n)d characters") % {"n": limit})
+    taken = ProjectError(
+        "slug: " + _("a project %(slug)r exists already; choose another slug") % {"slug": slug}, code="conflict"
+    )
     if Project.objects.filter(slug=slug).exists():
         raise taken
     with transaction.atomic():
@@ -78,7 +98,7 @@ def create_project_as(
             raise ProjectError(f"{field}: {' '.join(errors)}") from None
         except IntegrityError:
             raise taken from None
-        for member in {u for u in (admin, None if user.is_staff else user) if u is not None}:
+        for member in {u for u in (admin, user) if u is not None and u.pk is not None}:
             add_member(project=project, user=member, role=Role.ADMIN)
     return project
 
@@ -168,14 +188,17 @@ def add_project_member(*, project: Project, username: str, role: str, create: bo
     consents, see projects.invitations); with `create`, make the account first (its generated password, and an
     API token for a consumer, are returned once: (membership, password, token)). Errors name the field."""
     if role not in Role.values:
-        raise ProjectError(f"role: one of {Role.values}")
+        raise ProjectError("role: " + _("one of %(roles)s") % {"roles": Role.values})
     if not isinstance(username, str) or not 0 < len(username) <= 150:
-        raise ProjectError("username: between 1 and 150 characters")
+        raise ProjectError("username: " + _("between 1 and 150 characters"))
     user = User.objects.filter(username=username).first()
     password = token = None
     if user is None:
         if not create:
-            raise ProjectError(f"username: no account named {username!r}; tick 'create the account' to make one")
+            raise ProjectError(
+                "username: "
+                + _("no account named %(name)r; tick 'create the account' to make one") % {"name": username}
+            )
         try:
             user, password, token = create_user(
                 username=username, role=SITE_ROLE_FOR[role], project=project, with_token=role == Role.CONSUMER
@@ -185,7 +208,9 @@ def add_project_member(*, project: Project, username: str, role: str, create: bo
         except ValueError as exc:
             raise ProjectError(f"username: {exc}") from None
     elif create:
-        raise ProjectError(f"username: an account named {username!r} exists already; untick 'create' to add it")
+        raise ProjectError(
+            "username: " + _("an account named %(name)r exists already; untick 'create' to add it") % {"name": username}
+        )
     _keep_an_admin(project, user, role)
     return add_member(project=project, user=user, role=role), password, token
 
@@ -198,16 +223,16 @@ def _keep_an_admin(project: Project, user, new_role: str | None) -> None:
         return
     admins = Membership.objects.select_for_update().filter(project=project, role=Role.ADMIN)
     if len(admins) <= 1:
-        raise ProjectError("role: the project needs at least one admin; make someone else admin first")
+        raise ProjectError("role: " + _("the project needs at least one admin; make someone else admin first"))
 
 
 @transaction.atomic
 def change_member_role(*, project: Project, user_id: int, role: str) -> Membership:
     if role not in Role.values:
-        raise ProjectError(f"role: one of {Role.values}")
+        raise ProjectError("role: " + _("one of %(roles)s") % {"roles": Role.values})
     membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
     if membership is None:
-        raise ProjectError("member: not a member of this project", code="not_found")
+        raise ProjectError("member: " + _("not a member of this project"), code="not_found")
     _keep_an_admin(project, membership.user, role)
     membership.role = role
     membership.save(update_fields=["role"])
@@ -218,7 +243,7 @@ def change_member_role(*, project: Project, user_id: int, role: str) -> Membersh
 def remove_member(*, project: Project, user_id: int) -> None:
     membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
     if membership is None:
-        raise ProjectError("member: not a member of this project", code="not_found")
+        raise ProjectError("member: " + _("not a member of this project"), code="not_found")
     membership.delete()
 
 
@@ -230,9 +255,15 @@ def update_project(*, project: Project, name: str, description: str = "", guidel
         ("guidelines", guidelines, MAX_DESCRIPTION_CHARS),
     ):
         if not isinstance(value, str) or len(value) > limit:
-            raise ProjectError(f"{field}: text of at most {limit} characters")
+            raise ProjectError(f"{field}: " + _("text of at most %(n)d characters") % {"n": limit})
     if not name.strip():
-        raise ProjectError("name: must not be empty")
+        raise ProjectError("name: " + _("must not be empty"))
     project.name, project.description, project.guidelines = name.strip(), description, guidelines
     project.save(update_fields=["name", "description", "guidelines"])
     return project
+
+
+def set_language_preference(*, user, language: str) -> None:
+    """Keep `language` (a code of settings.LANGUAGES) as the user's; anything else is ignored."""
+    if getattr(user, "is_authenticated", False) and language in dict(settings.LANGUAGES):
+        UserPreference.objects.update_or_create(user=user, defaults={"language": language})

@@ -2,6 +2,7 @@
 invitation, leaving a project, and the throttled sign-in."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -10,9 +11,10 @@ from django.forms.utils import ErrorDict
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.views import i18n as i18n_views
 from django.views.decorators.http import require_POST
 
 from core.forms import add_service_error
@@ -24,8 +26,16 @@ from projects.invitations import (
     leave_project,
     pending_invitations,
 )
-from projects.selectors import get_project_for_user, projects_for_user, user_roles
-from projects.services import MAX_DESCRIPTION_CHARS, ProjectError, can_create_projects, create_project_as
+from projects.models import Role
+from projects.selectors import get_project_for_user, language_preference, projects_for_user, user_roles
+from projects.services import (
+    MAX_DESCRIPTION_CHARS,
+    ProjectError,
+    can_create_projects,
+    create_project_as,
+    creation_refusal,
+    set_language_preference,
+)
 
 
 class ThrottledLoginView(auth_views.LoginView):
@@ -40,7 +50,39 @@ class ThrottledLoginView(auth_views.LoginView):
     def form_valid(self, form):
         response = super().form_valid(form)
         signin.remember_device(response, username=form.get_user().get_username())  # exempt from the ceiling
+        language = language_preference(user=form.get_user())
+        if language:  # the language the user chose, in whatever browser they chose it
+            _set_language_cookie(response, language)
         return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # the admin's sign-in page says "You are authenticated as <username>, but are not authorized…"
+        context.setdefault("username", self.request.user.get_username())
+        return context
+
+
+def set_language(request):
+    """Django's language switch (the top bar's form), which also keeps a signed-in user's choice on their account
+    so that it follows them to another browser (applied at sign-in)."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "") if request.method == "POST" else ""
+    if language and check_for_language(language):
+        set_language_preference(user=request.user, language=language)
+    return response
+
+
+def _set_language_cookie(response, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -79,7 +121,8 @@ class ProjectForm(forms.Form):
 @login_required
 def home(request):
     """The user's projects with links to what they do there; a form to create one for those allowed to."""
-    form = ProjectForm(request.POST or None) if can_create_projects(request.user) else None
+    allowed = can_create_projects(request.user)
+    form = ProjectForm(request.POST or None) if allowed else None
     if request.method == "POST" and form is not None and form.is_valid():
         try:
             project = create_project_as(user=request.user, **form.cleaned_data)
@@ -90,11 +133,17 @@ def home(request):
             return redirect("console-overview", slug=project.slug)  # where its admin starts
     projects = projects_for_user(user=request.user)
     roles = user_roles(user=request.user)
-    rows = [
-        {"project": p, "role": "admin" if request.user.is_staff else roles.get(p.slug), "member": p.slug in roles}
-        for p in projects
-    ]
-    context = {"rows": rows, "form": form, "invitations": pending_invitations(user=request.user)}
+    rows = []
+    for p in projects:
+        role = "admin" if request.user.is_staff else roles.get(p.slug)
+        label = Role(roles[p.slug]).label if p.slug in roles else _("Site admin")
+        rows.append({"project": p, "role": role, "role_label": label, "member": p.slug in roles})
+    context = {
+        "rows": rows,
+        "form": form,
+        "refusal": "" if allowed else creation_refusal(),
+        "invitations": pending_invitations(user=request.user),
+    }
     return render(request, "projects/home.html", context, status=400 if form and form.errors else 200)
 
 

@@ -39,7 +39,7 @@ def format_number(value, digits: int = 4) -> str:
         return f"{int(value):,}"
     if magnitude >= 1e9:
         return f"{value:.{digits - 1}e}".replace("e+0", "e+")
-    if magnitude >= 10 ** digits:
+    if magnitude >= 10**digits:
         return f"{round(value):,}"
     if magnitude < 1e-3:
         return f"{value:.{max(digits - 1, 1)}g}"

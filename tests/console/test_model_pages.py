@@ -29,7 +29,7 @@ def test_models_served_scored_evaluated_judged(client, cast, project, sft_versio
     make_tasks(2, k=2)
     client.force_login(cast["project_admin"])
     page = client.get("/console/alpha/models/").content.decode()
-    assert f'data-job="{sft.pk}"' in page and "1.2346" in page
+    assert f'data-job="{sft.pk}"' in page and "1.235" in page
     # the command the page prints is one serve_model accepts (it printed `--job N`, which it refused)
     import re
     import shlex

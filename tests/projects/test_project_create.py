@@ -17,7 +17,8 @@ def test_api_creates_for_site_admins_and_allowed_users_only(api_as, cast):
     assert api_as(None).post("/api/v1/projects", body, format="json").status_code == 401
     created = api_as("admin").post("/api/v1/projects", body, format="json")
     assert created.status_code == 201 and created.json()["slug"] == "gamma"
-    assert not Membership.objects.filter(project__slug="gamma").exists()  # a site admin sees every project anyway
+    # the creator is the project's admin, a site admin too: no project starts without one
+    assert Membership.objects.get(project__slug="gamma").user == cast["admin"]
     taken = api_as("admin").post("/api/v1/projects", body, format="json")
     assert taken.status_code == 409 and taken.json()["detail"].startswith("slug: a project 'gamma' exists")
     bad = api_as("admin").post("/api/v1/projects", {"slug": "no spaces", "name": "X"}, format="json")
@@ -77,3 +78,47 @@ def test_a_token_sent_without_its_keyword_says_how_to_send_it(api, cast):
         assert response.status_code == 401 and "Authorization: Token <key>" in response.json()["detail"]
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.parametrize("setting", ["staff", "permission", "anyone"])
+def test_project_creation_follows_the_site_setting(setting, settings, client, api_as, cast, capsys):
+    """PROJECT_CREATION decides who may create projects, the same on the home page, the API and the CLI (--as);
+    where it refuses, the page says whom to ask; the creator becomes the project's admin."""
+    from django.contrib.auth.models import Permission
+
+    settings.PROJECT_CREATION = setting
+    cast["labeler"].user_permissions.add(Permission.objects.get(codename="add_project"))  # lab has the permission
+    allowed = {"staff": set(), "permission": {"lab"}, "anyone": {"lab", "con"}}[setting]
+    for who in ("labeler", "consumer"):
+        user = cast[who]
+        client.force_login(user)
+        home = client.get("/").content.decode()
+        answer = api_as(who).post("/api/v1/projects", {"slug": f"api-{who}", "name": "X"}, format="json")
+        if user.username in allowed:
+            assert 'id="new-project"' in home and 'id="no-project-creation"' not in home
+            assert answer.status_code == 201
+            made = client.post("/", {"slug": f"page-{who}", "name": "P"})
+            assert made.status_code == 302
+            call_command("create_project", f"cli-{who}", "--name", "C", "--as", user.username)
+            for slug in (f"api-{who}", f"page-{who}", f"cli-{who}"):
+                assert Membership.objects.get(project__slug=slug).user == user  # its admin
+                assert Membership.objects.get(project__slug=slug).role == Role.ADMIN
+        else:
+            assert 'id="new-project"' not in home and 'id="no-project-creation"' in home and "Ask a site admin" in home
+            assert answer.status_code == 403 and "Ask a site admin" in answer.json()["detail"]
+            with pytest.raises(CommandError, match="Ask a site admin"):
+                call_command("create_project", f"cli-{who}", "--name", "C", "--as", user.username)
+            assert not Project.objects.filter(slug__endswith=who).exists()
+    made = api_as("admin").post("/api/v1/projects", {"slug": "by-root", "name": "R"}, format="json")
+    assert made.status_code == 201 and Membership.objects.get(project__slug="by-root").user == cast["admin"]
+    client.force_login(cast["labeler"])
+    chinese = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Ask a site admin" not in chinese and "Letters, digits" not in chinese
+
+
+def test_a_project_made_in_the_django_admin_has_its_maker_as_admin(client, cast):
+    client.force_login(cast["admin"])
+    inline = {f"memberships-{k}": v for k, v in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))}
+    made = client.post("/admin/projects/project/add/", {"slug": "adm", "name": "Adm", **inline})
+    assert made.status_code == 302
+    assert Membership.objects.get(project__slug="adm").user == cast["admin"]

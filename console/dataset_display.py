@@ -1,0 +1,162 @@
+"""A dataset version as its page shows it: each preview record as a field/value table (conversation turns as turns,
+long text collapsed), its lineage as a summary (counts, the first few ids and "… and N more", links where the
+console has a page), and the download choices (format × split × file type)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from exports.formats import SHAPES, SPLITS
+
+LONG_TEXT_CHARS = 300  # a text longer than this (or of many lines) is collapsed behind its first words
+SUMMARY_CHARS = 120
+LIST_HEAD = 5  # items of a long list shown before "… and N more"
+
+FIELD_LABELS = {
+    "id": _("Row"),
+    "split": _("Split"),
+    "system": _("System prompt"),
+    "history": _("Earlier turns"),
+    "messages": _("Messages"),
+    "instruction": _("Instruction"),
+    "input": _("Input"),
+    "output": _("Output"),
+    "prompt": _("Prompt"),
+    "completion": _("Completion"),
+    "chosen": _("Chosen"),
+    "rejected": _("Rejected"),
+    "margin": _("Margin"),
+    "label": _("Label"),
+    "language": _("Language"),
+    "category": _("Category"),
+    "group_id": _("Group"),
+    "source": _("Source"),
+}
+# The fields a record's table starts with, in this order; any others follow in the row's own order.
+FIELD_ORDER = tuple(FIELD_LABELS)
+
+LINEAGE_LABELS = {
+    "batches": _("Generation batches"),
+    "endpoints": _("Endpoints"),
+    "templates": _("Templates"),
+    "generated_instructions": _("Generated instructions"),
+    "seeds": _("Seed tasks"),
+    "seed_ids": _("Seed task ids"),
+    "multi_turn_rows": _("Multi-turn rows"),
+    "evolved_instructions_by_depth": _("Evolved instructions by depth"),
+    "difficulty": _("Difficulty band"),
+    "stratify": _("Balanced by task type"),
+    "tasks": _("Ranking tasks"),
+    "rankings": _("Rankings"),
+    "labelers": _("Labelers"),
+    "models": _("Models"),
+    "sampling_runs": _("Sampling runs"),
+    "from_consensus": _("From consensus"),
+    "mean_agreement": _("Mean agreement"),
+    "dropped": _("Left out"),
+}
+
+SPLIT_LABELS = {"train": _("train"), "test": _("test"), "all": _("all (train + test)")}
+
+
+def _label(labels: dict, key: str) -> str:
+    return labels.get(key) or key.replace("_", " ")
+
+
+def _value(value, *, inline: bool = False) -> dict:
+    """A value as the templates show it: {"kind": text|plain|turns|pairs|items|scalar, …}; `inline`: a short text
+    inside a line (a field of a nested object) stays plain text."""
+    if isinstance(value, str) and inline and len(value) <= SUMMARY_CHARS and "\n" not in value:
+        return {"kind": "plain", "text": value}
+    if isinstance(value, str):
+        long = len(value) > LONG_TEXT_CHARS or value.count("\n") > 5
+        return {"kind": "text", "text": value, "long": long, "summary": value[:SUMMARY_CHARS].split("\n", 1)[0]}
+    if isinstance(value, list) and value and all(isinstance(t, dict) and "role" in t for t in value):
+        return {"kind": "turns", "turns": [(t["role"], _value(t.get("content", ""))) for t in value]}
+    if isinstance(value, list) and value and all(isinstance(t, list | tuple) and len(t) == 2 for t in value):
+        turns = [(role, _value(text)) for pair in value for role, text in zip(("user", "assistant"), pair, strict=True)]
+        return {"kind": "turns", "turns": turns}
+    if isinstance(value, dict):
+        return {"kind": "pairs", "pairs": [(key.replace("_", " "), _value(v, inline=True)) for key, v in value.items()]}
+    if isinstance(value, list):
+        return {
+            "kind": "items",
+            "count": len(value),
+            "items": value[:LIST_HEAD],
+            "more": max(len(value) - LIST_HEAD, 0),
+        }
+    return {"kind": "scalar", "value": value}
+
+
+def record_fields(row: dict) -> list[dict]:
+    """One preview record as table rows: [{"key", "label", "value"}], known fields first."""
+    keys = [k for k in FIELD_ORDER if k in row and k not in ("id", "split")]
+    keys += [k for k in row if k not in FIELD_LABELS]
+    return [{"key": k, "label": _label(FIELD_LABELS, k), "value": _value(row[k])} for k in keys]
+
+
+def preview_records(rows: list[dict]) -> list[dict]:
+    return [
+        {
+            "id": r.get("id"),
+            "split_label": SPLIT_LABELS.get(r.get("split"), r.get("split", "")),
+            "fields": record_fields(r),
+        }
+        for r in rows
+    ]
+
+
+def filter_summary(filters: dict) -> list[tuple[str, dict]]:
+    """What a version was built from, readable: [(filter, value)] (lists summarized like lineage lists)."""
+    return [(key.replace("_", " "), _value(value)) for key, value in (filters or {}).items()]
+
+
+def lineage_summary(lineage: dict, *, slug: str) -> list[dict]:
+    """A version's lineage as [{"key", "label", "value", "links"}]: lists show their count and first few items
+    (linked to their pages where the console has them), never a whole list of ids."""
+    links = {
+        "batches": lambda i: reverse("console-batch", args=[slug, i]),
+        "sampling_runs": lambda i: reverse("console-sampling-run", args=[slug, i]),
+        "endpoints": lambda i: reverse("console-endpoints", args=[slug]),
+    }
+    dashboard = {"tasks", "rankings"}
+    entries = []
+    for key, value in (lineage or {}).items():
+        entry = {"key": key, "label": _label(LINEAGE_LABELS, key), "value": _value(value), "link": ""}
+        if key in links and isinstance(value, list):
+            entry["links"] = [(item, links[key](item)) for item in value[:LIST_HEAD]]
+        if key in dashboard:
+            entry["link"] = reverse("label-dashboard", args=[slug])
+        entries.append(entry)
+    return entries
+
+
+def download_table(version) -> dict:
+    """Every download of a ready version, as the API serves them: a row per format, a column per split (with its
+    row count), in each cell a link per file type (JSONL, gzipped JSONL, Parquet)."""
+    base = reverse("dataset-download", args=[version.pk])
+    counts = {"train": version.train_rows, "test": version.test_rows, "all": version.row_count}
+    types = [
+        ("JSONL", {"type": "jsonl"}),
+        ("JSONL.gz", {"type": "jsonl", "gzip": "1"}),
+        ("Parquet", {"type": "parquet"}),
+    ]
+    return {
+        "splits": [(SPLIT_LABELS[s], counts.get(s)) for s in SPLITS],
+        "rows": [
+            (
+                shape,
+                [
+                    [
+                        (label, f"{base}?{urlencode({'format': shape, 'split': split, **params})}")
+                        for label, params in types
+                    ]
+                    for split in SPLITS
+                ],
+            )
+            for shape in SHAPES[version.kind]
+        ],
+    }
