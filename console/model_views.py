@@ -1,6 +1,6 @@
-"""The console's model pages: every trained model with what it can do next (register its running server as an
-endpoint, score the project's completions with a reward model, evaluate against references), the project's
-evaluation, scoring and judge runs live, and one evaluation's results as tables."""
+"""The console's model pages: every trained model with what it can do next (serve it on a gpu worker and stop it,
+register a server already running it, score the project's completions with a reward model, evaluate against
+references), the project's evaluation, scoring and judge runs live, and one evaluation's results as tables."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,6 +13,7 @@ from annotation.judging import cancel_judge_run, resume_judge_run, start_judge_r
 from annotation.selectors import judge_runs_for_projects
 from annotation.services import AnnotationError
 from console.access import admin_project
+from console.figures import evaluation_table
 from console.model_forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
 from core.forms import add_service_error
 from llm.selectors import endpoints_for_project
@@ -35,6 +36,7 @@ from training.services import (
     save_trigger,
     set_trigger_enabled,
 )
+from training.serving_runs import latest_serving_by_job, serving_runs_of_project, start_serving, stop_serving
 
 
 def _job(project, job_id: int):
@@ -46,7 +48,7 @@ def _job(project, job_id: int):
 
 def _models_context(request, project, *, evaluation_form=None, judge_form=None) -> dict:
     usable = list(endpoints_for_project(project=project).order_by("name"))
-    models = trained_models(project=project)
+    models = _with_serving(project, trained_models(project=project))
     served = next((m.served.name for m in models if m.served is not None), "")
     evaluations = evaluations_of_project(project=project)
     scorings = scoring_runs_of_project(project=project)
@@ -63,6 +65,15 @@ def _models_context(request, project, *, evaluation_form=None, judge_form=None) 
         "register_form": RegisterServedForm(),
         "judge_endpoints": usable,
     }
+
+
+def _with_serving(project, models):
+    """Each model with its newest serving run (`serving`), and whether its endpoint is up for use (`live_endpoint`)."""
+    latest = latest_serving_by_job(project=project, job_ids=[m.pk for m in models])
+    for model in models:
+        model.serving = latest.get(model.pk)
+        model.live_endpoint = model.served if model.served is not None and model.served.is_active else None
+    return models
 
 
 @login_required
@@ -98,6 +109,48 @@ def serve(request, slug: str, job_id: int):
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
     return redirect("console-models", slug=project.slug)
+
+
+@login_required
+@require_POST
+def serving_start(request, slug: str, job_id: int):
+    """Serve this model on a gpu worker (a serving run); the page follows it until the endpoint is up."""
+    project = admin_project(request, slug)
+    job = _job(project, job_id)
+    try:
+        run = start_serving(job=job, created_by=request.user)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Serving run #%(id)d queued: a gpu worker starts the server.") % {"id": run.pk})
+    return redirect("console-models", slug=project.slug)
+
+
+@login_required
+@require_POST
+def serving_stop(request, slug: str, run_id: int):
+    project = admin_project(request, slug)
+    run = serving_runs_of_project(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such serving run.")
+    try:
+        stop_serving(run=run)
+    except TrainingJobError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Stopped: endpoint job-%(job)d is switched off.") % {"job": run.job_id})
+    return redirect("console-models", slug=project.slug)
+
+
+@login_required
+def serving_cell(request, slug: str, job_id: int):
+    """One model's serving state alone: the models page polls it while a serving run starts or serves."""
+    project = admin_project(request, slug)
+    job = _with_serving(project, [m for m in trained_models(project=project) if m.pk == job_id])
+    if not job:
+        raise Http404("No such trained model.")
+    context = {"project": project, "job": job[0], "register_form": RegisterServedForm()}
+    return render(request, "console/models_serving.html", context)
 
 
 @login_required
@@ -179,7 +232,9 @@ def _evaluation(project, run_id: int):
 
 
 def _evaluation_context(project, run) -> dict:
-    return {"project": project, "run": run, "active": run.status in ("queued", "running"), **evaluation_page(run=run)}
+    page = evaluation_page(run=run)
+    table = evaluation_table(page["columns"], page["rows"])  # headers translated, few-item figures flagged
+    return {"project": project, "run": run, "active": run.status in ("queued", "running"), **page, "table": table}
 
 
 @login_required

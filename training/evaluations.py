@@ -286,18 +286,26 @@ def start_round_evaluation(
     if not isinstance(limit, int) or not 1 <= limit <= MAX_ROUND_PROMPTS:
         raise TrainingJobError(f"limit: from 1 to {MAX_ROUND_PROMPTS}")
     model = get_endpoint(name=f"job-{job.pk}")
-    if model is None or model.project_id != job.project_id:
+    if model is None or model.project_id != job.project_id or not model.is_active:
         raise TrainingJobError(
-            f"job: serve job-{job.pk} first (manage.py serve_model {job.pk}, or register its server on the "
-            "console's models page)",
+            f"job: serve job-{job.pk} first: the Serve button on the console's models page, or "
+            f"`manage.py serve_model {job.pk} --queue` (a gpu worker serves it; from a shell on the GPU machine: "
+            f"`manage.py serve_model {job.pk} [--port P]`)",
             code="not_ready",
         )
     if opponent_endpoint is None:
         if job.base_job_id is None:
             raise TrainingJobError("opponent_endpoint: the job started from a base checkpoint; name the model to beat")
         opponent_endpoint = get_endpoint(name=f"job-{job.base_job_id}")
-        if opponent_endpoint is None or opponent_endpoint.project_id != job.project_id:
-            raise TrainingJobError(f"opponent_endpoint: serve job-{job.base_job_id} (the model it started from) too")
+        if (
+            opponent_endpoint is None
+            or opponent_endpoint.project_id != job.project_id
+            or not opponent_endpoint.is_active
+        ):
+            raise TrainingJobError(
+                f"opponent_endpoint: serve job-{job.base_job_id} (the model it started from) too: its Serve button "
+                "on the models page"
+            )
     version = job.dataset_version
     if not version.test_rows:
         raise TrainingJobError(f"job: dataset version {version.pk} has no held-out prompts (test split)")

@@ -251,3 +251,44 @@ class EvaluationItem(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.number} of evaluation {self.run_id}"
+
+
+class ServingRun(models.Model):
+    """A succeeded SFT/DPO/KTO/RL job's model served over an OpenAI-compatible API by a gpu-queue worker (the built-in
+    server in the worker's process, or vLLM as its child) and registered as the project's endpoint job-<id> while it
+    runs. Stop = cancel; when serving ends for any reason the endpoint is switched off. Host and port are the
+    worker's, from the site's SERVING_* settings: never from the user. One live (queued or running) run per job."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="serving_runs")
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="serving_runs")
+    endpoint = models.ForeignKey(
+        "llm.LLMEndpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    status = models.CharField(max_length=16, choices=SCORING_STATUSES, default=RunStatus.QUEUED, db_index=True)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    engine = models.CharField(max_length=16, blank=True, help_text="builtin or vllm, chosen by the worker.")
+    host = models.CharField(max_length=255, blank=True, help_text="The address the server listens on.")
+    port = models.PositiveIntegerField(null=True, blank=True)
+    base_url = models.CharField(max_length=500, blank=True, help_text="What the platform's workers call.")
+    hostname = models.CharField(max_length=255, blank=True, help_text="Of the worker serving it.")
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="Of the model server process.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job"],
+                condition=models.Q(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]),
+                name="one_live_serving_run_per_job",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"serving run {self.pk} (job {self.job_id}, {self.status})"

@@ -1,7 +1,8 @@
-"""Training's background runs in the one lifecycle: training jobs, reward-scoring and difficulty runs on the GPU
-queue, evaluation runs (LLM calls only) on the default queue. A training job whose supervisor stopped beating ends
-failed (its trainer, if local, is killed); scoring, difficulty and evaluation runs go back to queued and are sent
-again (what they stored is kept). Queued runs waiting too long are sent again (a duplicate finds them claimed)."""
+"""Training's background runs in the one lifecycle: training jobs, reward-scoring, difficulty and serving runs on the
+GPU queue, evaluation runs (LLM calls only) on the default queue. A training job whose supervisor stopped beating ends
+failed (its trainer, if local, is killed), and so does a serving run (its endpoint is switched off); scoring,
+difficulty and evaluation runs go back to queued and are sent again (what they stored is kept). Queued runs waiting
+too long are sent again (a duplicate finds them claimed)."""
 
 from django.conf import settings
 
@@ -17,6 +18,7 @@ def register() -> None:
     from training.evaluations import send_evaluation
     from training.reward_scoring import send_scoring_run
     from training.services import send_training_job
+    from training.serving_runs import after_stall, send_serving_run
     from training.supervisor import kill_local_trainer
 
     lifecycle.register(
@@ -72,5 +74,19 @@ def register() -> None:
             stale_seconds=lambda: settings.RUN_STALE_SECONDS,
             requeue_seconds=lambda: settings.RUN_REQUEUE_SECONDS,
             progress=lambda run: (run.items_done + run.items_failed, run.items_total),
+        )
+    )
+    lifecycle.register(
+        RunKind(
+            name="serving",
+            model="training.ServingRun",
+            statuses=ALL,
+            send=send_serving_run,
+            queue=settings.TRAINING_QUEUE,
+            on_stall="fail",  # the server died with its worker: nothing to resume; starting again is the user's call
+            on_failed=after_stall,
+            stale_seconds=lambda: settings.TRAINING_STALE_SECONDS,
+            requeue_seconds=lambda: settings.TRAINING_REQUEUE_SECONDS,
+            queued_field="enqueued_at",
         )
     )

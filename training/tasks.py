@@ -3,7 +3,7 @@ prefetch 1), so one training run at a time per GPU worker."""
 
 from celery import shared_task
 
-from training import difficulty, evaluations, reward_scoring, supervisor
+from training import difficulty, evaluations, reward_scoring, serving_runs, supervisor
 
 
 @shared_task(acks_late=True)
@@ -24,3 +24,9 @@ def evaluation_task(run_id: int) -> None:
 @shared_task(acks_late=True)
 def difficulty_task(run_id: int) -> None:
     difficulty.run_difficulty_scoring(run_id=run_id)
+
+
+@shared_task(acks_late=True)
+def serving_task(run_id: int) -> None:
+    """Holds its gpu worker's slot for as long as the model is served (until stopped)."""
+    serving_runs.run_serving(run_id=run_id)

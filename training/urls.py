@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training import api, difficulty_api
+from training import api, compare_api, difficulty_api, serving_api
 
 api_urlpatterns = [
     path("training-jobs", api.JobListCreateApi.as_view(), name="training-job-list"),
@@ -14,6 +14,11 @@ api_urlpatterns = [
         "training-jobs/<int:job_id>/artifacts/<path:name>", api.JobArtifactApi.as_view(), name="training-job-artifact"
     ),
     path("training-jobs/<int:job_id>/win-rate", api.JobWinRateApi.as_view(), name="training-job-win-rate"),
+    path("training-jobs/<int:job_id>/serve", serving_api.JobServeApi.as_view(), name="training-job-serve"),
+    path("serving-runs", serving_api.ServingRunListApi.as_view(), name="serving-run-list"),
+    path("serving-runs/<int:run_id>", serving_api.ServingRunDetailApi.as_view(), name="serving-run-detail"),
+    path("serving-runs/<int:run_id>/cancel", serving_api.ServingRunCancelApi.as_view(), name="serving-run-cancel"),
+    path("training/compare", compare_api.TrainingCompareApi.as_view(), name="training-compare"),
     path("evaluations", api.EvaluationListCreateApi.as_view(), name="evaluation-list"),
     path("difficulty-runs", difficulty_api.DifficultyRunListCreateApi.as_view(), name="difficulty-run-list"),
     path("difficulty-runs/<int:run_id>", difficulty_api.DifficultyRunDetailApi.as_view(), name="difficulty-run-detail"),

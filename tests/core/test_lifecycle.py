@@ -19,6 +19,7 @@ KINDS = {
     "training",
     "scoring",
     "difficulty",
+    "serving",
     "rating",
     "evaluation",
     "endpoint-check",
@@ -34,6 +35,7 @@ def test_every_kind_is_registered_with_a_queue_and_a_stall_policy():
         "training",
         "scoring",
         "difficulty",
+        "serving",
     }
     routes = settings.CELERY_TASK_ROUTES
     assert routes["training.tasks.evaluation_task"]["queue"] == settings.CELERY_TASK_DEFAULT_QUEUE

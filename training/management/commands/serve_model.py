@@ -6,7 +6,11 @@ random one, or the one the endpoint already holds (a restart keeps runs under wa
 endpoint (served_key) and never printed. With vLLM installed (GPU machines) `--engine auto` runs vLLM's OpenAI
 server on the checkpoint (the key in its environment, VLLM_API_KEY, so it is not on the command line); otherwise
 the built-in server (transformers `generate`, batched, bounded: body bytes, queue, prompt within the context) serves
-it. Runs until Ctrl-C."""
+it. Runs until Ctrl-C (the built-in server then switches its endpoint off).
+
+On the gpu workers instead (a serving run in the lifecycle, what the models page's Serve button starts):
+`serve_model JOB_ID --queue` queues one and prints its id, `serve_model --stop RUN_ID` stops it (its endpoint is
+switched off), `serve_model --status [JOB_ID]` lists serving runs."""
 
 import importlib.util
 import os
@@ -15,6 +19,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from llm.httpserver import DEFAULT_MAX_BODY_BYTES
+from llm.services import set_endpoint_active
+from training.models import ServingRun
 from training.selectors import get_job_by_id
 from training.services import (
     TrainingJobError,
@@ -23,6 +29,7 @@ from training.services import (
     served_model_key,
     served_model_name,
 )
+from training.serving_runs import LIVE, start_serving, stop_serving
 
 
 def vllm_command(*, folder, name: str, host: str, port: int, api_key: str) -> tuple[list[str], dict]:
@@ -36,7 +43,11 @@ class Command(BaseCommand):
     help = "Serve a trained SFT model over an OpenAI-compatible API and register it as an LLM endpoint."
 
     def add_arguments(self, parser):
-        parser.add_argument("job_id", type=int)
+        parser.add_argument("job_id", type=int, nargs="?")
+        runs = parser.add_argument_group("serving runs on the gpu workers")
+        runs.add_argument("--queue", action="store_true", help="queue a serving run of JOB_ID; prints its id")
+        runs.add_argument("--stop", type=int, metavar="RUN_ID", help="stop a serving run (its endpoint goes off)")
+        runs.add_argument("--status", action="store_true", help="list serving runs (of JOB_ID when given)")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8100)
         parser.add_argument("--name", default="", help="endpoint name (default job-<id>)")
@@ -57,6 +68,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **o):
+        if o["stop"] is not None or o["status"] or o["queue"]:
+            self._serving_runs(o)
+            return
+        if o["job_id"] is None:
+            raise CommandError("job_id: required (or --stop RUN_ID, or --status)")
         for option in ("max_body_bytes", "max_queue", "max_tokens"):
             if o[option] < 1:
                 raise CommandError(f"--{option.replace('_', '-')}: at least 1")
@@ -94,14 +110,46 @@ class Command(BaseCommand):
         endpoint = self._register(job, self._url(o, server.server_address[1]), name, key)
         self.stdout.write(f"serving job {job.pk} at {endpoint.base_url} as endpoint {endpoint.name} (built-in)")
         sys.stdout.flush()
-        server.serve_until_interrupted()
+        try:
+            server.serve_until_interrupted()
+        finally:
+            set_endpoint_active(endpoint, False)  # stopped: the endpoint leaves every picker until served again
 
     @staticmethod
     def _register(job, base_url: str, name: str, key: str):
         try:
-            return register_served_model(job=job, base_url=base_url, name=name, served_key=key)
+            endpoint = register_served_model(job=job, base_url=base_url, name=name, served_key=key)
         except TrainingJobError as exc:
             raise CommandError(f"--{exc}") from None
+        return set_endpoint_active(endpoint, True)  # served again after a stop: back in the pickers
+
+    def _serving_runs(self, o) -> None:
+        if o["stop"] is not None:
+            run = ServingRun.objects.filter(pk=o["stop"]).first()
+            if run is None:
+                raise CommandError(f"--stop: no serving run {o['stop']}")
+            try:
+                run = stop_serving(run=run)
+            except TrainingJobError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"serving run {run.pk}: {run.status}")
+        elif o["queue"]:
+            if o["job_id"] is None:
+                raise CommandError("job_id: --queue needs the job to serve")
+            job = get_job_by_id(job_id=o["job_id"])
+            if job is None:
+                raise CommandError(f"job_id: no training job {o['job_id']}")
+            try:
+                run = start_serving(job=job)
+            except TrainingJobError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(str(run.pk))
+        else:
+            runs = ServingRun.objects.order_by("-pk")
+            runs = runs.filter(job_id=o["job_id"]) if o["job_id"] is not None else runs.filter(status__in=LIVE)
+            for run in runs[:50]:
+                where = f" at {run.base_url}" if run.base_url else ""
+                self.stdout.write(f"{run.pk}\tjob-{run.job_id}\t{run.status}{where}\t{run.error[:200]}".rstrip())
 
     @staticmethod
     def _url(o, port: int) -> str:
