@@ -1,4 +1,5 @@
-"""manage.py runstack — web server, Celery worker and demo teacher together; Ctrl-C stops all of them."""
+"""manage.py runstack — web server, Celery workers and demo teacher together; a worker that dies is started again;
+Ctrl-C stops all of them."""
 
 import json
 import os
@@ -7,11 +8,115 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from training.services import demo_base_model_path
+
+# A worker that dies is started again after 1, 2, 4, 8, 16 s; after this many restarts within the window the
+# supervisor gives up on it (a worker that cannot stay up needs its error read, not more restarts).
+WORKER_RESTART_LIMIT = 5
+WORKER_RESTART_WINDOW_S = 60.0
+WORKER_RESTART_BACKOFF_S = 1.0
+
+
+def _start(cmd: list[str]) -> subprocess.Popen:
+    # Own process groups, so our Ctrl-C handling decides the shutdown order.
+    return subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True, env=os.environ.copy())
+
+
+def _kill_leftovers(proc) -> None:
+    """A dead worker's pool processes (its process group) go with it before a new worker starts."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Supervisor:
+    """Starts the stack's processes and watches them. A restartable process (a Celery worker) that dies is started
+    again with a doubling delay, at most `limit` times in `window` seconds, then left down with a loud message; any
+    other process that dies (the web server, the teacher) stops the stack: `check()` then answers an exit code."""
+
+    def __init__(
+        self,
+        commands: dict[str, list[str]],
+        *,
+        restartable: set[str],
+        say: Callable[[str], None],
+        warn: Callable[[str], None],
+        start: Callable[[list[str]], subprocess.Popen] = _start,
+        kill_leftovers: Callable[[subprocess.Popen], None] = _kill_leftovers,
+        clock: Callable[[], float] = time.monotonic,
+        limit: int = WORKER_RESTART_LIMIT,
+        window: float = WORKER_RESTART_WINDOW_S,
+        backoff: float = WORKER_RESTART_BACKOFF_S,
+    ):
+        self.commands, self.restartable = commands, restartable
+        self.say, self.warn, self.start, self.kill_leftovers, self.clock = say, warn, start, kill_leftovers, clock
+        self.limit, self.window, self.backoff = limit, window, backoff
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, deque[float]] = {name: deque() for name in commands}
+        self.due: dict[str, float] = {}  # name -> when a dead worker is started again
+        self.given_up: set[str] = set()
+
+    def start_all(self) -> None:
+        for name, cmd in self.commands.items():
+            self.procs[name] = self.start(cmd)
+
+    def check(self) -> int | None:
+        """One look at every process: restarts what is due; an exit code when the stack must stop, else None."""
+        now = self.clock()
+        for name, proc in self.procs.items():
+            if name in self.due or name in self.given_up or (code := proc.poll()) is None:
+                continue
+            if name not in self.restartable:
+                self.warn(f"{name} exited with code {code}; stopping the others")
+                return 1
+            self.kill_leftovers(proc)
+            recent = self.restarts[name]
+            while recent and now - recent[0] >= self.window:
+                recent.popleft()
+            if len(recent) >= self.limit:
+                self.given_up.add(name)
+                self.warn(
+                    f"\n!!! {name} exited with code {code} and has died {len(recent) + 1} times within "
+                    f"{self.window:.0f} s: NOT restarting it again. The web server stays up, but nothing works "
+                    f"{name}'s queue now: read its error above, fix the cause and restart the stack. !!!\n"
+                )
+                continue
+            delay = self.backoff * 2 ** len(recent)
+            self.due[name] = now + delay
+            self.warn(
+                f"{name} exited with code {code}; restarting it in {delay:g} s "
+                f"(restart {len(recent) + 1} of at most {self.limit} within {self.window:.0f} s)"
+            )
+        for name, at in list(self.due.items()):
+            if now >= at:
+                del self.due[name]
+                self.restarts[name].append(now)
+                self.procs[name] = self.start(self.commands[name])
+                self.say(f"{name} restarted (pid {self.procs[name].pid})")
+        return None
+
+    def stop_all(self, timeout: float = 15) -> list[str]:
+        """SIGTERM to every running process group, SIGKILL to those still there after `timeout`; their names."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        killed = []
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                killed.append(name)
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        return killed
 
 
 def _worker(queue: str, concurrency: int, *extra: str) -> list[str]:
@@ -50,7 +155,12 @@ class Command(BaseCommand):
             "gpu-worker": _worker(settings.TRAINING_QUEUE, 1, "--prefetch-multiplier", "1", "--hostname", "gpu@%h"),
             "web": [python, manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
         }
-        procs = {}
+        stack = Supervisor(
+            commands,
+            restartable={"worker", "gpu-worker"},
+            say=self.stdout.write,
+            warn=self.stderr.write,
+        )
         stopping = False
 
         def stop(*_):
@@ -59,46 +169,30 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, cmd in commands.items():
-            # Own process groups, so our Ctrl-C handling decides the shutdown order.
-            procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True, env=os.environ.copy())
-        if self._wait_for_ports([port, teacher_port], procs, lambda: stopping):
-            self._banner(port, teacher_port)
-        code = 0
-        while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the others")
-                    stopping, code = True, 1
-                    break
-            time.sleep(0.5)
-        self.stdout.write("stopping web, workers and teacher…")
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, proc in procs.items():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in time; killing it")
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.stdout.write("all stopped")
-        sys.exit(code)
+        pending_ports, code = [port, teacher_port], None
+        try:
+            stack.start_all()
+            while not stopping and code is None:
+                code = stack.check()
+                if pending_ports and self._ports_open(pending_ports):
+                    self._banner(port, teacher_port)
+                time.sleep(0.5)
+        finally:
+            self.stdout.write("stopping web, workers and teacher…")
+            for name in stack.stop_all():
+                self.stderr.write(f"{name} did not stop in time; killed it")
+            self.stdout.write("all stopped")
+        sys.exit(code or (1 if stack.given_up else 0))
 
-    def _wait_for_ports(self, ports, procs, stopping, timeout=60) -> bool:
-        deadline = time.monotonic() + timeout
-        pending = list(ports)
-        while pending and time.monotonic() < deadline and not stopping():
-            if any(proc.poll() is not None for proc in procs.values()):
-                return False
+    def _ports_open(self, pending: list[int]) -> bool:
+        """Drops the ports that now answer from `pending`; True once none is left (the banner is due)."""
+        while pending:
             try:
                 socket.create_connection(("127.0.0.1", pending[0]), timeout=0.5).close()
-                pending.pop(0)
             except OSError:
-                time.sleep(0.2)
-        return not pending
+                return False
+            pending.pop(0)
+        return True
 
     def _banner(self, port, teacher_port):
         base = f"http://127.0.0.1:{port}"
