@@ -4,6 +4,8 @@ and training triggers."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from llm.health import endpoint_choices
+
 
 class RegisterServedForm(forms.Form):
     """A server someone started by hand: where it answers and the API key it was started with (stored on the
@@ -35,7 +37,7 @@ class EvaluationForm(forms.Form):
 
     def __init__(self, *args, endpoints, model_default="", **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]
+        choices = endpoint_choices(endpoints)
         self.fields["model_endpoint"].choices = choices
         self.fields["judge_endpoint"].choices = choices
         if model_default:
@@ -54,7 +56,7 @@ class JudgeRunForm(forms.Form):
 
     def __init__(self, *args, endpoints, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["endpoint"].choices = [(e.name, f"{e.name} ({e.model})") for e in endpoints]
+        self.fields["endpoint"].choices = endpoint_choices(endpoints)
 
 
 class TriggerForm(forms.Form):

@@ -1,5 +1,5 @@
 """The console's project settings for its admins (not staff): members and their roles, API tokens, and the
-project's own LLM endpoints (the global ones shown read-only)."""
+project's own LLM endpoints with their health (the global ones read-only, but for site admins)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,9 +12,16 @@ from django.views.decorators.http import require_POST
 from console.access import admin_project
 from console.forms import AddMemberForm, EndpointForm, ProjectSettingsForm
 from core.forms import add_service_error
+from llm.health import with_health
 from llm.keyscope import project_key_prefix
-from llm.selectors import get_project_endpoint, latest_checks, project_endpoint_lists
-from llm.services import EndpointError, request_endpoint_check, save_project_endpoint
+from llm.selectors import endpoint_references, get_project_endpoint, latest_checks, project_endpoint_lists
+from llm.services import (
+    EndpointError,
+    delete_endpoint,
+    request_endpoint_check,
+    save_project_endpoint,
+    set_endpoint_active,
+)
 from projects.invitations import invite_member
 from projects.selectors import has_token, memberships_of
 from projects.services import (
@@ -123,16 +130,21 @@ def my_token(request, slug: str):
 
 def _endpoints_page(request, project, form, *, editing=None, status=200):
     own, shared = project_endpoint_lists(project=project)
-    checks = latest_checks(endpoint_ids=[e.pk for e in [*own, *shared]])
-    own_rows, shared_rows = list(own), list(shared)
+    own_rows, shared_rows = with_health(own), with_health(shared)
+    checks = latest_checks(endpoint_ids=[e.pk for e in own_rows + shared_rows])
     for endpoint in own_rows + shared_rows:
-        endpoint.latest_check = checks.get(endpoint.pk)
+        check = checks.get(endpoint.pk)
+        endpoint.latest_check = check
+        endpoint.check_stale = bool(
+            check and endpoint.config_changed_at and check.created_at < endpoint.config_changed_at
+        )
     context = {
         "project": project,
         "checking": any(c.status in ("queued", "running") for c in checks.values()),
         "form": form,
         "own": own_rows,
         "shared": shared_rows,
+        "manage_shared": request.user.is_staff,  # site-wide endpoints: site admins switch off and delete them
         "editing": editing,
         "key_prefix": project_key_prefix(project),
     }
@@ -143,8 +155,10 @@ def _save_endpoint(request, project, form, editing=None):
     values = dict(form.cleaned_data)
     name = editing.name if editing is not None else values.pop("name")
     values.pop("name", None)
+    if editing is not None and editing.served_key:
+        values["api_key_env"] = ""  # the model server's own key is sent; no variable is read
     try:
-        endpoint = save_project_endpoint(project=project, name=name, **values)
+        endpoint = save_project_endpoint(project=project, name=name, editing=editing is not None, **values)
     except EndpointError as exc:
         add_service_error(form, exc)
         return None
@@ -154,6 +168,7 @@ def _save_endpoint(request, project, form, editing=None):
 
 @login_required
 def endpoints(request, slug: str):
+    """Add an endpoint (a taken name is refused: editing one is its own page)."""
     project = admin_project(request, slug)
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -173,6 +188,8 @@ def endpoint_edit(request, slug: str, name: str):
     initial = {field: getattr(endpoint, field) for field in fields}
     form = EndpointForm(request.POST or None, initial=initial)
     form.fields["name"].disabled = True  # renaming would orphan what names it (batches, plans)
+    if endpoint.served_key:
+        del form.fields["api_key_env"]  # shown as "key managed by the model server" instead of an empty box
     if request.method == "POST" and form.is_valid():
         done = _save_endpoint(request, project, form, editing=endpoint)
         if done is not None:
@@ -180,21 +197,73 @@ def endpoint_edit(request, slug: str, name: str):
     return _endpoints_page(request, project, form, editing=endpoint, status=400 if form.errors else 200)
 
 
+def _usable_endpoint(request, project, name: str):
+    """One of the endpoints the project's page lists: its own, or a site-wide one."""
+    endpoint = get_project_endpoint(project=project, name=name)
+    if endpoint is None:
+        endpoint = project_endpoint_lists(project=project)[1].filter(name=name).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
+def _managed_endpoint(request, project, name: str):
+    """An endpoint this admin may switch off or delete: the project's own; a site-wide one for site admins only."""
+    endpoint = _usable_endpoint(request, project, name)
+    if endpoint.project_id is None and not request.user.is_staff:
+        raise Http404("Site-wide endpoints are managed by site admins.")
+    return endpoint
+
+
 @login_required
 @require_POST
 def endpoint_check(request, slug: str, name: str):
     """Queue a round trip through a worker to one of the project's usable endpoints."""
     project = admin_project(request, slug)
-    endpoint = get_project_endpoint(project=project, name=name)
-    if endpoint is None:
-        own, shared = project_endpoint_lists(project=project)
-        endpoint = shared.filter(name=name).first()
-    if endpoint is None:
-        raise Http404("No such endpoint.")
+    endpoint = _usable_endpoint(request, project, name)
     check = request_endpoint_check(endpoint=endpoint, requested_by=request.user)
     messages.success(
         request, _("Check #%(id)d queued: a worker sends one request to %(name)s.") % {"id": check.pk, "name": name}
     )
+    return redirect("console-endpoints", slug=project.slug)
+
+
+@login_required
+def endpoint_switch(request, slug: str, name: str):
+    """GET: confirm switching it off. POST active=on|off: no new run may use a switched-off endpoint; its history
+    stays, and switching it on again makes it usable."""
+    project = admin_project(request, slug)
+    endpoint = _managed_endpoint(request, project, name)
+    if request.method != "POST":
+        return render(request, "console/endpoint_confirm.html", {"project": project, "endpoint": endpoint})
+    active = request.POST.get("active") == "on"
+    set_endpoint_active(endpoint, active)
+    if active:
+        messages.success(request, _("Endpoint %(name)s is switched on.") % {"name": endpoint.name})
+    else:
+        messages.success(request, _("Endpoint %(name)s is switched off.") % {"name": endpoint.name})
+    return redirect("console-endpoints", slug=project.slug)
+
+
+@login_required
+def endpoint_delete(request, slug: str, name: str):
+    """GET: confirm (or say why it cannot go: what uses it). POST: delete it."""
+    project = admin_project(request, slug)
+    endpoint = _managed_endpoint(request, project, name)
+    if request.method != "POST":
+        used_by = sum(endpoint_references(endpoint=endpoint).values())
+        context = {"project": project, "endpoint": endpoint, "deleting": True, "used_by": used_by}
+        return render(request, "console/endpoint_confirm.html", context)
+    try:
+        delete_endpoint(endpoint)
+    except EndpointError:
+        messages.error(
+            request,
+            _("%(name)s is used by runs or requests: deleting it would lose their history. Switch it off instead.")
+            % {"name": name},
+        )
+    else:
+        messages.success(request, _("Endpoint %(name)s is deleted.") % {"name": name})
     return redirect("console-endpoints", slug=project.slug)
 
 

@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from core.admin_pages import ReadOnlyRecordMixin
 from llm.models import EndpointCheck, LLMEndpoint, LLMRequest
-from llm.services import request_endpoint_check
+from llm.selectors import endpoint_references
+from llm.services import CONFIG_FIELDS, request_endpoint_check
 
 
 @admin.register(LLMEndpoint)
@@ -11,6 +13,22 @@ class LLMEndpointAdmin(admin.ModelAdmin):
     list_filter = ["api_style", "is_active", "project"]
     search_fields = ["name", "model", "base_url"]
     actions = ["check_endpoints"]
+
+    def save_model(self, request, obj, form, change):
+        if change and set(form.changed_data) & set(CONFIG_FIELDS):
+            obj.config_changed_at = timezone.now()  # its earlier checks are about another server: stale
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        """Never an endpoint a run, request or completion names (their history would lose it): switch it off."""
+        if obj is not None and endpoint_references(endpoint=obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, through the check above
+        return actions
 
     @admin.action(description="Check selected endpoints (round trip through a worker)")
     def check_endpoints(self, request, queryset):

@@ -91,6 +91,13 @@ class LLMEndpoint(models.Model):
         "model belongs to its training job's project).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    config_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When its URL, model, API style or key variable last changed: checks and requests from before are "
+        "about another server and no longer show as its health.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -140,6 +147,8 @@ class LLMRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "LLM request"
+        # each endpoint's latest outcome (its health in every picker) without walking all its requests
+        indexes = [models.Index(fields=["endpoint", "-created_at"], name="llm_request_endpoint_latest")]
 
     def __str__(self) -> str:
         return f"{self.endpoint_id}/{self.purpose} attempt {self.attempt}: {'ok' if self.ok else self.error_kind}"

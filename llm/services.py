@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from core import lifecycle
@@ -16,9 +17,12 @@ from core.lifecycle import RunStatus
 from llm.egress import url_problem
 from llm.keyscope import key_scope_problem, new_key_name_problem
 from llm.models import ApiStyle, EndpointCheck, LLMEndpoint, LLMRequest
+from llm.selectors import CHECK_PURPOSE, endpoint_references
 from llm.served_names import reserved_name_problem
 
 CHECK_PROMPT = "Reply with one short sentence that says you are reachable."
+# what a check talks to: when one of these changes, earlier checks and requests no longer tell the endpoint's health
+CONFIG_FIELDS = ("base_url", "model", "api_style", "api_key_env")
 
 
 def create_endpoint(
@@ -36,8 +40,11 @@ def create_endpoint(
     project=None,
 ) -> LLMEndpoint:
     """Create or update the endpoint called `name`: global (project None, any project's runs may use it) or owned
-    by `project`. Raises ValidationError naming the bad field."""
+    by `project`. For the platform's own registrations (a served model, the demo) and explicit edits; what a user
+    creates goes through `add_endpoint` / `save_project_endpoint`, which refuse a taken name. Raises
+    ValidationError naming the bad field."""
     endpoint = LLMEndpoint.objects.filter(name=name).first() or LLMEndpoint(name=name)
+    before = {field: getattr(endpoint, field) for field in CONFIG_FIELDS}
     # an old slug-form key name stays only on the row of this project that already has it (llm.keyscope)
     owner_id = project.pk if project is not None else None
     key_kept = endpoint.pk is not None and endpoint.project_id == owner_id and endpoint.api_key_env == api_key_env
@@ -62,8 +69,32 @@ def create_endpoint(
         problem = check(project=project, name=api_key_env)
     if problem:  # a project endpoint's key must be its project's alone: it is sent to the endpoint's URL
         raise ValidationError({"api_key_env": [problem]})
+    if endpoint.pk is not None and before != {field: getattr(endpoint, field) for field in CONFIG_FIELDS}:
+        endpoint.config_changed_at = timezone.now()  # older checks are about another server: shown as stale
     endpoint.save()
     return endpoint
+
+
+def add_endpoint(*, name: str, **fields) -> LLMEndpoint:
+    """A new endpoint (site admins: global, or given to a project). A taken name is refused, never replaced:
+    changing an endpoint is an explicit edit (`create_endpoint`, `update_endpoint`)."""
+    if LLMEndpoint.objects.filter(name=name).exists():
+        raise EndpointError(taken_name_message(name, own=True))
+    try:
+        return create_endpoint(name=name, **fields)
+    except ValidationError as exc:
+        raise EndpointError(_first_error(exc)) from None
+
+
+def taken_name_message(name: str, *, own: bool) -> str:
+    if own:
+        return f"name: an endpoint named {name!r} exists; edit it instead"
+    return f"name: {name!r} is taken by another endpoint; choose another name"
+
+
+def _first_error(exc: ValidationError) -> str:
+    field, errors = next(iter(exc.message_dict.items()))
+    return f"{field}: {' '.join(errors)}"
 
 
 class EndpointError(ServiceError):
@@ -74,29 +105,98 @@ def host_allowed(base_url: str) -> bool:
     return url_problem(base_url) is None
 
 
-def save_project_endpoint(*, project, name: str, base_url: str, model: str, **fields) -> LLMEndpoint:
-    """Create or update an endpoint owned by `project`, as its admin may: a name no global or other project's
-    endpoint has, a host and port a site admin allowed (PROJECT_ENDPOINT_HOSTS), a key variable in the project's own
-    scope (LLM_KEY_P<id>_…, llm.keyscope). Errors name the field."""
+def save_project_endpoint(
+    *, project, name: str, base_url: str, model: str, editing: bool = False, **fields
+) -> LLMEndpoint:
+    """Create (`editing` False: a taken name is refused) or edit (`editing` True: the project's endpoint of that
+    name) an endpoint owned by `project`, as its admin may: a name no global or other project's endpoint has, a
+    host and port a site admin allowed (PROJECT_ENDPOINT_HOSTS), a key variable in the project's own scope
+    (LLM_KEY_P<id>_…, llm.keyscope). Errors name the field."""
     existing = LLMEndpoint.objects.filter(name=name).first()
     if existing is not None and existing.project_id != project.pk:
-        raise EndpointError(f"name: {name!r} is taken by another endpoint; choose another name", code="conflict")
+        raise EndpointError(taken_name_message(name, own=False))
+    if existing is not None and not editing:
+        raise EndpointError(taken_name_message(name, own=True))
+    if existing is None and editing:
+        raise EndpointError(f"name: no endpoint named {name!r} in this project", code="not_found")
     if existing is None and (reserved := reserved_name_problem(name)):  # its own served job-<id> stays editable
         raise EndpointError(reserved)
     problem = url_problem(base_url)
     if problem:
         raise EndpointError(f"base_url: {problem}")
-    is_active = fields.pop("is_active", True)
+    is_active = fields.pop("is_active", None)  # None: a new endpoint is on, an edited one stays as it was
     try:
         with transaction.atomic():
             endpoint = create_endpoint(name=name, base_url=base_url, model=model, project=project, **fields)
-            if endpoint.is_active != is_active:
-                endpoint.is_active = is_active
-                endpoint.save(update_fields=["is_active"])
+            if is_active is not None and endpoint.is_active != is_active:
+                set_endpoint_active(endpoint, is_active)
     except ValidationError as exc:
-        field, errors = next(iter(exc.message_dict.items()))
-        raise EndpointError(f"{field}: {' '.join(errors)}") from None
+        raise EndpointError(_first_error(exc)) from None
     return endpoint
+
+
+def set_endpoint_active(endpoint: LLMEndpoint, active: bool) -> LLMEndpoint:
+    """Switch an endpoint on or off. A switched-off endpoint is in no picker and no new run may use it; its history
+    (requests, checks, the runs that used it) stays."""
+    LLMEndpoint.objects.filter(pk=endpoint.pk).update(is_active=active)
+    endpoint.is_active = active
+    return endpoint
+
+
+EDITABLE_FIELDS = (
+    "base_url",
+    "model",
+    "api_style",
+    "api_key_env",
+    "max_concurrency",
+    "request_timeout_s",
+    "max_retries",
+    "price_input_per_1k",
+    "price_output_per_1k",
+)
+
+
+def update_endpoint(*, endpoint: LLMEndpoint, **changes) -> LLMEndpoint:
+    """An explicit edit: the name and the owner stay, fields not given keep their values (`is_active` too). A
+    project's endpoint keeps its project's rules (allowed hosts, key scope). Errors name the field."""
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS) - {"is_active"})
+    if unknown:
+        raise EndpointError(f"{unknown[0]}: not a field an edit may change")
+    values = {field: getattr(endpoint, field) for field in EDITABLE_FIELDS} | changes
+    if endpoint.project_id is not None:
+        return save_project_endpoint(project=endpoint.project, name=endpoint.name, editing=True, **values)
+    is_active = values.pop("is_active", endpoint.is_active)
+    try:
+        with transaction.atomic():
+            updated = create_endpoint(name=endpoint.name, **values)
+            if updated.is_active != is_active:
+                set_endpoint_active(updated, is_active)
+    except ValidationError as exc:
+        raise EndpointError(_first_error(exc)) from None
+    return updated
+
+
+def delete_endpoint(endpoint: LLMEndpoint) -> None:
+    """Delete an endpoint nothing else names: its own checks (and their requests) go with it. One a run, a request
+    or a completion names is refused (their history would lose it): switch it off instead."""
+    with transaction.atomic():
+        LLMEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()  # no run starts on it meanwhile
+        used_by = endpoint_references(endpoint=endpoint)
+        if used_by:
+            what = ", ".join(f"{count} {label}" for label, count in used_by.items())
+            raise EndpointError(
+                f"endpoint: {endpoint.name} is used by {what}; deleting it would lose their history — switch it "
+                "off instead (no new run may use it)",
+                code="conflict",
+            )
+        LLMRequest.objects.filter(endpoint=endpoint, purpose=CHECK_PURPOSE).delete()
+        try:
+            with transaction.atomic():
+                endpoint.delete()
+        except ProtectedError:  # a reference the count above did not know of: refused all the same
+            raise EndpointError(
+                f"endpoint: {endpoint.name} is still used; switch it off instead", code="conflict"
+            ) from None
 
 
 def record_request(*, response_text: str = "", response_truncated: bool = False, **fields) -> LLMRequest:
@@ -137,7 +237,7 @@ def _check(check_id: int, token) -> None:
     check = EndpointCheck.objects.select_related("endpoint").get(pk=check_id)
     kind = lifecycle.kind("endpoint-check")
     try:
-        reply = call_llm(check.endpoint, purpose="endpoint-check", prompt=CHECK_PROMPT, max_tokens=64, temperature=0)
+        reply = call_llm(check.endpoint, purpose=CHECK_PURPOSE, prompt=CHECK_PROMPT, max_tokens=64, temperature=0)
     except LLMError as exc:
         lifecycle.finish(kind, check_id, RunStatus.FAILED, token=token, error=str(exc))
     else:

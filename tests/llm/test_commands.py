@@ -1,4 +1,5 @@
-"""add_endpoint: creates or updates, and never accepts a secret where a variable name belongs."""
+"""add_endpoint: adds (a taken name only with --update), and never accepts a secret where a variable name belongs;
+endpoint NAME off|on|delete."""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,20 +25,37 @@ def test_add_endpoint_creates_then_updates(db, capsys):
     endpoint = LLMEndpoint.objects.get(name="vllm")
     assert endpoint.base_url == "http://gpu-box:8000/v1" and endpoint.api_key_env == "VLLM_API_KEY"
     assert endpoint.max_concurrency == 16 and float(endpoint.price_input_per_1k) == 0.1
-    call_command(
-        "add_endpoint",
-        "vllm",
-        "--base-url",
-        "http://gpu-box:8000/v1",
-        "--model",
-        "qwen2-72b",
-        "--api-style",
-        "completions",
-    )
+    again = ["add_endpoint", "vllm", "--base-url", "http://gpu-box:8000/v1", "--model", "qwen2-72b"]
+    with pytest.raises(CommandError, match="an endpoint named 'vllm' exists; edit it instead"):
+        call_command(*again)  # issue 35: a taken name no longer replaces the endpoint silently
+    endpoint.refresh_from_db()
+    assert endpoint.model == "qwen2-7b" and endpoint.config_changed_at is None
+    call_command(*again, "--api-style", "completions", "--update")
     endpoint.refresh_from_db()
     assert endpoint.model == "qwen2-72b" and endpoint.api_style == "completions"
+    assert endpoint.config_changed_at is not None  # earlier checks are about the old model: shown as stale
     assert LLMEndpoint.objects.count() == 1
-    assert "endpoint vllm" in capsys.readouterr().out
+    assert "endpoint vllm updated" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="--update: no endpoint named 'other'"):
+        call_command("add_endpoint", "other", "--base-url", "http://h/v1", "--model", "m", "--update")
+
+
+def test_endpoint_command_switches_off_on_and_deletes_only_what_nothing_uses(db, capsys):
+    from llm.services import create_endpoint, record_request
+
+    used = create_endpoint(name="used", base_url="http://h/v1", model="m")
+    record_request(endpoint=used, purpose="generation", ok=True)
+    create_endpoint(name="spare", base_url="http://h/v1", model="m")
+    call_command("endpoint", "used", "off")
+    assert not LLMEndpoint.objects.get(name="used").is_active
+    call_command("endpoint", "used", "on")
+    assert LLMEndpoint.objects.get(name="used").is_active
+    with pytest.raises(CommandError, match="used by 1 LLM requests.*switch it off"):
+        call_command("endpoint", "used", "delete")
+    call_command("endpoint", "spare", "delete")
+    assert list(LLMEndpoint.objects.values_list("name", flat=True)) == ["used"]
+    call_command("endpoint", "used")
+    assert "health: ok" in capsys.readouterr().out
 
 
 def test_add_endpoint_refuses_a_secret_as_the_variable_name(db):

@@ -201,7 +201,7 @@ def test_an_ip_entry_with_ports_allows_that_address_only_on_those_ports(project,
         call_llm(endpoint, purpose="test", prompt="hi", sleep=lambda s: pytest.fail("retried"))
     assert caught.value.kind == "configuration" and connected == []
     endpoint = save_project_endpoint(
-        project=project, name="own", base_url="http://gpu.internal:18901/v1", model="m", max_retries=0
+        project=project, editing=True, name="own", base_url="http://gpu.internal:18901/v1", model="m", max_retries=0
     )
     with pytest.raises(LLMError, match="connection"):  # the listed port is reached
         call_llm(endpoint, purpose="test", prompt="hi")

@@ -80,7 +80,12 @@ def test_an_old_slug_name_is_kept_on_its_row_while_it_is_unambiguous(db):
         name="zh", base_url="http://127.0.0.1:9/v1", model="m", project=project, api_key_env="LLM_KEY_DEMO_ZH_OPENAI"
     )
     saved = save_project_endpoint(  # edited, its key variable unchanged
-        project=project, name="zh", base_url="http://127.0.0.1:9/v1", model="m2", api_key_env="LLM_KEY_DEMO_ZH_OPENAI"
+        project=project,
+        editing=True,
+        name="zh",
+        base_url="http://127.0.0.1:9/v1",
+        model="m2",
+        api_key_env="LLM_KEY_DEMO_ZH_OPENAI",
     )
     assert (saved.model, saved.api_key_env) == ("m2", "LLM_KEY_DEMO_ZH_OPENAI")
     create_project(slug="demo", name="demo")  # from now on demo's old scope covers it too
@@ -101,12 +106,12 @@ def test_a_new_or_changed_key_variable_must_use_the_id_form(db, monkeypatch):
     # an existing endpoint changing its variable: the same rule, even from one old name to another
     LLMEndpoint.objects.create(name="old", project=demo, api_key_env="LLM_KEY_DEMO_OPENAI", **fields)
     with pytest.raises(EndpointError, match=f"starts with LLM_KEY_P{demo.pk}_"):
-        save_project_endpoint(project=demo, name="old", api_key_env="LLM_KEY_DEMO_ZH2_OPENAI", **fields)
+        save_project_endpoint(project=demo, editing=True, name="old", api_key_env="LLM_KEY_DEMO_ZH2_OPENAI", **fields)
     assert LLMEndpoint.objects.get(name="old").api_key_env == "LLM_KEY_DEMO_OPENAI"
     own = f"LLM_KEY_P{demo.pk}_OPENAI"
-    assert save_project_endpoint(project=demo, name="old", api_key_env=own, **fields).api_key_env == own
+    assert save_project_endpoint(project=demo, editing=True, name="old", api_key_env=own, **fields).api_key_env == own
     with pytest.raises(EndpointError, match=f"starts with LLM_KEY_P{demo.pk}_"):  # and never back
-        save_project_endpoint(project=demo, name="old", api_key_env="LLM_KEY_DEMO_OPENAI", **fields)
+        save_project_endpoint(project=demo, editing=True, name="old", api_key_env="LLM_KEY_DEMO_OPENAI", **fields)
     assert save_project_endpoint(project=demo, name="new", api_key_env=own, **fields).api_key_env == own
 
 

@@ -1,15 +1,20 @@
-"""manage.py add_endpoint NAME --base-url URL --model MODEL [--api-style chat|completions] [--api-key-env VAR] ..."""
+"""manage.py add_endpoint NAME --base-url URL --model MODEL [--api-style chat|completions] [--api-key-env VAR] ...
+[--update]: a taken name is refused unless --update says to replace that endpoint's settings."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from llm.models import ApiStyle
+from llm.selectors import get_endpoint
 from llm.services import create_endpoint
 from projects.selectors import get_project_by_slug
 
 
 class Command(BaseCommand):
-    help = "Create or update an OpenAI-compatible LLM endpoint. The API key stays in an environment variable."
+    help = (
+        "Add an OpenAI-compatible LLM endpoint (--update: change the one of that name). The API key stays in an "
+        "environment variable. Switch off, on or delete one with `manage.py endpoint NAME off|on|delete`."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name")
@@ -28,6 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("--price-input", type=float, default=0.0, help="price per 1K input tokens")
         parser.add_argument("--price-output", type=float, default=0.0, help="price per 1K output tokens")
         parser.add_argument("--project", default="", help="slug of the project that owns it (default: global)")
+        parser.add_argument(
+            "--update",
+            action="store_true",
+            help="change the endpoint of this name (its settings are replaced by these); without it a taken name is "
+            "refused",
+        )
 
     def handle(
         self,
@@ -46,6 +57,14 @@ class Command(BaseCommand):
     ):
         if api_key_env.startswith(("sk-", "sk_")) or len(api_key_env) > 60:
             raise CommandError("--api-key-env takes the NAME of an environment variable, not the key itself")
+        existing = get_endpoint(name=name)
+        if existing is not None and not options.get("update"):
+            raise CommandError(
+                f"name: an endpoint named {name!r} exists; edit it instead (add_endpoint {name} --update …, or "
+                f"`manage.py endpoint {name} off|on|delete`)"
+            )
+        if existing is None and options.get("update"):
+            raise CommandError(f"--update: no endpoint named {name!r}; leave out --update to add it")
         project = None
         if options.get("project"):
             project = get_project_by_slug(slug=options["project"])
@@ -69,6 +88,6 @@ class Command(BaseCommand):
             fields = "; ".join(f"--{k.replace('_', '-')}: {' '.join(v)}" for k, v in exc.message_dict.items())
             raise CommandError(fields) from None
         self.stdout.write(
-            f"endpoint {endpoint.name}: {endpoint.base_url} model={endpoint.model} "
-            f"style={endpoint.api_style} max_concurrency={endpoint.max_concurrency}"
+            f"endpoint {endpoint.name} {'updated' if existing else 'added'}: {endpoint.base_url} "
+            f"model={endpoint.model} style={endpoint.api_style} max_concurrency={endpoint.max_concurrency}"
         )
