@@ -2,15 +2,19 @@
 
 Queues a training job on the gpu queue (a worker started with `-Q gpu` runs it). With --wait, shows a progress bar
 and exits with the outcome: 0 succeeded, 1 failed, 3 cancelled, 4 still running at --timeout. `--cancel JOB` asks a
-job to stop; `--status JOB` prints one."""
+job to stop; `--status JOB` prints one; `--compare JOB JOB … [--metric loss]` prints each job's final and lowest
+value and last step of a metric (jobs of one project, at most 10)."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from core.cli import key_value_arg, wait_for_run
+from core.errors import ServiceError
 from core.lifecycle import RunStatus
+from core.templatetags.numbers import format_number
 from exports.selectors import get_version_by_id
+from training.metric_selectors import compare_jobs
 from training.models import JobKind, TrainingJob
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, cancel_training_job, create_training_job
@@ -42,8 +46,17 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds to wait with --wait")
         parser.add_argument("--cancel", type=int, metavar="JOB", help="ask this job to stop")
         parser.add_argument("--status", type=int, metavar="JOB", help="print this job's status and results")
+        parser.add_argument(
+            "--compare", type=int, nargs="+", metavar="JOB", help="compare jobs of one project (at most 10)"
+        )
+        parser.add_argument(
+            "--metric", action="append", default=[], help="with --compare: the metric (default loss), repeatable"
+        )
 
     def handle(self, *args, **o):
+        if o["compare"]:
+            self._compare(o["compare"], o["metric"])
+            return
         if o["cancel"] or o["status"]:
             job = get_job_by_id(job_id=o["cancel"] or o["status"])
             if job is None:
@@ -103,3 +116,27 @@ class Command(BaseCommand):
             self.stdout.write("results: " + json.dumps(job.results, ensure_ascii=False)[:4000])
         if job.output_dir and job.status == RunStatus.SUCCEEDED:
             self.stdout.write(f"model: {job.output_dir}/model")
+
+    def _compare(self, job_ids: list[int], metrics: list[str]) -> None:
+        """A table per metric: each job's final and lowest value and the last step it logged it."""
+        first = get_job_by_id(job_id=job_ids[0])
+        if first is None:
+            raise CommandError(f"--compare: no training job {job_ids[0]}")
+        try:
+            comparison = compare_jobs(project=first.project, job_ids=job_ids, metrics=metrics)
+        except ServiceError as exc:
+            field, _sep, text = str(exc).partition(": ")
+            option = {"jobs": "--compare", "metric": "--metric"}.get(field, field)
+            raise CommandError(f"{option}: {text} ({first.project.slug})" if text else str(exc)) from None
+        for metric in comparison["metrics"]:
+            self.stdout.write(f"{metric['key']} ({metric['label']}), project {first.project.slug}")
+            rows = [("run", "final", "min", "steps")]
+            rows += [
+                (run["label"], format_number(run["final"]), format_number(run["min"]), format_number(run["last_step"]))
+                for run in metric["runs"]
+            ]
+            widths = [max(len(row[i]) for row in rows) for i in range(4)]
+            for row in rows:
+                self.stdout.write("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        shared = ", ".join(m["key"] for m in comparison["shared_metrics"])
+        self.stdout.write(f"metrics every job logged: {shared or '-'}")
