@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.error_pages.FriendlyErrorPagesMiddleware",  # DEBUG: non-staff get the friendly 404/500 pages
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -181,15 +182,19 @@ if REDIS_URL:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "bad"):
         (EMBEDDED_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://localhost//"
+    # kombu's filesystem transport, except that messages appear whole (written aside, renamed into place) and a bad
+    # message file is moved to broker/bad with an error logged instead of stopping the worker.
+    CELERY_BROKER_TRANSPORT = "core.broker_files:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(EMBEDDED_BROKER_DIR / "queue"),
         "data_folder_out": str(EMBEDDED_BROKER_DIR / "queue"),
         "processed_folder": str(EMBEDDED_BROKER_DIR / "processed"),
         "store_processed": False,
         "control_folder": str(EMBEDDED_BROKER_DIR / "control"),
+        "bad_folder": str(EMBEDDED_BROKER_DIR / "bad"),
         "polling_interval": 0.2,
     }
     CACHES = {
@@ -210,6 +215,7 @@ CELERY_TASK_ROUTES = {
     "training.tasks.run_training_job_task": {"queue": TRAINING_QUEUE},
     "training.tasks.score_completions_task": {"queue": TRAINING_QUEUE},
     "training.tasks.difficulty_task": {"queue": TRAINING_QUEUE},
+    "training.tasks.serving_task": {"queue": TRAINING_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True  # every task is idempotent: a worker killed mid-task leaves the message to redo
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -369,6 +375,22 @@ TRAINING_PRELOAD = env_bool("TRAINING_PRELOAD", True)
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=1)
 # Queued jobs whose message may have been lost (Redis restarted without its data) are re-sent after this long.
 TRAINING_REQUEUE_SECONDS = env_int("TRAINING_REQUEUE_SECONDS", 1800, minimum=1)
+# Serving runs (a trained model served by a gpu worker: models page, API, `serve_model --queue`). The server listens on
+# SERVING_HOST at the first free port of SERVING_PORTS on the worker's machine; the platform calls it at
+# SERVING_PUBLIC_URL ("{port}" filled in; default http://SERVING_HOST:PORT/v1), whose host PROJECT_ENDPOINT_HOSTS
+# must allow. The site's choice: users never name a host or port. SERVING_ENGINE auto is vLLM where installed.
+SERVING_HOST = env_str("SERVING_HOST", "127.0.0.1")
+SERVING_PORTS = env_str("SERVING_PORTS", "8100-8199")
+_low, _, _high = SERVING_PORTS.partition("-")
+if not (_low.isdigit() and (_high or _low).isdigit() and 1024 <= int(_low) <= int(_high or _low) <= 65535):
+    raise ImproperlyConfigured(f"SERVING_PORTS must be a port or a range such as 8100-8199, got {SERVING_PORTS!r}")
+SERVING_PORT_RANGE = (int(_low), int(_high or _low))
+SERVING_PUBLIC_URL = env_str("SERVING_PUBLIC_URL", "")
+if SERVING_PUBLIC_URL and "{port}" not in SERVING_PUBLIC_URL:
+    raise ImproperlyConfigured(f"SERVING_PUBLIC_URL must hold {{port}}, got {SERVING_PUBLIC_URL!r}")
+SERVING_ENGINE = env_choice("SERVING_ENGINE", ("auto", "builtin", "vllm"), "auto")
+# A playground message waits for its reply in the web request (one try, no retries): at most this long.
+PLAYGROUND_TIMEOUT_SECONDS = env_int("PLAYGROUND_TIMEOUT_SECONDS", 25, minimum=1)
 # The only folders base models may come from (comma-separated; users name a checkpoint folder under one of them).
 # Job folders under DATA_DIR/training are never base models by path: a project builds on its own jobs by base_job.
 # The largest request body accepted, all its files together (refused with 413 from Content-Length, before any of it
@@ -379,6 +401,10 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 256 * 1024**2, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 25
 # Hosts a project admin's own LLM endpoints may point at (exact names, or ".example.com" for its subdomains): a
 # worker sends requests there, so a site admin decides; none in production unless set.
+# Who may create projects (home page, POST /api/v1/projects, manage.py create_project --as): "staff" (site admins),
+# "permission" (site admins and users given projects.add_project), "anyone" (every signed-in user). The creator
+# becomes the project's admin.
+PROJECT_CREATION = env_choice("PROJECT_CREATION", ("staff", "permission", "anyone"), "permission")
 PROJECT_ENDPOINT_HOSTS = env_list("PROJECT_ENDPOINT_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 # The ports a PROJECT_ENDPOINT_HOSTS entry without its own ":port" (or ":*") allows; "*" is any port.
 PROJECT_ENDPOINT_PORTS = env_list("PROJECT_ENDPOINT_PORTS", ["80", "443"] if PRODUCTION else ["*"])

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotation import urls as annotation_urls
 from core.api import HealthApi
 from exports import urls as exports_urls
+from llm import urls as llm_urls
+from llm.playground_api import PlaygroundApi
 from projects import urls as projects_urls
 from projects import views as projects_views
 from selfinstruct import urls as selfinstruct_urls
@@ -18,10 +19,12 @@ from training import urls as training_urls
 api_v1 = [
     path("health", HealthApi.as_view(), name="health"),
     *projects_urls.api_urlpatterns,
+    *llm_urls.api_urlpatterns,
     *selfinstruct_urls.api_urlpatterns,
     *annotation_urls.api_urlpatterns,
     *exports_urls.api_urlpatterns,
     *training_urls.api_urlpatterns,
+    path("llm/playground", PlaygroundApi.as_view(), name="llm-playground"),
 ]
 
 urlpatterns = [
@@ -42,10 +45,12 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("label/", include(annotation_urls.label_urlpatterns)),
     path("console/", include("console.urls")),
-    path("i18n/setlang/", set_language, name="set_language"),  # the language switcher in every page's top bar
+    # the language switcher in every page's top bar (kept on a signed-in user's account too)
+    path("i18n/setlang/", projects_views.set_language, name="set_language"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # the split view serves Swagger UI's start-up script as a file: the pages carry no inline script (CSP)
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 handler404 = "core.api.not_found"
 handler400 = "core.api.bad_request"
+handler500 = "core.error_pages.server_error"

@@ -20,7 +20,7 @@ EVALUATION_LABELS = {
     "losses": _("Losses"),
     "position_bias_rate": _("Order changed the verdict"),
     "win_rate": _("Win rate"),
-    "win_rate_ci": _("95% interval"),
+    "win_rate_ci": _("Interval (95%)"),
 }
 
 

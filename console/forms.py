@@ -5,6 +5,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from llm.health import endpoint_choices, with_health
 from llm.selectors import endpoints_for_project
 from selfinstruct.batches import quota_pairs
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
@@ -48,6 +49,8 @@ class NewBatchForm(forms.Form):
         super().__init__(*args, **kwargs)
         endpoints = endpoints_for_project(project=project).order_by("name")
         self.fields["endpoint"].queryset = endpoints
+        labels = {e.pk: e.health_label for e in with_health(endpoints)}
+        self.fields["endpoint"].label_from_instance = lambda e: labels.get(e.pk, e.name)
         self.fields["template"].queryset = prompt_templates()
         if endpoints.count() == 1:
             self.fields["endpoint"].initial = endpoints.first().name
@@ -255,6 +258,30 @@ class SeedImportForm(forms.Form):
     )
 
 
+# Why an instruction was rejected (selfinstruct.filters.Reason), as the review page's filter offers it.
+REASON_LABELS = {
+    "truncated": _("cut off (truncated)"),
+    "too_short": _("too short"),
+    "too_long": _("too long"),
+    "blacklist": _("blocked word"),
+    "bad_start": _("bad start"),
+    "empty_output": _("empty output"),
+    "input_equals_output": _("input equals output"),
+    "duplicate": _("duplicate"),
+    "near_duplicate": _("near duplicate"),
+    "wrong_language": _("wrong language"),
+    "reviewer": _("rejected by a reviewer"),
+    "conflicting_outputs": _("conflicting outputs"),
+    "over_limit": _("over the limit"),
+    "no_instances": _("no instances"),
+    "over_quota": _("over its task type's quota"),
+    "evol_no_gain": _("evolution: no gain"),
+    "evol_refusal": _("evolution: a refusal"),
+    "evol_empty": _("evolution: empty"),
+    "evol_copies_prompt": _("evolution: copies the prompt"),
+}
+
+
 class ReviewFilterForm(forms.Form):
     """The review page's filters (GET): each value is one of the choices offered, or the filter is refused."""
 
@@ -293,7 +320,9 @@ class ReviewFilterForm(forms.Form):
     def __init__(self, *args, batches: list[int], reasons: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["batch"].choices = [("", _("Any batch"))] + [(str(b), f"#{b}") for b in batches]
-        self.fields["reason"].choices = [("", _("Any reason"))] + [(r, r.replace("_", " ")) for r in reasons]
+        self.fields["reason"].choices = [("", _("Any reason"))] + [
+            (r, REASON_LABELS.get(r, r.replace("_", " "))) for r in reasons
+        ]
 
 
 ROLE_CHOICES = [("labeler", _("Labeler")), ("consumer", _("API consumer")), ("admin", _("Project admin"))]
@@ -386,7 +415,7 @@ class SamplingForm(forms.Form):
 
     def __init__(self, *args, endpoints, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [("", "—")] + [(e.name, f"{e.name} ({e.model})") for e in endpoints]
+        choices = [("", "—")] + endpoint_choices(endpoints)
         for i in range(SAMPLING_SLOTS):
             self.fields[f"endpoint_{i}"] = forms.ChoiceField(
                 choices=choices, required=i == 0, label=_("Endpoint %(n)d") % {"n": i + 1}

@@ -16,6 +16,7 @@ from console.access import admin_project
 from console.figures import evaluation_table
 from console.model_forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
 from core.forms import add_service_error
+from llm.health import with_health
 from llm.selectors import endpoints_for_project
 from projects.models import Project
 from training.evaluations import resume_evaluation, start_evaluation_from_upload, start_round_evaluation
@@ -63,7 +64,7 @@ def _models_context(request, project, *, evaluation_form=None, judge_form=None) 
         "evaluation_form": evaluation_form or EvaluationForm(endpoints=usable, model_default=served),
         "judge_form": judge_form or JudgeRunForm(endpoints=usable),
         "register_form": RegisterServedForm(),
-        "judge_endpoints": usable,
+        "judge_endpoints": with_health(usable),
     }
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from console.access import admin_project
+from llm.health import with_health
 from llm.playground import DEFAULT_PARAMS, PlaygroundError, playground_endpoints, playground_reply
 
 
@@ -34,7 +35,7 @@ def _conversation(text: str) -> list[dict]:
 @login_required
 def playground(request, slug: str):
     project = admin_project(request, slug)
-    endpoints = list(playground_endpoints(project=project))
+    endpoints = with_health(list(playground_endpoints(project=project)))
     source = request.POST if request.method == "POST" else request.GET
     chosen = source.get("endpoint") or (endpoints[0].name if endpoints else "")
     system = request.POST.get("system", "")

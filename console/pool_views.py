@@ -13,7 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
+from console.curation_forms import BulkActionForm
 from console.forms import ReviewFilterForm, SeedImportForm
+from selfinstruct.curation_selectors import latest_changes
 from selfinstruct.seeds import SeedFileError
 from selfinstruct.selectors import (
     get_project_instructions,
@@ -22,7 +24,7 @@ from selfinstruct.selectors import (
     seeds_of_project,
     stage_counts,
 )
-from selfinstruct.services import import_seed_upload, review_instructions
+from selfinstruct.services import DUPLICATE_IDS_SHOWN, import_seed_upload, review_instructions
 
 SEEDS_PER_PAGE = 50
 CARDS_PER_PAGE = 25
@@ -57,15 +59,29 @@ def seeds(request, slug: str):
                 _("Imported %(created)d seed tasks (%(languages)s); %(dup)d duplicates skipped.")
                 % {"created": result.created, "languages": languages, "dup": result.duplicates},
             )
+            if result.duplicate_ids:  # imported all the same; two seed files numbering alike is worth a look
+                more = len(result.duplicate_ids) - DUPLICATE_IDS_SHOWN
+                messages.warning(
+                    request,
+                    _("%(n)d imported seed tasks share a source id with another seed: %(ids)s")
+                    % {"n": len(result.duplicate_ids), "ids": ", ".join(result.duplicate_ids[:DUPLICATE_IDS_SHOWN])}
+                    + (_(" and %(more)d more") % {"more": more} if more > 0 else ""),
+                )
             return redirect("console-seeds", slug=project.slug)
     query, language = request.GET.get("q", ""), request.GET.get("language", "")
     rows = seeds_of_project(project=project, query=query, language=language if language in ("en", "zh") else "")
     counts = stage_counts(project=project)
+    page = _page(request, rows, SEEDS_PER_PAGE)
+    page.object_list = list(page.object_list)
+    latest = latest_changes(project=project, kind="seed", ids=[seed.pk for seed in page.object_list])
+    for seed in page.object_list:
+        seed.last_change = latest.get(seed.pk)  # "edited by ann, 3 minutes ago"
     context = {
         "project": project,
         "form": form,
         "problems": problems,
-        "page": _page(request, rows, SEEDS_PER_PAGE),
+        "page": page,
+        "bulk_form": BulkActionForm(kind="seed", project=project),
         "q": query[:200],
         "language": language,
         "total": counts["seeds"],

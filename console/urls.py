@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from console import difficulty_views, model_views, pool_views, ranking_views, settings_views, views
+from console import (
+    curation_views,
+    difficulty_views,
+    model_views,
+    playground_views,
+    pool_views,
+    ranking_views,
+    settings_views,
+    training_views,
+    views,
+)
 
 urlpatterns = [
     path("<slug:slug>/", views.overview, name="console-overview"),
@@ -15,15 +25,39 @@ urlpatterns = [
     path("<slug:slug>/datasets/<int:version_id>/", views.dataset_page, name="console-dataset"),
     path("<slug:slug>/datasets/<int:version_id>/live", views.dataset_live, name="console-dataset-live"),
     path("<slug:slug>/training/", views.training, name="console-training"),
-    path("<slug:slug>/training/<int:job_id>/", views.job_page, name="console-job"),
-    path("<slug:slug>/training/<int:job_id>/live", views.job_live, name="console-job-live"),
-    path("<slug:slug>/training/<int:job_id>/cancel", views.job_cancel, name="console-job-cancel"),
+    path("<slug:slug>/training/compare", training_views.compare, name="console-training-compare"),
+    path("<slug:slug>/training/<int:job_id>/", training_views.job_page, name="console-job"),
+    path("<slug:slug>/training/<int:job_id>/live", training_views.job_live, name="console-job-live"),
+    path("<slug:slug>/training/<int:job_id>/cancel", training_views.job_cancel, name="console-job-cancel"),
 ]
 
 urlpatterns += [
     path("<slug:slug>/seeds/", pool_views.seeds, name="console-seeds"),
     path("<slug:slug>/instructions/", pool_views.review, name="console-review"),
     path("<slug:slug>/instructions/decide", pool_views.review_decide, name="console-review-decide"),
+    path("<slug:slug>/seeds/bulk", curation_views.bulk, {"kind": "seed"}, name="console-seeds-bulk"),
+    path("<slug:slug>/seeds/<int:item_id>/", curation_views.item_page, {"kind": "seed"}, name="console-seed"),
+    path(
+        "<slug:slug>/seeds/<int:item_id>/delete",
+        curation_views.item_delete,
+        {"kind": "seed"},
+        name="console-seed-delete",
+    ),
+    path(
+        "<slug:slug>/instructions/bulk", curation_views.bulk, {"kind": "instruction"}, name="console-instructions-bulk"
+    ),
+    path(
+        "<slug:slug>/instructions/<int:item_id>/",
+        curation_views.item_page,
+        {"kind": "instruction"},
+        name="console-instruction",
+    ),
+    path(
+        "<slug:slug>/instructions/<int:item_id>/delete",
+        curation_views.item_delete,
+        {"kind": "instruction"},
+        name="console-instruction-delete",
+    ),
     path("<slug:slug>/difficulty/", difficulty_views.difficulty, name="console-difficulty"),
     path("<slug:slug>/difficulty/live", difficulty_views.difficulty_live, name="console-difficulty-live"),
     path("<slug:slug>/difficulty/rate", difficulty_views.rating, name="console-rating"),
@@ -48,6 +82,8 @@ urlpatterns += [
     path("<slug:slug>/endpoints/", settings_views.endpoints, name="console-endpoints"),
     path("<slug:slug>/endpoints/<slug:name>/", settings_views.endpoint_edit, name="console-endpoint"),
     path("<slug:slug>/endpoints/<slug:name>/check", settings_views.endpoint_check, name="console-endpoint-check"),
+    path("<slug:slug>/endpoints/<slug:name>/switch", settings_views.endpoint_switch, name="console-endpoint-switch"),
+    path("<slug:slug>/endpoints/<slug:name>/delete", settings_views.endpoint_delete, name="console-endpoint-delete"),
 ]
 
 urlpatterns += [
@@ -69,6 +105,10 @@ urlpatterns += [
     path("<slug:slug>/models/", model_views.models, name="console-models"),
     path("<slug:slug>/models/live", model_views.models_live, name="console-models-live"),
     path("<slug:slug>/models/<int:job_id>/serve", model_views.serve, name="console-serve"),
+    path("<slug:slug>/models/<int:job_id>/serving", model_views.serving_cell, name="console-serving-cell"),
+    path("<slug:slug>/models/<int:job_id>/serving/start", model_views.serving_start, name="console-serving-start"),
+    path("<slug:slug>/serving/<int:run_id>/stop", model_views.serving_stop, name="console-serving-stop"),
+    path("<slug:slug>/playground", playground_views.playground, name="console-playground"),
     path("<slug:slug>/models/<int:job_id>/score", model_views.score, name="console-score"),
     path("<slug:slug>/models/<int:job_id>/win-rate", model_views.win_rate, name="console-win-rate"),
     path("<slug:slug>/evaluations/new", model_views.evaluate, name="console-evaluate"),

@@ -1,20 +1,24 @@
 """The console's pages for project admins (not staff): the project overview and generation batches (start one from
 fields, watch it live, pause/resume/cancel it), live while work runs."""
 
+import time
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
+from console.dataset_display import download_table, filter_summary, lineage_summary, preview_records
 from console.forms import NewBatchForm, NewJobForm, NewVersionForm
 from console.model_forms import TriggerForm
 from console.pipeline import running, stages
 from core.forms import add_service_error
-from exports.formats import SHAPES
 from exports.selectors import get_project_version, preview_rows, stats_charts, versions_of_project
 from exports.services import DatasetError, create_dataset_version
 from projects.models import Role
@@ -22,10 +26,12 @@ from projects.selectors import get_project_for_user
 from selfinstruct.batches import BatchError, cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.selectors import batch_progress, batch_timeline, get_project_batch
 from selfinstruct.services import ensure_builtin_templates
+from selfinstruct.timeline import batch_events, pause_spans
+from training.metric_selectors import MAX_COMPARE_JOBS
 from training.models import GENERATIVE_KINDS, JOB_KIND_FOR_DATASET
-from training.oversight import evaluations_of_job, triggers_of_project
-from training.selectors import artifacts, chart_series, get_project_job, jobs_of_project, lineage, metric_rows
-from training.services import TrainingJobError, cancel_training_job, create_training_job
+from training.oversight import triggers_of_project
+from training.selectors import jobs_of_project
+from training.services import TrainingJobError, create_training_job
 
 
 @login_required
@@ -53,12 +59,44 @@ def _batch(project, batch_id: int):
     return batch
 
 
+NEW_BATCH_TOKEN_SECONDS = 3600  # how long a new-batch form's submit token names the batch it started
+NEW_BATCH_WAIT_SECONDS = 10.0  # a second submit of the same form waits this long for the first one's batch
+
+
+def _submitted_batch(project, token: str) -> tuple[str | None, int | None]:
+    """(cache key this submission holds while it starts the batch, None), or (None, id of the batch the same form's
+    first submission started: a double-click), or (None, None) when the first is still starting it after
+    NEW_BATCH_WAIT_SECONDS. A form without a well-formed token gets ("", None): nothing to guard."""
+    if not token.isalnum() or len(token) != 32:
+        return "", None
+    key = f"console:new-batch:{project.pk}:{token}"
+    deadline = time.monotonic() + NEW_BATCH_WAIT_SECONDS
+    while True:
+        if cache.add(key, 0, NEW_BATCH_TOKEN_SECONDS):  # free (or the first submission failed and let it go)
+            return key, None
+        batch_id = cache.get(key)
+        if batch_id:
+            return None, batch_id
+        if time.monotonic() > deadline:
+            return None, None
+        time.sleep(0.1)
+
+
 @login_required
 def new_batch(request, slug: str):
-    """Start a generation batch from fields with defaults; on success, its live page."""
+    """Start a generation batch from fields with defaults; on success, redirect to its live page (post/redirect/get).
+    The form carries a one-time token: a double-click's second POST redirects to the batch the first one started."""
     project = admin_project(request, slug)
     ensure_builtin_templates()  # the built-in templates exist before anyone picks one
     form = NewBatchForm(request.POST or None, project=project)
+    token = request.POST.get("submit_token", "")[:64] if request.method == "POST" else uuid.uuid4().hex
+    key: str | None = ""
+    if request.method == "POST" and form.is_valid():
+        key, already = _submitted_batch(project, token)
+        if already:
+            return redirect("console-batch", slug=project.slug, batch_id=already)
+        if key is None:
+            form.add_error(None, _lazy("This form was already sent and its batch is still starting: reload the page."))
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         try:
@@ -75,22 +113,30 @@ def new_batch(request, slug: str):
                 type_quotas=values["quotas"],
             )
         except BatchError as exc:
+            if key:
+                cache.delete(key)  # the form comes back with the error; submitting it again may start a batch
             add_service_error(form, exc)
         else:
+            if key:
+                cache.set(key, batch.pk, NEW_BATCH_TOKEN_SECONDS)
             return redirect("console-batch", slug=project.slug, batch_id=batch.pk)
     status = 400 if form.errors else 200
-    return render(request, "console/new_batch.html", {"project": project, "form": form}, status=status)
+    context = {"project": project, "form": form, "submit_token": token if form.errors else uuid.uuid4().hex}
+    return render(request, "console/new_batch.html", context, status=status)
 
 
 def _batch_context(project, batch) -> dict:
     progress = batch_progress(batch=batch)
     overshoot = max(progress["accepted"] - progress["target"], 0)
+    events = batch_events(batch=batch)
     return {
         "project": project,
         "batch": batch,
         "progress": progress,
         "overshoot": overshoot,
         "timeline": batch_timeline(batch=batch),
+        "last_event": events[-1] if events else None,
+        "pauses": pause_spans(batch=batch, events=events),
         "charts": settings.CHARTJS_DIR.is_dir(),
     }
 
@@ -119,7 +165,7 @@ def batch_action(request, slug: str, batch_id: int, action: str):
     if action not in BATCH_ACTIONS:
         raise Http404("No such action.")
     try:
-        BATCH_ACTIONS[action](batch=batch)
+        BATCH_ACTIONS[action](batch=batch, by=request.user)
     except BatchError as exc:
         messages.error(request, str(exc).partition(": ")[2] or str(exc))
     return redirect("console-batch", slug=project.slug, batch_id=batch.pk)
@@ -179,12 +225,14 @@ def dataset_live(request, slug: str, version_id: int):
 
 
 def _version_context(project, version) -> dict:
-    rows = preview_rows(version=version)
+    ready = version.status == "ready"
     return {
         "project": project,
         "version": version,
-        "rows": rows,
-        "formats": list(SHAPES[version.kind]),
+        "records": preview_records(preview_rows(version=version)),
+        "lineage": lineage_summary(version.lineage, slug=project.slug),
+        "filters": filter_summary(version.filters),
+        "downloads": download_table(version) if ready else None,
         "charts": _stat_charts(version) if version.status == "ready" else [],
         "chartjs": settings.CHARTJS_DIR.is_dir(),
     }
@@ -248,60 +296,6 @@ def training(request, slug: str):
         "jobs": jobs_of_project(project=project)[:100],
         "triggers": triggers_of_project(project=project),
         "trigger_form": TriggerForm(),
+        "max_compare_jobs": MAX_COMPARE_JOBS,
     }
     return render(request, "console/training.html", context, status=400 if form.errors else 200)
-
-
-def _job(project, job_id: int):
-    job = get_project_job(project=project, job_id=job_id)
-    if job is None:
-        raise Http404("No such training job.")
-    return job
-
-
-def _job_context(project, job) -> dict:
-    columns, rows = metric_rows(job=job)
-    results = {
-        k.replace("_", " "): round(v, 4) if isinstance(v, float) else v
-        for k, v in (job.results or {}).items()
-        if k != "samples"
-    }
-    return {
-        "project": project,
-        "job": job,
-        "columns": columns,
-        "metrics": rows,
-        "results": results,
-        "samples": (job.results or {}).get("samples", []),
-        "artifacts": artifacts(job=job) if job.status not in ("queued", "running") else [],
-        "active": job.status in ("queued", "running"),
-        "series": chart_series(job=job),
-        "evaluations": evaluations_of_job(job=job),
-        "lineage": lineage(job=job),
-    }
-
-
-@login_required
-def job_page(request, slug: str, job_id: int):
-    project = admin_project(request, slug)
-    context = {**_job_context(project, _job(project, job_id)), "charts": settings.CHARTJS_DIR.is_dir()}
-    return render(request, "console/job.html", context)
-
-
-@login_required
-def job_live(request, slug: str, job_id: int):
-    """The job's state, metrics and results alone: its page polls them while it runs."""
-    project = admin_project(request, slug)
-    return render(request, "console/job_live.html", _job_context(project, _job(project, job_id)))
-
-
-@login_required
-@require_POST
-def job_cancel(request, slug: str, job_id: int):
-    project = admin_project(request, slug)
-    job = _job(project, job_id)
-    try:
-        cancel_training_job(job=job)
-    except TrainingJobError as exc:
-        messages.error(request, str(exc))
-    return redirect("console-job", slug=project.slug, job_id=job.pk)

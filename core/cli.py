@@ -29,18 +29,29 @@ def wait_for_run(
     hint: str = "is a worker running?",
     every: float = 0.5,
     timeout_code: int = 1,
+    stage=None,
 ):
     """Show the run's progress (done/total, ETA) until it ends, whatever its kind; returns the finished run.
-    CommandError (exit `timeout_code`) naming the run when `timeout` seconds pass first."""
+    CommandError (exit `timeout_code`) naming the run when `timeout` seconds pass first. `stage(run)` → (name,
+    done, total), for a run that goes through stages (a Self-Instruct batch: instructions, then instances): the
+    bar counts the stage's work instead, named in its description, and starts afresh when the stage changes."""
     kind = lifecycle.kind_of(run)
     deadline = time.monotonic() + timeout if timeout else None
+    shown_stage = None
     with tqdm(desc=f"{kind.name} {run.pk}", unit=unit, file=command.stderr._out) as bar:
         while True:
             run.refresh_from_db()
             status = kind.status_of(run.status)
-            progress = lifecycle.progress(run)
+            progress = None if stage else lifecycle.progress(run)
             if progress:
                 bar.total, bar.n = progress.total or None, progress.done
+            if stage:
+                name, done, total = stage(run)
+                if name != shown_stage:
+                    shown_stage = name
+                    bar.reset(total=total or None)
+                    bar.set_description(f"{kind.name} {run.pk} · {name}", refresh=False)
+                bar.total, bar.n = total or None, done
             eta = f", eta {progress.eta_seconds:.0f}s" if progress and progress.eta_seconds else ""
             bar.set_postfix_str(status + eta, refresh=False)
             bar.refresh()

@@ -222,7 +222,7 @@ class GenerationBatchAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
         done = 0
         for batch in queryset:
             try:
-                action(batch=batch)
+                action(batch=batch, by=request.user)
                 done += 1
             except BatchError as exc:
                 self.message_user(request, str(exc), messages.WARNING)

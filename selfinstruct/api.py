@@ -49,6 +49,12 @@ class ProgressSerializer(serializers.Serializer):
     )
 
 
+class BatchEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    event = serializers.ChoiceField(choices=["paused", "resumed", "cancelled"])
+    by = serializers.CharField(help_text="The username of who did it; empty from manage.py.")
+
+
 class BatchOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField(source="project.slug")
@@ -65,6 +71,7 @@ class BatchOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    events = BatchEventSerializer(many=True, help_text="Pauses, resumes and a cancel, oldest first.")
     progress = serializers.SerializerMethodField()
 
     @extend_schema_field(ProgressSerializer)
@@ -151,7 +158,7 @@ def _action_view(action, name: str):
         def post(self, request, batch_id: int):
             batch = _batch_for(request.user, batch_id)
             try:
-                action(batch=batch)
+                action(batch=batch, by=request.user)
             except BatchError as exc:
                 return Response({"detail": str(exc)}, status=409)
             batch.refresh_from_db()

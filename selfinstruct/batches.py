@@ -136,12 +136,14 @@ def finish_batch(batch_id: int, status: str, reason: str) -> bool:
     return lifecycle.finish(batch_kind(), batch_id, status, stop_reason=reason[:300])
 
 
-def pause_batch(*, batch: GenerationBatch) -> None:
-    if not lifecycle.move(batch_kind(), batch.pk, RunStatus.PAUSED):
-        raise BatchError(f"status: only a running batch can be paused (batch {batch.pk} is {_status(batch)})")
+def pause_batch(*, batch: GenerationBatch, by=None) -> None:
+    """running → paused; the moment and who (`by`, a user; None from a script) go into the batch's events."""
+    with transaction.atomic():
+        if not _move_with_event(batch, RunStatus.PAUSED, "paused", by):
+            raise BatchError(f"status: only a running batch can be paused (batch {batch.pk} is {_status(batch)})")
 
 
-def resume_batch(*, batch: GenerationBatch) -> None:
+def resume_batch(*, batch: GenerationBatch, by=None) -> None:
     """paused → running, and every lane's current step is sent at once (no countdown, not left to the reconciler).
 
     The lanes keep their tokens: a step that was still running when the batch was paused (its LLM call under way)
@@ -149,8 +151,8 @@ def resume_batch(*, batch: GenerationBatch) -> None:
     finds the step done (a step is claimed once, by number) and does nothing; a resume that finds the batch
     running already (twice, or racing another) changes nothing."""
     with transaction.atomic():
-        if not lifecycle.move(
-            batch_kind(), batch.pk, RunStatus.RUNNING, among=(RunStatus.PAUSED,), consecutive_failures=0
+        if not _move_with_event(
+            batch, RunStatus.RUNNING, "resumed", by, among=(RunStatus.PAUSED,), consecutive_failures=0
         ):
             raise BatchError(f"status: only a paused batch can be resumed (batch {batch.pk} is {_status(batch)})")
         lanes = GenerationLane.objects.filter(batch_id=batch.pk)
@@ -159,9 +161,19 @@ def resume_batch(*, batch: GenerationBatch) -> None:
             enqueue_step(lane)
 
 
-def cancel_batch(*, batch: GenerationBatch) -> None:
-    if not lifecycle.move(batch_kind(), batch.pk, RunStatus.CANCELLED, stop_reason="cancelled"):
-        raise BatchError(f"status: batch {batch.pk} is already {_status(batch)}")
+def cancel_batch(*, batch: GenerationBatch, by=None) -> None:
+    with transaction.atomic():
+        if not _move_with_event(batch, RunStatus.CANCELLED, "cancelled", by, stop_reason="cancelled"):
+            raise BatchError(f"status: batch {batch.pk} is already {_status(batch)}")
+
+
+def _move_with_event(batch: GenerationBatch, to: str, event: str, by, **move) -> bool:
+    """The move and its entry in `events` as one: the row is locked (SQLite: the IMMEDIATE transaction's write
+    lock) so two people's clicks each append theirs, and a move that does not happen records nothing. Inside a
+    transaction."""
+    events = GenerationBatch.objects.select_for_update().values_list("events", flat=True).get(pk=batch.pk)
+    entry = {"at": timezone.now().isoformat(), "event": event, "by": by.get_username() if by else ""}
+    return lifecycle.move(batch_kind(), batch.pk, to, events=[*(events or []), entry], **move)
 
 
 def _status(batch: GenerationBatch) -> str:

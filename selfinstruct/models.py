@@ -108,6 +108,12 @@ class GenerationBatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     seed = models.PositiveIntegerField(default=0, help_text="Seeds demonstration sampling.")
+    events = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What people did to the batch, oldest first: [{"at": ISO time, "event": "paused" | "resumed" | '
+        '"cancelled", "by": username or ""}] (selfinstruct.batches appends under the row lock).',
+    )
 
     class Meta:
         ordering = ["-created_at"]

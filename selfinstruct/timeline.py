@@ -1,4 +1,5 @@
-"""A batch's timeline (accepted and rejected over its life), kept incrementally in the shared cache.
+"""A batch's timeline (accepted and rejected over its life), kept incrementally in the shared cache, and its
+recorded pauses and resumes (`batch_events`, `pause_spans`: the status line and the chart's shaded spans).
 
 A batch's page polls its numbers every two seconds; grouping all of a big batch's rows on every poll grew with the
 batch (a second at 100,000 rows). Rows are only ever added under the project's pool lock (selfinstruct/pool.py), so
@@ -9,9 +10,12 @@ The cache is the project's shared one (Redis with services), so every web proces
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.cache import cache
 from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncSecond
+from django.utils import timezone
 
 from selfinstruct.models import GeneratedInstruction, GenerationBatch, InstructionStatus, PoolGeneration
 
@@ -19,6 +23,7 @@ from selfinstruct.models import GeneratedInstruction, GenerationBatch, Instructi
 LEVELS = ((600, "second"), (36_000, "minute"), (None, "hour"))
 CACHE_SECONDS = 7 * 24 * 3600  # the count is exact; the timeout only lets a forgotten batch's entry go
 _VERSION = 1
+TIME_FORMATS = {True: "H:i", False: "j M H:i"}  # an event's time: today's alone, another day's with the day
 
 
 def _level(span_s: float) -> str:
@@ -100,3 +105,40 @@ def batch_timeline(*, batch: GenerationBatch) -> dict[str, list[list[float]]]:
         for name, total in totals.items():
             series.setdefault(name, [[0.0, 0]]).append([minute, total])  # every line starts at 0
     return series
+
+
+def batch_events(*, batch: GenerationBatch) -> list[dict]:
+    """The batch's recorded events (pause, resume, cancel), oldest first, each {at: datetime, event, by,
+    time_format}: `time_format` is how a page shows `at` (`|date:`), the time alone when it is today in the current
+    time zone (18:02), else with the day."""
+    found = []
+    for entry in batch.events or []:
+        try:
+            at = datetime.fromisoformat(entry["at"])
+        except (KeyError, TypeError, ValueError):  # a hand-edited row: skip the entry, never fail the page
+            continue
+        today = timezone.localtime(at).date() == timezone.localdate()
+        found.append(
+            {"at": at, "event": entry.get("event", ""), "by": entry.get("by") or "", "time_format": TIME_FORMATS[today]}
+        )
+    return found
+
+
+def pause_spans(*, batch: GenerationBatch, events: list[dict]) -> list[list]:
+    """Each pause as [minutes since the start it began, minutes it ended, still paused]; a pause not yet resumed
+    ends now (or when the batch finished), on the same axis as `batch_timeline`."""
+
+    def minute(moment) -> float:
+        return round(max((moment - batch.created_at).total_seconds(), 0) / 60, 3)
+
+    spans: list[list] = []
+    paused_at = None
+    for entry in events:
+        if entry["event"] == "paused" and paused_at is None:
+            paused_at = entry["at"]
+        elif entry["event"] in ("resumed", "cancelled") and paused_at is not None:
+            spans.append([minute(paused_at), minute(entry["at"]), False])
+            paused_at = None
+    if paused_at is not None:
+        spans.append([minute(paused_at), minute(batch.finished_at or timezone.now()), True])
+    return spans

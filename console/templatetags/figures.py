@@ -1,8 +1,10 @@
-"""`{% load figures %}`: how many items a figure rests on, and whether that is too few (console.figures)."""
+"""`{% load figures %}`: how many items a figure rests on, and whether that is too few (console.figures); a
+rejection reason in words."""
 
 from django import template
 
 from console.figures import MIN_RELIABLE_ITEMS, items_of
+from console.forms import REASON_LABELS
 
 register = template.Library()
 
@@ -22,3 +24,9 @@ def too_few(n) -> bool:
 @register.simple_tag
 def min_reliable_items() -> int:
     return MIN_RELIABLE_ITEMS
+
+
+@register.filter
+def reason_label(code):
+    """{{ row.reason|reason_label }}: a rejection reason's translated words (console.forms.REASON_LABELS)."""
+    return REASON_LABELS.get(code, code.replace("_", " ") if isinstance(code, str) else code)

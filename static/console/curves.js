@@ -37,6 +37,33 @@
     return out;
   }
 
+  // data-bands="ID": a JSON list of [from, to, open] x ranges shaded behind the lines, each start a vertical line
+  // (a batch's pauses; `open`: not over yet, its end is now).
+  const BANDS = {
+    id: "bands",
+    beforeDatasetsDraw: function (chart, args, options) {
+      const x = chart.scales.x;
+      const area = chart.chartArea;
+      const ctx = chart.ctx;
+      ctx.save();
+      (options.ranges || []).forEach(function (band) {
+        const left = Math.max(x.getPixelForValue(band[0]), area.left);
+        const right = Math.min(x.getPixelForValue(band[1]), area.right);
+        if (right < area.left || left > area.right) return;
+        ctx.fillStyle = "rgba(154, 103, 0, 0.15)";
+        ctx.fillRect(left, area.top, Math.max(right - left, 2), area.bottom - area.top);
+        ctx.fillStyle = "rgba(154, 103, 0, 0.8)";
+        ctx.fillRect(left, area.top, 1, area.bottom - area.top);
+      });
+      ctx.restore();
+    },
+  };
+
+  function readBands(canvas) {
+    const source = canvas.dataset.bands && document.getElementById(canvas.dataset.bands);
+    return source ? JSON.parse(source.textContent) : [];
+  }
+
   function draw(canvas) {
     const source = document.getElementById(canvas.dataset.series);
     if (!source || typeof Chart === "undefined") return;
@@ -45,19 +72,30 @@
     const weight = slider ? Number(slider.value) : 0;
     const old = charts.get(canvas.id);
     if (old) old.destroy();
+    const bands = readBands(canvas);
     const chart = new Chart(canvas, {
       type: "line",
+      plugins: [BANDS],
       data: { datasets: datasets(series, weight) },
       options: {
         animation: false,
         parsing: false,
         interaction: { mode: "nearest", axis: "x", intersect: false },
-        scales: { x: { type: "linear", title: { display: true, text: canvas.dataset.xLabel || "step" } } },
-        plugins: { tooltip: { enabled: true }, legend: { position: "bottom" } },
+        // data-x-min="0": time since a start never goes below it (one point alone would centre the axis on 0)
+        scales: {
+          x: {
+            type: "linear",
+            min: canvas.dataset.xMin === undefined ? undefined : Number(canvas.dataset.xMin),
+            suggestedMax: bands.length ? Math.max.apply(null, bands.map(function (b) { return b[1]; })) : undefined,
+            title: { display: true, text: canvas.dataset.xLabel || "step" },
+          },
+        },
+        plugins: { tooltip: { enabled: true }, legend: { position: "bottom" }, bands: { ranges: bands } },
       },
     });
     charts.set(canvas.id, chart);
     canvas.dataset.drawn = String(chart.data.datasets.length);
+    canvas.dataset.bandsDrawn = String(bands.length);
   }
 
   function drawAll() {

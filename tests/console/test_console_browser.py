@@ -36,9 +36,12 @@ def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(brows
     page.fill("input[name=target]", "3")
     page.click("#new-batch button[type=submit]")
     page.wait_for_url("**/console/alpha/batches/*/")
-    assert page.inner_text("[data-status]") == "running"
+    assert page.get_attribute("[data-status]", "data-status") == "running"
+    assert page.inner_text("[data-status]") == "Running"  # in words, translated
     page.click("#pause")
     page.wait_for_selector('[data-status="paused"]')
+    assert page.inner_text("#batch-event").startswith("· paused at ")  # when, and by whom
+    page.wait_for_selector('canvas#timeline[data-bands-drawn="1"]')  # the pause shaded on the chart
     page.screenshot(path=str(ARTIFACTS / "console-batch-paused.png"), full_page=True)
     page.click("#cancel")
     try:
@@ -60,20 +63,30 @@ def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(brows
     assert page.locator(".row-preview").count() == 5
     page.wait_for_selector("canvas[data-bars='stats-lengths'][data-drawn]")  # stats as bar charts
     page.screenshot(path=str(ARTIFACTS / "console-dataset.png"), full_page=True)
-    # Training curves: Chart.js from npm, smoothing on a slider, eval points drawn as dots.
+    # Training curves: Chart.js from npm, a chart per metric family (counters apart), smoothing on a slider, eval
+    # points drawn as dots; the page no wider than the window.
     from training.models import TrainingJob, TrainingMetric
 
     job = TrainingJob.objects.create(project=project, dataset_version=version, kind="sft", base_model="x")
+    values = {"learning_rate": 2e-5, "num_tokens": 4096.0}
     TrainingMetric.objects.bulk_create(
-        [TrainingMetric(job=job, step=s, values={"loss": 3.0 / s}) for s in range(1, 41)]
+        [TrainingMetric(job=job, step=s, values={"loss": 3.0 / s, **values}) for s in range(1, 41)]
         + [TrainingMetric(job=job, step=s, values={"eval_loss": 2.5 / s}) for s in (10, 20, 30, 40)]
     )
     page.goto(f"{live_server.url}/console/alpha/training/{job.pk}/")
-    page.wait_for_selector("canvas#curves[data-drawn]")
-    assert page.get_attribute("canvas#curves", "data-drawn") == "3"  # loss raw + smoothed, eval_loss dots
+    page.wait_for_selector("canvas#chart-loss[data-drawn]")
+    assert page.get_attribute("canvas#chart-loss", "data-drawn") == "3"  # loss raw + smoothed, eval_loss dots
+    assert page.locator("#charts canvas").count() == 2 and page.evaluate("formatMetric(2e-5)") == "2e-5"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.fill("#smoothing", "0")
     page.dispatch_event("#smoothing", "input")
-    assert page.get_attribute("canvas#curves", "data-drawn") == "2"  # no smoothing: no faint raw line
+    assert page.get_attribute("canvas#chart-loss", "data-drawn") == "2"  # no smoothing: no faint raw line
+    page.click("#other-charts summary")  # num_tokens: a chart of its own, drawn when opened
+    page.wait_for_selector("#other-charts canvas[data-drawn]")
+    page.evaluate("window.lossChart = Chart.getChart('chart-loss')")  # the job is queued: its page polls
+    TrainingMetric.objects.create(job=job, step=41, values={"loss": 0.07, "grad_norm": 1.5})
+    page.wait_for_selector("canvas#chart-grad_norm[data-drawn]", timeout=10_000)  # a new family appears live
+    assert page.evaluate("Chart.getChart('chart-loss') === window.lossChart")  # updated in place, not redrawn
     page.screenshot(path=str(ARTIFACTS / "console-training-curves.png"), full_page=True)
     chinese = browser.new_page(viewport={"width": 1200, "height": 900}, locale="zh-CN")
     login(chinese, live_server, "padmin", locale_path="/console/alpha/")

@@ -1,6 +1,8 @@
 """Generation from the console: a batch started from fields with defaults (no JSON), its live page with the
 numbers and pause/resume/cancel buttons; another project's batch is not there; bad values name their field."""
 
+import re
+
 import pytest
 
 from core.lifecycle import RunStatus
@@ -28,9 +30,13 @@ def test_a_batch_starts_from_fields_and_is_steered_on_its_page(client, cast, rea
     assert bad.status_code == 400 and "greater than or equal to 1" in bad.content.decode()
     other = client.post("/console/alpha/generation/new", {"endpoint": "beta-only", "template": "alpaca", "target": 5})
     assert other.status_code == 400 and not GenerationBatch.objects.exists()
-    made = client.post("/console/alpha/generation/new", {"endpoint": "teach", "template": "alpaca", "target": 5})
-    batch = GenerationBatch.objects.get()
+    token = re.search(r'name="submit_token" value="(\w+)"', form).group(1)
+    fields = {"endpoint": "teach", "template": "alpaca", "target": 5, "submit_token": token}
+    made = client.post("/console/alpha/generation/new", fields)
+    twice = client.post("/console/alpha/generation/new", fields)  # a double-click: the same form sent again
+    batch = GenerationBatch.objects.get()  # one batch, and both answers redirect to its own URL (post/redirect/get)
     assert made.status_code == 302 and made["Location"] == f"/console/alpha/batches/{batch.pk}/"
+    assert twice.status_code == 302 and twice["Location"] == made["Location"]
     page = client.get(made["Location"]).content.decode()
     assert 'data-accepted="0"' in page and 'id="pause"' in page and 'hx-trigger="every 2s"' in page
     assert client.post(f"/console/alpha/batches/{batch.pk}/pause").status_code == 302
@@ -40,6 +46,15 @@ def test_a_batch_starts_from_fields_and_is_steered_on_its_page(client, cast, rea
     assert 'id="resume"' in live and 'id="pause"' not in live
     again = client.post(f"/console/alpha/batches/{batch.pk}/pause", follow=True).content.decode()
     assert "only a running batch can be paused" in again  # said on the page, nothing changes
+    admin = cast["project_admin"].username
+    assert re.search(rf'data-event="paused">· paused at \d\d:\d\d by {admin}<', live)  # when and who
+    assert re.search(r'"timeline-pauses" type="application/json">\[\[[\d.]+, [\d.]+, true\]\]<', live)  # open band
+    client.post(f"/console/alpha/batches/{batch.pk}/resume")
+    live = client.get(f"/console/alpha/batches/{batch.pk}/live").content.decode()
+    assert re.search(rf'data-event="resumed">· resumed \d\d:\d\d by {admin}<', live)
+    assert re.search(r'"timeline-pauses" type="application/json">\[\[[\d.]+, [\d.]+, false\]\]<', live)
+    zh = client.get(f"/console/alpha/batches/{batch.pk}/live", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert re.search(rf"\d\d:\d\d 由 {admin} 继续", zh)
     client.post(f"/console/alpha/batches/{batch.pk}/cancel")
     batch.refresh_from_db()
     assert batch.status == RunStatus.CANCELLED

@@ -40,6 +40,19 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     off.is_active = False
     off.save()
     batch = start_batch(project=project, endpoint=endpoint, template_name="alpaca", target=5)
+    from selfinstruct.models import GeneratedInstruction, GenerationRequest, SeedTask
+
+    seed = SeedTask.objects.create(project=project, instruction="Name a river.", instruction_key="m1", language="en")
+    request = GenerationRequest.objects.create(batch=batch, lane=0, step=999, prompt="x")
+    instruction = GeneratedInstruction.objects.create(
+        project=project,
+        batch=batch,
+        request=request,
+        instruction="Name a sea.",
+        instruction_key="m2",
+        language="en",
+        status="accepted",
+    )
     (task,) = make_tasks(1)
     job = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_model=str(tiny_base))
     run = start_sampling_run(project=project, endpoints=[(endpoint, {})], per_prompt=2, sources=("seed",))
@@ -53,6 +66,9 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         prompt_set="matrix",
     )
     difficulty = start_difficulty_run(project=project, base_model=str(tiny_base))
+    from training.models import ServingRun
+
+    serving = ServingRun.objects.create(project=project, job=job)
     rating = start_rating_run(project=project, endpoint=endpoint)
     # beta's labeler is invited to alpha (pending): only they may see and answer the invitation
     link = invite_member(project=project, username="lab2", role="labeler", invited_by=cast["project_admin"])
@@ -61,6 +77,8 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     (folder / "train.log").write_text("step 1\n")
     return {
         "batch": batch.pk,
+        "seed": seed.pk,
+        "instruction": instruction.pk,
         "task": task.pk,
         "version": sft_version.pk,
         "job": job.pk,
@@ -70,6 +88,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
         "judge": judge.pk,
         "evaluation": evaluation.pk,
         "difficulty": difficulty.pk,
+        "serving": serving.pk,
         "rating": rating.pk,
         "jobpath": str(model_dir(job)),
         "member": cast["labeler"].pk,
@@ -84,6 +103,9 @@ LABELING = {"admin", "project_admin", "labeler"}
 DATA = {"admin", "project_admin", "consumer"}  # export and training roles
 EVERYONE = MEMBERS | {"other_admin", "other_labeler", "other_consumer"}
 PROMPTS = [{"question": "q", "reference": "r"}]
+CURATORS = {"admin": 200, "project_admin": 200, "labeler": 403, "consumer": 403}
+ENDPOINT_READERS = {"admin", "project_admin", "other_admin"}  # a site-wide endpoint: any project's admin reads it
+SITE_ADMIN_CHANGES = {"admin": 200, "project_admin": 403, "other_admin": 403}
 
 # (method, URL, allowed roles, status for allowed roles: one code, or {role: code}). Everyone else signed in gets
 # 404; anonymous API callers get 401. Writes list the refused roles first: the allowed call may change state.
@@ -92,6 +114,20 @@ API = [
     ("GET", "/api/v1/projects", EVERYONE, 200),
     ("GET", "/api/v1/projects/alpha", MEMBERS, 200),
     ("POST", "/api/v1/projects/alpha/seeds", ADMIN_ONLY, 400),  # no file: refused with a reason, for the admin
+    # Curation: a project's members find its items, only its admins curate them (403); the admin deletes first.
+    ("GET", "/api/v1/projects/alpha/seeds/{seed}", MEMBERS, CURATORS),
+    ("PATCH", "/api/v1/projects/alpha/seeds/{seed}", MEMBERS, CURATORS, {"language": "zh"}),
+    ("POST", "/api/v1/projects/alpha/seeds/bulk", MEMBERS, CURATORS, {"action": "set_language", "value": "en"}),
+    ("GET", "/api/v1/projects/alpha/instructions/{instruction}", MEMBERS, CURATORS),
+    ("PATCH", "/api/v1/projects/alpha/instructions/{instruction}", MEMBERS, CURATORS, {"task_type": "code"}),
+    ("POST", "/api/v1/projects/alpha/instructions/bulk", MEMBERS, CURATORS, {"action": "reject", "dry_run": True}),
+    ("DELETE", "/api/v1/projects/alpha/seeds/{seed}", MEMBERS, {**CURATORS, "admin": 204, "project_admin": 404}),
+    (
+        "DELETE",
+        "/api/v1/projects/alpha/instructions/{instruction}",
+        MEMBERS,
+        {**CURATORS, "admin": 204, "project_admin": 404},
+    ),
     ("GET", "/api/v1/generation-batches", EVERYONE, 200),
     ("POST", "/api/v1/generation-batches", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix", "target": 3}),
     ("GET", "/api/v1/generation-batches/{batch}", ADMIN_ONLY, 200),
@@ -129,6 +165,7 @@ API = [
     ),
     ("GET", "/api/v1/training-jobs/{job}", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
+    ("GET", "/api/v1/training/compare?project=alpha&jobs={job}", DATA, 200),
     ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
     # A consumer reads; only admins act: stopping a job is theirs (403).
     ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
@@ -199,6 +236,21 @@ API = [
     ),
     ("DELETE", "/api/v1/projects/alpha/taxonomy", DATA, {"admin": 200, "project_admin": 200, "consumer": 403}),
     ("POST", "/api/v1/rating-runs/{rating}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
+    # LLM endpoints: any project's admin reads the site-wide ones, only site admins change them (issue 35)
+    ("GET", "/api/v1/endpoints", EVERYONE, 200),
+    ("GET", "/api/v1/endpoints/matrix", ENDPOINT_READERS, 200),
+    ("PATCH", "/api/v1/endpoints/matrix", ENDPOINT_READERS, SITE_ADMIN_CHANGES, {"max_retries": 2}),
+    ("DELETE", "/api/v1/endpoints/matrix", ENDPOINT_READERS, {**SITE_ADMIN_CHANGES, "admin": 409}),  # runs use it
+    ("GET", "/api/v1/endpoints/alpha-own", ADMIN_ONLY, 200),
+    ("PATCH", "/api/v1/endpoints/alpha-own", ADMIN_ONLY, 200, {"max_retries": 2}),
+    (
+        "POST",
+        "/api/v1/endpoints",
+        ADMIN_ONLY,
+        {"admin": 201, "project_admin": 400},  # the second: a taken name
+        {"project": "alpha", "name": "matrix-new", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+    ),
+    ("DELETE", "/api/v1/endpoints/alpha-own", ADMIN_ONLY, {"admin": 204, "project_admin": 404}),  # gone
     # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
     # the same answer as for an endpoint or a folder that does not exist).
     (
@@ -253,6 +305,23 @@ API = [
         {"admin": 409, "project_admin": 409, "consumer": 403},
         {"judge_endpoint": "matrix"},
     ),
+    # Serving a model holds a GPU: project admins start and stop it (the world's job has not succeeded: 409)
+    ("GET", "/api/v1/serving-runs", EVERYONE, 200),
+    ("GET", "/api/v1/serving-runs/{serving}", DATA, 200),
+    ("POST", "/api/v1/training-jobs/{job}/serve", DATA, {"admin": 409, "project_admin": 409, "consumer": 403}),
+    ("POST", "/api/v1/serving-runs/{serving}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
+    (  # the playground spends the project's LLM budget: admins (a bad parameter: 400 before any call)
+        "POST",
+        "/api/v1/llm/playground",
+        DATA,
+        {"admin": 400, "project_admin": 400, "consumer": 403},
+        {
+            "project": "alpha",
+            "endpoint": "matrix",
+            "messages": [{"role": "user", "content": "hi"}],
+            "params": {"top_p": 2},
+        },
+    ),
     ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
 ]
 # Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
@@ -265,6 +334,7 @@ LISTS = [
     ("/api/v1/evaluations", "project"),
     ("/api/v1/difficulty-runs", "project"),
     ("/api/v1/rating-runs", "project"),
+    ("/api/v1/serving-runs", "project"),
 ]
 SEES_ALPHA_LISTS = {
     "/api/v1/generation-batches": ADMIN_ONLY,
@@ -275,6 +345,7 @@ SEES_ALPHA_LISTS = {
     "/api/v1/evaluations": DATA,
     "/api/v1/difficulty-runs": DATA,
     "/api/v1/rating-runs": DATA,
+    "/api/v1/serving-runs": DATA,
 }
 # Pages (session sign-in): allowed roles get 200, other signed-in users 404, anonymous a redirect to sign in.
 PAGES = [
@@ -295,9 +366,16 @@ PAGES = [
     ("GET", "/console/alpha/training/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/training/{job}/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/training/{job}/live", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/training/compare?jobs={job}", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/training/{job}/cancel", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/seeds/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/instructions/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/seeds/{seed}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/instructions/{instruction}/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/seeds/bulk", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/instructions/bulk?status=accepted", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/seeds/{seed}/delete", ADMIN_ONLY, {"admin": 302, "project_admin": 404}),
+    ("POST", "/console/alpha/instructions/{instruction}/delete", ADMIN_ONLY, {"admin": 302, "project_admin": 404}),
     ("POST", "/console/alpha/instructions/decide", ADMIN_ONLY, 302),  # nothing ticked: back, with a message
     ("GET", "/console/alpha/members/", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/members/{member}/role", ADMIN_ONLY, 302),  # no role given: refused, with a message
@@ -305,12 +383,20 @@ PAGES = [
     ("GET", "/console/alpha/endpoints/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/endpoints/alpha-own/", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/endpoints/alpha-own/check", ADMIN_ONLY, 302),
+    ("GET", "/console/alpha/endpoints/alpha-own/switch", ADMIN_ONLY, 200),  # the confirmation
+    ("GET", "/console/alpha/endpoints/alpha-own/delete", ADMIN_ONLY, 200),  # the confirmation
+    ("POST", "/console/alpha/endpoints/matrix/switch", {"admin"}, 302),  # site-wide: site admins only
+    ("POST", "/console/alpha/endpoints/alpha-own/delete", ADMIN_ONLY, {"admin": 302, "project_admin": 404}),
     ("GET", "/console/alpha/ranking/settings", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/ranking/apply-overlap", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/models/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/models/live", ADMIN_ONLY, 200),
     ("POST", "/console/alpha/models/{job}/serve", ADMIN_ONLY, 302),  # no URL given: refused, with a message
     ("POST", "/console/alpha/models/{job}/score", ADMIN_ONLY, 302),
+    ("POST", "/console/alpha/models/{job}/serving/start", ADMIN_ONLY, 302),  # not succeeded: back, with a message
+    ("GET", "/console/alpha/models/{job}/serving", ADMIN_ONLY, 404),  # only trained models have a serving cell
+    ("POST", "/console/alpha/serving/{serving}/stop", ADMIN_ONLY, 302),
+    ("GET", "/console/alpha/playground", ADMIN_ONLY, 200),
     (
         "POST",
         "/console/alpha/models/{job}/win-rate",
@@ -458,6 +544,8 @@ def test_the_matrix_covers_every_url():
             .split("?")[0]
             .format(
                 batch=1,
+                seed=1,
+                instruction=1,
                 task=1,
                 version=1,
                 job=1,
@@ -467,6 +555,7 @@ def test_the_matrix_covers_every_url():
                 member=1,
                 difficulty=1,
                 rating=1,
+                serving=1,
                 link="x",
                 invitation=1,
             )

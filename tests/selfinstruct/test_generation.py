@@ -1,9 +1,12 @@
 """Generation batches driven in-process against the demo teacher: targets, filters, idempotency, budgets, states."""
 
+import io
+import re
 import uuid
 from unittest import mock
 
 import pytest
+from django.core.management import call_command
 
 from core.lifecycle import RunStatus
 from llm.services import create_endpoint
@@ -150,6 +153,12 @@ def test_pause_resume_cancel(seeded, endpoint, django_capture_on_commit_callback
     assert sent.call_args_list[0].args[0][2:] == (str(lane.token), 0)  # the lane's token kept: see below
     with pytest.raises(BatchError, match="only a paused batch can be resumed"):
         resume_batch(batch=batch)  # a second resume sends nothing more
+    batch.refresh_from_db()  # the moments are recorded (for the page's status line and chart), a refused move not
+    assert [(e["event"], e["by"]) for e in batch.events] == [("paused", ""), ("resumed", "")]
+    assert batch.events[0]["at"] <= batch.events[1]["at"]
+    status = io.StringIO()
+    call_command("batch", "status", batch.pk, stdout=status)
+    assert re.search(r"\n  paused [\d-]+ [\d:]+\n  resumed [\d-]+ [\d:]+\n$", status.getvalue())
     # the step sent again and the one still running from before the pause: one of them records it, once
     for _ in range(2):
         run_generation_step(batch_id=batch.pk, lane_number=0, token=str(lane.token), step=0)

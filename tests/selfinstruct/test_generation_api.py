@@ -31,7 +31,9 @@ def test_project_admin_starts_and_watches_a_batch(api_as, manager, seeded, endpo
     assert client.post(f"/api/v1/generation-batches/{body['id']}/pause").json()["status"] == "paused"
     conflict = client.post(f"/api/v1/generation-batches/{body['id']}/pause")
     assert conflict.status_code == 409 and "only a running batch" in conflict.json()["detail"]
-    assert client.post(f"/api/v1/generation-batches/{body['id']}/resume").json()["status"] == "running"
+    resumed = client.post(f"/api/v1/generation-batches/{body['id']}/resume").json()
+    assert resumed["status"] == "running"
+    assert [(e["event"], e["by"]) for e in resumed["events"]] == [("paused", "lab"), ("resumed", "lab")]
     assert client.post(f"/api/v1/generation-batches/{body['id']}/cancel").json()["status"] == "cancelled"
 
 

@@ -1,10 +1,14 @@
 """Self-Instruct's second stage: classification identification, then output-first or input-first instances."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from core.lifecycle import RunStatus
 from selfinstruct.batches import start_batch
 from selfinstruct.filters import Reason, judge_instances
+from selfinstruct.management.commands.generate import stage_text
 from selfinstruct.models import GeneratedInstance, GeneratedInstruction, GenerationRequest, InstancesStatus, Stage
 from selfinstruct.parsing import parse_instances, parse_yes_no
 from selfinstruct.prompts import Demo, render_classify, render_instances
@@ -103,6 +107,19 @@ def test_self_instruct_batch_writes_instances_after_its_target(seeded, endpoint,
     if classification:
         labels = set(GeneratedInstance.objects.filter(instruction=classification).values_list("output", flat=True))
         assert labels <= {"Yes", "No", "是", "否"}
+    if language == "en":  # `batch wait`'s bar names the stage it counts (it sat at 100% through the instances)
+        out, err = io.StringIO(), io.StringIO()
+        call_command("batch", "wait", batch.pk, stdout=out, stderr=err)
+        assert f"generation {batch.pk} · instances" in err.getvalue() and f"{accepted.count()}/" in err.getvalue()
+        call_command("batch", "status", batch.pk, stdout=out)
+        assert f"stage: instances {accepted.count()}/{accepted.count()}" in out.getvalue()
+
+
+def test_the_cli_bar_names_the_stage_it_counts():
+    progress = {"stage": "instructions", "accepted": 152, "target": 150, "instances": {}}
+    assert stage_text(progress) == "instructions 150/150"
+    progress |= {"stage": "instances", "instances": {"pending": 130, "working": 10, "done": 11, "failed": 1}}
+    assert stage_text(progress) == "instances 12/152"
 
 
 def test_instances_can_be_turned_off_and_other_methods_skip_them(seeded, endpoint):

@@ -1,12 +1,14 @@
-"""manage.py batch status|pause|resume|cancel|wait ID"""
+"""manage.py batch status|pause|resume|cancel|wait ID: the batch's numbers, its stage and its pauses and resumes."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from selfinstruct.batches import cancel_batch, pause_batch, resume_batch
-from selfinstruct.management.commands.generate import wait_for_batch
+from selfinstruct.management.commands.generate import stage_text, wait_for_batch
 from selfinstruct.models import GenerationBatch
 from selfinstruct.selectors import batch_progress, format_progress
 from selfinstruct.services import BatchError
+from selfinstruct.timeline import batch_events
 
 ACTIONS = {"pause": pause_batch, "resume": resume_batch, "cancel": cancel_batch}
 
@@ -32,4 +34,9 @@ class Command(BaseCommand):
             except BatchError as exc:
                 raise CommandError(str(exc)) from None
             batch.refresh_from_db()
-        self.stdout.write(f"batch {batch_id} {format_progress(batch_progress(batch=batch))}")
+        progress = batch_progress(batch=batch)
+        self.stdout.write(f"batch {batch_id} {format_progress(progress)}")
+        self.stdout.write(f"  stage: {stage_text(progress)}")
+        for event in batch_events(batch=batch):  # the pauses and resumes, in the server's time zone
+            by = f" by {event['by']}" if event["by"] else ""
+            self.stdout.write(f"  {event['event']} {timezone.localtime(event['at']):%Y-%m-%d %H:%M:%S}{by}")

@@ -11,14 +11,37 @@ from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
 from projects.selectors import get_project_by_slug
 from selfinstruct.batches import quota_pairs, start_batch
-from selfinstruct.models import GenerationBatch
+from selfinstruct.models import GenerationBatch, InstancesStatus, Stage
 from selfinstruct.selectors import batch_progress, format_progress
 from selfinstruct.services import BatchError
 
 
+def batch_stage(progress: dict) -> tuple[str, int, int]:
+    """(stage, done, total) for the progress bar: accepted instructions against the target, then, once a batch that
+    writes instances (Self-Instruct, Evol-Instruct) reaches it, its accepted instructions given instances (or
+    given up on) against all of them. Without it the bar sat at 100% while the instance stage ran."""
+    counts = progress["instances"]
+    if progress["stage"] == Stage.INSTANCES and counts:
+        done = counts.get(InstancesStatus.DONE, 0) + counts.get(InstancesStatus.FAILED, 0)
+        return "instances", done, done + counts.get(InstancesStatus.PENDING, 0) + counts.get(InstancesStatus.WORKING, 0)
+    return "instructions", min(progress["accepted"], progress["target"]), progress["target"]
+
+
+def stage_text(progress: dict) -> str:
+    """The stage as `batch status` and the bar name it: "instructions 150/150", "instances 12/150"."""
+    name, done, total = batch_stage(progress)
+    return f"{name} {done}/{total}"
+
+
 def wait_for_batch(command: BaseCommand, batch_id: int, *, timeout: float | None = None) -> None:
-    """Progress bar until the batch ends; raise CommandError unless it completed."""
-    batch = wait_for_run(command, GenerationBatch.objects.get(pk=batch_id), timeout=timeout, unit="instr")
+    """Progress bar, stage by stage, until the batch ends; raise CommandError unless it completed."""
+    batch = wait_for_run(
+        command,
+        GenerationBatch.objects.get(pk=batch_id),
+        timeout=timeout,
+        unit="instr",
+        stage=lambda run: batch_stage(batch_progress(batch=run)),
+    )
     progress = batch_progress(batch=batch)
     command.stdout.write(f"batch {batch_id} {format_progress(progress)}")
     if batch.status != RunStatus.SUCCEEDED:
