@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from annotation.selectors import stage_counts as ranking_counts
 from core import lifecycle
@@ -112,15 +112,15 @@ def running(*, project) -> list[dict]:
 
 # What the overview's "Running now" panel calls each run kind (core.lifecycle's registered names).
 RUN_KIND_LABELS = {
-    "generation": _lazy("Generation batch"),
-    "sampling": _lazy("Sampling run"),
-    "judge": _lazy("Judge run"),
-    "evaluation": _lazy("Evaluation"),
-    "scoring": _lazy("Reward scoring"),
-    "training": _lazy("Training job"),
-    "dataset-build": _lazy("Dataset build"),
-    "difficulty": _lazy("Difficulty run"),
-    "rating": _lazy("Difficulty rating"),
-    "endpoint-check": _lazy("Endpoint check"),
-    "serving": _lazy("Model server"),
+    "generation": gettext_lazy("Generation batch"),
+    "sampling": gettext_lazy("Sampling run"),
+    "judge": gettext_lazy("Judge run"),
+    "evaluation": gettext_lazy("Evaluation"),
+    "scoring": gettext_lazy("Reward scoring"),
+    "training": gettext_lazy("Training job"),
+    "dataset-build": gettext_lazy("Dataset build"),
+    "difficulty": gettext_lazy("Difficulty run"),
+    "rating": gettext_lazy("Difficulty rating"),
+    "endpoint-check": gettext_lazy("Endpoint check"),
+    "serving": gettext_lazy("Model server"),
 }

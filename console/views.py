@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
@@ -96,7 +96,9 @@ def new_batch(request, slug: str):
         if already:
             return redirect("console-batch", slug=project.slug, batch_id=already)
         if key is None:
-            form.add_error(None, _lazy("This form was already sent and its batch is still starting: reload the page."))
+            form.add_error(
+                None, gettext_lazy("This form was already sent and its batch is still starting: reload the page.")
+            )
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
         try:
@@ -239,10 +241,10 @@ def _version_context(project, version) -> dict:
 
 
 STAT_CHART_TITLES = {
-    "lengths": (_lazy("Rows by length"), _lazy("characters")),
-    "languages": (_lazy("Rows by language"), ""),
-    "categories": (_lazy("Rows by category"), ""),
-    "margins": (_lazy("Pairs by margin (rank distance)"), _lazy("margin")),
+    "lengths": (gettext_lazy("Rows by length"), gettext_lazy("characters")),
+    "languages": (gettext_lazy("Rows by language"), ""),
+    "categories": (gettext_lazy("Rows by category"), ""),
+    "margins": (gettext_lazy("Pairs by margin (rank distance)"), gettext_lazy("margin")),
 }
 
 

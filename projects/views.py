@@ -11,9 +11,8 @@ from django.forms.utils import ErrorDict
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
-from django.utils.translation import check_for_language, ngettext
+from django.utils.translation import check_for_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_POST
 
@@ -111,10 +110,12 @@ def locked_out(request, original_response=None, credentials=None):
 
 
 class ProjectForm(forms.Form):
-    slug = forms.SlugField(max_length=64, label=_lazy("Slug"), help_text=_lazy("Letters, digits, - and _; in URLs."))
-    name = forms.CharField(max_length=200, label=_lazy("Name"))
+    slug = forms.SlugField(
+        max_length=64, label=gettext_lazy("Slug"), help_text=gettext_lazy("Letters, digits, - and _; in URLs.")
+    )
+    name = forms.CharField(max_length=200, label=gettext_lazy("Name"))
     description = forms.CharField(
-        max_length=MAX_DESCRIPTION_CHARS, required=False, label=_lazy("Description"), widget=forms.Textarea
+        max_length=MAX_DESCRIPTION_CHARS, required=False, label=gettext_lazy("Description"), widget=forms.Textarea
     )
 
 

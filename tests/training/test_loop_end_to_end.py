@@ -138,7 +138,7 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
     """Round N's models improve round N+1: the reward model scores the completions on the gpu worker (labelers get
     the least certain task first, with the RM's order as a hint); an LLM judge ranks the tasks; the trained SFT
     model, served over the OpenAI API, is evaluated against references by the judge."""
-    from annotation.models import Ranking, RankingTask
+    from annotation.models import JudgeRun, Ranking, RankingTask
     from annotation.services import update_ranking_config
     from training.services import model_dir, register_served_model
     from training.serving import Generator, ModelServer
@@ -172,7 +172,10 @@ def next_round(project, jobs, teacher_endpoint, labelers, api_as, gpu_worker):
         lambda: admin.get(f"/api/v1/annotation/judge-runs/{judge.json()['id']}").json(),
         lambda r: r["status"] not in ("queued", "running"),
     )
-    assert run["status"] == "succeeded" and run["tasks_done"] == 4 and run["pairs_judged"] == 4 * 3
+    judged = RankingTask.objects.filter(pk__in=JudgeRun.objects.get(pk=run["id"]).task_ids)
+    # Every pair of each task's items (K=3 answers, fewer where identical answers were merged into one item).
+    pairs = sum(len(t.completion_ids) * (len(t.completion_ids) - 1) // 2 for t in judged)
+    assert run["status"] == "succeeded" and run["tasks_done"] == 4 and run["pairs_judged"] == pairs >= 4
     stats = admin.get(f"/api/v1/annotation/stats?project={project.slug}").json()
     assert stats["judge"]["judge_human_agreement"] is not None and stats["reward_model"]["rankings_compared"] >= 1
 
