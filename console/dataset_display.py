@@ -1,6 +1,7 @@
 """A dataset version as its page shows it: each preview record as a field/value table (conversation turns as turns,
-long text collapsed), its lineage as a summary (counts, the first few ids and "… and N more", links where the
-console has a page), and the download choices (format × split × file type)."""
+long text collapsed, nested lists and objects in words: "demo-teacher (endpoint demo-teacher)", never a Python repr),
+its filters and lineage as a summary (counts, the first few ids and "… and N more", links where the console has a
+page), and the download choices (format × split × file type)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.templatetags.numbers import format_number
+from core.templatetags.words import yes_no_text
 from exports.formats import SHAPES, SPLITS
+from selfinstruct.difficulty_selectors import difficulty_metric_label, scorer_label
 
 LONG_TEXT_CHARS = 300  # a text longer than this (or of many lines) is collapsed behind its first words
 SUMMARY_CHARS = 120
@@ -59,6 +63,65 @@ LINEAGE_LABELS = {
     "dropped": _("Left out"),
 }
 
+FILTER_LABELS = {  # what a version was built from (console.forms.NewVersionForm.filters and the API's filters)
+    "languages": _("Languages"),
+    "include_seeds": _("Include seeds"),
+    "difficulty": _("Difficulty band"),
+    "stratify": _("Balanced by task type"),
+    "evolution": _("Evolution depth"),
+    "consensus": _("From consensus"),
+    "min_agreement": _("Minimum agreement"),
+    "batches": _("Generation batches"),
+    "date_from": _("From date"),
+    "date_to": _("To date"),
+    "accepted_only": _("Accepted only"),
+    "labelers": _("Labelers"),
+    "categories": _("Categories"),
+}
+
+# The keys inside nested objects (a row's source, a filter's settings, a lineage entry), in words.
+NESTED_LABELS = {
+    "type": _("type"),
+    "instruction_id": _("instruction id"),
+    "example": _("example"),
+    "batch_id": _("batch id"),
+    "endpoint": _("endpoint"),
+    "template": _("template"),
+    "evolution": _("evolution"),
+    "depth": _("depth"),
+    "seed_id": _("seed id"),
+    "file": _("file"),
+    "task_id": _("task id"),
+    "ranking_id": _("ranking id"),
+    "labeler": _("labeler"),
+    "consensus": _("consensus"),
+    "chosen_id": _("chosen id"),
+    "rejected_id": _("rejected id"),
+    "chosen_model": _("chosen model"),
+    "rejected_model": _("rejected model"),
+    "chosen_also_from": _("chosen also from"),
+    "rejected_also_from": _("rejected also from"),
+    "model": _("model"),
+    "scorer": _("scorer"),
+    "metric": _("metric"),
+    "drop_easiest": _("drop the easiest (%)"),
+    "drop_hardest": _("drop the hardest (%)"),
+    "per_type": _("per type"),
+    "types": _("types"),
+    "min_depth": _("minimum depth"),
+    "max_depth": _("maximum depth"),
+    "identical_pair": _("identical pair"),
+}
+# A nested object's name: the first of these keys it has leads its words, the others follow in brackets.
+NAME_KEYS = ("name", "model", "title")
+# Codes shown in words by their key.
+SOURCE_TYPES = {"generated": _("generated"), "seed": _("seed task")}
+VALUE_WORDS = {
+    "metric": difficulty_metric_label,
+    "scorer": scorer_label,
+    "type": lambda code: SOURCE_TYPES.get(code, code),
+}
+
 SPLIT_LABELS = {"train": _("train"), "test": _("test"), "all": _("all (train + test)")}
 
 
@@ -66,9 +129,39 @@ def _label(labels: dict, key: str) -> str:
     return labels.get(key) or key.replace("_", " ")
 
 
-def _value(value, *, inline: bool = False) -> dict:
-    """A value as the templates show it: {"kind": text|plain|turns|pairs|items|scalar, …}; `inline`: a short text
-    inside a line (a field of a nested object) stays plain text."""
+def _nested_label(key: str) -> str:
+    return str(_label(NESTED_LABELS, key))
+
+
+def _words(value, key: str = "") -> str:
+    """A nested value as one line of words: an object by its name with its other fields in brackets ("demo-teacher
+    (endpoint demo-teacher)"), a list joined by commas, yes/no, numbers formatted; empty fields left out."""
+    if key in VALUE_WORDS and isinstance(value, str):
+        return str(VALUE_WORDS[key](value))
+    if isinstance(value, dict):
+        shown = {k: v for k, v in value.items() if v not in ("", None, [], {})}
+        head = next((k for k in NAME_KEYS if k in shown), None)
+        rest = ", ".join(f"{_nested_label(k)} {_words(v, k)}" for k, v in shown.items() if k != head)
+        if head is None:
+            return rest or "—"
+        return f"{_words(shown[head], head)} ({rest})" if rest else _words(shown[head], head)
+    if isinstance(value, list | tuple):
+        return ", ".join(_words(v, key) for v in value) or "—"
+    if isinstance(value, bool):
+        return yes_no_text(value)
+    if value is None or isinstance(value, int | float):
+        return format_number(value)
+    return str(value)
+
+
+def _value(value, *, inline: bool = False, key: str = "") -> dict:
+    """A value as the templates show it: {"kind": text|plain|turns|pairs|items|scalar, …}; `inline`: a value inside
+    a line (a field of a nested object, an item of a list) — a short text stays plain text, an object or a list reads
+    as words; `key`: the field it is the value of (a metric or scorer code reads as its name)."""
+    if key in VALUE_WORDS and isinstance(value, str):
+        return {"kind": "plain", "text": _words(value, key)}
+    if inline and isinstance(value, dict | list | tuple):
+        return {"kind": "plain", "text": _words(value, key)}
     if isinstance(value, str) and inline and len(value) <= SUMMARY_CHARS and "\n" not in value:
         return {"kind": "plain", "text": value}
     if isinstance(value, str):
@@ -80,12 +173,13 @@ def _value(value, *, inline: bool = False) -> dict:
         turns = [(role, _value(text)) for pair in value for role, text in zip(("user", "assistant"), pair, strict=True)]
         return {"kind": "turns", "turns": turns}
     if isinstance(value, dict):
-        return {"kind": "pairs", "pairs": [(key.replace("_", " "), _value(v, inline=True)) for key, v in value.items()]}
+        pairs = [(_nested_label(k), _value(v, inline=True, key=k)) for k, v in value.items()]
+        return {"kind": "pairs", "pairs": pairs}
     if isinstance(value, list):
         return {
             "kind": "items",
             "count": len(value),
-            "items": value[:LIST_HEAD],
+            "items": [_value(item, inline=True, key=key) for item in value[:LIST_HEAD]],
             "more": max(len(value) - LIST_HEAD, 0),
         }
     return {"kind": "scalar", "value": value}
@@ -110,8 +204,9 @@ def preview_records(rows: list[dict]) -> list[dict]:
 
 
 def filter_summary(filters: dict) -> list[tuple[str, dict]]:
-    """What a version was built from, readable: [(filter, value)] (lists summarized like lineage lists)."""
-    return [(key.replace("_", " "), _value(value)) for key, value in (filters or {}).items()]
+    """What a version was built from, readable: [(filter, value)] with the filters' translated names ("Include
+    seeds", yes) and lists summarized like lineage lists."""
+    return [(_label(FILTER_LABELS, key), _value(value, key=key)) for key, value in (filters or {}).items()]
 
 
 def lineage_summary(lineage: dict, *, slug: str) -> list[dict]:

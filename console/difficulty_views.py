@@ -21,7 +21,7 @@ from core.forms import add_service_error
 from llm.health import endpoint_choices
 from llm.selectors import endpoints_for_project
 from selfinstruct.difficulty import METRICS
-from selfinstruct.difficulty_selectors import difficulty_metric_counts
+from selfinstruct.difficulty_selectors import difficulty_metric_counts, difficulty_metric_label
 from selfinstruct.diversity import diversity_report
 from selfinstruct.rating import RatingRunError, cancel_rating_run, start_rating_run
 from selfinstruct.selectors import (
@@ -99,6 +99,7 @@ def _context(request, project, form=None, rating_form=None) -> dict:
         "metric": metric,
         "metrics": [(m, metric_counts.get(m, 0)) for m in METRICS],
         "scorer_metrics": [m for m in METRICS if metric_counts.get(m)],
+        "scorer_metric_names": [difficulty_metric_label(m) for m in METRICS if metric_counts.get(m)],
         # the live fragment keeps the band the page shows
         "band_query": urlencode({k: request.GET[k][:200] for k in BandForm.base_fields if k in request.GET}),
         "drop_easiest": easiest,

@@ -2,9 +2,10 @@
 
 from django import forms
 from django.utils.text import format_lazy
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from core.templatetags.numbers import format_number
 from llm.health import endpoint_choices, with_health
 from llm.selectors import endpoints_for_project
 from selfinstruct.batches import quota_pairs
@@ -197,7 +198,7 @@ class NewJobForm(forms.Form):
         label=_("Chat template"),
         help_text=_("Saved with the model; its server applies it to chat requests."),
     )
-    beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("DPO/KTO/RL: beta"))
+    beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("Beta (DPO, KTO and RL)"))
     loss_type = forms.ChoiceField(
         choices=[("", _("DPO loss: sigmoid (default)")), ("ipo", "IPO"), ("hinge", "hinge"), ("robust", "robust")],
         required=False,
@@ -210,7 +211,10 @@ class NewJobForm(forms.Form):
         self.fields["reward_job"].queryset = reward_jobs
         self.fields["reward_job"].label_from_instance = lambda j: f"job-{j.pk} (reward)"
         self.fields["dataset"].queryset = versions
-        self.fields["dataset"].label_from_instance = lambda v: f"{v.kind} v{v.number} ({v.row_count} rows)"
+        self.fields["dataset"].label_from_instance = lambda v: (
+            ngettext("%(kind)s v%(number)d (%(rows)s row)", "%(kind)s v%(number)d (%(rows)s rows)", v.row_count or 0)
+            % {"kind": v.kind, "number": v.number, "rows": format_number(v.row_count)}
+        )
         self.fields["base_job"].queryset = base_jobs
         self.fields["base_job"].label_from_instance = lambda j: f"job-{j.pk}"
 

@@ -20,6 +20,7 @@ from llm.health import with_health
 from llm.selectors import endpoints_for_project
 from projects.models import Project
 from training.evaluations import resume_evaluation, start_evaluation_from_upload, start_round_evaluation
+from training.metric_selectors import labelled_results
 from training.oversight import (
     any_active,
     evaluation_page,
@@ -68,10 +69,19 @@ def _models_context(request, project, *, evaluation_form=None, judge_form=None) 
     }
 
 
+SHORT_RESULT_CHARS = 24  # a result longer than this (a note) is on the job's page only
+
+
 def _with_serving(project, models):
-    """Each model with its newest serving run (`serving`), and whether its endpoint is up for use (`live_endpoint`)."""
+    """Each model with its newest serving run (`serving`), whether its endpoint is up for use (`live_endpoint`) and
+    its short results under their translated names (`result_rows`)."""
     latest = latest_serving_by_job(project=project, job_ids=[m.pk for m in models])
     for model in models:
+        model.result_rows = [
+            row
+            for row in labelled_results(job=model)
+            if row["value"] is not None and len(str(row["value"])) < SHORT_RESULT_CHARS
+        ]
         model.serving = latest.get(model.pk)
         model.live_endpoint = model.served if model.served is not None and model.served.is_active else None
     return models

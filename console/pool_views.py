@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
@@ -51,19 +52,38 @@ def seeds(request, slug: str):
             )
         except SeedFileError as exc:
             problems = exc.problems
-            form.add_error("file", _("Nothing was imported: %(n)d problem(s) in the file.") % {"n": len(problems)})
+            form.add_error(
+                "file",
+                ngettext(
+                    "Nothing was imported: %(n)d problem in the file.",
+                    "Nothing was imported: %(n)d problems in the file.",
+                    len(problems),
+                )
+                % {"n": len(problems)},
+            )
         else:
             languages = ", ".join(f"{k} {v}" for k, v in sorted(result.by_language.items())) or "—"
             messages.success(
                 request,
-                _("Imported %(created)d seed tasks (%(languages)s); %(dup)d duplicates skipped.")
-                % {"created": result.created, "languages": languages, "dup": result.duplicates},
+                ngettext(
+                    "Imported %(created)d seed task (%(languages)s);",
+                    "Imported %(created)d seed tasks (%(languages)s);",
+                    result.created,
+                )
+                % {"created": result.created, "languages": languages}
+                + " "
+                + ngettext("%(dup)d duplicate skipped.", "%(dup)d duplicates skipped.", result.duplicates)
+                % {"dup": result.duplicates},
             )
             if result.duplicate_ids:  # imported all the same; two seed files numbering alike is worth a look
                 more = len(result.duplicate_ids) - DUPLICATE_IDS_SHOWN
                 messages.warning(
                     request,
-                    _("%(n)d imported seed tasks share a source id with another seed: %(ids)s")
+                    ngettext(
+                        "%(n)d imported seed task shares a source id with another seed: %(ids)s",
+                        "%(n)d imported seed tasks share a source id with another seed: %(ids)s",
+                        len(result.duplicate_ids),
+                    )
                     % {"n": len(result.duplicate_ids), "ids": ", ".join(result.duplicate_ids[:DUPLICATE_IDS_SHOWN])}
                     + (_(" and %(more)d more") % {"more": more} if more > 0 else ""),
                 )

@@ -128,19 +128,23 @@ def my_token(request, slug: str):
 # --- endpoints --------------------------------------------------------------------------------------------------
 
 
+UNDER_WAY = ("queued", "running")
+
+
 def _endpoints_page(request, project, form, *, editing=None, status=200):
     own, shared = project_endpoint_lists(project=project)
     own_rows, shared_rows = with_health(own), with_health(shared)
     checks = latest_checks(endpoint_ids=[e.pk for e in own_rows + shared_rows])
     for endpoint in own_rows + shared_rows:
+        # one Health column (e.health_detail: what it rests on, a check or a request); besides it, a check under
+        # way and the error of the failed check it rests on
         check = checks.get(endpoint.pk)
-        endpoint.latest_check = check
-        endpoint.check_stale = bool(
-            check and endpoint.config_changed_at and check.created_at < endpoint.config_changed_at
-        )
+        endpoint.check_under_way = check is not None and check.status in UNDER_WAY
+        rests_on_check = check is not None and endpoint.health is not None and endpoint.health.source == "check"
+        endpoint.check_error = check.error if rests_on_check and check.finished_at == endpoint.health.at else ""
     context = {
         "project": project,
-        "checking": any(c.status in ("queued", "running") for c in checks.values()),
+        "checking": any(c.status in UNDER_WAY for c in checks.values()),
         "form": form,
         "own": own_rows,
         "shared": shared_rows,

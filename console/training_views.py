@@ -22,6 +22,7 @@ from training.metric_selectors import (
     parse_metrics,
 )
 from training.oversight import evaluations_of_job
+from training.paths import base_model_label
 from training.selectors import artifacts, get_project_job, jobs_of_project, lineage
 from training.services import TrainingJobError, cancel_training_job
 
@@ -38,6 +39,7 @@ def _job_context(project, job) -> dict:
     return {
         "project": project,
         "job": job,
+        "base_model": base_model_label(job.base_model),  # its name, never a server path
         "metrics": metric_summary(job=job, series=series),
         "results": labelled_results(job=job),
         "samples": (job.results or {}).get("samples", []),

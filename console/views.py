@@ -8,8 +8,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
@@ -63,13 +65,18 @@ NEW_BATCH_TOKEN_SECONDS = 3600  # how long a new-batch form's submit token names
 NEW_BATCH_WAIT_SECONDS = 10.0  # a second submit of the same form waits this long for the first one's batch
 
 
-def _submitted_batch(project, token: str) -> tuple[str | None, int | None]:
-    """(cache key this submission holds while it starts the batch, None), or (None, id of the batch the same form's
-    first submission started: a double-click), or (None, None) when the first is still starting it after
-    NEW_BATCH_WAIT_SECONDS. A form without a well-formed token gets ("", None): nothing to guard."""
+def _token_key(project, token: str) -> str:
+    """The cache key a new-batch form's submit token holds (0 while its batch starts, then the batch's id); ""
+    for a form without a well-formed token: nothing to guard."""
     if not token.isalnum() or len(token) != 32:
-        return "", None
-    key = f"console:new-batch:{project.pk}:{token}"
+        return ""
+    return f"console:new-batch:{project.pk}:{token}"
+
+
+def _submitted_batch(key: str) -> tuple[str | None, int | None]:
+    """(key, None): this submission holds the token and starts the batch; (None, id of the batch the same form's
+    first submission started: a double-click); (None, None) when the first is still starting it after
+    NEW_BATCH_WAIT_SECONDS."""
     deadline = time.monotonic() + NEW_BATCH_WAIT_SECONDS
     while True:
         if cache.add(key, 0, NEW_BATCH_TOKEN_SECONDS):  # free (or the first submission failed and let it go)
@@ -82,24 +89,33 @@ def _submitted_batch(project, token: str) -> tuple[str | None, int | None]:
         time.sleep(0.1)
 
 
+def _see_other(url: str) -> HttpResponseRedirect:
+    """Post/redirect/get with 303: whatever answers a POST of the form, the address bar shows the page it names."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
 @login_required
 def new_batch(request, slug: str):
-    """Start a generation batch from fields with defaults; on success, redirect to its live page (post/redirect/get).
-    The form carries a one-time token: a double-click's second POST redirects to the batch the first one started."""
+    """Start a generation batch from fields with defaults; on success, 303 to its live page (post/redirect/get).
+    The form carries a one-time token: a double-click's second POST answers 303 to the batch the first one started
+    (waiting for it while it starts, then to the overview's running panel); it never renders the batch here."""
     project = admin_project(request, slug)
     ensure_builtin_templates()  # the built-in templates exist before anyone picks one
     form = NewBatchForm(request.POST or None, project=project)
     token = request.POST.get("submit_token", "")[:64] if request.method == "POST" else uuid.uuid4().hex
-    key: str | None = ""
+    key = _token_key(project, token) if request.method == "POST" else ""
+    if key and (already := cache.get(key)):  # sent before and started: whatever this copy of the form says
+        return _see_other(reverse("console-batch", kwargs={"slug": project.slug, "batch_id": already}))
     if request.method == "POST" and form.is_valid():
-        key, already = _submitted_batch(project, token)
-        if already:
-            return redirect("console-batch", slug=project.slug, batch_id=already)
-        if key is None:
-            form.add_error(
-                None, gettext_lazy("This form was already sent and its batch is still starting: reload the page.")
-            )
-    if request.method == "POST" and form.is_valid():
+        if key:
+            key, already = _submitted_batch(key)
+            if already:
+                return _see_other(reverse("console-batch", kwargs={"slug": project.slug, "batch_id": already}))
+            if key is None:
+                messages.info(request, _("This form was sent twice; its batch is still starting: it shows here soon."))
+                return _see_other(reverse("console-overview", kwargs={"slug": project.slug}))
         values = form.cleaned_data
         try:
             batch = start_batch(
@@ -121,7 +137,7 @@ def new_batch(request, slug: str):
         else:
             if key:
                 cache.set(key, batch.pk, NEW_BATCH_TOKEN_SECONDS)
-            return redirect("console-batch", slug=project.slug, batch_id=batch.pk)
+            return _see_other(reverse("console-batch", kwargs={"slug": project.slug, "batch_id": batch.pk}))
     status = 400 if form.errors else 200
     context = {"project": project, "form": form, "submit_token": token if form.errors else uuid.uuid4().hex}
     return render(request, "console/new_batch.html", context, status=status)

@@ -32,18 +32,41 @@ def health_text(health: EndpointHealth | None) -> str:
     return _("ok %(latency)s ms, %(when)s") % {"latency": format_number(health.latency_ms), "when": when}
 
 
+def health_detail(health: EndpointHealth | None) -> str:
+    """The endpoints page's Health column: the same word as the pickers', saying what it rests on — the last check
+    ("check ok · 420 ms · 3 minutes ago") or the last request a run made ("ok · 9,719 ms · last request just
+    now")."""
+    if health is None or health.at is None:
+        return health_text(health)
+    when = when_text(health.at)
+    latency = format_number(health.latency_ms) if health.latency_ms is not None else None
+    if health.source == "check":
+        if not health.ok:
+            return _("check failed · %(when)s") % {"when": when}
+        if latency is None:
+            return _("check ok · %(when)s") % {"when": when}
+        return _("check ok · %(latency)s ms · %(when)s") % {"latency": latency, "when": when}
+    if not health.ok:
+        return _("failed · last request %(when)s") % {"when": when}
+    if latency is None:
+        return _("ok · last request %(when)s") % {"when": when}
+    return _("ok · %(latency)s ms · last request %(when)s") % {"latency": latency, "when": when}
+
+
 def endpoint_label(endpoint, health: EndpointHealth | None) -> str:
     """An option's text in every endpoint picker."""
     return f"{endpoint.name} · {endpoint.model} · {health_text(health)}"
 
 
 def with_health(endpoints) -> list:
-    """The endpoints as a list, each with `.health` and `.health_label` (for templates: `{{ e.health_label }}`)."""
+    """The endpoints as a list, each with `.health`, `.health_text`, `.health_detail` and `.health_label` (for
+    templates: `{{ e.health_label }}`)."""
     endpoints = list(endpoints)
     health = endpoint_health(endpoints=endpoints)
     for endpoint in endpoints:
         endpoint.health = health.get(endpoint.pk)
         endpoint.health_text = health_text(endpoint.health)
+        endpoint.health_detail = health_detail(endpoint.health)
         endpoint.health_label = endpoint_label(endpoint, endpoint.health)
     return endpoints
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext as _
 
 from core.lifecycle import RunStatus, choices
 
@@ -25,12 +26,12 @@ def key_variable_problem(name: str) -> str | None:
     from core.env import SETTINGS_VARIABLES
 
     if not KEY_VARIABLE.match(name or ""):
-        return (
+        return _(
             "Give the NAME of the environment variable holding the key, in capitals, ending in _API_KEY (e.g. "
             "OPENAI_API_KEY) or starting with LLM_KEY_ — never the key itself nor any other server variable."
         )
     if name in ALWAYS_REFUSED or name in SETTINGS_VARIABLES:
-        return f"{name} is one of the platform's own settings; it is never sent to an endpoint."
+        return _("%(name)s is one of the platform's own settings; it is never sent to an endpoint.") % {"name": name}
     return None
 
 
@@ -44,7 +45,7 @@ def validate_base_url(value: str) -> None:
     """http(s) with a host; single-label hosts (vllm, gpu-box) are fine, unlike Django's URLValidator."""
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname or " " in value:
-        raise ValidationError("Enter an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000/v1")
+        raise ValidationError(_("Enter an http:// or https:// URL with a host, e.g. http://127.0.0.1:8000/v1"))
 
 
 class ApiStyle(models.TextChoices):
@@ -102,6 +103,9 @@ class LLMEndpoint(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "LLM endpoint"
+        # names are unique ignoring case too (demo-teacher beside Demo-Teacher: two near-identical entries in every
+        # picker): llm.services.taken_name_problem refuses such a name, a unique index on LOWER(name) (migration
+        # 0006, where no existing names clash) stops two requests at once
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model})"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
 
 from llm.models import EndpointCheck, LLMEndpoint, LLMRequest
 
@@ -25,9 +26,12 @@ def require_usable_endpoint(endpoint: LLMEndpoint, *, project, field: str, error
     """The endpoint, if a run of `project` may use it; else `error` naming `field`. Another project's endpoint is
     answered exactly like one that does not exist; a switched-off one is named as such."""
     if endpoint.project_id is not None and endpoint.project_id != project.pk:
-        raise error(f"{field}: no endpoint named {endpoint.name!r}")
+        raise error(f"{field}: " + _("no endpoint named %(name)r") % {"name": endpoint.name})
     if not endpoint.is_active:
-        raise error(f"{field}: endpoint {endpoint.name!r} is switched off (inactive); a site admin can turn it on")
+        raise error(
+            f"{field}: "
+            + _("endpoint %(name)r is switched off (inactive); a site admin can turn it on") % {"name": endpoint.name}
+        )
     return endpoint
 
 

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import lifecycle
 from core.errors import ServiceError
@@ -43,7 +44,11 @@ def create_endpoint(
     by `project`. For the platform's own registrations (a served model, the demo) and explicit edits; what a user
     creates goes through `add_endpoint` / `save_project_endpoint`, which refuse a taken name. Raises
     ValidationError naming the bad field."""
-    endpoint = LLMEndpoint.objects.filter(name=name).first() or LLMEndpoint(name=name)
+    endpoint = LLMEndpoint.objects.filter(name=name).first()
+    if endpoint is None:
+        if problem := taken_name_problem(name):  # the same name in other letter case: never a second entry
+            raise ValidationError({"name": [problem.partition(": ")[2]]})
+        endpoint = LLMEndpoint(name=name)
     before = {field: getattr(endpoint, field) for field in CONFIG_FIELDS}
     # an old slug-form key name stays only on the row of this project that already has it (llm.keyscope)
     owner_id = project.pk if project is not None else None
@@ -71,25 +76,42 @@ def create_endpoint(
         raise ValidationError({"api_key_env": [problem]})
     if endpoint.pk is not None and before != {field: getattr(endpoint, field) for field in CONFIG_FIELDS}:
         endpoint.config_changed_at = timezone.now()  # older checks are about another server: shown as stale
-    endpoint.save()
+    try:
+        with transaction.atomic():
+            endpoint.save()
+    except IntegrityError:  # another request took the name (in some letter case) a moment ago
+        problem = taken_name_problem(name) or "name: " + _("another endpoint took this name a moment ago")
+        raise ValidationError({"name": [problem.partition(": ")[2]]}) from None
     return endpoint
 
 
 def add_endpoint(*, name: str, **fields) -> LLMEndpoint:
     """A new endpoint (site admins: global, or given to a project). A taken name is refused, never replaced:
     changing an endpoint is an explicit edit (`create_endpoint`, `update_endpoint`)."""
-    if LLMEndpoint.objects.filter(name=name).exists():
-        raise EndpointError(taken_name_message(name, own=True))
+    if problem := taken_name_problem(name) or reserved_name_problem(name):
+        raise EndpointError(problem)
     try:
         return create_endpoint(name=name, **fields)
     except ValidationError as exc:
         raise EndpointError(_first_error(exc)) from None
 
 
-def taken_name_message(name: str, *, own: bool) -> str:
-    if own:
-        return f"name: an endpoint named {name!r} exists; edit it instead"
-    return f"name: {name!r} is taken by another endpoint; choose another name"
+def taken_name_problem(name: str, *, project=None) -> str | None:
+    """Why a new endpoint may not be called `name`, or None: an endpoint has that name (`project`'s own: edit it
+    instead), or the same name in other letter case — pickers would list two near-identical entries, so names are
+    unique ignoring case (the database's constraint too, llm migration 0006). The message starts with "name: "."""
+    taken = list(LLMEndpoint.objects.filter(name__iexact=name).only("name", "project_id")[:5])
+    if not taken:
+        return None
+    exact = next((endpoint for endpoint in taken if endpoint.name == name), None)
+    if exact is None:
+        return "name: " + _(
+            "%(name)r differs only in letter case from the endpoint %(other)r; endpoint names are compared ignoring "
+            "case: choose another name"
+        ) % {"name": name, "other": taken[0].name}
+    if project is None or exact.project_id == project.pk:
+        return "name: " + _("an endpoint named %(name)r exists; edit it instead") % {"name": name}
+    return "name: " + _("%(name)r is taken by another endpoint; choose another name") % {"name": name}
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -114,11 +136,13 @@ def save_project_endpoint(
     (LLM_KEY_P<id>_…, llm.keyscope). Errors name the field."""
     existing = LLMEndpoint.objects.filter(name=name).first()
     if existing is not None and existing.project_id != project.pk:
-        raise EndpointError(taken_name_message(name, own=False))
-    if existing is not None and not editing:
-        raise EndpointError(taken_name_message(name, own=True))
+        raise EndpointError(taken_name_problem(name, project=project))
+    if not editing and (taken := taken_name_problem(name, project=project)):
+        raise EndpointError(taken)
     if existing is None and editing:
-        raise EndpointError(f"name: no endpoint named {name!r} in this project", code="not_found")
+        raise EndpointError(
+            "name: " + _("no endpoint named %(name)r in this project") % {"name": name}, code="not_found"
+        )
     if existing is None and (reserved := reserved_name_problem(name)):  # its own served job-<id> stays editable
         raise EndpointError(reserved)
     problem = url_problem(base_url)
@@ -161,7 +185,7 @@ def update_endpoint(*, endpoint: LLMEndpoint, **changes) -> LLMEndpoint:
     project's endpoint keeps its project's rules (allowed hosts, key scope). Errors name the field."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS) - {"is_active"})
     if unknown:
-        raise EndpointError(f"{unknown[0]}: not a field an edit may change")
+        raise EndpointError(f"{unknown[0]}: " + _("not a field an edit may change"))
     values = {field: getattr(endpoint, field) for field in EDITABLE_FIELDS} | changes
     if endpoint.project_id is not None:
         return save_project_endpoint(project=endpoint.project, name=endpoint.name, editing=True, **values)
@@ -185,8 +209,12 @@ def delete_endpoint(endpoint: LLMEndpoint) -> None:
         if used_by:
             what = ", ".join(f"{count} {label}" for label, count in used_by.items())
             raise EndpointError(
-                f"endpoint: {endpoint.name} is used by {what}; deleting it would lose their history — switch it "
-                "off instead (no new run may use it)",
+                "endpoint: "
+                + _(
+                    "%(name)s is used by %(what)s; deleting it would lose their history — switch it off instead (no "
+                    "new run may use it)"
+                )
+                % {"name": endpoint.name, "what": what},
                 code="conflict",
             )
         LLMRequest.objects.filter(endpoint=endpoint, purpose=CHECK_PURPOSE).delete()
@@ -195,7 +223,8 @@ def delete_endpoint(endpoint: LLMEndpoint) -> None:
                 endpoint.delete()
         except ProtectedError:  # a reference the count above did not know of: refused all the same
             raise EndpointError(
-                f"endpoint: {endpoint.name} is still used; switch it off instead", code="conflict"
+                "endpoint: " + _("%(name)s is still used; switch it off instead") % {"name": endpoint.name},
+                code="conflict",
             ) from None
 
 
@@ -213,6 +242,22 @@ def request_endpoint_check(*, endpoint: LLMEndpoint, requested_by=None) -> Endpo
         check = EndpointCheck.objects.create(endpoint=endpoint, requested_by=requested_by, heartbeat_at=timezone.now())
         transaction.on_commit(lambda: send_endpoint_check(check.pk))
     return check
+
+
+def record_endpoint_check(*, endpoint: LLMEndpoint, latency_ms: int, reply: str) -> EndpointCheck:
+    """A check made outside the queue, stored as a finished, succeeded check: a served model's server answering its
+    /health when its serving run switches it on (training.serving_runs), so every picker shows it "ok … just now"
+    before a run first uses it, not "never checked"."""
+    now = timezone.now()
+    return EndpointCheck.objects.create(
+        endpoint=endpoint,
+        status=RunStatus.SUCCEEDED,
+        heartbeat_at=now,
+        started_at=now,
+        finished_at=now,
+        latency_ms=max(int(latency_ms), 0),
+        reply=reply[:500],
+    )
 
 
 def send_endpoint_check(check_id: int) -> None:

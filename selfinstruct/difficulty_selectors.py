@@ -1,12 +1,39 @@
 """Reads for difficulty scores: the instructions a scorer has still to score, which models scored, which metrics
-each has, the values of a metric, the instructions inside a difficulty band, and a metric's histogram."""
+each has, the values of a metric, the instructions inside a difficulty band, and a metric's histogram; and what a
+metric or a scorer is called on pages."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from selfinstruct.models import GeneratedInstance, GeneratedInstruction, InstructionStatus
 from selfinstruct.text import prompt_text
+
+METRIC_LABELS = {  # selfinstruct.difficulty.METRICS in words
+    "ifd": _("IFD (instruction-following difficulty)"),
+    "ppl_instruction": _("Perplexity of the instruction"),
+    "ppl_response_given": _("Perplexity of the response given the instruction"),
+    "ppl_response": _("Perplexity of the response alone"),
+    "complexity": _("Complexity (judge's rating, 1–6)"),
+    "quality": _("Quality (judge's rating, 1–6)"),
+}
+JUDGE_PREFIX = "judge:"  # a rating run's scorer: "judge:<endpoint>" (selfinstruct.rating)
+
+
+def difficulty_metric_label(metric: str) -> str:
+    """A difficulty metric's translated name ("ifd" → "IFD (instruction-following difficulty)"); unknown as it is."""
+    label = METRIC_LABELS.get(metric)
+    return str(label) if label is not None else metric
+
+
+def scorer_label(scorer: str) -> str:
+    """Who scored, in words: "judge:demo-teacher" → "Judge: demo-teacher"; a model scorer (job-3, a base model's
+    name) as it is."""
+    if isinstance(scorer, str) and scorer.startswith(JUDGE_PREFIX):
+        return gettext("Judge: %(endpoint)s") % {"endpoint": scorer[len(JUDGE_PREFIX) :]}
+    return scorer
 
 
 def _unscored_for_difficulty(project, scorer: str, task_types: list[str] | None = None):

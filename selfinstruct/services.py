@@ -43,9 +43,9 @@ class ImportResult:
             return ""
         shown = ", ".join(self.duplicate_ids[:DUPLICATE_IDS_SHOWN])
         more = len(self.duplicate_ids) - DUPLICATE_IDS_SHOWN
-        return f"{len(self.duplicate_ids)} imported seed(s) share a source id with another seed: {shown}" + (
-            f" and {more} more" if more > 0 else ""
-        )
+        n = len(self.duplicate_ids)
+        subject = "1 imported seed shares" if n == 1 else f"{n} imported seeds share"
+        return f"{subject} a source id with another seed: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def import_seed_upload(*, project, upload, fmt: str = "auto") -> ImportResult:

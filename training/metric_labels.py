@@ -4,6 +4,7 @@ rewards/accuracies, eval_…) and the job's result names (training/runner*.py)."
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 LABELS = {
@@ -15,6 +16,8 @@ LABELS = {
     "grad_norm": _("Gradient norm"),
     "epoch": _("Epoch"),
     "num_tokens": _("Tokens seen"),
+    "eval_num_tokens": _("Eval tokens seen"),
+    "num_input_tokens_seen": _("Input tokens seen"),
     "total_flos": _("Total FLOPs"),
     "mean_token_accuracy": _("Token accuracy"),
     "eval_mean_token_accuracy": _("Eval token accuracy"),
@@ -42,6 +45,20 @@ LABELS = {
     "eval_kl": _("Eval KL divergence"),
     "reward": _("Reward"),
     "reward_std": _("Reward standard deviation"),
+    "rewards/chosen_sum": _("Reward of desirable answers (sum)"),
+    "rewards/rejected_sum": _("Reward of undesirable answers (sum)"),
+    "logps/chosen_sum": _("Log-probability of desirable answers (sum)"),
+    "logps/rejected_sum": _("Log-probability of undesirable answers (sum)"),
+    "count/chosen": _("Desirable answers"),
+    "count/rejected": _("Undesirable answers"),
+    "completions/mean_length": _("Mean answer length (tokens)"),
+    "completions/min_length": _("Shortest answer (tokens)"),
+    "completions/max_length": _("Longest answer (tokens)"),
+    "completions/clipped_ratio": _("Share of answers cut off"),
+    "completions/mean_terminated_length": _("Mean length of finished answers (tokens)"),
+    "completions/min_terminated_length": _("Shortest finished answer (tokens)"),
+    "completions/max_terminated_length": _("Longest finished answer (tokens)"),
+    "eval_reward_mean": _("Eval mean reward"),
     # results (the job's final numbers)
     "eval_accuracy": _("Eval reward accuracy"),
     "accuracy": _("Reward accuracy"),
@@ -69,8 +86,9 @@ LABELS = {
     "train_desirable": _("Desirable training answers"),
     "max_length": _("Maximum length (tokens)"),
     "eval_note": _("Note on evaluation"),
+    "loss_type": _("Loss type"),
     "device": _("Device"),
-    "bf16": _("bf16"),
+    "bf16": _("bf16 (16-bit training)"),
 }
 
 # The charts of the job page, in this order; a metric of no family goes under "Other metrics", one chart each, so
@@ -104,10 +122,14 @@ ORDER = {key: n for n, key in enumerate(FAMILY_OF)}
 
 
 def metric_label(key: str) -> str:
-    """The readable, translated name of a logged metric or result ("eval_loss" → "Eval loss"); an unknown key as it
-    is, underscores as spaces."""
+    """The readable, translated name of a logged metric or result ("eval_loss" → "Eval loss"); an unknown eval_ key
+    of a known metric as that metric's name marked "(eval)"; any other key as it is, underscores as spaces."""
     label = LABELS.get(key)
-    return str(label) if label is not None else key.replace("_", " ")
+    if label is not None:
+        return str(label)
+    if key.startswith("eval_") and key[5:] in LABELS:
+        return gettext("%(metric)s (eval)") % {"metric": LABELS[key[5:]]}
+    return key.replace("_", " ")
 
 
 def family_of(key: str) -> str | None:

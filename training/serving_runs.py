@@ -162,22 +162,28 @@ def _serve(kind, run: ServingRun, token):
             raise RuntimeError(f"the model server exited (code {proc.returncode}): {_tail(log)}")
         if not lifecycle.heartbeat(kind, run.pk, token=token):
             return proc  # stopped (cancelled), or failed by the reconciler
-        if not healthy and _healthy(probe):
+        if not healthy and (latency_ms := _probe_latency_ms(probe)) is not None:
             healthy = True
-            _switch_on(run, name=name, token=token)
+            _switch_on(run, name=name, token=token, latency_ms=latency_ms)
             logger.info("serving run %s: job %s serves at %s", run.pk, run.job_id, base_url)
         time.sleep(settings.TRAINING_POLL_SECONDS)
 
 
-def _switch_on(run: ServingRun, *, name: str, token) -> None:
+def _switch_on(run: ServingRun, *, name: str, token, latency_ms: int) -> None:
+    """The server answered its /health: the endpoint goes on, with that answer as its health (a check that succeeded
+    just now), so pickers show it "ok … just now" rather than "never checked" until a run first uses it."""
     from llm.models import LLMEndpoint
-    from llm.services import set_endpoint_active
+    from llm.services import record_endpoint_check, set_endpoint_active
 
     endpoint = LLMEndpoint.objects.filter(name=name, project_id=run.project_id).first()
     if endpoint is None:  # serve_model registers it before it serves; never seen, but say so
         raise RuntimeError(f"the server is up but endpoint {name} was not registered")
-    set_endpoint_active(endpoint, True)
-    ServingRun.objects.filter(pk=run.pk, run_token=token).update(endpoint=endpoint, engine=_engine())
+    with transaction.atomic():
+        record_endpoint_check(
+            endpoint=endpoint, latency_ms=latency_ms, reply=f"the model server answered /health (serving run {run.pk})"
+        )
+        set_endpoint_active(endpoint, True)
+        ServingRun.objects.filter(pk=run.pk, run_token=token).update(endpoint=endpoint, engine=_engine())
 
 
 def _engine() -> str:
@@ -211,12 +217,15 @@ def _public_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/v1"
 
 
-def _healthy(url: str) -> bool:
+def _probe_latency_ms(url: str) -> int | None:
+    """How long the server's /health took to answer 200, in ms; None while it does not."""
+    started = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=2) as reply:
-            return reply.status == 200
+            ok = reply.status == 200
     except OSError:
-        return False
+        return None
+    return round((time.monotonic() - started) * 1000) if ok else None
 
 
 def _tail(log: Path) -> str:

@@ -2,7 +2,9 @@
 
 Counts show as integers with thousands separators (77, not 77.0000), measurements with four significant figures
 (0.6931), and very large or very small magnitudes in scientific notation (3.7e+11, 2e-05) so that a learning rate
-never shows as 0.0000. Python's own format rules (the `g` presentation), never hand-rolled rounding.
+never shows as 0.0000. Python's own format rules (the `g` presentation), never hand-rolled rounding. A boolean
+reads as a translated yes or no. `{{ cost|money }}`: an amount with two decimals ("0.00", "1,234.50"), a tiny
+non-zero one as "< 0.01".
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 from decimal import Decimal
 
 from django import template
+
+from core.templatetags.words import yes_no_text
 
 register = template.Library()
 
@@ -48,9 +52,31 @@ def format_number(value, digits: int = 4) -> str:
 
 @register.filter(name="num")
 def num(value, digits=4):
-    """{{ x|num }} or {{ x|num:3 }} (significant figures)."""
+    """{{ x|num }} or {{ x|num:3 }} (significant figures); a boolean as a translated yes or no."""
+    if isinstance(value, bool):
+        return yes_no_text(value)
     try:
         digits = max(1, min(int(digits), 12))
     except (TypeError, ValueError):
         digits = 4
     return format_number(value, digits)
+
+
+MONEY_CENTS = Decimal("0.01")
+
+
+@register.filter
+def money(value):
+    """{{ batch.cost|money }}: two decimals with thousands separators; a positive amount under a cent as "< 0.01"
+    (never 0.0000); anything that is not a number as it is."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return value
+    if not amount.is_finite():
+        return str(value)
+    if 0 < abs(amount) < MONEY_CENTS:
+        return "< 0.01" if amount > 0 else "> -0.01"
+    return f"{amount.quantize(MONEY_CENTS):,}"

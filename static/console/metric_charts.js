@@ -20,6 +20,20 @@
     return String(Number(v.toPrecision(4)));
   }
 
+  // An axis tick: as many significant digits as the axis's step needs, so that neighbouring ticks always differ
+  // (an entropy axis from 7.5743 to 7.5747 reads 7.5743, 7.5744, … — never 7.574 three times).
+  function tickFmt(value, index, ticks) {
+    if (typeof value !== "number" || !isFinite(value) || !ticks || ticks.length < 2) return fmt(value);
+    const step = Math.abs(ticks[1].value - ticks[0].value);
+    const max = Math.max.apply(null, ticks.map(function (t) { return Math.abs(t.value); }));
+    if (!step || !max || !isFinite(step)) return fmt(value);
+    if (value === 0) return "0";
+    const lead = Math.floor(Math.log10(max));
+    const digits = Math.min(15, Math.max(2, lead - Math.floor(Math.log10(step)) + 2));
+    if (max >= 1e5 || max < 1e-3) return value.toExponential(digits - 1).replace(/\.?0+e/, "e");
+    return String(Number(value.toFixed(Math.min(20, Math.max(0, digits - 1 - lead)))));
+  }
+
   function smooth(points, weight) {
     if (!weight) return points;
     let last = null;
@@ -63,8 +77,8 @@
       maintainAspectRatio: false,
       interaction: { mode: "nearest", axis: "x", intersect: false },
       scales: {
-        x: { type: "linear", title: { display: true, text: xLabel }, ticks: { callback: fmt } },
-        y: { type: "linear", ticks: { callback: fmt } },
+        x: { type: "linear", title: { display: true, text: xLabel }, ticks: { callback: tickFmt } },
+        y: { type: "linear", ticks: { callback: tickFmt } },
       },
       plugins: {
         tooltip: {
@@ -156,6 +170,7 @@
   }
 
   window.formatMetric = fmt; // for the page's own checks
+  window.formatTick = tickFmt;
   document.addEventListener("input", function (event) {
     if (event.target.id === "smoothing") drawAll();
   });

@@ -77,6 +77,8 @@ def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(brows
     page.wait_for_selector("canvas#chart-loss[data-drawn]")
     assert page.get_attribute("canvas#chart-loss", "data-drawn") == "3"  # loss raw + smoothed, eval_loss dots
     assert page.locator("#charts canvas").count() == 2 and page.evaluate("formatMetric(2e-5)") == "2e-5"
+    ticks = "[7.5743, 7.5744, 7.5745].map((v, i, a) => formatTick(v, i, a.map((value) => ({value}))))"
+    assert page.evaluate(ticks) == ["7.5743", "7.5744", "7.5745"]  # a narrow axis: neighbouring ticks differ
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.fill("#smoothing", "0")
     page.dispatch_event("#smoothing", "input")

@@ -4,6 +4,8 @@ API), a taken name is refused on create and editing is explicit (the old check t
 
 from datetime import timedelta
 
+import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from llm.models import EndpointCheck, LLMEndpoint
@@ -54,7 +56,7 @@ def test_every_picker_shows_health_and_never_a_switched_off_endpoint(client, cas
 def test_admins_switch_off_and_delete_endpoints_on_the_page(client, cast, project, other_project, settings):
     settings.PROJECT_ENDPOINT_HOSTS = ["127.0.0.1"]
     mine = create_endpoint(name="mine", base_url="http://127.0.0.1:9/v1", model="m", project=project)
-    record_request(endpoint=mine, purpose="generation", ok=True)
+    record_request(endpoint=mine, purpose="generation", ok=True, latency_ms=9719)
     spare = create_endpoint(name="spare", base_url="http://127.0.0.1:9/v1", model="m", project=project)
     check = _checked(spare)
     sent = record_request(endpoint=spare, purpose="endpoint-check", ok=True)  # its check's request goes with it
@@ -63,7 +65,19 @@ def test_admins_switch_off_and_delete_endpoints_on_the_page(client, cast, projec
     create_endpoint(name="beta-own", base_url="http://127.0.0.1:9/v1", model="m", project=other_project)
     client.force_login(cast["project_admin"])
     page = client.get("/console/alpha/endpoints/").content.decode()
-    assert "ok 420 ms, 3\xa0minutes ago" in page and 'href="/console/alpha/endpoints/mine/switch"' in page
+    assert 'href="/console/alpha/endpoints/mine/switch"' in page
+    # one Health column, saying what it rests on: the last check, or the last request a run made (no "Last check"
+    # column showing "—" beside a health taken from a request)
+    spare_row = page[page.index('data-endpoint="spare"') :].split("</tr>")[0]
+    assert "check ok · 420 ms · 3\xa0minutes ago" in spare_row
+    mine_row = page[page.index('data-endpoint="mine"') :].split("</tr>")[0]
+    assert "ok · 9,719 ms · last request just now" in mine_row and "—" not in mine_row and "Last check" not in page
+    check.pk = None  # a check under way is said beside the health it does not change yet
+    check.status, check.finished_at = "queued", None
+    check.save()
+    page = client.get("/console/alpha/endpoints/").content.decode()
+    spare_row = page[page.index('data-endpoint="spare"') :].split("</tr>")[0]
+    assert "check ok · 420 ms" in spare_row and "a check is under way" in spare_row and "hx-trigger" in page
     assert 'href="/console/alpha/endpoints/shared/delete"' not in page  # site-wide: a site admin's
     assert "Switch off endpoint mine?" in client.get("/console/alpha/endpoints/mine/switch").content.decode()
     client.post("/console/alpha/endpoints/mine/switch", {"active": "off"})
@@ -82,7 +96,7 @@ def test_admins_switch_off_and_delete_endpoints_on_the_page(client, cast, projec
     assert LLMEndpoint.objects.filter(name="mine").exists()
     client.post("/console/alpha/endpoints/spare/delete")
     assert not LLMEndpoint.objects.filter(name="spare").exists()
-    assert not EndpointCheck.objects.filter(pk=check.pk).exists()
+    assert not EndpointCheck.objects.exists()
     client.force_login(cast["admin"])  # a site admin manages site-wide endpoints here too
     client.post("/console/alpha/endpoints/shared/switch", {"active": "off"})
     assert not LLMEndpoint.objects.get(name="shared").is_active
@@ -110,15 +124,23 @@ def test_a_taken_name_is_refused_and_an_edit_keeps_the_name_and_marks_the_check_
     assert again.status_code == 400 and "an endpoint named &#x27;zh-teacher&#x27; exists; edit it instead" in (
         again.content.decode()
     )
-    assert LLMEndpoint.objects.get(name="zh-teacher").model == "qwen2"
+    zh = client.post(
+        "/console/alpha/endpoints/", {**base, "name": "zh-teacher", "model": "x"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert zh.status_code == 400 and "已有名为 &#x27;zh-teacher&#x27; 的端点；请改为编辑它" in zh.content.decode()
+    create_endpoint(name="demo-teacher", base_url="http://10.0.0.1/v1", model="m")  # site-wide
+    variant = client.post("/console/alpha/endpoints/", {**base, "name": "Demo-Teacher", "model": "x"})
+    said = "&#x27;Demo-Teacher&#x27; differs only in letter case from the endpoint &#x27;demo-teacher&#x27;"
+    assert variant.status_code == 400 and said in variant.content.decode()
+    assert LLMEndpoint.objects.filter(name__iexact="zh-teacher").count() == 1
+    assert LLMEndpoint.objects.filter(name__iexact="demo-teacher").count() == 1
     edited = client.post("/console/alpha/endpoints/zh-teacher/", {**base, "name": "renamed", "model": "x"})
     assert edited.status_code == 302
     mine.refresh_from_db()
     assert mine.model == "x" and not LLMEndpoint.objects.filter(name="renamed").exists()
     page = client.get("/console/alpha/endpoints/").content.decode()
     row = page[page.index('data-endpoint="zh-teacher"') :].split("</tr>")[0]
-    assert "stale: before the last edit" in row and "not checked since the last edit" in row
-    assert "ok 420 ms" not in row
+    assert "not checked since the last edit" in row and "420" not in row
     served_page = client.get("/console/alpha/endpoints/job-7/").content.decode()
     assert "key managed by the model server" in served_page and 'name="api_key_env"' not in served_page
 
@@ -144,6 +166,16 @@ def test_the_endpoints_api_lists_health_refuses_taken_names_and_scopes_changes(
     assert added.status_code == 201 and added.json()["project"] == "alpha"
     again = api.post("/api/v1/endpoints", {**body, "name": "spare"}, format="json")
     assert again.status_code == 400 and "exists; edit it instead" in again.json()["detail"]
+    for name in ("Spare", "SHARED"):  # names are unique ignoring case: no near-identical entries in pickers
+        variant = api.post("/api/v1/endpoints", {**body, "name": name}, format="json")
+        assert variant.status_code == 400 and "differs only in letter case" in variant.json()["detail"]
+    site = {key: value for key, value in body.items() if key != "project"}
+    for name, why in (("Shared", "differs only in letter case"), ("JOB-3", "reserved for served training models")):
+        refused = api_as("admin").post("/api/v1/endpoints", {**site, "name": name}, format="json")
+        assert refused.status_code == 400 and why in refused.json()["detail"]
+        with pytest.raises(CommandError, match=why):
+            call_command("add_endpoint", name, "--base-url", "http://10.0.0.2/v1", "--model", "m")
+    assert LLMEndpoint.objects.count() == 4
     assert api.patch("/api/v1/endpoints/shared", {"is_active": False}, format="json").status_code == 403
     assert api.patch("/api/v1/endpoints/beta-own", {"is_active": False}, format="json").status_code == 404
     assert api.delete("/api/v1/endpoints/shared").status_code == 403

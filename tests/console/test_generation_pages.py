@@ -2,8 +2,12 @@
 numbers and pause/resume/cancel buttons; another project's batch is not there; bad values name their field."""
 
 import re
+import uuid
 
 import pytest
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils import translation
 
 from core.lifecycle import RunStatus
 from llm.services import create_endpoint
@@ -21,7 +25,7 @@ def ready(project, other_project):
     return project
 
 
-def test_a_batch_starts_from_fields_and_is_steered_on_its_page(client, cast, ready):
+def test_a_batch_starts_from_fields_and_is_steered_on_its_page(client, cast, ready, monkeypatch):
     client.force_login(cast["project_admin"])
     form = client.get("/console/alpha/generation/new").content.decode()
     assert 'value="teach" selected' in form and "beta-only" not in form  # the one usable endpoint, preselected
@@ -34,9 +38,19 @@ def test_a_batch_starts_from_fields_and_is_steered_on_its_page(client, cast, rea
     fields = {"endpoint": "teach", "template": "alpaca", "target": 5, "submit_token": token}
     made = client.post("/console/alpha/generation/new", fields)
     twice = client.post("/console/alpha/generation/new", fields)  # a double-click: the same form sent again
-    batch = GenerationBatch.objects.get()  # one batch, and both answers redirect to its own URL (post/redirect/get)
-    assert made.status_code == 302 and made["Location"] == f"/console/alpha/batches/{batch.pk}/"
-    assert twice.status_code == 302 and twice["Location"] == made["Location"]
+    batch = GenerationBatch.objects.get()  # one batch, and both answers 303 to its own URL (never the page here)
+    assert made.status_code == 303 and made["Location"] == f"/console/alpha/batches/{batch.pk}/"
+    assert twice.status_code == 303 and twice["Location"] == made["Location"]
+    late = client.post("/console/alpha/generation/new", {**fields, "target": 0})  # whatever the copy says
+    assert late.status_code == 303 and late["Location"] == made["Location"] and GenerationBatch.objects.count() == 1
+    assert "data-submit-once" in form and "console/submit_once.js" in form  # the button is disabled on submit
+    starting = uuid.uuid4().hex
+    cache.set(f"console:new-batch:{ready.pk}:{starting}", 0)  # its first submission is still starting the batch
+    monkeypatch.setattr("console.views.NEW_BATCH_WAIT_SECONDS", 0.05)
+    waited = client.post("/console/alpha/generation/new", {**fields, "submit_token": starting})
+    assert waited.status_code == 303 and waited["Location"] == "/console/alpha/"  # the running panel shows it soon
+    assert GenerationBatch.objects.count() == 1
+    assert "still starting" in client.get(waited["Location"]).content.decode()
     page = client.get(made["Location"]).content.decode()
     assert 'data-accepted="0"' in page and 'id="pause"' in page and 'hx-trigger="every 2s"' in page
     assert client.post(f"/console/alpha/batches/{batch.pk}/pause").status_code == 302
@@ -63,5 +77,17 @@ def test_a_batch_starts_from_fields_and_is_steered_on_its_page(client, cast, rea
     assert client.post(f"/console/alpha/batches/{batch.pk}/explode").status_code == 404
     chinese = client.get("/console/alpha/generation/new", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "教师模型端点" in chinese and "开始批次" in chinese
+    from selfinstruct.selectors import batch_progress
+
+    usage = {"cost": 0.000012, "prompt_tokens": 49189, "completion_tokens": 58812}
+    progress = {**batch_progress(batch=batch), **usage, "rejected_by_reason": {"near_duplicate": 2}}
+    context = {"project": ready, "batch": batch, "progress": progress}
+    with translation.override("en"):
+        numbers = render_to_string("console/batch_live.html", context)
+    assert "49,189 in · 58,812 out" in numbers and "&lt; 0.01" in numbers and "0.0000" not in numbers
+    assert "· near duplicate<" in numbers and "near_duplicate<" not in numbers  # reasons in words
+    with translation.override("zh-hans"):
+        numbers = render_to_string("console/batch_live.html", context)
+    assert "输入 49,189 · 输出 58,812" in numbers and "近似重复" in numbers
     client.force_login(cast["other_admin"])
     assert client.get(f"/console/beta/batches/{batch.pk}/").status_code == 404  # alpha's batch, not beta's

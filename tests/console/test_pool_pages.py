@@ -24,7 +24,7 @@ def test_seeds_are_imported_with_every_problem_listed_then_browsed_and_searched(
     bad = "\n".join(['{"instruction": "Fine row."}', '{"instruction": ""}', "{oops", '{"instruction": 3}'])
     page = client.post("/console/alpha/seeds/", {"file": _upload("s.jsonl", bad), "format": "auto"})
     text = page.content.decode()
-    assert page.status_code == 400 and "3 problem(s)" in text and not SeedTask.objects.exists()
+    assert page.status_code == 400 and "3 problems in the file" in text and not SeedTask.objects.exists()
     for where in ("s.jsonl, line 2, field &#x27;instruction&#x27;", "s.jsonl, line 3: invalid JSON", "line 4"):
         assert where in text
     good = '{"instruction": "Name three rivers."}\n{"instruction": "写一首关于秋天的诗。"}\n'
@@ -37,9 +37,12 @@ def test_seeds_are_imported_with_every_problem_listed_then_browsed_and_searched(
     assert client.get("/console/alpha/seeds/", {"page": "x" * 50, "q": "y" * 5000}).status_code == 200  # bounded
     chat = {"conversations": [{"from": "human", "value": "Name a sea."}, {"from": "gpt", "value": "The Baltic."}]}
     chat["conversations"] += [{"from": "human", "value": "Another one."}, {"from": "gpt", "value": "The Aral."}]
-    client.post(
-        "/console/alpha/seeds/", {"file": _upload("chat.jsonl", __import__("json").dumps(chat)), "format": "auto"}
-    )
+    one = client.post(
+        "/console/alpha/seeds/",
+        {"file": _upload("chat.jsonl", __import__("json").dumps(chat)), "format": "auto"},
+        follow=True,
+    ).content.decode()
+    assert "Imported 1 seed task (en 1); 0 duplicates skipped." in one  # singular where it is one
     shown = client.get("/console/alpha/seeds/", {"q": "Another"}).content.decode()
     assert "conversation: 1 earlier turn" in shown and "The Baltic." in shown and "The Aral." in shown
     client.force_login(cast["other_admin"])

@@ -15,7 +15,8 @@ def test_a_dataset_version_page_shows_records_as_tables_and_lineage_as_a_summary
     seed_ids = version.lineage["seed_ids"]
     assert len(seed_ids) > 6  # enough for a summary
     version.lineage["dropped"] = {"identical_pair": 3}  # what a later build adds: shown as it comes
-    version.save(update_fields=["lineage"])
+    version.filters["include_seeds"] = True
+    version.save(update_fields=["lineage", "filters"])
     client.force_login(cast["project_admin"])
     page = client.get(f"/console/alpha/datasets/{version.pk}/").content.decode()
     assert 'class="grid record"' in page and 'data-field="instruction"' in page and 'data-field="source"' in page
@@ -23,6 +24,7 @@ def test_a_dataset_version_page_shows_records_as_tables_and_lineage_as_a_summary
     shown = page.split('data-lineage="seed_ids"')[1].split("</tr>")[0]
     assert f"{len(seed_ids):,}: " in shown and shown.count(",") == 4 and f"… and {len(seed_ids) - 5} more" in shown
     assert 'data-lineage="dropped"' in page and "identical pair: 3" in page
+    assert "Include seeds: yes" in page and "include seeds =" not in page  # filters by their names
     base = f"/api/v1/datasets/{version.pk}/download?format=alpaca"
     for query in (
         "&amp;split=train&amp;type=parquet",
@@ -32,6 +34,33 @@ def test_a_dataset_version_page_shows_records_as_tables_and_lineage_as_a_summary
         assert base + query in page
     chinese = client.get(f"/console/alpha/datasets/{version.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "种子任务编号" in chinese and "就绪" in chinese and "Seed task ids" not in chinese
+    assert "包含种子任务: 是" in chinese
+
+
+def test_nested_values_and_recent_times_read_as_words():
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from console.dataset_display import preview_records
+
+    source = {
+        "chosen_also_from": [{"endpoint": "demo-teacher", "model": "demo-teacher"}, {"endpoint": "", "model": "imp"}],
+        "consensus": False,
+        "task_id": 1,
+        "scores": [[1, 2], {"a": [3]}],
+    }
+    row = {"id": 1, "split": "train", "prompt": "p", "chosen": "a", "rejected": "b", "margin": 1.0, "source": source}
+    with translation.override("en"):
+        fields = preview_records([row])[0]["fields"]
+        shown = "".join(render_to_string("console/display_value.html", {"value": f["value"]}) for f in fields)
+    assert "chosen also from: demo-teacher (endpoint demo-teacher), imp; consensus: no" in shown
+    assert "{" not in shown and "[" not in shown and "&#x27;" not in shown  # no Python repr anywhere
+    event = SimpleNamespace(action="edit", actor_name="ann", created_at=timezone.now())
+    with translation.override("en"):
+        assert "edited by ann, just now" in render_to_string("console/curation_change.html", {"event": event})
+    with translation.override("zh-hans"):
+        assert "ann 刚刚编辑" in render_to_string("console/curation_change.html", {"event": event})
 
 
 def test_evaluation_figures_are_translated_formatted_and_flagged_when_few(client, cast, project):

@@ -47,5 +47,8 @@ def test_the_dashboard_charts_and_the_task_page(client, cast, project, make_task
     task.refresh_from_db()
     assert task.is_gold and task.gold_ranking  # the consensus is the known answer
     assert 'id="make-gold"' not in client.get(f"/console/alpha/tasks/{task.pk}/").content.decode()
+    type(task).objects.filter(pk=task.pk).update(origin="run:1")  # where it came from, in words and linked
+    detail = client.get(f"/console/alpha/tasks/{task.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert '<a href="/console/alpha/sampling/1/">采样运行 #1</a>' in detail and "run:1" not in detail
     client.force_login(cast["other_admin"])
     assert client.get(f"/console/beta/tasks/{task.pk}/").status_code == 404

@@ -82,6 +82,27 @@ def test_the_job_page_draws_a_chart_per_metric_family_and_shows_human_numbers(cl
         assert metric_label("eval_loss") == "评估损失" and metric_label("logps/chosen") == "优选回答的对数概率"
     live = client.get(f"/console/alpha/training/{job.pk}/live").content.decode()
     assert _json_block(live, "series-data") == data  # the polled fragment carries the charts' data
+    # what the trainer writes (train_rows, bf16 …) under translated names, booleans in words, no server path
+    job.results.update(train_rows=62, test_rows=11, device="cpu", bf16=False)
+    job.base_model = "/srv/platform/models/demo-tiny-llama"
+    job.save(update_fields=["results", "base_model"])
+    models = client.get("/console/alpha/models/").content.decode()
+    assert "Training rows" in models and "train_rows" not in models and "False" not in models
+    zh = client.get("/console/alpha/models/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "训练行数" in zh and "否" in zh and "bf16 False" not in zh
+    page = client.get(f"/console/alpha/training/{job.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "/srv/platform" not in page and '<span id="base-model">demo-tiny-llama</span>' in page
+    assert "<td>否</td>" in page and "False" not in page
+    from console.forms import NewJobForm
+
+    type(job.dataset_version).objects.filter(pk=job.dataset_version_id).update(row_count=1)
+    none = type(job).objects.none()
+    form = NewJobForm(versions=type(job.dataset_version).objects.all(), base_jobs=none, reward_jobs=none)
+    with translation.override("en"):
+        assert "preference v1 (1 row)</option>" in str(form["dataset"])  # a plural that agrees
+        assert form["beta"].label_tag().count(":") == 1
+    with translation.override("zh-hans"):
+        assert "preference v1（1 行）" in str(form["dataset"]) and "：beta:" not in form["beta"].label_tag()
     client.force_login(cast["other_admin"])
     assert client.get(f"/console/alpha/training/{job.pk}/").status_code == 404
 

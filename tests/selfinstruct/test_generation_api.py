@@ -120,9 +120,7 @@ def test_seed_upload_warns_of_source_ids_already_used(api_as, manager, project, 
         body = client.post("/api/v1/projects/alpha/seeds", {"file": f}, format="multipart").json()
     assert body["created"] == 25 and body["by_language"] == {"zh": 25} and body["duplicate_id_count"] == 25
     assert body["duplicate_ids"] == [f"seed_task_{n}" for n in range(20)]  # the first 20, then the count
-    assert (
-        body["warnings"][0].startswith("25 imported seed(s) share a source id") and "and 5 more" in body["warnings"][0]
-    )
+    assert body["warnings"][0].startswith("25 imported seeds share a source id") and "and 5 more" in body["warnings"][0]
 
 
 def test_seed_upload_is_for_project_admins(api_as, cast, project, tmp_path):

@@ -117,7 +117,7 @@ def test_import_seeds_command(db, project, tmp_path, capsys):
     call_command("import_seeds", str(path), str(other), "--project", "alpha")
     out = capsys.readouterr().out
     assert "1 imported (en=1), 0 duplicates skipped" in out and "1 imported (zh=1)" in out
-    assert "o.jsonl: warning: 1 imported seed(s) share a source id with another seed: t1" in out
+    assert "o.jsonl: warning: 1 imported seed shares a source id with another seed: t1" in out
     bad = write_lines(tmp_path / "bad.jsonl", ['{"instruction": 1}'])
     with pytest.raises(CommandError, match="bad.jsonl, line 1, field 'instruction'"):
         call_command("import_seeds", str(bad), "--project", "alpha")

@@ -166,6 +166,10 @@ def test_the_page_defaults_to_a_metric_that_exists_and_refreshes_its_results_whi
     page = client.get("/console/alpha/difficulty/").content.decode()
     assert 'id="difficulty-data"' in page and 'id="no-metric"' not in page
     assert '<option value="complexity" selected>' in page and "hx-trigger" not in page
+    assert "p5 <b>3</b>" in page and "3.000" not in page  # whole ratings as whole numbers
+    zh = client.get("/console/alpha/difficulty/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "评审：teach" in zh and ">judge:teach" not in zh  # the scorer and the metrics in words
+    assert "IFD（指令跟随难度）" in zh and "给定指令时回答的困惑度" in zh and ">ppl_response_given" not in zh
     run = RatingRun.objects.create(project=project, endpoint=endpoint, scorer=judge, status=RunStatus.RUNNING)
     live = client.get("/console/alpha/difficulty/live", {"metric": "quality"}).content.decode()
     assert 'hx-trigger="every 2s"' in live and "metric=quality" in live  # the band the page shows is kept
@@ -174,4 +178,4 @@ def test_the_page_defaults_to_a_metric_that_exists_and_refreshes_its_results_whi
     last = client.get("/console/alpha/difficulty/live").content.decode()
     assert "hx-trigger" not in last and 'data-status="succeeded"' in last
     asked = client.get("/console/alpha/difficulty/", {"metric": "ifd"}).content.decode()
-    assert 'id="no-metric"' in asked and "This scorer has: complexity, quality." in asked
+    assert 'id="no-metric"' in asked and "This scorer has: Complexity (judge&#x27;s rating, 1–6), Quality" in asked

@@ -61,6 +61,7 @@ def test_serve_from_the_api_then_stop_it(succeeded_sft_job, api_as, settings, mo
     endpoint = LLMEndpoint.objects.get(name=f"job-{job.pk}")
     assert run.status == RunStatus.RUNNING and run.endpoint == endpoint and endpoint.is_active
     assert endpoint.project_id == job.project_id and run.base_url == endpoint.base_url == f"http://127.0.0.1:{port}/v1"
+    assert endpoint.checks.get().status == RunStatus.SUCCEEDED  # its /health answer: pickers show it ok at once
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as reply:
         assert reply.status == 200
     listed = admin.get("/api/v1/serving-runs?project=alpha").json()
@@ -159,3 +160,25 @@ def test_models_page_serve_button_follows_the_run_and_stops_it(client, cast, pro
     assert run.status == RunStatus.CANCELLED and not endpoint.is_active
     page = client.get("/console/alpha/models/").content.decode()
     assert f'data-serve="{job.pk}"' in page and "hx-get" not in page.split(f'id="serving-{job.pk}"')[1][:200]
+
+
+def test_a_served_model_is_healthy_in_every_picker_as_soon_as_its_server_answers(project, sft_version):
+    import uuid
+
+    from llm.health import with_health
+    from llm.models import LLMEndpoint
+    from llm.services import create_endpoint, set_endpoint_active
+    from training import serving_runs
+    from training.models import TrainingJob
+
+    job = TrainingJob.objects.create(
+        project=project, dataset_version=sft_version, kind="sft", base_model="x", status=RunStatus.SUCCEEDED
+    )
+    endpoint = create_endpoint(name=f"job-{job.pk}", base_url="http://127.0.0.1:9/v1", model="m", project=project)
+    set_endpoint_active(endpoint, False)  # as registered by serve_model, before its server answers
+    token = uuid.uuid4()
+    run = ServingRun.objects.create(project=project, job=job, status=RunStatus.RUNNING, run_token=token)
+    serving_runs._switch_on(run, name=endpoint.name, token=token, latency_ms=37)  # its /health answered in 37 ms
+    [shown] = with_health(LLMEndpoint.objects.filter(pk=endpoint.pk))
+    assert shown.is_active and shown.health.source == "check"  # not "never checked" until a run first uses it
+    assert shown.health_label == f"job-{job.pk} · m · ok 37 ms, just now"

@@ -1,12 +1,13 @@
 """manage.py add_endpoint NAME --base-url URL --model MODEL [--api-style chat|completions] [--api-key-env VAR] ...
-[--update]: a taken name is refused unless --update says to replace that endpoint's settings."""
+[--update]: a taken name (in any letter case) is refused unless --update says to replace that endpoint's settings."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from llm.models import ApiStyle
 from llm.selectors import get_endpoint
-from llm.services import create_endpoint
+from llm.served_names import reserved_name_problem
+from llm.services import create_endpoint, taken_name_problem
 from projects.selectors import get_project_by_slug
 
 
@@ -65,6 +66,8 @@ class Command(BaseCommand):
             )
         if existing is None and options.get("update"):
             raise CommandError(f"--update: no endpoint named {name!r}; leave out --update to add it")
+        if existing is None and (taken := taken_name_problem(name) or reserved_name_problem(name)):
+            raise CommandError(taken)  # the same name in other letter case, or a served model's job-<id>
         project = None
         if options.get("project"):
             project = get_project_by_slug(slug=options["project"])

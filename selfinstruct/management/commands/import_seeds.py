@@ -32,6 +32,7 @@ class Command(BaseCommand):
             except SeedFileError as exc:
                 raise CommandError("\n".join(exc.problems) if len(exc.problems) > 1 else str(exc)) from None
             langs = ", ".join(f"{k}={v}" for k, v in sorted(result.by_language.items())) or "none"
-            self.stdout.write(f"{path}: {result.created} imported ({langs}), {result.duplicates} duplicates skipped")
+            skipped = "1 duplicate" if result.duplicates == 1 else f"{result.duplicates} duplicates"
+            self.stdout.write(f"{path}: {result.created} imported ({langs}), {skipped} skipped")
             if result.duplicate_ids:
                 self.stdout.write(self.style.WARNING(f"{path}: warning: {result.duplicate_ids_warning}"))
