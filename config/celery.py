@@ -27,6 +27,8 @@ def _import_llm_client(sender=None, **kwargs) -> None:
     """
     from django.conf import settings
 
+    if os.environ.get("WORKER_PRELOAD_LLM", "1") == "0":  # the tests' short-lived workers: most never call an LLM
+        return
     consumed = set(sender.app.amqp.queues.consume_from) if sender is not None else set()
     if consumed and consumed <= {settings.TRAINING_QUEUE}:
         return

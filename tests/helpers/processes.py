@@ -138,5 +138,7 @@ def celery_worker(*, queues: tuple[str, ...] = ("default",), concurrency: int = 
         "--without-mingle",
         "--without-heartbeat",
     ]
+    # No LLM-client preload before forking (config/celery.py): +1.5 s a start, and most test workers call no LLM.
+    env = {"WORKER_PRELOAD_LLM": "0", **(env or process_env())}
     with spawn(cmd, ready=" ready.", env=env) as worker:
         yield worker
