@@ -10,6 +10,7 @@ from llm.health import endpoint_choices, with_health
 from llm.selectors import endpoints_for_project
 from selfinstruct.batches import quota_pairs
 from selfinstruct.difficulty import METRICS as DIFFICULTY_METRICS
+from selfinstruct.difficulty_selectors import METRIC_LABELS as DIFFICULTY_METRIC_LABELS
 from selfinstruct.evolution import MAX_DEPTH as MAX_EVOLUTION_DEPTH
 from selfinstruct.selectors import prompt_templates
 from selfinstruct.taxonomy import MAX_TYPES, TaxonomyError, as_lines, parse_lines, taxonomy_for
@@ -91,7 +92,9 @@ class NewVersionForm(forms.Form):
         label=_("SFT: difficulty band by"),
         help_text=_("A difficulty run's scorer (job-<id> or a base model); blank: no band."),
     )
-    metric = forms.ChoiceField(choices=[(m, m) for m in DIFFICULTY_METRICS], required=False, label=_("Metric"))
+    metric = forms.ChoiceField(
+        choices=[(m, DIFFICULTY_METRIC_LABELS.get(m, m)) for m in DIFFICULTY_METRICS], required=False, label=_("Metric")
+    )
     drop_easiest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Drop the easiest (%)"))
     drop_hardest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Drop the hardest (%)"))
     min_depth = forms.IntegerField(
@@ -301,7 +304,9 @@ class ReviewFilterForm(forms.Form):
     )
     q = forms.CharField(max_length=200, required=False, label=_("Text"))
     scorer = forms.CharField(max_length=200, required=False, label=_("Difficulty by"))
-    metric = forms.ChoiceField(choices=[(m, m) for m in DIFFICULTY_METRICS], required=False, label=_("Metric"))
+    metric = forms.ChoiceField(
+        choices=[(m, DIFFICULTY_METRIC_LABELS.get(m, m)) for m in DIFFICULTY_METRICS], required=False, label=_("Metric")
+    )
     drop_easiest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Easiest (%)"))
     drop_hardest = forms.FloatField(min_value=0, max_value=99, required=False, label=_("Hardest (%)"))
     side = forms.ChoiceField(

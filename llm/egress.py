@@ -24,6 +24,7 @@ import httpcore2
 import httpx2
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -115,18 +116,18 @@ def _host_and_port(base_url: str) -> tuple[str, int]:
 def url_problem(base_url: str) -> str | None:
     """Why a project endpoint may not point at `base_url`, or None when a site admin allowed its host and port."""
     if urlsplit(base_url).scheme not in DEFAULT_PORTS:
-        return "enter an http:// or https:// URL"
+        return _("enter an http:// or https:// URL")
     try:
         host, port = _host_and_port(base_url)
     except ValueError:
-        return "that URL's port is not a number from 1 to 65535"
+        return _("that URL's port is not a number from 1 to 65535")
     rules = host_rules()
     if any(rule.matches(host, port) for rule in rules):
         return None
     if any(rule.matches(host, rule_port) for rule in rules for rule_port in (rule.ports or {port})):
-        return f"port {port} of that host is not one a site admin allowed for project endpoints"
-    listed = ", ".join(settings.PROJECT_ENDPOINT_HOSTS) or "none"
-    return f"that host is not one a site admin allowed for project endpoints ({listed})"
+        return _("port %(port)s of that host is not one a site admin allowed for project endpoints") % {"port": port}
+    listed = ", ".join(settings.PROJECT_ENDPOINT_HOSTS) or _("none")
+    return _("that host is not one a site admin allowed for project endpoints (%(listed)s)") % {"listed": listed}
 
 
 # --- the addresses a project endpoint may reach ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 
 from django.db.models import Value
 from django.db.models.functions import Replace, Upper
+from django.utils.translation import gettext as _
 
 from llm.models import key_variable_problem
 
@@ -56,12 +57,14 @@ def key_scope_problem(*, project, name: str) -> str | None:
     prefix = project_key_prefix(project)
     owners = _scopes_covering(name)
     if project.pk not in owners:
-        return f"a project endpoint's key variable starts with {prefix} (a site admin sets it on the workers)"
+        return _("a project endpoint's key variable starts with %(prefix)s (a site admin sets it on the workers)") % {
+            "prefix": prefix
+        }
     if owners != {project.pk}:
-        return (
-            f"{name} is also in another project's scope, so it is never sent; use a name starting with {prefix} "
+        return _(
+            "%(name)s is also in another project's scope, so it is never sent; use a name starting with %(prefix)s "
             "(a site admin sets it on the workers)"
-        )
+        ) % {"name": name, "prefix": prefix}
     return None
 
 
@@ -71,8 +74,8 @@ def new_key_name_problem(*, project, name: str) -> str | None:
     problem = key_scope_problem(project=project, name=name)
     prefix = project_key_prefix(project)
     if problem is None and name and not name.startswith(prefix):
-        return (
-            f"a project endpoint's key variable starts with {prefix} (a site admin sets it on the workers); the "
+        return _(
+            "a project endpoint's key variable starts with %(prefix)s (a site admin sets it on the workers); the "
             "older LLM_KEY_<SLUG>_ form stays only on endpoints that already have it"
-        )
+        ) % {"prefix": prefix}
     return problem
