@@ -182,6 +182,8 @@ def _value(value, *, inline: bool = False, key: str = "") -> dict:
             "items": [_value(item, inline=True, key=key) for item in value[:LIST_HEAD]],
             "more": max(len(value) - LIST_HEAD, 0),
         }
+    if isinstance(value, int) and not isinstance(value, bool) and (key == "id" or key.endswith(("_id", "_ids"))):
+        return {"kind": "plain", "text": str(value)}  # an id, not a quantity: no thousands separators
     return {"kind": "scalar", "value": value}
 
 

@@ -114,3 +114,12 @@ def test_the_overview_links_each_next_step_to_its_page(client, cast):
     client.force_login(cast["project_admin"])
     page = client.get("/console/alpha/").content.decode()
     assert '<a href="/console/alpha/seeds/" data-next="seeds">Import seed tasks' in page
+
+
+def test_ids_in_a_record_or_lineage_read_without_thousands_separators():
+    """Ids are names, not quantities: 20445, never "20,445" (seen on PostgreSQL, where ids run high)."""
+    from console.dataset_display import _value
+
+    shown = _value([20445, 20446, 3], key="seed_ids")
+    assert [item["text"] for item in shown["items"]] == ["20445", "20446", "3"]
+    assert _value(12345, key="rows")["kind"] == "scalar"  # a count keeps its separators (|num)
