@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from console.access import admin_project
-from console.forms import TaxonomyForm
+from console.pool_forms import TaxonomyForm
 from core.forms import add_service_error
 from llm.health import endpoint_choices
 from llm.selectors import endpoints_for_project

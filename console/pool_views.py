@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from console.access import admin_project
 from console.curation_forms import BulkActionForm
-from console.forms import ReviewFilterForm, SeedImportForm
+from console.pool_forms import ReviewFilterForm, SeedImportForm
 from selfinstruct.curation_selectors import latest_changes
 from selfinstruct.seeds import SeedFileError
 from selfinstruct.selectors import (

@@ -4,7 +4,7 @@ rejection reason in words."""
 from django import template
 
 from console.figures import MIN_RELIABLE_ITEMS, items_of
-from console.forms import REASON_LABELS
+from console.pool_forms import REASON_LABELS
 
 register = template.Library()
 
@@ -28,5 +28,5 @@ def min_reliable_items() -> int:
 
 @register.filter
 def reason_label(code):
-    """{{ row.reason|reason_label }}: a rejection reason's translated words (console.forms.REASON_LABELS)."""
+    """{{ row.reason|reason_label }}: a rejection reason's translated words (console.pool_forms.REASON_LABELS)."""
     return REASON_LABELS.get(code, code.replace("_", " ") if isinstance(code, str) else code)
