@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from annotation.judging import cancel_judge_run, resume_judge_run, start_judge_run
 from annotation.selectors import judge_runs_for_projects
 from annotation.services import AnnotationError
-from console.access import admin_project
+from console.access import admin_project, project_job
 from console.figures import evaluation_table
 from console.model_forms import EvaluationForm, JudgeRunForm, RegisterServedForm, TriggerForm
 from core.forms import add_service_error
@@ -39,13 +39,6 @@ from training.services import (
     set_trigger_enabled,
 )
 from training.serving_runs import latest_serving_by_job, serving_runs_of_project, start_serving, stop_serving
-
-
-def _job(project, job_id: int):
-    job = get_project_job(project=project, job_id=job_id)
-    if job is None:
-        raise Http404("No such training job.")
-    return job
 
 
 def _models_context(request, project, *, evaluation_form=None, judge_form=None) -> dict:
@@ -105,7 +98,7 @@ def models_live(request, slug: str):
 def serve(request, slug: str, job_id: int):
     """Register the server already running this SFT model, with its API key, as the project's endpoint job-<id>."""
     project = admin_project(request, slug)
-    job = _job(project, job_id)
+    job = project_job(project, job_id)
     form = RegisterServedForm(request.POST)
     if form.is_valid():
         values = form.cleaned_data
@@ -127,7 +120,7 @@ def serve(request, slug: str, job_id: int):
 def serving_start(request, slug: str, job_id: int):
     """Serve this model on a gpu worker (a serving run); the page follows it until the endpoint is up."""
     project = admin_project(request, slug)
-    job = _job(project, job_id)
+    job = project_job(project, job_id)
     try:
         run = start_serving(job=job, created_by=request.user)
     except TrainingJobError as exc:
@@ -169,7 +162,7 @@ def serving_cell(request, slug: str, job_id: int):
 def score(request, slug: str, job_id: int):
     """Score the project's unscored completions with this reward model (a GPU worker does it)."""
     project = admin_project(request, slug)
-    job = _job(project, job_id)
+    job = project_job(project, job_id)
     try:
         run = start_reward_scoring(job=job, created_by=request.user)
     except TrainingJobError as exc:
@@ -337,7 +330,7 @@ def trigger_action(request, slug: str, trigger_id: int, action: str):
 def win_rate(request, slug: str, job_id: int):
     """A round's win-rate from the models page: this model against the one it started from, held-out prompts."""
     project = admin_project(request, slug)
-    job = _job(project, job_id)
+    job = project_job(project, job_id)
     judge_endpoint = endpoints_for_project(project=project).filter(name=request.POST.get("judge", "")[:64]).first()
     if judge_endpoint is None:
         messages.error(request, _("judge: pick one of the project's endpoints."))

@@ -4,11 +4,10 @@ cancel) and the comparison of several of the project's jobs on chosen metrics, f
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.access import admin_project
+from console.access import admin_project, project_job
 from core.errors import ServiceError
 from training.metric_selectors import (
     MAX_COMPARE_JOBS,
@@ -23,15 +22,8 @@ from training.metric_selectors import (
 )
 from training.oversight import evaluations_of_job
 from training.paths import base_model_label
-from training.selectors import artifacts, get_project_job, jobs_of_project, lineage
+from training.selectors import artifacts, jobs_of_project, lineage
 from training.services import TrainingJobError, cancel_training_job
-
-
-def _job(project, job_id: int):
-    job = get_project_job(project=project, job_id=job_id)
-    if job is None:
-        raise Http404("No such training job.")
-    return job
 
 
 def _job_context(project, job) -> dict:
@@ -54,7 +46,7 @@ def _job_context(project, job) -> dict:
 @login_required
 def job_page(request, slug: str, job_id: int):
     project = admin_project(request, slug)
-    context = _job_context(project, _job(project, job_id))
+    context = _job_context(project, project_job(project, job_id))
     context["chartjs"] = settings.CHARTJS_DIR.is_dir()
     return render(request, "console/job.html", context)
 
@@ -63,14 +55,14 @@ def job_page(request, slug: str, job_id: int):
 def job_live(request, slug: str, job_id: int):
     """The job's state, chart data, metrics and results alone: its page polls them while it runs."""
     project = admin_project(request, slug)
-    return render(request, "console/job_live.html", _job_context(project, _job(project, job_id)))
+    return render(request, "console/job_live.html", _job_context(project, project_job(project, job_id)))
 
 
 @login_required
 @require_POST
 def job_cancel(request, slug: str, job_id: int):
     project = admin_project(request, slug)
-    job = _job(project, job_id)
+    job = project_job(project, job_id)
     try:
         cancel_training_job(job=job)
     except TrainingJobError as exc:
