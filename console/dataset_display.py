@@ -191,7 +191,7 @@ def record_fields(row: dict) -> list[dict]:
     """One preview record as table rows: [{"key", "label", "value"}], known fields first."""
     keys = [k for k in FIELD_ORDER if k in row and k not in ("id", "split")]
     keys += [k for k in row if k not in FIELD_LABELS]
-    return [{"key": k, "label": _label(FIELD_LABELS, k), "value": _value(row[k])} for k in keys]
+    return [{"key": k, "label": _label(FIELD_LABELS, k), "value": _value(row[k], key=k)} for k in keys]
 
 
 def preview_records(rows: list[dict]) -> list[dict]:
@@ -222,7 +222,7 @@ def lineage_summary(lineage: dict, *, slug: str) -> list[dict]:
     dashboard = {"tasks", "rankings"}
     entries = []
     for key, value in (lineage or {}).items():
-        entry = {"key": key, "label": _label(LINEAGE_LABELS, key), "value": _value(value), "link": ""}
+        entry = {"key": key, "label": _label(LINEAGE_LABELS, key), "value": _value(value, key=key), "link": ""}
         if key in links and isinstance(value, list):
             entry["links"] = [(item, links[key](item)) for item in value[:LIST_HEAD]]
         if key in dashboard:
