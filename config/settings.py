@@ -296,6 +296,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Curation's instruction states share the field name `status` with every run's statuses.
     "ENUM_NAME_OVERRIDES": {"InstructionStatusEnum": ["accepted", "rejected"]},
+    # the deprecated flat twins of project-scoped routes are described in docs/api.md, not in the schema
+    "PREPROCESSING_HOOKS": ["projects.endpoints.drop_flat_routes"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.document_common_errors",
@@ -370,8 +372,9 @@ DATASET_BUILD_STALE_SECONDS = env_int("DATASET_BUILD_STALE_SECONDS", 300, minimu
 # Jobs run on their own queue (TRAINING_QUEUE, routed with the Celery settings above): one worker per GPU box with
 # `-Q gpu --concurrency 1 --prefetch-multiplier 1`.
 TRAINING_POLL_SECONDS = 1.0  # how often the supervisor reads the trainer's events and beats
-# Trainers fork from a per-worker process that has imported torch, transformers, TRL… once (training/launcher.py):
-# each job after a worker's first starts 5–9 s of CPU sooner. 0 starts every trainer as a fresh process.
+# Trainers fork from a per-worker process that has imported torch, transformers, TRL… once
+# (training/trainer/launcher.py): each job after a worker's first starts 5–9 s of CPU sooner. 0 starts every trainer
+# as a fresh process.
 TRAINING_PRELOAD = env_bool("TRAINING_PRELOAD", True)
 # A running job whose supervisor has not beaten for this long is failed by the reaper every worker runs.
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 120, minimum=1)

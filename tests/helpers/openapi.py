@@ -39,6 +39,9 @@ def _path_template(path: str) -> str | None:
         pattern = "^" + re.sub(r"\\\{[^}]+\\\}", r"[^/]+", pattern) + "$"
         if re.match(pattern, path):
             return template
+    if path.startswith("/api/v1/") and not path.startswith("/api/v1/projects/"):
+        # a deprecated flat route (projects/endpoints.py) answers as its project-scoped twin documents
+        return _path_template("/api/v1/projects/any/" + path.removeprefix("/api/v1/"))
     return None
 
 
