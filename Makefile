@@ -71,6 +71,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	@# docs/ built as a site (mkdocs.yml) into a folder thrown away after: a link to a missing page or heading fails
+	@site=$$(mktemp -d) && $(VENV)/bin/mkdocs build --strict --site-dir $$site; rc=$$?; rm -rf $$site; exit $$rc
 	@$(MAKE) --no-print-directory catalog
 
 # The Chinese catalog is complete: every string the pages, forms and services mark for translation has a

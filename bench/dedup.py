@@ -511,6 +511,8 @@ def main() -> None:
     parser.add_argument("--bm25", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--bm25-max-pool", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "dedup.json")
+    # the plot goes beside the page that shows it (mkdocs serves only files under docs/)
+    parser.add_argument("--plot", type=Path, default=REPO / "docs" / "dedup.png")
     args = parser.parse_args()
     base = real_texts()
     print(f"{len(base)} real texts as the base", flush=True)
@@ -519,8 +521,8 @@ def main() -> None:
     report = {"threshold": THRESHOLD, "results": results, "chinese": chinese_demo(), "machine": "2-core CPU"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    plot(results, args.out.with_suffix(".png"))
-    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    plot(results, args.plot)
+    print(f"wrote {args.out} and {args.plot}")
 
 
 if __name__ == "__main__":

@@ -99,8 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
 
+    from demo.teacher import default_seed_files, make_server
     from llm.services import create_endpoint
-    from llm.teacher import default_seed_files, make_server
     from projects.services import create_project
     from selfinstruct.batches import start_batch
     from selfinstruct.models import GeneratedInstruction

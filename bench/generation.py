@@ -102,7 +102,7 @@ def main() -> None:
             f"""
 import json
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
+from demo.teacher import default_seed_files
 from projects.services import create_project
 from selfinstruct.services import import_seed_file
 project = create_project(slug="bench", name="Bench")

@@ -5,11 +5,14 @@ from django.urls import path
 from console import (
     curation_views,
     difficulty_views,
+    diversity_views,
     model_views,
     playground_views,
     pool_views,
     ranking_views,
+    rating_views,
     settings_views,
+    taxonomy_views,
     training_views,
     views,
 )
@@ -60,12 +63,12 @@ urlpatterns += [
     ),
     path("<slug:slug>/difficulty/", difficulty_views.difficulty, name="console-difficulty"),
     path("<slug:slug>/difficulty/live", difficulty_views.difficulty_live, name="console-difficulty-live"),
-    path("<slug:slug>/difficulty/rate", difficulty_views.rating, name="console-rating"),
-    path("<slug:slug>/diversity/", difficulty_views.diversity, name="console-diversity"),
-    path("<slug:slug>/taxonomy/", difficulty_views.taxonomy, name="console-taxonomy"),
+    path("<slug:slug>/difficulty/rate", rating_views.rating, name="console-rating"),
+    path("<slug:slug>/diversity/", diversity_views.diversity, name="console-diversity"),
+    path("<slug:slug>/taxonomy/", taxonomy_views.taxonomy, name="console-taxonomy"),
     path(
         "<slug:slug>/difficulty/ratings/<int:run_id>/cancel",
-        difficulty_views.rating_cancel,
+        rating_views.rating_cancel,
         name="console-rating-cancel",
     ),
     path(

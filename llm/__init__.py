@@ -1,1 +1,1 @@
-"""LLM endpoints, the OpenAI-compatible client that calls them, and the offline demo teacher."""
+"""LLM endpoints and the OpenAI-compatible client that calls them (the offline demo teacher lives in demo/teacher/)."""

@@ -39,7 +39,7 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_pool_cache():
-    from selfinstruct.pool import forget_pools
+    from tests.helpers.pool import forget_pools
 
     forget_pools()  # rolled-back test transactions can reuse ids the cached pools have already seen
     yield
@@ -131,7 +131,7 @@ class Teacher:
 
 @pytest.fixture
 def teacher():
-    from llm.teacher import make_server
+    from demo.teacher import make_server
 
     server = make_server("127.0.0.1", 0, seed=7)
     server.start_in_thread()

@@ -11,8 +11,8 @@ from tests.annotation.test_browser import ARTIFACTS, browser, login  # noqa: F40
 
 @pytest.mark.long(20)
 def test_admin_follows_the_loop_on_the_overview_and_sees_running_work_live(browser, live_server, cast, project):  # noqa: F811
+    from demo.teacher import default_seed_files
     from llm.services import create_endpoint
-    from llm.teacher import default_seed_files
     from selfinstruct.batches import start_batch
     from selfinstruct.services import import_seed_file
 

@@ -10,8 +10,8 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from core.lifecycle import RunStatus
+from demo.teacher import default_seed_files
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
 from selfinstruct.models import GenerationBatch
 from selfinstruct.services import import_seed_file
 

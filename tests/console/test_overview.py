@@ -1,8 +1,8 @@
 """The project overview (console): the loop as stages with numbers and the next action, and the runs going on
 now (every registered run kind) in a panel the page polls; for the project's admins only, who are not staff."""
 
+from demo.teacher import default_seed_files
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.services import import_seed_file
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - fixtures

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from llm.teacher import default_seed_files
+from demo.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.models import GeneratedInstruction, SeedTask
 from selfinstruct.services import import_seed_file

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from demo.teacher import default_seed_files
 from exports.services import build_dataset_version, create_dataset_version, materialize
-from llm.teacher import default_seed_files
 from selfinstruct.seeds import SeedFileError, read_seed_file
 from selfinstruct.services import import_seed_file
 from selfinstruct.text import conversation_text

@@ -42,7 +42,7 @@ def _starters(project):
 
 
 def test_every_run_refuses_another_projects_and_switched_off_endpoints(project, endpoints, make_tasks):  # noqa: F811
-    from llm.teacher import default_seed_files
+    from demo.teacher import default_seed_files
     from selfinstruct.services import import_seed_file
 
     make_tasks(2)
@@ -105,3 +105,23 @@ def test_add_endpoint_can_give_an_endpoint_to_a_project(project):
     assert LLMEndpoint.objects.get(name="team").project == project
     with pytest.raises(CommandError, match="--project"):
         call_command("add_endpoint", "x", "--base-url", "http://h/v1", "--model", "m", "--project", "nope")
+
+
+def test_a_projects_endpoints_under_its_route_for_its_admins(api_as, project, other_project, endpoints, settings):
+    """`projects/<slug>/endpoints`: the site-wide endpoints the project may use and its own (switched-off ones too);
+    the site-level `endpoints` routes stay, undeprecated: site-wide endpoints belong to no project."""
+    settings.PROJECT_ENDPOINT_HOSTS = ["127.0.0.1"]
+    admin, base = api_as("project_admin"), f"/api/v1/projects/{project.slug}/endpoints"
+    listed = admin.get(base)
+    assert listed.status_code == 200 and {e["name"] for e in listed.json()} == {"alpha-own", "off"}
+    assert "Deprecation" not in listed and "Deprecation" not in admin.get("/api/v1/endpoints")
+    assert admin.get(f"{base}/off").json()["project"] is None
+    assert admin.get(f"{base}/beta-served").status_code == 404  # another project's
+    refused = admin.patch(f"{base}/off", {"is_active": True}, format="json")
+    assert refused.status_code == 403 and "site-wide" in refused.json()["detail"]
+    assert admin.patch(f"{base}/alpha-own", {"max_retries": 2}, format="json").json()["max_retries"] == 2
+    added = admin.post(base, {"name": "team", "base_url": "http://127.0.0.1:9/v1", "model": "m"}, format="json")
+    assert added.status_code == 201 and added.json()["project"] == project.slug
+    assert api_as("consumer").get(base).status_code == 404  # a project's endpoints are for its admins
+    assert api_as("admin").delete(f"/api/v1/projects/{other_project.slug}/endpoints/team").status_code == 404
+    assert admin.delete(f"{base}/team").status_code == 204

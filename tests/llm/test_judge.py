@@ -2,10 +2,10 @@
 
 import pytest
 
+from demo.teacher import JUDGE_REQUEST, judge_reply
 from llm import judge
 from llm.judge import JudgeError, PairJudgement, Verdict, judge_pair, judge_prompt, parse_verdict
 from llm.models import LLMRequest
-from llm.teacher import JUDGE_REQUEST, judge_reply
 
 
 def test_the_prompt_holds_both_answers_in_order_and_asks_for_the_reply_form():

@@ -40,7 +40,7 @@ def test_good_parameters_pass_normalized():
 
 
 def test_every_api_that_takes_parameters_refuses_bad_ones_with_400(api_as, endpoint, project, make_tasks):  # noqa: F811
-    from llm.teacher import default_seed_files
+    from demo.teacher import default_seed_files
     from selfinstruct.services import import_seed_file
 
     make_tasks(1)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from llm.teacher import default_seed_files
+from demo.teacher import default_seed_files
 from selfinstruct.services import import_seed_file
 
 

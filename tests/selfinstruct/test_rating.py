@@ -10,9 +10,9 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
+from demo.teacher import default_seed_files
 from exports.services import DatasetError, build_dataset_version, create_dataset_version
 from llm.rating import parse_rating
-from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.models import DifficultyScore, GeneratedInstruction, RatingRun
 from selfinstruct.rating import RatingRunError, run_rating, start_rating_run

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from llm.teacher import default_seed_files
+from demo.teacher import default_seed_files
 from selfinstruct.models import SeedTask
 from selfinstruct.seeds import SeedFileError
 from selfinstruct.services import import_seed_file

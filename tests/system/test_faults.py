@@ -73,7 +73,7 @@ def private_redis(tmp_path):
 
 
 def _project_with_seeds(project):
-    from llm.teacher import default_seed_files
+    from demo.teacher import default_seed_files
     from selfinstruct.services import import_seed_file
 
     for path in default_seed_files():

@@ -79,8 +79,8 @@ def test_the_loop_on_three_machines_sharing_only_postgres_redis_and_s3(
     tiny_base,  # noqa: F811
     teacher,
 ):
+    from demo.teacher import default_seed_files
     from llm.services import create_endpoint
-    from llm.teacher import default_seed_files
     from projects.services import create_user, issue_token
     from selfinstruct.services import import_seed_file
 

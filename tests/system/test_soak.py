@@ -29,9 +29,9 @@ def test_labelers_generation_and_a_build_at_once(project, make_tasks, labelers, 
     from annotation.claims import claim_next_ranking_task, submit_ranking
     from annotation.models import Assignment, Ranking, RankingTask
     from core.lifecycle import RunStatus
+    from demo.teacher import default_seed_files
     from exports.models import DatasetVersion, VersionStatus
     from exports.services import create_dataset_version
-    from llm.teacher import default_seed_files
     from selfinstruct.batches import start_batch
     from selfinstruct.services import import_seed_file
 

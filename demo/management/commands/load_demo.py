@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from annotation.sampling import start_sampling_run
+from demo.teacher import default_seed_files
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
 from projects.services import add_member, create_user, get_or_create_project, issue_token, membership_role
 from projects.tokens import is_current_key
 from selfinstruct.services import import_seed_file

@@ -9,8 +9,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from llm.teacher_compose import Composer
-from llm.teacher_text import DISCLAIMER, MODEL_ID
+from demo.teacher.compose import Composer
+from demo.teacher.text import DISCLAIMER, MODEL_ID
 
 FAULTS = ("429", "500", "503", "slow", "truncated", "malformed", "empty", "reset", "length")
 

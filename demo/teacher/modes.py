@@ -1,6 +1,6 @@
 """The demo teacher's reply modes, each recognised by the shape of the project's own prompt: judge (llm/judge.py),
 rating (llm/rating.py), tagging (llm/tagging.py), and Evol-Instruct's evolving and equality prompts
-(selfinstruct/evolution.py). See llm/teacher.py's docstring for what each replies."""
+(selfinstruct/evolution.py). See the package docstring (demo/teacher/__init__.py) for what each replies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 import random
 import re
 
-from llm.teacher_text import WORD, is_chinese
+from demo.teacher.text import WORD, is_chinese
 
 JUDGE_REQUEST = re.compile(r"### Request\n(.*?)\n### Answer 1\n(.*?)\n### Answer 2\n(.*?)\n+Reply with", re.S)
 JUDGE_FIRST_BIAS = 0.3  # how often the demo judge favours the answer shown first (so position bias shows)

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from llm.teacher import Composer, apply_stop, default_seed_files, is_chinese, load_seed_pool
+from demo.teacher import Composer, apply_stop, default_seed_files, is_chinese, load_seed_pool
 from tests.helpers.processes import REPO, free_port, process_env, spawn
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from llm.teacher import DISCLAIMER, FAULTS, FaultPlan, make_server
+from demo.teacher import DISCLAIMER, FAULTS, FaultPlan, make_server
 
 
 def parse_rates(text: str) -> dict[str, float]:

@@ -9,7 +9,7 @@ import random
 import re
 from pathlib import Path
 
-from llm.teacher_modes import (
+from demo.teacher.modes import (
     EQUALITY_REQUEST,
     EVOLVE_REQUEST,
     JUDGE_REQUEST,
@@ -21,7 +21,7 @@ from llm.teacher_modes import (
     rating_reply,
     tag_reply,
 )
-from llm.teacher_text import (
+from demo.teacher.text import (
     EN_AUDIENCES,
     EN_CONSTRAINTS,
     EN_SUBJECTS,
