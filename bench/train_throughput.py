@@ -1,6 +1,6 @@
 """Training throughput: tokens/s and MFU for SFT (with and without packing), reward-model, DPO and RL (RLOO) training
 of a Qwen2-0.5B-shaped model (random init from its config) at sequence length 2048 in bf16, through the same TRL
-trainers and settings the platform's training jobs use (training/runner.py's trainer arguments).
+trainers and settings the platform's training jobs use (training/trainer/runner.py's trainer arguments).
 
 The RL row is online: each step samples `--rl-generations` answers per prompt (prompts of a quarter of --rl-length,
 answers up to the rest, with TRL's own `generate`, as a job without vLLM does), scores them with a reward model of
@@ -56,7 +56,7 @@ TINY = dict(
 
 
 def tokenizer_for(folder: Path):
-    from training.tiny import build_tiny_base_model
+    from training.trainer.tiny import build_tiny_base_model
 
     build_tiny_base_model(folder, ["a b c d e f g"], vocab_size=300)
     from transformers import AutoTokenizer
@@ -112,8 +112,8 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     from datasets import Dataset
     from transformers import LlamaConfig, Qwen2Config, TrainerCallback
 
-    from training.hyperparameters import resolve
-    from training.runner import _trainer_args
+    from training.trainer.hyperparameters import resolve
+    from training.trainer.runner import _trainer_args
 
     shape = TINY if args.tiny else QWEN2_05B
     config_class = LlamaConfig if args.tiny else Qwen2Config
@@ -278,7 +278,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from training.runner import _device_settings
+    from training.trainer.runner import _device_settings
 
     device = _device_settings({"bf16": "auto", "gradient_checkpointing": False})
     name = torch.cuda.get_device_name(0) if device["cuda"] else "cpu"

@@ -5,6 +5,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from console.training_fields import PREFERENCE_KINDS, chosen_hyperparameters, hp_field, method_choices
 from core.templatetags.numbers import format_number
 from llm.health import endpoint_choices, with_health
 from llm.selectors import endpoints_for_project
@@ -180,33 +181,17 @@ class NewJobForm(forms.Form):
     )
     base_job = forms.ModelChoiceField(queryset=None, required=False, label=_("Or: build on a trained SFT job"))
     reward_job = forms.ModelChoiceField(queryset=None, required=False, label=_("RL: the reward model"))
-    method = forms.ChoiceField(
-        choices=[("full", _("Full fine-tuning")), ("lora", "LoRA"), ("qlora", _("QLoRA (4-bit base, CUDA GPUs only)"))],
-        label=_("Method"),
+    method = forms.ChoiceField(choices=method_choices(), label=_("Method"))
+    # bounds, choices and labels of the hyperparameters: the typed job configs (training.trainer.configs)
+    epochs = hp_field("epochs")
+    learning_rate = hp_field("learning_rate")
+    batch_size = hp_field("batch_size")
+    max_length = hp_field("max_length")
+    chat_template = hp_field(
+        "chat_template", help_text=_("Saved with the model; its server applies it to chat requests.")
     )
-    epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
-    learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
-    batch_size = forms.IntegerField(min_value=1, max_value=4096, required=False, label=_("Batch size"))
-    max_length = forms.IntegerField(min_value=8, max_value=131_072, required=False, label=_("Max length (tokens)"))
-    chat_template = forms.ChoiceField(
-        choices=[
-            ("", _("None: raw prompt text")),
-            ("model", _("The base model's own")),
-            ("llama3", "Llama 3"),
-            ("qwen2_5", "Qwen2.5 (ChatML)"),
-            ("phi3", "Phi-3"),
-            ("gemma", "Gemma"),
-        ],
-        required=False,
-        label=_("Chat template"),
-        help_text=_("Saved with the model; its server applies it to chat requests."),
-    )
-    beta = forms.FloatField(min_value=0.001, max_value=10, required=False, label=_("Beta (DPO, KTO and RL)"))
-    loss_type = forms.ChoiceField(
-        choices=[("", _("DPO loss: sigmoid (default)")), ("ipo", "IPO"), ("hinge", "hinge"), ("robust", "robust")],
-        required=False,
-        label=_("DPO loss"),
-    )
+    beta = hp_field("beta")
+    loss_type = hp_field("loss_type")
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0, label=_("Seed"))
 
     def __init__(self, *args, versions, base_jobs, reward_jobs, **kwargs):
@@ -226,9 +211,9 @@ class NewJobForm(forms.Form):
         if not values.get("base_model") and not values.get("base_job"):
             self.add_error("base_model", _("Name a base model, or pick a trained job to build on."))
         version, kind = values.get("dataset"), values.get("kind")
-        if version is not None and kind in ("dpo", "kto", "rloo") and version.kind != "preference":
+        if version is not None and kind in PREFERENCE_KINDS and version.kind != "preference":
             self.add_error("kind", _("DPO, KTO and RL train on a preference version."))
-        if kind not in ("dpo", "kto", "rloo") and (values.get("beta") is not None or values.get("loss_type")):
+        if kind not in PREFERENCE_KINDS and (values.get("beta") is not None or values.get("loss_type")):
             self.add_error("beta", _("beta and the loss are DPO/KTO/RL settings."))
         if kind == "rloo" and values.get("loss_type"):
             self.add_error("loss_type", _("RL has no loss choice here."))
@@ -240,8 +225,7 @@ class NewJobForm(forms.Form):
         return self.cleaned_data.get("kind") or default
 
     def hyperparameters(self) -> dict:
-        names = ("epochs", "learning_rate", "batch_size", "max_length", "beta", "loss_type", "chat_template")
-        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) not in (None, "")}
+        return chosen_hyperparameters(self)
 
 
 ROLE_CHOICES = [("labeler", _("Labeler")), ("consumer", _("API consumer")), ("admin", _("Project admin"))]

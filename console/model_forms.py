@@ -4,6 +4,7 @@ and training triggers."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from console.training_fields import chosen_hyperparameters, hp_field, method_choices
 from llm.health import endpoint_choices
 
 
@@ -72,10 +73,9 @@ class TriggerForm(forms.Form):
     base_model = forms.CharField(
         max_length=500, label=_("Base model"), help_text=_("A checkpoint folder under the server's model folders.")
     )
-    method = forms.ChoiceField(choices=[("full", _("Full fine-tuning")), ("lora", "LoRA")], label=_("Method"))
-    epochs = forms.FloatField(min_value=0.01, max_value=1000, required=False, label=_("Epochs"))
-    learning_rate = forms.FloatField(min_value=1e-9, max_value=1.0, required=False, label=_("Learning rate"))
+    method = forms.ChoiceField(choices=method_choices(("full", "lora")), label=_("Method"))
+    epochs = hp_field("epochs")
+    learning_rate = hp_field("learning_rate")
 
     def hyperparameters(self) -> dict:
-        names = ("epochs", "learning_rate")
-        return {name: self.cleaned_data[name] for name in names if self.cleaned_data.get(name) is not None}
+        return chosen_hyperparameters(self)

@@ -14,16 +14,11 @@ from core.admin_pages import ReadOnlyRecordMixin, clean_json_object, form_page
 from exports.models import DatasetVersion
 from training import selectors
 from training.evaluations import resume_evaluation
+from training.jobs import TrainingJobError, check_base_model
 from training.models import EvaluationItem, EvaluationRun, JobKind, JobMethod, TrainingJob, TrainingTrigger
 from training.plots import line_chart
 from training.reward_scoring import start_reward_scoring
-from training.services import (
-    TrainingJobError,
-    cancel_training_job,
-    check_base_model,
-    create_training_job,
-    demo_base_model_path,
-)
+from training.services import cancel_training_job, create_training_job, demo_base_model_path
 
 
 class JobForm(forms.Form):
@@ -154,7 +149,11 @@ class TrainingJobAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     @admin.display(description="artifacts")
     def artifact_links(self, obj):
         links = [
-            (reverse("training-job-artifact", args=[obj.pk, a["name"]]), a["name"], f"{a['bytes']:,}")
+            (
+                reverse("project-training-job-artifact", args=[obj.project.slug, obj.pk, a["name"]]),
+                a["name"],
+                f"{a['bytes']:,}",
+            )
             for a in selectors.artifacts(job=obj)
         ]
         return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a> ({} bytes)', links) if links else "-"

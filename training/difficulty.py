@@ -1,5 +1,5 @@
 """Difficulty runs (GPU queue): a causal LM — a base model under TRAINING_MODEL_ROOTS, or one of the project's
-succeeded SFT/DPO/KTO/RL jobs — computes perplexities and IFD (training.perplexity) for the project's accepted
+succeeded SFT/DPO/KTO/RL jobs — computes perplexities and IFD (training.trainer.perplexity) for the project's accepted
 instructions in chunks, each stored before the next (selfinstruct's DifficultyScore), so a rerun scores only what
 is missing. The scores then filter review and dataset versions by percentile band."""
 
@@ -16,9 +16,9 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import RunStatus
 from projects.selectors import signed_in_or_none
+from training.jobs import TrainingJobError, check_base_model, check_trained_model, trained_model_dir
 from training.models import GENERATIVE_KINDS, DifficultyRun, JobKind, TrainingJob
 from training.paths import base_model_label
-from training.services import TrainingJobError, check_base_model, check_trained_model, trained_model_dir
 
 DIFFICULTY_CHUNK = 128
 MAX_LENGTH_BOUNDS = (32, 8192)
@@ -105,7 +105,7 @@ def _score_all(run: DifficultyRun, started: float, scorer_factory, token) -> Non
 
     kind = lifecycle.kind("difficulty")
     try:
-        from training.perplexity import PerplexityScorer
+        from training.trainer.perplexity import PerplexityScorer
 
         scorer = (scorer_factory or PerplexityScorer)(_model_dir(run), max_length=run.max_length)
         while True:

@@ -17,12 +17,12 @@ from core.lifecycle import RunStatus
 from llm.params import validate_params
 from llm.selectors import require_usable_endpoint
 from projects.selectors import signed_in_or_none
+from training.jobs import TrainingJobError
 from training.models import (
     EvaluationItem,
     EvaluationRun,
     TrainingJob,
 )
-from training.services import TrainingJobError
 
 logger = logging.getLogger(__name__)
 
@@ -279,8 +279,8 @@ def start_round_evaluation(
     orders. Did this round of labeling pay off?"""
     from exports.services import materialize
     from llm.selectors import get_endpoint
+    from training.jobs import check_trained_model
     from training.models import GENERATIVE_KINDS
-    from training.services import check_trained_model
 
     check_trained_model(job, GENERATIVE_KINDS, "only language models (SFT, DPO, KTO, RL) answer prompts")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_ROUND_PROMPTS:

@@ -1,6 +1,6 @@
 """What a training metric or result is called on pages, and which chart (family) it is drawn in: one mapping for
 the job page's charts and tables, the run comparison and the CLI. Keys are TRL's logged names (loss, grad_norm,
-rewards/accuracies, eval_…) and the job's result names (training/runner*.py)."""
+rewards/accuracies, eval_…) and the job's result names (training/trainer/runner*.py)."""
 
 from __future__ import annotations
 

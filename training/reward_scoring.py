@@ -15,12 +15,12 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import RunStatus
 from projects.selectors import signed_in_or_none
+from training.jobs import TrainingJobError, check_trained_model, trained_model_dir
 from training.models import (
     JobKind,
     ScoringRun,
     TrainingJob,
 )
-from training.services import TrainingJobError, check_trained_model, trained_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _score_all(run: ScoringRun, started: float, scorer_factory, token) -> None:
     run_id = run.pk
     kind = lifecycle.kind("scoring")
     try:
-        from training.scoring import RewardScorer
+        from training.trainer.scoring import RewardScorer
 
         scorer = (scorer_factory or RewardScorer)(reward_model_dir(run.job))
         batch_size = int(run.job.hyperparameters.get("batch_size") or 16)
@@ -112,9 +112,3 @@ def _score_all(run: ScoringRun, started: float, scorer_factory, token) -> None:
         )
         return
     lifecycle.finish(kind, run_id, RunStatus.SUCCEEDED, token=token, seconds=round(time.monotonic() - started, 3))
-
-
-def cancel_reward_scoring(*, run: ScoringRun) -> None:
-    """A queued run is cancelled at once, a running one at its next chunk (the scores kept stay)."""
-    if not lifecycle.cancel(lifecycle.kind("scoring"), run.pk):
-        raise TrainingJobError(f"status: scoring run {run.pk} is already {run.status}", code="conflict")

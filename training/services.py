@@ -14,12 +14,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import ServiceError
+from core import lifecycle
 from core.fields import require_whole_number
 from core.lifecycle import RunStatus
 from projects.selectors import signed_in_or_none
-from training import artifacts
-from training import hyperparameters as hp_rules
+from training.jobs import TrainingJobError, check_base_model, check_trained_model, served_model_name
 from training.models import (
     DATASET_KIND_FOR_JOB,
     GENERATIVE_KINDS,
@@ -28,34 +27,12 @@ from training.models import (
     TrainingJob,
     TrainingTrigger,
 )
-from training.paths import (
-    BaseModelNotAllowed,
-    demo_base_model_path,
-    model_dir,
-    resolve_base_model,
-)
+from training.paths import demo_base_model_path, model_dir
+from training.runs import TRAINING
+from training.trainer import hyperparameters as hp_rules
 
 logger = logging.getLogger(__name__)
 SERVED_KEY = re.compile(r"[A-Za-z0-9._~+/=-]{16,128}")  # fits served_key and a Bearer header
-DATA_SHAPE = {
-    JobKind.SFT: "trl-sft",
-    JobKind.REWARD: "trl-preference",
-    JobKind.DPO: "trl-preference",
-    JobKind.KTO: "trl-kto",
-    JobKind.RLOO: "trl-prompts",
-}
-
-
-def data_shape(kind: str, hyperparameters: dict) -> str:
-    """The download shape a job trains on: its kind's, except SFT through a chat template, which reads the
-    `messages` shape so multi-turn rows keep their turns (trained on the last one, the earlier ones as context)."""
-    if kind == JobKind.SFT and hyperparameters.get("chat_template"):
-        return "messages"
-    return DATA_SHAPE[kind]
-
-
-class TrainingJobError(ServiceError):
-    pass
 
 
 def ensure_demo_base_model(*, texts: list[str]) -> tuple[Path, bool]:
@@ -63,19 +40,10 @@ def ensure_demo_base_model(*, texts: list[str]) -> tuple[Path, bool]:
     folder = demo_base_model_path()
     if (folder / "config.json").is_file():
         return folder, False
-    from training.tiny import build_tiny_base_model
+    from training.trainer.tiny import build_tiny_base_model
 
     build_tiny_base_model(folder, texts, vocab_size=2000, hidden_size=128, layers=2)
     return folder, True
-
-
-def check_base_model(name: str) -> str:
-    """The absolute folder of the base model `name` under an allowed model root (training.paths), or
-    TrainingJobError; the same refusal whatever the reason, so it tells nothing about the server's disk."""
-    try:
-        return str(resolve_base_model(name))
-    except BaseModelNotAllowed as exc:
-        raise TrainingJobError(str(exc)) from None
 
 
 def create_training_job(
@@ -164,14 +132,11 @@ def send_training_job(job_id: int) -> None:
 
 
 def cancel_training_job(*, job: TrainingJob) -> str:
-    """A queued job is cancelled at once; a running one is asked to stop at its next step (saving what it has)."""
-    now = timezone.now()
-    if TrainingJob.objects.filter(pk=job.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.CANCELLED, cancel_requested=True, finished_at=now, error="cancelled before it started"
-    ):
-        return RunStatus.CANCELLED
-    if TrainingJob.objects.filter(pk=job.pk, status=RunStatus.RUNNING).update(cancel_requested=True):
-        return "cancelling"
+    """A queued job is cancelled at once; a running one is asked to stop at its next step (saving what it has):
+    "cancelled" or "cancelling"."""
+    outcome = lifecycle.cancel(TRAINING, job.pk, error="cancelled before it started")
+    if outcome:
+        return outcome
     status = TrainingJob.objects.values_list("status", flat=True).get(pk=job.pk)
     raise TrainingJobError(f"status: job {job.pk} is already {status}", code="conflict")
 
@@ -230,44 +195,6 @@ def delete_trigger(*, project, trigger_id: int) -> int:
 
 
 # --- serving a trained model ----------------------------------------------------------------------------------
-
-
-def check_trained_model(job: TrainingJob, kind: str | tuple, only: str) -> None:
-    """TrainingJobError unless `job` is a succeeded job of `kind` whose model is in storage (fetches nothing)."""
-    if job.kind not in ((kind,) if isinstance(kind, str) else kind):
-        raise TrainingJobError(f"job {job.pk} trained a {job.kind} model; {only}")
-    if job.status != RunStatus.SUCCEEDED:
-        raise TrainingJobError(f"job {job.pk} is {job.status}, not succeeded", code="not_ready")
-    if not artifacts.has_model(job):
-        message = f"job {job.pk}: its model is not in storage (artifacts removed?)"
-        raise TrainingJobError(message, code="missing")
-
-
-def trained_model_dir(job: TrainingJob, kind: str | tuple, only: str) -> Path:
-    """The model folder (on this machine, fetched from storage when needed) of a succeeded job of `kind`, or
-    TrainingJobError saying why it cannot be used."""
-    check_trained_model(job, kind, only)
-    try:
-        return artifacts.local_model(job)
-    except OSError:
-        message = f"job {job.pk}: its model is not in storage (artifacts removed?)"
-        raise TrainingJobError(message, code="missing") from None
-
-
-def servable_model_dir(job: TrainingJob) -> Path:
-    """The merged model folder of a succeeded SFT job, or TrainingJobError saying why it cannot be served."""
-    return trained_model_dir(job, GENERATIVE_KINDS, "only SFT, DPO and KTO models generate text")
-
-
-def served_model_name(*, job: TrainingJob, name: str = "") -> str:
-    """The endpoint (and served model) name: the one asked for, else job-<id>. Names job-<digits> are reserved for
-    the served model of that job (win-rate and the models page find a job's model by that name)."""
-    from llm.served_names import RESERVED_ENDPOINT_NAME
-
-    name = name or f"job-{job.pk}"
-    if RESERVED_ENDPOINT_NAME.match(name) and name != f"job-{job.pk}":
-        raise TrainingJobError(f"name: {name!r} is reserved for training job {name.removeprefix('job-')}")
-    return name
 
 
 def served_model_key(*, job: TrainingJob, name: str) -> str:

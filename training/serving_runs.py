@@ -29,8 +29,8 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import RunStatus
 from projects.selectors import signed_in_or_none
+from training.jobs import TrainingJobError, check_trained_model, served_model_name
 from training.models import GENERATIVE_KINDS, ServingRun, TrainingJob
-from training.services import TrainingJobError, check_trained_model, served_model_name
 
 logger = logging.getLogger(__name__)
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -244,7 +244,7 @@ def _server_env() -> dict:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    from training.zygote import arm_parent_death_signal
+    from training.trainer.zygote import arm_parent_death_signal
 
     arm_parent_death_signal()
     os.setsid()  # its own process group: stopping it reaches whatever it started (vLLM's workers)

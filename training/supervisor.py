@@ -1,5 +1,5 @@
 """Running a training job on a GPU worker: claim it with a run token (exactly once), materialize its data,
-start the trainer process (training/launcher.py) and supervise it (events → metric rows, progress, heartbeat,
+start the trainer process (training/trainer/launcher.py) and supervise it (events → metric rows, progress, heartbeat,
 cancel), and record the outcome; a stalled job's local trainer is killed when the reconciler fails it."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from django.utils import timezone
 from core import lifecycle
 from core.lifecycle import FINISHED, RunStatus
 from exports.services import DatasetError, materialize
-from training import artifacts, launcher, zygote
+from training import artifacts
+from training.jobs import data_shape
 from training.models import (
     TrainingJob,
     TrainingMetric,
@@ -30,7 +31,7 @@ from training.models import (
 from training.paths import (
     job_dir,
 )
-from training.services import data_shape
+from training.trainer import launcher, zygote
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,8 @@ def _command(spec: dict) -> list[str]:
         launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
         if config:
             launch += ["--config_file", str(Path(__file__).parent / "accelerate_configs" / f"{config}.yaml")]
-        return [*launch, "-m", "training.runner", spec["folder"]]
-    return [sys.executable, "-m", "training.runner", spec["folder"]]
+        return [*launch, "-m", "training.trainer.runner", spec["folder"]]
+    return [sys.executable, "-m", "training.trainer.runner", spec["folder"]]
 
 
 def _runner_env() -> dict:

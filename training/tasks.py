@@ -1,5 +1,11 @@
 """Celery shells for training: take ids, call a service. Routed to the `gpu` queue (worker concurrency 1,
-prefetch 1), so one training run at a time per GPU worker."""
+prefetch 1), so one training run at a time per GPU worker.
+
+The one rule: tasks import the use-case modules (supervisor, reward_scoring, difficulty, evaluations, serving_runs);
+those never import the job-creating `services` (what both need is in `training.jobs`). The one edge back is each use
+case's `send_*`, which imports its task inside the function, at call time, to queue it: a run is started and run by
+the same module, and a task looked up by name instead (`send_task`) would skip eager mode in tests. That edge is the
+only circle left in training, and it never runs at import time."""
 
 from celery import shared_task
 

@@ -1,4 +1,4 @@
-"""A trainer's job.json for tests that run `training.runner` on files, as the supervisor writes it."""
+"""A trainer's job.json for tests that run `training.trainer.runner` on files, as the supervisor writes it."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def tiny_base():
     """Built under DATA_DIR/models, the default allowed model root (base models come only from allowed roots)."""
     from django.conf import settings
 
-    from training.tiny import build_tiny_base_model
+    from training.trainer.tiny import build_tiny_base_model
 
     folder = Path(settings.DATA_DIR) / "models" / "tiny-base"
     if (folder / "config.json").is_file():
@@ -54,8 +54,8 @@ def preference_version(project, make_tasks, labelers):  # noqa: F811
 
 @pytest.fixture
 def sft_version(project):
+    from demo.teacher import default_seed_files
     from exports.services import build_dataset_version, create_dataset_version
-    from llm.teacher import default_seed_files
     from selfinstruct.services import import_seed_file
 
     for path in default_seed_files():

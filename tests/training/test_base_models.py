@@ -29,8 +29,8 @@ def finished_job(project, sft_version, tiny_base):
 
 
 def _beta_version(other_project):
+    from demo.teacher import default_seed_files
     from exports.services import build_dataset_version, create_dataset_version
-    from llm.teacher import default_seed_files
     from selfinstruct.services import import_seed_file
 
     for path in default_seed_files():
@@ -101,7 +101,7 @@ def test_api_answers_show_names_never_server_paths(api_as, project, sft_version,
     child = create_training_job(project=project, dataset_version=sft_version, kind="sft", base_job=finished_job)
     folder = model_dir(finished_job).parent
     (folder / "job.json").write_text(json.dumps({"base_model": str(tiny_base), "train_file": str(folder / "x")}))
-    (folder / "train.log").write_text(f'Traceback: File "{settings.BASE_DIR}/training/runner.py"\n')
+    (folder / "train.log").write_text(f'Traceback: File "{settings.BASE_DIR}/training/trainer/runner.py"\n')
     client = api_as("consumer")
     detail = client.get(f"/api/v1/training-jobs/{child.pk}/").json()
     assert detail["base_model"] == f"job-{finished_job.pk}"

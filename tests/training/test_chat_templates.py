@@ -10,8 +10,8 @@ import openai
 import pytest
 
 from tests.helpers.training import sft_job
-from training import runner
-from training.hyperparameters import resolve
+from training.trainer import runner
+from training.trainer.hyperparameters import resolve
 
 
 def _sft_run(folder, tiny_base, rows=None, **given):
@@ -45,7 +45,7 @@ def test_sft_trains_through_a_named_template_and_saves_it(tiny_base, tmp_path, m
 def test_multi_turn_rows_train_on_their_last_answer_with_the_earlier_turns_as_context(tiny_base, tmp_path, monkeypatch):
     from datasets import Dataset
 
-    from training.runner_common import as_conversations
+    from training.trainer.runner_common import as_conversations
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     chats = [
@@ -136,10 +136,10 @@ def test_multi_gpu_runs_launch_through_accelerate_with_the_shipped_deepspeed_con
     config = zero3[zero3.index("--config_file") + 1]
     settings = yaml.safe_load(open(config, encoding="utf-8"))
     assert settings["distributed_type"] == "DEEPSPEED" and settings["deepspeed_config"]["zero_stage"] == 3
-    assert zero3[-3:] == ["-m", "training.runner", "/jobs/7"]
+    assert zero3[-3:] == ["-m", "training.trainer.runner", "/jobs/7"]
     assert _command({"folder": "/jobs/7", "hyperparameters": resolve("sft", "full", {})})[1:3] == [
         "-m",
-        "training.runner",
+        "training.trainer.runner",
     ]
     with pytest.raises(ValueError, match="hyperparameters.deepspeed: must be one of"):
         resolve("sft", "full", {"deepspeed": "/etc/config.yaml"})

@@ -7,16 +7,16 @@ import math
 import pytest
 from django.core.management import CommandError, call_command
 
+from demo.teacher import default_seed_files
 from exports.services import DatasetError, build_dataset_version, create_dataset_version, materialize
-from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.models import DifficultyScore, GeneratedInstruction
 from selfinstruct.selectors import difficulty_band_ids, difficulty_histogram
 from selfinstruct.services import import_seed_file
 from tests.helpers.generation import drive
 from training.difficulty import run_difficulty_scoring, start_difficulty_run
-from training.perplexity import PerplexityScorer
 from training.services import TrainingJobError
+from training.trainer.perplexity import PerplexityScorer
 
 
 def test_the_perplexities_are_the_models_own_losses(tiny_base):

@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from core.lifecycle import RunStatus
-from training import hyperparameters
 from training.models import TrainingJob, TrainingTrigger
 from training.services import TrainingJobError, cancel_training_job, create_training_job
 from training.supervisor import run_training_job
+from training.trainer import hyperparameters
 
 
 def test_hyperparameters_resolve_with_defaults_and_name_the_bad_field():

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from tests.helpers.training import sft_job
-from training import launcher
-from training.hyperparameters import resolve
 from training.supervisor import _die_with_parent, _runner_env
+from training.trainer import launcher
+from training.trainer.hyperparameters import resolve
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def start(tiny_base, tmp_path):
             hp = resolve("sft", "full", {"max_steps": max_steps, "max_length": 16})
             (folder / "job.json").write_text(json.dumps(sft_job(folder, tiny_base, hp)))
         return folder, launcher.start_trainer(
-            [sys.executable, "-m", "training.runner", str(folder)],
+            [sys.executable, "-m", "training.trainer.runner", str(folder)],
             folder=str(folder),
             log=str(folder / "train.log"),
             env=_runner_env(),

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from exports.services import materialize
-from training import runner
-from training.hyperparameters import resolve
+from training.trainer import runner
+from training.trainer.hyperparameters import resolve
 
 
 def _run(folder, tiny_base, version, kind, method, shape, reward_model=None, **given):

@@ -3,8 +3,8 @@
 import json
 
 from tests.helpers.training import sft_job
-from training import runner
-from training.hyperparameters import resolve
+from training.trainer import runner
+from training.trainer.hyperparameters import resolve
 
 
 def test_sft_eval_with_every_held_out_completion_cut_off_reports_no_loss(tiny_base, tmp_path, monkeypatch):

@@ -108,7 +108,7 @@ def test_serve_model_queues_lists_and_stops_serving_runs(project, sft_version, m
     from training.models import TrainingJob
     from training.tasks import serving_task
 
-    monkeypatch.setattr("training.services.artifacts.has_model", lambda job: True)
+    monkeypatch.setattr("training.artifacts.has_model", lambda job: True)
     monkeypatch.setattr(serving_task, "apply_async", lambda *a, **k: None)
     job = TrainingJob.objects.create(
         project=project, dataset_version=sft_version, kind="sft", base_model="x", status=RunStatus.SUCCEEDED
@@ -131,7 +131,7 @@ def test_models_page_serve_button_follows_the_run_and_stops_it(client, cast, pro
     from training.models import TrainingJob
     from training.tasks import serving_task
 
-    monkeypatch.setattr("training.services.artifacts.has_model", lambda job: True)
+    monkeypatch.setattr("training.artifacts.has_model", lambda job: True)
     monkeypatch.setattr(serving_task, "apply_async", lambda *a, **k: None)
     job = TrainingJob.objects.create(
         project=project, dataset_version=sft_version, kind="sft", base_model="x", status=RunStatus.SUCCEEDED

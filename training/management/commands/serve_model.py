@@ -20,15 +20,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from llm.httpserver import DEFAULT_MAX_BODY_BYTES
 from llm.services import set_endpoint_active
+from training.jobs import TrainingJobError, servable_model_dir, served_model_name
 from training.models import ServingRun
 from training.selectors import get_job_by_id
-from training.services import (
-    TrainingJobError,
-    register_served_model,
-    servable_model_dir,
-    served_model_key,
-    served_model_name,
-)
+from training.services import register_served_model, served_model_key
 from training.serving_runs import LIVE, start_serving, stop_serving
 
 

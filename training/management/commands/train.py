@@ -18,6 +18,7 @@ from training.metric_selectors import compare_jobs
 from training.models import JobKind, TrainingJob
 from training.selectors import get_job_by_id
 from training.services import TrainingJobError, cancel_training_job, create_training_job
+from training.trainer import configs
 
 EXIT = {RunStatus.SUCCEEDED: 0, RunStatus.FAILED: 1, RunStatus.CANCELLED: 3}
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--base-job", type=int, help="start from the model a succeeded job trained")
         parser.add_argument("--reward-job", type=int, help="rloo: the project's succeeded reward job")
         parser.add_argument("--lora", action="store_true", help="train LoRA adapters (peft) instead of all weights")
-        parser.add_argument("--hp", action="append", default=[], help="hyperparameter key=value, repeatable")
+        parser.add_argument("--hp", action="append", default=[], help=configs.cli_help())
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--wait", action="store_true", help="wait for the outcome with a progress bar")
         parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds to wait with --wait")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from training.runner_common import (
+from training.trainer.runner_common import (
     TrainingError,
     _finite,
     _lora,
@@ -68,17 +68,11 @@ def _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, names
     return results
 
 
-def _without_margin(data):
-    """DPO weighs every pair alike: the rank-distance column of the preference export is not one of its inputs."""
-    if data is None or "margin" not in data.column_names:
-        return data
-    return data.remove_columns(["margin"])
-
-
 def train_dpo(spec, hp, device, job_dir, events, callback, tokenizer, train, test) -> dict:
     from trl import DPOConfig, DPOTrainer
 
     _need(train, {"prompt", "chosen", "rejected"}, "DPO")
+    # DPO weighs every pair alike: the rank-distance column of the preference export is not one of its inputs
     train, test = (
         d.remove_columns([c for c in ("margin",) if c in d.column_names]) if d is not None else None
         for d in (train, test)

@@ -1,4 +1,4 @@
-"""python -m training.runner JOB_DIR — one training run, in its own process (never inside a Celery worker).
+"""python -m training.trainer.runner JOB_DIR — one training run, in its own process (never inside a Celery worker).
 
 The Celery task writes JOB_DIR/job.json and supervises this process; multi-GPU runs start the same module under
 `accelerate launch`. The runner knows nothing about Django or the database. It talks through files in JOB_DIR:
@@ -16,6 +16,7 @@ Exit code: 0 succeeded, 3 cancelled, 1 failed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -23,7 +24,8 @@ import time
 import traceback
 from pathlib import Path
 
-from training.runner_common import (
+from training.trainer import configs
+from training.trainer.runner_common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_SUCCEEDED,
@@ -223,7 +225,8 @@ def plot(logs: list[dict], path: Path) -> bool:
 def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
     from transformers import AutoTokenizer, set_seed
 
-    hp = spec["hyperparameters"]
+    # through the kind's typed config: a job stored before a hyperparameter existed gets that one's default
+    hp = dataclasses.asdict(configs.load(spec["kind"], spec.get("method", "full"), spec["hyperparameters"]))
     base = Path(spec["base_model"])
     if not (base / "config.json").is_file():
         raise TrainingError(f"base model: {base} is not a transformers checkpoint folder (no config.json)")
@@ -246,7 +249,7 @@ def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
     device = _device_settings(hp)
     _write_json(job_dir / "config.json", {**spec, "device": device})
     callback = _callback(events, job_dir / "CANCEL", time.monotonic())
-    from training.runner_preference import train_dpo, train_kto, train_rloo
+    from training.trainer.runner_preference import train_dpo, train_kto, train_rloo
 
     kinds = {"sft": _train_sft, "reward": _train_reward, "dpo": train_dpo, "kto": train_kto, "rloo": train_rloo}
     run = kinds[spec["kind"]]
@@ -258,7 +261,7 @@ def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m training.runner JOB_DIR", file=sys.stderr)
+        print("usage: python -m training.trainer.runner JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[1])
     spec = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))

@@ -11,6 +11,8 @@ import os
 import time
 from pathlib import Path
 
+from training.trainer.configs import CHAT_TEMPLATES
+
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
 
 
@@ -258,12 +260,7 @@ def samples(model, tokenizer, data, hp: dict, reference: str) -> list[dict]:
 
 
 # The templates a job may name (hyperparameter chat_template): TRL's copies of each family's own Jinja template.
-CHAT_TEMPLATE_FILES = {
-    "llama3": "llama3.jinja",
-    "qwen2_5": "qwen2_5.jinja",
-    "phi3": "phi3.jinja",
-    "gemma": "gemma.jinja",
-}
+CHAT_TEMPLATE_FILES = {name: file for name, (_label, file) in CHAT_TEMPLATES.items()}
 # Which columns of each kind's rows become which chat role.
 CHAT_ROLES = {
     "sft": {"prompt": "user", "completion": "assistant"},

@@ -1,9 +1,10 @@
-"""python -m training.zygote — a preloaded parent for trainer processes (started by training/launcher.py).
+"""python -m training.trainer.zygote — a preloaded parent for trainer processes (started by
+training/trainer/launcher.py).
 
 Importing torch, transformers, TRL, PEFT and datasets costs a trainer 5–9 s of CPU before it trains anything. This
 process pays it once per worker: it imports them, says it is ready, and then forks one child per request, which
-runs `training.runner` as `python -m training.runner JOB_DIR` would, in its own session, with its output in the
-job's log. Nothing here knows Django or the database.
+runs `training.trainer.runner` as `python -m training.trainer.runner JOB_DIR` would, in its own session, with its
+output in the job's log. Nothing here knows Django or the database.
 
 Protocol (one JSON object per line): the worker writes {"id", "folder", "log"} to stdin; this process writes
 {"ready": true} once, {"id", "pid"} for each child it forked, and {"pid", "code"} when a child ended (`code` as
@@ -32,8 +33,8 @@ PRELOAD = (
     ("peft", ("LoraConfig", "PeftModel")),
     ("trl", ("SFTConfig", "SFTTrainer", "RewardConfig", "RewardTrainer", "DPOConfig", "DPOTrainer")),
     ("trl", ("KTOConfig", "KTOTrainer", "RLOOConfig", "RLOOTrainer")),
-    ("training.runner", ()),
-    ("training.runner_preference", ()),
+    ("training.trainer.runner", ()),
+    ("training.trainer.runner_preference", ()),
 )
 
 
@@ -94,7 +95,7 @@ def _run_child(request: dict, parent: int, private: tuple[int, ...], started: in
         os.dup2(log, 2)
         os.close(log)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        from training import runner
+        from training.trainer import runner
 
         sys.argv = [runner.__file__, request["folder"]]
         code = runner.main(sys.argv)

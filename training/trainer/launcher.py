@@ -1,6 +1,6 @@
-"""Starting a trainer process for the supervisor: forked from this worker's preloaded zygote (training/zygote.py),
-or started as `python -m training.runner` when preloading is off, the job spans several processes (`accelerate
-launch`), or the zygote could not start.
+"""Starting a trainer process for the supervisor: forked from this worker's preloaded zygote
+(training/trainer/zygote.py), or started as `python -m training.trainer.runner` when preloading is off, the job spans
+several processes (`accelerate launch`), or the zygote could not start.
 
 The zygote starts with the first job a worker runs and lives as long as the worker: it exits when the worker's end
 of its stdin closes, however the worker died, and the kernel then kills its trainers. That first job waits for its
@@ -22,11 +22,11 @@ import sys
 import threading
 import time
 
-from training.zygote import EXIT_UNSAFE
+from training.trainer.zygote import EXIT_UNSAFE
 
 logger = logging.getLogger(__name__)
 
-ZYGOTE_COMMAND = ["-m", "training.zygote"]
+ZYGOTE_COMMAND = ["-m", "training.trainer.zygote"]
 # CUDA cannot be used in a process forked after CUDA started in its parent. The zygote only imports, and a
 # `torch.cuda.is_available()` during those imports asks NVML instead of starting CUDA; should CUDA start anyway,
 # the zygote refuses to fork (EXIT_UNSAFE) and this process starts its trainers as processes from then on.
@@ -215,7 +215,7 @@ def start_trainer(command: list[str], *, folder: str, log: str, env: dict, cwd: 
         with open(log, "ab") as sink:
             return subprocess.Popen(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
 
-    zygote = _zygote_for(env, cwd) if preload and command[1:3] == ["-m", "training.runner"] else None
+    zygote = _zygote_for(env, cwd) if preload and command[1:3] == ["-m", "training.trainer.runner"] else None
     if zygote is None:
         return popen(command)
     trainer = ForkedTrainer(zygote, command, folder, log, popen)
