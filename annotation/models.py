@@ -11,12 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core.lifecycle import RunStatus, choices
-
-SAMPLING_STATUSES = choices(RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-JUDGE_STATUSES = choices(
-    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
-)
+from annotation.runs import JUDGE, SAMPLING
+from core.models import RunModel
 
 MIN_K, MAX_K = 2, 9
 
@@ -89,16 +85,17 @@ class Prompt(models.Model):
         return self.instruction[:80]
 
 
-class SamplingRun(models.Model):
-    """K completions for each of a set of prompts, from one or more endpoints, done in idempotent chunks."""
+class SamplingRun(RunModel):
+    """K completions for each of a set of prompts, from one or more endpoints, done in idempotent chunks. Its
+    heartbeat is the last chunk's progress."""
+
+    run_token = None  # its chunks are its units of work, each done once
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="sampling_runs")
     per_prompt = models.PositiveSmallIntegerField(validators=[MinValueValidator(MIN_K), MaxValueValidator(MAX_K)])
     plan = models.JSONField(help_text='[{"endpoint": name, "endpoint_id": id, "params": {…}}, …]; slot i uses i % n')
     sources = models.JSONField(default=list)
-    status = models.CharField(max_length=16, choices=SAMPLING_STATUSES, default=RunStatus.RUNNING)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last chunk progress.")
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = SAMPLING.status_field()
     prompts_total = models.PositiveIntegerField(default=0)
     prompts_done = models.PositiveIntegerField(default=0)
     prompts_failed = models.PositiveIntegerField(default=0)
@@ -108,10 +105,6 @@ class SamplingRun(models.Model):
     completions_created = models.PositiveIntegerField(default=0)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -331,24 +324,17 @@ class RewardScore(models.Model):
         return f"job {self.job_id}: completion {self.completion_id} = {self.score:.3f}"
 
 
-class JudgeRun(models.Model):
+class JudgeRun(RunModel):
     """An LLM judge ranking a project's tasks as an extra, non-human labeler (every pair judged in both orders)."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="judge_runs")
     endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="judge_runs")
     task_ids = models.JSONField(help_text="The tasks to judge, in order.")
-    status = models.CharField(max_length=16, choices=JUDGE_STATUSES, default=RunStatus.QUEUED)
-    run_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The run allowed to report.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = JUDGE.status_field()
     tasks_done = models.PositiveIntegerField(default=0)
     tasks_failed = models.PositiveIntegerField(default=0)
     pairs_judged = models.PositiveIntegerField(default=0)
     pairs_flipped = models.PositiveIntegerField(default=0, help_text="Pairs whose winner changed with the order.")
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

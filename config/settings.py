@@ -78,7 +78,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
-    "core",  # no models: template tags (core/templatetags) shared by every app's pages
+    "core",  # an abstract model (RunModel), no tables: template tags (core/templatetags) shared by every app's pages
     "projects",
     "llm",
     "selfinstruct",

@@ -7,6 +7,8 @@ is `building` while its build runs and `ready` when it succeeded). Every move is
 states it may come from (and the run token, where the mover holds one), so a redelivered or duplicate message, a
 second worker or the reconciler can never move a run twice.
 
+Each kind is declared once, in its app's `runs.py`, beside the model it describes: the model's `status` column
+is made from it (`KIND.status_field()`), and the lifecycle columns every run shares are `core.models.RunModel`'s.
 Each kind registers itself (its app's `ready()`); `reconcile()` walks every registered kind, so a kind cannot be
 added without saying what happens when its worker dies: the run is sent again (`requeue`: its work is idempotent,
 what is done is kept) or ends `failed` with the reason (`fail`). Kinds whose units of work are their own rows
@@ -26,6 +28,7 @@ from datetime import timedelta
 from django.apps import apps
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, models
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,9 @@ SOURCES: dict[str, tuple[str, ...]] = {
 
 ERROR_LIMIT = 5000
 
+# What `cancel` answers for a run that stops cooperatively: asked to stop, it ends cancelled when its worker sees it.
+CANCELLING = "cancelling"
+
 
 class IllegalMove(ValueError):
     pass
@@ -73,6 +79,22 @@ class Progress:
     @property
     def fraction(self) -> float | None:
         return round(self.done / self.total, 4) if self.total else None
+
+
+@dataclass(frozen=True)
+class Later:
+    """A function named by its dotted path, imported when first called. A kind is declared beside its model, and
+    the code that does its work imports that model: naming the work's functions by path (as the kind names its
+    model, "app_label.ModelName") keeps the model module free of the work modules."""
+
+    path: str
+
+    def __call__(self, *args, **kwargs):
+        return import_string(self.path)(*args, **kwargs)
+
+
+def later(path: str) -> Later:
+    return Later(path)
 
 
 @dataclass(frozen=True)
@@ -93,7 +115,12 @@ class RunKind:
     requeue_seconds: Callable[[], float] | None = None  # queued longer than this: the message may be lost; resend
     stored: dict[str, str] = field(default_factory=dict)  # lifecycle state → the value this kind stores
     token_field: str | None = "run_token"
-    heartbeat_field: str = "heartbeat_at"
+    heartbeat_field: str | None = "heartbeat_at"  # None: its units of work beat, not the run (a custom `recover`)
+    started_field: str | None = "started_at"  # stamped when the run is claimed (None: the kind is never claimed)
+    # A running run of this kind stops cooperatively (it saves what it has at its next step): `cancel` sets this
+    # flag and its worker ends it cancelled. None: a running run is moved to cancelled at once (its worker notices at
+    # its next heartbeat).
+    cancel_field: str | None = None
     queued_field: str | None = None  # when the run was (last) sent; default: the heartbeat field
     progress: Callable[[models.Model], tuple[int, int]] | None = None  # (done, total)
     recover: Callable[[], int] | None = None  # on_stall="custom": the kind restarts its own units of work
@@ -102,6 +129,22 @@ class RunKind:
 
     def value(self, status: str) -> str:
         return self.stored.get(status, status)
+
+    def choices(self) -> list[tuple[str, str]]:
+        """The model's status choices: the kind's states in lifecycle order, each under the name it stores (a
+        stored name brings its own label)."""
+        found = []
+        for state in RunStatus:
+            if state in self.statuses:
+                value = self.value(state)
+                found.append((str(value), getattr(value, "label", state.label)))
+        return found
+
+    def status_field(self, **options) -> models.CharField:
+        """The run model's `status` column, made from the kind: its states as choices; a new run is in the first
+        (queued, or running for kinds that start at once)."""
+        choices = self.choices()
+        return models.CharField(max_length=16, choices=choices, default=choices[0][0], **options)
 
     def status_of(self, stored_value: str) -> str:
         for status, value in self.stored.items():
@@ -131,6 +174,7 @@ def register(kind: RunKind) -> RunKind:
         unknown
         or kind.on_stall not in ("requeue", "resend", "fail", "custom")
         or (kind.on_stall == "custom") != bool(kind.recover)
+        or (kind.heartbeat_field is None and kind.on_stall != "custom")
     ):
         raise ValueError(f"run kind {kind.name}: bad definition")
     _registry[kind.name] = kind
@@ -176,11 +220,11 @@ def claim(kind: RunKind, pk: int, **fields) -> uuid.UUID | None:
     already claimed, finished or cancelled); the caller does nothing."""
     token = uuid.uuid4()
     now = timezone.now()
-    stamp = {kind.heartbeat_field: now, **fields}
+    stamp = {kind.heartbeat_field: now, **fields} if kind.heartbeat_field else dict(fields)
     if kind.token_field:
         stamp[kind.token_field] = token
-    if "started_at" in {f.name for f in kind.model_class._meta.get_fields()}:
-        stamp.setdefault("started_at", now)
+    if kind.started_field:
+        stamp.setdefault(kind.started_field, now)
     return token if move(kind, pk, RunStatus.RUNNING, among=(RunStatus.QUEUED,), **stamp) else None
 
 
@@ -188,7 +232,8 @@ def heartbeat(kind: RunKind, pk: int, *, token=None, **fields) -> bool:
     """A sign of life (and any progress fields). False: the run is no longer this holder's (finished, cancelled,
     paused or restarted elsewhere): stop."""
     rows = kind.rows(pk, token=token, among=(RunStatus.RUNNING,))
-    return bool(rows.update(**{kind.heartbeat_field: timezone.now()}, **fields))
+    beat = {kind.heartbeat_field: timezone.now()} if kind.heartbeat_field else {}
+    return bool(rows.update(**beat, **fields))
 
 
 def finish(kind: RunKind, pk: int, status: str, *, token=None, error: str = "", **fields) -> bool:
@@ -199,8 +244,19 @@ def finish(kind: RunKind, pk: int, status: str, *, token=None, error: str = "", 
     return move(kind, pk, status, token=token, among=(RunStatus.RUNNING,), error=error, **fields)
 
 
-def cancel(kind: RunKind, pk: int) -> bool:
-    return move(kind, pk, RunStatus.CANCELLED)
+def cancel(kind: RunKind, pk: int, **fields) -> str | None:
+    """Cancel the run: "cancelled" when it ended at once (with `fields` recorded); for a kind that stops
+    cooperatively (`cancel_field`), a running run is asked to stop instead: "cancelling", and its worker ends it
+    cancelled at its next step. None: it had finished already (nothing moved)."""
+    if not kind.cancel_field:
+        return RunStatus.CANCELLED if move(kind, pk, RunStatus.CANCELLED, **fields) else None
+    asked = {kind.cancel_field: True}
+    waiting = [s for s in (RunStatus.QUEUED, RunStatus.PAUSED) if s in kind.statuses]  # not running: ends at once
+    if waiting and move(kind, pk, RunStatus.CANCELLED, among=waiting, **asked, **fields):
+        return RunStatus.CANCELLED
+    if kind.rows(pk, among=(RunStatus.RUNNING,)).update(**asked):
+        return CANCELLING
+    return None
 
 
 def status(kind: RunKind, pk: int) -> str:
@@ -382,8 +438,3 @@ def reconcile() -> dict[str, int]:
     for kind in kinds():
         report[kind.name] = kind.recover() if kind.on_stall == "custom" else _recover_default(kind, now)
     return report
-
-
-def choices(*statuses: str) -> list[tuple[str, str]]:
-    """Model field choices for a kind's subset of the states."""
-    return [(s.value, s.label) for s in RunStatus if s in statuses]

@@ -5,8 +5,13 @@ change: downloads in every format are derived from that file, so the same versio
 even if the rows it came from are edited or deleted.
 """
 
-from django.conf import settings
 from django.db import models
+
+from core.models import RunModel
+from exports.runs import (
+    DATASET_BUILD,
+    VersionStatus,  # noqa: F401  (declared with the kind; callers import it from here)
+)
 
 
 class DatasetKind(models.TextChoices):
@@ -14,13 +19,10 @@ class DatasetKind(models.TextChoices):
     PREFERENCE = "preference", "Preference pairs (prompt / chosen / rejected)"
 
 
-class VersionStatus(models.TextChoices):
-    BUILDING = "building"
-    READY = "ready"
-    FAILED = "failed"
+class DatasetVersion(RunModel):
+    # Its build token (one per build attempt) is `build_token`; a version is building from when it is asked for.
+    run_token = started_at = None
 
-
-class DatasetVersion(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="dataset_versions")
     kind = models.CharField(max_length=16, choices=DatasetKind.choices)
     number = models.PositiveIntegerField(help_text="1, 2, 3… per project and kind")
@@ -28,10 +30,9 @@ class DatasetVersion(models.Model):
     filters = models.JSONField(default=dict, help_text="What the version was built from (see the README).")
     test_fraction = models.FloatField(default=0.1)
     split_seed = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.BUILDING)
+    status = DATASET_BUILD.status_field()
     rows_written = models.PositiveBigIntegerField(default=0, help_text="Progress while building.")
     build_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The build allowed to finish.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the build.")
     row_count = models.PositiveBigIntegerField(default=0)
     train_rows = models.PositiveBigIntegerField(default=0)
     test_rows = models.PositiveBigIntegerField(default=0)
@@ -41,10 +42,6 @@ class DatasetVersion(models.Model):
     )
     stats = models.JSONField(default=dict)
     lineage = models.JSONField(default=dict)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

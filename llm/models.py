@@ -10,9 +10,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext as _
 
-from core.lifecycle import RunStatus, choices
-
-CHECK_STATUSES = choices(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED)
+from core.models import RunModel
+from llm.runs import ENDPOINT_CHECK
 
 # The environment variables an endpoint may read its API key from: NAME_API_KEY (OPENAI_API_KEY, DEEPSEEK_API_KEY …)
 # or LLM_KEY_anything — never another variable of the server's environment, and never one the platform's own
@@ -158,21 +157,17 @@ class LLMRequest(models.Model):
         return f"{self.endpoint_id}/{self.purpose} attempt {self.attempt}: {'ok' if self.ok else self.error_kind}"
 
 
-class EndpointCheck(models.Model):
+class EndpointCheck(RunModel):
     """A round trip through the queue, a worker and the endpoint: proves the whole chain is wired."""
+
+    created_by = None  # who asked is `requested_by`
 
     endpoint = models.ForeignKey(LLMEndpoint, on_delete=models.CASCADE, related_name="checks")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    status = models.CharField(max_length=16, choices=CHECK_STATUSES, default=RunStatus.QUEUED)
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = ENDPOINT_CHECK.status_field()
     reply = models.TextField(blank=True)
-    error = models.TextField(blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

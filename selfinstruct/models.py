@@ -3,14 +3,8 @@
 from django.conf import settings
 from django.db import models
 
-from core.lifecycle import RunStatus, choices
-
-RATING_STATUSES = choices(
-    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
-)
-BATCH_STATUSES = choices(
-    RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
-)
+from core.models import RunModel
+from selfinstruct.runs import GENERATION, RATING
 
 
 class Language(models.TextChoices):
@@ -74,7 +68,10 @@ class Stage(models.TextChoices):
     INSTANCES = "instances"
 
 
-class GenerationBatch(models.Model):
+class GenerationBatch(RunModel):
+    # Its lanes (GenerationLane) hold the tokens and beat; a batch runs from when it is asked for (created_at).
+    run_token = heartbeat_at = started_at = None
+
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="generation_batches")
     endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="generation_batches")
     template = models.ForeignKey(PromptTemplate, on_delete=models.PROTECT, related_name="batches")
@@ -85,7 +82,7 @@ class GenerationBatch(models.Model):
     params = models.JSONField(default=dict, help_text="Decoding parameters sent with every request.")
     token_budget = models.PositiveIntegerField(null=True, blank=True)
     cost_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    status = models.CharField(max_length=16, choices=BATCH_STATUSES, default=RunStatus.RUNNING)
+    status = GENERATION.status_field()
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.INSTRUCTIONS)
     generate_instances = models.BooleanField(
         default=True,
@@ -98,15 +95,11 @@ class GenerationBatch(models.Model):
         "rejected (over_quota) and the prompts steer toward the types still under theirs.",
     )
     stop_reason = models.CharField(max_length=300, blank=True)
-    error = models.TextField(blank=True, help_text="What a step raised, when the batch failed on it.")
     lanes = models.PositiveSmallIntegerField(default=1, help_text="Request chains run at once.")
     consecutive_failures = models.PositiveIntegerField(default=0)
     requests_since_accept = models.PositiveIntegerField(default=0)
     tokens_used = models.PositiveBigIntegerField(default=0)
     cost_used = models.DecimalField(max_digits=14, decimal_places=6, default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     seed = models.PositiveIntegerField(default=0, help_text="Seeds demonstration sampling.")
     events = models.JSONField(
         default=list,
@@ -316,7 +309,7 @@ class DifficultyScore(models.Model):
         return f"difficulty of {self.instruction_id} by {self.scorer}"
 
 
-class RatingRun(models.Model):
+class RatingRun(RunModel):
     """An LLM judge rating the complexity and quality (1–6, llm/rating.py) of the project's accepted instructions
     (default queue: LLM calls only), stored as DifficultyScore rows of scorer "judge:<endpoint>". It walks the
     instructions by id (`last_id`), so a restart goes on where it stopped; an item whose rating failed is counted and
@@ -325,19 +318,12 @@ class RatingRun(models.Model):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="rating_runs")
     endpoint = models.ForeignKey("llm.LLMEndpoint", on_delete=models.PROTECT, related_name="rating_runs")
     scorer = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=RATING_STATUSES, default=RunStatus.QUEUED)
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = RATING.status_field()
     items_total = models.PositiveIntegerField(default=0, help_text="Unrated when the run was asked for.")
     items_scored = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     last_id = models.PositiveBigIntegerField(default=0, help_text="The last instruction id walked.")
     seconds = models.FloatField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -2,21 +2,15 @@
 
 State machine: queued → running → succeeded | failed | cancelled (queued → cancelled too). Every transition is a
 conditional UPDATE on the status, so a redelivered Celery message, a second worker or the reaper can never move a
-job twice or start a second run of it.
+job twice or start a second run of it. The states and the lifecycle columns are the kinds' (training/runs.py) and
+core.models.RunModel's.
 """
 
-from django.conf import settings
 from django.db import models
 
-from core.lifecycle import RunStatus, choices
-
-JOB_STATUSES = choices(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-SCORING_STATUSES = choices(
-    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
-)
-EVALUATION_STATUSES = choices(
-    RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED
-)
+from core.lifecycle import RunStatus
+from core.models import RunModel
+from training.runs import DIFFICULTY, EVALUATION, SCORING, SERVING, TRAINING
 
 
 class JobKind(models.TextChoices):
@@ -49,7 +43,7 @@ GENERATIVE_KINDS = (
 )  # causal LMs: they answer prompts, can be served
 
 
-class TrainingJob(models.Model):
+class TrainingJob(RunModel):
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="training_jobs")
     dataset_version = models.ForeignKey("exports.DatasetVersion", on_delete=models.PROTECT, related_name="jobs")
     kind = models.CharField(max_length=16, choices=JobKind.choices)
@@ -73,19 +67,14 @@ class TrainingJob(models.Model):
     )
     hyperparameters = models.JSONField(default=dict, help_text="Resolved: defaults overlaid with what was asked.")
     seed = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=JOB_STATUSES, default=RunStatus.QUEUED, db_index=True)
+    status = TRAINING.status_field(db_index=True)
     cancel_requested = models.BooleanField(default=False)
-    run_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The run allowed to report.")
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     eta_seconds = models.FloatField(null=True, blank=True)
     pid = models.PositiveIntegerField(null=True, blank=True, help_text="Of the training process.")
     hostname = models.CharField(max_length=255, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
     results = models.JSONField(default=dict, help_text="Final evaluation and counts.")
     output_dir = models.CharField(max_length=500, blank=True)
     artifacts = models.JSONField(
@@ -94,8 +83,6 @@ class TrainingJob(models.Model):
         help_text="What was uploaded to shared storage: files (name: bytes), checkpoints, final, status.",
     )
     trigger = models.ForeignKey("TrainingTrigger", null=True, blank=True, on_delete=models.SET_NULL)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
@@ -136,23 +123,16 @@ class TrainingTrigger(models.Model):
         return f"train {self.kind} on new {DATASET_KIND_FOR_JOB[self.kind]} versions of {self.project}"
 
 
-class ScoringRun(models.Model):
+class ScoringRun(RunModel):
     """A trained reward model scoring the completions of its project's ranking tasks (gpu queue, batched).
     Scores are stored per completion as they are computed, so a rerun only scores what is missing."""
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="scoring_runs")
-    status = models.CharField(max_length=16, choices=SCORING_STATUSES, default=RunStatus.QUEUED)
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = SCORING.status_field()
     completions_total = models.PositiveIntegerField(default=0, help_text="Unscored when the run was asked for.")
     completions_scored = models.PositiveIntegerField(default=0)
     tasks_updated = models.PositiveIntegerField(default=0, help_text="Tasks that got the RM's order and margin.")
     seconds = models.FloatField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -161,7 +141,7 @@ class ScoringRun(models.Model):
         return f"scoring run {self.pk} (job {self.job_id}, {self.status})"
 
 
-class DifficultyRun(models.Model):
+class DifficultyRun(RunModel):
     """A causal LM — a base model under TRAINING_MODEL_ROOTS or a succeeded SFT/DPO/KTO/RL job — scoring how hard its
     project's accepted instructions are (perplexities and IFD, stored per instruction in selfinstruct's
     DifficultyScore) on the gpu queue, in chunks each stored before the next: a rerun scores only what is missing."""
@@ -171,17 +151,10 @@ class DifficultyRun(models.Model):
     base_model = models.CharField(max_length=500, blank=True, help_text="The model folder when no job is named.")
     scorer = models.CharField(max_length=200, help_text='"job-<id>", or the base model\'s name.')
     max_length = models.PositiveIntegerField(default=1024, help_text="Tokens per text; longer texts are cut.")
-    status = models.CharField(max_length=16, choices=SCORING_STATUSES, default=RunStatus.QUEUED)
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = DIFFICULTY.status_field()
     items_total = models.PositiveIntegerField(default=0, help_text="Unscored when the run was asked for.")
     items_scored = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -190,7 +163,7 @@ class DifficultyRun(models.Model):
         return f"difficulty run {self.pk} ({self.scorer}, {self.status})"
 
 
-class EvaluationRun(models.Model):
+class EvaluationRun(RunModel):
     """A model (any endpoint; usually a served SFT job) answers a prompt set, and an LLM judge scores each answer
     against the set's reference answer in both orders. The per-category table lives in `results`."""
 
@@ -209,18 +182,11 @@ class EvaluationRun(models.Model):
     )
     prompt_set = models.CharField(max_length=300, help_text="File name (or 'api') the prompts came from.")
     generation = models.JSONField(default=dict, help_text="Sampling parameters for the evaluated model.")
-    status = models.CharField(max_length=16, choices=EVALUATION_STATUSES, default=RunStatus.QUEUED)
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    status = EVALUATION.status_field()
     items_total = models.PositiveIntegerField(default=0)
     items_done = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     results = models.JSONField(default=dict, help_text="{'categories': [...], 'overall': {...}}")
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -253,7 +219,7 @@ class EvaluationItem(models.Model):
         return f"item {self.number} of evaluation {self.run_id}"
 
 
-class ServingRun(models.Model):
+class ServingRun(RunModel):
     """A succeeded SFT/DPO/KTO/RL job's model served over an OpenAI-compatible API by a gpu-queue worker (the built-in
     server in the worker's process, or vLLM as its child) and registered as the project's endpoint job-<id> while it
     runs. Stop = cancel; when serving ends for any reason the endpoint is switched off. Host and port are the
@@ -264,21 +230,14 @@ class ServingRun(models.Model):
     endpoint = models.ForeignKey(
         "llm.LLMEndpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
     )
-    status = models.CharField(max_length=16, choices=SCORING_STATUSES, default=RunStatus.QUEUED, db_index=True)
-    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    status = SERVING.status_field(db_index=True)
     engine = models.CharField(max_length=16, blank=True, help_text="builtin or vllm, chosen by the worker.")
     host = models.CharField(max_length=255, blank=True, help_text="The address the server listens on.")
     port = models.PositiveIntegerField(null=True, blank=True)
     base_url = models.CharField(max_length=500, blank=True, help_text="What the platform's workers call.")
     hostname = models.CharField(max_length=255, blank=True, help_text="Of the worker serving it.")
     pid = models.PositiveIntegerField(null=True, blank=True, help_text="Of the model server process.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
