@@ -3,6 +3,7 @@ ranking tasks: annotation/runs_api.py)."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import TokenAuthentication
@@ -12,22 +13,59 @@ from rest_framework.views import APIView
 
 from annotation import claims, selectors, services
 from annotation.fastpath import Claimed
-from annotation.models import Flag
+from annotation.models import Flag, RankingTask
+from annotation.ranking_rules import COMMENT_MAX_CHARS
 from annotation.services import AnnotationError
 from core.api import ErrorSerializer, service_error_response
-from projects.models import Role
-from projects.selectors import get_project_for_user
+from projects.endpoints import DATA, ProjectEndpoint, Scope
+from projects.models import Project, Role
+
+LABELERS = Scope(see=selectors.LABELING_ROLES)
+ADMINS_ONLY = Scope(see=(Role.ADMIN,))
 
 
-def _project_in_query(request, *, roles):
-    """The project named by ?project= (or a body field), scoped to the caller's roles; 404 for others' projects."""
-    body = request.data if isinstance(request.data, dict) else {}  # a JSON list or string names no project
-    slug = request.query_params.get("project") or body.get("project")
-    if not isinstance(slug, str) or not slug:
-        raise ParseError("project: give the project slug (?project=…)")
-    if roles == selectors.LABELING_ROLES:
-        return selectors.get_labeling_project(user=request.user, slug=slug)
-    return get_project_for_user(user=request.user, slug=slug, roles=roles)
+def _body(request) -> dict:
+    return request.data if isinstance(request.data, dict) else {}  # a JSON list or string names no project
+
+
+class LabelingEndpoint(ProjectEndpoint):
+    """The labelers' calls: claim, submit, skip, heartbeat, undo (LABELERS: others get 404). They are the app's
+    hottest — on PostgreSQL a claim or a submit is one statement (annotation/fastpath.py) — so the project and the
+    caller's labeling role are found in one statement (selectors.get_labeling_project) rather than the base's two,
+    and on a flat task route (`annotation/tasks/<id>/…`) the task's own lookup, scoped to the projects the caller
+    labels in, is the check. `self.role` stays None: these calls need only know that the caller labels here."""
+
+    scopes = {"GET": LABELERS, "POST": LABELERS}  # what get_labeling_project checks, stated for readers and tools
+
+    def initial(self, request, *args, **kwargs):
+        APIView.initial(self, request, *args, **kwargs)  # authentication, permissions, throttles (not the base's)
+        if self.deprecated and "task_id" in kwargs:
+            self.projects = selectors.labeling_projects(user=request.user)
+            return
+        if self.deprecated:
+            slug = request.query_params.get("project") or _body(request).get("project")
+            if not isinstance(slug, str) or not slug:
+                raise ParseError("project: give the project slug (?project=…)")
+        else:
+            slug = self.project_slug
+            if _body(request).get("project") not in (None, "", slug):
+                raise ValidationError({"project": ["Does not match the project in the URL; leave it out."]})
+        self.project = selectors.get_labeling_project(user=request.user, slug=slug)
+        self.projects = Project.objects.filter(pk=self.project.pk)
+
+    def task(self, task_id: int) -> RankingTask:
+        """The task when the caller labels in its project (on the project's route: when it is that project's)."""
+        task = selectors.get_task_for_labeler(user=self.request.user, task_id=task_id)
+        if self.project is not None and task.project_id != self.project.pk:
+            raise Http404("No such task.")
+        self.project = task.project  # the flat route's successor names it
+        return task
+
+    def require_task_in_project(self, task_id: int) -> None:
+        """On the project's route, another project's task is not found (the flat route's submit checks the labeler's
+        projects itself, in its one statement)."""
+        if self.project is not None and not RankingTask.objects.filter(pk=task_id, project=self.project).exists():
+            raise Http404("No such task.")
 
 
 class PromptViewSerializer(serializers.Serializer):
@@ -75,7 +113,7 @@ class RankingInputSerializer(serializers.Serializer):
         "with ties allowed, groups: [[12], [15, 11], [14]].",
     )
     flag = serializers.ChoiceField(choices=[f for f in Flag.values if f], required=False, default="")
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=COMMENT_MAX_CHARS)
     time_spent_ms = serializers.IntegerField(
         required=False, min_value=0, max_value=7 * 24 * 3600 * 1000, allow_null=True, default=None
     )
@@ -159,8 +197,7 @@ _NEXT_RESPONSES = {
 }
 
 
-def _claim_response(request) -> Response:
-    project = _project_in_query(request, roles=selectors.LABELING_ROLES)
+def _claim_response(request, project) -> Response:
     try:
         claimed = claims.claim_next_task_view(project=project, labeler=request.user)
     except AnnotationError as exc:
@@ -170,23 +207,22 @@ def _claim_response(request) -> Response:
     return Response(_task_json(claimed, request.user))
 
 
-class NextTaskApi(APIView):
+class NextTaskApi(LabelingEndpoint):
     """A claim is a write, so it is a POST. The GET that used to claim still does for API tokens (scripts written
     against it), marked deprecated; for a signed-in browser it claims nothing (405): a page elsewhere could make the
     browser send it, and a GET must be safe to prefetch, reload and follow."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("project", str, required=True, description="Project slug")],
-        request=None,
-        responses=_NEXT_RESPONSES,
-        description="Claim the next ranking task (or get back the one you hold, its lease renewed). `project` may "
-        "also come in a JSON or form body.",
-    )
-    def post(self, request):
-        return _claim_response(request)
+    claimed_by_get = False
 
     @extend_schema(
-        parameters=[OpenApiParameter("project", str, required=True, description="Project slug")],
+        request=None,
+        responses=_NEXT_RESPONSES,
+        description="Claim the next ranking task (or get back the one you hold, its lease renewed).",
+    )
+    def post(self, request):
+        return _claim_response(request, self.project)
+
+    @extend_schema(
         responses={
             **_NEXT_RESPONSES,
             405: OpenApiResponse(ErrorSerializer, description="Signed in by session (not a token): use POST."),
@@ -196,16 +232,21 @@ class NextTaskApi(APIView):
         "`Deprecation: true` and a `Link` to the POST; signed in by session, claims nothing (405).",
     )
     def get(self, request):
-        project = _project_in_query(request, roles=selectors.LABELING_ROLES)  # others' projects: 404 first
-        if not isinstance(request.successful_authenticator, TokenAuthentication):
-            raise MethodNotAllowed("GET", detail=f"claim the next task with POST {request.path}?project={project.slug}")
-        response = _claim_response(request)
-        response["Deprecation"] = "true"
-        response["Link"] = f'<{request.path}>; rel="successor-version"; title="POST claims the next task"'
+        if not isinstance(request.successful_authenticator, TokenAuthentication):  # others' projects: 404 first
+            query = f"?project={self.project.slug}" if self.deprecated else ""
+            raise MethodNotAllowed("GET", detail=f"claim the next task with POST {request.path}{query}")
+        self.claimed_by_get = True
+        return _claim_response(request, self.project)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.claimed_by_get:  # this GET's own deprecation, on either route: its successor is the POST
+            response["Deprecation"] = "true"
+            response["Link"] = f'<{request.path}>; rel="successor-version"; title="POST claims the next task"'
         return response
 
 
-class SubmitRankingApi(APIView):
+class SubmitRankingApi(LabelingEndpoint):
     @extend_schema(
         request=RankingInputSerializer,
         responses={
@@ -219,11 +260,12 @@ class SubmitRankingApi(APIView):
         "submission after your lease expired and the task went to someone else is refused with 409.",
     )
     def post(self, request, task_id: int):
+        self.require_task_in_project(task_id)
         values = _plain_ranking_body(request.data)
         if values is None:
             data = RankingInputSerializer(data=request.data)
             if not data.is_valid():
-                selectors.get_task_for_labeler(user=request.user, task_id=task_id)  # 404 first for others' tasks
+                self.task(task_id)  # 404 first for others' tasks
                 raise ValidationError(data.errors)
             values = data.validated_data
         try:
@@ -241,7 +283,7 @@ class SubmitRankingApi(APIView):
 
 
 def _simple_task_action(action, name: str, description: str):
-    class TaskActionApi(APIView):
+    class TaskActionApi(LabelingEndpoint):
         @extend_schema(
             request=None,
             responses={
@@ -253,7 +295,7 @@ def _simple_task_action(action, name: str, description: str):
             description=description,
         )
         def post(self, request, task_id: int):
-            task = selectors.get_task_for_labeler(user=request.user, task_id=task_id)
+            task = self.task(task_id)
             try:
                 ok = action(task, request.user)
             except AnnotationError as exc:
@@ -278,26 +320,25 @@ TaskHeartbeatApi = _simple_task_action(
 )
 
 
-class UndoApi(APIView):
+class UndoApi(LabelingEndpoint):
     @extend_schema(
-        parameters=[OpenApiParameter("project", str, required=True)],
         request=None,
         responses={200: TaskViewSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         description="Take back your latest submission in the project within its undo window; the task is yours again.",
     )
     def post(self, request):
-        project = _project_in_query(request, roles=selectors.LABELING_ROLES)
         try:
-            assignment = claims.undo_last_submission(project=project, labeler=request.user)
+            assignment = claims.undo_last_submission(project=self.project, labeler=request.user)
         except AnnotationError as exc:
             return service_error_response(exc)
         return Response(_task_json(Claimed(assignment, None, None), request.user))
 
 
-class RankingListApi(APIView):
+class RankingListApi(ProjectEndpoint):
+    scopes = {"GET": DATA}
+
     @extend_schema(
         parameters=[
-            OpenApiParameter("project", str, required=True),
             OpenApiParameter("after", int, required=False, description="Return rankings with id > after."),
             OpenApiParameter("limit", int, required=False, description="At most 1000 (default 500)."),
         ],
@@ -330,13 +371,12 @@ class RankingListApi(APIView):
         description="Raw rankings (always kept) with each task's consensus; page with ?after=<last id>.",
     )
     def get(self, request):
-        project = _project_in_query(request, roles=(Role.ADMIN, Role.CONSUMER))
         try:
             after = int(request.query_params.get("after", 0))
             limit = min(max(int(request.query_params.get("limit", 500)), 1), 1000)
         except ValueError:
             return Response({"detail": "after/limit: must be integers"}, status=400)
-        rows = list(selectors.rankings_for_projects(projects=[project]).filter(pk__gt=after)[:limit])
+        rows = list(selectors.rankings_for_projects(projects=[self.project]).filter(pk__gt=after)[:limit])
         results = [
             {
                 "id": r.pk,
@@ -355,10 +395,11 @@ class RankingListApi(APIView):
         return Response({"results": results, "next_after": rows[-1].pk if len(rows) == limit else None})
 
 
-class StatsApi(APIView):
+class StatsApi(ProjectEndpoint):
+    scopes = {"GET": ADMINS_ONLY}
+
     @extend_schema(
         parameters=[
-            OpenApiParameter("project", str, required=True),
             OpenApiParameter(
                 "include_judge",
                 bool,
@@ -384,7 +425,7 @@ class StatsApi(APIView):
         "agreement and position-bias rate (pairs whose winner flipped when the order was swapped).",
     )
     def get(self, request):
-        project = _project_in_query(request, roles=(Role.ADMIN,))
+        project = self.project
         return Response(
             {
                 "progress": selectors.project_ranking_stats(

@@ -1,22 +1,25 @@
-"""Ranking's API routes (mounted under /api/v1/) and labeler pages (mounted under /label/) for config.urls."""
+"""Ranking's API routes (mounted under /api/v1/; each at `projects/<slug>/…`, and at its deprecated flat path:
+projects/endpoints.py) and labeler pages (mounted under /label/) for config.urls."""
 
 from django.urls import path
 
 from annotation import api, runs_api, views
+from projects.endpoints import project_routes
 
-api_urlpatterns = [
-    path("annotation/next", api.NextTaskApi.as_view(), name="annotation-next"),
-    path("annotation/undo", api.UndoApi.as_view(), name="annotation-undo"),
-    path("annotation/rankings", api.RankingListApi.as_view(), name="annotation-rankings"),
-    path("annotation/stats", api.StatsApi.as_view(), name="annotation-stats"),
-    path("annotation/judge-runs", runs_api.JudgeListCreateApi.as_view(), name="annotation-judge-runs"),
-    path("annotation/judge-runs/<int:run_id>", runs_api.JudgeDetailApi.as_view(), name="annotation-judge-run"),
-    path("annotation/tasks/<int:task_id>/ranking", api.SubmitRankingApi.as_view(), name="annotation-task-ranking"),
-    path("annotation/tasks/<int:task_id>/skip", api.TaskSkipApi.as_view(), name="annotation-task-skip"),
-    path("annotation/tasks/<int:task_id>/heartbeat", api.TaskHeartbeatApi.as_view(), name="annotation-task-heartbeat"),
-    path("sampling-runs", runs_api.SamplingListCreateApi.as_view(), name="sampling-list"),
-    path("sampling-runs/<int:run_id>", runs_api.SamplingDetailApi.as_view(), name="sampling-detail"),
-]
+scoped, flat = project_routes(
+    ("annotation/next", api.NextTaskApi.as_view(), "annotation-next"),
+    ("annotation/undo", api.UndoApi.as_view(), "annotation-undo"),
+    ("annotation/rankings", api.RankingListApi.as_view(), "annotation-rankings"),
+    ("annotation/stats", api.StatsApi.as_view(), "annotation-stats"),
+    ("annotation/judge-runs", runs_api.JudgeListCreateApi.as_view(), "annotation-judge-runs"),
+    ("annotation/judge-runs/<int:run_id>", runs_api.JudgeDetailApi.as_view(), "annotation-judge-run"),
+    ("annotation/tasks/<int:task_id>/ranking", api.SubmitRankingApi.as_view(), "annotation-task-ranking"),
+    ("annotation/tasks/<int:task_id>/skip", api.TaskSkipApi.as_view(), "annotation-task-skip"),
+    ("annotation/tasks/<int:task_id>/heartbeat", api.TaskHeartbeatApi.as_view(), "annotation-task-heartbeat"),
+    ("sampling-runs", runs_api.SamplingListCreateApi.as_view(), "sampling-list"),
+    ("sampling-runs/<int:run_id>", runs_api.SamplingDetailApi.as_view(), "sampling-detail"),
+)
+api_urlpatterns = [*scoped, *flat]
 
 label_urlpatterns = [
     path("", views.label_home, name="label-home"),

@@ -1,27 +1,27 @@
-"""Thin DRF views for seeds and generation batches. Only project admins (and site admins) may use them."""
+"""Thin DRF views for seeds and generation batches. Only project admins (and site admins) may use them: the project's
+other members get 404, as outsiders do."""
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import ErrorSerializer
 from core.fields import BoundedDictField, SeedField
 from core.pagination import PAGE_PARAMETERS, paginated
+from core.run_serializers import RunSerializer
 from llm.selectors import get_endpoint
+from projects.endpoints import ProjectEndpoint, Scope
 from projects.models import Role
-from projects.selectors import get_project_for_user, projects_for_user
 from selfinstruct.batches import cancel_batch, pause_batch, resume_batch, start_batch
 from selfinstruct.models import GenerationBatch
 from selfinstruct.seeds import SEED_FORMATS, SeedFileError
 from selfinstruct.selectors import batch_progress, batches_for_projects
 from selfinstruct.services import DUPLICATE_IDS_SHOWN, BatchError, import_seed_upload
 
-ADMIN_ROLES = (Role.ADMIN,)
+ADMINS_ONLY = Scope(see=(Role.ADMIN,))  # generation spends the project's LLM budget: nobody else sees it
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -55,8 +55,8 @@ class BatchEventSerializer(serializers.Serializer):
     by = serializers.CharField(help_text="The username of who did it; empty from manage.py.")
 
 
-class BatchOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class BatchOutputSerializer(RunSerializer):
+    error = None  # never in a batch's output: `progress.stop_reason` says why it stopped
     project = serializers.CharField(source="project.slug")
     endpoint = serializers.CharField(source="endpoint.name")
     template = serializers.CharField(source="template_snapshot.name")
@@ -68,9 +68,6 @@ class BatchOutputSerializer(serializers.Serializer):
     type_quotas = serializers.DictField(child=serializers.IntegerField())
     token_budget = serializers.IntegerField(allow_null=True)
     cost_budget = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
-    status = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
     events = BatchEventSerializer(many=True, help_text="Pauses, resumes and a cancel, oldest first.")
     progress = serializers.SerializerMethodField()
 
@@ -80,7 +77,7 @@ class BatchOutputSerializer(serializers.Serializer):
 
 
 class BatchInputSerializer(serializers.Serializer):
-    project = serializers.SlugField(max_length=64)
+    project = serializers.SlugField(max_length=64, required=False, help_text="The flat route's project; else omit.")
     endpoint = serializers.CharField(max_length=64)
     template = serializers.CharField(default="self-instruct", max_length=100)
     target = serializers.IntegerField(min_value=1, max_value=10_000_000)
@@ -98,33 +95,35 @@ class BatchInputSerializer(serializers.Serializer):
     seed = SeedField(required=False, default=0)
 
 
-def _batch_for(user, batch_id: int) -> GenerationBatch:
-    batch = batches_for_projects(projects=projects_for_user(user=user, roles=ADMIN_ROLES)).filter(pk=batch_id).first()
-    if batch is None:
-        raise Http404("No such batch.")
-    return batch
+class BatchEndpoint(ProjectEndpoint):
+    """A generation batch's routes (`generation-batches/<batch_id>…`)."""
+
+    scopes = {"GET": ADMINS_ONLY, "POST": ADMINS_ONLY}
+    flat_object = (GenerationBatch, "batch_id", "project")
+
+    def batch(self, batch_id: int) -> GenerationBatch:
+        return self.object_or_404(batches_for_projects(projects=self.projects), batch_id, what="batch")
 
 
-class BatchListCreateApi(APIView):
+class BatchListCreateApi(ProjectEndpoint):
+    scopes = {"GET": ADMINS_ONLY, "POST": ADMINS_ONLY}
+    flat_lists_all = True
+
     @extend_schema(parameters=PAGE_PARAMETERS, responses=BatchOutputSerializer(many=True))
     def get(self, request):
-        batches = batches_for_projects(projects=projects_for_user(user=request.user, roles=ADMIN_ROLES))
-        if request.query_params.get("project"):
-            batches = batches.filter(project__slug=request.query_params["project"])
-        return paginated(request, batches, BatchOutputSerializer, view=self)
+        return paginated(request, batches_for_projects(projects=self.projects), BatchOutputSerializer, view=self)
 
     @extend_schema(request=BatchInputSerializer, responses={201: BatchOutputSerializer, 400: ErrorSerializer})
     def post(self, request):
         data = BatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=ADMIN_ROLES)
         endpoint = get_endpoint(name=values["endpoint"])
         if endpoint is None:
             return Response({"detail": f"endpoint: no endpoint named {values['endpoint']!r}"}, status=400)
         try:
             batch = start_batch(
-                project=project,
+                project=self.project,
                 endpoint=endpoint,
                 template_name=values["template"],
                 target=values["target"],
@@ -142,21 +141,21 @@ class BatchListCreateApi(APIView):
         return Response(BatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
-class BatchDetailApi(APIView):
+class BatchDetailApi(BatchEndpoint):
     @extend_schema(responses=BatchOutputSerializer)
     def get(self, request, batch_id: int):
-        return Response(BatchOutputSerializer(_batch_for(request.user, batch_id)).data)
+        return Response(BatchOutputSerializer(self.batch(batch_id)).data)
 
 
 def _action_view(action, name: str):
-    class BatchActionApi(APIView):
+    class BatchActionApi(BatchEndpoint):
         @extend_schema(
             request=None,
             responses={200: BatchOutputSerializer, 409: ErrorSerializer},
             operation_id=f"generation_batches_{name}",
         )
         def post(self, request, batch_id: int):
-            batch = _batch_for(request.user, batch_id)
+            batch = self.batch(batch_id)
             try:
                 action(batch=batch, by=request.user)
             except BatchError as exc:
@@ -173,7 +172,8 @@ BatchResumeApi = _action_view(resume_batch, "resume")
 BatchCancelApi = _action_view(cancel_batch, "cancel")
 
 
-class SeedImportApi(APIView):
+class SeedImportApi(ProjectEndpoint):
+    scopes = {"POST": ADMINS_ONLY}
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
@@ -202,8 +202,7 @@ class SeedImportApi(APIView):
             400: ErrorSerializer,
         },
     )
-    def post(self, request, slug: str):
-        project = get_project_for_user(user=request.user, slug=slug, roles=ADMIN_ROLES)
+    def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
             return Response({"detail": "file: upload a seed file in the 'file' field"}, status=400)
@@ -211,7 +210,7 @@ class SeedImportApi(APIView):
         if fmt not in ("auto", *SEED_FORMATS):
             return Response({"detail": f"format: must be auto or one of {list(SEED_FORMATS)}"}, status=400)
         try:
-            result = import_seed_upload(project=project, upload=upload, fmt=fmt)
+            result = import_seed_upload(project=self.project, upload=upload, fmt=fmt)
         except SeedFileError as exc:  # every bad row, the first one in "detail"
             return Response({"detail": str(exc), "problems": exc.problems}, status=400)
         return Response(

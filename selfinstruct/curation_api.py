@@ -7,12 +7,10 @@ from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.fields import IdField
-from projects.access import require_project_admin
-from projects.selectors import get_project_for_user
+from projects.endpoints import ALL_ROLES, ProjectEndpoint, admins
 from selfinstruct.curation import bulk_curate, delete_item, edit_item
 from selfinstruct.curation_rules import (
     BULK_ACTIONS,
@@ -118,27 +116,27 @@ class BulkResultSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
 
 
-def _admin_project(request, slug: str):
-    project = get_project_for_user(user=request.user, slug=slug)
-    require_project_admin(request.user, project, "curate seed tasks and generated instructions")
-    return project
+CURATORS = admins("curate seed tasks and generated instructions", see=ALL_ROLES)  # other members: 403
 
 
-def _item(request, slug: str, kind: str, item_id: int):
-    project = _admin_project(request, slug)
-    item = get_curated_item(project=project, kind=kind, item_id=item_id)
-    if item is None:
-        raise Http404(f"No such {kind}.")
-    return item
+class CurationEndpoint(ProjectEndpoint):
+    scopes = {method: CURATORS for method in ("GET", "POST", "PATCH", "DELETE")}
+    kind: str
+
+    def item(self, item_id: int):
+        item = get_curated_item(project=self.project, kind=self.kind, item_id=item_id)
+        if item is None:
+            raise Http404(f"No such {self.kind}.")
+        return item
 
 
 def _item_view(kind: str, patch_serializer):
     name = "Seed" if kind == CurationKind.SEED else "Instruction"
 
-    class ItemApi(APIView):
+    class ItemApi(CurationEndpoint):
         @extend_schema(responses={200: CuratedItemSerializer}, operation_id=f"curation_{kind}_read")
-        def get(self, request, slug: str, item_id: int):
-            return Response(CuratedItemSerializer(_item(request, slug, kind, item_id)).data)
+        def get(self, request, item_id: int):
+            return Response(CuratedItemSerializer(self.item(item_id)).data)
 
         @extend_schema(
             request=patch_serializer,
@@ -146,8 +144,8 @@ def _item_view(kind: str, patch_serializer):
             operation_id=f"curation_{kind}_edit",
             description="Project admins: change the named fields; each change is kept in the item's history.",
         )
-        def patch(self, request, slug: str, item_id: int):
-            item = _item(request, slug, kind, item_id)
+        def patch(self, request, item_id: int):
+            item = self.item(item_id)
             data = patch_serializer(data=request.data)
             data.is_valid(raise_exception=True)
             try:
@@ -163,14 +161,15 @@ def _item_view(kind: str, patch_serializer):
             description="Project admins: delete it: it leaves the pool and later dataset versions (built ones keep "
             "their bytes); its history stays.",
         )
-        def delete(self, request, slug: str, item_id: int):
-            item = _item(request, slug, kind, item_id)
+        def delete(self, request, item_id: int):
+            item = self.item(item_id)
             try:
                 delete_item(item=item, actor=request.user, via="api")
             except CurationError as exc:
                 return service_error_response(exc)
             return Response(status=204)
 
+    ItemApi.kind = kind
     ItemApi.__name__ = f"{name}ItemApi"
     return ItemApi
 
@@ -178,7 +177,7 @@ def _item_view(kind: str, patch_serializer):
 def _bulk_view(kind: str):
     name = "Seed" if kind == CurationKind.SEED else "Instruction"
 
-    class BulkApi(APIView):
+    class BulkApi(CurationEndpoint):
         @extend_schema(
             request=BulkInputSerializer,
             responses={200: BulkResultSerializer, 400: ErrorSerializer},
@@ -186,8 +185,8 @@ def _bulk_view(kind: str):
             description=f"Project admins: one action ({', '.join(BULK_ACTIONS[kind])}) on every {kind} the filter "
             f"selects (at most 10,000, in one transaction); `dry_run` counts them first.",
         )
-        def post(self, request, slug: str):
-            project = _admin_project(request, slug)
+        def post(self, request):
+            project = self.project
             data = BulkInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             values = data.validated_data
@@ -207,6 +206,7 @@ def _bulk_view(kind: str):
                 return service_error_response(exc)
             return Response(BulkResultSerializer(result).data)
 
+    BulkApi.kind = kind
     BulkApi.__name__ = f"{name}BulkApi"
     return BulkApi
 

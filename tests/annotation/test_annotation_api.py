@@ -71,6 +71,26 @@ def test_outsiders_cannot_claim_or_touch_tasks(api_as, project, make_tasks, who)
     assert client.post(f"/api/v1/annotation/tasks/{task.pk}/skip").status_code == 404
 
 
+def test_the_project_routes_answer_within_their_project(api_as, cast, project, other_project, make_tasks):
+    make_tasks(2)
+    add_member(project=other_project, user=cast["labeler"], role="labeler")  # labels in both projects
+    client = api_as("labeler")
+    body = client.post("/api/v1/projects/alpha/annotation/next")
+    assert body.status_code == 200 and "Deprecation" not in body
+    task, ids = body.json()["task"], [c["id"] for c in body.json()["completions"]]
+    elsewhere = f"/api/v1/projects/beta/annotation/tasks/{task}"  # alpha's task is not found through beta
+    assert client.post(f"{elsewhere}/ranking", {"ranking": ids}, format="json").status_code == 404
+    assert client.post(f"{elsewhere}/heartbeat").status_code == 404
+    assert client.post(f"/api/v1/projects/alpha/annotation/tasks/{task}/heartbeat").json() == {"ok": True}
+    done = client.post(f"/api/v1/projects/alpha/annotation/tasks/{task}/ranking", {"ranking": ids}, format="json")
+    assert done.status_code == 201
+    assert client.post("/api/v1/projects/beta/annotation/next").status_code == 204
+    rankings = api_as("consumer").get("/api/v1/projects/alpha/annotation/rankings").json()["results"]
+    assert [r["task"] for r in rankings] == [task]
+    assert api_as("consumer").get("/api/v1/projects/alpha/annotation/stats").status_code == 404
+    assert api_as("other_consumer").get("/api/v1/projects/alpha/annotation/rankings").status_code == 404
+
+
 def test_anonymous_gets_401(api_as, project):
     assert api_as(None).post("/api/v1/annotation/next?project=alpha").status_code in (401, 403)
 
@@ -110,6 +130,8 @@ def test_project_admin_starts_a_sampling_run(api_as, cast, project, endpoint, tm
     assert run["prompts_total"] == 2 and run["per_prompt"] == 3 and run["plan"][0]["params"]["temperature"] == 0.5
     assert client.get(f"/api/v1/sampling-runs/{run['id']}/").json()["status"] == "running"
     assert api_as("other_labeler").get(f"/api/v1/sampling-runs/{run['id']}/").status_code == 404
+    assert client.get(f"/api/v1/projects/alpha/sampling-runs/{run['id']}").json()["id"] == run["id"]
+    assert client.get(f"/api/v1/projects/alpha/sampling-runs/{run['id'] + 1}").status_code == 404
     unknown = client.post("/api/v1/sampling-runs/", {**body, "endpoints": [{"name": "nope"}]}, format="json")
     assert unknown.status_code == 400 and unknown.json()["detail"].startswith("endpoints.0.name")
 

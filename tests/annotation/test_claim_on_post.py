@@ -135,13 +135,16 @@ def test_a_token_get_still_claims_but_says_it_is_deprecated(cast, project, make_
     assert response.status_code == 200 and Assignment.objects.get().task_id == response.json()["task"]
     assert response["Deprecation"] == "true"
     assert response["Link"].startswith("</api/v1/annotation/next>;") and "successor-version" in response["Link"]
-    posted = client.post("/api/v1/annotation/next?project=alpha")
+    posted = client.post("/api/v1/projects/alpha/annotation/next")
     assert posted.status_code == 200 and "Deprecation" not in posted
+    flat = client.post("/api/v1/annotation/next?project=alpha")  # the flat route itself is deprecated (issue 36)
+    assert flat.status_code == 200 and flat["Deprecation"].startswith("@")
+    assert flat["Link"] == '</api/v1/projects/alpha/annotation/next>; rel="successor-version"'
 
 
 def test_the_schema_documents_the_post_and_deprecates_the_get():
     from tests.helpers.openapi import openapi_document
 
-    operations = openapi_document()["paths"]["/api/v1/annotation/next"]
+    operations = openapi_document()["paths"]["/api/v1/projects/{slug}/annotation/next"]
     assert {"200", "204", "400", "404"} <= set(operations["post"]["responses"])
     assert operations["get"].get("deprecated") is True and "405" in operations["get"]["responses"]

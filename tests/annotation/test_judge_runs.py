@@ -122,7 +122,7 @@ def test_only_ranked_and_empty_projects(project, endpoint, ranked):
 
 
 def test_judge_runs_through_the_api_and_the_cli(
-    project, endpoint, teacher, ranked, api_as, capsys, django_capture_on_commit_callbacks
+    project, other_project, endpoint, teacher, ranked, api_as, capsys, django_capture_on_commit_callbacks
 ):
     admin = api_as("admin")
     response = admin.post(
@@ -134,6 +134,9 @@ def test_judge_runs_through_the_api_and_the_cli(
     run_judge(run_id=response.json()["id"])
     detail = admin.get(f"/api/v1/annotation/judge-runs/{response.json()['id']}").json()
     assert detail["status"] == "succeeded" and detail["pairs_judged"] == 3
+    scoped = admin.get("/api/v1/projects/alpha/annotation/judge-runs").json()  # the project's route (issue 36)
+    assert [run["id"] for run in scoped] == [response.json()["id"]]
+    assert admin.get(f"/api/v1/projects/beta/annotation/judge-runs/{detail['id']}").status_code == 404
     with django_capture_on_commit_callbacks() as enqueued:
         call_command("judge_rankings", "--project", "alpha", "--endpoint", "teach", "--only-ranked", "--inline")
     assert not enqueued  # --inline runs here: no worker is sent the same run

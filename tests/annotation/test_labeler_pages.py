@@ -62,6 +62,9 @@ def test_submit_skip_and_undo_by_form(labeler_client, project, make_tasks):
     page = start_ranking(labeler_client).content.decode()
     task_id = int(re.search(r'data-task="(\d+)"', page).group(1))
     ids = [int(x) for x in re.findall(r'data-id="(\d+)"', page)]
+    heartbeat = re.search(r'data-heartbeat-url="([^"]+)"', page).group(1)  # the page's script renews the lease here
+    assert heartbeat == f"/api/v1/projects/alpha/annotation/tasks/{task_id}/heartbeat"
+    assert labeler_client.post(heartbeat).json() == {"ok": True}
     response = labeler_client.post(
         f"/label/alpha/tasks/{task_id}/submit", {"ranking": json.dumps(ids[::-1]), "time_spent_ms": "3000"}
     )

@@ -50,6 +50,20 @@ def test_others_cannot_see_or_start_batches(api_as, cast, seeded, endpoint, who)
     assert GenerationBatch.objects.count() == 1
 
 
+def test_batches_on_the_project_route(api_as, manager, seeded, endpoint, cast):
+    client = api_as(manager)
+    body = {key: value for key, value in batch_body().items() if key != "project"}  # the URL names it
+    made = client.post("/api/v1/projects/alpha/generation-batches", body, format="json")
+    assert made.status_code == 201 and "Deprecation" not in made
+    batch = made.json()["id"]
+    assert [b["id"] for b in client.get("/api/v1/projects/alpha/generation-batches").json()] == [batch]
+    assert client.post(f"/api/v1/projects/alpha/generation-batches/{batch}/pause").json()["status"] == "paused"
+    assert api_as("admin").get(f"/api/v1/projects/beta/generation-batches/{batch}").status_code == 404
+    assert api_as("consumer").get("/api/v1/projects/alpha/generation-batches").status_code == 404
+    flat = client.get(f"/api/v1/generation-batches/{batch}")
+    assert flat["Link"] == f'</api/v1/projects/alpha/generation-batches/{batch}>; rel="successor-version"'
+
+
 def test_site_admin_sees_all_batches(api_as, seeded, endpoint):
     from selfinstruct.batches import start_batch
 

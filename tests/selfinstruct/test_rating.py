@@ -120,6 +120,10 @@ def test_rating_through_the_api_the_cli_and_the_console(project, endpoint, pool,
     assert made.status_code == 201 and made.json()["items_total"] == pool.count()
     run_id = made.json()["id"]
     assert api_as("consumer").get(f"/api/v1/rating-runs/{run_id}").json()["status"] == "queued"
+    scoped = api_as("consumer").get("/api/v1/projects/alpha/rating-runs")  # the project's own route (issue 36)
+    assert [r["id"] for r in scoped.json()] == [run_id] and "Deprecation" not in scoped
+    assert api_as("consumer").post(f"/api/v1/projects/alpha/rating-runs/{run_id}/cancel").status_code == 403
+    assert api_as("admin").get(f"/api/v1/projects/beta/rating-runs/{run_id}").status_code == 404
     assert api_as("project_admin").post(f"/api/v1/rating-runs/{run_id}/cancel").json()["status"] == "cancelled"
     call_command("rate_instructions", "--project", "alpha", "--endpoint", endpoint.name, "--inline")
     out = capsys.readouterr().out
@@ -162,6 +166,7 @@ def test_the_diversity_report_through_the_api_the_cli_and_the_console(project, p
     assert {v["verb"] for v in verbs} == {"write", "list", "explain"} and sum(v["n"] for v in verbs) == n
     assert all(sum(o["n"] for o in v["objects"]) == v["n"] and len(v["objects"]) <= 5 for v in verbs)
     assert api_as("consumer").get("/api/v1/diversity", {"project": "alpha"}).json() == report
+    assert api_as("consumer").get("/api/v1/projects/alpha/diversity").json() == report
     assert api_as("consumer").get("/api/v1/diversity", {"project": "alpha", "batch": "x"}).status_code == 400
     assert api_as("labeler").get("/api/v1/diversity", {"project": "alpha"}).status_code == 404
     call_command("diversity", "--project", "alpha")
