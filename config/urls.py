@@ -8,7 +8,6 @@ from annotation import urls as annotation_urls
 from core.api import HealthApi
 from exports import urls as exports_urls
 from llm import urls as llm_urls
-from llm.playground_api import PlaygroundApi
 from projects import urls as projects_urls
 from projects import views as projects_views
 from selfinstruct import urls as selfinstruct_urls
@@ -24,7 +23,6 @@ api_v1 = [
     *annotation_urls.api_urlpatterns,
     *exports_urls.api_urlpatterns,
     *training_urls.api_urlpatterns,
-    path("llm/playground", PlaygroundApi.as_view(), name="llm-playground"),
 ]
 
 urlpatterns = [

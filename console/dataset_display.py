@@ -234,7 +234,7 @@ def lineage_summary(lineage: dict, *, slug: str) -> list[dict]:
 def download_table(version) -> dict:
     """Every download of a ready version, as the API serves them: a row per format, a column per split (with its
     row count), in each cell a link per file type (JSONL, gzipped JSONL, Parquet)."""
-    base = reverse("dataset-download", args=[version.pk])
+    base = reverse("project-dataset-download", args=[version.project.slug, version.pk])
     counts = {"train": version.train_rows, "test": version.test_rows, "all": version.row_count}
     types = [
         ("JSONL", {"type": "jsonl"}),

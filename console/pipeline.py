@@ -52,7 +52,8 @@ def stages(*, project) -> list[Stage]:
             [(_("batches"), g["batches"])],
             g["batches"] > 0,
             _("Start a generation batch with a teacher endpoint.") if g["seeds"] and not g["batches"] else "",
-            f"manage.py generate --project {slug} --endpoint NAME --target N · POST /api/v1/generation-batches",
+            f"manage.py generate --project {slug} --endpoint NAME --target N · "
+            f"POST /api/v1/projects/{slug}/generation-batches",
             url=reverse("console-new-batch", args=[slug]),
         ),
         Stage(
@@ -61,7 +62,7 @@ def stages(*, project) -> list[Stage]:
             [(_("accepted"), g["accepted"]), (_("rejected"), g["rejected"])],
             g["accepted"] > 0,
             "",
-            "GET /api/v1/generation-batches/{id}",
+            f"GET /api/v1/projects/{slug}/generation-batches/{{id}}",
             url=reverse("console-review", args=[slug]),
         ),
         Stage(
@@ -70,7 +71,8 @@ def stages(*, project) -> list[Stage]:
             [(_("prompts"), r["prompts"]), (_("completions"), r["completions"])],
             r["completions"] > 0,
             _("Sample K completions per prompt.") if g["accepted"] and not r["completions"] else "",
-            f"manage.py sample_completions --project {slug} --endpoint NAME · POST /api/v1/sampling-runs",
+            f"manage.py sample_completions --project {slug} --endpoint NAME · "
+            f"POST /api/v1/projects/{slug}/sampling-runs",
             url=reverse("console-sampling", args=[slug]),
         ),
         Stage(
@@ -88,7 +90,7 @@ def stages(*, project) -> list[Stage]:
             [(_("versions"), d["datasets"]), (_("ready"), d["datasets_ready"])],
             d["datasets_ready"] > 0,
             _("Build a dataset version.") if (g["accepted"] or r["rankings"]) and not d["datasets"] else "",
-            f"manage.py export_dataset --project {slug} --kind sft|preference · POST /api/v1/datasets",
+            f"manage.py export_dataset --project {slug} --kind sft|preference · POST /api/v1/projects/{slug}/datasets",
             url=reverse("console-datasets", args=[slug]),
         ),
         Stage(
@@ -97,7 +99,7 @@ def stages(*, project) -> list[Stage]:
             [(_("training jobs"), t["jobs"]), (_("trained"), t["models"])],
             t["models"] > 0,
             _("Train an SFT or reward model on a ready version.") if d["datasets_ready"] and not t["jobs"] else "",
-            "manage.py train --dataset ID --kind sft|reward · POST /api/v1/training-jobs",
+            f"manage.py train --dataset ID --kind sft|reward · POST /api/v1/projects/{slug}/training-jobs",
             url=reverse("console-training", args=[slug]),
         ),
     ]

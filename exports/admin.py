@@ -55,7 +55,7 @@ class DatasetVersionAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     def downloads(self, obj):
         if obj.status != "ready":
             return "-"
-        base = reverse("dataset-download", args=[obj.pk])
+        base = reverse("project-dataset-download", args=[obj.project.slug, obj.pk])
         links = [
             (f"{base}?format={shape}&split={split}", f"{shape} · {split}")
             for shape in SHAPES[obj.kind]

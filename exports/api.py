@@ -1,5 +1,6 @@
 """Thin DRF views for dataset versions: list/create, detail (stats, lineage), and the streamed download
-(constant memory, ETag = the sha256 of the bytes served, resumable with Range)."""
+(constant memory, ETag = the sha256 of the bytes served, resumable with Range) — project-owned resources
+(projects.endpoints): a project's admins and consumers read and build them."""
 
 from __future__ import annotations
 
@@ -11,27 +12,24 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core import storage
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField, SeedField
 from core.pagination import PAGE_PARAMETERS, paginated
+from core.run_serializers import RunSerializer
 from exports import selectors, services
 from exports.formats import FILE_TYPES, SHAPES, SPLITS
-from exports.models import DatasetKind
+from exports.models import DatasetKind, DatasetVersion
 from exports.services import DatasetError
-from projects.models import DATA_ROLES
-from projects.selectors import get_project_for_user
+from projects.endpoints import DATA, ProjectEndpoint
 
 
-class VersionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class VersionSerializer(RunSerializer):
     project = serializers.CharField(source="project.slug")
     kind = serializers.CharField()
     number = serializers.IntegerField()
     name = serializers.CharField(allow_blank=True)
-    status = serializers.CharField()
     filters = serializers.JSONField()
     test_fraction = serializers.FloatField()
     split_seed = serializers.IntegerField()
@@ -42,13 +40,10 @@ class VersionSerializer(serializers.Serializer):
     content_hash = serializers.CharField(allow_blank=True)
     stats = serializers.JSONField()
     lineage = serializers.JSONField()
-    error = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class VersionInputSerializer(serializers.Serializer):
-    project = serializers.SlugField(max_length=64)
+    project = serializers.SlugField(max_length=64, required=False, help_text="Only on the flat route /api/v1/datasets.")
     kind = serializers.ChoiceField(choices=DatasetKind.values)
     filters = BoundedDictField(required=False, default=dict)
     test_fraction = serializers.FloatField(required=False, default=0.1, min_value=0.0, max_value=0.99)
@@ -56,16 +51,16 @@ class VersionInputSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
 
 
-class DatasetListCreateApi(APIView):
+class DatasetListCreateApi(ProjectEndpoint):
+    scopes = {"GET": DATA, "POST": DATA}
+    flat_lists_all = True
+
     @extend_schema(
         parameters=[OpenApiParameter("project", str, required=False), *PAGE_PARAMETERS],
         responses=VersionSerializer(many=True),
     )
     def get(self, request):
-        versions = selectors.versions_for_user(user=request.user)
-        if request.query_params.get("project"):
-            versions = versions.filter(project__slug=request.query_params["project"])
-        return paginated(request, versions, VersionSerializer, view=self)
+        return paginated(request, self.in_project(selectors.versions()), VersionSerializer, view=self)
 
     @extend_schema(
         request=VersionInputSerializer,
@@ -78,10 +73,9 @@ class DatasetListCreateApi(APIView):
         data = VersionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
         try:
             version = services.create_dataset_version(
-                project=project,
+                project=self.project,
                 kind=values["kind"],
                 filters=values["filters"],
                 test_fraction=values["test_fraction"],
@@ -94,12 +88,20 @@ class DatasetListCreateApi(APIView):
         return Response(VersionSerializer(version).data, status=201)
 
 
-class DatasetDetailApi(APIView):
+class VersionEndpoint(ProjectEndpoint):
+    """A view of one dataset version (`version_id` in the URL): the version's project is the one resolved."""
+
+    scopes = {"GET": DATA}
+    flat_object = (DatasetVersion, "version_id", "project")
+
+    def version(self, version_id: int) -> DatasetVersion:
+        return self.object_or_404(selectors.versions(), version_id, what="dataset version")
+
+
+class DatasetDetailApi(VersionEndpoint):
     @extend_schema(responses={200: VersionSerializer, 404: ErrorSerializer})
     def get(self, request, version_id: int):
-        return Response(
-            VersionSerializer(selectors.get_version_for_user(user=request.user, version_id=version_id)).data
-        )
+        return Response(VersionSerializer(self.version(version_id)).data)
 
 
 # At most 19 digits a position (any file size fits): an unbounded run made int() raise past 4,300 digits (a 500).
@@ -107,7 +109,7 @@ class DatasetDetailApi(APIView):
 RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
-class DatasetDownloadApi(APIView):
+class DatasetDownloadApi(VersionEndpoint):
     @extend_schema(
         parameters=[
             OpenApiParameter(
@@ -138,7 +140,7 @@ class DatasetDownloadApi(APIView):
         "If-Range: <etag>) to resume an interrupted download.",
     )
     def get(self, request, version_id: int):
-        version = selectors.get_version_for_user(user=request.user, version_id=version_id)
+        version = self.version(version_id)
         params = request.query_params
         shape = params.get("format")
         if not shape:

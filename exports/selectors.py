@@ -1,24 +1,13 @@
-"""Reads for dataset versions, scoped to the caller's projects."""
+"""Reads for dataset versions (the API narrows them to the caller's project: projects.endpoints)."""
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from exports.models import DatasetVersion
-from projects.models import DATA_ROLES
-from projects.selectors import projects_for_user
 
 
-def versions_for_user(*, user) -> QuerySet[DatasetVersion]:
-    return DatasetVersion.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
-        "project"
-    )
-
-
-def get_version_for_user(*, user, version_id: int) -> DatasetVersion:
-    version = versions_for_user(user=user).filter(pk=version_id).first()
-    if version is None:
-        raise Http404("No such dataset version.")
-    return version
+def versions() -> QuerySet[DatasetVersion]:
+    """Every dataset version, newest first, with its project; narrow it to a project before answering anyone."""
+    return DatasetVersion.objects.select_related("project")
 
 
 def get_version_by_id(*, version_id: int) -> DatasetVersion | None:

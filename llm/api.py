@@ -1,6 +1,11 @@
 """Thin DRF views for LLM endpoints: list them with their health, add one (a taken name is refused), edit one
 explicitly, switch it off or on, delete one nothing uses. Project admins manage their projects' own endpoints and
-read the site-wide ones; site admins manage every one."""
+read the site-wide ones; site admins manage every one.
+
+Two sets of routes: `/api/v1/projects/<slug>/endpoints…` (projects.endpoints: the endpoints that project may use —
+the site-wide ones and its own — for its admins) and the site-level `/api/v1/endpoints…` (every endpoint the caller
+administers, site-wide ones included). Site-wide endpoints belong to no project, so the site-level routes are no
+deprecated twin: they stay, and site admins manage the site-wide endpoints there."""
 
 from __future__ import annotations
 
@@ -15,10 +20,15 @@ from core.api import ErrorSerializer, service_error_response
 from core.pagination import PAGE_PARAMETERS, paginated
 from llm.health import with_health
 from llm.models import ApiStyle, LLMEndpoint
-from llm.selectors import endpoints_administered_by
+from llm.selectors import endpoints_administered_by, endpoints_of_project
 from llm.services import EndpointError, add_endpoint, delete_endpoint, save_project_endpoint, update_endpoint
-from projects.models import Role
+from projects.endpoints import ProjectEndpoint, Scope
+from projects.models import Project, Role
 from projects.selectors import get_project_for_user
+
+# A project's endpoints are for its admins: to others (consumers, labelers, outsiders) the routes answer 404, as
+# the site-level routes always did for a project they do not administer.
+PROJECT_ADMINS = Scope(see=(Role.ADMIN,))
 
 
 class EndpointListSerializer(serializers.ListSerializer):
@@ -81,7 +91,11 @@ class EndpointFieldsSerializer(serializers.Serializer):
 class EndpointCreateSerializer(EndpointFieldsSerializer):
     name = serializers.SlugField(max_length=64)
     project = serializers.SlugField(
-        max_length=64, required=False, allow_null=True, help_text="The owning project; empty: site-wide (site admins)."
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="On /api/v1/endpoints: the owning project; empty: site-wide (site admins). Under a project's "
+        "route the endpoint is that project's: leave it out.",
     )
 
 
@@ -92,6 +106,24 @@ class EndpointEditSerializer(EndpointFieldsSerializer):
 
 def _one(endpoint: LLMEndpoint) -> dict:
     return EndpointOutputSerializer(with_health([endpoint])[0]).data
+
+
+def _add_project_endpoint(project: Project, values: dict) -> LLMEndpoint:
+    values.pop("project", None)  # a project's route names it already (the base refused a different one)
+    values.setdefault("is_active", True)
+    return save_project_endpoint(project=project, **values)
+
+
+def _created(request, create) -> Response:
+    """201 with the endpoint `create(validated values)` added, or the service's refusal."""
+    data = EndpointCreateSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    try:
+        endpoint = create(dict(data.validated_data))
+    except EndpointError as exc:
+        return service_error_response(exc)
+    endpoint.refresh_from_db()
+    return Response(_one(endpoint), status=status.HTTP_201_CREATED)
 
 
 class EndpointListCreateApi(APIView):
@@ -107,13 +139,15 @@ class EndpointListCreateApi(APIView):
         "with its health (last_check_at, last_check_ok, last_latency_ms).",
     )
     def get(self, request):
-        endpoints = endpoints_administered_by(user=request.user).select_related("project")
+        endpoints = endpoints_administered_by(user=request.user)
         if request.query_params.get("project"):
             project = get_project_for_user(
                 user=request.user, slug=request.query_params["project"][:64], roles=(Role.ADMIN,)
             )
-            endpoints = endpoints.filter(project__isnull=True) | endpoints.filter(project=project)
-        return paginated(request, endpoints.order_by("name"), EndpointOutputSerializer, view=self)
+            endpoints = endpoints_of_project(project=project)
+        return paginated(
+            request, endpoints.select_related("project").order_by("name"), EndpointOutputSerializer, view=self
+        )
 
     @extend_schema(
         request=EndpointCreateSerializer,
@@ -123,31 +157,53 @@ class EndpointListCreateApi(APIView):
         "without: a site-wide endpoint (site admins).",
     )
     def post(self, request):
-        data = EndpointCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        slug = values.pop("project", None)
-        try:
+        def create(values: dict) -> LLMEndpoint:
+            slug = values.pop("project", None)
             if slug:
                 project = get_project_for_user(user=request.user, slug=slug, roles=(Role.ADMIN,))
-                values.setdefault("is_active", True)
-                endpoint = save_project_endpoint(project=project, **values)
-            else:
-                if not request.user.is_staff:
-                    raise PermissionDenied("only site admins may add a site-wide endpoint; give `project`")
-                is_active = values.pop("is_active", True)
-                endpoint = add_endpoint(**values)
-                if not is_active:
-                    update_endpoint(endpoint=endpoint, is_active=False)
-        except EndpointError as exc:
-            return service_error_response(exc)
-        endpoint.refresh_from_db()
-        return Response(_one(endpoint), status=status.HTTP_201_CREATED)
+                return _add_project_endpoint(project, values)
+            if not request.user.is_staff:
+                raise PermissionDenied("only site admins may add a site-wide endpoint; give `project`")
+            is_active = values.pop("is_active", True)
+            endpoint = add_endpoint(**values)
+            if not is_active:
+                update_endpoint(endpoint=endpoint, is_active=False)
+            return endpoint
+
+        return _created(request, create)
 
 
-class EndpointDetailApi(APIView):
+class ProjectEndpointListCreateApi(ProjectEndpoint):
+    scopes = {"GET": PROJECT_ADMINS, "POST": PROJECT_ADMINS}
+
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses=EndpointOutputSerializer(many=True),
+        description="Project admins: the endpoints the project may use — the site-wide ones and its own — switched-"
+        "off ones too, each with its health (last_check_at, last_check_ok, last_latency_ms).",
+    )
+    def get(self, request):
+        endpoints = endpoints_of_project(project=self.project).select_related("project").order_by("name")
+        return paginated(request, endpoints, EndpointOutputSerializer, view=self)
+
+    @extend_schema(
+        request=EndpointCreateSerializer,
+        responses={201: EndpointOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        description="Add an endpoint of the project (its admins), under the project's rules (allowed hosts, key "
+        "variable LLM_KEY_P<id>_…). A name any endpoint has is refused (400 naming `name`): change one with PATCH "
+        "on it.",
+    )
+    def post(self, request):
+        return _created(request, lambda values: _add_project_endpoint(self.project, values))
+
+
+class EndpointDetailHandlers:
+    """GET, PATCH and DELETE on one endpoint; the routes differ only in where `_endpoint` looks for it."""
+
     def _endpoint(self, request, name: str, *, change: bool = False) -> LLMEndpoint:
-        endpoint = endpoints_administered_by(user=request.user).filter(name=name).select_related("project").first()
+        raise NotImplementedError
+
+    def _found(self, request, endpoint: LLMEndpoint | None, *, change: bool) -> LLMEndpoint:
         if endpoint is None:
             raise Http404("No such endpoint.")
         if change and endpoint.project_id is None and not request.user.is_staff:
@@ -191,3 +247,22 @@ class EndpointDetailApi(APIView):
         except EndpointError as exc:
             return service_error_response(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointDetailApi(EndpointDetailHandlers, APIView):
+    """An endpoint the caller administers: every one for site admins; the site-wide ones and their projects' own
+    for project admins."""
+
+    def _endpoint(self, request, name: str, *, change: bool = False) -> LLMEndpoint:
+        found = endpoints_administered_by(user=request.user).filter(name=name).select_related("project").first()
+        return self._found(request, found, change=change)
+
+
+class ProjectEndpointDetailApi(EndpointDetailHandlers, ProjectEndpoint):
+    """An endpoint the project may use (a site-wide one or its own); another project's is not found."""
+
+    scopes = {"GET": PROJECT_ADMINS, "PATCH": PROJECT_ADMINS, "DELETE": PROJECT_ADMINS}
+
+    def _endpoint(self, request, name: str, *, change: bool = False) -> LLMEndpoint:
+        found = endpoints_of_project(project=self.project).filter(name=name).select_related("project").first()
+        return self._found(request, found, change=change)

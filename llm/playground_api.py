@@ -1,17 +1,15 @@
-"""The chat playground's API: one turn of a conversation with an active endpoint of the project (project admins)."""
+"""The chat playground's API: one turn of a conversation with an active endpoint of the project (project admins) —
+at `projects/<slug>/llm/playground` (projects.endpoints; the flat `llm/playground` names the project in the body)."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from llm.playground import DEFAULT_PARAMS, MAX_MESSAGES, PlaygroundError, playground_reply
-from projects.access import require_project_admin
-from projects.models import DATA_ROLES
-from projects.selectors import get_project_for_user
+from projects.endpoints import ProjectEndpoint, admins
 
 
 class MessageSerializer(serializers.Serializer):
@@ -20,7 +18,7 @@ class MessageSerializer(serializers.Serializer):
 
 
 class PlaygroundInputSerializer(serializers.Serializer):
-    project = serializers.SlugField(max_length=64)
+    project = serializers.SlugField(max_length=64, required=False, help_text="Only on the flat route llm/playground.")
     endpoint = serializers.CharField(max_length=64, help_text="an active endpoint the project may use, e.g. job-3")
     messages = serializers.JSONField(
         help_text=f"the conversation so far, ending with the user's message: [{{role, content}}, …] (system first "
@@ -43,7 +41,10 @@ class PlaygroundReplySerializer(serializers.Serializer):
     messages = MessageSerializer(many=True, help_text="the conversation with the reply appended")
 
 
-class PlaygroundApi(APIView):
+class PlaygroundApi(ProjectEndpoint):
+    # a consumer may not spend the project's LLM budget (403); labelers and outsiders get 404
+    scopes = {"POST": admins("use the playground (it spends the project's LLM budget)")}
+
     @extend_schema(
         request=PlaygroundInputSerializer,
         responses={
@@ -62,11 +63,12 @@ class PlaygroundApi(APIView):
         data = PlaygroundInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
-        require_project_admin(request.user, project, "use the playground (it spends the project's LLM budget)")
         try:
             reply = playground_reply(
-                project=project, endpoint_name=values["endpoint"], messages=values["messages"], params=values["params"]
+                project=self.project,
+                endpoint_name=values["endpoint"],
+                messages=values["messages"],
+                params=values["params"],
             )
         except PlaygroundError as exc:
             if exc.code == "endpoint_failed":

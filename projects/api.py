@@ -1,4 +1,5 @@
-"""Thin DRF views for projects and the signed-in account."""
+"""Thin DRF views for projects and the signed-in account. A project's detail is a project-owned resource
+(projects.endpoints): any member reads it; the list, `me` and the caller's token are the caller's own."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -7,7 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
-from projects.selectors import get_project_for_user, projects_for_user, role_in_project, user_roles
+from projects.endpoints import MEMBERS, ProjectEndpoint
+from projects.selectors import projects_for_user, user_roles
 from projects.services import MAX_DESCRIPTION_CHARS, ProjectError, create_project_as, revoke_token, rotate_token
 
 
@@ -59,11 +61,12 @@ class ProjectListApi(ListAPIView):
         return Response(ProjectOutputSerializer(project).data, status=201)
 
 
-class ProjectDetailApi(APIView):
+class ProjectDetailApi(ProjectEndpoint):
+    scopes = {"GET": MEMBERS}
+
     @extend_schema(responses=ProjectDetailOutputSerializer)
-    def get(self, request, slug: str):
-        project = get_project_for_user(user=request.user, slug=slug)
-        data = ProjectOutputSerializer(project).data | {"role": role_in_project(user=request.user, project=project)}
+    def get(self, request):
+        data = ProjectOutputSerializer(self.project).data | {"role": self.role}
         return Response(ProjectDetailOutputSerializer(data).data)
 
 

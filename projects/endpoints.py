@@ -138,7 +138,9 @@ class ProjectEndpoint(APIView):
             response["Sunset"] = format_datetime(SUNSET, usegmt=True)
             successor = self._successor()
             if successor:
-                response["Link"] = f'<{successor}>; rel="successor-version"'
+                link = f'<{successor}>; rel="successor-version"'
+                # a paginated list's next/prev links stay (RFC 8288: one header, links comma-separated)
+                response["Link"] = f"{response['Link']}, {link}" if response.has_header("Link") else link
         return response
 
     def _successor(self) -> str:

@@ -30,7 +30,7 @@ def test_a_version_is_built_from_fields_and_shown_with_its_rows(client, cast, pr
     build_dataset_version(version_id=version.pk, token=str(version.build_token))  # as a worker would
     ready = client.get(f"/console/alpha/datasets/{version.pk}/live").content.decode()
     assert 'data-status="ready"' in ready and "hx-trigger" not in ready
-    assert f"/api/v1/datasets/{version.pk}/download?format=trl-preference" in ready
+    assert f"/api/v1/projects/alpha/datasets/{version.pk}/download?format=trl-preference" in ready
     assert ready.count('class="row-preview"') == 5 and "#1 ·" in ready  # the first rows, from storage
     version.refresh_from_db()
     for chart in ("stats-lengths", "stats-languages", "stats-margins"):  # stats as bar charts

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from annotation.claims import claim_next_ranking_task, submit_ranking
+from demo.teacher import default_seed_files
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import DatasetError, build_dataset_version, create_dataset_version
-from llm.teacher import default_seed_files
 from selfinstruct.services import import_seed_file
 
 
@@ -159,6 +159,24 @@ def test_create_through_the_api(api_as, project, ranked):
         .status_code
         == 404
     )
+
+
+def test_the_project_scoped_routes_and_the_flat_ones_successor_link(api_as, project, other_project, ranked):
+    version = build(project, "preference")
+    client, base = api_as("consumer"), f"/api/v1/projects/{project.slug}/datasets"
+    listed = client.get(base)
+    assert listed.status_code == 200 and "Deprecation" not in listed
+    assert [v["id"] for v in listed.json()] == [version.pk]
+    assert client.get(f"{base}/{version.pk}").json()["content_hash"] == version.content_hash
+    download = client.get(f"{base}/{version.pk}/download?format=raw")
+    assert download.status_code == 200 and b"".join(download.streaming_content)
+    created = client.post(base, {"kind": "sft"}, format="json")
+    assert created.status_code == 201 and created.json()["project"] == project.slug
+    # another project's version is not there through this project's route; nor is a project the caller is not in
+    assert api_as("admin").get(f"/api/v1/projects/{other_project.slug}/datasets/{version.pk}").status_code == 404
+    assert api_as("other_consumer").get(base).status_code == 404
+    flat = client.get(f"/api/v1/datasets/{version.pk}")
+    assert flat.status_code == 200 and flat["Link"] == f'<{base}/{version.pk}>; rel="successor-version"'
 
 
 @pytest.mark.parametrize(

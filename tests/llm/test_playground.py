@@ -54,3 +54,16 @@ def test_playground_page_keeps_the_conversation_and_names_bad_fields(client, cas
     assert bad.status_code == 400 and "params.temperature" in bad.content.decode()
     client.force_login(cast["labeler"])
     assert client.get("/console/alpha/playground").status_code == 404
+
+
+def test_the_playground_under_its_projects_route(api_as, project, endpoint, other_project):
+    body = {"endpoint": endpoint.name, "messages": [{"role": "user", "content": "Hi."}], "params": {"max_tokens": 5}}
+    url = f"/api/v1/projects/{project.slug}/llm/playground"
+    reply = api_as("project_admin").post(url, body, format="json")
+    assert reply.status_code == 200 and "Deprecation" not in reply
+    assert LLMRequest.objects.get(pk=reply.json()["request"]).project_id == project.pk
+    assert api_as("consumer").post(url, body, format="json").status_code == 403
+    mismatch = api_as("project_admin").post(url, {**body, "project": other_project.slug}, format="json")
+    assert mismatch.status_code == 400 and mismatch.json()["detail"].startswith("project:")
+    flat = api_as("project_admin").post("/api/v1/llm/playground", {**body, "project": project.slug}, format="json")
+    assert flat.status_code == 200 and flat["Link"] == f'<{url}>; rel="successor-version"'

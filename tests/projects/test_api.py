@@ -15,6 +15,7 @@ PROJECT_ROLES = {  # who may see project "alpha"
 def test_project_detail_is_scoped(api_as, who, allowed):
     response = api_as(who).get("/api/v1/projects/alpha/")
     assert response.status_code == (200 if allowed else 404)  # outsiders cannot tell it exists
+    assert "Deprecation" not in response  # the project's own route (projects.endpoints) has no deprecated twin
     if allowed:
         assert response.json()["slug"] == "alpha"
 
