@@ -1,5 +1,5 @@
 """Thin DRF views for training jobs: list/create, detail (progress, results, lineage, artifacts), metrics series,
-cancel, and artifact downloads — all scoped to the caller's projects."""
+cancel, and artifact downloads — project-owned resources (projects.endpoints): consumers read, admins act."""
 
 from __future__ import annotations
 
@@ -10,24 +10,22 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core import storage
 from core.api import ErrorSerializer, service_error_response
 from core.fields import BoundedDictField, IdField, SeedField
 from core.pagination import PAGE_PARAMETERS, paginated
-from exports.selectors import get_version_for_user
+from core.run_serializers import RunSerializer
+from exports.selectors import get_project_version, get_version_by_id
 from llm.selectors import get_endpoint
-from projects.access import require_project_admin
-from projects.models import DATA_ROLES
-from projects.selectors import get_project_for_user
+from projects.endpoints import DATA, ProjectEndpoint, admins
+from projects.selectors import projects_for_user
 from training import evaluations, reward_scoring, selectors, services
-from training.models import JobKind, JobMethod
+from training.models import EvaluationRun, JobKind, JobMethod, TrainingJob
 from training.services import TrainingJobError
 
 
-class JobSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class JobSerializer(RunSerializer):
     project = serializers.CharField(source="project.slug")
     dataset_version = serializers.IntegerField(source="dataset_version_id")
     kind = serializers.CharField()
@@ -37,16 +35,12 @@ class JobSerializer(serializers.Serializer):
     reward_job = serializers.IntegerField(source="reward_job_id", allow_null=True)
     hyperparameters = serializers.JSONField()
     seed = serializers.IntegerField()
-    status = serializers.CharField()
     cancel_requested = serializers.BooleanField()
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
     eta_seconds = serializers.FloatField(allow_null=True)
-    error = serializers.CharField(allow_blank=True)
     results = serializers.JSONField()
-    created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_base_model(self, job) -> str:
         return selectors.base_model_label(job.base_model)
@@ -101,7 +95,44 @@ class CancelSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class JobListCreateApi(APIView):
+def project_job(view: ProjectEndpoint, job_id: int | None, field: str) -> TrainingJob | None:
+    """The job a request names in `field` (a base job, a reward model, the evaluated model): one of the view's
+    project, else 404 naming the field."""
+    if job_id is None:
+        return None
+    job = view.in_project(selectors.jobs()).filter(pk=job_id).first()
+    if job is None:
+        raise Http404(f"{field}: no training job {job_id} in this project")
+    return job
+
+
+class JobEndpoint(ProjectEndpoint):
+    """A view of one training job (`job_id` in the URL): the job's project is the one resolved."""
+
+    scopes = {"GET": DATA}
+    flat_object = (TrainingJob, "job_id", "project")
+
+    def job(self, job_id: int) -> TrainingJob:
+        return self.object_or_404(selectors.jobs(), job_id, what="training job")
+
+
+class JobListCreateApi(ProjectEndpoint):
+    scopes = {"GET": DATA, "POST": admins("start training")}
+    flat_lists_all = True
+
+    def _flat_project_slug(self, request, kwargs):
+        # A flat create names its dataset version, not a project: the project is the version's. The body is
+        # checked first, as it always was, so a bad one still answers 400 naming the field.
+        named = request.data.get("project") if hasattr(request.data, "get") else None
+        if request.method != "POST" or named:
+            return super()._flat_project_slug(request, kwargs)
+        data = JobInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = get_version_by_id(version_id=data.validated_data["dataset"])
+        if version is None or not projects_for_user(user=request.user).filter(pk=version.project_id).exists():
+            raise Http404("No such dataset version.")
+        return version.project.slug
+
     @extend_schema(
         parameters=[
             OpenApiParameter("project", str, required=False),
@@ -111,9 +142,7 @@ class JobListCreateApi(APIView):
         responses=JobSerializer(many=True),
     )
     def get(self, request):
-        jobs = selectors.jobs_for_user(user=request.user)
-        if request.query_params.get("project"):
-            jobs = jobs.filter(project__slug=request.query_params["project"])
+        jobs = self.in_project(selectors.jobs())
         if request.query_params.get("status"):
             jobs = jobs.filter(status=request.query_params["status"])
         return paginated(request, jobs, JobSerializer, view=self)
@@ -129,22 +158,17 @@ class JobListCreateApi(APIView):
         data = JobInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        version = get_version_for_user(user=request.user, version_id=values["dataset"])
-        require_project_admin(request.user, version.project, "start training")
-        base_job = None
-        if values["base_job"] is not None:
-            base_job = selectors.get_job_for_user(user=request.user, job_id=values["base_job"])
-        reward_job = None
-        if values["reward_job"] is not None:
-            reward_job = selectors.get_job_for_user(user=request.user, job_id=values["reward_job"])
+        version = get_project_version(project=self.project, version_id=values["dataset"])
+        if version is None:
+            raise Http404("No such dataset version.")
         try:
             job = services.create_training_job(
-                project=version.project,
+                project=self.project,
                 dataset_version=version,
                 kind=values["kind"],
                 base_model=values["base_model"],
-                base_job=base_job,
-                reward_job=reward_job,
+                base_job=project_job(self, values["base_job"], "base_job"),
+                reward_job=project_job(self, values["reward_job"], "reward_job"),
                 method=values["method"],
                 hyperparameters=values["hyperparameters"],
                 seed=values["seed"],
@@ -155,24 +179,25 @@ class JobListCreateApi(APIView):
         return Response(JobDetailSerializer(job).data, status=201)
 
 
-class JobDetailApi(APIView):
+class JobDetailApi(JobEndpoint):
     @extend_schema(responses={200: JobDetailSerializer, 404: ErrorSerializer})
     def get(self, request, job_id: int):
-        return Response(JobDetailSerializer(selectors.get_job_for_user(user=request.user, job_id=job_id)).data)
+        return Response(JobDetailSerializer(self.job(job_id)).data)
 
 
-class JobMetricsApi(APIView):
+class JobMetricsApi(JobEndpoint):
     @extend_schema(
         responses={200: MetricsSerializer(many=True), 404: ErrorSerializer},
         description="The metrics time series: one entry per logged step (train: loss, learning_rate, grad_norm; "
         "eval: eval_loss; reward models: accuracy, margin, mean_reward …).",
     )
     def get(self, request, job_id: int):
-        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        return Response(MetricsSerializer(job.metrics.all(), many=True).data)
+        return Response(MetricsSerializer(self.job(job_id).metrics.all(), many=True).data)
 
 
-class JobCancelApi(APIView):
+class JobCancelApi(JobEndpoint):
+    scopes = {"POST": admins("cancel training")}
+
     @extend_schema(
         request=None,
         responses={200: CancelSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
@@ -180,36 +205,30 @@ class JobCancelApi(APIView):
         "and keeps what it saved (status cancelling until the trainer exits). Project admins only (consumers: 403).",
     )
     def post(self, request, job_id: int):
-        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        require_project_admin(request.user, job.project, "cancel training")
         try:
-            return Response({"status": services.cancel_training_job(job=job)})
+            return Response({"status": services.cancel_training_job(job=self.job(job_id))})
         except TrainingJobError as exc:
             return service_error_response(exc)
 
 
-class ScoringRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class ScoringRunSerializer(RunSerializer):
     job = serializers.IntegerField(source="job_id")
-    status = serializers.CharField()
     completions_total = serializers.IntegerField()
     completions_scored = serializers.IntegerField()
     tasks_updated = serializers.IntegerField()
     seconds = serializers.FloatField(allow_null=True)
-    error = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
 
 
-class JobScoringApi(APIView):
+class JobScoringApi(JobEndpoint):
+    scopes = {"GET": DATA, "POST": admins("score completions (it changes what labelers see)")}
+
     @extend_schema(
         parameters=PAGE_PARAMETERS,
         responses={200: ScoringRunSerializer(many=True), 404: ErrorSerializer},
         description="The scoring runs of a reward-model job, newest first.",
     )
     def get(self, request, job_id: int):
-        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        return paginated(request, job.scoring_runs.all(), ScoringRunSerializer, view=self)
+        return paginated(request, self.job(job_id).scoring_runs.all(), ScoringRunSerializer, view=self)
 
     @extend_schema(
         request=None,
@@ -226,16 +245,14 @@ class JobScoringApi(APIView):
         "smallest reward margin (the uncertainty-first task order).",
     )
     def post(self, request, job_id: int):
-        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        require_project_admin(request.user, job.project, "score completions (it changes what labelers see)")
         try:
-            run = reward_scoring.start_reward_scoring(job=job, created_by=request.user)
+            run = reward_scoring.start_reward_scoring(job=self.job(job_id), created_by=request.user)
         except TrainingJobError as exc:
             return service_error_response(exc)
         return Response(ScoringRunSerializer(run).data, status=201)
 
 
-class JobArtifactApi(APIView):
+class JobArtifactApi(JobEndpoint):
     @extend_schema(
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
@@ -246,7 +263,7 @@ class JobArtifactApi(APIView):
         "loss.png, train.log …).",
     )
     def get(self, request, job_id: int, name: str):
-        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
+        job = self.job(job_id)
         try:
             size, content, chunks = selectors.artifact_content(job=job, name=name)
         except storage.UNAVAILABLE:
@@ -272,7 +289,7 @@ class EvaluationPromptSerializer(serializers.Serializer):
 
 
 class EvaluationInputSerializer(serializers.Serializer):
-    project = serializers.SlugField(max_length=64)
+    project = serializers.SlugField(max_length=64, required=False, help_text="flat route only: the project's slug")
     model_endpoint = serializers.CharField(
         max_length=64, help_text="Endpoint of the model to evaluate (e.g. job-12 from serve_model)."
     )
@@ -282,15 +299,13 @@ class EvaluationInputSerializer(serializers.Serializer):
     max_tokens = serializers.IntegerField(required=False, default=512, min_value=1, max_value=8192)
 
 
-class EvaluationSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class EvaluationSerializer(RunSerializer):
     project = serializers.CharField(source="project.slug")
     job = serializers.IntegerField(source="job_id", allow_null=True)
     model_endpoint = serializers.CharField(source="model_endpoint.name")
     judge_endpoint = serializers.CharField(source="judge_endpoint.name")
     opponent_endpoint = serializers.SerializerMethodField(help_text="win-rate runs: the model compared against")
     prompt_set = serializers.CharField()
-    status = serializers.CharField()
     items_total = serializers.IntegerField()
     items_done = serializers.IntegerField()
     items_failed = serializers.IntegerField()
@@ -298,18 +313,18 @@ class EvaluationSerializer(serializers.Serializer):
         help_text="{'categories': [{category, judged, model_score, reference_score, "
         "relative_score, wins, ties, losses, position_bias_rate, win_rate, win_rate_ci}], 'overall': {…}}"
     )
-    error = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
 
     def get_opponent_endpoint(self, run) -> str | None:
         return run.opponent_endpoint.name if run.opponent_endpoint_id else None
 
 
-class EvaluationListCreateApi(APIView):
+class EvaluationListCreateApi(ProjectEndpoint):
+    scopes = {"GET": DATA, "POST": admins("start an evaluation (it spends the project's LLM budget)")}
+    flat_lists_all = True
+
     @extend_schema(parameters=PAGE_PARAMETERS, responses=EvaluationSerializer(many=True))
     def get(self, request):
-        return paginated(request, selectors.evaluations_for_user(user=request.user), EvaluationSerializer, view=self)
+        return paginated(request, self.in_project(selectors.evaluations()), EvaluationSerializer, view=self)
 
     @extend_schema(
         request=EvaluationInputSerializer,
@@ -322,19 +337,15 @@ class EvaluationListCreateApi(APIView):
         data = EvaluationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
-        require_project_admin(request.user, project, "start an evaluation (it spends the project's LLM budget)")
         endpoints = {}
         for field in ("model_endpoint", "judge_endpoint"):
             endpoints[field] = get_endpoint(name=values[field])
             if endpoints[field] is None:
                 return Response({"detail": f"{field}: no endpoint named {values[field]!r}"}, 400)
-        job = None
-        if values["job"] is not None:
-            job = selectors.get_job_for_user(user=request.user, job_id=values["job"])
+        job = project_job(self, values["job"], "job")
         try:
             run = evaluations.start_evaluation(
-                project=project,
+                project=self.project,
                 job=job,
                 items=values["prompts"],
                 prompt_set="api",
@@ -359,7 +370,9 @@ class WinRateInputSerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=200, min_value=1, max_value=evaluations.MAX_ROUND_PROMPTS)
 
 
-class JobWinRateApi(APIView):
+class JobWinRateApi(JobEndpoint):
+    scopes = {"POST": admins("start a win-rate evaluation (it spends the project's LLM budget)")}
+
     @extend_schema(
         request=WinRateInputSerializer,
         responses={
@@ -375,10 +388,7 @@ class JobWinRateApi(APIView):
         "admins only (an evaluation spends the project's LLM budget).",
     )
     def post(self, request, job_id: int):
-        job = selectors.get_job_for_user(user=request.user, job_id=job_id)
-        require_project_admin(
-            request.user, job.project, "start a win-rate evaluation (it spends the project's LLM budget)"
-        )
+        job = self.job(job_id)
         data = WinRateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -401,10 +411,11 @@ class JobWinRateApi(APIView):
         return Response(EvaluationSerializer(run).data, status=201)
 
 
-class EvaluationDetailApi(APIView):
+class EvaluationDetailApi(ProjectEndpoint):
+    scopes = {"GET": DATA}
+    flat_object = (EvaluationRun, "run_id", "project")
+
     @extend_schema(responses={200: EvaluationSerializer, 404: ErrorSerializer})
     def get(self, request, run_id: int):
-        run = selectors.evaluations_for_user(user=request.user).filter(pk=run_id).first()
-        if run is None:
-            raise Http404("No such evaluation.")
+        run = self.object_or_404(selectors.evaluations(), run_id, what="evaluation")
         return Response(EvaluationSerializer(run).data)

@@ -1,22 +1,20 @@
-"""GET /api/v1/training/compare: several training jobs of one project overlaid on chosen metrics (final and lowest
-value, last step and the points of each), for whoever may read the project's jobs."""
+"""GET /api/v1/projects/<slug>/training/compare: several training jobs of one project overlaid on chosen metrics
+(final and lowest value, last step and the points of each), for whoever may read the project's jobs."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.errors import ServiceError
-from projects.models import DATA_ROLES
-from projects.selectors import get_project_for_user
+from projects.endpoints import DATA, ProjectEndpoint
 from training.metric_selectors import MAX_COMPARE_JOBS, MAX_COMPARE_METRICS, compare_jobs, parse_job_ids, parse_metrics
 
 
 class CompareQuerySerializer(serializers.Serializer):
-    project = serializers.SlugField(max_length=100, help_text="the project's slug")
+    project = serializers.SlugField(max_length=100, required=False, help_text="flat route only: the project's slug")
     jobs = serializers.CharField(
         max_length=500, help_text=f"comma-separated training job ids of the project, 1 to {MAX_COMPARE_JOBS}"
     )
@@ -66,7 +64,9 @@ class CompareSerializer(serializers.Serializer):
     metrics = CompareMetricSerializer(many=True)
 
 
-class TrainingCompareApi(APIView):
+class TrainingCompareApi(ProjectEndpoint):
+    scopes = {"GET": DATA}
+
     @extend_schema(
         parameters=[CompareQuerySerializer],
         responses={200: CompareSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
@@ -79,11 +79,10 @@ class TrainingCompareApi(APIView):
         query = CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
         try:
             comparison = compare_jobs(
-                project=project, job_ids=parse_job_ids(values["jobs"]), metrics=parse_metrics(values["metric"])
+                project=self.project, job_ids=parse_job_ids(values["jobs"]), metrics=parse_metrics(values["metric"])
             )
         except ServiceError as exc:
             return service_error_response(exc)
-        return Response(CompareSerializer({"project": project.slug, **comparison}).data)
+        return Response(CompareSerializer({"project": self.project.slug, **comparison}).data)

@@ -1,52 +1,59 @@
 """Thin DRF views for difficulty runs (perplexity and IFD of a project's accepted instructions by a causal LM) and
-the distribution of their scores — scoped to the caller's projects; starting and cancelling are for project
-admins."""
+the distribution of their scores — project-owned resources (projects.endpoints); starting and cancelling are for
+project admins."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from core.pagination import PAGE_PARAMETERS, paginated
-from projects.access import require_project_admin
-from projects.models import DATA_ROLES
-from projects.selectors import get_project_for_user
+from core.run_serializers import RunSerializer
+from projects.endpoints import DATA, ProjectEndpoint, admins
 from selfinstruct.difficulty import METRICS
 from selfinstruct.selectors import difficulty_histogram, difficulty_scorers
 from training import difficulty, selectors
+from training.api import project_job
+from training.models import DifficultyRun
 from training.services import TrainingJobError
 
 
-class DifficultyRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class DifficultyRunSerializer(RunSerializer):
     project = serializers.CharField(source="project.slug")
     scorer = serializers.CharField(help_text='"job-<id>" or the base model\'s name: what filters and charts name.')
     job = serializers.IntegerField(source="job_id", allow_null=True)
     max_length = serializers.IntegerField()
-    status = serializers.CharField()
     items_total = serializers.IntegerField()
     items_scored = serializers.IntegerField()
     seconds = serializers.FloatField(allow_null=True)
-    error = serializers.CharField(allow_blank=True)
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class DifficultyRunInputSerializer(serializers.Serializer):
-    project = serializers.SlugField(max_length=64)
+    project = serializers.SlugField(max_length=64, required=False, help_text="flat route only: the project's slug")
     job = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1)
     base_model = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     max_length = serializers.IntegerField(required=False, default=1024, min_value=32, max_value=8192)
 
 
-class DifficultyRunListCreateApi(APIView):
+class DifficultyRunEndpoint(ProjectEndpoint):
+    """A view of one difficulty run (`run_id` in the URL)."""
+
+    scopes = {"GET": DATA}
+    flat_object = (DifficultyRun, "run_id", "project")
+
+    def run(self, run_id: int) -> DifficultyRun:
+        return self.object_or_404(selectors.difficulty_runs(), run_id, what="difficulty run")
+
+
+class DifficultyRunListCreateApi(ProjectEndpoint):
+    scopes = {"GET": DATA, "POST": admins("start difficulty runs")}
+    flat_lists_all = True
+
     @extend_schema(parameters=PAGE_PARAMETERS, responses=DifficultyRunSerializer(many=True))
     def get(self, request):
-        runs = selectors.difficulty_runs_for_user(user=request.user)
-        return paginated(request, runs, DifficultyRunSerializer, view=self)
+        return paginated(request, self.in_project(selectors.difficulty_runs()), DifficultyRunSerializer, view=self)
 
     @extend_schema(
         request=DifficultyRunInputSerializer,
@@ -60,15 +67,10 @@ class DifficultyRunListCreateApi(APIView):
         data = DifficultyRunInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        project = get_project_for_user(user=request.user, slug=values["project"], roles=DATA_ROLES)
-        require_project_admin(request.user, project, "start difficulty runs")
-        job = None
-        if values["job"] is not None:
-            job = selectors.get_job_for_user(user=request.user, job_id=values["job"])
         try:
             run = difficulty.start_difficulty_run(
-                project=project,
-                job=job,
+                project=self.project,
+                job=project_job(self, values["job"], "job"),
                 base_model=values["base_model"],
                 max_length=values["max_length"],
                 created_by=request.user,
@@ -78,22 +80,22 @@ class DifficultyRunListCreateApi(APIView):
         return Response(DifficultyRunSerializer(run).data, status=201)
 
 
-class DifficultyRunDetailApi(APIView):
+class DifficultyRunDetailApi(DifficultyRunEndpoint):
     @extend_schema(responses={200: DifficultyRunSerializer, 404: ErrorSerializer})
     def get(self, request, run_id: int):
-        run = selectors.get_difficulty_run_for_user(user=request.user, run_id=run_id)
-        return Response(DifficultyRunSerializer(run).data)
+        return Response(DifficultyRunSerializer(self.run(run_id)).data)
 
 
-class DifficultyRunCancelApi(APIView):
+class DifficultyRunCancelApi(DifficultyRunEndpoint):
+    scopes = {"POST": admins("cancel difficulty runs")}
+
     @extend_schema(
         request=None,
         responses={200: DifficultyRunSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         description="Project admins: cancel a queued run at once, a running one at its next chunk (scores kept).",
     )
     def post(self, request, run_id: int):
-        run = selectors.get_difficulty_run_for_user(user=request.user, run_id=run_id)
-        require_project_admin(request.user, run.project, "cancel difficulty runs")
+        run = self.run(run_id)
         try:
             difficulty.cancel_difficulty_run(run=run)
         except TrainingJobError as exc:
@@ -112,10 +114,12 @@ class DistributionSerializer(serializers.Serializer):
     percentiles = serializers.DictField(help_text="The 5th, 10th, 50th, 90th and 95th percentiles.")
 
 
-class DifficultyDistributionApi(APIView):
+class DifficultyDistributionApi(ProjectEndpoint):
+    scopes = {"GET": DATA}
+
     @extend_schema(
         parameters=[
-            OpenApiParameter("project", str, required=True),
+            OpenApiParameter("project", str, required=False, description="Flat route only: the project's slug."),
             OpenApiParameter("scorer", str, description="Default: the scorer that ran last."),
             OpenApiParameter("metric", str, enum=list(METRICS), description="Default: ifd."),
         ],
@@ -124,9 +128,7 @@ class DifficultyDistributionApi(APIView):
         "in log10, and percentiles): what a percentile band in a dataset version or the review page will cut.",
     )
     def get(self, request):
-        project = get_project_for_user(
-            user=request.user, slug=request.query_params.get("project", "")[:64], roles=DATA_ROLES
-        )
+        project = self.project
         metric = request.query_params.get("metric", "ifd")
         if metric not in METRICS:
             return Response({"detail": f"metric: one of {list(METRICS)}"}, status=400)

@@ -1,4 +1,5 @@
-"""Reads for training jobs, scoped to the caller's projects: jobs, their metrics series and artifact files."""
+"""Reads for training jobs: jobs, their metrics series and artifact files. The API views narrow these querysets to
+the project they resolved (projects.endpoints.ProjectEndpoint.in_project)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,28 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from core import storage
-from projects.models import DATA_ROLES
-from projects.selectors import projects_for_user
 from training.artifacts import job_prefix
-from training.models import DifficultyRun, EvaluationRun, TrainingJob, TrainingMetric
+from training.models import DifficultyRun, EvaluationRun, ServingRun, TrainingJob, TrainingMetric
 from training.paths import base_model_label, job_dir, redact_paths
 
 ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
 
 
-def jobs_for_user(*, user) -> QuerySet[TrainingJob]:
-    return TrainingJob.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
-        "project", "dataset_version"
-    )
+def jobs() -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.select_related("project", "dataset_version")
 
 
-def evaluations_for_user(*, user) -> QuerySet[EvaluationRun]:
-    return EvaluationRun.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
-        "project", "model_endpoint", "judge_endpoint"
-    )
+def evaluations() -> QuerySet[EvaluationRun]:
+    return EvaluationRun.objects.select_related("project", "model_endpoint", "judge_endpoint")
+
+
+def difficulty_runs() -> QuerySet[DifficultyRun]:
+    return DifficultyRun.objects.select_related("project")
+
+
+def serving_runs() -> QuerySet[ServingRun]:
+    """Newest first."""
+    return ServingRun.objects.select_related("project", "endpoint").order_by("-pk")
 
 
 EVALUATION_COLUMNS = (
@@ -48,13 +52,6 @@ EVALUATION_COLUMNS = (
 def evaluation_rows(results: dict) -> list[dict]:
     """An evaluation's table rows: one per category, then the overall row (for the CLI and the admin page)."""
     return [*results.get("categories", []), {"category": "overall", **results.get("overall", {})}]
-
-
-def get_job_for_user(*, user, job_id: int) -> TrainingJob:
-    job = jobs_for_user(user=user).filter(pk=job_id).first()
-    if job is None:
-        raise Http404("No such training job.")
-    return job
 
 
 def metric_series(*, job: TrainingJob) -> dict[str, list[tuple[int, float]]]:
@@ -236,16 +233,3 @@ def chart_series(*, job: TrainingJob, max_points: int = 2000) -> dict[str, list[
         every = max(1, -(-len(points) // max_points))
         series[name] = [[step, value] for step, value in points[::every] if isinstance(value, int | float)]
     return series
-
-
-def difficulty_runs_for_user(*, user) -> QuerySet[DifficultyRun]:
-    return DifficultyRun.objects.filter(project__in=projects_for_user(user=user, roles=DATA_ROLES)).select_related(
-        "project"
-    )
-
-
-def get_difficulty_run_for_user(*, user, run_id: int) -> DifficultyRun:
-    run = difficulty_runs_for_user(user=user).filter(pk=run_id).first()
-    if run is None:
-        raise Http404("No such difficulty run.")
-    return run

@@ -35,7 +35,7 @@ def test_a_job_starts_from_fields_and_its_page_shows_what_it_made(client, cast, 
     assert (
         'id="results"' in done and "Eval loss" in done and 'class="card sample-row"' in done and 'id="metrics"' in done
     )
-    assert f"/api/v1/training-jobs/{job.pk}/artifacts/model/config.json" in done
+    assert f"/api/v1/projects/alpha/training-jobs/{job.pk}/artifacts/model/config.json" in done
     page = client.get(f"/console/alpha/training/{job.pk}/").content.decode()
     assert 'data-part="charts"' in page and "vendor/chartjs/chart.umd.min.js" in page and 'id="series-data"' in page
     assert '{"id": "loss", "title": "Loss", "series": [{"key": "loss", "label": "Loss", "points": [[1, ' in page

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from projects.endpoints import ProjectEndpoint
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 from tests.training.conftest import sft_version, tiny_base  # noqa: F401 - shared fixtures
 
@@ -107,142 +108,112 @@ CURATORS = {"admin": 200, "project_admin": 200, "labeler": 403, "consumer": 403}
 ENDPOINT_READERS = {"admin", "project_admin", "other_admin"}  # a site-wide endpoint: any project's admin reads it
 SITE_ADMIN_CHANGES = {"admin": 200, "project_admin": 403, "other_admin": 403}
 
+A = "/api/v1/projects/alpha"  # every project-owned resource answers under its project (projects/endpoints.py)
+
 # (method, URL, allowed roles, status for allowed roles: one code, or {role: code}). Everyone else signed in gets
 # 404; anonymous API callers get 401. Writes list the refused roles first: the allowed call may change state.
+# Project-owned resources are called at their project-scoped routes; their deprecated flat twins are checked by
+# test_flat_routes_answer_as_their_project_scoped_twins (and test_lists_never_show_another_projects_objects).
 API = [
     ("GET", "/api/v1/me", EVERYONE, 200),
     ("GET", "/api/v1/projects", EVERYONE, 200),
-    ("GET", "/api/v1/projects/alpha", MEMBERS, 200),
-    ("POST", "/api/v1/projects/alpha/seeds", ADMIN_ONLY, 400),  # no file: refused with a reason, for the admin
+    ("GET", A, MEMBERS, 200),
+    ("POST", A + "/seeds", ADMIN_ONLY, 400),  # no file: refused with a reason, for the admin
     # Curation: a project's members find its items, only its admins curate them (403); the admin deletes first.
-    ("GET", "/api/v1/projects/alpha/seeds/{seed}", MEMBERS, CURATORS),
-    ("PATCH", "/api/v1/projects/alpha/seeds/{seed}", MEMBERS, CURATORS, {"language": "zh"}),
-    ("POST", "/api/v1/projects/alpha/seeds/bulk", MEMBERS, CURATORS, {"action": "set_language", "value": "en"}),
-    ("GET", "/api/v1/projects/alpha/instructions/{instruction}", MEMBERS, CURATORS),
-    ("PATCH", "/api/v1/projects/alpha/instructions/{instruction}", MEMBERS, CURATORS, {"task_type": "code"}),
-    ("POST", "/api/v1/projects/alpha/instructions/bulk", MEMBERS, CURATORS, {"action": "reject", "dry_run": True}),
-    ("DELETE", "/api/v1/projects/alpha/seeds/{seed}", MEMBERS, {**CURATORS, "admin": 204, "project_admin": 404}),
-    (
-        "DELETE",
-        "/api/v1/projects/alpha/instructions/{instruction}",
-        MEMBERS,
-        {**CURATORS, "admin": 204, "project_admin": 404},
-    ),
-    ("GET", "/api/v1/generation-batches", EVERYONE, 200),
-    ("POST", "/api/v1/generation-batches", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix", "target": 3}),
-    ("GET", "/api/v1/generation-batches/{batch}", ADMIN_ONLY, 200),
-    ("POST", "/api/v1/generation-batches/{batch}/pause", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
-    ("POST", "/api/v1/generation-batches/{batch}/resume", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
-    ("POST", "/api/v1/generation-batches/{batch}/cancel", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
+    ("GET", A + "/seeds/{seed}", MEMBERS, CURATORS),
+    ("PATCH", A + "/seeds/{seed}", MEMBERS, CURATORS, {"language": "zh"}),
+    ("POST", A + "/seeds/bulk", MEMBERS, CURATORS, {"action": "set_language", "value": "en"}),
+    ("GET", A + "/instructions/{instruction}", MEMBERS, CURATORS),
+    ("PATCH", A + "/instructions/{instruction}", MEMBERS, CURATORS, {"task_type": "code"}),
+    ("POST", A + "/instructions/bulk", MEMBERS, CURATORS, {"action": "reject", "dry_run": True}),
+    ("DELETE", A + "/seeds/{seed}", MEMBERS, {**CURATORS, "admin": 204, "project_admin": 404}),
+    ("DELETE", A + "/instructions/{instruction}", MEMBERS, {**CURATORS, "admin": 204, "project_admin": 404}),
+    ("GET", A + "/generation-batches", ADMIN_ONLY, 200),
+    ("POST", A + "/generation-batches", ADMIN_ONLY, 201, {"endpoint": "matrix", "target": 3}),
+    ("GET", A + "/generation-batches/{batch}", ADMIN_ONLY, 200),
+    ("POST", A + "/generation-batches/{batch}/pause", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
+    ("POST", A + "/generation-batches/{batch}/resume", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
+    ("POST", A + "/generation-batches/{batch}/cancel", ADMIN_ONLY, {"admin": 200, "project_admin": 409}),
     # A claim is a POST; a GET claims only for API tokens (deprecated), and these callers are signed in otherwise.
-    ("GET", "/api/v1/annotation/next?project=alpha", LABELING, 405),
-    ("POST", "/api/v1/annotation/next?project=alpha", LABELING, {"admin": 200, "project_admin": 204, "labeler": 204}),
-    ("POST", "/api/v1/annotation/undo?project=alpha", LABELING, 409),  # nothing to undo yet
-    ("GET", "/api/v1/annotation/rankings?project=alpha", DATA, 200),
-    ("GET", "/api/v1/annotation/stats?project=alpha", ADMIN_ONLY, 200),
+    ("GET", A + "/annotation/next", LABELING, 405),
+    ("POST", A + "/annotation/next", LABELING, {"admin": 200, "project_admin": 204, "labeler": 204}),
+    ("POST", A + "/annotation/undo", LABELING, 409),  # nothing to undo yet
+    ("GET", A + "/annotation/rankings", DATA, 200),
+    ("GET", A + "/annotation/stats", ADMIN_ONLY, 200),
     # The admin ranks first (a free slot takes a late submission), which fills the task for the labeler.
     (
         "POST",
-        "/api/v1/annotation/tasks/{task}/ranking",
+        A + "/annotation/tasks/{task}/ranking",
         LABELING,
         {"admin": 201, "project_admin": 409, "labeler": 409},
         {"ranking": "{completions}"},
     ),
-    ("POST", "/api/v1/annotation/tasks/{task}/heartbeat", LABELING, 409),  # no lease held
-    ("POST", "/api/v1/annotation/tasks/{task}/skip", LABELING, 409),
-    ("GET", "/api/v1/datasets", EVERYONE, 200),
-    ("POST", "/api/v1/datasets", DATA, 201, {"project": "alpha", "kind": "sft"}),
-    ("GET", "/api/v1/datasets/{version}", DATA, 200),
-    ("GET", "/api/v1/datasets/{version}/download?format=alpaca", DATA, 200),
-    ("GET", "/api/v1/training-jobs", EVERYONE, 200),
+    ("POST", A + "/annotation/tasks/{task}/heartbeat", LABELING, 409),  # no lease held
+    ("POST", A + "/annotation/tasks/{task}/skip", LABELING, 409),
+    ("GET", A + "/datasets", DATA, 200),
+    ("POST", A + "/datasets", DATA, 201, {"kind": "sft"}),
+    ("GET", A + "/datasets/{version}", DATA, 200),
+    ("GET", A + "/datasets/{version}/download?format=alpaca", DATA, 200),
+    ("GET", A + "/training-jobs", DATA, 200),
     # Training spends the project's GPU: admins start it; consumers read jobs, metrics and models (403).
     (
         "POST",
-        "/api/v1/training-jobs",
+        A + "/training-jobs",
         DATA,
         {"admin": 201, "project_admin": 201, "consumer": 403},
         {"dataset": "{version}", "kind": "sft", "base_model": "{base}"},
     ),
-    ("GET", "/api/v1/training-jobs/{job}", DATA, 200),
-    ("GET", "/api/v1/training-jobs/{job}/metrics", DATA, 200),
-    ("GET", "/api/v1/training/compare?project=alpha&jobs={job}", DATA, 200),
-    ("GET", "/api/v1/training-jobs/{job}/artifacts/train.log", DATA, 200),
+    ("GET", A + "/training-jobs/{job}", DATA, 200),
+    ("GET", A + "/training-jobs/{job}/metrics", DATA, 200),
+    ("GET", A + "/training/compare?jobs={job}", DATA, 200),
+    ("GET", A + "/training-jobs/{job}/artifacts/train.log", DATA, 200),
     # A consumer reads; only admins act: stopping a job is theirs (403).
-    ("POST", "/api/v1/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
-    ("GET", "/api/v1/sampling-runs", EVERYONE, 200),
-    (
-        "POST",
-        "/api/v1/sampling-runs",
-        ADMIN_ONLY,
-        201,
-        {"project": "alpha", "endpoints": [{"name": "matrix"}], "sources": ["seed"]},
-    ),
-    ("GET", "/api/v1/sampling-runs/{run}", ADMIN_ONLY, 200),
-    ("GET", "/api/v1/training-jobs/{job}/scoring", DATA, 200),
+    ("POST", A + "/training-jobs/{job}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
+    ("GET", A + "/sampling-runs", ADMIN_ONLY, 200),
+    ("POST", A + "/sampling-runs", ADMIN_ONLY, 201, {"endpoints": [{"name": "matrix"}], "sources": ["seed"]}),
+    ("GET", A + "/sampling-runs/{run}", ADMIN_ONLY, 200),
+    ("GET", A + "/training-jobs/{job}/scoring", DATA, 200),
     # An SFT job cannot score (the admin learns why); scoring changes what labelers see: consumers are refused.
-    ("POST", "/api/v1/training-jobs/{job}/scoring", DATA, {"admin": 400, "project_admin": 400, "consumer": 403}),
-    ("GET", "/api/v1/annotation/judge-runs", EVERYONE, 200),
-    ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 201, {"project": "alpha", "endpoint": "matrix"}),
-    ("GET", "/api/v1/annotation/judge-runs/{judge}", ADMIN_ONLY, 200),
-    ("GET", "/api/v1/evaluations", EVERYONE, 200),
+    ("POST", A + "/training-jobs/{job}/scoring", DATA, {"admin": 400, "project_admin": 400, "consumer": 403}),
+    ("GET", A + "/annotation/judge-runs", ADMIN_ONLY, 200),
+    ("POST", A + "/annotation/judge-runs", ADMIN_ONLY, 201, {"endpoint": "matrix"}),
+    ("GET", A + "/annotation/judge-runs/{judge}", ADMIN_ONLY, 200),
+    ("GET", A + "/evaluations", DATA, 200),
     # An evaluation spends the project's LLM budget: project admins start it, consumers read it (403).
     (
         "POST",
-        "/api/v1/evaluations",
+        A + "/evaluations",
         DATA,
         {"admin": 201, "project_admin": 201, "consumer": 403},
-        {
-            "project": "alpha",
-            "model_endpoint": "matrix",
-            "judge_endpoint": "matrix",
-            "prompts": [{"question": "q", "reference": "r"}],
-        },
+        {"model_endpoint": "matrix", "judge_endpoint": "matrix", "prompts": PROMPTS},
     ),
-    ("GET", "/api/v1/evaluations/{evaluation}", DATA, 200),
-    ("GET", "/api/v1/difficulty-runs", EVERYONE, 200),
+    ("GET", A + "/evaluations/{evaluation}", DATA, 200),
+    ("GET", A + "/difficulty-runs", DATA, 200),
     # The world's run holds the scorer (one run at a time); starting is for project admins, not consumers.
     (
         "POST",
-        "/api/v1/difficulty-runs",
+        A + "/difficulty-runs",
         DATA,
         {"admin": 409, "project_admin": 409, "consumer": 403},
-        {"project": "alpha", "base_model": "{base}"},
+        {"base_model": "{base}"},
     ),
-    ("GET", "/api/v1/difficulty-runs/{difficulty}", DATA, 200),
-    ("GET", "/api/v1/difficulty?project=alpha", DATA, 200),
-    (
-        "POST",
-        "/api/v1/difficulty-runs/{difficulty}/cancel",
-        DATA,
-        {"admin": 200, "project_admin": 409, "consumer": 403},
-    ),
-    ("GET", "/api/v1/rating-runs", EVERYONE, 200),
-    (
-        "POST",
-        "/api/v1/rating-runs",
-        DATA,
-        {"admin": 409, "project_admin": 409, "consumer": 403},
-        {"project": "alpha", "endpoint": "matrix"},
-    ),
-    ("GET", "/api/v1/rating-runs/{rating}", DATA, 200),
-    ("GET", "/api/v1/diversity?project=alpha", DATA, 200),
-    ("GET", "/api/v1/projects/alpha/taxonomy", DATA, 200),
-    (
-        "PUT",
-        "/api/v1/projects/alpha/taxonomy",
-        DATA,
-        {"admin": 400, "project_admin": 400, "consumer": 403},
-        {"types": []},
-    ),
-    ("DELETE", "/api/v1/projects/alpha/taxonomy", DATA, {"admin": 200, "project_admin": 200, "consumer": 403}),
-    ("POST", "/api/v1/rating-runs/{rating}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
-    # LLM endpoints: any project's admin reads the site-wide ones, only site admins change them (issue 35)
+    ("GET", A + "/difficulty-runs/{difficulty}", DATA, 200),
+    ("GET", A + "/difficulty", DATA, 200),
+    ("POST", A + "/difficulty-runs/{difficulty}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
+    ("GET", A + "/rating-runs", DATA, 200),
+    ("POST", A + "/rating-runs", DATA, {"admin": 409, "project_admin": 409, "consumer": 403}, {"endpoint": "matrix"}),
+    ("GET", A + "/rating-runs/{rating}", DATA, 200),
+    ("GET", A + "/diversity", DATA, 200),
+    ("GET", A + "/taxonomy", DATA, 200),
+    ("PUT", A + "/taxonomy", DATA, {"admin": 400, "project_admin": 400, "consumer": 403}, {"types": []}),
+    ("DELETE", A + "/taxonomy", DATA, {"admin": 200, "project_admin": 200, "consumer": 403}),
+    ("POST", A + "/rating-runs/{rating}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
+    # LLM endpoints: any project's admin reads the site-wide ones, only site admins change them (issue 35). The
+    # site-level routes manage every endpoint the caller administers (not deprecated); a project's are under it.
     ("GET", "/api/v1/endpoints", EVERYONE, 200),
     ("GET", "/api/v1/endpoints/matrix", ENDPOINT_READERS, 200),
     ("PATCH", "/api/v1/endpoints/matrix", ENDPOINT_READERS, SITE_ADMIN_CHANGES, {"max_retries": 2}),
     ("DELETE", "/api/v1/endpoints/matrix", ENDPOINT_READERS, {**SITE_ADMIN_CHANGES, "admin": 409}),  # runs use it
-    ("GET", "/api/v1/endpoints/alpha-own", ADMIN_ONLY, 200),
-    ("PATCH", "/api/v1/endpoints/alpha-own", ADMIN_ONLY, 200, {"max_retries": 2}),
     (
         "POST",
         "/api/v1/endpoints",
@@ -250,81 +221,70 @@ API = [
         {"admin": 201, "project_admin": 400},  # the second: a taken name
         {"project": "alpha", "name": "matrix-new", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
     ),
-    ("DELETE", "/api/v1/endpoints/alpha-own", ADMIN_ONLY, {"admin": 204, "project_admin": 404}),  # gone
+    ("GET", A + "/endpoints", ADMIN_ONLY, 200),
+    ("GET", A + "/endpoints/alpha-own", ADMIN_ONLY, 200),
+    ("PATCH", A + "/endpoints/alpha-own", ADMIN_ONLY, 200, {"max_retries": 2}),
+    ("PATCH", A + "/endpoints/matrix", ADMIN_ONLY, {"admin": 200, "project_admin": 403}, {"max_retries": 2}),
+    (
+        "POST",
+        A + "/endpoints",
+        ADMIN_ONLY,
+        {"admin": 201, "project_admin": 400},  # the second: a taken name
+        {"name": "matrix-own", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+    ),
+    ("DELETE", A + "/endpoints/alpha-own", ADMIN_ONLY, {"admin": 204, "project_admin": 404}),  # gone
     # Cross-project and switched-off endpoints, job folders as base models: refused to alpha's own admins too (400,
     # the same answer as for an endpoint or a folder that does not exist).
+    ("POST", A + "/sampling-runs", ADMIN_ONLY, 400, {"endpoints": [{"name": "beta-served"}], "sources": ["seed"]}),
+    ("POST", A + "/sampling-runs", ADMIN_ONLY, 400, {"endpoints": [{"name": "off"}], "sources": ["seed"]}),
+    ("POST", A + "/annotation/judge-runs", ADMIN_ONLY, 400, {"endpoint": "beta-served"}),
+    ("POST", A + "/annotation/judge-runs", ADMIN_ONLY, 400, {"endpoint": "off"}),
+    ("POST", A + "/generation-batches", ADMIN_ONLY, 400, {"endpoint": "beta-served", "target": 3}),
+    ("POST", A + "/generation-batches", ADMIN_ONLY, 400, {"endpoint": "off", "target": 3}),
     (
         "POST",
-        "/api/v1/sampling-runs",
-        ADMIN_ONLY,
-        400,
-        {"project": "alpha", "endpoints": [{"name": "beta-served"}], "sources": ["seed"]},
-    ),
-    (
-        "POST",
-        "/api/v1/sampling-runs",
-        ADMIN_ONLY,
-        400,
-        {"project": "alpha", "endpoints": [{"name": "off"}], "sources": ["seed"]},
-    ),
-    ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "beta-served"}),
-    ("POST", "/api/v1/annotation/judge-runs", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off"}),
-    (
-        "POST",
-        "/api/v1/generation-batches",
-        ADMIN_ONLY,
-        400,
-        {"project": "alpha", "endpoint": "beta-served", "target": 3},
-    ),
-    ("POST", "/api/v1/generation-batches", ADMIN_ONLY, 400, {"project": "alpha", "endpoint": "off", "target": 3}),
-    (
-        "POST",
-        "/api/v1/evaluations",
+        A + "/evaluations",
         DATA,
         {"admin": 400, "project_admin": 400, "consumer": 403},
-        {"project": "alpha", "model_endpoint": "beta-served", "judge_endpoint": "matrix", "prompts": PROMPTS},
+        {"model_endpoint": "beta-served", "judge_endpoint": "matrix", "prompts": PROMPTS},
     ),
     (
         "POST",
-        "/api/v1/evaluations",
+        A + "/evaluations",
         DATA,
         {"admin": 400, "project_admin": 400, "consumer": 403},
-        {"project": "alpha", "model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
+        {"model_endpoint": "matrix", "judge_endpoint": "off", "prompts": PROMPTS},
     ),
     (
         "POST",
-        "/api/v1/training-jobs",
+        A + "/training-jobs",
         DATA,
         {"admin": 400, "project_admin": 400, "consumer": 403},
         {"dataset": "{version}", "kind": "sft", "base_model": "{jobpath}"},
     ),
     (  # job not finished (409); a win-rate is an evaluation: not for consumers
         "POST",
-        "/api/v1/training-jobs/{job}/win-rate",
+        A + "/training-jobs/{job}/win-rate",
         DATA,
         {"admin": 409, "project_admin": 409, "consumer": 403},
         {"judge_endpoint": "matrix"},
     ),
     # Serving a model holds a GPU: project admins start and stop it (the world's job has not succeeded: 409)
-    ("GET", "/api/v1/serving-runs", EVERYONE, 200),
-    ("GET", "/api/v1/serving-runs/{serving}", DATA, 200),
-    ("POST", "/api/v1/training-jobs/{job}/serve", DATA, {"admin": 409, "project_admin": 409, "consumer": 403}),
-    ("POST", "/api/v1/serving-runs/{serving}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
+    ("GET", A + "/serving-runs", DATA, 200),
+    ("GET", A + "/serving-runs/{serving}", DATA, 200),
+    ("POST", A + "/training-jobs/{job}/serve", DATA, {"admin": 409, "project_admin": 409, "consumer": 403}),
+    ("POST", A + "/serving-runs/{serving}/cancel", DATA, {"admin": 200, "project_admin": 409, "consumer": 403}),
     (  # the playground spends the project's LLM budget: admins (a bad parameter: 400 before any call)
         "POST",
-        "/api/v1/llm/playground",
+        A + "/llm/playground",
         DATA,
         {"admin": 400, "project_admin": 400, "consumer": 403},
-        {
-            "project": "alpha",
-            "endpoint": "matrix",
-            "messages": [{"role": "user", "content": "hi"}],
-            "params": {"top_p": 2},
-        },
+        {"endpoint": "matrix", "messages": [{"role": "user", "content": "hi"}], "params": {"top_p": 2}},
     ),
     ("POST", "/api/v1/me/token", EVERYONE, 201),  # last: it replaces the consumers' tokens
 ]
-# Lists answer everyone signed in, but only with their own projects' objects: (URL, JSON key of the project).
+# The deprecated flat lists, called without a project, span the caller's projects: they answer everyone signed in,
+# but only with their own projects' objects: (URL, JSON key of the project).
 LISTS = [
     ("/api/v1/generation-batches", "project"),
     ("/api/v1/datasets", "project"),
@@ -508,6 +468,71 @@ def test_every_api_endpoint_for_every_role(cast, world):
     assert cells == len(API) * len(ROLES)
 
 
+def _flat_twin(url: str) -> tuple[str, bool] | None:
+    """(path, whether it names the project in the query or body) of the deprecated flat route answering as the
+    project-scoped `url`; None where there is none (seeds, taxonomy… were project routes from the start; the
+    site-level endpoint routes are no twins but routes of their own)."""
+    path = url.split("?")[0]
+    match = resolve(path)
+    view = getattr(match.func, "view_class", None)
+    if not (match.url_name or "").startswith("project-") or view is None or not issubclass(view, ProjectEndpoint):
+        return None
+    kwargs = {key: value for key, value in match.kwargs.items() if key != "slug"}
+    try:
+        flat = reverse(match.url_name.removeprefix("project-"), kwargs=kwargs)
+    except NoReverseMatch:
+        return None
+    if getattr(resolve(flat).func, "view_class", None) is not view:
+        return None
+    return flat, view.flat_object is None and "task_id" not in kwargs
+
+
+def _twin_role(method, allowed, status) -> str:
+    """Who calls both forms without changing anything: a reader for reads; for writes a member refused with 403 if
+    the row has one, else an outsider (404)."""
+    if method == "GET":
+        return next(role for role in ("project_admin", "labeler", "consumer", "admin") if role in allowed)
+    refused = [role for role in allowed if isinstance(status, dict) and status.get(role) == 403]
+    return refused[0] if refused else "other_admin"
+
+
+def test_flat_routes_answer_as_their_project_scoped_twins(cast, world):
+    """Each deprecated flat route answers one caller with the status its project-scoped twin gives, and says it is
+    deprecated (Deprecation header); the scoped route does not. One call per route, not a second matrix."""
+    wrong, seen = [], set()
+    for method, template, allowed, status, *body in API:
+        url = template.format(**world)
+        twin = _flat_twin(url)
+        if twin is None or (method, twin[0]) in seen:
+            continue
+        seen.add((method, twin[0]))
+        flat, names_project = twin
+        query = url.partition("?")[2]
+        data = _fill(body[0], world) if body else None
+        flat_data = data
+        if names_project:
+            query = "&".join(part for part in (query, "project=alpha") if part)
+            if method != "GET":
+                flat_data = {**(data or {}), "project": "alpha"}
+        flat_url = f"{flat}?{query}" if query else flat
+        client = _client(cast, _twin_role(method, allowed, status), session=False)
+        scoped = (
+            client.generic(method, url, json.dumps(data), "application/json") if data else client.generic(method, url)
+        )
+        old = (
+            client.generic(method, flat_url, json.dumps(flat_data), "application/json")
+            if flat_data
+            else client.generic(method, flat_url)
+        )
+        if old.status_code != scoped.status_code or "Deprecation" not in old or "Deprecation" in scoped:
+            wrong.append(
+                f"{method} {flat_url}: {old.status_code} (Deprecation: {old.get('Deprecation')}), "
+                f"scoped {scoped.status_code}"
+            )
+    assert not wrong, "\n".join(wrong)
+    assert len(seen) > 40
+
+
 @pytest.mark.long(20)
 def test_every_page_for_every_role(cast, world):
     cells, wrong = _run(cast, world, PAGES, session=True)
@@ -536,8 +561,6 @@ def test_public_urls_answer_anonymous_callers(client, db):
 
 def test_the_matrix_covers_every_url():
     """A new URL without a row here fails this test."""
-    from django.urls import resolve
-
     covered = {
         resolve(
             row[1]
@@ -562,6 +585,8 @@ def test_the_matrix_covers_every_url():
         ).url_name
         for row in API + PAGES
     }
+    # the deprecated flat routes are called by test_flat_routes_answer_as_their_project_scoped_twins
+    covered |= {name.removeprefix("project-") for name in covered if name.startswith("project-")}
     covered |= {resolve(url).url_name for url in PUBLIC} | {"admin-login", "logout", "set_language"}
 
     def names(resolver, prefix=""):
@@ -594,16 +619,16 @@ def test_a_consumer_reads_training_jobs_but_neither_starts_nor_stops_them(
 
     admins, other = job(cast["project_admin"]), job(cast["admin"])
     consumer = _client(cast, "consumer", session=False)
-    assert consumer.get(f"/api/v1/training-jobs/{admins.pk}").status_code == 200  # reading is fine
-    assert consumer.get(f"/api/v1/training-jobs/{admins.pk}/metrics").status_code == 200
+    assert consumer.get(f"{A}/training-jobs/{admins.pk}").status_code == 200  # reading is fine
+    assert consumer.get(f"{A}/training-jobs/{admins.pk}/metrics").status_code == 200
     started = consumer.post(
-        "/api/v1/training-jobs", {"dataset": sft_version.pk, "kind": "sft", "base_model": str(tiny_base)}, format="json"
+        A + "/training-jobs", {"dataset": sft_version.pk, "kind": "sft", "base_model": str(tiny_base)}, format="json"
     )
     assert started.status_code == 403 and "admin" in started.json()["detail"]
-    assert consumer.post(f"/api/v1/training-jobs/{admins.pk}/cancel").status_code == 403
+    assert consumer.post(f"{A}/training-jobs/{admins.pk}/cancel").status_code == 403
     project_admin = _client(cast, "project_admin", session=False)
     assert not cast["project_admin"].is_staff
-    assert project_admin.post(f"/api/v1/training-jobs/{other.pk}/cancel").json() == {"status": "cancelled"}
+    assert project_admin.post(f"{A}/training-jobs/{other.pk}/cancel").json() == {"status": "cancelled"}
     admins.refresh_from_db()
     assert admins.status == "queued"
     assert project.training_jobs.count() == 2  # the consumer's request queued nothing
