@@ -269,15 +269,6 @@ def _stop_process(proc) -> None:
 # --- reads ---------------------------------------------------------------------------------------------------------
 
 
-def serving_runs_for_user(*, user):
-    """Serving runs of the projects the user reads (admins and consumers), newest first."""
-    from projects.models import DATA_ROLES
-    from projects.selectors import projects_for_user
-
-    projects = projects_for_user(user=user, roles=DATA_ROLES)
-    return ServingRun.objects.filter(project__in=projects).select_related("project", "endpoint").order_by("-pk")
-
-
 def serving_runs_of_project(*, project):
     return ServingRun.objects.filter(project=project).select_related("endpoint").order_by("-pk")
 
