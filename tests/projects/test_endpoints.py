@@ -55,7 +55,9 @@ def test_roles_by_method_on_scoped_routes(cast, project, other_project):
     assert refused.status_code == 403 and "add members" in refused.json()["detail"]
     admin = client_as(cast["project_admin"])
     assert admin.post(f"/api/v1/projects/{project.slug}/memberships", {}, format="json").status_code == 201
-    mismatch = admin.post(f"/api/v1/projects/{project.slug}/memberships", {"project": other_project.slug}, format="json")
+    mismatch = admin.post(
+        f"/api/v1/projects/{project.slug}/memberships", {"project": other_project.slug}, format="json"
+    )
     assert mismatch.status_code == 400 and "project" in mismatch.json()["detail"]
     # an object of another project is not found through this project's route
     foreign = Membership.objects.get(user=cast["other_admin"])
