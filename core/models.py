@@ -1,4 +1,4 @@
-"""The columns every background run shares, declared once (HackSoft's abstract base model): the ten run models of
+"""The columns every background run shares, declared once (HackSoft's abstract base model): the eleven run models of
 the apps inherit them, and each adds its `status` made from its kind (`status = KIND.status_field()`), whose states
 and stored names are the kind's (core.lifecycle)."""
 
