@@ -1,13 +1,13 @@
 """What labelers do: claim the next ranking task (leases, gold, task order, SKIP LOCKED with retries), renew a
 lease, submit a ranking (with the reward model's comparison), skip, and undo the last submission; and, read only,
-the claim a labeler holds. Claims are writes: callers make them on POST only (a GET shows `held_assignment`)."""
+the claim a labeler holds. Claims are writes: callers make them on POST only (a GET shows `held_assignment`).
+The rules applied (limits, order, leases, completion) are annotation/ranking_rules.py's, shared with the fast path."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
@@ -15,15 +15,14 @@ from django.http import Http404
 from django.utils import timezone
 
 from annotation import fastpath
+from annotation import ranking_rules as rules
 from annotation.consensus import locked_task, refresh_consensus
 from annotation.models import (
     Assignment,
     AssignmentStatus,
-    Flag,
     Ranking,
     RankingConfig,
     RankingTask,
-    TaskOrder,
 )
 from annotation.rankings import (
     RankingError,
@@ -37,10 +36,6 @@ logger = logging.getLogger(__name__)
 
 
 # --- Claims, leases and submissions ---------------------------------------------------------------------------
-
-
-def _lease(config: RankingConfig, now) -> timezone.datetime:
-    return now + timedelta(minutes=config.lease_minutes)
 
 
 def _live_assignment(project, labeler) -> Assignment | None:
@@ -79,9 +74,6 @@ def _candidates(project, labeler, *, gold: bool):
     )
 
 
-CLAIM_ATTEMPTS = 6
-
-
 def _open_tasks_locked_by_others(project, labeler) -> bool:
     """Whether open tasks exist that the labeler has not had (seen without locking: rows being claimed count)."""
     return _unclaimed(project, labeler, gold=False).filter(fill__lt=F("required")).exists()
@@ -99,7 +91,7 @@ def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | No
     candidates = _candidates(project, labeler, gold=False)
     task = (
         candidates.filter(lapsed | Q(fill__lt=F("required")))
-        .order_by(first_lapsed, *CLAIM_ORDER[config.task_order])
+        .order_by(first_lapsed, *rules.claim_order(config.task_order))
         .first()
     )
     if task is None or task.next_lease_expiry is None or task.next_lease_expiry > now:
@@ -111,16 +103,7 @@ def _pick(project, labeler, config: RankingConfig, now, rng) -> RankingTask | No
         _recount(task, now)
         if task.fill < task.required:
             return task
-    return candidates.filter(fill__lt=F("required")).order_by(*CLAIM_ORDER[config.task_order]).first()
-
-
-# Started tasks (highest fill) first in every order, so overlap finishes tasks instead of spreading thin; then the
-# project's order. Uncertainty first: the smallest reward-model margin first; tasks no RM has scored come last.
-CLAIM_ORDER = {
-    TaskOrder.SEQUENTIAL: ("-fill", "id"),
-    TaskOrder.RANDOM: ("-fill", "shuffle_key", "id"),
-    TaskOrder.UNCERTAINTY: ("-fill", F("rm_margin").asc(nulls_last=True), "id"),
-}
+    return candidates.filter(fill__lt=F("required")).order_by(*rules.claim_order(config.task_order)).first()
 
 
 def held_assignment(*, project, labeler, now=None) -> Assignment | None:
@@ -156,7 +139,7 @@ def claim_next_task_view(*, project, labeler, now=None, rng=random) -> fastpath.
 
 
 def _claim_with_orm(project, labeler, config, now, rng) -> Assignment | None:
-    for attempt in range(CLAIM_ATTEMPTS):
+    for attempt in range(rules.CLAIM_ATTEMPTS):
         if attempt:
             time.sleep(0.02 * attempt)  # another claim holds the open tasks' rows: let it commit first
         try:
@@ -165,17 +148,17 @@ def _claim_with_orm(project, labeler, config, now, rng) -> Assignment | None:
                 if current is not None:
                     # The lease may have passed; as long as nobody recounted the task, the slot is still theirs.
                     if Assignment.objects.filter(pk=current.pk, status=AssignmentStatus.ACTIVE).update(
-                        lease_expires_at=_lease(config, now)
+                        lease_expires_at=rules.lease_until(config, now)
                     ):
                         current.refresh_from_db()
                         current.task.project = project
                         return current
                 task = _pick(project, labeler, config, now, rng)
                 if task is None:
-                    if _open_tasks_locked_by_others(project, labeler) and attempt < CLAIM_ATTEMPTS - 1:
+                    if _open_tasks_locked_by_others(project, labeler) and attempt < rules.CLAIM_ATTEMPTS - 1:
                         continue  # SKIP LOCKED passed over tasks other claims hold right now; they may have room
                     return None
-                lease = _lease(config, now)
+                lease = rules.lease_until(config, now)
                 assignment = Assignment.objects.create(
                     task=task, labeler=labeler, claimed_at=now, lease_expires_at=lease
                 )
@@ -198,7 +181,7 @@ def renew_lease(*, task: RankingTask, labeler, now=None) -> bool:
     config = get_ranking_config(project=task.project)
     return bool(
         Assignment.objects.filter(task=task, labeler=labeler, status=AssignmentStatus.ACTIVE).update(
-            lease_expires_at=_lease(config, now)
+            lease_expires_at=rules.lease_until(config, now)
         )
     )
 
@@ -213,7 +196,7 @@ def submit_ranking_to(
     """submit_ranking for a task named by id: Http404 when it is not in a project the labeler labels in. On
     PostgreSQL a first submission on a live claim is one statement (annotation/fastpath.py)."""
     now = now or timezone.now()
-    if connection.vendor == "postgresql" and flag in Flag.values and (ranking not in (None, []) or flag):
+    if connection.vendor == "postgresql" and rules.submission_error(ranking, flag) is None:
         try:
             stored = fastpath.submit(
                 task_id=task_id,
@@ -241,11 +224,10 @@ def submit_ranking(
     """Store the labeler's ranking (or flag). Returns (ranking, created); resubmitting the same thing returns the
     stored one. A submission whose lease ran out is accepted only while the task still has room for it."""
     now = now or timezone.now()
-    if flag not in Flag.values:
-        raise AnnotationError(f"flag: unknown flag {flag!r}; use one of {[f for f in Flag.values if f]}")
+    error = rules.submission_error(ranking, flag)
+    if error:
+        raise AnnotationError(error)
     config = get_ranking_config(project=task.project)
-    if ranking in (None, []) and not flag:
-        raise AnnotationError("ranking: rank the completions, or flag the task")
     groups = []
     if ranking not in (None, []):
         try:
@@ -275,7 +257,9 @@ def submit_ranking(
         else:
             task.active_count -= 1
         task.rankings_count += 1
-        task.is_complete = not task.is_gold and task.rankings_count >= task.required
+        task.is_complete = rules.is_complete(
+            is_gold=task.is_gold, rankings_count=task.rankings_count, required=task.required
+        )
         task.save(update_fields=["active_count", "rankings_count", "fill", "is_complete"])
         Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED, finished_at=now)
         row = Ranking.objects.create(
@@ -284,12 +268,12 @@ def submit_ranking(
             assignment=assignment,
             ranking=groups,
             flag=flag,
-            comment=comment[:5000],
-            time_spent_ms=fastpath.time_spent(time_spent_ms, assignment.claimed_at, now),
+            comment=rules.stored_comment(comment),
+            time_spent_ms=rules.time_spent(time_spent_ms, assignment.claimed_at, now),
             is_gold=task.is_gold,
             **_reward_model_comparison(task, groups, config),
         )
-        if not task.is_gold:
+        if rules.has_consensus(is_gold=task.is_gold):
             refresh_consensus(task=task)
     return row, True
 
@@ -337,7 +321,7 @@ def undo_last_submission(*, project, labeler, now=None) -> Assignment:
         if not Ranking.objects.filter(pk=last.pk).exists():
             raise AnnotationError("nothing to undo", code="conflict")
         Ranking.objects.filter(pk=last.pk).delete()
-        lease = _lease(config, now)
+        lease = rules.lease_until(config, now)
         Assignment.objects.filter(pk=last.assignment_id).update(
             status=AssignmentStatus.ACTIVE, lease_expires_at=lease, finished_at=None
         )
@@ -347,6 +331,6 @@ def undo_last_submission(*, project, labeler, now=None) -> Assignment:
         if task.next_lease_expiry is None or lease < task.next_lease_expiry:
             task.next_lease_expiry = lease
         task.save(update_fields=["rankings_count", "active_count", "is_complete", "next_lease_expiry"])
-        if not task.is_gold:
+        if rules.has_consensus(is_gold=task.is_gold):
             refresh_consensus(task=task)
     return Assignment.objects.select_related("task").get(pk=last.assignment_id)

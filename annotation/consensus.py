@@ -14,6 +14,7 @@ from annotation.models import (
     RankingTask,
     RewardScore,
 )
+from annotation.ranking_rules import CONSENSUS_METHOD
 from annotation.rankings import (
     ranked_pairs,
     ranking_from_scores,
@@ -36,7 +37,7 @@ def refresh_consensus(*, task: RankingTask) -> Consensus | None:
         Consensus.objects.filter(task=task).delete()
         return None
     order = ranked_pairs(rankings, items=task.completion_ids)
-    consensus = Consensus(task=task, ranking=order, n_rankings=len(rankings), method="ranked_pairs")
+    consensus = Consensus(task=task, ranking=order, n_rankings=len(rankings), method=CONSENSUS_METHOD)
     Consensus.objects.bulk_create(  # one upsert (INSERT … ON CONFLICT (task) DO UPDATE)
         [consensus],
         update_conflicts=True,

@@ -1,10 +1,8 @@
 """Identical completions: answers equal up to whitespace are one item of a ranking task (ranking two copies of
 one text teaches nothing). The first of a group stands for it; the others point at it (`Completion.same_as`), so
-every model and endpoint that gave the answer stays visible with it."""
+every model and endpoint that gave the answer stays visible with it (read back by selectors.also_from)."""
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 from annotation.models import Completion
 from selfinstruct.text import normalize_whitespace
@@ -24,13 +22,3 @@ def merge_identical(completions: list[Completion]) -> list[int]:
             Completion.objects.filter(pk=completion.pk).update(same_as=first)
             completion.same_as_id = first.pk
     return [c.pk for c in first_of.values()]
-
-
-def also_from(completion_ids) -> dict[int, list[dict]]:
-    """{completion id: [{"model", "endpoint"}, …]}: who else gave each answer (its merged duplicates), in id order;
-    `endpoint` is "" for an imported answer."""
-    sources: dict[int, list[dict]] = defaultdict(list)
-    rows = Completion.objects.filter(same_as_id__in=list(completion_ids)).order_by("id")
-    for row in rows.values("same_as_id", "model", "endpoint__name"):
-        sources[row["same_as_id"]].append({"model": row["model"], "endpoint": row["endpoint__name"] or ""})
-    return dict(sources)

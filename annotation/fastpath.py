@@ -6,30 +6,25 @@ if the task's row is still the version read).
 They are the common case of `claims.claim_next_ranking_task` and `claims.submit_ranking` — the same rules, fewer
 round trips and no ORM compilation (about a millisecond per query, which is what the API pays on top of DRF). They
 take only the plain path and answer None for everything else (gold draws, lapsed leases, a task another claim holds,
-resubmissions, expired or skipped assignments, SQLite), which the ORM path then handles as it always has; so the
-rules live in claims.py and these statements only have to agree with its common case, which
-tests/annotation/test_fastpath.py checks (two labelers, one through each path, on the same tasks).
+resubmissions, expired or skipped assignments, SQLite), which the ORM path then handles as it always has. Every
+rule both paths apply (limits, states, order, lease, time spent, completion) comes from annotation/ranking_rules.py;
+tests/annotation/test_fastpath.py checks that the two agree (two labelers, one through each path, on the same
+tasks).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
 
 from django.db import connection
 
-from annotation.models import Assignment, AssignmentStatus, Prompt, Ranking, RankingTask, TaskOrder
+from annotation import ranking_rules as rules
+from annotation.models import Assignment, Prompt, Ranking, RankingTask
 from annotation.rankings import RankingError, normalize_ranking, pairwise_agreement, ranked_pairs
 from annotation.services import AnnotationError
 from core.sql import first_row_prepared
-
-_ORDER = {
-    TaskOrder.SEQUENTIAL: "t.fill DESC, t.id",
-    TaskOrder.RANDOM: "t.fill DESC, t.shuffle_key, t.id",
-    TaskOrder.UNCERTAINTY: "t.fill DESC, t.rm_margin ASC NULLS LAST, t.id",
-}
 
 # A claim's transaction commits without waiting for its WAL record to reach the disk (synchronous_commit off for
 # that transaction alone; PostgreSQL's WAL writer flushes it within a fraction of a second). If the database server
@@ -43,11 +38,11 @@ _LEASE_COMMIT = "set_config('synchronous_commit', 'off', true)"
 _CLAIM = """
 WITH live AS (
     SELECT a.id FROM annotation_assignment a JOIN annotation_rankingtask t ON t.id = a.task_id
-    WHERE a.labeler_id = %(user)s AND a.status = 'active' AND t.project_id = %(project)s
+    WHERE a.labeler_id = %(user)s AND a.status = '{held}' AND t.project_id = %(project)s
     ORDER BY a.claimed_at LIMIT 1
 ), renewed AS (
     UPDATE annotation_assignment a SET lease_expires_at = %(lease)s FROM live
-    WHERE a.id = live.id AND a.status = 'active'
+    WHERE a.id = live.id AND a.status = '{held}'
     RETURNING {assignment_a}
 ), lapsed AS (
     SELECT EXISTS (
@@ -63,7 +58,7 @@ WITH live AS (
     FOR UPDATE OF t SKIP LOCKED
 ), claimed AS (
     INSERT INTO annotation_assignment (task_id, labeler_id, status, claimed_at, lease_expires_at)
-    SELECT id, %(user)s, 'active', %(now)s::timestamptz, %(lease)s::timestamptz FROM pick
+    SELECT id, %(user)s, '{held}', %(now)s::timestamptz, %(lease)s::timestamptz FROM pick
     ON CONFLICT (task_id, labeler_id) DO NOTHING  -- the same labeler claiming from two tabs: the ORM path answers
     RETURNING {assignment}
 ), bumped AS (
@@ -118,7 +113,8 @@ def _instance(model, values):
 @cache
 def _claim_sql(task_order: str, own_transaction: bool) -> str:
     return _CLAIM.format(
-        order=_ORDER[task_order],
+        order=rules.claim_order_sql(task_order, "t"),
+        held=rules.HELD,
         lease_commit=_LEASE_COMMIT if own_transaction else "NULL",
         assignment=_columns(Assignment),
         assignment_a=_columns(Assignment, "a"),
@@ -130,7 +126,7 @@ def _claim_sql(task_order: str, own_transaction: bool) -> str:
 def claim(*, project, labeler, config, now) -> Claimed | None:
     """The labeler's live assignment (lease renewed) or a fresh claim on the project's next open task, or None when
     the plain path does not apply (no open task it may take, lapsed leases to recount first, a race lost)."""
-    lease = now + timedelta(minutes=config.lease_minutes)
+    lease = rules.lease_until(config, now)
     sql = _claim_sql(config.task_order, not connection.in_atomic_block)
     row = first_row_prepared(sql, {"user": labeler.pk, "project": project.pk, "now": now, "lease": lease})
     if row is None:
@@ -172,11 +168,11 @@ WHERE t.id = %(task)s AND (%(staff)s OR EXISTS (
 _STORE = """
 WITH counted AS (
     UPDATE annotation_rankingtask SET active_count = active_count - 1, rankings_count = rankings_count + 1,
-        is_complete = NOT is_gold AND rankings_count + 1 >= required
+        is_complete = {complete}
     WHERE id = %(task)s AND xmin = %(version)s::xid
     RETURNING id
 ), finished AS (
-    UPDATE annotation_assignment SET status = 'submitted', finished_at = %(now)s
+    UPDATE annotation_assignment SET status = '{submitted}', finished_at = %(now)s
     WHERE id = %(assignment)s AND EXISTS (SELECT 1 FROM counted)
 ), stored AS (
     INSERT INTO annotation_ranking (task_id, project_id, labeler_id, assignment_id, ranking, flag, comment,
@@ -187,33 +183,21 @@ WITH counted AS (
     RETURNING id
 ), agreed AS (
     INSERT INTO annotation_consensus (task_id, ranking, method, n_rankings, computed_at)
-    SELECT %(task)s, %(consensus)s::jsonb, 'ranked_pairs', %(n)s, %(now)s::timestamptz
+    SELECT %(task)s, %(consensus)s::jsonb, '{method}', %(n)s, %(now)s::timestamptz
     FROM counted WHERE %(consensus)s::jsonb IS NOT NULL
     ON CONFLICT (task_id) DO UPDATE SET ranking = EXCLUDED.ranking, n_rankings = EXCLUDED.n_rankings,
         method = EXCLUDED.method, computed_at = EXCLUDED.computed_at
 )
 SELECT id FROM stored
-"""
+""".format(
+    complete=rules.is_complete_sql(is_gold="is_gold", rankings_count="rankings_count + 1", required="required"),
+    submitted=rules.SUBMITTED,
+    method=rules.CONSENSUS_METHOD,
+)
 
 
 class NotFound(Exception):
     """The task does not exist or is in a project the user does not label in."""
-
-
-MAX_TIME_SPENT_MS = 6 * 60 * 60 * 1000
-
-
-def time_spent(time_spent_ms, claimed_at, now) -> int:
-    """What a ranking records as time spent: the client's figure when it gave a usable one, else the time since the
-    claim; at most MAX_TIME_SPENT_MS either way."""
-    if not (isinstance(time_spent_ms, int) and time_spent_ms >= 0):
-        time_spent_ms = int((now - claimed_at).total_seconds() * 1000)
-    return min(time_spent_ms, MAX_TIME_SPENT_MS)
-
-
-# A store that finds the task changed since its read (another labeler's submission or claim landed between the
-# two) reads again; after this many tries the ORM path, which locks the task, answers.
-STORE_ATTEMPTS = 3
 
 
 def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, time_spent_ms, now):
@@ -224,7 +208,9 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
     Optimistic: the task is read without a lock and the store (one statement, its own transaction) applies only if
     the task's row is still the version read — two round trips and no BEGIN/COMMIT, where locking took four."""
     who = {"task": task_id, "user": labeler.pk, "staff": labeler.is_staff, "roles": list(roles)}
-    for _ in range(STORE_ATTEMPTS):
+    # A store that finds the task changed since its read (another labeler's submission or claim landed between
+    # the two) reads again; after rules.STORE_ATTEMPTS tries the ORM path, which locks the task, answers.
+    for _ in range(rules.STORE_ATTEMPTS):
         row = first_row_prepared(_READ, who)
         if row is None:
             raise NotFound
@@ -237,17 +223,17 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
                 groups = normalize_ranking(ranking, item_ids=completion_ids, allow_ties=allow_ties)
             except RankingError as exc:
                 raise AnnotationError(f"ranking: {exc}") from None
-        if aid is None or has_ranking or status != AssignmentStatus.ACTIVE:
+        if aid is None or has_ranking or status != rules.HELD:
             return None
-        spent = time_spent(time_spent_ms, claimed_at, now)
+        spent = rules.time_spent(time_spent_ms, claimed_at, now)
         comparison = {"rm_job": None, "rm_agreement": None, "rm_shown": False}
         if groups and rm_order:
-            shown = bool(show_hint and rm_order and not is_gold)
+            shown = rules.rm_hint_shown(show_rm_hint=show_hint, rm_order=rm_order, is_gold=is_gold)
             agreement = pairwise_agreement(groups, [[cid] for cid in rm_order])
             comparison = {"rm_job": rm_job_id, "rm_agreement": agreement, "rm_shown": shown}
         rankings = _json(others) + ([groups] if groups else [])
         consensus = None
-        if not is_gold and rankings:
+        if rules.has_consensus(is_gold=is_gold) and rankings:
             consensus = json.dumps(ranked_pairs(rankings, items=completion_ids))
         values = {
             "task": task_id,
@@ -257,7 +243,7 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
             "assignment": aid,
             "ranking": json.dumps(groups),
             "flag": flag,
-            "comment": comment[:5000],
+            "comment": rules.stored_comment(comment),
             "spent": spent,
             "gold": is_gold,
             "consensus": consensus,
@@ -279,7 +265,7 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
         assignment_id=aid,
         ranking=groups,
         flag=flag,
-        comment=comment[:5000],
+        comment=rules.stored_comment(comment),
         time_spent_ms=spent,
         is_gold=is_gold,
         rm_job_id=comparison["rm_job"],

@@ -1,5 +1,8 @@
 """LLM-judge runs: the judge ranks tasks as an extra, non-human labeler (every pair in both orders), claimed
-with a run token in the one run lifecycle; its rankings never count as human ones."""
+with a run token in the one run lifecycle; its rankings never count as human ones.
+
+Its task is reached only through `send_judge_run`'s function-local import (the tasks ↔ services rule:
+annotation/tasks.py)."""
 
 from __future__ import annotations
 

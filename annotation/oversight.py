@@ -12,7 +12,6 @@ from itertools import combinations
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
-from annotation.duplicates import also_from
 from annotation.models import (
     Completion,
     Consensus,
@@ -23,6 +22,7 @@ from annotation.models import (
     SamplingRun,
 )
 from annotation.rankings import pairwise_agreement
+from annotation.selectors import also_from
 
 
 def overlap_change_preview(*, project, overlap: int) -> dict:

@@ -1,6 +1,9 @@
 """Sampling runs: K completions per prompt from one or more endpoints, in idempotent chunks on the default queue
 (a slot that has its completion is skipped), in the one run lifecycle (core.lifecycle). A prompt's identical answers
-(up to whitespace) are one item of its ranking task; a prompt whose answers are all one text gets no task."""
+(up to whitespace) are one item of its ranking task; a prompt whose answers are all one text gets no task.
+
+Its task is reached only through `send_sampling_run`'s function-local import (the tasks ↔ services rule:
+annotation/tasks.py)."""
 
 from __future__ import annotations
 

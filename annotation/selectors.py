@@ -12,7 +12,7 @@ from django.db.models import Count, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from annotation.duplicates import also_from
+from annotation import ranking_rules
 from annotation.models import (
     Assignment,
     AssignmentStatus,
@@ -92,9 +92,19 @@ def judge_runs_for_projects(*, projects) -> QuerySet[JudgeRun]:
     return JudgeRun.objects.filter(project__in=projects).select_related("project", "endpoint")
 
 
+def also_from(completion_ids) -> dict[int, list[dict]]:
+    """{completion id: [{"model", "endpoint"}, …]}: who else gave each answer (its merged duplicates,
+    annotation/duplicates.py), in id order; `endpoint` is "" for an imported answer."""
+    sources: dict[int, list[dict]] = defaultdict(list)
+    rows = Completion.objects.filter(same_as_id__in=list(completion_ids)).order_by("id")
+    for row in rows.values("same_as_id", "model", "endpoint__name"):
+        sources[row["same_as_id"]].append({"model": row["model"], "endpoint": row["endpoint__name"] or ""})
+    return dict(sources)
+
+
 def rm_hint_visible(*, task: RankingTask, config) -> bool:
     """Whether the labeler sees the RM's order: the project turned hints on, an RM scored the task, not gold."""
-    return bool(config.show_rm_hint and task.rm_order and not task.is_gold)
+    return ranking_rules.rm_hint_shown(show_rm_hint=config.show_rm_hint, rm_order=task.rm_order, is_gold=task.is_gold)
 
 
 def task_view(*, task: RankingTask, assignment: Assignment | None = None, config=None, completions=None) -> dict:

@@ -6,7 +6,7 @@ import time
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
-from core import lifecycle
+from core import lifecycle, safejson
 
 
 def key_value_arg(value: str, *, option: str, example: str) -> tuple[str, object]:
@@ -15,9 +15,11 @@ def key_value_arg(value: str, *, option: str, example: str) -> tuple[str, object
     if not sep:
         raise CommandError(f"{option} {value!r}: use key=value, e.g. {example}")
     try:
-        return key, json.loads(raw)
+        return key, safejson.loads(raw)
     except json.JSONDecodeError:
         return key, raw
+    except safejson.UnsafeJSON as exc:  # JSON, but not a value the platform stores (NaN, too deep, …)
+        raise CommandError(f"{option} {key}: {exc}") from None
 
 
 def wait_for_run(

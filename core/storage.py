@@ -148,11 +148,6 @@ def store() -> LocalStorage | ObjectStorage:
     return storages["artifacts"]
 
 
-def is_shared() -> bool:
-    """Whether files go to an object store other machines reach (else this machine's DATA_DIR)."""
-    return isinstance(store(), ObjectStorage)
-
-
 def _copy_atomically(source: Path, dest: Path) -> None:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,8 @@
 """Writes for dataset versions: create (numbered, queued), build (streamed to a canonical rows file, split by
-prompt group, hashed, with stats and lineage), and materialize a download representation once per format."""
+prompt group, hashed, with stats and lineage), and materialize a download representation once per format.
+
+Its task is reached only through `send_build`'s function-local import (the tasks ↔ services rule:
+exports/tasks.py)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from llm import egress
 from llm.concurrency import SlotTimeout, slot
 from llm.keyscope import key_scope_problem
-from llm.models import ApiStyle, ErrorKind, LLMEndpoint, key_variable_problem
+from llm.models import ApiStyle, ErrorKind, LLMEndpoint, LLMRequest, key_variable_problem
 
 if TYPE_CHECKING:
     import openai
@@ -296,6 +296,14 @@ def build_payload(
     return body
 
 
+def record_request(*, response_text: str = "", response_truncated: bool = False, **fields) -> LLMRequest:
+    """One attempt's row; its reply text is kept up to LLM_MAX_REPLY_BYTES characters (flagged when cut)."""
+    limit = settings.LLM_MAX_REPLY_BYTES
+    if len(response_text) > limit:
+        response_text, response_truncated = response_text[:limit], True
+    return LLMRequest.objects.create(response_text=response_text, response_truncated=response_truncated, **fields)
+
+
 def call_llm(
     endpoint: LLMEndpoint,
     *,
@@ -307,8 +315,6 @@ def call_llm(
     **params: Any,
 ) -> LLMReply:
     """Call the endpoint with retries; every attempt is written as an LLMRequest row. Raises LLMError."""
-    from llm.services import record_request  # services import models; keep the import graph one-way
-
     payload = build_payload(endpoint, prompt=prompt, messages=messages, **params)
     call_id = uuid.uuid4()
     lease_s = endpoint.request_timeout_s + 30

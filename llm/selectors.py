@@ -35,6 +35,12 @@ def require_usable_endpoint(endpoint: LLMEndpoint, *, project, field: str, error
     return endpoint
 
 
+def endpoints_of_project(*, project) -> QuerySet[LLMEndpoint]:
+    """The endpoints a project's admins see and manage: the site-wide ones (read-only to them) and the project's
+    own, switched-off ones too."""
+    return LLMEndpoint.objects.filter(Q(project__isnull=True) | Q(project=project))
+
+
 def endpoints_administered_by(*, user) -> QuerySet[LLMEndpoint]:
     """The endpoints `user` may see and manage through the API, switched off ones too: every one for site admins;
     for an admin of some project the site-wide ones (read-only) and their projects' own; none for anyone else."""
@@ -47,10 +53,6 @@ def endpoints_administered_by(*, user) -> QuerySet[LLMEndpoint]:
     if not administered.exists():
         return LLMEndpoint.objects.none()
     return LLMEndpoint.objects.filter(Q(project__isnull=True) | Q(project__in=administered))
-
-
-def get_check(*, check_id: int) -> EndpointCheck:
-    return EndpointCheck.objects.select_related("endpoint").get(pk=check_id)
 
 
 def project_endpoint_lists(*, project) -> tuple[QuerySet[LLMEndpoint], QuerySet[LLMEndpoint]]:

@@ -1,4 +1,9 @@
-"""Writes for LLM endpoints, request records and endpoint checks."""
+"""Writes for LLM endpoints and endpoint checks (each attempt's request record is the client's own write:
+llm.client.record_request).
+
+Like every app's services and tasks: `tasks` imports this module and calls it (a thin shell); this module reaches
+its task only inside `send_endpoint_check` (the run kind's `send`), by a function-local import, so the two modules
+import each other without either needing the other at import time. The client never imports this module."""
 
 from __future__ import annotations
 
@@ -226,14 +231,6 @@ def delete_endpoint(endpoint: LLMEndpoint) -> None:
                 "endpoint: " + _("%(name)s is still used; switch it off instead") % {"name": endpoint.name},
                 code="conflict",
             ) from None
-
-
-def record_request(*, response_text: str = "", response_truncated: bool = False, **fields) -> LLMRequest:
-    """One attempt's row; its reply text is kept up to LLM_MAX_REPLY_BYTES characters (flagged when cut)."""
-    limit = settings.LLM_MAX_REPLY_BYTES
-    if len(response_text) > limit:
-        response_text, response_truncated = response_text[:limit], True
-    return LLMRequest.objects.create(response_text=response_text, response_truncated=response_truncated, **fields)
 
 
 def request_endpoint_check(*, endpoint: LLMEndpoint, requested_by=None) -> EndpointCheck:

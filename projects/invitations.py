@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from projects.models import Invitation, Membership, Project, Role
-from projects.services import ProjectError, _keep_an_admin, add_member
+from projects.services import ProjectError, add_member, keep_an_admin
 
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_LINK_CHARS = 128
@@ -77,7 +77,7 @@ def accept_invitation(*, user, invitation_id: int | None = None, link: str | Non
     invitation = invitation_for(user=user, invitation_id=invitation_id, link=link)
     if invitation is None:
         raise ProjectError("invitation: " + _("no such invitation (it may have expired)"), code="not_found")
-    _keep_an_admin(invitation.project, user, invitation.role)  # already the sole admin there: not demoted by it
+    keep_an_admin(invitation.project, user, invitation.role)  # already the sole admin there: not demoted by it
     membership = add_member(project=invitation.project, user=user, role=invitation.role)
     invitation.delete()
     return membership

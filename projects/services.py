@@ -211,11 +211,11 @@ def add_project_member(*, project: Project, username: str, role: str, create: bo
         raise ProjectError(
             "username: " + _("an account named %(name)r exists already; untick 'create' to add it") % {"name": username}
         )
-    _keep_an_admin(project, user, role)
+    keep_an_admin(project, user, role)
     return add_member(project=project, user=user, role=role), password, token
 
 
-def _keep_an_admin(project: Project, user, new_role: str | None) -> None:
+def keep_an_admin(project: Project, user, new_role: str | None) -> None:
     """Refuse a demotion that would leave the project with no admin. Leaving or being removed is never refused
     (nobody is trapped in a project): a project without admins is run by the site admins."""
     current = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
@@ -233,7 +233,7 @@ def change_member_role(*, project: Project, user_id: int, role: str) -> Membersh
     membership = Membership.objects.select_related("user").filter(project=project, user_id=user_id).first()
     if membership is None:
         raise ProjectError("member: " + _("not a member of this project"), code="not_found")
-    _keep_an_admin(project, membership.user, role)
+    keep_an_admin(project, membership.user, role)
     membership.role = role
     membership.save(update_fields=["role"])
     return membership

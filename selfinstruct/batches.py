@@ -1,5 +1,8 @@
 """Generation batches in the one run lifecycle: start (lanes: chains of requests, each with a token and a
-heartbeat), pause, resume, cancel, and restart of stalled lanes. The steps themselves are in `engine`."""
+heartbeat), pause, resume, cancel, and restart of stalled lanes. The steps themselves are in `engine`.
+
+Its task is reached only through `enqueue_step`'s function-local import (the tasks ↔ services rule:
+selfinstruct/tasks.py)."""
 
 from __future__ import annotations
 

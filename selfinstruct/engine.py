@@ -1,7 +1,12 @@
-"""The generation engine: one step of one lane. Builds the prompt from demonstrations, reserves budget, calls
-the teacher, parses, filters and checks near-duplicates under the pool lock, records the request and what it
-accepted or rejected, and chains the lane's next step (or stops the batch with its reason). The prompt is built in
-`step_prompt`, each item judged in `acceptance`, and the lane bookkeeping both stages share is in `lane_steps`."""
+"""The generation engine: one step of one lane. `run_generation_step` is the one entry (the task calls it) and
+the one place a step is dispatched by the batch's stage: the instructions stage is here, Self-Instruct's instances
+stage in `instances`. A step of the first stage builds the prompt from demonstrations, reserves budget, calls the
+teacher, parses, filters and checks near-duplicates under the pool lock, records the request and what it accepted or
+rejected, and chains the lane's next step (or stops the batch with its reason). The prompt is built in
+`step_prompt`, each item judged in `acceptance`, and the lane bookkeeping both stages share is in `lane_steps`.
+
+Imports run one way: engine → instances → lane_steps → batches; the batches module reaches the Celery task only
+through `enqueue_step`'s function-local import (tasks → engine is the shell calling its service)."""
 
 from __future__ import annotations
 
@@ -21,13 +26,11 @@ from selfinstruct.acceptance import evolution_lineage, judge_item, wants_instanc
 from selfinstruct.batches import batch_kind, finish_batch
 from selfinstruct.evolution import elimination_reason, parse_evolved, render_equality, says_equal
 from selfinstruct.filters import NEAR_DUPLICATE_THRESHOLD, Reason, check_item
-from selfinstruct.lane_steps import (  # noqa: F401 - re-exported
-    MAX_INSTANCE_ATTEMPTS,
+from selfinstruct.instances import run_instance_step
+from selfinstruct.lane_steps import (
     advance_lane,
     claim_step,
-    count_instance_attempt,
     record_failed_step,
-    reply_fields,
     request_row,
     reserve_budget,
 )
@@ -54,11 +57,11 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
     batch = GenerationBatch.objects.select_related("endpoint", "project").get(pk=batch_id)
     if batch.status != RunStatus.RUNNING:
         return
-    if batch.stage == Stage.INSTANCES:
-        from selfinstruct.instances import _run_instance_step  # the second stage, loaded when a batch reaches it
+    _STAGE_STEPS[batch.stage](batch, lane, step)
 
-        _run_instance_step(batch, lane, step)
-        return
+
+def _run_instruction_step(batch: GenerationBatch, lane: GenerationLane, step: int) -> None:
+    batch_id, lane_number, token = batch.pk, lane.number, str(lane.token)
     if accepted_count(batch_id) >= batch.target:
         with transaction.atomic():
             _target_reached(batch, lane)
@@ -90,6 +93,10 @@ def _run_generation_step(batch_id: int, lane_number: int, token: str, step: int)
         _record_step(batch, lane_number, token, step, prompt, reply, evolved=evolved)
         return
     _record_step(batch, lane_number, token, step, prompt, reply)
+
+
+# Where a lane's step goes, by the batch's stage (`_target_reached` moves Self-Instruct batches to the second).
+_STAGE_STEPS = {Stage.INSTRUCTIONS: _run_instruction_step, Stage.INSTANCES: run_instance_step}
 
 
 def _evolved_item(batch: GenerationBatch, prompt: BuiltPrompt, reply: LLMReply):

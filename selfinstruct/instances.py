@@ -81,7 +81,9 @@ def _instance_demos(batch: GenerationBatch, classification: bool, rng: random.Ra
     return rng.sample(demos, min(2, len(demos)))
 
 
-def _run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) -> None:
+def run_instance_step(batch: GenerationBatch, lane: GenerationLane, step: int) -> None:
+    """One step of a lane in the instances stage (engine.run_generation_step dispatches here): claim an
+    instruction, classify it when not known yet, ask for its instances, and record them under the step's claim."""
     token = str(lane.token)
     instruction = _claim_instruction(batch, lane.number)
     if instruction is None:

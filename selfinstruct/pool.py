@@ -181,8 +181,3 @@ def pool_write_lock(project_id: int):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(project_id)])
         yield
-
-
-def forget_pools() -> None:
-    """Drop every cached pool (tests; or after rows were removed from a pool)."""
-    _pools.clear()

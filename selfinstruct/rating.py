@@ -4,7 +4,10 @@ the same percentile bands filter review and dataset versions by them; and tags i
 type of selfinstruct/taxonomy.py, its root verb and that verb's object, kept on the instruction (the diversity
 report's task types and verb–object chart). The run walks the instructions by id and
 records where it is (`last_id`) with each chunk: a restart goes on from there; an item whose rating failed is
-counted and left unrated (the next run rates it)."""
+counted and left unrated (the next run rates it).
+
+Its task is reached only through `send_rating_run`'s function-local import (the tasks ↔ services rule:
+selfinstruct/tasks.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ROUGE-L similarity between instructions, and the near-duplicate index interface the generation engine uses.
+"""ROUGE-L similarity between instructions, and the tokenizer the near-duplicate index (neardup.py) shares.
 
 Tokenization matches `rouge_score`'s default tokenizer for English (lower-case, runs of [a-z0-9], no stemming), so
 scores equal the reference's for English pairs. Unlike the reference — which drops every non-[a-z0-9] character
@@ -42,33 +42,3 @@ def rouge_l(a: list[str], b: list[str]) -> float:
         return 0.0
     precision, recall = lcs / len(b), lcs / len(a)
     return 2 * precision * recall / (precision + recall)
-
-
-class ExhaustiveIndex:
-    """Compares a candidate with every item: correct by construction, O(pool) per candidate. The brute-force
-    reference the exact index (selfinstruct.neardup) is tested against."""
-
-    def __init__(self) -> None:
-        self._ids: list[str] = []
-        self._tokens: list[list[str]] = []
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def add(self, item_id: str, text: str) -> None:
-        self._ids.append(item_id)
-        self._tokens.append(tokenize(text))
-
-    def scores(self, text: str) -> list[tuple[str, float]]:
-        query = tokenize(text)
-        return [(item_id, rouge_l(query, tokens)) for item_id, tokens in zip(self._ids, self._tokens, strict=True)]
-
-    def most_similar(self, text: str, k: int = 10) -> list[tuple[str, float]]:
-        """Top k by score (ties: earlier-added first); items scoring 0 are left out."""
-        scored = [(item_id, score, n) for n, (item_id, score) in enumerate(self.scores(text)) if score > 0]
-        scored.sort(key=lambda item: (-item[1], item[2]))
-        return [(item_id, score) for item_id, score, _ in scored[:k]]
-
-    def is_near_duplicate(self, text: str, threshold: float = 0.7) -> bool:
-        query = tokenize(text)
-        return any(rouge_l(query, tokens) > threshold for tokens in self._tokens)

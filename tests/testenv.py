@@ -3,7 +3,7 @@
 - DATA_DIR is a fresh temp folder, so tests never touch var/ (nor a running `make run`'s broker queue).
 - TEST_SERVICES_PASS=1 is the PostgreSQL + Redis pass: both are probed first; when missing, every test skips
   with the reason shown, or the run fails at once when REQUIRE_SERVICES=1.
-- Tests marked `services` run only in that pass; `shared_data` tests need ../shared/data (required in CI); tests
+- Tests marked `services` run only in that pass, tests marked `embedded_only` only in the embedded one; `shared_data` tests need ../shared/data (required in CI); tests
   marked `long(seconds)` are handed out first.
 """
 
@@ -130,9 +130,12 @@ def longest_first(items: list, *, processes: int) -> list:
 def pytest_collection_modifyitems(config, items):
     if SERVICES_PASS and not _missing_services:
         # Pure unit tests already ran in the embedded pass: the services pass runs only what the services affect.
+        # `embedded_only` tests cover on the embedded path what a services-pass test already covers on PostgreSQL +
+        # Redis (the whole loop: the three-machine test; the demo stack: what `make run` starts on a laptop).
         kept, dropped = [], []
         for item in items:
-            (kept if touches_services(item) else dropped).append(item)
+            wanted = touches_services(item) and not item.get_closest_marker("embedded_only")
+            (kept if wanted else dropped).append(item)
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept

@@ -148,3 +148,36 @@ def test_a_claim_commits_without_the_wal_flush_only_as_its_own_transaction(proje
     with connection.cursor() as cursor:  # the setting ended with the claim's own transaction
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+def test_both_paths_take_their_rules_from_ranking_rules(project, make_tasks, labelers, monkeypatch):
+    """A limit changed in annotation/ranking_rules.py changes what both paths store; the claim order's SQL (fast
+    path) and ORM expressions (claims.py) are made from one definition and say the same."""
+    import re
+
+    from annotation import claims, fastpath
+    from annotation import ranking_rules as rules
+    from annotation.models import RankingTask, TaskOrder
+
+    monkeypatch.setattr(rules, "COMMENT_MAX_CHARS", 7)
+    monkeypatch.setattr(rules, "MAX_TIME_SPENT_MS", 1234)
+    make_tasks(1, overlap=2)
+    fast_user, orm_user = labelers(2)
+    real_submit, fast_answers = fastpath.submit, []
+    monkeypatch.setattr(fastpath, "submit", lambda **kw: fast_answers.append(real_submit(**kw)) or fast_answers[-1])
+    stored = []
+    for user in (fast_user, orm_user):
+        task = claims.claim_next_ranking_task(project=project, labeler=user).task
+        submit = claims.submit_ranking_to if user == fast_user else claims.submit_ranking
+        where = {"task_id": task.pk} if user == fast_user else {"task": task}
+        row, created = submit(**where, labeler=user, ranking=task.completion_ids, comment="x" * 20, time_spent_ms=10**6)
+        stored.append((created, row.comment, row.time_spent_ms))
+    assert fast_answers and fast_answers[0] is not None  # the first submit took the fast path
+    assert stored == [(True, "x" * 7, 1234)] * 2
+
+    def plain(order_sql):
+        return re.sub(r"\s+", " ", order_sql.replace('"', "")).strip()
+
+    for order in TaskOrder.values:
+        orm_sql = str(RankingTask.objects.order_by(*rules.claim_order(order)).query).split(" ORDER BY ")[1]
+        assert plain(orm_sql) == plain(rules.claim_order_sql(order, "annotation_rankingtask"))

@@ -250,7 +250,7 @@ def test_a_dataset_build_whose_worker_died_is_rebuilt_under_a_new_token(project,
 
 
 def test_a_generation_batch_whose_lanes_went_silent_gets_them_restarted(project, endpoint, monkeypatch):
-    from llm.teacher import default_seed_files
+    from demo.teacher import default_seed_files
     from selfinstruct.batches import start_batch
     from selfinstruct.models import GenerationLane
     from selfinstruct.services import import_seed_file
@@ -316,7 +316,7 @@ def test_work_that_raises_ends_the_run_failed_with_the_message(which, project, e
         run = request_endpoint_check(endpoint=endpoint)
         run_endpoint_check(check_id=run.pk)
     else:
-        from llm.teacher import default_seed_files
+        from demo.teacher import default_seed_files
         from selfinstruct.batches import start_batch
         from selfinstruct.engine import run_generation_step
         from selfinstruct.services import import_seed_file

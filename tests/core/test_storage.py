@@ -14,7 +14,7 @@ from core import storage
 from core.env import env_storage
 from tests.exports.test_build_worker import ranked  # noqa: F401 - fixture
 from tests.helpers.processes import REPO
-from tests.helpers.s3 import s3_server  # noqa: F401 - fixture
+from tests.helpers.s3 import is_shared, s3_server  # noqa: F401 - fixture
 
 
 def test_storage_url_is_read_strictly(monkeypatch, tmp_path):
@@ -65,7 +65,7 @@ def on_s3(s3_server, settings):  # noqa: F811
 
 @pytest.mark.services
 def test_objects_publish_whole_and_read_by_range(on_s3, tmp_path):
-    assert storage.is_shared() and storage.local_path("a/b") is None
+    assert is_shared() and storage.local_path("a/b") is None
     data = bytes(range(256)) * 4096 * 20  # 20 MiB: a multipart upload (16 MiB parts)
     source = tmp_path / "big.bin"
     source.write_bytes(data)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from demo.teacher import default_seed_files
 from exports.models import DatasetVersion
-from llm.teacher import default_seed_files
 from selfinstruct.services import import_seed_file
 from tests.helpers.processes import manage
 

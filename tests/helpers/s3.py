@@ -23,6 +23,13 @@ BUCKET = "idp-test"
 KEY = "S3RVER"  # s3rver's own access key and secret
 
 
+def is_shared() -> bool:
+    """Whether files go to an object store other machines reach (else this machine's DATA_DIR)."""
+    from core import storage
+
+    return isinstance(storage.store(), storage.ObjectStorage)
+
+
 def require_s3rver() -> None:
     if S3RVER.exists():
         return

@@ -41,7 +41,8 @@ def test_add_endpoint_creates_then_updates(db, capsys):
 
 
 def test_endpoint_command_switches_off_on_and_deletes_only_what_nothing_uses(db, capsys):
-    from llm.services import create_endpoint, record_request
+    from llm.client import record_request
+    from llm.services import create_endpoint
 
     used = create_endpoint(name="used", base_url="http://h/v1", model="m")
     record_request(endpoint=used, purpose="generation", ok=True)

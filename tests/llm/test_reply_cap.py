@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from llm.client import LLMError, call_llm
+from llm.client import LLMError, call_llm, record_request
 from llm.models import LLMRequest
-from llm.services import create_endpoint, record_request
+from llm.services import create_endpoint
 from tests.llm.servers import Recorder, huge_reply, json_reply
 
 CAP = 64 * 1024

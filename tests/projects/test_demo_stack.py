@@ -42,6 +42,7 @@ def test_load_demo_is_idempotent_and_prints_working_logins(settings):
 
 
 @pytest.mark.long(90)
+@pytest.mark.embedded_only  # `make run` on a bare laptop; the production start: tests/system/test_production_start.py
 def test_runstack_serves_everything_and_stops_cleanly_on_ctrl_c():
     port, teacher_port = free_port(), free_port()
     manage("load_demo", "--teacher-port", str(teacher_port), check=True)

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
 from selfinstruct.neardup import NearDuplicateIndex
-from selfinstruct.similarity import ExhaustiveIndex
+from tests.helpers.pool import ExhaustiveIndex
 
 WORDS = [
     "the",

@@ -8,8 +8,9 @@ from rouge_score import rouge_scorer
 from selfinstruct.filters import Reason, check_item
 from selfinstruct.parsing import ParsedItem, parse_instruction_list, parse_triples
 from selfinstruct.prompts import Demo, choose_human_demos, render
-from selfinstruct.similarity import ExhaustiveIndex, rouge_l, tokenize
+from selfinstruct.similarity import rouge_l, tokenize
 from selfinstruct.templates_builtin import BUILTINS
+from tests.helpers.pool import ExhaustiveIndex
 
 # --- parsing ---
 

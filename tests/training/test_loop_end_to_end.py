@@ -11,10 +11,10 @@ from annotation.claims import claim_next_ranking_task, submit_ranking
 from annotation.models import Completion, SamplingRun
 from annotation.sampling import start_sampling_run
 from core.lifecycle import RunStatus
+from demo.teacher import default_seed_files
 from exports.models import DatasetVersion, VersionStatus
 from exports.services import create_dataset_version
 from llm.services import create_endpoint
-from llm.teacher import default_seed_files
 from selfinstruct.batches import start_batch
 from selfinstruct.services import import_seed_file
 from tests.helpers.generation import wait_until_final
@@ -35,6 +35,7 @@ def poll(read, done, timeout=240):
 
 
 @pytest.mark.long(200)
+@pytest.mark.embedded_only  # on PostgreSQL + Redis (+ S3): tests/system/test_several_machines.py
 def test_seeds_to_trained_sft_and_reward_models(project, teacher, labelers, tiny_base, api_as, cast):
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 

@@ -2,7 +2,7 @@
 
 An LLM judge ranks the project's ranking tasks as an extra, non-human labeler: every pair of a task's completions
 is scored 1–10 in both orders and the scores averaged. Judge–human agreement and the position-bias rate appear on
-the ranking dashboard and in /api/v1/annotation/stats."""
+the ranking dashboard and in /api/v1/projects/SLUG/annotation/stats."""
 
 from django.core.management.base import BaseCommand, CommandError
 

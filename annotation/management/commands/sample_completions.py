@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.models import MAX_K, MIN_K, SamplingRun
 from annotation.sampling import start_sampling_run
 from annotation.services import AnnotationError
+from core import safejson
 from core.cli import wait_for_run
 from core.lifecycle import RunStatus
 from llm.selectors import get_endpoint
@@ -22,9 +23,11 @@ def _endpoint_arg(value: str):
     if endpoint is None:
         raise CommandError(f"--endpoint: no endpoint named {name!r}")
     try:
-        params = json.loads(raw) if raw else {}
+        params = safejson.loads(raw) if raw else {}
     except json.JSONDecodeError as exc:
         raise CommandError(f"--endpoint {name}: parameters are not valid JSON: {exc.msg}") from None
+    except safejson.UnsafeJSON as exc:
+        raise CommandError(f"--endpoint {name}: parameters: {exc}") from None
     if not isinstance(params, dict):
         raise CommandError(f"--endpoint {name}: parameters must be a JSON object")
     return endpoint, params
