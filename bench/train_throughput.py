@@ -113,7 +113,7 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     from transformers import LlamaConfig, Qwen2Config, TrainerCallback
 
     from training.trainer.hyperparameters import resolve
-    from training.trainer.runner import _trainer_args
+    from training.trainer.runner import build_trainer_args
 
     shape = TINY if args.tiny else QWEN2_05B
     config_class = LlamaConfig if args.tiny else Qwen2Config
@@ -134,7 +134,7 @@ def run(kind: str, packing: bool, args, tokenizer, device: dict) -> dict:
     )
     spec = {"seed": 0}
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
-    common = _trainer_args(spec, hp, device, folder, has_eval=False)
+    common = build_trainer_args(spec, hp, device, folder, has_eval=False)
     common["activation_checkpointing"] = False
     tokens_per_step: list[int] = []
     times: list[float] = []
@@ -278,9 +278,9 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from training.trainer.runner import _device_settings
+    from training.trainer.runner import device_settings
 
-    device = _device_settings({"bf16": "auto", "gradient_checkpointing": False})
+    device = device_settings({"bf16": "auto", "gradient_checkpointing": False})
     name = torch.cuda.get_device_name(0) if device["cuda"] else "cpu"
     args.peak = (
         (args.peak_tflops * 1e12) if args.peak_tflops else next((v for k, v in PEAK_BF16.items() if k in name), None)

@@ -24,17 +24,13 @@ from django.utils import timezone
 
 from core import storage
 from training.models import TrainingJob
-from training.paths import job_dir
+from training.paths import job_dir, job_prefix
 
 logger = logging.getLogger(__name__)
 
 TOP_FILES = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
 FOLDERS = ("model", "adapter", "tensorboard")
 _COMPLETE = ".complete"
-
-
-def job_prefix(job: TrainingJob) -> str:
-    return f"training/{job.pk}"
 
 
 def _files_to_upload(folder: Path) -> list[str]:

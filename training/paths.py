@@ -26,6 +26,11 @@ def jobs_root() -> Path:
     return Path(settings.DATA_DIR).resolve() / "training"
 
 
+def job_prefix(job) -> str:
+    """The job's folder in shared storage (core.storage keys)."""
+    return f"training/{job.pk}"
+
+
 def job_dir(job) -> Path:
     return jobs_root() / str(job.pk)
 

@@ -10,9 +10,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from core import storage
-from training.artifacts import job_prefix
 from training.models import DifficultyRun, EvaluationRun, ServingRun, TrainingJob, TrainingMetric
-from training.paths import base_model_label, job_dir, redact_paths
+from training.paths import base_model_label, job_dir, job_prefix, redact_paths
 
 ARTIFACT_TOP = ("result.json", "config.json", "job.json", "training_args.json", "metrics.json", "loss.png", "train.log")
 

@@ -31,22 +31,22 @@ from training.trainer.runner_common import (
     EXIT_SUCCEEDED,
     Events,
     TrainingError,
-    _callback,
-    _device_settings,
-    _finite,
-    _load_split,
-    _lora,
-    _save,
-    _trainer_args,
-    _write_json,
     adapts,
     as_conversations,
+    build_trainer_args,
+    device_settings,
+    is_finite,
     is_main_process,
+    load_split,
+    lora_config,
     mlflow_finish,
     mlflow_start,
     model_kwargs,
+    progress_callback,
     samples,
+    save_model,
     use_chat_template,
+    write_json,
 )
 
 
@@ -61,7 +61,9 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     args = SFTConfig(
-        **_trainer_args(spec, hp, device, job_dir, test is not None), packing=hp["packing"], completion_only_loss=True
+        **build_trainer_args(spec, hp, device, job_dir, test is not None),
+        packing=hp["packing"],
+        completion_only_loss=True,
     )
     trainer = SFTTrainer(
         model=model,
@@ -70,15 +72,15 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
+        peft_config=lora_config(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {"train_rows": len(train), "test_rows": len(test) if test is not None else 0}
     if len(trainer.train_dataset) == 0:
         raise TrainingError(f"dataset: no training row fits in max_length={hp['max_length']} tokens")
     trainer.train()
-    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
     if callback.cancelled:
-        _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
+        save_model(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
         return results
     if test is not None and is_main_process():
         metrics = trainer.evaluate()
@@ -87,14 +89,14 @@ def _train_sft(spec, hp, device, job_dir, events, callback, tokenizer, train, te
                 "event": "log",
                 "step": trainer.state.global_step,
                 "epoch": trainer.state.epoch,
-                "values": {k: float(v) for k, v in metrics.items() if _finite(v)},
+                "values": {k: float(v) for k, v in metrics.items() if is_finite(v)},
             }
         )
         loss = metrics.get("eval_loss")
-        results["eval_loss"] = loss if _finite(loss) else None
-        if not _finite(loss):  # every held-out completion was cut off by max_length: nothing to score
+        results["eval_loss"] = loss if is_finite(loss) else None
+        if not is_finite(loss):  # every held-out completion was cut off by max_length: nothing to score
             results["eval_note"] = f"no eval loss: no held-out completion token fits in max_length={hp['max_length']}"
-    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
+    save_model(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if is_main_process() and hp["sample_prompts"]:
         results["samples"] = samples(trainer.model, tokenizer, test if test is not None else train, hp, "completion")
     return results
@@ -116,7 +118,7 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     args = RewardConfig(
-        **_trainer_args(spec, hp, device, job_dir, test is not None),
+        **build_trainer_args(spec, hp, device, job_dir, test is not None),
         center_rewards_coefficient=hp["center_rewards_coefficient"] or None,
     )
     trainer = RewardTrainer(
@@ -126,7 +128,7 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "SEQ_CLS") if adapts(spec) else None,
+        peft_config=lora_config(hp, "SEQ_CLS") if adapts(spec) else None,
     )
     kept_test = trainer.eval_dataset
     results = {
@@ -139,8 +141,8 @@ def _train_reward(spec, hp, device, job_dir, events, callback, tokenizer, train,
     if len(trainer.train_dataset) == 0:
         raise TrainingError(f"dataset: every training pair is longer than max_length={hp['max_length']} tokens")
     trainer.train()
-    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
-    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
+    write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    save_model(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if callback.cancelled or not is_main_process():
         return results
     if kept_test is not None and len(kept_test):
@@ -240,15 +242,15 @@ def train(spec: dict, job_dir: Path, events: Events) -> tuple[str, dict]:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     cache = job_dir / ".hf-cache"
-    train_data = _load_split(spec["train_file"], cache)
+    train_data = load_split(spec["train_file"], cache)
     if train_data is None or len(train_data) == 0:
         raise TrainingError(f"dataset: version {spec['dataset_version']} has no rows in its train split")
-    test_data = _load_split(spec.get("test_file"), cache)
+    test_data = load_split(spec.get("test_file"), cache)
     if use_chat_template(tokenizer, hp.get("chat_template", "")):
         train_data, test_data = as_conversations(train_data, spec["kind"]), as_conversations(test_data, spec["kind"])
-    device = _device_settings(hp)
-    _write_json(job_dir / "config.json", {**spec, "device": device})
-    callback = _callback(events, job_dir / "CANCEL", time.monotonic())
+    device = device_settings(hp)
+    write_json(job_dir / "config.json", {**spec, "device": device})
+    callback = progress_callback(events, job_dir / "CANCEL", time.monotonic())
     from training.trainer.runner_preference import train_dpo, train_kto, train_rloo
 
     kinds = {"sft": _train_sft, "reward": _train_reward, "dpo": train_dpo, "kto": train_kto, "rloo": train_rloo}
@@ -277,9 +279,9 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         status, results, error = "failed", {}, f"{type(exc).__name__}: {exc}"
     if is_main_process():
-        _write_json(job_dir / "metrics.json", {"logs": events.logs, "results": results})
+        write_json(job_dir / "metrics.json", {"logs": events.logs, "results": results})
         plot(events.logs, job_dir / "loss.png")
-        _write_json(job_dir / "result.json", {"status": status, "error": error, "results": results})
+        write_json(job_dir / "result.json", {"status": status, "error": error, "results": results})
         try:
             mlflow_finish(job_dir, status, results)
         except Exception as exc:  # noqa: BLE001 - the tracking server is not the job: its result stands

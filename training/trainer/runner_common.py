@@ -39,17 +39,17 @@ class Events:
             out.write(json.dumps(event) + "\n")
 
 
-def _write_json(path: Path, data) -> None:
+def write_json(path: Path, data) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     tmp.replace(path)
 
 
-def _finite(value) -> bool:
+def is_finite(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _callback(events: Events, cancel_file: Path, started: float):
+def progress_callback(events: Events, cancel_file: Path, started: float):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
@@ -73,14 +73,14 @@ def _callback(events: Events, cancel_file: Path, started: float):
                 control.should_training_stop = True
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            values = {k: float(v) for k, v in (logs or {}).items() if _finite(v)}
+            values = {k: float(v) for k, v in (logs or {}).items() if is_finite(v)}
             if values:
                 events.emit({"event": "log", "step": state.global_step, "epoch": state.epoch, "values": values})
 
     return Progress()
 
 
-def _device_settings(hp: dict) -> dict:
+def device_settings(hp: dict) -> dict:
     import torch
 
     cuda = torch.cuda.is_available()
@@ -89,7 +89,7 @@ def _device_settings(hp: dict) -> dict:
     return {"cuda": cuda, "bf16": bf16, "gradient_checkpointing": checkpointing}
 
 
-def _load_split(path: str | None, cache: Path):
+def load_split(path: str | None, cache: Path):
     from datasets import load_dataset
 
     if not path or not Path(path).exists() or Path(path).stat().st_size == 0:
@@ -97,7 +97,7 @@ def _load_split(path: str | None, cache: Path):
     return load_dataset("json", data_files=path, split="train", cache_dir=str(cache))
 
 
-def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: bool) -> dict:
+def build_trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: bool) -> dict:
     return dict(
         output_dir=str(job_dir / "checkpoints"),
         num_train_epochs=hp["epochs"],
@@ -127,7 +127,7 @@ def _trainer_args(spec: dict, hp: dict, device: dict, job_dir: Path, has_eval: b
     )
 
 
-def _lora(hp: dict, task_type: str):
+def lora_config(hp: dict, task_type: str):
     from peft import LoraConfig
 
     return LoraConfig(
@@ -171,7 +171,7 @@ def adapts(spec: dict) -> bool:
     return spec["method"] in ("lora", "qlora")
 
 
-def _save(trainer, tokenizer, job_dir: Path, method: str, base_model: str | None = None) -> None:
+def save_model(trainer, tokenizer, job_dir: Path, method: str, base_model: str | None = None) -> None:
     model = trainer.model
     if method in ("lora", "qlora"):
         model.save_pretrained(job_dir / "adapter")
@@ -225,7 +225,7 @@ def mlflow_finish(job_dir: Path, status: str, results: dict) -> None:
 
     if mlflow.active_run() is None:
         return
-    mlflow.log_metrics({f"final/{k}": float(v) for k, v in results.items() if _finite(v)})
+    mlflow.log_metrics({f"final/{k}": float(v) for k, v in results.items() if is_finite(v)})
     for name in ("result.json", "metrics.json", "loss.png"):
         if (job_dir / name).is_file():
             mlflow.log_artifact(str(job_dir / name))

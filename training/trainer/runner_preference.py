@@ -11,15 +11,15 @@ import json
 
 from training.trainer.runner_common import (
     TrainingError,
-    _finite,
-    _lora,
-    _save,
-    _trainer_args,
-    _write_json,
     adapts,
+    build_trainer_args,
+    is_finite,
     is_main_process,
+    lora_config,
     model_kwargs,
     samples,
+    save_model,
+    write_json,
 )
 
 # TRL's logged names → the job's result names
@@ -55,13 +55,13 @@ def _need(data, columns: set[str], kind: str) -> None:
 
 def _finish(trainer, spec, hp, job_dir, events, callback, tokenizer, test, names: dict, results: dict, reference):
     trainer.train()
-    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
     if not callback.cancelled and test is not None and len(test) and is_main_process():
         metrics = trainer.evaluate()
-        values = {k: float(v) for k, v in metrics.items() if _finite(v)}
+        values = {k: float(v) for k, v in metrics.items() if is_finite(v)}
         events.emit({"event": "log", "step": trainer.state.global_step, "epoch": trainer.state.epoch, "values": values})
         results.update({name: round(values[key], 4) for key, name in names.items() if key in values})
-    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
+    save_model(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if not callback.cancelled and is_main_process() and hp["sample_prompts"]:
         data = test if test is not None and len(test) else trainer.train_dataset
         results["samples"] = samples(trainer.model, tokenizer, data, hp, reference)
@@ -78,7 +78,7 @@ def train_dpo(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
         for d in (train, test)
     )
     args = DPOConfig(
-        **_trainer_args(spec, hp, device, job_dir, test is not None), beta=hp["beta"], loss_type=[hp["loss_type"]]
+        **build_trainer_args(spec, hp, device, job_dir, test is not None), beta=hp["beta"], loss_type=[hp["loss_type"]]
     )
     trainer = DPOTrainer(
         model=_policy(spec, device, tokenizer),
@@ -87,7 +87,7 @@ def train_dpo(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
+        peft_config=lora_config(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {
         "train_pairs": len(train),
@@ -105,7 +105,7 @@ def train_kto(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
     if all(labels) or not any(labels):
         raise TrainingError("dataset: KTO needs both desirable and undesirable answers in the train split")
     args = KTOConfig(
-        **_trainer_args(spec, hp, device, job_dir, test is not None),
+        **build_trainer_args(spec, hp, device, job_dir, test is not None),
         beta=hp["beta"],
         desirable_weight=hp["desirable_weight"],
         undesirable_weight=hp["undesirable_weight"],
@@ -117,7 +117,7 @@ def train_kto(spec, hp, device, job_dir, events, callback, tokenizer, train, tes
         eval_dataset=test,
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
+        peft_config=lora_config(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {
         "train_rows": len(train),
@@ -145,7 +145,7 @@ def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, te
     reward_model.config.pad_token_id = reward_tokenizer.pad_token_id
     if isinstance(train[0]["prompt"], list) and not reward_tokenizer.chat_template:
         reward_tokenizer.chat_template = tokenizer.chat_template  # the RM reads the conversation as the policy does
-    common = _trainer_args(spec, hp, device, job_dir, False)
+    common = build_trainer_args(spec, hp, device, job_dir, False)
     common.pop("max_length")  # RL bounds the sampled answers instead
     args = RLOOConfig(
         **common,
@@ -162,11 +162,11 @@ def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, te
         processing_class=tokenizer,
         reward_processing_classes=reward_tokenizer,
         callbacks=[callback],
-        peft_config=_lora(hp, "CAUSAL_LM") if adapts(spec) else None,
+        peft_config=lora_config(hp, "CAUSAL_LM") if adapts(spec) else None,
     )
     results = {"train_prompts": len(train), "test_prompts": len(test) if test is not None else 0}
     trainer.train()
-    _write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
+    write_json(job_dir / "training_args.json", json.loads(trainer.args.to_json_string()))
     logged = [e["values"] for e in events.logs if "reward" in e["values"]]
     if logged:
         results.update(
@@ -174,7 +174,7 @@ def train_rloo(spec, hp, device, job_dir, events, callback, tokenizer, train, te
             reward_last=round(logged[-1]["reward"], 4),
             kl_last=round(logged[-1].get("kl", 0.0), 4),
         )
-    _save(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
+    save_model(trainer, tokenizer, job_dir, spec["method"], spec["base_model"])
     if not callback.cancelled and is_main_process() and hp["sample_prompts"]:
         data = test if test is not None and len(test) else train
         results["samples"] = samples(trainer.model, tokenizer, data, {**hp}, "prompt")
