@@ -23,6 +23,31 @@ class TaskOrder(models.TextChoices):
     UNCERTAINTY = "uncertainty", _("Uncertainty first (smallest reward-model margin)")
 
 
+class ReviewPolicy(models.TextChoices):
+    NONE = "none", _("No review")
+    SAMPLE = "sample", _("A sampled share of tasks")
+    LOW_AGREEMENT = "low_agreement", _("Every task below an agreement threshold")
+    FLAGGED = "flagged", _("Every flagged task")
+
+
+class RationaleMode(models.TextChoices):
+    OFF = "off", _("Not asked")
+    OPTIONAL = "optional", _("Optional")
+    REQUIRED = "required", _("Required")
+
+
+class ConsensusMethod(models.TextChoices):
+    RANKED_PAIRS = "ranked_pairs", _("Ranked pairs (every labeler counts the same)")
+    WEIGHTED_BT = "weighted_bt", _("Bradley–Terry weighted by each labeler's reliability")
+
+
+class ReviewState(models.TextChoices):
+    NONE = "", _("Not for review")
+    QUEUED = "queued", _("Waiting for review")
+    ACCEPTED = "accepted", _("Accepted")
+    ADJUDICATED = "adjudicated", _("Adjudicated")
+
+
 class RankingConfig(models.Model):
     """A project's ranking settings (one row per project, created on first use with the defaults)."""
 
@@ -54,6 +79,55 @@ class RankingConfig(models.Model):
     show_rm_hint = models.BooleanField(
         default=False,
         help_text="Show labelers the reward model's order of the answers (never on gold tasks).",
+    )
+
+    # --- reward-data quality (issue 37): review, per-aspect questions, agreement guardrails, consensus method ---
+    review_policy = models.CharField(
+        max_length=16,
+        choices=ReviewPolicy.choices,
+        default=ReviewPolicy.NONE,
+        help_text="Which completed tasks a reviewer checks before their consensus counts as reviewed.",
+    )
+    review_sample_rate = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Policy 'sample': the share of completed tasks sent to review.",
+    )
+    review_agreement_below = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Policy 'low agreement': tasks whose labelers agree less than this (pairwise, 0–1) go to review.",
+    )
+    aspects = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Likert questions asked per completion with each ranking: [{key, label, label_zh, min, max}]; "
+        "empty: none (annotation/aspects.py holds the defaults and the rules).",
+    )
+    ask_strength = models.BooleanField(
+        default=False, help_text="Ask how much better each answer is than the next (much better … tie)."
+    )
+    rationale = models.CharField(
+        max_length=16,
+        choices=RationaleMode.choices,
+        default=RationaleMode.OFF,
+        help_text="Whether labelers write why they ranked as they did.",
+    )
+    consensus_method = models.CharField(
+        max_length=32,
+        choices=ConsensusMethod.choices,
+        default=ConsensusMethod.RANKED_PAIRS,
+        help_text="How a task's rankings become its consensus.",
+    )
+    min_reliability = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Pause a labeler whose agreement with the others' consensus falls below this (0: never).",
+    )
+    min_gold_accuracy = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Pause a labeler whose agreement with gold rankings falls below this (0: never).",
     )
 
     def __str__(self) -> str:
@@ -184,6 +258,11 @@ class RankingTask(models.Model):
     rm_margin = models.FloatField(
         null=True, blank=True, help_text="Smallest reward gap between two of the K completions (uncertainty)."
     )
+    # review (issue 37): the state, the agreement that decided it, and a version a reviewer's decision must match
+    # (two reviewers acting at once: the second gets a conflict, never a silent overwrite)
+    review_state = models.CharField(max_length=16, choices=ReviewState.choices, blank=True, default=ReviewState.NONE)
+    agreement = models.FloatField(null=True, blank=True, help_text="Pairwise agreement of its rankings, 0–1.")
+    review_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -273,6 +352,19 @@ class Ranking(models.Model):
         null=True, blank=True, help_text="Pairwise agreement of this ranking with the reward model's order."
     )
     rm_hint_shown = models.BooleanField(default=False, help_text="Whether the labeler was shown the RM's order.")
+    # asked with the ranking when the project says so (issue 37)
+    aspects = models.JSONField(
+        default=dict, blank=True, help_text='Per completion, its aspect scores: {"12": {"helpfulness": 3, …}}.'
+    )
+    strengths = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Per adjacent pair of the ranking, best first: much_better / better / slightly_better / tie.",
+    )
+    rationale = models.TextField(blank=True)
+    # a reviewer's decision on this ranking: a rejected ranking never counts (consensus, agreement, exports)
+    rejected = models.BooleanField(default=False)
+    reject_reason = models.TextField(blank=True, help_text="Why a reviewer rejected it (the labeler sees this).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -367,3 +459,6 @@ class JudgeRanking(models.Model):
 
     def __str__(self) -> str:
         return f"judge ranking of task {self.task_id} (run {self.run_id})"
+
+
+from annotation.review_models import LabelerStatus, Review, ReviewDecision  # noqa: E402, F401 - the app's models

@@ -25,6 +25,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Project admin")
     LABELER = "labeler", _("Labeler")
     CONSUMER = "consumer", _("API consumer")
+    REVIEWER = "reviewer", _("Reviewer")  # reviews and adjudicates the labelers' rankings (admins may too)
 
 
 # Who may read a project's data products (datasets, rankings, training jobs, metrics, models, evaluations): its admins
