@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('annotation', '0009_lifecycle_columns_from_run_model'),
-        ('projects', '0006_review_aspects_agreement'),
+        ('projects', '0006_reviewer_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

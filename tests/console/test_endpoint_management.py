@@ -8,8 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from llm.client import record_request
 from llm.models import EndpointCheck, LLMEndpoint
-from llm.services import create_endpoint, record_request
+from llm.services import create_endpoint
 
 
 def _checked(endpoint, *, ok=True, latency_ms=420, minutes_ago=3):

@@ -25,7 +25,7 @@ def test_a_dataset_version_page_shows_records_as_tables_and_lineage_as_a_summary
     assert f"{len(seed_ids):,}: " in shown and shown.count(",") == 4 and f"… and {len(seed_ids) - 5} more" in shown
     assert 'data-lineage="dropped"' in page and "identical pair: 3" in page
     assert "Include seeds: yes" in page and "include seeds =" not in page  # filters by their names
-    base = f"/api/v1/datasets/{version.pk}/download?format=alpaca"
+    base = f"/api/v1/projects/alpha/datasets/{version.pk}/download?format=alpaca"
     for query in (
         "&amp;split=train&amp;type=parquet",
         "&amp;split=test&amp;type=jsonl&amp;gzip=1",
