@@ -295,12 +295,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Curation's instruction states share the field name `status` with every run's statuses.
-    "ENUM_NAME_OVERRIDES": {"InstructionStatusEnum": ["accepted", "rejected"]},
+    "ENUM_NAME_OVERRIDES": {
+        "InstructionStatusEnum": ["accepted", "rejected"],
+        "ReviewPolicyEnum": "annotation.models.ReviewPolicy",  # the ranking settings' and the review API's
+    },
     # the deprecated flat twins of project-scoped routes are described in docs/api.md, not in the schema
     "PREPROCESSING_HOOKS": ["projects.endpoints.drop_flat_routes"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.document_common_errors",
+        "projects.endpoints.drop_project_fields",
     ],
 }
 

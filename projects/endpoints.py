@@ -46,8 +46,8 @@ class Scope:
     action: str = ""  # what the 403 says they may not do: "only project admins may <action>"
 
     def check(self, role: str | None) -> None:
-        if role not in self.see:
-            raise Http404("No such project.")
+        if role not in self.see:  # a member in another role: nothing here for them (the project itself exists)
+            raise Http404("Not found.")
         if self.act is not None and role not in self.act:
             raise PermissionDenied(f"only project admins may {self.action}")
 
@@ -95,29 +95,40 @@ class ProjectEndpoint(APIView):
         if slug is None:  # a flat list across the caller's projects
             self.projects = projects_for_user(user=request.user, roles=scope.see)
             return
-        self.project = get_project_for_user(user=request.user, slug=slug)
-        named = request.data.get("project") if not self.deprecated and hasattr(request.data, "get") else None
-        if named not in (None, "", self.project.slug):
-            raise ValidationError({"project": ["Does not match the project in the URL; leave it out."]})
+        try:
+            self.project = get_project_for_user(user=request.user, slug=slug)
+            self.role = role_in_project(user=request.user, project=self.project)
+            scope.check(self.role)
+        except Http404:
+            if self.deprecated and self.flat_object is not None:
+                # found from an id in the URL: another project's object reads like one that does not exist
+                raise Http404(self._missing()) from None
+            raise
+        if not self.deprecated:
+            for named in (request.query_params.get("project"), _body_field(request, "project")):
+                if named not in (None, "", self.project.slug):
+                    raise ValidationError({"project": ["Does not match the project in the URL; leave it out."]})
         self.projects = Project.objects.filter(pk=self.project.pk)
-        self.role = role_in_project(user=request.user, project=self.project)
-        scope.check(self.role)
 
     def _flat_project_slug(self, request, kwargs) -> str | None:
         if self.flat_object is not None:
             model, kwarg, project_path = self.flat_object
             slug = model.objects.filter(pk=kwargs[kwarg]).values_list(f"{project_path}__slug", flat=True).first()
             if slug is None:
-                raise Http404("Not found.")
+                raise Http404(self._missing())
             return slug
-        named = request.query_params.get("project") if request.method == "GET" else None
-        if named is None and request.method not in ("GET", "HEAD", "OPTIONS"):
-            named = request.data.get("project") if hasattr(request.data, "get") else None
+        named = request.query_params.get("project")
+        if not named and request.method not in ("GET", "HEAD", "OPTIONS"):
+            named = _body_field(request, "project")
         if named:
             return str(named)
         if request.method in ("GET", "HEAD") and self.flat_lists_all:
             return None
         raise ValidationError({"project": ["This field is required."]})
+
+    def _missing(self) -> str:
+        """The 404 of a flat route's object, the same whether it is missing or another project's."""
+        return f"No such {self.flat_object[0]._meta.verbose_name}."
 
     def in_project(self, queryset: QuerySet, *, project_path: str = "project") -> QuerySet:
         """`queryset` narrowed to the resolved project (or the caller's projects on a flat list)."""
@@ -148,9 +159,18 @@ class ProjectEndpoint(APIView):
         if self.project is None or match is None or not match.url_name:
             return ""
         try:
-            return reverse(SCOPED_NAME.format(match.url_name), kwargs={"slug": self.project.slug, **self.kwargs})
+            url = reverse(SCOPED_NAME.format(match.url_name), kwargs={"slug": self.project.slug, **self.kwargs})
         except NoReverseMatch:
             return ""
+        query = self.request.query_params.copy()  # the same request on the new route: its query, less `project`
+        query.pop("project", None)
+        return f"{url}?{query.urlencode()}" if query else url
+
+
+def _body_field(request, name: str):
+    data = request.data
+    value = data.get(name) if hasattr(data, "get") else None
+    return value if isinstance(value, str | int) or value is None else str(value)
 
 
 def project_routes(*routes) -> tuple[list, list]:
@@ -174,3 +194,34 @@ def drop_flat_routes(endpoints, **kwargs):
             continue
         kept.append((route, regex, method, callback))
     return kept
+
+
+def drop_project_fields(result, generator, request, public):
+    """drf-spectacular postprocessing hook: on a project-scoped route the project is the URL's, so the `project` query
+    parameter and body field (kept by the views for their deprecated flat twins) are left out of what it documents."""
+    bodies = set()
+    for route, operations in result.get("paths", {}).items():
+        if "{slug}" not in route:
+            continue
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            if "parameters" in operation:
+                operation["parameters"] = [
+                    p for p in operation["parameters"] if not (p.get("name") == "project" and p.get("in") == "query")
+                ]
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                ref = media.get("schema", {}).get("$ref", "")
+                if ref.startswith("#/components/schemas/"):
+                    bodies.add(ref.rsplit("/", 1)[-1])
+    schemas = result.get("components", {}).get("schemas", {})
+    for name in bodies:
+        schema = schemas.get(name, {})
+        if "project" in schema.get("properties", {}):
+            del schema["properties"]["project"]
+            required = [f for f in schema.get("required", []) if f != "project"]
+            if required:
+                schema["required"] = required
+            else:
+                schema.pop("required", None)
+    return result

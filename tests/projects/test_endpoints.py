@@ -75,8 +75,14 @@ def test_flat_twins_answer_the_same_with_deprecation_headers(cast, project, othe
     assert flat["Deprecation"].startswith("@") and "GMT" in flat["Sunset"]
     assert flat["Link"] == f'</api/v1/projects/{project.slug}/memberships/{own.pk}>; rel="successor-version"'
     foreign = Membership.objects.get(user=cast["other_admin"])
-    assert admin.get(f"/api/v1/memberships/{foreign.pk}").status_code == 404
-    assert admin.get("/api/v1/memberships/999999").status_code == 404
+    hidden, missing = admin.get(f"/api/v1/memberships/{foreign.pk}"), admin.get("/api/v1/memberships/999999")
+    assert hidden.status_code == missing.status_code == 404 and hidden.json() == missing.json()  # nothing leaks
+    # the successor is the same request on the new route: its query kept, less `project`
+    listed = admin.get(f"/api/v1/memberships?project={project.slug}&limit=5")
+    assert f'</api/v1/projects/{project.slug}/memberships?limit=5>; rel="successor-version"' in listed["Link"]
+    mismatch = admin.get(f"/api/v1/projects/{project.slug}/memberships?project={other_project.slug}")
+    assert mismatch.status_code == 400 and "project" in mismatch.json()["detail"]
+    assert admin.post(f"/api/v1/memberships?project={project.slug}", {}, format="json").status_code == 201
     # a flat list without a project spans the caller's projects; with one it is that project's
     site = client_as(cast["admin"])
     assert {"padmin", "padmin2"} <= set(site.get("/api/v1/memberships").json())
