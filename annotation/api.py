@@ -4,6 +4,7 @@ ranking tasks: annotation/runs_api.py)."""
 from __future__ import annotations
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import TokenAuthentication
@@ -12,12 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import claims, selectors, services
+from annotation.aspects import RATIONALE_MAX_CHARS, Strength, questions_payload
 from annotation.fastpath import Claimed
-from annotation.models import Flag, RankingTask
+from annotation.models import MAX_K, Flag, RankingTask, RationaleMode
 from annotation.ranking_rules import COMMENT_MAX_CHARS
 from annotation.services import AnnotationError
 from core.api import ErrorSerializer, service_error_response
-from projects.endpoints import DATA, ProjectEndpoint, Scope
+from projects.endpoints import DATA, DEPRECATED_SINCE, ProjectEndpoint, Scope
 from projects.models import Project, Role
 
 LABELERS = Scope(see=selectors.LABELING_ROLES)
@@ -88,6 +90,23 @@ class LabelerProgressSerializer(serializers.Serializer):
     remaining = serializers.IntegerField()
 
 
+class AspectSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    label_zh = serializers.CharField()
+    min = serializers.IntegerField()
+    max = serializers.IntegerField()
+
+
+class QuestionsSerializer(serializers.Serializer):
+    aspects = AspectSerializer(many=True, help_text="Rate every answer on each, a whole number from min to max.")
+    ask_strength = serializers.BooleanField(help_text="Give a strength for each adjacent pair of your ranking.")
+    strengths = serializers.ListField(child=serializers.CharField(), help_text="The strengths, strongest first.")
+    rationale = serializers.ChoiceField(
+        choices=RationaleMode.choices, help_text="Whether to give a rationale: off, optional or required."
+    )
+
+
 class TaskViewSerializer(serializers.Serializer):
     task = serializers.IntegerField()
     project = serializers.CharField()
@@ -104,6 +123,7 @@ class TaskViewSerializer(serializers.Serializer):
     allow_ties = serializers.BooleanField()
     guidelines = serializers.CharField(allow_blank=True)
     progress = LabelerProgressSerializer()
+    questions = QuestionsSerializer(help_text="What the project asks besides the order, answered with the ranking.")
 
 
 class RankingInputSerializer(serializers.Serializer):
@@ -117,8 +137,22 @@ class RankingInputSerializer(serializers.Serializer):
     time_spent_ms = serializers.IntegerField(
         required=False, min_value=0, max_value=7 * 24 * 3600 * 1000, allow_null=True, default=None
     )
+    aspects = serializers.JSONField(
+        required=False,
+        help_text='When the project asks aspects: every answer rated on each, {"<completion id>": {"<key>": 3, …}}.',
+    )
+    strengths = serializers.ListField(
+        child=serializers.ChoiceField(choices=Strength.choices),
+        required=False,
+        max_length=MAX_K - 1,
+        help_text="When the project asks: one per adjacent pair of the ranking, best first.",
+    )
+    rationale = serializers.CharField(
+        required=False, allow_blank=True, max_length=RATIONALE_MAX_CHARS, help_text="Why you ranked them so."
+    )
 
 
+_ANSWER_KEYS = ("aspects", "strengths", "rationale")
 _PLAIN_BODY_KEYS = frozenset({"ranking", "time_spent_ms"})
 _MAX_TIME_SPENT = RankingInputSerializer._declared_fields["time_spent_ms"].max_value
 
@@ -143,6 +177,9 @@ class RankingOutputSerializer(serializers.Serializer):
     flag = serializers.CharField(allow_blank=True)
     comment = serializers.CharField(allow_blank=True)
     time_spent_ms = serializers.IntegerField()
+    aspects = serializers.JSONField()
+    strengths = serializers.ListField(child=serializers.CharField())
+    rationale = serializers.CharField(allow_blank=True)
     created_at = serializers.DateTimeField()
 
 
@@ -172,6 +209,9 @@ def _ranking_json(row) -> dict:
         "flag": row.flag,
         "comment": row.comment,
         "time_spent_ms": row.time_spent_ms,
+        "aspects": row.aspects,
+        "strengths": row.strengths,
+        "rationale": row.rationale,
         "created_at": _WHEN.to_representation(row.created_at),
     }
 
@@ -185,6 +225,7 @@ def _task_payload(claimed, user) -> dict:
         "allow_ties": config.allow_ties,
         "guidelines": task.project.guidelines,
         "progress": claimed.progress or selectors.labeler_progress(project=task.project, labeler=user),
+        "questions": questions_payload(config),
     }
 
 
@@ -229,7 +270,7 @@ class NextTaskApi(LabelingEndpoint):
         },
         deprecated=True,
         description="Deprecated: use POST. With an API token, claims as POST does and answers with "
-        "`Deprecation: true` and a `Link` to the POST; signed in by session, claims nothing (405).",
+        "a `Deprecation` header and a `Link` to the project's POST route; signed in by session, claims nothing (405).",
     )
     def get(self, request):
         if not isinstance(request.successful_authenticator, TokenAuthentication):  # others' projects: 404 first
@@ -240,9 +281,10 @@ class NextTaskApi(LabelingEndpoint):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        if self.claimed_by_get:  # this GET's own deprecation, on either route: its successor is the POST
-            response["Deprecation"] = "true"
-            response["Link"] = f'<{request.path}>; rel="successor-version"; title="POST claims the next task"'
+        if self.claimed_by_get:  # this GET's own deprecation, on either route: its successor is the scoped POST
+            response["Deprecation"] = f"@{int(DEPRECATED_SINCE.timestamp())}"
+            successor = reverse("project-annotation-next", kwargs={"slug": self.project.slug})
+            response["Link"] = f'<{successor}>; rel="successor-version"; title="POST claims the next task"'
         return response
 
 
@@ -276,6 +318,8 @@ class SubmitRankingApi(LabelingEndpoint):
                 flag=values["flag"],
                 comment=values["comment"],
                 time_spent_ms=values["time_spent_ms"],
+                project=self.project,
+                answers={key: values[key] for key in _ANSWER_KEYS if key in values} or None,
             )
         except AnnotationError as exc:
             return service_error_response(exc)
@@ -357,6 +401,9 @@ class RankingListApi(ProjectEndpoint):
                             "flag": serializers.CharField(allow_blank=True),
                             "is_gold": serializers.BooleanField(),
                             "time_spent_ms": serializers.IntegerField(),
+                            "aspects": serializers.JSONField(),
+                            "strengths": serializers.ListField(child=serializers.CharField()),
+                            "rationale": serializers.CharField(allow_blank=True),
                             "consensus": serializers.JSONField(allow_null=True),
                             "created_at": serializers.DateTimeField(),
                         },
@@ -387,6 +434,9 @@ class RankingListApi(ProjectEndpoint):
                 "flag": r.flag,
                 "is_gold": r.is_gold,
                 "time_spent_ms": r.time_spent_ms,
+                "aspects": r.aspects,
+                "strengths": r.strengths,
+                "rationale": r.rationale,
                 "consensus": getattr(getattr(r.task, "consensus", None), "ranking", None),
                 "created_at": r.created_at,
             }

@@ -14,8 +14,9 @@ from django.db.models import Case, F, Min, Q, Value, When
 from django.http import Http404
 from django.utils import timezone
 
-from annotation import fastpath
+from annotation import fastpath, guardrails
 from annotation import ranking_rules as rules
+from annotation.aspects import AspectError, clean_answers, questions_of
 from annotation.consensus import locked_task, refresh_consensus
 from annotation.models import (
     Assignment,
@@ -127,8 +128,10 @@ def claim_next_ranking_task(*, project, labeler, now=None, rng=random) -> Assign
 def claim_next_task_view(*, project, labeler, now=None, rng=random) -> fastpath.Claimed | None:
     """claim_next_ranking_task, with what the labeler's page shows: on PostgreSQL the common case is one statement
     (annotation/fastpath.py) that also reads the completions and the labeler's progress; otherwise those are left
-    for the caller to read (None in the Claimed)."""
+    for the caller to read (None in the Claimed). A labeler a guardrail paused is refused (annotation/guardrails.py;
+    no query for a project without guardrails)."""
     config = get_ranking_config(project=project)
+    guardrails.refuse_if_paused(project=project, labeler=labeler, config=config)
     now = now or timezone.now()
     if fastpath.usable(config):
         claimed = fastpath.claim(project=project, labeler=labeler, config=config, now=now)
@@ -186,15 +189,26 @@ def renew_lease(*, task: RankingTask, labeler, now=None) -> bool:
     )
 
 
-def _same_submission(existing: Ranking, groups, flag: str) -> bool:
-    return existing.ranking == groups and existing.flag == flag
+def _same_submission(existing: Ranking, groups, flag: str, answers: dict) -> bool:
+    stored = {"aspects": existing.aspects, "strengths": existing.strengths, "rationale": existing.rationale}
+    return existing.ranking == groups and existing.flag == flag and stored == answers
 
 
 def submit_ranking_to(
-    *, task_id: int, labeler, ranking=None, flag: str = "", comment: str = "", time_spent_ms=None, now=None
+    *,
+    task_id: int,
+    labeler,
+    ranking=None,
+    flag: str = "",
+    comment: str = "",
+    time_spent_ms=None,
+    now=None,
+    project=None,
+    answers: dict | None = None,
 ) -> tuple[Ranking, bool]:
     """submit_ranking for a task named by id: Http404 when it is not in a project the labeler labels in. On
-    PostgreSQL a first submission on a live claim is one statement (annotation/fastpath.py)."""
+    PostgreSQL a first submission on a live claim is one statement (annotation/fastpath.py). `project`: the task's
+    project when the caller has it (with its settings: the guardrails' check then costs no query when it has none)."""
     now = now or timezone.now()
     if connection.vendor == "postgresql" and rules.submission_error(ranking, flag) is None:
         try:
@@ -207,22 +221,51 @@ def submit_ranking_to(
                 comment=comment,
                 time_spent_ms=time_spent_ms,
                 now=now,
+                answers=answers,
             )
         except fastpath.NotFound:
             raise Http404("No such task.") from None
         if stored is not None:
+            _judge_labeler(stored[0], labeler, project)
             return stored
     task = get_task_for_labeler(user=labeler, task_id=task_id)
     return submit_ranking(
-        task=task, labeler=labeler, ranking=ranking, flag=flag, comment=comment, time_spent_ms=time_spent_ms, now=now
+        task=task,
+        labeler=labeler,
+        ranking=ranking,
+        flag=flag,
+        comment=comment,
+        time_spent_ms=time_spent_ms,
+        now=now,
+        answers=answers,
     )
 
 
+def _judge_labeler(row: Ranking, labeler, project) -> None:
+    """The guardrails' check after a fast-path submission: with the caller's project, its settings are already read
+    (no query when it has no guardrails); without it (the deprecated flat route), one read of them."""
+    if project is not None and project.pk == row.project_id:
+        config = get_ranking_config(project=project)
+    else:
+        config = RankingConfig.objects.filter(project_id=row.project_id).first()
+    if config is not None:
+        guardrails.after_submission(project=row.project_id, labeler=labeler, config=config)
+
+
 def submit_ranking(
-    *, task: RankingTask, labeler, ranking=None, flag: str = "", comment: str = "", time_spent_ms=None, now=None
+    *,
+    task: RankingTask,
+    labeler,
+    ranking=None,
+    flag: str = "",
+    comment: str = "",
+    time_spent_ms=None,
+    now=None,
+    answers: dict | None = None,
 ) -> tuple[Ranking, bool]:
     """Store the labeler's ranking (or flag). Returns (ranking, created); resubmitting the same thing returns the
-    stored one. A submission whose lease ran out is accepted only while the task still has room for it."""
+    stored one. A submission whose lease ran out is accepted only while the task still has room for it. `answers`:
+    what the project asks besides the order ({"aspects", "strengths", "rationale"}, annotation/aspects.py)."""
     now = now or timezone.now()
     error = rules.submission_error(ranking, flag)
     if error:
@@ -234,6 +277,13 @@ def submit_ranking(
             groups = normalize_ranking(ranking, item_ids=task.completion_ids, allow_ties=config.allow_ties)
         except RankingError as exc:
             raise AnnotationError(f"ranking: {exc}") from None
+    try:
+        questions = questions_of(config)
+        answers = clean_answers(
+            questions=questions, completion_ids=task.completion_ids, groups=groups, flag=flag, answers=answers
+        )
+    except AspectError as exc:
+        raise AnnotationError(str(exc)) from None
     with transaction.atomic():
         task = locked_task(task.pk)
         assignment = Assignment.objects.filter(task=task, labeler=labeler).select_related("ranking").first()
@@ -241,7 +291,7 @@ def submit_ranking(
             raise AnnotationError("this task was never assigned to you; ask for the next task", code="not_assigned")
         existing = getattr(assignment, "ranking", None)
         if existing is not None:
-            if _same_submission(existing, groups, flag):
+            if _same_submission(existing, groups, flag, answers):
                 return existing, False
             raise AnnotationError("you already submitted this task; undo it first to change it", code="conflict")
         if assignment.status == AssignmentStatus.SKIPPED:
@@ -271,10 +321,12 @@ def submit_ranking(
             comment=rules.stored_comment(comment),
             time_spent_ms=rules.time_spent(time_spent_ms, assignment.claimed_at, now),
             is_gold=task.is_gold,
+            **answers,
             **_reward_model_comparison(task, groups, config),
         )
         if rules.has_consensus(is_gold=task.is_gold):
             refresh_consensus(task=task)
+    guardrails.after_submission(project=config.project_id, labeler=labeler, config=config)
     return row, True
 
 

@@ -7,11 +7,20 @@ import logging
 
 from django.db import transaction
 
+from annotation.agreement import (
+    PRIOR_RELIABILITY,
+    labeler_weights,
+    reliability_weight,
+    task_pairwise_agreement,
+    weighted_consensus,
+)
 from annotation.models import (
     Completion,
     Consensus,
+    ConsensusMethod,
     Ranking,
     RankingTask,
+    ReviewState,
     RewardScore,
 )
 from annotation.ranking_rules import CONSENSUS_METHOD
@@ -20,6 +29,7 @@ from annotation.rankings import (
     ranking_from_scores,
     smallest_margin,
 )
+from annotation.services import get_ranking_config
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +42,18 @@ def locked_task(task_id: int) -> RankingTask:
 
 
 def refresh_consensus(*, task: RankingTask) -> Consensus | None:
-    rankings = [r.ranking for r in Ranking.objects.filter(task=task).exclude(ranking=[]).only("ranking")]
+    if task.review_state == ReviewState.ADJUDICATED:  # a reviewer's order stands (annotation/review.py)
+        return Consensus.objects.filter(task=task).first()
+    # a ranking a reviewer rejected never counts
+    counted = Ranking.objects.filter(task=task, rejected=False).exclude(ranking=[])
+    rows = list(counted.order_by("id").values_list("labeler_id", "ranking"))
+    rankings = [ranking for _, ranking in rows]
+    _store_agreement(task, task_pairwise_agreement(rankings))
     if not rankings:
         Consensus.objects.filter(task=task).delete()
         return None
-    order = ranked_pairs(rankings, items=task.completion_ids)
-    consensus = Consensus(task=task, ranking=order, n_rankings=len(rankings), method=CONSENSUS_METHOD)
+    order, method = consensus_order(task=task, rows=rows)
+    consensus = Consensus(task=task, ranking=order, n_rankings=len(rankings), method=method)
     Consensus.objects.bulk_create(  # one upsert (INSERT … ON CONFLICT (task) DO UPDATE)
         [consensus],
         update_conflicts=True,
@@ -45,6 +61,39 @@ def refresh_consensus(*, task: RankingTask) -> Consensus | None:
         update_fields=["ranking", "n_rankings", "method", "computed_at"],
     )
     return consensus
+
+
+def consensus_order(*, task: RankingTask, rows) -> tuple[list[list[int]], str]:
+    """(order, method) of a task's counted rankings, given as (labeler id, ranking) rows, by its project's consensus
+    method: ranked pairs (every labeler the same), or a Bradley–Terry fit weighted by each labeler's reliability
+    (annotation/agreement.py; a labeler not yet measured weighs as the prior says)."""
+    rankings = [ranking for _, ranking in rows]
+    if get_ranking_config(project=task.project).consensus_method != ConsensusMethod.WEIGHTED_BT:
+        return ranked_pairs(rankings, items=task.completion_ids), CONSENSUS_METHOD
+    weights = labeler_weights(task.project)
+    unknown = reliability_weight(PRIOR_RELIABILITY)
+    chosen = [weights.get(labeler_id, unknown) for labeler_id, _ in rows]
+    return weighted_consensus(rankings, chosen, task.completion_ids), ConsensusMethod.WEIGHTED_BT.value
+
+
+def refresh_project_consensus(*, project) -> int:
+    """Every ordinary task's agreement and consensus computed again (labeler weights first, afresh): after a change
+    of consensus method, or to let the weighted consensus follow the labelers' reliability now. Returns tasks done."""
+    if get_ranking_config(project=project).consensus_method == ConsensusMethod.WEIGHTED_BT:
+        labeler_weights(project, fresh=True)
+    done = 0
+    for task_id in RankingTask.objects.filter(project=project, is_gold=False).values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            refresh_consensus(task=locked_task(task_id))
+        done += 1
+    return done
+
+
+def _store_agreement(task: RankingTask, agreement: float | None) -> None:
+    """Keep RankingTask.agreement (what the low-agreement review policy reads) in step with its rankings."""
+    if task.agreement != agreement:
+        RankingTask.objects.filter(pk=task.pk).update(agreement=agreement)
+        task.agreement = agreement
 
 
 def resolve_flags(*, ranking_ids, project=None) -> int:

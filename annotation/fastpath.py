@@ -7,9 +7,9 @@ They are the common case of `claims.claim_next_ranking_task` and `claims.submit_
 round trips and no ORM compilation (about a millisecond per query, which is what the API pays on top of DRF). They
 take only the plain path and answer None for everything else (gold draws, lapsed leases, a task another claim holds,
 resubmissions, expired or skipped assignments, SQLite), which the ORM path then handles as it always has. Every
-rule both paths apply (limits, states, order, lease, time spent, completion) comes from annotation/ranking_rules.py;
-tests/annotation/test_fastpath.py checks that the two agree (two labelers, one through each path, on the same
-tasks).
+rule both paths apply (limits, states, order, lease, time spent, completion) comes from annotation/ranking_rules.py
+(the questions asked besides the order, from annotation/aspects.py); tests/annotation/test_fastpath.py checks that
+the two agree (two labelers, one through each path, on the same tasks).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from functools import cache
 from django.db import connection
 
 from annotation import ranking_rules as rules
+from annotation.agreement import task_pairwise_agreement
+from annotation.aspects import AspectError, Questions, clean_answers
 from annotation.models import Assignment, Prompt, Ranking, RankingTask
 from annotation.rankings import RankingError, normalize_ranking, pairwise_agreement, ranked_pairs
 from annotation.services import AnnotationError
@@ -151,9 +153,11 @@ def claim(*, project, labeler, config, now) -> Claimed | None:
 _READ = """
 SELECT t.xmin::text, t.project_id, t.completion_ids, t.is_gold, t.rm_order, t.rm_job_id, coalesce(c.allow_ties, false),
     coalesce(c.show_rm_hint, false),
+    coalesce(c.aspects, '[]'::jsonb), coalesce(c.ask_strength, false), coalesce(c.rationale, 'off'),
+    c.consensus_method,
     a.id, a.status, a.claimed_at, r.id IS NOT NULL,
     (SELECT coalesce(json_agg(x.ranking ORDER BY x.id), '[]') FROM annotation_ranking x
-     WHERE x.task_id = t.id AND x.ranking <> '[]'::jsonb)
+     WHERE x.task_id = t.id AND x.ranking <> '[]'::jsonb AND NOT x.rejected)
 FROM annotation_rankingtask t
 LEFT JOIN annotation_rankingconfig c ON c.project_id = t.project_id
 LEFT JOIN annotation_assignment a ON a.task_id = t.id AND a.labeler_id = %(user)s
@@ -168,7 +172,7 @@ WHERE t.id = %(task)s AND (%(staff)s OR EXISTS (
 _STORE = """
 WITH counted AS (
     UPDATE annotation_rankingtask SET active_count = active_count - 1, rankings_count = rankings_count + 1,
-        is_complete = {complete}
+        is_complete = {complete}, agreement = %(agreement)s::double precision
     WHERE id = %(task)s AND xmin = %(version)s::xid
     RETURNING id
 ), finished AS (
@@ -176,9 +180,11 @@ WITH counted AS (
     WHERE id = %(assignment)s AND EXISTS (SELECT 1 FROM counted)
 ), stored AS (
     INSERT INTO annotation_ranking (task_id, project_id, labeler_id, assignment_id, ranking, flag, comment,
-        time_spent_ms, is_gold, flag_resolved, rm_job_id, rm_agreement, rm_hint_shown, created_at)
+        time_spent_ms, is_gold, flag_resolved, rm_job_id, rm_agreement, rm_hint_shown, created_at,
+        aspects, strengths, rationale, rejected, reject_reason)
     SELECT %(task)s, %(project)s, %(user)s, %(assignment)s, %(ranking)s::jsonb, %(flag)s, %(comment)s, %(spent)s,
-        %(gold)s, false, %(rm_job)s, %(rm_agreement)s, %(rm_shown)s, %(now)s::timestamptz
+        %(gold)s, false, %(rm_job)s, %(rm_agreement)s, %(rm_shown)s, %(now)s::timestamptz,
+        %(aspects)s::jsonb, %(strengths)s::jsonb, %(rationale)s, false, ''
     FROM counted
     RETURNING id
 ), agreed AS (
@@ -187,12 +193,14 @@ WITH counted AS (
     FROM counted WHERE %(consensus)s::jsonb IS NOT NULL
     ON CONFLICT (task_id) DO UPDATE SET ranking = EXCLUDED.ranking, n_rankings = EXCLUDED.n_rankings,
         method = EXCLUDED.method, computed_at = EXCLUDED.computed_at
+    WHERE annotation_consensus.method <> '{adjudicated}'
 )
 SELECT id FROM stored
 """.format(
     complete=rules.is_complete_sql(is_gold="is_gold", rankings_count="rankings_count + 1", required="required"),
     submitted=rules.SUBMITTED,
     method=rules.CONSENSUS_METHOD,
+    adjudicated=rules.ADJUDICATED_METHOD,
 )
 
 
@@ -200,7 +208,7 @@ class NotFound(Exception):
     """The task does not exist or is in a project the user does not label in."""
 
 
-def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, time_spent_ms, now):
+def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, time_spent_ms, now, answers=None):
     """(the stored Ranking, True) for a labeler's first submission on a task they hold a live claim on; None for
     every other case (the ORM path answers those); NotFound for a task they may not see; AnnotationError for a
     ranking that does not fit the task.
@@ -215,7 +223,10 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
         if row is None:
             raise NotFound
         version, project_id, completion_ids, is_gold, rm_order, rm_job_id, allow_ties, show_hint = row[:8]
-        aid, status, claimed_at, has_ranking, others = row[8:]
+        asked = Questions(aspects=_json(row[8]), ask_strength=row[9], rationale=row[10])
+        if row[11] not in (None, rules.CONSENSUS_METHOD):  # a weighted consensus needs labelers' weights: ORM path
+            return None
+        aid, status, claimed_at, has_ranking, others = row[12:]
         completion_ids, rm_order = _json(completion_ids), _json(rm_order)
         groups = []
         if ranking not in (None, []):
@@ -223,6 +234,12 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
                 groups = normalize_ranking(ranking, item_ids=completion_ids, allow_ties=allow_ties)
             except RankingError as exc:
                 raise AnnotationError(f"ranking: {exc}") from None
+        try:  # the project's questions besides the order (annotation/aspects.py): as the ORM path checks them
+            stored_answers = clean_answers(
+                questions=asked, completion_ids=completion_ids, groups=groups, flag=flag, answers=answers
+            )
+        except AspectError as exc:
+            raise AnnotationError(str(exc)) from None
         if aid is None or has_ranking or status != rules.HELD:
             return None
         spent = rules.time_spent(time_spent_ms, claimed_at, now)
@@ -248,7 +265,11 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
             "gold": is_gold,
             "consensus": consensus,
             "n": len(rankings),
+            "agreement": task_pairwise_agreement(rankings) if rules.has_consensus(is_gold=is_gold) else None,
             "now": now,
+            "aspects": json.dumps(stored_answers["aspects"]),
+            "strengths": json.dumps(stored_answers["strengths"]),
+            "rationale": stored_answers["rationale"],
             **comparison,
         }
         stored = first_row_prepared(_STORE, values)
@@ -272,6 +293,7 @@ def submit(*, task_id: int, labeler, roles, ranking, flag: str, comment: str, ti
         rm_agreement=comparison["rm_agreement"],
         rm_hint_shown=comparison["rm_shown"],
         created_at=now,
+        **stored_answers,
     )
     return row, True
 

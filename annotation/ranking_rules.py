@@ -36,6 +36,9 @@ SUBMITTED = AssignmentStatus.SUBMITTED
 # How a task's consensus is computed (annotation.rankings.ranked_pairs), as recorded on the Consensus row.
 CONSENSUS_METHOD = "ranked_pairs"
 
+# The method of a consensus a reviewer wrote (annotation/review.py): no later ranking replaces it, on either path.
+ADJUDICATED_METHOD = "adjudicated"
+
 
 def submission_error(ranking, flag: str) -> str | None:
     """Why a submission cannot be taken before the task is even read (an unknown flag, nothing ranked or

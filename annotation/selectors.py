@@ -67,7 +67,11 @@ def _labeling_project_sql(user, slug: str):
     n = len(project_fields)
     project = Project.from_db(connection.alias, [f.attname for f in project_fields], row[:n])
     if row[n] is not None:  # its ranking settings, as select_related would have attached them
-        config = RankingConfig.from_db(connection.alias, [f.attname for f in config_fields], row[n:])
+        values = [  # JSON columns (the aspects) come as text here: the field's own loader reads them, as the ORM's
+            f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+            for f, v in zip(config_fields, row[n:], strict=True)
+        ]
+        config = RankingConfig.from_db(connection.alias, [f.attname for f in config_fields], values)
         Project.ranking_config.related.set_cached_value(project, config)
     return project
 
@@ -426,7 +430,9 @@ def iter_ranked_tasks(
         chunk = ids[start : start + chunk_size]
         by_task: dict[int, list[Ranking]] = defaultdict(list)
         rankings = (
-            Ranking.objects.filter(task_id__in=chunk, is_gold=False).exclude(ranking=[]).select_related("labeler")
+            Ranking.objects.filter(task_id__in=chunk, is_gold=False, rejected=False)  # rejected: never exported
+            .exclude(ranking=[])
+            .select_related("labeler")
         )
         if labelers:
             rankings = rankings.filter(labeler__username__in=labelers)
@@ -474,6 +480,8 @@ def iter_ranked_tasks(
                 "labelers": sorted({r.labeler.username for r in raw}),
                 "ranking_ids": [r.pk for r in raw],
                 "agreement": agreement,
+                "raw": raw,  # the rankings themselves: their aspect scores, strengths and rationales (exports)
+                "consensus": consensus,
             }
 
 

@@ -11,8 +11,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation.aspects import AspectError, clean_aspect_definitions
 from annotation.duplicates import merge_identical
 from annotation.files import AnnotationFileError, PromptRow, iter_completion_file, iter_prompt_list
 from annotation.models import (
@@ -57,6 +59,13 @@ def get_ranking_config(*, project) -> RankingConfig:
 
 
 def update_ranking_config(*, project, **fields) -> RankingConfig:
+    """Set the given settings; a ValidationError names each field that breaks a rule (the aspects asked with each
+    ranking: annotation/aspects.py's)."""
+    if "aspects" in fields:
+        try:
+            fields["aspects"] = clean_aspect_definitions(fields["aspects"])
+        except AspectError as exc:
+            raise ValidationError({"aspects": [exc.message]}) from None
     config = get_ranking_config(project=project)
     for name, value in fields.items():
         setattr(config, name, value)

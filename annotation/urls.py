@@ -3,7 +3,7 @@ projects/endpoints.py) and labeler pages (mounted under /label/) for config.urls
 
 from django.urls import path
 
-from annotation import api, runs_api, views
+from annotation import agreement_api, api, guardrails_api, review_api, review_views, runs_api, settings_api, views
 from projects.endpoints import project_routes
 
 scoped, flat = project_routes(
@@ -19,7 +19,14 @@ scoped, flat = project_routes(
     ("sampling-runs", runs_api.SamplingListCreateApi.as_view(), "sampling-list"),
     ("sampling-runs/<int:run_id>", runs_api.SamplingDetailApi.as_view(), "sampling-detail"),
 )
-api_urlpatterns = [*scoped, *flat]
+api_urlpatterns = [
+    *scoped,
+    *flat,
+    *review_api.api_urlpatterns,
+    *agreement_api.api_urlpatterns,
+    *guardrails_api.api_urlpatterns,
+    *settings_api.api_urlpatterns,
+]
 
 label_urlpatterns = [
     path("", views.label_home, name="label-home"),
@@ -28,4 +35,7 @@ label_urlpatterns = [
     path("<slug:slug>/tasks/<int:task_id>/skip", views.label_skip, name="label-skip"),
     path("<slug:slug>/undo", views.label_undo, name="label-undo"),
     path("<slug:slug>/dashboard/", views.dashboard, name="label-dashboard"),
+    path("<slug:slug>/review/", review_views.review_next, name="label-review"),
+    path("<slug:slug>/review/tasks/<int:task_id>/", review_views.review_task, name="label-review-task"),
+    path("<slug:slug>/review/tasks/<int:task_id>/decide", review_views.review_decide, name="label-review-decide"),
 ]

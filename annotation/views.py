@@ -8,11 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation import claims, consensus, oversight, selectors, services
+from annotation import claims, consensus, oversight, review_selectors, selectors, services
+from annotation.aspects import page_questions
 from annotation.models import Flag
+from annotation.quality_selectors import quality_overview
 from annotation.render import render_markdown
 from annotation.services import AnnotationError
 from core import safejson
@@ -64,6 +67,7 @@ def label_next(request, slug: str):
         "undo_seconds": config.undo_seconds,
         "just_submitted": request.session.pop(f"submitted:{project.pk}", None),
         "is_admin": role_in_project(user=request.user, project=project) == Role.ADMIN,
+        "rejections": review_selectors.rejections_for_labeler(project=project, labeler=request.user),
     }
     all_done = request.session.pop(_all_done_key(project), False)
     if assignment is None:
@@ -71,10 +75,12 @@ def label_next(request, slug: str):
             return render(request, "annotation/done.html", context)
         return render(request, "annotation/start.html", context)
     context["view"] = selectors.task_view(task=assignment.task, assignment=assignment, config=config)
+    context["questions"] = page_questions(config, get_language())
     return render(request, "annotation/rank.html", context)
 
 
 MAX_RANKING_CHARS = 4000  # K ≤ 9 ids: a real ranking is a few dozen characters
+MAX_ANSWER_CHARS = 20000  # 9 answers × 10 aspects, or 8 strengths: a few thousand characters at most
 MAX_RESOLVE_IDS = 1000
 
 
@@ -85,6 +91,24 @@ def _is_id(value: str) -> bool:
 
 def _int_or_none(value):
     return int(value) if isinstance(value, str) and _is_id(value) else None
+
+
+def _posted_json(raw: str):
+    """A JSON form field (the page's aspects and strengths): None when empty; text that does not parse is passed on
+    as text, for the submission's rules to refuse naming the field."""
+    raw = raw[:MAX_ANSWER_CHARS]
+    try:
+        return safejson.loads(raw) if raw else None
+    except ValueError:
+        return raw
+
+
+def _posted_answers(post) -> dict:
+    return {
+        "aspects": _posted_json(post.get("aspects", "")),
+        "strengths": _posted_json(post.get("strengths", "")),
+        "rationale": post.get("rationale", ""),
+    }
 
 
 @login_required
@@ -109,6 +133,7 @@ def label_submit(request, slug: str, task_id: int):
             flag=flag,
             comment=request.POST.get("comment", ""),
             time_spent_ms=_int_or_none(request.POST.get("time_spent_ms")),
+            answers=_posted_answers(request.POST),
         )
     except AnnotationError as exc:
         messages.error(request, str(exc))
@@ -165,4 +190,5 @@ def dashboard(request, slug: str):
     }
     if request.htmx:
         return render(request, "annotation/dashboard_stats.html", context)
+    context["quality"] = quality_overview(project=project)  # polled on its own, less often (console quality_live)
     return render(request, "annotation/dashboard.html", context)

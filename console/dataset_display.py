@@ -10,9 +10,12 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from annotation.models import ConsensusMethod
 from core.templatetags.numbers import format_number
 from core.templatetags.words import yes_no_text
+from exports.files import has_tasks
 from exports.formats import SHAPES, SPLITS
+from exports.task_shapes import TASK_SHAPES
 from selfinstruct.difficulty_selectors import difficulty_metric_label, scorer_label
 
 LONG_TEXT_CHARS = 300  # a text longer than this (or of many lines) is collapsed behind its first words
@@ -61,6 +64,12 @@ LINEAGE_LABELS = {
     "from_consensus": _("From consensus"),
     "mean_agreement": _("Mean agreement"),
     "dropped": _("Left out"),
+    "consensus_method": _("Consensus method"),
+    "consensus_methods": _("Consensus rows by method"),
+    "margin_from": _("Margins from"),
+    "disagreements": _("Disagreements"),
+    "ranking_alpha": _("Krippendorff's α of the rankings"),
+    "aspects": _("Aspects (Krippendorff's α)"),
 }
 
 FILTER_LABELS = {  # what a version was built from (console.forms.NewVersionForm.filters and the API's filters)
@@ -77,6 +86,7 @@ FILTER_LABELS = {  # what a version was built from (console.forms.NewVersionForm
     "accepted_only": _("Accepted only"),
     "labelers": _("Labelers"),
     "categories": _("Categories"),
+    "disagreement_below": _("Disagreement below"),
 }
 
 # The keys inside nested objects (a row's source, a filter's settings, a lineage entry), in words.
@@ -111,6 +121,16 @@ NESTED_LABELS = {
     "min_depth": _("minimum depth"),
     "max_depth": _("maximum depth"),
     "identical_pair": _("identical pair"),
+    "tie_strength": _("pair called a tie"),
+    "strength": _("preference strength"),
+    "rank_distance": _("rank distance"),
+    "below": _("agreement below"),
+    "tasks": _("tasks"),
+    "alpha": _("α"),
+    "ratings": _("ratings"),
+    "ranked_pairs": _("ranked pairs"),
+    "weighted_bt": _("reliability-weighted Bradley–Terry"),
+    "adjudicated": _("adjudicated"),
 }
 # A nested object's name: the first of these keys it has leads its words, the others follow in brackets.
 NAME_KEYS = ("name", "model", "title")
@@ -120,6 +140,7 @@ VALUE_WORDS = {
     "metric": difficulty_metric_label,
     "scorer": scorer_label,
     "type": lambda code: SOURCE_TYPES.get(code, code),
+    "consensus_method": lambda code: dict(ConsensusMethod.choices).get(code, code),
 }
 
 SPLIT_LABELS = {"train": _("train"), "test": _("test"), "all": _("all (train + test)")}
@@ -255,5 +276,6 @@ def download_table(version) -> dict:
                 ],
             )
             for shape in SHAPES[version.kind]
+            if shape not in TASK_SHAPES or has_tasks(version)  # versions built before these shapes lack them
         ],
     }

@@ -5,6 +5,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from annotation.aspects import AspectError, aspect_lines, helpsteer2_aspects, parse_aspect_lines
+from annotation.models import RationaleMode, ReviewPolicy
 from console.training_fields import PREFERENCE_KINDS, chosen_hyperparameters, hp_field, method_choices
 from core.templatetags.numbers import format_number
 from llm.health import endpoint_choices, with_health
@@ -228,7 +230,12 @@ class NewJobForm(forms.Form):
         return chosen_hyperparameters(self)
 
 
-ROLE_CHOICES = [("labeler", _("Labeler")), ("consumer", _("API consumer")), ("admin", _("Project admin"))]
+ROLE_CHOICES = [
+    ("labeler", _("Labeler")),
+    ("reviewer", _("Reviewer")),
+    ("consumer", _("API consumer")),
+    ("admin", _("Project admin")),
+]
 
 
 class AddMemberForm(forms.Form):
@@ -274,6 +281,21 @@ class EndpointForm(forms.Form):
     is_active = forms.BooleanField(required=False, initial=True, label=_("Switched on"))
 
 
+class AspectLinesField(forms.CharField):
+    """A project's aspects as text, one a line (`key | English label | 中文标签 | min-max`); stored as a list."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "placeholder": aspect_lines(helpsteer2_aspects()[:2])})
+
+    def prepare_value(self, value):
+        return aspect_lines(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        try:
+            return parse_aspect_lines(super().to_python(value))
+        except AspectError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 class RankingSettingsForm(forms.Form):
     completions_per_prompt = forms.IntegerField(min_value=2, max_value=9, label=_("Completions per prompt (K)"))
     overlap = forms.IntegerField(min_value=1, max_value=20, label=_("Overlap: rankings per task"))
@@ -290,11 +312,48 @@ class RankingSettingsForm(forms.Form):
         label=_("Task order"),
     )
     show_rm_hint = forms.BooleanField(required=False, label=_("Show labelers the reward model's order"))
+    aspects = AspectLinesField(
+        required=False,
+        max_length=5000,
+        label=_("Aspects rated per answer"),
+        help_text=_(
+            "One a line: key | English label | Chinese label | min-max "
+            "(e.g. helpfulness | Helpfulness | 有用性 | 0-4); keys are lowercase letters and _, scales within 0–10, "
+            "at most 10 aspects. Empty: none asked."
+        ),
+    )
+    use_helpsteer2 = forms.BooleanField(
+        required=False,
+        label=_("Use HelpSteer2's five aspects instead"),
+        help_text=_("Helpfulness, correctness, coherence, complexity and verbosity, each 0–4."),
+    )
+    ask_strength = forms.BooleanField(
+        required=False, label=_("Ask how much better each answer is than the next (much better … about the same)")
+    )
+    rationale = forms.ChoiceField(choices=RationaleMode.choices, label=_("Ask labelers why they ranked so"))
+    # the review stage (annotation/review.py; the review page is /label/<slug>/review/)
+    review_policy = forms.ChoiceField(choices=ReviewPolicy.choices, label=_("Tasks a reviewer checks"))
+    review_sample_rate = forms.FloatField(
+        min_value=0, max_value=1, label=_("Review: share of tasks sampled"), help_text=_("For the sampled policy.")
+    )
+    review_agreement_below = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        label=_("Review: agreement threshold"),
+        help_text=_("For the agreement policy: tasks whose labelers agree less than this (0–1)."),
+    )
     apply_to_open = forms.BooleanField(
         required=False,
         label=_("Also give the open tasks the new overlap"),
         help_text=_("Complete tasks stay complete."),
     )
+
+    def clean(self):
+        values = super().clean()
+        if values.get("use_helpsteer2"):
+            values["aspects"] = helpsteer2_aspects()
+            self.errors.pop("aspects", None)  # the text box is replaced, whatever it held
+        return values
 
 
 SAMPLING_SLOTS = 4  # endpoint rows on the sampling form

@@ -35,7 +35,7 @@ from core.lifecycle import RunStatus
 from llm.selectors import endpoints_for_project
 
 MAX_COMPLETION_FILES = 20  # files (one per model) one import may carry
-SETTINGS_FIELDS = [name for name in RankingSettingsForm.base_fields if name != "apply_to_open"]
+SETTINGS_FIELDS = [name for name in RankingSettingsForm.base_fields if name not in ("apply_to_open", "use_helpsteer2")]
 
 
 @login_required

@@ -9,6 +9,7 @@ from console import (
     model_views,
     playground_views,
     pool_views,
+    quality_views,
     ranking_views,
     rating_views,
     settings_views,
@@ -91,6 +92,9 @@ urlpatterns += [
 
 urlpatterns += [
     path("<slug:slug>/ranking/settings", ranking_views.ranking_settings, name="console-ranking-settings"),
+    path("<slug:slug>/quality/", quality_views.quality, name="console-quality"),
+    path("<slug:slug>/quality/live", quality_views.quality_live, name="console-quality-live"),
+    path("<slug:slug>/quality/labelers/<str:username>/reinstate", quality_views.reinstate, name="console-reinstate"),
     path("<slug:slug>/ranking/apply-overlap", ranking_views.apply_overlap, name="console-apply-overlap"),
     path("<slug:slug>/tasks/", ranking_views.task_jump, name="console-task-jump"),
     path("<slug:slug>/tasks/<int:task_id>/", ranking_views.task_page, name="console-task"),

@@ -67,7 +67,8 @@ class DatasetListCreateApi(ProjectEndpoint):
         responses={201: VersionSerializer, 400: ErrorSerializer},
         description="Create a version (built by a worker; poll the detail until status is ready). Filters — sft: "
         "batches, date_from, date_to, accepted_only, languages, include_seeds; preference: date_from, date_to, "
-        "labelers, min_agreement, consensus, languages, categories, margin.",
+        "labelers, min_agreement, consensus, languages, categories, margin, disagreement_below (the disagreements "
+        "format's agreement threshold; default the project's review threshold).",
     )
     def post(self, request):
         data = VersionInputSerializer(data=request.data)
@@ -118,7 +119,7 @@ class DatasetDownloadApi(VersionEndpoint):
                 required=True,
                 enum=sorted({s for v in SHAPES.values() for s in v}),
                 description="sft: alpaca, messages, trl-sft, raw; "
-                "preference: trl-preference, trl-kto, trl-prompts, raw",
+                "preference: trl-preference, trl-kto, trl-prompts, aspects, disagreements, raw",
             ),
             OpenApiParameter("split", str, required=False, enum=list(SPLITS), description="default all"),
             OpenApiParameter("type", str, required=False, enum=list(FILE_TYPES), description="default jsonl"),

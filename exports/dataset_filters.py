@@ -31,6 +31,7 @@ FILTER_KEYS = {
         "languages",
         "categories",
         "margin",
+        "disagreement_below",
     },
 }
 
@@ -59,10 +60,10 @@ def check_filters(kind: str, filters: dict, *, project) -> dict:
     for key in ("languages", "labelers", "categories"):
         if key in clean and not (isinstance(clean[key], list) and all(isinstance(i, str) for i in clean[key])):
             raise DatasetError(f"filters.{key}: a list of strings")
-    if "min_agreement" in clean and clean["min_agreement"] is not None:
-        value = clean["min_agreement"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise DatasetError("filters.min_agreement: a number from 0 to 1")
+    for key in ("min_agreement", "disagreement_below"):  # disagreement_below: the disagreements shape's threshold
+        value = clean.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1):
+            raise DatasetError(f"filters.{key}: a number from 0 to 1")
     for key in ("accepted_only", "include_seeds", "consensus", "margin"):
         if key in clean and not isinstance(clean[key], bool):
             raise DatasetError(f"filters.{key}: true or false")

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import statistics
 
+from annotation.agreement import aspects_alpha, rankings_alpha
 from annotation.duplicates import same_text
-from annotation.rankings import ordered_pairs
+from annotation.models import RankingConfig
+from annotation.rankings import ordered_pairs, positions
+from annotation.review_selectors import adjudicated_count
 from annotation.selectors import iter_ranked_tasks
 from exports.models import DatasetVersion
 from exports.stats import Stats
+from exports.task_records import consensus_margin, pair_margin, strength_steps, task_record
 from selfinstruct.difficulty_selectors import difficulty_band_ids
 from selfinstruct.sft_selectors import iter_sft_examples, sft_instructions, stratified_ids
 from selfinstruct.text import conversation_text, prompt_text
@@ -102,12 +106,19 @@ def sft_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         lineage["stratify"] = {**stratify, "instructions_per_type": per_type, "rows_left_out": beyond}
 
 
-def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
+def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict, *, write_task=None):
+    """The pairs; `write_task` is given each task's record (exports/task_records.py). A margin comes from the
+    labeler's preference strength where there is one, else from the rank distance; a pair the labeler called a tie
+    (strength tie on every step between the two) is not a preference and is not written (dropped.tie_strength)."""
     f = version.filters
     use_consensus = f.get("consensus", False)
     with_margin = f.get("margin", True)
+    config = RankingConfig.objects.filter(project=version.project).first() or RankingConfig()
+    below = f.get("disagreement_below", config.review_agreement_below)
     labelers, models, endpoints, runs, rankings, agreements, tasks = set(), set(), set(), set(), 0, [], 0
-    identical = 0
+    identical, tie_strength, disputed, consensus_methods = 0, 0, 0, {}
+    margin_from = {"strength": 0, "rank_distance": 0}
+    ranked, scored = [], []  # (task id, ranking) and (task id, aspect scores): the version's α
     for task in iter_ranked_tasks(
         project=version.project,
         labelers=f.get("labelers"),
@@ -119,6 +130,17 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         min_agreement=f.get("min_agreement"),
     ):
         tasks += 1
+        for r in task["raw"]:
+            ranked.append((task["task_id"], r.ranking))
+            if r.aspects:
+                scored.append((task["task_id"], r.aspects))
+        if write_task is not None:
+            record = task_record(task, disputed_below=below)
+            disputed += record["disputed"]
+            write_task(record)
+        if use_consensus:
+            method = task["consensus"].method
+            consensus_methods[method] = consensus_methods.get(method, 0) + 1
         labelers.update(task["labelers"])
         rankings += len(task["ranking_ids"])
         if task["agreement"] is not None:
@@ -135,17 +157,30 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
                 if other["endpoint"]:
                     endpoints.add(other["endpoint"])
         prompt = prompt_text(task["instruction"], task["input"])
+        by_id = {r.pk: r for r in task["raw"]}
         for ordering in task["orderings"]:
+            steps, pos = None, positions(ordering["ranking"])
+            if ordering["ranking_id"] is not None:
+                steps = strength_steps(ordering["ranking"], by_id[ordering["ranking_id"]].strengths)
             for chosen, rejected, distance in ordered_pairs(ordering["ranking"]):
                 if chosen not in completions or rejected not in completions:
                     continue
                 if same_text(completions[chosen]["text"], completions[rejected]["text"]):
                     identical += 1  # a task made before identical answers were merged
                     continue
+                if steps is not None:
+                    strength = pair_margin(pos, steps, chosen, rejected)
+                    if strength == 0:
+                        tie_strength += 1
+                        continue
+                else:
+                    strength = consensus_margin(task["raw"], chosen, rejected) if use_consensus else None
+                margin_from["rank_distance" if strength is None else "strength"] += 1
+                margin = float(distance if strength is None else strength)
                 stats.length("prompt", prompt)
                 stats.length("chosen", completions[chosen]["text"])
                 stats.length("rejected", completions[rejected]["text"])
-                stats.margins[distance] += 1
+                stats.margins[int(margin) if margin.is_integer() else margin] += 1
                 source = {
                     "task_id": task["task_id"],
                     "ranking_id": ordering["ranking_id"],
@@ -164,7 +199,7 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
                     "prompt": prompt,
                     "chosen": completions[chosen]["text"],
                     "rejected": completions[rejected]["text"],
-                    "margin": float(distance) if with_margin else 0.0,
+                    "margin": margin if with_margin else 0.0,
                     "language": task["language"],
                     "category": task["category"],
                     "source": source,
@@ -177,7 +212,26 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict):
         endpoints=sorted(endpoints),
         sampling_runs=sorted(runs),
         from_consensus=use_consensus,
-        dropped={"identical_pair": identical},
+        dropped={"identical_pair": identical, **({"tie_strength": tie_strength} if tie_strength else {})},
+        consensus_method=config.consensus_method,
+        # the review stage (annotation/review.py): which tasks went to review, and how many orders a reviewer wrote
+        review_policy=config.review_policy,
+        adjudicated_tasks=adjudicated_count(project=version.project),
+        margin_from=margin_from,
+        disagreements={"below": below, "tasks": disputed},
+        ranking_alpha=_rounded(rankings_alpha(ranked)["alpha"]),
+        # {key: {"alpha", "ratings"}}: the project's aspects in its order, then others the rankings scored (asked
+        # before the project changed its questions); its keys are the aspects shape's columns
+        aspects={
+            a["key"]: {"alpha": _rounded(a["alpha"]), "ratings": a["ratings"]}
+            for a in aspects_alpha(scored, [d for d in config.aspects or [] if isinstance(d, dict) and "key" in d])
+        },
     )
+    if consensus_methods:  # what made the consensus rows: the project's method, or a reviewer's order
+        lineage["consensus_methods"] = dict(sorted(consensus_methods.items()))
     if agreements:
         lineage["mean_agreement"] = round(statistics.fmean(agreements), 4)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

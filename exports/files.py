@@ -1,5 +1,6 @@
 """Where a dataset version's files live: in shared storage (`core.storage`) under the prefix its build published
-(`datasets/<id>/<build token>/`), with the canonical rows (`rows.jsonl`), the default download, and every other
+(`datasets/<id>/<build token>/`), with the canonical rows (`rows.jsonl`), for a preference version its task records
+(`tasks.jsonl`, with a `.sha256` beside it: exports/task_shapes.py), the default download, and every other
 representation materialized once on first request (`<shape>.<split>.<type>[.gz]` with a `.sha256` beside it).
 
 A build writes into a working folder, uploads each file under its own token's prefix and only then, under the row
@@ -22,6 +23,7 @@ from django.conf import settings
 from core import storage
 from exports.formats import read_rows, shaped_rows, write_jsonl, write_parquet
 from exports.models import DatasetVersion
+from exports.task_shapes import TASK_SHAPES, TASKS, for_parquet, parquet_schema, task_rows
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +78,26 @@ def representation_name(shape: str, split: str, file_type: str, compress: bool) 
 
 
 def write_representation(
-    source: Path, target: Path, *, shape: str, split: str, file_type: str, compress: bool, conversational: bool = False
+    source: Path,
+    target: Path,
+    *,
+    shape: str,
+    split: str,
+    file_type: str,
+    compress: bool,
+    conversational: bool = False,
+    aspect_keys: tuple[str, ...] = (),
 ):
-    """Write one representation of the canonical rows file to `target`; returns its sha256. `conversational`: the
-    version has multi-turn rows (lineage `multi_turn_rows`)."""
+    """Write one representation of the canonical rows file (of the task records file for TASK_SHAPES) to `target`;
+    returns its sha256. `conversational`: the version has multi-turn rows (lineage `multi_turn_rows`);
+    `aspect_keys`: the version's aspects (lineage `aspects`), the columns of the aspects shape."""
+    if shape in TASK_SHAPES:
+        rows = task_rows(read_rows(source, split), shape, aspect_keys=aspect_keys)
+        if file_type == "parquet":
+            return write_parquet(
+                for_parquet(rows, shape), target, schema=parquet_schema(shape, aspect_keys=aspect_keys)
+            )
+        return write_jsonl(rows, target, compress=compress)
     rows = shaped_rows(read_rows(source, split), shape, conversational=conversational)
     if file_type == "parquet" and shape == "raw":  # lineage dicts differ by source type: one JSON column
         rows = ({**row, "source": json.dumps(row["source"], ensure_ascii=False, sort_keys=True)} for row in rows)
@@ -103,7 +121,7 @@ def materialize_key(version: DatasetVersion, *, shape: str, split: str, file_typ
     if found is not None:
         return found
     prefix = files_prefix(version)
-    source = local_rows(version)
+    source = local_tasks(version) if shape in TASK_SHAPES else local_rows(version)
     with tempfile.TemporaryDirectory(dir=_scratch()) as folder:
         target = Path(folder) / name
         digest = write_representation(
@@ -114,6 +132,7 @@ def materialize_key(version: DatasetVersion, *, shape: str, split: str, file_typ
             file_type=file_type,
             compress=compress,
             conversational=bool(version.lineage.get("multi_turn_rows")),
+            aspect_keys=tuple(version.lineage.get("aspects", {})),
         )
         storage.put_file(target, f"{prefix}/{name}")
     storage.write_text(f"{prefix}/{name}.sha256", digest)
@@ -141,6 +160,18 @@ def local_copy(version: DatasetVersion, key: str, digest: str) -> Path:
 def local_rows(version: DatasetVersion) -> Path:
     """The canonical rows file on this machine's disk (checked against the version's content hash)."""
     return local_copy(version, f"{files_prefix(version)}/{ROWS}", version.content_hash)
+
+
+def has_tasks(version: DatasetVersion) -> bool:
+    """Whether the version has task records (preference versions built before them have none)."""
+    return storage.exists(f"{files_prefix(version)}/{TASKS}.sha256")
+
+
+def local_tasks(version: DatasetVersion) -> Path:
+    """The task records file on this machine's disk (checked against the sha256 its build wrote beside it)."""
+    prefix = files_prefix(version)
+    digest = storage.read_text(f"{prefix}/{TASKS}.sha256", limit=200).strip()
+    return local_copy(version, f"{prefix}/{TASKS}", digest)
 
 
 def _scratch() -> Path:

@@ -13,6 +13,10 @@ Shapes (each loads with datasets.load_dataset("json"|"parquet", data_files=…))
                    whose top or bottom place is a tie gives nothing
 - trl-prompts:     {"prompt"}                                              (preference; TRL RLOOTrainer: each
                    ranked prompt once)
+- aspects:         {"prompt", "response", <aspect columns>, "ratings", "rationales"}   (preference; one row per
+                   answer; exports/task_shapes.py)
+- disagreements:   {"task_id", "prompt", "completions", "agreement", "consensus", "rankings"}   (preference; every
+                   labeler's ranking of each task under the version's agreement threshold; exports/task_shapes.py)
 - raw:             the canonical row with its lineage fields                (both kinds; multi-turn versions:
                    "system" and "history" on every row)
 
@@ -33,7 +37,7 @@ from selfinstruct.text import conversation_messages, conversation_text
 
 SHAPES = {
     "sft": ("alpaca", "messages", "trl-sft", "raw"),
-    "preference": ("trl-preference", "trl-kto", "trl-prompts", "raw"),
+    "preference": ("trl-preference", "trl-kto", "trl-prompts", "aspects", "disagreements", "raw"),
 }
 SPLITS = ("train", "test", "all")
 FILE_TYPES = ("jsonl", "parquet")
@@ -154,14 +158,14 @@ def write_jsonl(rows: Iterable[dict], target: Path, *, compress: bool) -> str:
     return digest.hexdigest()
 
 
-def write_parquet(rows: Iterable[dict], target: Path, *, batch_rows: int = 20_000) -> str:
-    """Parquet written in row groups (constant memory); returns the sha256 of the file."""
+def write_parquet(rows: Iterable[dict], target: Path, *, batch_rows: int = 20_000, schema=None) -> str:
+    """Parquet written in row groups (constant memory); returns the sha256 of the file. Without `schema` the first
+    row group's types are every group's."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     tmp = _atomic_target(target)
     writer = None
-    schema = None
     buffer: list[dict] = []
 
     def flush():
@@ -180,8 +184,8 @@ def write_parquet(rows: Iterable[dict], target: Path, *, batch_rows: int = 20_00
         if len(buffer) >= batch_rows:
             flush()
     flush()
-    if writer is None:  # no rows: an empty file with no columns is still a valid Parquet file
-        pq.write_table(pa.table({}), tmp)
+    if writer is None:  # no rows: an empty file (with no columns unless given) is still a valid Parquet file
+        pq.write_table(schema.empty_table() if schema is not None else pa.table({}), tmp)
     else:
         writer.close()
     tmp.replace(target)

@@ -39,6 +39,7 @@ from exports.formats import (
 from exports.models import DatasetKind, DatasetVersion, VersionStatus
 from exports.signals import version_ready
 from exports.stats import Stats
+from exports.task_shapes import TASK_SHAPES, TASKS
 from projects.selectors import signed_in_or_none
 
 logger = logging.getLogger(__name__)
@@ -115,15 +116,27 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
     prefix = files.build_prefix(version, token)
     staging = files.working_folder(prefix)
     stats, lineage = Stats(), {}
-    source = sft_rows if version.kind == DatasetKind.SFT else preference_rows
-    digest = hashlib.sha256()
+    digest, task_digest = hashlib.sha256(), hashlib.sha256()
     build_kind = lifecycle.kind("dataset-build")
     mine = build_kind.rows(version.pk, token=token, among=(RunStatus.RUNNING,))
     try:
         mine.update(heartbeat_at=timezone.now(), rows_written=0)
         beat = time.monotonic()
-        with (staging / files.ROWS).open("wb") as out:
-            for n, row in enumerate(source(version, stats, lineage), start=1):
+        with (staging / files.ROWS).open("wb") as out, (staging / TASKS).open("wb") as task_out:
+
+            def write_task(record: dict) -> None:  # a preference task's record: the aspects and disagreements shapes
+                record["split"] = split_of(
+                    record["group_id"], seed=version.split_seed, test_fraction=version.test_fraction
+                )
+                line = canonical(record)
+                task_digest.update(line)
+                task_out.write(line)
+
+            if version.kind == DatasetKind.SFT:
+                source = sft_rows(version, stats, lineage)
+            else:
+                source = preference_rows(version, stats, lineage, write_task=write_task)
+            for n, row in enumerate(source, start=1):
                 row["split"] = split_of(row["group_id"], seed=version.split_seed, test_fraction=version.test_fraction)
                 row["id"] = n
                 stats.splits[row["split"]] += 1
@@ -152,6 +165,10 @@ def build_dataset_version(*, version_id: int, token: str | None = None) -> None:
             conversational=bool(lineage.get("multi_turn_rows")),
         )
         (staging / f"{name}.sha256").write_text(default_hash)
+        if version.kind == DatasetKind.SFT:
+            (staging / TASKS).unlink()
+        else:
+            (staging / f"{TASKS}.sha256").write_text(task_digest.hexdigest())
         files.upload_build(staging, prefix)
         mine.update(heartbeat_at=timezone.now())
     except Exception as exc:
@@ -219,6 +236,8 @@ def _check_representation(version: DatasetVersion, *, shape: str, split: str, fi
         raise DatasetError(f"file type: must be one of {list(FILE_TYPES)}")
     if file_type == "parquet" and compress:
         raise DatasetError("gzip: Parquet files are compressed already; ask for gzip with JSONL only")
+    if shape in TASK_SHAPES and not files.has_tasks(version):
+        raise DatasetError(f"format: version {version.pk} was built before the {shape} shape; build a new version")
     if not storage.exists(f"{files.files_prefix(version)}/{files.ROWS}"):
         raise DatasetError(f"version {version.pk}: its rows file is missing from storage", code="missing")
 

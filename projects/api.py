@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.api import ErrorSerializer, service_error_response
 from projects.endpoints import MEMBERS, ProjectEndpoint
+from projects.models import Role
 from projects.selectors import projects_for_user, user_roles
 from projects.services import MAX_DESCRIPTION_CHARS, ProjectError, create_project_as, revoke_token, rotate_token
 
@@ -22,7 +23,7 @@ class ProjectOutputSerializer(serializers.Serializer):
 
 
 class ProjectDetailOutputSerializer(ProjectOutputSerializer):
-    role = serializers.ChoiceField(choices=["admin", "labeler", "consumer"], help_text="The caller's role here.")
+    role = serializers.ChoiceField(choices=Role.values, help_text="The caller's role here.")
 
 
 class ProjectInputSerializer(serializers.Serializer):

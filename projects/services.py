@@ -20,8 +20,8 @@ from projects.tokens import issue_token, revoke_token, rotate_token  # noqa: F40
 User = get_user_model()
 
 # admin: a site admin (staff, Django admin, every project). project-admin: runs one project's loop through the API,
-# CLI and pages, but is not staff. labeler, consumer: members of a project with that role.
-SITE_ROLES = ("admin", "project-admin", "labeler", "consumer")
+# CLI and pages, but is not staff. labeler, reviewer, consumer: members of a project with that role.
+SITE_ROLES = ("admin", "project-admin", "labeler", "reviewer", "consumer")
 
 
 # `p` and digits is how API key variables name a project by id (LLM_KEY_P<id>_, llm.keyscope): a project slugged
@@ -135,7 +135,7 @@ def create_user(
     """Create a user with a site role; returns (user, password if generated, API token if asked).
 
     admin: staff + superuser (Django admin); project-admin: admin of `project` only, not staff; labeler: labeling
-    UI of their projects; consumer: token API.
+    UI of their projects; reviewer: the review page and API of their projects; consumer: token API.
     """
     if role not in SITE_ROLES:
         raise ValueError(f"role must be one of {list(SITE_ROLES)}, got {role!r}")
@@ -179,7 +179,12 @@ def validate_new_username(username: str) -> None:
 # --- Members, as site admins add them directly (console, CLI); project admins invite (projects.invitations) ------
 
 # The site role a new account gets when a project admin creates it for a project role (never a site admin).
-SITE_ROLE_FOR = {Role.ADMIN: "project-admin", Role.LABELER: "labeler", Role.CONSUMER: "consumer"}
+SITE_ROLE_FOR = {
+    Role.ADMIN: "project-admin",
+    Role.LABELER: "labeler",
+    Role.REVIEWER: "reviewer",
+    Role.CONSUMER: "consumer",
+}
 
 
 @transaction.atomic

@@ -167,3 +167,42 @@ def test_ties_by_keyboard_and_chinese_ui(browser, live_server, cast, project, ma
         page.keyboard.press("Enter")
     page.wait_for_selector("#all-done")
     assert Ranking.objects.get(task=task).ranking == [[ids[0]], [ids[1], ids[2]]]
+
+
+def test_aspects_strength_and_rationale_by_keyboard(browser, live_server, cast, project, make_tasks):
+    """A project that asks aspects, a strength per pair and a required rationale: Enter before answering names what
+    is missing and submits nothing; digits rate the focused aspect, Tab walks on to the strength and the rationale."""
+    from annotation.services import update_ranking_config
+
+    (task,) = make_tasks(1, k=2)
+    aspects = [
+        {"key": "helpfulness", "label": "Helpfulness", "label_zh": "有用性", "min": 0, "max": 4},
+        {"key": "safety", "label": "Safety", "label_zh": "安全性", "min": 1, "max": 3},
+    ]
+    update_ranking_config(project=project, aspects=aspects, ask_strength=True, rationale="required")
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    login(page, live_server, "lab")
+    press_start(page)
+    page.focus("li.completion:nth-child(2)")
+    page.keyboard.press("1")  # the second answer to the top
+    best, other = shown_ids(page)
+    page.keyboard.press("Enter")
+    assert "Rate every answer on every aspect" in page.inner_text("#notice")
+    assert not Ranking.objects.filter(task=task).exists()
+    assert page.evaluate("() => document.activeElement.dataset.key") == "helpfulness"  # the first one missing
+    for key in ["4", "Tab", "3", "Tab", "1", "ArrowRight", "Tab", "0", "2"]:  # 0 is off the 1–3 scale: ignored
+        page.keyboard.press(key)
+    assert page.get_attribute(f"li.completion[data-id='{other}'] .aspect[data-key=safety]", "data-value") == "2"
+    page.keyboard.press("Tab")  # to the strength of the one pair
+    assert page.evaluate("() => document.activeElement.classList.contains('strength')")
+    page.keyboard.press("2")  # better
+    page.keyboard.press("Tab")  # to the rationale
+    page.keyboard.type("B answers what was asked")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "rank-aspects.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("#submit-button")
+    row = Ranking.objects.get(task=task)
+    assert row.ranking == [[best], [other]]
+    assert row.aspects == {str(best): {"helpfulness": 4, "safety": 3}, str(other): {"helpfulness": 2, "safety": 2}}
+    assert (row.strengths, row.rationale) == (["better"], "B answers what was asked")

@@ -133,8 +133,8 @@ def test_a_token_get_still_claims_but_says_it_is_deprecated(cast, project, make_
     client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user=cast['labeler'])}")
     response = client.get("/api/v1/annotation/next?project=alpha")
     assert response.status_code == 200 and Assignment.objects.get().task_id == response.json()["task"]
-    assert response["Deprecation"] == "true"
-    assert response["Link"].startswith("</api/v1/annotation/next>;") and "successor-version" in response["Link"]
+    assert response["Deprecation"].startswith("@")
+    assert response["Link"].startswith("</api/v1/projects/alpha/annotation/next>;") and "successor" in response["Link"]
     posted = client.post("/api/v1/projects/alpha/annotation/next")
     assert posted.status_code == 200 and "Deprecation" not in posted
     flat = client.post("/api/v1/annotation/next?project=alpha")  # the flat route itself is deprecated (issue 36)

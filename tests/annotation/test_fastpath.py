@@ -181,3 +181,47 @@ def test_both_paths_take_their_rules_from_ranking_rules(project, make_tasks, lab
     for order in TaskOrder.values:
         orm_sql = str(RankingTask.objects.order_by(*rules.claim_order(order)).query).split(" ORDER BY ")[1]
         assert plain(orm_sql) == plain(rules.claim_order_sql(order, "annotation_rankingtask"))
+
+
+def test_both_paths_check_and_store_what_the_project_asks_besides_the_order(project, make_tasks, labelers, monkeypatch):
+    """Aspects, a strength per pair and a rationale (annotation/aspects.py): the fast path refuses and stores them
+    exactly as the ORM path does."""
+    from rest_framework.test import APIClient
+
+    from annotation import fastpath
+    from annotation.models import Ranking
+    from annotation.services import update_ranking_config
+
+    make_tasks(1, k=3, overlap=2)
+    aspect = {"key": "helpfulness", "label": "Helpfulness", "label_zh": "有用性", "min": 0, "max": 4}
+    update_ranking_config(project=project, aspects=[aspect], ask_strength=True, rationale="required")
+    fast_user, orm_user = labelers(2)
+    real_submit, answered = fastpath.submit, []
+
+    def submit(**kw):
+        if kw["labeler"] == orm_user:
+            return None
+        answered.append(real_submit(**kw))
+        return answered[-1]
+
+    monkeypatch.setattr(fastpath, "submit", submit)
+    for user in (fast_user, orm_user):
+        client = APIClient()
+        client.force_authenticate(user)
+        task = client.post(f"/api/v1/projects/{project.slug}/annotation/next").json()
+        ids = [c["id"] for c in task["completions"]]
+        url = f"/api/v1/projects/{project.slug}/annotation/tasks/{task['task']}/ranking"
+        scores = {str(cid): {"helpfulness": n} for n, cid in enumerate(ids)}
+        body = {"ranking": ids, "aspects": scores, "strengths": ["better", "tie"], "rationale": "why"}
+        for change, field in [
+            ({"aspects": {}}, "aspects"),
+            ({"strengths": ["tie"]}, "strengths"),
+            ({"rationale": ""}, "rationale"),
+        ]:
+            refused = client.post(url, {**body, **change}, format="json")
+            assert refused.status_code == 400 and refused.json()["detail"].startswith(f"{field}: "), refused.json()
+        assert client.post(url, body, format="json").status_code == 201
+    assert len(answered) == 1 and answered[0] is not None  # the fast labeler's submission took the fast path
+    fast, orm = (Ranking.objects.get(labeler=user) for user in (fast_user, orm_user))
+    assert (fast.aspects, fast.strengths, fast.rationale) == (orm.aspects, orm.strengths, orm.rationale)
+    assert fast.strengths == ["better", "tie"] and fast.rationale == "why" and len(fast.aspects) == 3

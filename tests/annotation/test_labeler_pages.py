@@ -122,7 +122,7 @@ def test_outsiders_get_404_and_only_project_admins_see_the_dashboard(cast, proje
     page = lab.get("/label/alpha/dashboard/").content.decode()
     assert 'id="ranking-stats"' in page and "Kendall" in page
     if 'id="throughput"' in page:  # the chart's hours axis starts at 0, never below (one bucket alone centred it)
-        assert page.count('data-x-min="0"') == 2
+        assert page.count('data-x-min="0"') == 4  # with the two labeler-quality charts (issue 37)
     assert Client().get("/label/alpha/").status_code == 302  # anonymous → login
 
 

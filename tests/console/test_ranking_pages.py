@@ -56,6 +56,10 @@ def test_changing_the_overlap_says_what_happens_to_open_tasks_and_applies_it(cli
         "gold_rate": 0,
         "undo_seconds": 60,
         "task_order": "sequential",
+        "rationale": "off",
+        "review_policy": "none",
+        "review_sample_rate": 0.1,
+        "review_agreement_below": 0.5,
     }
     bad = client.post("/console/alpha/ranking/settings", {**fields, "lease_minutes": 10**9})
     assert bad.status_code == 400 and get_ranking_config(project=project).overlap == 1

@@ -23,12 +23,13 @@ def test_load_demo_is_idempotent_and_prints_working_logins(settings):
     first = manage("load_demo", "--teacher-port", teacher_port, check=True)
     second = manage("load_demo", "--teacher-port", teacher_port, check=True)
     logins = [line for line in first.stdout.splitlines() if line.startswith("login")]
-    assert len(logins) == 4 and logins == [line for line in second.stdout.splitlines() if line.startswith("login")]
+    assert len(logins) == 5 and logins == [line for line in second.stdout.splitlines() if line.startswith("login")]
     assert SeedTask.objects.filter(project__slug="demo", language="en").count() >= 30
     assert SeedTask.objects.filter(project__slug="demo", language="zh").count() >= 30
     assert set(Membership.objects.filter(project__slug="demo").values_list("role", flat=True)) == {
         "admin",
         "labeler",
+        "reviewer",
         "consumer",
     }
     saved = json.loads((settings.DATA_DIR / "demo-logins.json").read_text())

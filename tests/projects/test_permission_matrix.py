@@ -1,8 +1,8 @@
 """Every URL × every role (healthchecks-style): allowed roles succeed, everyone else is refused without learning
 whether another project's object exists (404), anonymous callers get 401 (API) or the sign-in page (UI).
 
-Roles: the site admin (staff), a project admin of alpha who is NOT staff, alpha's labeler and consumer, and beta's
-admin, labeler and consumer (who must see nothing of alpha). Cross-project rows: beta's served model, a
+Roles: the site admin (staff), a project admin of alpha who is NOT staff, alpha's labeler, consumer and reviewer, and
+beta's admin, labeler and consumer (who must see nothing of alpha). Cross-project rows: beta's served model, a
 switched-off endpoint and a job folder as base_model are refused to alpha's own admins too."""
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from projects.endpoints import ProjectEndpoint
 from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 from tests.training.conftest import sft_version, tiny_base  # noqa: F401 - shared fixtures
 
-ROLES = ("admin", "project_admin", "labeler", "consumer", "other_admin", "other_labeler", "other_consumer", "anonymous")
+ROLES = (
+    "admin",
+    "project_admin",
+    "labeler",
+    "consumer",
+    "reviewer",
+    "other_admin",
+    "other_labeler",
+    "other_consumer",
+    "anonymous",
+)
 
 
 @pytest.fixture
@@ -27,6 +37,7 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     from llm.services import create_endpoint
     from projects.invitations import invite_member
     from projects.models import Invitation
+    from projects.services import create_user
     from selfinstruct.batches import start_batch
     from selfinstruct.rating import start_rating_run
     from training.difficulty import start_difficulty_run
@@ -34,6 +45,9 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
     from training.paths import job_dir, model_dir
     from training.services import create_training_job
 
+    # alpha's reviewer (issue 37) joins the cast here: the shared cast stays as other tests know it
+    reviewer, _, _ = create_user(username="rev", role="reviewer", password="a-long-test-password-1", project=project)
+    cast["reviewer"] = reviewer
     endpoint = create_endpoint(name="matrix", base_url="http://127.0.0.1:9/v1", model="m")
     create_endpoint(name="beta-served", base_url="http://127.0.0.1:9/v1", model="beta-served", project=other_project)
     create_endpoint(name="alpha-own", base_url="http://127.0.0.1:9/v1", model="m", project=project)
@@ -99,12 +113,14 @@ def world(project, other_project, cast, make_tasks, sft_version, tiny_base, tmp_
 
 
 ADMIN_ONLY = {"admin", "project_admin"}
-MEMBERS = {"admin", "project_admin", "labeler", "consumer"}
+MEMBERS = {"admin", "project_admin", "labeler", "consumer", "reviewer"}
 LABELING = {"admin", "project_admin", "labeler"}
 DATA = {"admin", "project_admin", "consumer"}  # export and training roles
 EVERYONE = MEMBERS | {"other_admin", "other_labeler", "other_consumer"}
 PROMPTS = [{"question": "q", "reference": "r"}]
-CURATORS = {"admin": 200, "project_admin": 200, "labeler": 403, "consumer": 403}
+CURATORS = {"admin": 200, "project_admin": 200, "labeler": 403, "consumer": 403, "reviewer": 403}
+REVIEWING = {"admin", "project_admin", "reviewer"}  # the review stage: reviewers and admins (issue 37)
+DECIDED_FIRST = {"admin": 200, "project_admin": 409, "reviewer": 409}  # one decision per review version
 ENDPOINT_READERS = {"admin", "project_admin", "other_admin"}  # a site-wide endpoint: any project's admin reads it
 SITE_ADMIN_CHANGES = {"admin": 200, "project_admin": 403, "other_admin": 403}
 
@@ -140,6 +156,11 @@ API = [
     ("POST", A + "/annotation/undo", LABELING, 409),  # nothing to undo yet
     ("GET", A + "/annotation/rankings", DATA, 200),
     ("GET", A + "/annotation/stats", ADMIN_ONLY, 200),
+    ("GET", A + "/annotation/settings", ADMIN_ONLY, 200),  # ranking settings: aspects, strength, rationale, …
+    ("PATCH", A + "/annotation/settings", ADMIN_ONLY, 200, {"ask_strength": False}),
+    ("GET", A + "/annotation/agreement", DATA | {"reviewer"}, 200),  # α and reliability (issue 37)
+    ("GET", A + "/annotation/labelers", ADMIN_ONLY, 200),  # standings and reliability (guardrails, issue 37)
+    ("POST", A + "/annotation/labelers/lab/reinstate", ADMIN_ONLY, 409),  # lab is not paused
     # The admin ranks first (a free slot takes a late submission), which fills the task for the labeler.
     (
         "POST",
@@ -149,6 +170,22 @@ API = [
         {"ranking": "{completions}"},
     ),
     ("POST", A + "/annotation/tasks/{task}/heartbeat", LABELING, 409),  # no lease held
+    # Review (after the admin's ranking above made a consensus): the site admin decides first, the others decided on
+    # the same version and get a conflict; changing the policy is for admins (a reviewer: 403).
+    ("GET", A + "/review/queue", REVIEWING, 200),
+    ("GET", A + "/review/next", REVIEWING, 204),  # policy none: nothing waits
+    ("GET", A + "/review/policy", REVIEWING, 200),
+    (
+        "PATCH",
+        A + "/review/policy",
+        REVIEWING,
+        {"admin": 200, "project_admin": 200, "reviewer": 403},
+        {"review_sample_rate": 0.5},
+    ),
+    ("GET", A + "/review/tasks/{task}", REVIEWING, 200),
+    ("POST", A + "/review/tasks/{task}/accept", REVIEWING, DECIDED_FIRST, {"version": 0}),
+    ("POST", A + "/review/tasks/{task}/reject", REVIEWING, 400, {"version": 1, "ranking": 999999, "reason": "r"}),
+    ("POST", A + "/review/tasks/{task}/adjudicate", REVIEWING, DECIDED_FIRST, {"version": 1, "order": "{completions}"}),
     ("POST", A + "/annotation/tasks/{task}/skip", LABELING, 409),
     ("GET", A + "/datasets", DATA, 200),
     ("POST", A + "/datasets", DATA, 201, {"kind": "sft"}),
@@ -314,6 +351,10 @@ PAGES = [
     ("GET", "/label/alpha/", LABELING, 200),  # shows what is held, claims nothing
     ("POST", "/label/alpha/", LABELING, 303),  # Start: claims, then back to the page
     ("GET", "/label/alpha/dashboard/", ADMIN_ONLY, 200),
+    ("GET", "/label/alpha/review/", REVIEWING, 200),
+    ("GET", "/label/alpha/review/tasks/{task}/", REVIEWING, 200),
+    # no decision: back to the task, with a message
+    ("POST", "/label/alpha/review/tasks/{task}/decide", REVIEWING, 303),
     ("GET", "/console/alpha/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/running", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/generation/new", ADMIN_ONLY, 200),
@@ -348,6 +389,9 @@ PAGES = [
     ("POST", "/console/alpha/endpoints/matrix/switch", {"admin"}, 302),  # site-wide: site admins only
     ("POST", "/console/alpha/endpoints/alpha-own/delete", ADMIN_ONLY, {"admin": 302, "project_admin": 404}),
     ("GET", "/console/alpha/ranking/settings", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/quality/", ADMIN_ONLY, 200),
+    ("GET", "/console/alpha/quality/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/quality/labelers/lab/reinstate", ADMIN_ONLY, 302),  # not paused: back, with a message
     ("POST", "/console/alpha/ranking/apply-overlap", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/models/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/models/live", ADMIN_ONLY, 200),
@@ -395,7 +439,7 @@ PAGES = [
     ("GET", "/invitations/join/{link}", {"other_labeler"}, 200),
     ("POST", "/invitations/{invitation}/decline", {"other_labeler"}, 302),  # back home, with a message
     # Last: members leave (the world's alpha loses them). A site admin who is no member has nothing to leave (404).
-    ("POST", "/projects/alpha/leave", {"project_admin", "labeler", "consumer"}, 302),
+    ("POST", "/projects/alpha/leave", {"project_admin", "labeler", "consumer", "reviewer"}, 302),
 ]
 PUBLIC = ["/api/v1/health", "/api/schema/", "/api/docs/", "/accounts/login/"]
 

@@ -1,5 +1,7 @@
 // Ranking page: order the answers best first by drag-and-drop or keyboard; ties when the project allows them.
 // The list's DOM order is the ranking; a card with data-tied="1" shares the rank of the card above it.
+// When the project asks more (annotation/aspects.py): each answer's aspects, the strength of each adjacent pair
+// and a rationale, answered by keyboard too (Tab walks them, digits rate), sent as JSON in hidden fields.
 (function () {
   "use strict";
   const list = document.getElementById("ranking");
@@ -34,6 +36,148 @@
       card.classList.toggle("tied", card.dataset.tied === "1");
     });
     rankingInput.value = JSON.stringify(groups());
+    if (asks) {
+      buildStrengths();
+      writeAnswers();
+    }
+  }
+
+  // --- Questions besides the order -------------------------------------------------------------------------
+  const aspectsInput = document.getElementById("aspects-input");
+  const strengthsInput = document.getElementById("strengths-input");
+  const strengthRows = document.getElementById("strength-rows");
+  const strengthTemplate = document.getElementById("strength-row");
+  const rationale = document.getElementById("rationale-input");
+  const asks = Boolean(aspectsInput);
+  const chosenStrength = new Map(); // "ids above|ids below" -> strength, kept while that pair stays adjacent
+  let pairsShown = null;
+
+  function show(box, value) {
+    box.dataset.value = value;
+    box.querySelectorAll(".score").forEach((b) => b.setAttribute("aria-checked", String(b.dataset.value === value)));
+  }
+
+  function pick(box, value) {
+    show(box, value);
+    if (box.classList.contains("missing")) {
+      box.classList.remove("missing");
+      if (!document.querySelector(".aspect.missing, .strength.missing")) notice.textContent = ""; // all answered
+    }
+    if (box.classList.contains("strength")) chosenStrength.set(box.dataset.pair, value);
+    writeAnswers();
+  }
+
+  // A digit: that score of an aspect, or the n-th strength (1 strongest); arrows: one less, one more.
+  function rateByKey(box, key) {
+    const buttons = Array.from(box.querySelectorAll(".score"));
+    let next;
+    if (key === "ArrowLeft" || key === "ArrowRight") {
+      const at = buttons.findIndex((b) => b.dataset.value === box.dataset.value);
+      const step = key === "ArrowRight" ? 1 : -1;
+      next = buttons[at < 0 ? 0 : Math.max(0, Math.min(buttons.length - 1, at + step))];
+    } else if (box.classList.contains("strength")) next = buttons[Number(key) - 1];
+    else next = buttons.find((b) => b.dataset.value === key);
+    if (next) pick(box, next.dataset.value);
+  }
+
+  function answerLabels(ids) {
+    return ids.map((id) => list.querySelector(`li.completion[data-id="${id}"] .answer-label`).textContent).join(" = ");
+  }
+
+  function buildStrengths() {
+    if (!strengthRows) return;
+    const ranked = groups();
+    const pairs = ranked.slice(1).map((below, i) => ranked[i].join(",") + "|" + below.join(","));
+    if (pairs.join(";") === pairsShown) return; // the same pairs: keep the rows (and the focus)
+    pairsShown = pairs.join(";");
+    strengthRows.replaceChildren();
+    pairs.forEach((pair, i) => {
+      const row = strengthTemplate.content.firstElementChild.cloneNode(true);
+      const text = answerLabels(ranked[i]) + " > " + answerLabels(ranked[i + 1]);
+      row.dataset.pair = pair;
+      row.setAttribute("aria-label", text);
+      row.querySelector(".pair").textContent = text;
+      if (chosenStrength.has(pair)) show(row, chosenStrength.get(pair));
+      strengthRows.appendChild(row);
+    });
+  }
+
+  function writeAnswers() {
+    const ratings = {};
+    cards().forEach((card) =>
+      card.querySelectorAll(".aspect[data-value]").forEach((box) => {
+        ratings[card.dataset.id] = ratings[card.dataset.id] || {};
+        ratings[card.dataset.id][box.dataset.key] = Number(box.dataset.value);
+      })
+    );
+    aspectsInput.value = Object.keys(ratings).length ? JSON.stringify(ratings) : "";
+    const rows = strengthRows ? Array.from(strengthRows.querySelectorAll(".strength")) : [];
+    const complete = rows.length > 0 && rows.every((row) => row.dataset.value);
+    strengthsInput.value = complete ? JSON.stringify(rows.map((row) => row.dataset.value)) : "";
+  }
+
+  // Tab's walk: every answer's aspects (answers in their current order), each pair's strength, the rationale.
+  const walk = () => [
+    ...list.querySelectorAll(".aspect"),
+    ...(strengthRows ? strengthRows.querySelectorAll(".strength") : []),
+    ...(rationale ? [rationale] : []),
+  ];
+
+  // Whether the key was a question's (then handled here).
+  function questionKey(event) {
+    const target = event.target;
+    const box = target.closest ? target.closest(".aspect, .strength") : null;
+    if (event.key === "Tab") {
+      if (!box && target.matches && target.matches("li.completion") && !event.shiftKey) {
+        const first = target.querySelector(".aspect"); // from an answer to its own aspects
+        if (!first) return false;
+        event.preventDefault();
+        first.focus();
+        return true;
+      }
+      const all = walk();
+      const next = box ? all[all.indexOf(box) + (event.shiftKey ? -1 : 1)] : null;
+      if (!next) return false; // past either end: the browser's own order
+      event.preventDefault();
+      next.focus();
+      return true;
+    }
+    if (box && (/^[0-9]$/.test(event.key) || event.key === "ArrowLeft" || event.key === "ArrowRight")) {
+      event.preventDefault();
+      rateByKey(box, event.key);
+      return true;
+    }
+    return false;
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest ? event.target.closest(".aspect .score, .strength .score") : null;
+    if (!button) return;
+    const box = button.closest(".aspect, .strength");
+    pick(box, button.dataset.value);
+    box.focus();
+  });
+
+  // Before a submission: everything asked is answered (a flag needs none of it); else say what and go there.
+  function answersReady(flagged) {
+    writeAnswers();
+    if (flagged) return true;
+    const missing = walk().filter((el) => el !== rationale && el.dataset.value === undefined);
+    missing.forEach((el) => el.classList.add("missing"));
+    if (missing.length) {
+      const aspect = missing[0].classList.contains("aspect");
+      notice.textContent = aspect
+        ? list.dataset.msgAspects + " " + missing[0].getAttribute("aria-label")
+        : list.dataset.msgStrengths;
+      missing[0].focus();
+      return false;
+    }
+    if (rationale && rationale.dataset.required === "1" && !rationale.value.trim()) {
+      notice.textContent = list.dataset.msgRationale;
+      rationale.focus();
+      return false;
+    }
+    return true;
   }
 
   function touched() {
@@ -67,6 +211,7 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (asks && questionKey(event)) return;
     const all = cards();
     const current = target.closest ? target.closest("li.completion") : null;
     const index = current ? all.indexOf(current) : -1;
@@ -210,6 +355,8 @@
     }
     refresh();
     if (flagged && !changed) rankingInput.value = ""; // a flag alone: the order as shown is not a judgement
+    if (asks && !answersReady(flagged)) return;
+    if (asks && flagged && !changed) strengthsInput.value = ""; // no ranking: no pairs to compare
     timeInput.value = String(Math.round(now()));
     form.submit();
   }

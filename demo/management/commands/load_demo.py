@@ -1,4 +1,5 @@
-"""manage.py load_demo — the demo project, its seeds, an admin, a labeler, a consumer and the demo teacher endpoint.
+"""manage.py load_demo — the demo project, its seeds, an admin, a labeler, a reviewer, a consumer and the demo
+teacher endpoint.
 
 Idempotent: running it again changes nothing and prints the same logins (kept in DATA_DIR/demo-logins.json).
 """
@@ -18,7 +19,13 @@ from selfinstruct.services import import_seed_file
 from training.services import ensure_demo_base_model
 
 # `lead` runs the demo project (a project admin, not staff: API, CLI and pages, no Django admin).
-DEMO_USERS = (("admin", "admin"), ("lead", "project-admin"), ("labeler", "labeler"), ("consumer", "consumer"))
+DEMO_USERS = (
+    ("admin", "admin"),
+    ("lead", "project-admin"),
+    ("labeler", "labeler"),
+    ("reviewer", "reviewer"),  # reviews and adjudicates the labelers' rankings (issue 37)
+    ("consumer", "consumer"),
+)
 
 
 class Command(BaseCommand):

@@ -32,7 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=["sft", "preference"])
         parser.add_argument("--version", type=int, help="re-download this version instead of creating one")
         parser.add_argument(
-            "--format", help="alpaca, messages, trl-sft (sft); trl-preference, trl-kto, trl-prompts (preference); raw"
+            "--format",
+            help="alpaca, messages, trl-sft (sft); trl-preference, trl-kto, trl-prompts, aspects, disagreements "
+            "(preference); raw",
         )
         parser.add_argument("--type", choices=FILE_TYPES, default="jsonl")
         parser.add_argument("--gzip", action="store_true")

@@ -1,4 +1,4 @@
-"""manage.py create_user NAME --role admin|project-admin|labeler|consumer [--project SLUG] [--token]"""
+"""manage.py create_user NAME --role admin|project-admin|labeler|reviewer|consumer [--project SLUG] [--token]"""
 
 import os
 
