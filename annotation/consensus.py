@@ -89,6 +89,19 @@ def refresh_project_consensus(*, project) -> int:
     return done
 
 
+# Above this many tasks a method change is not recomputed inside a web request (minutes of locked rows); the admin
+# runs `manage.py agreement --project S --refresh-consensus` instead.
+INLINE_REFRESH_MAX_TASKS = 5000
+
+
+def refresh_consensus_if_small(*, project) -> int | None:
+    """After the consensus method changed: every task's consensus again when the project is small enough to do it
+    now (returns tasks done), else None (the caller tells the admin to run the command)."""
+    if RankingTask.objects.filter(project=project, is_gold=False).count() > INLINE_REFRESH_MAX_TASKS:
+        return None
+    return refresh_project_consensus(project=project)
+
+
 def _store_agreement(task: RankingTask, agreement: float | None) -> None:
     """Keep RankingTask.agreement (what the low-agreement review policy reads) in step with its rankings."""
     if task.agreement != agreement:

@@ -18,6 +18,7 @@ from annotation.models import ReviewPolicy, ReviewState
 from annotation.review_models import ReviewDecision
 from annotation.services import AnnotationError, get_ranking_config
 from core.api import ErrorSerializer, service_error_response
+from core.fields import IdField
 from projects.endpoints import SCOPED_NAME, SCOPED_PREFIX, ProjectEndpoint, Scope, admins
 
 REVIEWERS = Scope(see=review_selectors.REVIEW_ROLES)
@@ -100,7 +101,7 @@ class VersionedInput(serializers.Serializer):
 
 
 class RejectInput(VersionedInput):
-    ranking = serializers.IntegerField(min_value=1, help_text="The id of the labeler's ranking to reject.")
+    ranking = IdField(help_text="The id of the labeler's ranking to reject.")
     reason = serializers.CharField(max_length=review.REASON_MAX_CHARS, help_text="Why; the labeler reads it.")
 
 
@@ -118,8 +119,8 @@ class DecisionSerializer(serializers.Serializer):
 class ReviewEndpoint(ProjectEndpoint):
     scopes = {"GET": REVIEWERS, "POST": REVIEWERS}
 
-    def review_task(self, task_id: int):
-        task = review_selectors.get_review_task(project=self.project, task_id=task_id)
+    def review_task(self, task_id: int, *, to_show: bool = True):
+        task = review_selectors.get_review_task(project=self.project, task_id=task_id, to_show=to_show)
         if task is None:
             raise Http404("No such task.")
         return task
@@ -200,7 +201,7 @@ def _decision(serializer_class, decide, name: str, description: str):
             description=description,
         )
         def post(self, request, task_id: int):
-            task = self.review_task(task_id)
+            task = self.review_task(task_id, to_show=False)
             data = serializer_class(data=request.data)
             if not data.is_valid():
                 raise ValidationError(data.errors)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from itertools import combinations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from annotation.models import Consensus, JudgeRanking, Ranking, RankingTask, ReviewPolicy, ReviewState
 from annotation.rankings import pairwise_agreement
@@ -55,7 +55,15 @@ def next_review_task(*, project, config, after: int | None = None) -> RankingTas
     queue = review_queue(project=project, config=config)
     if after is not None:
         queue = queue.filter(pk__gt=after)
-    return queue.select_related("prompt", "project", "consensus").first()
+    return _with_project(queue.select_related("prompt", "consensus").first(), project)
+
+
+def _with_project(task: RankingTask | None, project) -> RankingTask | None:
+    """The caller's project set on the task: read again by a join, its columns cost every review call (the page's
+    p99 is measured against a no-op request: bench/review_pages.py)."""
+    if task is not None:
+        task.project = project
+    return task
 
 
 def review_counts(*, project, config) -> dict:
@@ -67,10 +75,10 @@ def review_counts(*, project, config) -> dict:
     )
 
 
-def get_review_task(*, project, task_id: int) -> RankingTask | None:
-    return (
-        RankingTask.objects.filter(project=project, pk=task_id).select_related("prompt", "project", "consensus").first()
-    )
+def get_review_task(*, project, task_id: int, to_show: bool = True) -> RankingTask | None:
+    """The project's task; with its prompt and consensus when it is to be shown (a decision needs neither)."""
+    tasks = RankingTask.objects.filter(project=project, pk=task_id)
+    return _with_project((tasks.select_related("prompt", "consensus") if to_show else tasks).first(), project)
 
 
 def _letters(order, labels: dict[int, str]) -> str:
@@ -88,24 +96,27 @@ def review_task_view(*, task: RankingTask) -> dict:
         consensus = task.consensus
     except Consensus.DoesNotExist:
         consensus = None
-    rankings = list(Ranking.objects.filter(task=task).select_related("labeler").order_by("id"))
+    rankings = list(
+        Ranking.objects.filter(task=task).annotate(labeler_name=F("labeler__username")).order_by("id")
+    )  # the name alone, not every column of the user
     counted = [r.ranking for r in rankings if r.ranking and not r.rejected]
     agreement = task.agreement
     if agreement is None and len(counted) >= 2:  # not yet kept on the task: computed here, the same way
         agreement = statistics.fmean(pairwise_agreement(a, b) for a, b in combinations(counted, 2))
-    judge = JudgeRanking.objects.filter(task=task).order_by("-id").first()
+    # the order alone: the judge's scores and pairs are JSON this page never shows
+    judge = JudgeRanking.objects.filter(task=task).order_by("-id").values_list("ranking", flat=True).first()
     orders = []
     if consensus is not None:
         orders.append({"source": "consensus", "method": consensus.method, "order": consensus.ranking})
     if task.rm_order:
         orders.append({"source": "reward_model", "method": "", "order": [[cid] for cid in task.rm_order]})
     if judge is not None:
-        orders.append({"source": "judge", "method": "", "order": judge.ranking})
+        orders.append({"source": "judge", "method": "", "order": judge})
     for row in orders:
         row["letters"] = _letters(row["order"], labels)
     decisions = ()  # every decision bumps the version: at version 0 there is none to read
     if task.review_version:
-        decisions = Review.objects.filter(task=task).select_related("reviewer").order_by("id")
+        decisions = Review.objects.filter(task=task).annotate(reviewer_name=F("reviewer__username")).order_by("id")
     return {
         **view,
         "review_state": task.review_state,
@@ -115,7 +126,7 @@ def review_task_view(*, task: RankingTask) -> dict:
         "rankings": [
             {
                 "id": r.pk,
-                "labeler": r.labeler.username,
+                "labeler": r.labeler_name,
                 "order": r.ranking,
                 "letters": _letters(r.ranking, labels),
                 "agreement_with_consensus": (
@@ -137,7 +148,7 @@ def review_task_view(*, task: RankingTask) -> dict:
         "reviews": [
             {
                 "decision": review.decision,
-                "reviewer": review.reviewer.username if review.reviewer else None,
+                "reviewer": review.reviewer_name,
                 "ranking": review.ranking_id,
                 "order": review.order,
                 "reason": review.reason,

@@ -9,10 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from annotation import review, review_selectors
+from annotation.aspects import answers_for_review
 from annotation.models import ReviewState
 from annotation.review_models import ReviewDecision
 from annotation.services import AnnotationError, get_ranking_config
@@ -44,6 +46,10 @@ def _page(request, project, task, *, after=None, queued=False):
     context["state"] = ReviewState(state).label
     for record in view["reviews"]:
         record["label"] = ReviewDecision(record["decision"]).label
+    labels = {c["id"]: c["label"] for c in view["completions"]}
+    language = translation.get_language()
+    for row in view["rankings"]:  # each labeler's aspect scores and strengths, in the page's letters
+        row |= answers_for_review(row, labels, config.aspects, language)
     consensus = next((o for o in view["orders"] if o["source"] == "consensus"), None)
     context["consensus_letters"] = consensus["letters"] if consensus else ""
     return render(request, "annotation/review.html", context)
@@ -72,7 +78,7 @@ def review_task(request, slug: str, task_id: int):
 @require_POST
 def review_decide(request, slug: str, task_id: int):
     project = get_project_for_user(user=request.user, slug=slug, roles=review_selectors.REVIEW_ROLES)
-    task = review_selectors.get_review_task(project=project, task_id=task_id)
+    task = review_selectors.get_review_task(project=project, task_id=task_id, to_show=False)
     if task is None:
         raise Http404("No such task.")
     decision = request.POST.get("decision", "")

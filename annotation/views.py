@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation import claims, consensus, oversight, review_selectors, selectors, services
+from annotation import claims, consensus, guardrails, oversight, review_selectors, selectors, services
 from annotation.aspects import page_questions
 from annotation.models import Flag
 from annotation.quality_selectors import quality_overview
@@ -73,6 +73,8 @@ def label_next(request, slug: str):
     if assignment is None:
         if all_done or not progress["remaining"]:
             return render(request, "annotation/done.html", context)
+        # a paused labeler reads why before pressing Start (the claim would only refuse them with it)
+        context["paused"] = guardrails.pause_notice(project=project, labeler=request.user, config=config)
         return render(request, "annotation/start.html", context)
     context["view"] = selectors.task_view(task=assignment.task, assignment=assignment, config=config)
     context["questions"] = page_questions(config, get_language())

@@ -6,7 +6,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from annotation.aspects import AspectError, aspect_lines, helpsteer2_aspects, parse_aspect_lines
-from annotation.models import RationaleMode, ReviewPolicy
+from annotation.models import ConsensusMethod, RationaleMode, ReviewPolicy
 from console.training_fields import PREFERENCE_KINDS, chosen_hyperparameters, hp_field, method_choices
 from core.templatetags.numbers import format_number
 from llm.health import endpoint_choices, with_health
@@ -89,6 +89,16 @@ class NewVersionForm(forms.Form):
     min_agreement = forms.FloatField(
         min_value=0, max_value=1, required=False, label=_("Preference: minimum agreement between labelers")
     )
+    disagreement_below = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        label=_("Preference: disagreement threshold"),
+        help_text=_(
+            "The disagreements file takes the tasks whose labelers agree less than this (0–1); blank: the "
+            "project's review threshold."
+        ),
+    )
     scorer = forms.CharField(
         max_length=200,
         required=False,
@@ -158,6 +168,8 @@ class NewVersionForm(forms.Form):
                 found["consensus"] = True
             if values["min_agreement"] is not None:
                 found["min_agreement"] = values["min_agreement"]
+            if values["disagreement_below"] is not None:
+                found["disagreement_below"] = values["disagreement_below"]
         return found
 
 
@@ -331,6 +343,11 @@ class RankingSettingsForm(forms.Form):
         required=False, label=_("Ask how much better each answer is than the next (much better … about the same)")
     )
     rationale = forms.ChoiceField(choices=RationaleMode.choices, label=_("Ask labelers why they ranked so"))
+    consensus_method = forms.ChoiceField(
+        choices=ConsensusMethod.choices,
+        label=_("Consensus method"),
+        help_text=_("Changing it computes every task's consensus again."),
+    )
     # the review stage (annotation/review.py; the review page is /label/<slug>/review/)
     review_policy = forms.ChoiceField(choices=ReviewPolicy.choices, label=_("Tasks a reviewer checks"))
     review_sample_rate = forms.FloatField(

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from annotation.consensus import add_rankings_needed
+from annotation.consensus import add_rankings_needed, refresh_consensus_if_small
 from annotation.files import AnnotationFileError
 from annotation.oversight import (
     get_project_sampling_run,
@@ -45,6 +45,7 @@ def ranking_settings(request, slug: str):
     form = RankingSettingsForm(request.POST or None, initial={name: getattr(config, name) for name in SETTINGS_FIELDS})
     if request.method == "POST" and form.is_valid():
         values = form.cleaned_data
+        method_before = config.consensus_method
         try:
             update_ranking_config(project=project, **{name: values[name] for name in SETTINGS_FIELDS})
         except ValidationError as exc:
@@ -59,6 +60,8 @@ def ranking_settings(request, slug: str):
                     "overlap": values["overlap"],
                     "completed": done["completed"],
                 }
+            if values["consensus_method"] != method_before:
+                text += " " + _consensus_refreshed(project)
             messages.success(request, text)
             return redirect("console-ranking-settings", slug=project.slug)
     config = get_ranking_config(project=project)
@@ -69,6 +72,17 @@ def ranking_settings(request, slug: str):
         "preview": overlap_change_preview(project=project, overlap=config.overlap),
     }
     return render(request, "console/ranking_settings.html", context, status=400 if form.errors else 200)
+
+
+def _consensus_refreshed(project) -> str:
+    """Existing consensus follows a new method: now when the project is small, else the admin runs the command."""
+    done = refresh_consensus_if_small(project=project)
+    if done is None:
+        return _(
+            "The project is too large to compute every consensus again here: run "
+            "`manage.py agreement --project %(slug)s --refresh-consensus`."
+        ) % {"slug": project.slug}
+    return _("Consensus computed again with the new method for %(n)d tasks.") % {"n": done}
 
 
 @login_required

@@ -18,13 +18,25 @@ def test_a_version_is_built_from_fields_and_shown_with_its_rows(client, cast, pr
     assert "No dataset version yet." in page and 'id="new-version"' in page
     bad = client.post("/console/alpha/datasets/", {"kind": "preference", "test_fraction": 2, "split_seed": 0})
     assert bad.status_code == 400 and "less than or equal to 0.99" in bad.content.decode()
+    assert 'name="disagreement_below"' in page
+    above = {"kind": "preference", "test_fraction": 0.25, "split_seed": 3, "disagreement_below": 1.5}
+    refused = client.post("/console/alpha/datasets/", above)
+    assert refused.status_code == 400 and "less than or equal to 1" in refused.content.decode()
     made = client.post(
         "/console/alpha/datasets/",
-        {"kind": "preference", "test_fraction": 0.25, "split_seed": 3, "consensus": "on", "languages": ["en"]},
+        {
+            "kind": "preference",
+            "test_fraction": 0.25,
+            "split_seed": 3,
+            "consensus": "on",
+            "languages": ["en"],
+            "disagreement_below": 0.4,
+        },
     )
     version = DatasetVersion.objects.get()
     assert made.status_code == 302 and made["Location"] == f"/console/alpha/datasets/{version.pk}/"
-    assert version.filters == {"languages": ["en"], "consensus": True} and version.split_seed == 3
+    assert version.filters == {"languages": ["en"], "consensus": True, "disagreement_below": 0.4}
+    assert version.split_seed == 3
     building = client.get(made["Location"]).content.decode()
     assert 'data-status="building"' in building and 'hx-trigger="every 2s"' in building
     build_dataset_version(version_id=version.pk, token=str(version.build_token))  # as a worker would

@@ -2,11 +2,14 @@
 parameters (no JSON), its live page and the tasks it made; the ranking settings page says what an overlap change
 does to open tasks and applies it when asked (complete tasks stay complete)."""
 
-from annotation.models import RankingTask, SamplingRun
+from annotation import consensus
+from annotation.claims import claim_next_ranking_task, submit_ranking
+from annotation.models import Consensus, RankingTask, SamplingRun
 from annotation.sampling import run_sampling_chunk
 from annotation.services import get_ranking_config
+from console.ranking_views import SETTINGS_FIELDS
 from selfinstruct.services import import_seed_file
-from tests.annotation.conftest import make_tasks  # noqa: F401 - shared fixture
+from tests.annotation.conftest import labelers, make_tasks  # noqa: F401 - shared fixtures
 
 
 def test_a_sampling_run_starts_from_fields_and_shows_its_tasks(client, cast, project, endpoint, tmp_path):
@@ -60,6 +63,7 @@ def test_changing_the_overlap_says_what_happens_to_open_tasks_and_applies_it(cli
         "review_policy": "none",
         "review_sample_rate": 0.1,
         "review_agreement_below": 0.5,
+        "consensus_method": "ranked_pairs",
     }
     bad = client.post("/console/alpha/ranking/settings", {**fields, "lease_minutes": 10**9})
     assert bad.status_code == 400 and get_ranking_config(project=project).overlap == 1
@@ -75,6 +79,35 @@ def test_changing_the_overlap_says_what_happens_to_open_tasks_and_applies_it(cli
     applied = client.post("/console/alpha/ranking/apply-overlap", follow=True).content.decode()
     assert "2 open tasks now need 2 rankings; 0 completed." in applied
     assert RankingTask.objects.get(pk=tasks[0].pk).required == 1  # complete tasks stay as they were
+
+
+def test_changing_the_consensus_method_computes_the_consensus_again(
+    client,
+    cast,
+    project,
+    make_tasks,  # noqa: F811
+    labelers,  # noqa: F811
+    monkeypatch,
+):
+    (task,) = make_tasks(1)
+    (user,) = labelers(1)
+    claim_next_ranking_task(project=project, labeler=user)
+    submit_ranking(task=task, labeler=user, ranking=task.completion_ids)
+    assert Consensus.objects.get(task=task).method == "ranked_pairs"
+    client.force_login(cast["project_admin"])
+    url = "/console/alpha/ranking/settings"
+    assert 'name="consensus_method"' in client.get(url).content.decode()
+    config = get_ranking_config(project=project)
+    fields = {name: getattr(config, name) for name in SETTINGS_FIELDS if getattr(config, name) is not False}
+    fields["aspects"] = ""
+    assert client.post(url, {**fields, "consensus_method": "nope"}).status_code == 400
+    saved = client.post(url, {**fields, "consensus_method": "weighted_bt"}, follow=True).content.decode()
+    assert "Consensus computed again with the new method for 1 tasks." in saved
+    assert Consensus.objects.get(task=task).method == "weighted_bt"
+    monkeypatch.setattr(consensus, "INLINE_REFRESH_MAX_TASKS", 0)  # a big project: the admin runs the command
+    told = client.post(url, {**fields, "consensus_method": "ranked_pairs"}, follow=True).content.decode()
+    assert "manage.py agreement --project alpha --refresh-consensus" in told
+    assert Consensus.objects.get(task=task).method == "weighted_bt"  # left as it was until then
 
 
 def test_completions_written_elsewhere_are_imported_as_tasks(client, cast, project):
