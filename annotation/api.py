@@ -126,6 +126,16 @@ class TaskViewSerializer(serializers.Serializer):
     questions = QuestionsSerializer(help_text="What the project asks besides the order, answered with the ranking.")
 
 
+class _TextField(serializers.CharField):
+    """A CharField that refuses a number or a boolean rather than storing its str() (`"rationale": 5` is a
+    client's mistake, not the text "5")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RankingInputSerializer(serializers.Serializer):
     ranking = serializers.JSONField(
         required=False,
@@ -147,7 +157,7 @@ class RankingInputSerializer(serializers.Serializer):
         max_length=MAX_K - 1,
         help_text="When the project asks: one per adjacent pair of the ranking, best first.",
     )
-    rationale = serializers.CharField(
+    rationale = _TextField(
         required=False, allow_blank=True, max_length=RATIONALE_MAX_CHARS, help_text="Why you ranked them so."
     )
 

@@ -267,3 +267,30 @@ def page_questions(config, language: str) -> dict | None:
         "rationale": questions.rationale,
         "rationale_max": RATIONALE_MAX_CHARS,
     }
+
+
+# --- A stored ranking's answers, as the review page shows them ---------------------------------------------------
+
+
+def answers_for_review(ranking: dict, labels: dict[int, str], aspects, language: str) -> dict:
+    """A labeler's aspect scores and preference strengths, compactly in the answers' letters: "scores", a
+    (letter, "Helpfulness 3 · Safety 1") per rated answer in the order shown; "strengths", the order with each
+    adjacent pair's strength between its letters ("B ‹Much better› A ‹About the same› C"), "" when none given."""
+    names = {a["key"]: aspect_label(a, language) for a in aspects or []}
+    rated = ranking.get("aspects") or {}
+    scores = [
+        (letter, " · ".join(f"{names.get(key, key)} {value}" for key, value in rated[str(cid)].items()))
+        for cid, letter in labels.items()
+        if rated.get(str(cid))
+    ]
+    given = ranking.get("strengths") or []
+    groups = [" = ".join(labels.get(cid, "?") for cid in group) for group in ranking.get("order") or []]
+    strengths = ""
+    if given and groups:
+        shown = dict(Strength.choices)
+        parts = [groups[0]]
+        for n, group in enumerate(groups[1:]):
+            word = shown.get(given[n], given[n]) if n < len(given) else "?"
+            parts.append(f"‹{word}› {group}")
+        strengths = " ".join(parts)
+    return {"scores": scores, "strengths": strengths}

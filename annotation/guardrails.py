@@ -120,18 +120,26 @@ def _reason(scores: Scores, config: RankingConfig) -> str:
     return "\n".join(lines)
 
 
-def refuse_if_paused(*, project, labeler, config: RankingConfig) -> None:
-    """A claim's check: AnnotationError (403) with the pause message when the project has guardrails and the
-    labeler is paused in it. One indexed read, and none at all for a project without guardrails."""
+def pause_notice(*, project, labeler, config: RankingConfig) -> str | None:
+    """The message a paused labeler is shown (in the active language), or None when they are not paused. One
+    indexed read, and none at all for a project without guardrails."""
     if not guarded(config):
-        return
+        return None
     reason = (
         LabelerStatus.objects.filter(project=project, labeler=labeler, paused=True)
         .values_list("reason", flat=True)
         .first()
     )
-    if reason is not None:
-        raise AnnotationError(pause_message(reason) or _("You are paused in this project."), code="forbidden")
+    if reason is None:
+        return None
+    return pause_message(reason) or _("You are paused in this project.")
+
+
+def refuse_if_paused(*, project, labeler, config: RankingConfig) -> None:
+    """A claim's check: AnnotationError (403) with the pause message when the labeler is paused in the project."""
+    notice = pause_notice(project=project, labeler=labeler, config=config)
+    if notice is not None:
+        raise AnnotationError(notice, code="forbidden")
 
 
 def after_submission(*, project, labeler, config: RankingConfig) -> LabelerStatus | None:

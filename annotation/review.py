@@ -10,6 +10,7 @@ import re
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from annotation import ranking_rules as rules
 from annotation.consensus import add_rankings_needed, refresh_consensus
@@ -143,7 +144,22 @@ def order_from_labels(text: str, *, completion_ids: list[int]) -> list[list[int]
             groups.append(group)
     if not groups:
         raise AnnotationError("order: the answers' letters best first, e.g. B > A = D > C")
+    _refuse_repeats_and_gaps([cid for group in groups for cid in group], ids)
     return groups
+
+
+def _refuse_repeats_and_gaps(given: list[int], ids: dict[str, int]) -> None:
+    """Every answer once, said in the letters the reviewer typed (normalize_ranking would name completion ids,
+    which the page never shows)."""
+    letter = {cid: char for char, cid in ids.items()}
+    repeated = sorted({letter[cid] for cid in given if given.count(cid) > 1})
+    if repeated:
+        raise AnnotationError(_("order: %(letters)s more than once") % {"letters": ", ".join(repeated)})
+    missing = sorted(char for char, cid in ids.items() if cid not in given)
+    if missing:
+        raise AnnotationError(
+            _("order: %(letters)s left out; order all %(n)d answers") % {"letters": ", ".join(missing), "n": len(ids)}
+        )
 
 
 def set_review_policy(*, project, policy=None, sample_rate=None, agreement_below=None):

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from annotation.models import ConsensusMethod
+from annotation.models import ConsensusMethod, ReviewPolicy
 from core.templatetags.numbers import format_number
 from core.templatetags.words import yes_no_text
 from exports.files import has_tasks
@@ -67,6 +67,8 @@ LINEAGE_LABELS = {
     "consensus_method": _("Consensus method"),
     "consensus_methods": _("Consensus rows by method"),
     "margin_from": _("Margins from"),
+    "review_policy": _("Review policy"),
+    "adjudicated_tasks": _("Adjudicated tasks"),
     "disagreements": _("Disagreements"),
     "ranking_alpha": _("Krippendorff's α of the rankings"),
     "aspects": _("Aspects (Krippendorff's α)"),
@@ -141,6 +143,7 @@ VALUE_WORDS = {
     "scorer": scorer_label,
     "type": lambda code: SOURCE_TYPES.get(code, code),
     "consensus_method": lambda code: dict(ConsensusMethod.choices).get(code, code),
+    "review_policy": lambda code: dict(ReviewPolicy.choices).get(code, code),
 }
 
 SPLIT_LABELS = {"train": _("train"), "test": _("test"), "all": _("all (train + test)")}
@@ -242,8 +245,13 @@ def lineage_summary(lineage: dict, *, slug: str) -> list[dict]:
     }
     dashboard = {"tasks", "rankings"}
     entries = []
+    threshold = (lineage or {}).get("review_threshold")
     for key, value in (lineage or {}).items():
+        if key == "review_threshold":
+            continue  # shown with its policy
         entry = {"key": key, "label": _label(LINEAGE_LABELS, key), "value": _value(value, key=key), "link": ""}
+        if key == "review_policy" and threshold is not None:
+            entry["value"] = {"kind": "plain", "text": f"{_words(value, key)} ({format_number(threshold)})"}
         if key in links and isinstance(value, list):
             entry["links"] = [(item, links[key](item)) for item in value[:LIST_HEAD]]
         if key in dashboard:

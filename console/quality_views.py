@@ -42,10 +42,25 @@ def quality(request, slug: str):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, _("Guardrails saved."))
+            # Raised minimums bite at once: the same judgement `manage.py labelers --check` runs, for everyone.
+            paused = guardrails.evaluate_project(project=project)
+            messages.success(
+                request,
+                _("Guardrails saved; every labeler was checked: %(n)d paused now.") % {"n": len(paused)},
+            )
             return redirect("console-quality", slug=project.slug)
     status = 400 if form is not None and form.errors else 200
     return render(request, "console/quality.html", _context(project, form), status=status)
+
+
+@login_required
+@require_POST
+def check_now(request, slug: str):
+    """Judge every labeler against the current minimums now (what `manage.py labelers --check` does)."""
+    project = admin_project(request, slug)
+    paused = guardrails.evaluate_project(project=project)
+    messages.success(request, _("Every labeler was checked: %(n)d paused now.") % {"n": len(paused)})
+    return redirect("console-quality", slug=project.slug)
 
 
 @login_required

@@ -94,6 +94,7 @@ urlpatterns += [
     path("<slug:slug>/ranking/settings", ranking_views.ranking_settings, name="console-ranking-settings"),
     path("<slug:slug>/quality/", quality_views.quality, name="console-quality"),
     path("<slug:slug>/quality/live", quality_views.quality_live, name="console-quality-live"),
+    path("<slug:slug>/quality/check", quality_views.check_now, name="console-quality-check"),
     path("<slug:slug>/quality/labelers/<str:username>/reinstate", quality_views.reinstate, name="console-reinstate"),
     path("<slug:slug>/ranking/apply-overlap", ranking_views.apply_overlap, name="console-apply-overlap"),
     path("<slug:slug>/tasks/", ranking_views.task_jump, name="console-task-jump"),

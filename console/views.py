@@ -262,13 +262,18 @@ STAT_CHART_TITLES = {
     "categories": (gettext_lazy("Rows by category"), ""),
     "margins": (gettext_lazy("Pairs by margin (rank distance)"), gettext_lazy("margin")),
 }
+# The margins' title when some came from the labelers' preference strengths (the lineage's margin_from says).
+STRENGTH_MARGINS_TITLE = gettext_lazy("Pairs by margin (preference strength where given, else rank distance)")
 
 
 def _stat_charts(version) -> list[dict]:
     found = stats_charts(version=version)
+    titles = dict(STAT_CHART_TITLES)
+    if ((version.lineage or {}).get("margin_from") or {}).get("strength"):
+        titles["margins"] = (STRENGTH_MARGINS_TITLE, titles["margins"][1])
     return [
-        {"id": f"stats-{key}", "title": STAT_CHART_TITLES[key][0], "x": STAT_CHART_TITLES[key][1], "data": found[key]}
-        for key in STAT_CHART_TITLES
+        {"id": f"stats-{key}", "title": titles[key][0], "x": titles[key][1], "data": found[key]}
+        for key in titles
         if key in found
     ]
 

@@ -31,8 +31,9 @@ class HealthApi(APIView):
 
 
 def _flatten(errors, prefix: str = "") -> list[str]:
+    # A list's item errors come keyed by index: item 0 is named too (a falsy key is still a key).
     if isinstance(errors, dict):
-        return [m for key, value in errors.items() for m in _flatten(value, f"{prefix}{key}." if key else prefix)]
+        return [m for key, value in errors.items() for m in _flatten(value, f"{prefix}{key}." if key != "" else prefix)]
     if isinstance(errors, list):
         return [m for value in errors for m in _flatten(value, prefix)]
     return [f"{prefix.rstrip('.')}: {errors}" if prefix else str(errors)]

@@ -216,6 +216,10 @@ def preference_rows(version: DatasetVersion, stats: Stats, lineage: dict, *, wri
         consensus_method=config.consensus_method,
         # the review stage (annotation/review.py): which tasks went to review, and how many orders a reviewer wrote
         review_policy=config.review_policy,
+        # the policy's own threshold (a sampled share, an agreement bar), so the version says which tasks it meant
+        review_threshold={"sample": config.review_sample_rate, "low_agreement": config.review_agreement_below}.get(
+            config.review_policy
+        ),
         adjudicated_tasks=adjudicated_count(project=version.project),
         margin_from=margin_from,
         disagreements={"below": below, "tasks": disputed},

@@ -11,6 +11,7 @@ from annotation.aspects import (
     NO_ANSWERS,
     AspectError,
     Questions,
+    answers_for_review,
     aspect_lines,
     clean_answers,
     clean_aspect_definitions,
@@ -122,6 +123,10 @@ def test_the_api_asks_and_stores_the_answers(api_as, project, make_tasks):
     ratings = {str(i): {"helpfulness": n, "safety": 1} for n, i in enumerate(ids)}
     too_many = client.post(url, {"ranking": ids, "aspects": ratings, "strengths": ["tie"] * 9}, format="json")
     assert too_many.status_code == 400 and "strengths" in too_many.json()["errors"]
+    bad = client.post(url, {"ranking": ids, "aspects": ratings, "strengths": ["x", "y"]}, format="json")
+    assert bad.json()["detail"].startswith("strengths.0: ") and "; strengths.1: " in bad.json()["detail"]
+    number = client.post(url, {"ranking": ids, "aspects": ratings, "rationale": 5}, format="json")
+    assert number.status_code == 400 and number.json()["detail"].startswith("rationale: ")
     body = {"ranking": ids, "aspects": ratings, "strengths": ["better", "tie"], "rationale": "A is right"}
     stored = client.post(url, body, format="json")
     assert stored.status_code == 201, stored.json()
@@ -157,6 +162,7 @@ def test_the_labeler_page_asks_and_its_form_stores(client, cast, project, make_t
     _ask_everything(project)
     page = client.get("/label/alpha/").content.decode()
     assert page.count('class="aspect"') == 4 and 'id="strength-row"' in page and 'id="rationale-input"' in page
+    assert "<kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd>" in page  # the rationale box's submit key, said
     assert "安全性" in client.get("/label/alpha/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()  # its own labels
     task = int(re.search(r'data-task="(\d+)"', page)[1])
     ids = [int(x) for x in re.findall(r'<li class="completion card"[^>]*data-id="(\d+)"', page)]
@@ -204,3 +210,18 @@ def test_settings_through_the_console_the_api_and_the_cli(client, api_as, cast, 
     assert shown["aspects"] == [] and shown["ask_strength"] is False and shown["rationale"] == "required"
     with pytest.raises(CommandError, match="rationale"):
         call_command("ranking_settings", "--project", "alpha", "--set", "rationale=always")
+
+
+def test_the_review_page_shows_scores_and_strengths_in_letters():
+    ranking = {
+        "order": [[12], [11, 13]],
+        "aspects": {"11": {"helpfulness": 1, "safety": 2}, "12": {"helpfulness": 4, "safety": 3}},
+        "strengths": ["much_better"],
+    }
+    shown = answers_for_review(ranking, {11: "A", 12: "B", 13: "C"}, TWO, "zh-hans")
+    assert shown == {
+        "scores": [("A", "有用性 1 · 安全性 2"), ("B", "有用性 4 · 安全性 3")],
+        "strengths": shown["strengths"],
+    }
+    assert shown["strengths"].startswith("B ‹") and shown["strengths"].endswith("› A = C")
+    assert answers_for_review({"order": [[11]]}, {11: "A"}, TWO, "en") == {"scores": [], "strengths": ""}

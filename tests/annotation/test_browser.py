@@ -197,12 +197,14 @@ def test_aspects_strength_and_rationale_by_keyboard(browser, live_server, cast, 
     assert page.evaluate("() => document.activeElement.classList.contains('strength')")
     page.keyboard.press("2")  # better
     page.keyboard.press("Tab")  # to the rationale
-    page.keyboard.type("B answers what was asked")
+    page.keyboard.type("B answers what")
+    page.keyboard.press("Enter")  # a new line in the box, no submission
+    page.keyboard.type("was asked")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "rank-aspects.png"), full_page=True)
     with page.expect_navigation():
-        page.click("#submit-button")
+        page.keyboard.press("Control+Enter")  # submits from the box
     row = Ranking.objects.get(task=task)
     assert row.ranking == [[best], [other]]
     assert row.aspects == {str(best): {"helpfulness": 4, "safety": 3}, str(other): {"helpfulness": 2, "safety": 2}}
-    assert (row.strengths, row.rationale) == (["better"], "B answers what was asked")
+    assert (row.strengths, row.rationale.splitlines()) == (["better"], ["B answers what", "was asked"])

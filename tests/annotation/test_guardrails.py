@@ -70,6 +70,8 @@ def test_a_labeler_under_the_minimum_is_paused_and_refused_with_the_message(proj
     assert answer.status_code == 403 and answer.json()["detail"] == chinese
     page = Client()
     page.force_login(careless)
+    start = page.get("/label/alpha/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()  # told before pressing Start
+    assert 'id="paused-notice"' in start and "项目管理员可以恢复" in start and 'id="start-button"' not in start
     shown = page.post("/label/alpha/", follow=True, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "A project admin can reinstate you." in shown
 
@@ -148,3 +150,22 @@ def test_the_quality_pages_show_alpha_and_reliability_in_both_languages(project,
     answer = client.post(f"/console/alpha/quality/labelers/{careless.username}/reinstate")
     assert answer.status_code == 302 and not LabelerStatus.objects.get(labeler=careless).paused
     assert client.post("/console/alpha/quality/", {"min_reliability": "2", "min_gold_accuracy": "0"}).status_code == 400
+
+
+def test_saving_a_minimum_on_the_quality_page_judges_every_labeler_at_once(project, cast, make_tasks, labelers):
+    make_tasks(12, overlap=3)  # no guardrail while they rank: nobody is judged
+    careful, other, bad = labelers(3)
+    for user, reverse in ((careful, False), (other, False), (bad, True)):
+        for _ in range(10):
+            _rank(project, user, reverse=reverse)
+    assert not LabelerStatus.objects.filter(paused=True).exists()
+    client = Client()
+    client.force_login(cast["project_admin"])
+    page = client.post("/console/alpha/quality/", {"min_reliability": "0.5", "min_gold_accuracy": "0"}, follow=True)
+    assert list(LabelerStatus.objects.filter(paused=True).values_list("labeler", flat=True)) == [bad.pk]
+    text = page.content.decode()
+    assert "1 paused now" in text and "Labeler sees:" in text and 'id="guardrails-check"' in text
+    assert client.post("/console/alpha/quality/check", follow=True).content.decode().count("0 paused now") == 1
+    chinese = client.get("/console/alpha/quality/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "与共识的最低一致度" in chinese and "立即检查" in chinese and "标注员看到：" in chinese
+    assert 'id="quality"' in client.get("/console/alpha/", HTTP_ACCEPT_LANGUAGE="en").content.decode()  # linked

@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from annotation import review
 from annotation.claims import claim_next_ranking_task, submit_ranking, submit_ranking_to
@@ -90,6 +91,10 @@ def test_reject_accept_adjudicate_and_the_conflict(project, ranked, cast):
     assert review.order_from_labels("CBA", completion_ids=task.completion_ids) == [[c], [b], [a]]
     with pytest.raises(AnnotationError, match="'Z' is not an answer"):
         review.order_from_labels("Z > A", completion_ids=task.completion_ids)
+    with translation.override("en"), pytest.raises(AnnotationError, match="order: A more than once"):
+        review.order_from_labels("A > B > A", completion_ids=task.completion_ids)
+    with translation.override("en"), pytest.raises(AnnotationError, match="order: B, C left out"):
+        review.order_from_labels("A", completion_ids=task.completion_ids)
     update_ranking_config(project=project, allow_ties=True)
     task = RankingTask.objects.get(pk=task.pk)  # its project's settings read afresh
     review.adjudicate_task(task=task, reviewer=reviewer, version=1, order=order, reason="C is the only correct one")
@@ -146,6 +151,8 @@ def test_the_page_and_the_cli(project, ranked, cast, client):
     client.force_login(cast["project_admin"])
     page = client.get(f"/label/{project.slug}/review/")
     assert page.status_code == 200 and f'href="/label/{project.slug}/review/?after={task.pk}"' in page.text
+    Ranking.objects.filter(task=task, labeler=first).update(strengths=["better", "tie"])
+    assert "‹Better›" in client.get(f"/label/{project.slug}/review/").text  # between the order's letters
     chinese = client.get(f"/label/{project.slug}/review/", HTTP_ACCEPT_LANGUAGE="zh-CN").text
     assert "接受共识" in chinese and "等待审核" in chinese  # the accept button; the state, picked by the policy
     answer = client.post(

@@ -21,6 +21,9 @@ def test_reviewer_rejects_and_adjudicates_by_keyboard(browser, live_server, proj
     assert page.locator("tr.ranking-row").count() == 2 and page.locator("tr.order-row").count() == 1
 
     page.keyboard.press("1")  # the first labeler's ranking: the caret goes to its reason
+    page.keyboard.press("Enter")  # no reason yet: said, and the caret stays
+    assert page.locator("tr.ranking-row .reject-error").first.is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('reject-reason')")
     page.keyboard.type("B is better than A")
     page.screenshot(path=str(ARTIFACTS / "review-reject.png"), full_page=True)
     with page.expect_navigation():

@@ -50,6 +50,12 @@ def test_a_version_is_built_from_fields_and_shown_with_its_rows(client, cast, pr
     histograms = version.stats["length_histograms"]
     assert sum(histograms["chosen"]) == version.row_count == sum(version.stats["margins"].values())
     assert '<a href="/label/alpha/dashboard/">' in ready  # lineage as links (tasks and rankings: the dashboard)
+    assert "Review policy" in ready and "No review" in ready and "Adjudicated tasks" in ready
+    assert "Pairs by margin (rank distance)" in ready  # no labeler gave strengths: every margin a rank distance
+    from console.dataset_display import lineage_summary
+
+    sampled = lineage_summary({"review_policy": "sample", "review_threshold": 0.2}, slug="alpha")
+    assert [(e["label"], e["value"]["text"]) for e in sampled] == [("Review policy", "A sampled share of tasks (0.2)")]
     listed = client.get("/console/alpha/datasets/").content.decode()
     assert f'href="/console/alpha/datasets/{version.pk}/"' in listed
     client.force_login(cast["other_admin"])

@@ -391,6 +391,7 @@ PAGES = [
     ("GET", "/console/alpha/ranking/settings", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/quality/", ADMIN_ONLY, 200),
     ("GET", "/console/alpha/quality/live", ADMIN_ONLY, 200),
+    ("POST", "/console/alpha/quality/check", ADMIN_ONLY, 302),  # judges every labeler now, back with a message
     ("POST", "/console/alpha/quality/labelers/lab/reinstate", ADMIN_ONLY, 302),  # not paused: back, with a message
     ("POST", "/console/alpha/ranking/apply-overlap", ADMIN_ONLY, 302),
     ("GET", "/console/alpha/models/", ADMIN_ONLY, 200),

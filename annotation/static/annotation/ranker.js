@@ -208,6 +208,11 @@
     const target = event.target;
     if (target.closest && target.closest("textarea, input, select")) {
       if (event.key === "Escape") target.blur();
+      // In a text box Enter is a new line; Ctrl+Enter (⌘+Enter on a Mac) submits from there.
+      else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.tagName === "TEXTAREA") {
+        event.preventDefault();
+        submit();
+      }
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;

@@ -21,6 +21,26 @@
     })
   );
 
+  // A reject needs a reason: Enter in an empty box says so and keeps the caret there (the browser's own
+  // "required" bubble is easy to miss, and the box looked as if nothing happened).
+  reasons.forEach((input) => {
+    if (!input) return;
+    const error = input.form.querySelector(".reject-error");
+    input.addEventListener("input", () => { if (error) error.hidden = true; });
+    input.form.addEventListener("submit", (event) => {
+      if (input.value.trim()) return;
+      event.preventDefault();
+      event.stopImmediatePropagation(); // before the one-decision guard marks the page as sent
+      if (error) error.hidden = false;
+      input.focus();
+    }, true);
+    input.addEventListener("invalid", (event) => {
+      event.preventDefault();
+      if (error) error.hidden = false;
+      input.focus();
+    });
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (typing(event.target)) {
