@@ -111,7 +111,11 @@ class RewardConfig(TrainingConfig):
     LEARNING_RATES: ClassVar[dict[str, float]] = {"full": 1e-5, "lora": 1e-4}
 
     epochs: float = hp(1.0, "passes over the training set", bounds=(0.01, 1000), label=_("Epochs"))
-    use_margin: bool = hp(False, "weigh pairs by the rank distance (the `margin` column)")
+    use_margin: bool = hp(
+        False,
+        "weigh pairs by the `margin` column (preference strength where labelers gave one, else rank distance: "
+        "[datasets](datasets.md#margins-from-preference-strength))",
+    )
     center_rewards_coefficient: float = hp(0.0, "pulls rewards toward zero mean (0: off)", bounds=(0.0, 10.0))
 
 
