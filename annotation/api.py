@@ -50,8 +50,7 @@ class LabelingEndpoint(ProjectEndpoint):
                 raise ParseError("project: give the project slug (?project=…)")
         else:
             slug = self.project_slug
-            if _body(request).get("project") not in (None, "", slug):
-                raise ValidationError({"project": ["Does not match the project in the URL; leave it out."]})
+            self.refuse_another_project(request, slug)
         self.project = selectors.get_labeling_project(user=request.user, slug=slug)
         self.projects = Project.objects.filter(pk=self.project.pk)
 

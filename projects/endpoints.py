@@ -105,10 +105,16 @@ class ProjectEndpoint(APIView):
                 raise Http404(self._missing()) from None
             raise
         if not self.deprecated:
-            for named in (request.query_params.get("project"), _body_field(request, "project")):
-                if named not in (None, "", self.project.slug):
-                    raise ValidationError({"project": ["Does not match the project in the URL; leave it out."]})
+            self.refuse_another_project(request, self.project.slug)
         self.projects = Project.objects.filter(pk=self.project.pk)
+
+    @staticmethod
+    def refuse_another_project(request, slug: str) -> None:
+        """On a project-scoped route the project is the URL's: a `project` in the query or body naming another is a
+        400 (the same one is tolerated: clients moving from the flat routes may still send it)."""
+        for named in (request.query_params.get("project"), _body_field(request, "project")):
+            if named not in (None, "", slug):
+                raise ValidationError({"project": ["Does not match the project in the URL; leave it out."]})
 
     def _flat_project_slug(self, request, kwargs) -> str | None:
         if self.flat_object is not None:
